@@ -1,0 +1,217 @@
+//! When keys stop working. Every function takes "now" so tests move the clock.
+//!
+//! Accepted expiry forms: the presets `7d`, `30d`, `60d`, `90d`, `180d`, `1y`; `never`
+//! (the default); an RFC 3339 timestamp; or a date `YYYY-MM-DD` (00:00 UTC that day).
+
+use chrono::{DateTime, Duration, NaiveDate, Utc};
+use serde::{Deserialize, Serialize};
+
+pub const PRESETS: &[(&str, i64)] = &[
+    ("7d", 7),
+    ("30d", 30),
+    ("60d", 60),
+    ("90d", 90),
+    ("180d", 180),
+    ("1y", 365),
+];
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ExpiryError {
+    #[error("must be one of 7d, 30d, 60d, 90d, 180d, 1y, never, an RFC 3339 time or a YYYY-MM-DD date (got {0:?})")]
+    Unrecognised(String),
+    #[error("must be in the future (got {0})")]
+    InThePast(DateTime<Utc>),
+    #[error("must be a duration such as 0, 30s, 15m, 24h or 7d (got {0:?})")]
+    BadDuration(String),
+    #[error("must be at most {max} (got {got:?})")]
+    DurationTooLong { got: String, max: &'static str },
+}
+
+/// An expiry as asked for, before it is fixed against the clock.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Expiry {
+    Never,
+    After(Duration),
+    At(DateTime<Utc>),
+}
+
+impl Expiry {
+    pub fn parse(raw: &str) -> Result<Self, ExpiryError> {
+        let s = raw.trim();
+        if s.eq_ignore_ascii_case("never") {
+            return Ok(Expiry::Never);
+        }
+        if let Some((_, days)) = PRESETS.iter().find(|(p, _)| p.eq_ignore_ascii_case(s)) {
+            return Ok(Expiry::After(Duration::days(*days)));
+        }
+        if let Ok(at) = DateTime::parse_from_rfc3339(s) {
+            return Ok(Expiry::At(at.with_timezone(&Utc)));
+        }
+        if let Ok(date) = NaiveDate::parse_from_str(s, "%Y-%m-%d") {
+            let midnight = date.and_hms_opt(0, 0, 0).expect("midnight exists");
+            return Ok(Expiry::At(midnight.and_utc()));
+        }
+        Err(ExpiryError::Unrecognised(raw.to_owned()))
+    }
+
+    /// The expiry instant, or `None` for a key that never expires.
+    pub fn resolve(self, now: DateTime<Utc>) -> Result<Option<DateTime<Utc>>, ExpiryError> {
+        match self {
+            Expiry::Never => Ok(None),
+            Expiry::After(d) => Ok(Some(now + d)),
+            Expiry::At(at) if at <= now => Err(ExpiryError::InThePast(at)),
+            Expiry::At(at) => Ok(Some(at)),
+        }
+    }
+}
+
+/// A short duration: `0`, `45s`, `30m`, `24h`, `7d`. Used for rotation grace periods.
+pub fn parse_duration(
+    raw: &str,
+    max: Duration,
+    max_text: &'static str,
+) -> Result<Duration, ExpiryError> {
+    let s = raw.trim();
+    let bad = || ExpiryError::BadDuration(raw.to_owned());
+    if s == "0" {
+        return Ok(Duration::zero());
+    }
+    let split = s.find(|c: char| !c.is_ascii_digit()).ok_or_else(bad)?;
+    let (digits, unit) = s.split_at(split);
+    let n: i64 = digits.parse().map_err(|_| bad())?;
+    let unit_secs = match unit {
+        "s" => 1,
+        "m" => 60,
+        "h" => 3600,
+        "d" => 86_400,
+        _ => return Err(bad()),
+    };
+    let secs = n.checked_mul(unit_secs).ok_or_else(bad)?;
+    let d = Duration::try_seconds(secs).ok_or_else(bad)?;
+    if d > max {
+        return Err(ExpiryError::DurationTooLong {
+            got: raw.to_owned(),
+            max: max_text,
+        });
+    }
+    Ok(d)
+}
+
+/// Where a key stands at a given instant.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum KeyStatus {
+    Active,
+    Expired,
+    Revoked,
+}
+
+pub fn status_at(
+    revoked_at: Option<DateTime<Utc>>,
+    expires_at: Option<DateTime<Utc>>,
+    now: DateTime<Utc>,
+) -> KeyStatus {
+    if revoked_at.is_some_and(|r| r <= now) {
+        KeyStatus::Revoked
+    } else if expires_at.is_some_and(|e| e <= now) {
+        KeyStatus::Expired
+    } else {
+        KeyStatus::Active
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn t(s: &str) -> DateTime<Utc> {
+        DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc)
+    }
+
+    #[test]
+    fn presets_resolve_against_the_given_clock() {
+        let now = t("2026-01-01T00:00:00Z");
+        let cases = [
+            ("7d", "2026-01-08"),
+            ("30d", "2026-01-31"),
+            ("60d", "2026-03-02"),
+            ("90d", "2026-04-01"),
+            ("180d", "2026-06-30"),
+            ("1y", "2027-01-01"),
+        ];
+        for (preset, date) in cases {
+            let at = Expiry::parse(preset)
+                .unwrap()
+                .resolve(now)
+                .unwrap()
+                .unwrap();
+            assert_eq!(at, t(&format!("{date}T00:00:00Z")), "{preset}");
+        }
+        assert_eq!(Expiry::parse("never").unwrap().resolve(now), Ok(None));
+    }
+
+    #[test]
+    fn custom_dates_must_be_in_the_future() {
+        let now = t("2026-06-01T12:00:00Z");
+        assert_eq!(
+            Expiry::parse("2027-01-01").unwrap().resolve(now).unwrap(),
+            Some(t("2027-01-01T00:00:00Z"))
+        );
+        assert_eq!(
+            Expiry::parse("2026-07-01T08:00:00+02:00")
+                .unwrap()
+                .resolve(now)
+                .unwrap(),
+            Some(t("2026-07-01T06:00:00Z"))
+        );
+        assert!(matches!(
+            Expiry::parse("2026-05-01").unwrap().resolve(now),
+            Err(ExpiryError::InThePast(_))
+        ));
+        assert!(matches!(
+            Expiry::parse("45d"),
+            Err(ExpiryError::Unrecognised(_))
+        ));
+        assert!(matches!(
+            Expiry::parse("tomorrow"),
+            Err(ExpiryError::Unrecognised(_))
+        ));
+    }
+
+    #[test]
+    fn durations() {
+        let max = Duration::days(30);
+        assert_eq!(parse_duration("0", max, "30d"), Ok(Duration::zero()));
+        assert_eq!(parse_duration("45s", max, "30d"), Ok(Duration::seconds(45)));
+        assert_eq!(parse_duration("24h", max, "30d"), Ok(Duration::hours(24)));
+        assert_eq!(parse_duration("30d", max, "30d"), Ok(Duration::days(30)));
+        assert!(matches!(
+            parse_duration("31d", max, "30d"),
+            Err(ExpiryError::DurationTooLong { .. })
+        ));
+        for bad in ["", "h", "-1h", "1w", "1.5h", "99999999999999999999d"] {
+            assert!(
+                matches!(
+                    parse_duration(bad, max, "30d"),
+                    Err(ExpiryError::BadDuration(_))
+                ),
+                "{bad}"
+            );
+        }
+    }
+
+    #[test]
+    fn status_depends_only_on_the_clock() {
+        let now = t("2026-06-01T00:00:00Z");
+        let before = now - Duration::seconds(1);
+        let after = now + Duration::seconds(1);
+        assert_eq!(status_at(None, None, now), KeyStatus::Active);
+        assert_eq!(status_at(None, Some(after), now), KeyStatus::Active);
+        assert_eq!(status_at(None, Some(now), now), KeyStatus::Expired);
+        assert_eq!(
+            status_at(Some(before), Some(before), now),
+            KeyStatus::Revoked
+        );
+        assert_eq!(status_at(Some(after), None, now), KeyStatus::Active);
+    }
+}

@@ -1,0 +1,25 @@
+//! Keyward's domain logic, free of I/O so it can be tested exhaustively and reused by
+//! the server, the SDK and the CLI alike.
+//!
+//! - [`key`]: the key format (typed prefix, base62 secret, CRC32 checksum), parsing and
+//!   hashing. A [`key::PlainKey`] can only be shown once, so it cannot be printed.
+//! - [`expiry`]: expiry presets and durations, evaluated against an injected clock.
+//! - [`permission`]: `resource:action` grants and the `all` / `read_only` presets.
+//! - [`clock`]: the clock trait every time-dependent decision takes.
+//! - [`ids`]: prefixed public identifiers (`key_…`, `org_…`).
+//! - [`name`]: validated display names.
+
+pub mod base62;
+pub mod clock;
+pub mod expiry;
+pub mod ids;
+pub mod key;
+pub mod name;
+pub mod permission;
+pub mod scope;
+
+pub use clock::{Clock, ManualClock, SystemClock};
+pub use key::{KeyError, KeyHash, KeyKind, PlainKey};
+pub use name::Name;
+pub use permission::{Permission, PermissionSet};
+pub use scope::{Owner, Scope};

@@ -1,0 +1,123 @@
+//! Who is calling: the `Principal` extractor authenticates `Authorization: Bearer <key>`
+//! through the same verify path as `POST /v1/keys/verify`, and handlers ask it for the
+//! permission they need.
+
+use crate::errors::ApiError;
+use crate::state::AppState;
+use crate::verify::Verdict;
+use axum::extract::{ConnectInfo, FromRequestParts};
+use axum::http::{header, request::Parts};
+use keyward_core::Owner;
+use keyward_store::{Actor, KeyRecord};
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+pub struct Principal {
+    pub key: Arc<KeyRecord>,
+    pub source_ip: Option<String>,
+}
+
+impl Principal {
+    pub fn org_id(&self) -> &str {
+        &self.key.org_id
+    }
+
+    /// 403 `forbidden` unless the key holds `permission` (`keys:write`).
+    pub fn require(&self, permission: &str) -> Result<(), ApiError> {
+        if self.key.permissions.allows_str(permission) {
+            Ok(())
+        } else {
+            Err(ApiError::Forbidden(permission.to_owned()))
+        }
+    }
+
+    pub fn actor(&self) -> Actor {
+        let (actor_type, id, name) = match &self.key.owner {
+            Some(o @ Owner::External { .. })
+            | Some(o @ Owner::User { .. })
+            | Some(o @ Owner::ServiceAccount { .. }) => (
+                o.type_str().to_owned(),
+                Some(o.id().to_owned()),
+                o.label().to_owned(),
+            ),
+            None => ("key".to_owned(), None, self.key.name.clone()),
+        };
+        Actor {
+            actor_type,
+            id,
+            name,
+            key_id: Some(self.key.id.clone()),
+        }
+    }
+}
+
+/// The bearer token of a request, per RFC 6750: header only, one of it.
+pub fn bearer_token(parts: &Parts) -> Result<&str, ApiError> {
+    if let Some(q) = parts.uri.query() {
+        if form_urlencoded::parse(q.as_bytes()).any(|(k, _)| k == "access_token") {
+            return Err(ApiError::InvalidRequest(
+                "send the key in the Authorization header, not in the query string".into(),
+            ));
+        }
+    }
+    let mut values = parts.headers.get_all(header::AUTHORIZATION).iter();
+    let Some(value) = values.next() else {
+        return Err(ApiError::MissingToken);
+    };
+    if values.next().is_some() {
+        return Err(ApiError::InvalidRequest(
+            "send exactly one Authorization header".into(),
+        ));
+    }
+    let value = value.to_str().map_err(|_| ApiError::MissingToken)?;
+    let (scheme, token) = value.trim().split_once(' ').ok_or(ApiError::MissingToken)?;
+    if !scheme.eq_ignore_ascii_case("bearer") {
+        return Err(ApiError::MissingToken);
+    }
+    let token = token.trim();
+    if token.is_empty() {
+        return Err(ApiError::MissingToken);
+    }
+    if token.contains(' ') {
+        return Err(ApiError::InvalidRequest(
+            "the Authorization header holds more than one token".into(),
+        ));
+    }
+    Ok(token)
+}
+
+pub fn source_ip(parts: &Parts) -> Option<String> {
+    parts
+        .extensions
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|ci| ci.0.ip().to_string())
+}
+
+impl FromRequestParts<AppState> for Principal {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        let token = bearer_token(parts)?;
+        let key = match state.check_key(token).await? {
+            Verdict::Valid(key) => key,
+            Verdict::Malformed(e) => return Err(ApiError::MalformedToken(e)),
+            Verdict::NotFound => return Err(ApiError::UnknownToken),
+            Verdict::Revoked(k) => {
+                return Err(ApiError::RevokedToken(k.revoked_at.unwrap_or_default()))
+            }
+            Verdict::Expired(k) => {
+                return Err(ApiError::ExpiredToken(k.expires_at.unwrap_or_default()))
+            }
+        };
+        tracing::Span::current()
+            .record("key_id", key.id.as_str())
+            .record("org_id", key.org_id.as_str());
+        Ok(Principal {
+            key,
+            source_ip: source_ip(parts),
+        })
+    }
+}

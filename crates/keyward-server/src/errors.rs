@@ -1,0 +1,267 @@
+//! The one API error type and its table of stable codes.
+//!
+//! Which error belongs where:
+//! - storage code returns `keyward_store::StoreError` (NotFound / Conflict / Other);
+//! - handlers and extractors return [`ApiError`], whose [`ApiError::code`] is part of
+//!   the public API: clients (the CLI, the SDK, the console) branch on it, so a code is
+//!   never renamed once shipped;
+//! - internal errors are logged with their context here and reach the client only as
+//!   `internal_error`, without details.
+//!
+//! Every error is an RFC 9457 `application/problem+json` body. 401 and 403 also carry
+//! an RFC 6750 `WWW-Authenticate: Bearer …` challenge.
+
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use chrono::{DateTime, SecondsFormat, Utc};
+use keyward_core::KeyError;
+use keyward_store::{Conflict, StoreError};
+use serde::Serialize;
+
+pub type Result<T, E = ApiError> = std::result::Result<T, E>;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    #[error("no API key was sent: use the header Authorization: Bearer <key>")]
+    MissingToken,
+    #[error("{0}")]
+    InvalidRequest(String),
+    #[error("{0}")]
+    MalformedToken(KeyError),
+    #[error("the API key is not valid: it was never issued or has been deleted")]
+    UnknownToken,
+    #[error("the API key was revoked at {}", rfc3339(.0))]
+    RevokedToken(DateTime<Utc>),
+    #[error("the API key expired at {}; create a new key", rfc3339(.0))]
+    ExpiredToken(DateTime<Utc>),
+    #[error("this API key lacks the permission {0}")]
+    Forbidden(String),
+    #[error("a key cannot grant more than its creator holds; missing: {}", .0.join(", "))]
+    CannotGrant(Vec<String>),
+    #[error("the request body is not valid JSON: {0}")]
+    InvalidJson(String),
+    #[error("{field}: {message}")]
+    Validation { field: String, message: String },
+    #[error("the request body must be JSON (Content-Type: application/json)")]
+    UnsupportedMediaType,
+    #[error("the request body is too large")]
+    PayloadTooLarge,
+    #[error("{0} not found")]
+    NotFound(&'static str),
+    #[error("this endpoint does not accept that method")]
+    MethodNotAllowed,
+    #[error("{1}")]
+    Conflict(&'static str, String),
+    #[error("an internal error occurred")]
+    Internal,
+}
+
+fn rfc3339(t: &DateTime<Utc>) -> String {
+    t.to_rfc3339_opts(SecondsFormat::Secs, true)
+}
+
+/// Every code, its status and its title. The CLI and console rely on these codes.
+pub const CODES: &[(&str, u16, &str)] = &[
+    ("missing_token", 401, "Authentication required"),
+    ("invalid_request", 400, "Invalid authentication request"),
+    ("malformed_token", 401, "Malformed API key"),
+    ("bad_checksum", 401, "API key checksum mismatch"),
+    ("unknown_token", 401, "Unknown API key"),
+    ("token_revoked", 401, "API key revoked"),
+    ("token_expired", 401, "API key expired"),
+    ("forbidden", 403, "Permission denied"),
+    (
+        "cannot_grant",
+        403,
+        "Cannot grant permissions you do not hold",
+    ),
+    ("invalid_json", 400, "Invalid JSON"),
+    ("validation_failed", 422, "Invalid request field"),
+    ("unsupported_media_type", 415, "Unsupported media type"),
+    ("payload_too_large", 413, "Request body too large"),
+    ("not_found", 404, "Not found"),
+    ("method_not_allowed", 405, "Method not allowed"),
+    ("already_bootstrapped", 409, "Already bootstrapped"),
+    ("key_revoked", 409, "Key is revoked"),
+    ("key_already_rotated", 409, "Key already rotated"),
+    ("conflict", 409, "Conflict"),
+    ("internal_error", 500, "Internal server error"),
+];
+
+impl ApiError {
+    pub fn validation(field: impl Into<String>, message: impl ToString) -> Self {
+        ApiError::Validation {
+            field: field.into(),
+            message: message.to_string(),
+        }
+    }
+
+    pub fn code(&self) -> &'static str {
+        match self {
+            ApiError::MissingToken => "missing_token",
+            ApiError::InvalidRequest(_) => "invalid_request",
+            ApiError::MalformedToken(KeyError::BadChecksum) => "bad_checksum",
+            ApiError::MalformedToken(_) => "malformed_token",
+            ApiError::UnknownToken => "unknown_token",
+            ApiError::RevokedToken(_) => "token_revoked",
+            ApiError::ExpiredToken(_) => "token_expired",
+            ApiError::Forbidden(_) => "forbidden",
+            ApiError::CannotGrant(_) => "cannot_grant",
+            ApiError::InvalidJson(_) => "invalid_json",
+            ApiError::Validation { .. } => "validation_failed",
+            ApiError::UnsupportedMediaType => "unsupported_media_type",
+            ApiError::PayloadTooLarge => "payload_too_large",
+            ApiError::NotFound(_) => "not_found",
+            ApiError::MethodNotAllowed => "method_not_allowed",
+            ApiError::Conflict(code, _) => code,
+            ApiError::Internal => "internal_error",
+        }
+    }
+
+    fn entry(&self) -> (u16, &'static str) {
+        let code = self.code();
+        CODES
+            .iter()
+            .find(|(c, _, _)| *c == code)
+            .map(|(_, s, t)| (*s, *t))
+            .unwrap_or((500, "Internal server error"))
+    }
+
+    /// The RFC 6750 challenge for this error, if it is an authentication error.
+    fn challenge(&self) -> Option<String> {
+        let description = || self.to_string().replace(['"', '\\'], "'");
+        match self {
+            ApiError::MissingToken => Some(r#"Bearer realm="keyward""#.to_owned()),
+            ApiError::InvalidRequest(_) => Some(format!(
+                r#"Bearer realm="keyward", error="invalid_request", error_description="{}""#,
+                description()
+            )),
+            ApiError::MalformedToken(_)
+            | ApiError::UnknownToken
+            | ApiError::RevokedToken(_)
+            | ApiError::ExpiredToken(_) => Some(format!(
+                r#"Bearer realm="keyward", error="invalid_token", error_description="{}""#,
+                description()
+            )),
+            ApiError::Forbidden(scope) => Some(format!(
+                r#"Bearer realm="keyward", error="insufficient_scope", error_description="{}", scope="{}""#,
+                description(),
+                scope
+            )),
+            ApiError::CannotGrant(_) => Some(format!(
+                r#"Bearer realm="keyward", error="insufficient_scope", error_description="{}""#,
+                description()
+            )),
+            _ => None,
+        }
+    }
+
+    pub fn problem(&self) -> Problem {
+        let (status, title) = self.entry();
+        let code = self.code();
+        Problem {
+            problem_type: format!("/problems/{code}"),
+            title,
+            status,
+            detail: self.to_string(),
+            instance: None,
+            code,
+            field: match self {
+                ApiError::Validation { field, .. } => Some(field.clone()),
+                _ => None,
+            },
+            required_permission: match self {
+                ApiError::Forbidden(p) => Some(p.clone()),
+                _ => None,
+            },
+        }
+    }
+}
+
+/// An RFC 9457 problem document with Keyward's stable `code`.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct Problem {
+    #[serde(rename = "type")]
+    pub problem_type: String,
+    pub title: &'static str,
+    pub status: u16,
+    pub detail: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub instance: Option<String>,
+    /// Stable, machine-readable error code.
+    pub code: &'static str,
+    /// For `validation_failed`: the request field at fault.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub field: Option<String>,
+    /// For `forbidden`: the permission the request needed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub required_permission: Option<String>,
+}
+
+impl Problem {
+    pub fn into_response_with(self, challenge: Option<String>) -> Response {
+        let status = StatusCode::from_u16(self.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        let body = serde_json::to_vec(&self).expect("problem serializes");
+        let mut response = (status, body).into_response();
+        let headers = response.headers_mut();
+        headers.insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/problem+json"),
+        );
+        if let Some(value) = challenge.and_then(|c| HeaderValue::from_str(&c).ok()) {
+            headers.insert(header::WWW_AUTHENTICATE, value);
+        }
+        response.extensions_mut().insert(self);
+        response
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        if let ApiError::Internal = self {
+            // The cause was logged where it happened (see `From<StoreError>`).
+        }
+        self.problem().into_response_with(self.challenge())
+    }
+}
+
+impl From<StoreError> for ApiError {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::NotFound => ApiError::NotFound("resource"),
+            StoreError::Conflict(c) => {
+                let code = match c {
+                    Conflict::AlreadyBootstrapped => "already_bootstrapped",
+                    Conflict::KeyRevoked => "key_revoked",
+                    Conflict::KeyAlreadyRotated => "key_already_rotated",
+                    Conflict::Duplicate => "conflict",
+                };
+                ApiError::Conflict(code, c.to_string())
+            }
+            StoreError::InvalidInput(what) => {
+                ApiError::validation(what, "is not a value this endpoint returned")
+            }
+            StoreError::Other(err) => {
+                tracing::error!(error = %err, "storage error");
+                ApiError::Internal
+            }
+        }
+    }
+}
+
+/// Fills `instance` of problem responses with the request path, which the error
+/// itself does not know.
+pub async fn add_problem_instance(
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    let path = request.uri().path().to_owned();
+    let mut response = next.run(request).await;
+    if let Some(mut problem) = response.extensions_mut().remove::<Problem>() {
+        problem.instance = Some(path);
+        let body = serde_json::to_vec(&problem).expect("problem serializes");
+        *response.body_mut() = axum::body::Body::from(body);
+        response.headers_mut().remove(header::CONTENT_LENGTH);
+    }
+    response
+}

@@ -1,0 +1,505 @@
+//! `/v1/keys`: create, list, show, rename, revoke and rotate keys.
+
+use super::{actor_event, ListQuery, ListResponse};
+use crate::auth::Principal;
+use crate::errors::{ApiError, Result};
+use crate::extract::{parse_json, ApiJson, ApiQuery};
+use crate::state::AppState;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::Json;
+use chrono::{DateTime, Duration, Utc};
+use keyward_core::expiry::{parse_duration, status_at, Expiry, KeyStatus};
+use keyward_core::key::Environment;
+use keyward_core::{ids, KeyKind, Name, Owner, PermissionSet, PlainKey, Scope};
+use keyward_store::{KeyRecord, NewKey, Rotation};
+use serde::{Deserialize, Serialize};
+use std::sync::Arc;
+use utoipa::ToSchema;
+
+const MAX_GRACE: &str = "30d";
+const MAX_METADATA_BYTES: usize = 4096;
+
+/// A key as listings show it: never the key, never its hash.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct KeyView {
+    pub id: String,
+    pub name: String,
+    /// The visible start of the key, e.g. `kw_pat_kcnl`.
+    pub prefix: String,
+    pub kind: KeyKind,
+    pub environment: Environment,
+    pub owner: Option<Owner>,
+    pub scope: Scope,
+    pub permissions: Vec<String>,
+    #[schema(value_type = Option<Object>)]
+    pub metadata: Option<serde_json::Value>,
+    pub status: KeyStatus,
+    pub created_at: DateTime<Utc>,
+    pub created_by: String,
+    pub last_used_at: Option<DateTime<Utc>>,
+    pub expires_at: Option<DateTime<Utc>>,
+    pub revoked_at: Option<DateTime<Utc>>,
+    pub revoked_by: Option<String>,
+    pub rotated_from: Option<String>,
+    pub rotated_to: Option<String>,
+}
+
+impl KeyView {
+    pub fn new(state: &AppState, k: &KeyRecord) -> Self {
+        let last_used_at = match (k.last_used_at, state.last_used.pending(&k.id)) {
+            (Some(a), Some(b)) => Some(a.max(b)),
+            (a, b) => a.or(b),
+        };
+        Self {
+            id: k.id.clone(),
+            name: k.name.clone(),
+            prefix: k.prefix.clone(),
+            kind: k.kind,
+            environment: k.environment,
+            owner: k.owner.clone(),
+            scope: k.scope.clone(),
+            permissions: k.permissions.to_strings(),
+            metadata: k.metadata.clone(),
+            status: status_at(k.revoked_at, k.expires_at, state.clock.now()),
+            created_at: k.created_at,
+            created_by: k.created_by.clone(),
+            last_used_at,
+            expires_at: k.expires_at,
+            revoked_at: k.revoked_at,
+            revoked_by: k.revoked_by.clone(),
+            rotated_from: k.rotated_from.clone(),
+            rotated_to: k.rotated_to.clone(),
+        }
+    }
+}
+
+/// The one response that contains the raw key.
+#[derive(Serialize, ToSchema)]
+pub struct CreatedKey {
+    /// The raw key. Shown only in this response: store it now.
+    pub key: String,
+    #[serde(flatten)]
+    pub details: KeyView,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct RotatedKey {
+    /// The replacement key. Shown only in this response.
+    pub key: String,
+    #[serde(flatten)]
+    pub details: KeyView,
+    /// The key that was rotated, with the time it stops working.
+    pub previous: KeyView,
+}
+
+/// `all`, `read_only`, or a list of `resource:action` grants.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(untagged)]
+pub enum PermissionsInput {
+    Preset(String),
+    Grants(Vec<String>),
+}
+
+impl PermissionsInput {
+    fn parse(&self) -> Result<PermissionSet> {
+        match self {
+            PermissionsInput::Preset(name) => PermissionSet::preset(name).ok_or_else(|| {
+                ApiError::validation(
+                    "permissions",
+                    format!("unknown preset {name:?}: use all, read_only or a list of grants"),
+                )
+            }),
+            PermissionsInput::Grants(list) => {
+                PermissionSet::parse_list(list).map_err(|e| ApiError::validation("permissions", e))
+            }
+        }
+    }
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateKeyRequest {
+    /// 1 to 100 characters.
+    #[schema(value_type = String, example = "CI pipeline")]
+    pub name: Name,
+    /// `7d`, `30d`, `60d`, `90d`, `180d`, `1y`, `never` (default), RFC 3339 or YYYY-MM-DD.
+    #[schema(example = "30d")]
+    pub expires: Option<String>,
+    /// Defaults to the caller's own permissions.
+    pub permissions: Option<PermissionsInput>,
+    /// `personal` (default for people) or `api` (a key for your own customers).
+    pub kind: Option<KeyKind>,
+    /// For `api` keys: `live` (default) or `test`.
+    pub environment: Option<Environment>,
+    /// For `api` keys: your identifier of the customer the key belongs to.
+    pub owner: Option<String>,
+    /// Up to 4 KiB of JSON, returned by verify.
+    #[schema(value_type = Option<Object>)]
+    pub metadata: Option<serde_json::Map<String, serde_json::Value>>,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateKeyRequest {
+    #[schema(value_type = Option<String>)]
+    pub name: Option<Name>,
+}
+
+#[derive(Debug, Deserialize, ToSchema, Default)]
+#[serde(deny_unknown_fields)]
+pub struct RotateKeyRequest {
+    /// How long the old key keeps working: `0` (default, stop now) up to `30d`.
+    #[schema(example = "24h")]
+    pub grace: Option<String>,
+    /// Expiry of the new key; defaults to the old key's lifetime counted from now.
+    pub expires: Option<String>,
+}
+
+fn expiry_field(field: &'static str) -> impl Fn(keyward_core::expiry::ExpiryError) -> ApiError {
+    move |e| ApiError::validation(field, e)
+}
+
+async fn find(state: &AppState, principal: &Principal, id: &str) -> Result<KeyRecord> {
+    if !ids::is_id("key", id) {
+        return Err(ApiError::NotFound("key"));
+    }
+    state
+        .store
+        .get_key(principal.org_id(), id)
+        .await
+        .map_err(|e| match e {
+            keyward_store::StoreError::NotFound => ApiError::NotFound("key"),
+            other => other.into(),
+        })
+}
+
+/// Create a key. The response is the only time the raw key is shown.
+#[utoipa::path(post, path = "/v1/keys", tag = "keys", request_body = CreateKeyRequest,
+    responses((status = 201, body = CreatedKey), (status = "4XX", body = crate::errors::Problem)),
+    security(("bearer" = ["keys:write"])))]
+pub async fn create_key(
+    State(state): State<AppState>,
+    principal: Principal,
+    ApiJson(req): ApiJson<CreateKeyRequest>,
+) -> Result<(StatusCode, Json<CreatedKey>)> {
+    principal.require("keys:write")?;
+    let caller_is_user = matches!(principal.key.owner, Some(Owner::User { .. }));
+    let kind = req.kind.unwrap_or(if caller_is_user {
+        KeyKind::Personal
+    } else {
+        KeyKind::Api
+    });
+    let owner = match kind {
+        KeyKind::Personal => {
+            if req.owner.is_some() {
+                return Err(ApiError::validation(
+                    "owner",
+                    "personal tokens belong to the caller; omit owner",
+                ));
+            }
+            if !caller_is_user {
+                return Err(ApiError::validation(
+                    "kind",
+                    "only a person's key can create personal tokens",
+                ));
+            }
+            principal.key.owner.clone()
+        }
+        KeyKind::Api => match req.owner {
+            Some(id) if id.trim().is_empty() || id.len() > 255 => {
+                return Err(ApiError::validation("owner", "must be 1 to 255 characters"))
+            }
+            Some(id) => Some(Owner::External { id }),
+            None => None,
+        },
+        other => {
+            return Err(ApiError::validation(
+                "kind",
+                format!(
+                    "{} keys cannot be created here; use personal or api",
+                    other.as_str()
+                ),
+            ))
+        }
+    };
+    let environment = match (kind, req.environment) {
+        (KeyKind::Api, env) => env.unwrap_or_default(),
+        (_, None | Some(Environment::Live)) => Environment::Live,
+        (_, Some(Environment::Test)) => {
+            return Err(ApiError::validation(
+                "environment",
+                "only api keys have a test environment",
+            ))
+        }
+    };
+    let permissions = match &req.permissions {
+        Some(p) => p.parse()?,
+        None => principal.key.permissions.clone(),
+    };
+    if !principal.key.permissions.covers(&permissions) {
+        return Err(ApiError::CannotGrant(
+            principal.key.permissions.missing_from(&permissions),
+        ));
+    }
+    let metadata = req.metadata.map(serde_json::Value::Object);
+    if metadata
+        .as_ref()
+        .is_some_and(|m| m.to_string().len() > MAX_METADATA_BYTES)
+    {
+        return Err(ApiError::validation(
+            "metadata",
+            format!("must be at most {MAX_METADATA_BYTES} bytes of JSON"),
+        ));
+    }
+    let now = state.clock.now();
+    let expires_at = Expiry::parse(req.expires.as_deref().unwrap_or("never"))
+        .and_then(|e| e.resolve(now))
+        .map_err(expiry_field("expires"))?;
+
+    let plain = PlainKey::generate(kind, environment);
+    let actor = principal.actor();
+    let new = NewKey {
+        id: ids::new_id("key"),
+        org_id: principal.org_id().to_owned(),
+        kind,
+        environment,
+        name: req.name.to_string(),
+        prefix: plain.visible_prefix(),
+        hash: plain.hash(),
+        owner,
+        permissions,
+        scope: Scope::Organization,
+        metadata,
+        created_at: now,
+        created_by: actor.name.clone(),
+        expires_at,
+        rotated_from: None,
+    };
+    let audit = actor_event(
+        &principal,
+        now,
+        "key.create",
+        "key",
+        &new.id,
+        serde_json::json!({
+            "name": new.name, "kind": kind, "prefix": new.prefix,
+            "permissions": new.permissions, "expires_at": expires_at,
+        }),
+    );
+    let record = Arc::new(state.store.create_key(new, audit).await?);
+    state.keys.insert_fresh(record.clone());
+    tracing::info!(key_id = %record.id, kind = kind.as_str(), "key created");
+    Ok((
+        StatusCode::CREATED,
+        Json(CreatedKey {
+            key: plain.expose_secret().to_owned(),
+            details: KeyView::new(&state, &record),
+        }),
+    ))
+}
+
+/// List the organization's keys, newest first.
+#[utoipa::path(get, path = "/v1/keys", tag = "keys", params(ListQuery),
+    responses((status = 200, body = ListResponse<KeyView>), (status = "4XX", body = crate::errors::Problem)),
+    security(("bearer" = ["keys:read"])))]
+pub async fn list_keys(
+    State(state): State<AppState>,
+    principal: Principal,
+    ApiQuery(query): ApiQuery<ListQuery>,
+) -> Result<Json<ListResponse<KeyView>>> {
+    principal.require("keys:read")?;
+    let page = state
+        .store
+        .list_keys(principal.org_id(), &query.page_request()?)
+        .await?;
+    Ok(Json(ListResponse {
+        data: page.items.iter().map(|k| KeyView::new(&state, k)).collect(),
+        next_cursor: page.next_cursor,
+    }))
+}
+
+/// Show one key.
+#[utoipa::path(get, path = "/v1/keys/{id}", tag = "keys", params(("id" = String, Path)),
+    responses((status = 200, body = KeyView), (status = "4XX", body = crate::errors::Problem)),
+    security(("bearer" = ["keys:read"])))]
+pub async fn get_key(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path(id): Path<String>,
+) -> Result<Json<KeyView>> {
+    principal.require("keys:read")?;
+    let key = find(&state, &principal, &id).await?;
+    Ok(Json(KeyView::new(&state, &key)))
+}
+
+/// Rename a key.
+#[utoipa::path(patch, path = "/v1/keys/{id}", tag = "keys", params(("id" = String, Path)), request_body = UpdateKeyRequest,
+    responses((status = 200, body = KeyView), (status = "4XX", body = crate::errors::Problem)),
+    security(("bearer" = ["keys:write"])))]
+pub async fn update_key(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path(id): Path<String>,
+    ApiJson(req): ApiJson<UpdateKeyRequest>,
+) -> Result<Json<KeyView>> {
+    principal.require("keys:write")?;
+    let current = find(&state, &principal, &id).await?;
+    let Some(name) = req.name else {
+        return Err(ApiError::validation("body", "nothing to change: send name"));
+    };
+    let now = state.clock.now();
+    let audit = actor_event(
+        &principal,
+        now,
+        "key.update",
+        "key",
+        &id,
+        serde_json::json!({ "name": { "from": current.name, "to": name.as_str() } }),
+    );
+    let updated = state
+        .store
+        .rename_key(principal.org_id(), &id, name.as_str(), audit)
+        .await?;
+    state.keys.invalidate(&updated.hash);
+    Ok(Json(KeyView::new(&state, &updated)))
+}
+
+/// Revoke a key at once and for good. It stays listed as revoked.
+#[utoipa::path(delete, path = "/v1/keys/{id}", tag = "keys", params(("id" = String, Path)),
+    responses((status = 200, body = KeyView), (status = "4XX", body = crate::errors::Problem)),
+    security(("bearer" = ["keys:write"])))]
+pub async fn revoke_key(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path(id): Path<String>,
+) -> Result<Json<KeyView>> {
+    principal.require("keys:write")?;
+    find(&state, &principal, &id).await?;
+    let now = state.clock.now();
+    let actor = principal.actor();
+    let audit = actor_event(
+        &principal,
+        now,
+        "key.revoke",
+        "key",
+        &id,
+        serde_json::json!({}),
+    );
+    let (record, _) = state
+        .store
+        .revoke_key(principal.org_id(), &id, now, &actor.name, audit)
+        .await?;
+    state.keys.invalidate(&record.hash);
+    tracing::info!(key_id = %record.id, "key revoked");
+    Ok(Json(KeyView::new(&state, &record)))
+}
+
+/// Replace a key with a new one of the same name, scope and permissions.
+#[utoipa::path(post, path = "/v1/keys/{id}/rotate", tag = "keys", params(("id" = String, Path)), request_body = RotateKeyRequest,
+    responses((status = 201, body = RotatedKey), (status = "4XX", body = crate::errors::Problem)),
+    security(("bearer" = ["keys:write"])))]
+pub async fn rotate_key(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path(id): Path<String>,
+    body: axum::body::Bytes,
+) -> Result<(StatusCode, Json<RotatedKey>)> {
+    principal.require("keys:write")?;
+    // The body is optional: an empty one means "rotate now, same lifetime".
+    let req: RotateKeyRequest = if body.iter().all(u8::is_ascii_whitespace) {
+        Default::default()
+    } else {
+        parse_json(&body)?
+    };
+    let old = find(&state, &principal, &id).await?;
+    if !principal.key.permissions.covers(&old.permissions) {
+        return Err(ApiError::CannotGrant(
+            principal.key.permissions.missing_from(&old.permissions),
+        ));
+    }
+    let now = state.clock.now();
+    let grace = parse_duration(
+        req.grace.as_deref().unwrap_or("0"),
+        Duration::days(30),
+        MAX_GRACE,
+    )
+    .map_err(expiry_field("grace"))?;
+    let expires_at = match req.expires.as_deref() {
+        Some(e) => Expiry::parse(e)
+            .and_then(|e| e.resolve(now))
+            .map_err(expiry_field("expires"))?,
+        None => old.expires_at.map(|end| now + (end - old.created_at)),
+    };
+    let revoke_old = grace.is_zero();
+    let old_ends_at = match old.expires_at {
+        Some(end) if end < now + grace => end,
+        _ => now + grace,
+    };
+    let plain = PlainKey::generate(old.kind, old.environment);
+    let actor = principal.actor();
+    let replacement = NewKey {
+        id: ids::new_id("key"),
+        org_id: old.org_id.clone(),
+        kind: old.kind,
+        environment: old.environment,
+        name: old.name.clone(),
+        prefix: plain.visible_prefix(),
+        hash: plain.hash(),
+        owner: old.owner.clone(),
+        permissions: old.permissions.clone(),
+        scope: old.scope.clone(),
+        metadata: old.metadata.clone(),
+        created_at: now,
+        created_by: actor.name.clone(),
+        expires_at,
+        rotated_from: Some(old.id.clone()),
+    };
+    let audit = vec![
+        actor_event(
+            &principal,
+            now,
+            "key.rotate",
+            "key",
+            &old.id,
+            serde_json::json!({
+                "replacement": replacement.id, "grace": req.grace.as_deref().unwrap_or("0"), "old_key_ends_at": old_ends_at,
+            }),
+        ),
+        actor_event(
+            &principal,
+            now,
+            "key.create",
+            "key",
+            &replacement.id,
+            serde_json::json!({
+                "name": replacement.name, "kind": replacement.kind, "prefix": replacement.prefix,
+                "rotated_from": old.id, "expires_at": expires_at,
+            }),
+        ),
+    ];
+    let (old, new) = state
+        .store
+        .rotate_key(Rotation {
+            org_id: old.org_id.clone(),
+            old_id: old.id.clone(),
+            replacement,
+            old_ends_at,
+            revoke_old,
+            revoked_by: actor.name,
+            audit,
+        })
+        .await?;
+    state.keys.invalidate(&old.hash);
+    let new = Arc::new(new);
+    state.keys.insert_fresh(new.clone());
+    tracing::info!(key_id = %old.id, replacement = %new.id, "key rotated");
+    Ok((
+        StatusCode::CREATED,
+        Json(RotatedKey {
+            key: plain.expose_secret().to_owned(),
+            details: KeyView::new(&state, &new),
+            previous: KeyView::new(&state, &old),
+        }),
+    ))
+}

@@ -1,0 +1,148 @@
+//! The HTTP API: one module per feature, each with its handlers; [`router`] merges them
+//! once with the trace layer and the error-shaping middleware.
+
+pub mod audit;
+pub mod keys;
+pub mod me;
+pub mod meta;
+pub mod verify;
+
+use crate::auth::Principal;
+use crate::errors::{ApiError, Result};
+use crate::state::AppState;
+use axum::extract::DefaultBodyLimit;
+use axum::Router;
+use chrono::{DateTime, Utc};
+use keyward_store::{NewAuditEvent, PageRequest};
+use serde::{Deserialize, Serialize};
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::{IntoParams, OpenApi, ToSchema};
+use utoipa_axum::{router::OpenApiRouter, routes};
+
+pub const DEFAULT_PAGE: u32 = 50;
+pub const MAX_PAGE: u32 = 100;
+const MAX_BODY_BYTES: usize = 64 * 1024;
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct ListQuery {
+    /// 1 to 100, default 50.
+    pub limit: Option<u32>,
+    /// `next_cursor` of the previous page.
+    pub cursor: Option<String>,
+}
+
+impl ListQuery {
+    pub fn page_request(&self) -> Result<PageRequest> {
+        let limit = self.limit.unwrap_or(DEFAULT_PAGE);
+        if !(1..=MAX_PAGE).contains(&limit) {
+            return Err(ApiError::validation(
+                "limit",
+                format!("must be between 1 and {MAX_PAGE}"),
+            ));
+        }
+        Ok(PageRequest {
+            limit,
+            cursor: self.cursor.clone(),
+        })
+    }
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ListResponse<T> {
+    pub data: Vec<T>,
+    /// Pass as `cursor` to get the next page; absent on the last page.
+    pub next_cursor: Option<String>,
+}
+
+pub fn actor_event(
+    principal: &Principal,
+    at: DateTime<Utc>,
+    action: &str,
+    target_type: &str,
+    target_id: &str,
+    details: serde_json::Value,
+) -> NewAuditEvent {
+    NewAuditEvent {
+        org_id: principal.org_id().to_owned(),
+        at,
+        actor: principal.actor(),
+        action: action.to_owned(),
+        target_type: target_type.to_owned(),
+        target_id: target_id.to_owned(),
+        source_ip: principal.source_ip.clone(),
+        details,
+    }
+}
+
+#[derive(OpenApi)]
+#[openapi(
+    info(title = "Keyward", description = "Self-hosted API keys: issue, verify, rotate and revoke."),
+    modifiers(&BearerAuth),
+    tags((name = "keys", description = "API keys and personal access tokens"),
+         (name = "verify", description = "The hot path: is this key allowed to do X?"),
+         (name = "account", description = "Who the caller is"),
+         (name = "audit", description = "Who changed what"),
+         (name = "meta", description = "Health and documentation"))
+)]
+struct ApiDoc;
+
+struct BearerAuth;
+
+impl utoipa::Modify for BearerAuth {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .bearer_format("Keyward key")
+                    .build(),
+            ),
+        );
+    }
+}
+
+fn api() -> OpenApiRouter<AppState> {
+    OpenApiRouter::with_openapi(ApiDoc::openapi())
+        .routes(routes!(keys::create_key, keys::list_keys))
+        .routes(routes!(keys::get_key, keys::update_key, keys::revoke_key))
+        .routes(routes!(keys::rotate_key))
+        .routes(routes!(verify::verify_key))
+        .routes(routes!(me::me))
+        .routes(routes!(audit::list_audit))
+        .routes(routes!(meta::healthz))
+}
+
+/// The OpenAPI document, generated from the handlers' annotations.
+pub fn openapi() -> utoipa::openapi::OpenApi {
+    api().into_openapi()
+}
+
+pub fn router(state: AppState) -> Router {
+    let (router, doc) = api().split_for_parts();
+    let doc = std::sync::Arc::new(doc);
+    router
+        .route(
+            "/openapi.json",
+            axum::routing::get(move || meta::openapi_json(doc.clone())),
+        )
+        .route("/problems/{code}", axum::routing::get(meta::problem_type))
+        .fallback(|| async { ApiError::NotFound("route") })
+        .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
+        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .layer(axum::middleware::from_fn(
+            crate::errors::add_problem_instance,
+        ))
+        .layer(
+            tower_http::trace::TraceLayer::new_for_http().make_span_with(
+                |req: &axum::extract::Request| {
+                    // The path only: a query string could hold a key someone misplaced.
+                    tracing::info_span!("request", method = %req.method(), path = %req.uri().path(),
+                    key_id = tracing::field::Empty, org_id = tracing::field::Empty)
+                },
+            ),
+        )
+        .with_state(state)
+}

@@ -1,0 +1,134 @@
+//! The Keyward HTTP service.
+//!
+//! - [`Application`] binds the listener, wires the store, cache and background
+//!   flushers, and serves until a shutdown signal, then flushes what is pending.
+//! - [`http`]: one module per feature; [`http::router`] merges them.
+//! - [`verify`]: the hot path (checksum → hash → cache) and its write-behind.
+//! - [`auth`]: the bearer-token extractor; [`errors`]: the one API error type.
+
+pub mod auth;
+pub mod bootstrap;
+pub mod errors;
+pub mod extract;
+pub mod http;
+pub mod state;
+pub mod verify;
+
+pub use http::{openapi, router};
+pub use state::AppState;
+
+use keyward_core::Clock;
+use keyward_store::Store;
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::net::TcpListener;
+
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub listen: SocketAddr,
+    /// How often `last_used_at` is written behind.
+    pub flush_interval: Duration,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Self {
+            listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            flush_interval: Duration::from_secs(2),
+        }
+    }
+}
+
+pub struct Application {
+    listener: TcpListener,
+    state: AppState,
+    settings: Settings,
+}
+
+impl Application {
+    /// Binds the listener (port 0 picks a free port) on a migrated store.
+    pub async fn build(
+        settings: Settings,
+        store: Arc<dyn Store>,
+        clock: Arc<dyn Clock>,
+    ) -> anyhow::Result<Self> {
+        let listener = TcpListener::bind(settings.listen)
+            .await
+            .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", settings.listen))?;
+        Ok(Self {
+            listener,
+            state: AppState::new(store, clock),
+            settings,
+        })
+    }
+
+    pub fn local_addr(&self) -> SocketAddr {
+        self.listener
+            .local_addr()
+            .expect("bound listener has an address")
+    }
+
+    pub fn port(&self) -> u16 {
+        self.local_addr().port()
+    }
+
+    pub fn state(&self) -> AppState {
+        self.state.clone()
+    }
+
+    /// Serves until `shutdown` completes, then drains requests and flushes
+    /// write-behind data before returning.
+    pub async fn run_until_stopped(
+        self,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> anyhow::Result<()> {
+        let state = self.state.clone();
+        let flusher = tokio::spawn(background(state.clone(), self.settings.flush_interval));
+        let app = router(self.state.clone()).into_make_service_with_connect_info::<SocketAddr>();
+        axum::serve(self.listener, app)
+            .with_graceful_shutdown(shutdown)
+            .await?;
+        flusher.abort();
+        match state.last_used.flush(state.store.as_ref()).await {
+            Ok(n) => tracing::info!(flushed = n, "last-used times written on shutdown"),
+            Err(e) => tracing::error!(error = %e, "could not write last-used times on shutdown"),
+        }
+        state.store.close().await;
+        Ok(())
+    }
+}
+
+/// Write-behind and housekeeping, every `interval`.
+async fn background(state: AppState, interval: Duration) {
+    let mut tick = tokio::time::interval(interval);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        if let Err(e) = state.last_used.flush(state.store.as_ref()).await {
+            tracing::warn!(error = %e, "could not write last-used times; will retry");
+        }
+        state.keys.sweep();
+    }
+}
+
+/// Resolves on SIGINT (Ctrl-C) or SIGTERM.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! { _ = ctrl_c => {}, _ = terminate => {} }
+    tracing::info!("shutting down: finishing requests and flushing");
+}

@@ -1,0 +1,34 @@
+//! What every handler shares.
+
+use crate::verify::{cache::KeyCache, last_used::LastUsed};
+use keyward_core::Clock;
+use keyward_store::Store;
+use std::sync::Arc;
+
+#[derive(Clone)]
+pub struct AppState(Arc<Inner>);
+
+pub struct Inner {
+    pub store: Arc<dyn Store>,
+    pub clock: Arc<dyn Clock>,
+    pub keys: KeyCache,
+    pub last_used: LastUsed,
+}
+
+impl std::ops::Deref for AppState {
+    type Target = Inner;
+    fn deref(&self) -> &Inner {
+        &self.0
+    }
+}
+
+impl AppState {
+    pub fn new(store: Arc<dyn Store>, clock: Arc<dyn Clock>) -> Self {
+        Self(Arc::new(Inner {
+            store,
+            clock,
+            keys: KeyCache::new(std::time::Duration::from_secs(10), 100_000),
+            last_used: LastUsed::default(),
+        }))
+    }
+}

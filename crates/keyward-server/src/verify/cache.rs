@@ -1,0 +1,119 @@
+//! The key cache on the verify path: SHA-256 → key record, plus a short memory of
+//! hashes that are not keys.
+//!
+//! Correctness rule: once a change's response has been sent, no lookup may return the
+//! record from before the change. Every change bumps `generation` and then removes the
+//! entry; a lookup that missed reads the generation *before* going to the database and
+//! inserts what it read only if the generation is unchanged, checked under the shard
+//! lock that `remove` also takes. So a slow database read can never put a revoked key
+//! back, and a freshly created key is never refused because of a stale "unknown" entry.
+
+use dashmap::DashMap;
+use keyward_core::KeyHash;
+use keyward_store::{KeyRecord, Store};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+#[derive(Clone)]
+enum Entry {
+    Found(Arc<KeyRecord>),
+    Missing { until: Instant },
+}
+
+pub struct KeyCache {
+    entries: DashMap<KeyHash, Entry>,
+    generation: AtomicU64,
+    missing: AtomicUsize,
+    negative_ttl: Duration,
+    max_missing: usize,
+}
+
+impl KeyCache {
+    pub fn new(negative_ttl: Duration, max_missing: usize) -> Self {
+        Self {
+            entries: DashMap::new(),
+            generation: AtomicU64::new(0),
+            missing: AtomicUsize::new(0),
+            negative_ttl,
+            max_missing,
+        }
+    }
+
+    /// The record for `hash`, from memory or else from the store.
+    pub async fn lookup(
+        &self,
+        store: &dyn Store,
+        hash: &KeyHash,
+    ) -> keyward_store::Result<Option<Arc<KeyRecord>>> {
+        if let Some(entry) = self.entries.get(hash) {
+            match &*entry {
+                Entry::Found(record) => return Ok(Some(record.clone())),
+                Entry::Missing { until } if *until > Instant::now() => return Ok(None),
+                Entry::Missing { .. } => {}
+            }
+        }
+        let generation = self.generation.load(Ordering::SeqCst);
+        let loaded = store.find_key_by_hash(hash).await?.map(Arc::new);
+        let entry = match &loaded {
+            Some(record) => Entry::Found(record.clone()),
+            None if self.missing.load(Ordering::Relaxed) < self.max_missing => Entry::Missing {
+                until: Instant::now() + self.negative_ttl,
+            },
+            None => return Ok(None),
+        };
+        let slot = self.entries.entry(*hash);
+        if self.generation.load(Ordering::SeqCst) == generation {
+            let was_missing = matches!(&slot, dashmap::Entry::Occupied(o) if matches!(o.get(), Entry::Missing { .. }));
+            let now_missing = matches!(entry, Entry::Missing { .. });
+            slot.insert(entry);
+            match (was_missing, now_missing) {
+                (false, true) => {
+                    self.missing.fetch_add(1, Ordering::Relaxed);
+                }
+                (true, false) => {
+                    self.missing.fetch_sub(1, Ordering::Relaxed);
+                }
+                _ => {}
+            }
+        }
+        Ok(loaded)
+    }
+
+    /// Forgets `hash`. Call after the change is committed and before responding.
+    pub fn invalidate(&self, hash: &KeyHash) {
+        self.generation.fetch_add(1, Ordering::SeqCst);
+        if let Some((_, Entry::Missing { .. })) = self.entries.remove(hash) {
+            self.missing.fetch_sub(1, Ordering::Relaxed);
+        }
+    }
+
+    /// Puts a record just written (a new key) in the cache, replacing any "unknown".
+    pub fn insert_fresh(&self, record: Arc<KeyRecord>) {
+        let hash = record.hash;
+        self.invalidate(&hash);
+        self.entries.insert(hash, Entry::Found(record));
+    }
+
+    /// Drops "unknown" entries whose time is up; run periodically.
+    pub fn sweep(&self) {
+        let now = Instant::now();
+        let mut removed = 0;
+        self.entries.retain(|_, e| match e {
+            Entry::Missing { until } if *until <= now => {
+                removed += 1;
+                false
+            }
+            _ => true,
+        });
+        self.missing.fetch_sub(removed, Ordering::Relaxed);
+    }
+
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+}

@@ -1,0 +1,58 @@
+//! The verify path, shared by `POST /v1/keys/verify` and by the authentication of
+//! every API request: checksum → SHA-256 → cache → status at the clock's "now".
+
+pub mod cache;
+pub mod last_used;
+
+use crate::state::AppState;
+use keyward_core::expiry::{status_at, KeyStatus};
+use keyward_core::{key, KeyError, KeyHash};
+use keyward_store::KeyRecord;
+use std::sync::Arc;
+
+pub enum Verdict {
+    Valid(Arc<KeyRecord>),
+    Malformed(KeyError),
+    NotFound,
+    Revoked(Arc<KeyRecord>),
+    Expired(Arc<KeyRecord>),
+}
+
+impl AppState {
+    /// Decides whether `raw` is a working key now. Records its use when it is.
+    pub async fn check_key(&self, raw: &str) -> keyward_store::Result<Verdict> {
+        self.check(raw, None).await
+    }
+
+    /// As [`Self::check_key`], but a key of another organization is `NotFound`: a
+    /// tenant's verify calls learn nothing about other tenants' keys.
+    pub async fn check_key_in_org(
+        &self,
+        raw: &str,
+        org_id: &str,
+    ) -> keyward_store::Result<Verdict> {
+        self.check(raw, Some(org_id)).await
+    }
+
+    async fn check(&self, raw: &str, org_id: Option<&str>) -> keyward_store::Result<Verdict> {
+        if let Err(e) = key::check(raw) {
+            return Ok(Verdict::Malformed(e));
+        }
+        let hash = KeyHash::of(raw);
+        let Some(record) = self.keys.lookup(self.store.as_ref(), &hash).await? else {
+            return Ok(Verdict::NotFound);
+        };
+        if org_id.is_some_and(|org| org != record.org_id) {
+            return Ok(Verdict::NotFound);
+        }
+        let now = self.clock.now();
+        Ok(match status_at(record.revoked_at, record.expires_at, now) {
+            KeyStatus::Active => {
+                self.last_used.record(&record.id, now);
+                Verdict::Valid(record)
+            }
+            KeyStatus::Revoked => Verdict::Revoked(record),
+            KeyStatus::Expired => Verdict::Expired(record),
+        })
+    }
+}

@@ -1,0 +1,149 @@
+//! Keyward's storage: the [`Store`] trait the server talks to, the records it returns,
+//! and one implementation per backend, each with its own embedded migrations.
+//!
+//! Handlers never see SQL. Every change and its audit event are written in one
+//! transaction, so the audit log cannot miss a change or record one that did not happen.
+//! Storage errors stay small ([`StoreError`]); the server maps them to API errors.
+
+mod model;
+pub mod sqlite;
+
+pub use model::*;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use keyward_core::KeyHash;
+use std::sync::Arc;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("not found")]
+    NotFound,
+    #[error("conflict: {0}")]
+    Conflict(Conflict),
+    /// A caller-supplied value the store cannot use (a pagination cursor).
+    #[error("invalid {0}")]
+    InvalidInput(&'static str),
+    #[error(transparent)]
+    Other(#[from] Box<dyn std::error::Error + Send + Sync>),
+}
+
+/// The conflicts callers can tell apart.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Conflict {
+    AlreadyBootstrapped,
+    KeyRevoked,
+    KeyAlreadyRotated,
+    Duplicate,
+}
+
+impl std::fmt::Display for Conflict {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Conflict::AlreadyBootstrapped => "an organization already exists",
+            Conflict::KeyRevoked => "the key is revoked",
+            Conflict::KeyAlreadyRotated => "the key was already rotated",
+            Conflict::Duplicate => "a record with the same unique value exists",
+        })
+    }
+}
+
+impl From<sqlx::Error> for StoreError {
+    fn from(e: sqlx::Error) -> Self {
+        match e {
+            sqlx::Error::RowNotFound => StoreError::NotFound,
+            sqlx::Error::Database(ref db) if db.is_unique_violation() => {
+                StoreError::Conflict(Conflict::Duplicate)
+            }
+            other => StoreError::Other(Box::new(other)),
+        }
+    }
+}
+
+impl From<sqlx::migrate::MigrateError> for StoreError {
+    fn from(e: sqlx::migrate::MigrateError) -> Self {
+        StoreError::Other(Box::new(e))
+    }
+}
+
+pub type Result<T, E = StoreError> = std::result::Result<T, E>;
+
+#[async_trait]
+pub trait Store: Send + Sync + 'static {
+    /// Applies the embedded migrations that have not run yet.
+    async fn migrate(&self) -> Result<()>;
+
+    /// Creates the first organization, its owner and the owner's token, once.
+    /// Fails with [`Conflict::AlreadyBootstrapped`] when an organization exists.
+    async fn bootstrap(&self, b: NewBootstrap) -> Result<KeyRecord>;
+
+    async fn organization_count(&self) -> Result<u64>;
+
+    /// The key with this hash, whatever its status, with its organization's name.
+    async fn find_key_by_hash(&self, hash: &KeyHash) -> Result<Option<KeyRecord>>;
+
+    async fn get_key(&self, org_id: &str, id: &str) -> Result<KeyRecord>;
+
+    async fn list_keys(&self, org_id: &str, page: &PageRequest) -> Result<Page<KeyRecord>>;
+
+    async fn create_key(&self, key: NewKey, audit: NewAuditEvent) -> Result<KeyRecord>;
+
+    /// Renames a key that is not revoked.
+    async fn rename_key(
+        &self,
+        org_id: &str,
+        id: &str,
+        name: &str,
+        audit: NewAuditEvent,
+    ) -> Result<KeyRecord>;
+
+    /// Revokes a key. Returns the record and whether this call revoked it (`false`
+    /// when it already was, in which case nothing is written).
+    async fn revoke_key(
+        &self,
+        org_id: &str,
+        id: &str,
+        at: DateTime<Utc>,
+        by: &str,
+        audit: NewAuditEvent,
+    ) -> Result<(KeyRecord, bool)>;
+
+    /// Creates `replacement` for `old_id` and ends the old key at `old_ends_at`
+    /// (revoked when `revoke_old`, otherwise its expiry is brought forward).
+    async fn rotate_key(&self, rotation: Rotation) -> Result<(KeyRecord, KeyRecord)>;
+
+    /// Write-behind of `last_used_at`; never moves a time backwards.
+    async fn record_last_used(&self, uses: &[(String, DateTime<Utc>)]) -> Result<()>;
+
+    async fn list_audit(&self, org_id: &str, page: &PageRequest) -> Result<Page<AuditEvent>>;
+
+    /// Closes connections, after the last write-behind flush.
+    async fn close(&self);
+}
+
+/// Opens the store a URL names: `sqlite://path` (created if missing).
+pub async fn connect(url: &str) -> Result<Arc<dyn Store>> {
+    if url.starts_with("sqlite:") {
+        Ok(Arc::new(sqlite::SqliteStore::connect(url).await?))
+    } else {
+        Err(StoreError::Other(
+            format!(
+                "unsupported database URL scheme in {:?} (expected sqlite://…)",
+                redact_url(url)
+            )
+            .into(),
+        ))
+    }
+}
+
+/// A database URL without its password, for messages.
+pub fn redact_url(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(s), Some(at)) if at > s => {
+            let userinfo = &url[s + 3..at];
+            let user = userinfo.split(':').next().unwrap_or("");
+            format!("{}://{}:***{}", &url[..s], user, &url[at..])
+        }
+        _ => url.to_owned(),
+    }
+}

@@ -1,0 +1,246 @@
+//! `keyward`: the server and its administration commands. Thin: parsing and printing
+//! here, everything else in the library crates.
+
+mod config;
+
+use anyhow::Context;
+use clap::{Args, Parser, Subcommand};
+use keyward_core::{Clock, SystemClock};
+use keyward_server::bootstrap::{bootstrap, BootstrapError, DEFAULT_EMAIL, DEFAULT_ORG};
+use keyward_server::{Application, Settings};
+use keyward_store::{Conflict, Store, StoreError};
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+#[derive(Parser)]
+#[command(
+    name = "keyward",
+    version,
+    about = "Self-hosted API keys: issue, verify, rotate and revoke."
+)]
+struct Cli {
+    #[command(flatten)]
+    global: Global,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Args)]
+struct Global {
+    /// Configuration file [default: ./keyward.yaml if present]
+    #[arg(long, global = true, env = "KEYWARD_CONFIG")]
+    config: Option<PathBuf>,
+    /// Directory of the embedded SQLite database [default: ./keyward-data]
+    #[arg(long, global = true, env = "KEYWARD_DATA_DIR")]
+    data_dir: Option<PathBuf>,
+    /// Database URL (sqlite://path); overrides --data-dir
+    #[arg(
+        long,
+        global = true,
+        env = "KEYWARD_DATABASE_URL",
+        hide_env_values = true
+    )]
+    database_url: Option<String>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the Keyward server.
+    ///
+    /// On first start with an empty database it creates the first organization and
+    /// its owner, and prints the owner's token once.
+    ///
+    /// Example: keyward serve --listen 0.0.0.0:8080 --data-dir /var/lib/keyward
+    Serve(ServeArgs),
+    /// Create the first organization and its owner, and print the owner's token.
+    ///
+    /// Prints only the token on stdout (for scripts); refuses if an organization exists.
+    ///
+    /// Example: TOKEN=$(keyward bootstrap --org my-org --email team@company.com)
+    Bootstrap(BootstrapArgs),
+    /// Apply database migrations and exit.
+    ///
+    /// Example: keyward migrate --database-url sqlite://keyward-data/keyward.db
+    Migrate,
+}
+
+#[derive(Args)]
+struct ServeArgs {
+    /// Address to listen on [default: 127.0.0.1:8080]
+    #[arg(long, env = "KEYWARD_LISTEN")]
+    listen: Option<String>,
+    /// Name of the first organization, if the database is empty [default: default]
+    #[arg(long, env = "KEYWARD_BOOTSTRAP_ORG")]
+    org: Option<String>,
+    /// Email of the first owner, if the database is empty [default: owner@localhost]
+    #[arg(long, env = "KEYWARD_BOOTSTRAP_EMAIL")]
+    email: Option<String>,
+}
+
+#[derive(Args)]
+struct BootstrapArgs {
+    /// Organization name
+    #[arg(long, default_value = DEFAULT_ORG)]
+    org: String,
+    /// The owner's email
+    #[arg(long, default_value = DEFAULT_EMAIL)]
+    email: String,
+    /// Print a JSON object instead of the bare token
+    #[arg(long)]
+    json: bool,
+}
+
+fn main() -> ExitCode {
+    let _ = dotenvy::dotenv();
+    let cli = Cli::parse();
+    let file = match config::load(cli.global.config.as_deref()) {
+        Ok(f) => f,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            return ExitCode::from(2);
+        }
+    };
+    init_tracing(file.log.as_deref());
+    let runtime = tokio::runtime::Runtime::new().expect("tokio runtime");
+    match runtime.block_on(run(cli, file)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn init_tracing(from_file: Option<&str>) {
+    let filter = std::env::var("KEYWARD_LOG")
+        .ok()
+        .or_else(|| from_file.map(str::to_owned))
+        .unwrap_or_else(|| "info,sqlx=warn,tower_http=warn".to_owned());
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_new(&filter).unwrap_or_else(|_| "info".into()),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+}
+
+async fn open_store(
+    global: &Global,
+    file: &config::FileConfig,
+) -> anyhow::Result<(Arc<dyn Store>, String)> {
+    let data_dir = global
+        .data_dir
+        .clone()
+        .or_else(|| file.data_dir.clone())
+        .unwrap_or_else(|| PathBuf::from(config::DEFAULT_DATA_DIR));
+    let url = config::database_url(
+        global
+            .database_url
+            .clone()
+            .or_else(|| file.database_url.clone()),
+        &data_dir,
+    )?;
+    let shown = keyward_store::redact_url(&url);
+    let store = keyward_store::connect(&url)
+        .await
+        .with_context(|| format!("cannot open database {shown}"))?;
+    store
+        .migrate()
+        .await
+        .with_context(|| format!("cannot migrate database {shown}"))?;
+    Ok((store, shown))
+}
+
+async fn run(cli: Cli, file: config::FileConfig) -> anyhow::Result<()> {
+    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+    match cli.command {
+        Command::Migrate => {
+            let (store, shown) = open_store(&cli.global, &file).await?;
+            store.close().await;
+            println!("database {shown} is up to date");
+            Ok(())
+        }
+        Command::Bootstrap(args) => {
+            let (store, shown) = open_store(&cli.global, &file).await?;
+            let result = bootstrap(store.as_ref(), clock.as_ref(), &args.org, &args.email).await;
+            store.close().await;
+            let (token, record) = match result {
+                Ok(ok) => ok,
+                Err(BootstrapError::Store(StoreError::Conflict(Conflict::AlreadyBootstrapped))) => {
+                    anyhow::bail!("{shown} already has an organization; bootstrap runs only on an empty database")
+                }
+                Err(e) => return Err(e.into()),
+            };
+            if args.json {
+                let out = serde_json::json!({
+                    "token": token.expose_secret(),
+                    "key_id": record.id,
+                    "org": { "id": record.org_id, "name": record.org_name },
+                    "email": args.email.trim(),
+                });
+                println!("{out}");
+            } else {
+                println!("{}", token.expose_secret());
+            }
+            Ok(())
+        }
+        Command::Serve(args) => {
+            let listen = args
+                .listen
+                .or(file.listen.clone())
+                .unwrap_or_else(|| config::DEFAULT_LISTEN.to_owned());
+            let listen = listen.parse().with_context(|| {
+                format!("--listen {listen:?} is not an address like 127.0.0.1:8080")
+            })?;
+            let (store, shown) = open_store(&cli.global, &file).await?;
+            let bootstrap_file = file.bootstrap.unwrap_or_default();
+            let app = Application::build(
+                Settings {
+                    listen,
+                    ..Settings::default()
+                },
+                store.clone(),
+                clock.clone(),
+            )
+            .await?;
+            let base = format!("http://{}", app.local_addr());
+            if store.organization_count().await? == 0 {
+                let org = args
+                    .org
+                    .or(bootstrap_file.org)
+                    .unwrap_or_else(|| DEFAULT_ORG.to_owned());
+                let email = args
+                    .email
+                    .or(bootstrap_file.email)
+                    .unwrap_or_else(|| DEFAULT_EMAIL.to_owned());
+                match bootstrap(store.as_ref(), clock.as_ref(), &org, &email).await {
+                    Ok((token, record)) => {
+                        print_first_start(&base, &record.org_name, &email, token.expose_secret())
+                    }
+                    // Another process bootstrapped first: nothing to print.
+                    Err(BootstrapError::Store(StoreError::Conflict(
+                        Conflict::AlreadyBootstrapped,
+                    ))) => {}
+                    Err(e) => return Err(e.into()),
+                }
+            }
+            println!("Keyward is listening on {base} (database {shown}). API description: {base}/openapi.json");
+            app.run_until_stopped(keyward_server::shutdown_signal())
+                .await
+        }
+    }
+}
+
+fn print_first_start(base: &str, org: &str, email: &str, token: &str) {
+    println!(
+        "\nCreated organization \"{org}\" with owner {email}.\n\
+         \nThe owner's personal access token (shown once; store it now):\n\
+         \n    {token}\n\
+         \nTry it:\n\
+         \n    export KEYWARD_API_KEY={token}\
+         \n    curl -s -H \"Authorization: Bearer $KEYWARD_API_KEY\" {base}/v1/me\
+         \n    curl -s -H \"Authorization: Bearer $KEYWARD_API_KEY\" -H 'Content-Type: application/json' \\\
+         \n         -d '{{\"name\": \"my first key\", \"expires\": \"30d\"}}' {base}/v1/keys\n"
+    );
+}
