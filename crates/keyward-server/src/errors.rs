@@ -129,7 +129,18 @@ impl ApiError {
 
     /// The RFC 6750 challenge for this error, if it is an authentication error.
     fn challenge(&self) -> Option<String> {
-        let description = || self.to_string().replace(['"', '\\'], "'");
+        // RFC 6750: error_description is printable ASCII without `"` or `\`.
+        let description = || {
+            self.to_string()
+                .chars()
+                .map(|c| match c {
+                    '"' | '\\' => '\'',
+                    '…' => '.',
+                    c if c.is_ascii_graphic() || c == ' ' => c,
+                    _ => '?',
+                })
+                .collect::<String>()
+        };
         match self {
             ApiError::MissingToken => Some(r#"Bearer realm="keyward""#.to_owned()),
             ApiError::InvalidRequest(_) => Some(format!(

@@ -1,0 +1,198 @@
+//! Spawns a real Keyward server on a free loopback port with its own fresh SQLite
+//! file, a bootstrapped organization and a manual clock, and talks to it over HTTP.
+#![allow(dead_code)]
+
+use chrono::{DateTime, Utc};
+use keyward_core::{Clock, ManualClock};
+use keyward_server::{AppState, Application, Settings};
+use keyward_store::Store;
+use reqwest::{Method, StatusCode};
+use serde_json::{json, Value};
+use std::sync::Arc;
+use std::time::Duration;
+
+pub const START: &str = "2030-01-01T00:00:00Z";
+
+pub struct TestApp {
+    pub base: String,
+    pub client: reqwest::Client,
+    pub clock: Arc<ManualClock>,
+    pub store: Arc<dyn Store>,
+    pub state: AppState,
+    /// The bootstrap owner's token (every permission).
+    pub owner_token: String,
+    pub db_path: std::path::PathBuf,
+    pub dir: tempfile::TempDir,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    server: Option<tokio::task::JoinHandle<anyhow::Result<()>>>,
+}
+
+pub struct Reply {
+    pub status: StatusCode,
+    pub headers: reqwest::header::HeaderMap,
+    pub body: Value,
+}
+
+impl Reply {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+
+    pub fn code(&self) -> &str {
+        self.body["code"].as_str().unwrap_or("")
+    }
+}
+
+pub fn start_time() -> DateTime<Utc> {
+    DateTime::parse_from_rfc3339(START)
+        .unwrap()
+        .with_timezone(&Utc)
+}
+
+impl TestApp {
+    pub async fn spawn() -> Self {
+        Self::spawn_with(Duration::from_secs(3600)).await
+    }
+
+    /// `flush_interval` of the last-used write-behind.
+    pub async fn spawn_with(flush_interval: Duration) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let db_path = dir.path().join("keyward.db");
+        let store = keyward_store::connect(&format!("sqlite://{}", db_path.display()))
+            .await
+            .unwrap();
+        store.migrate().await.unwrap();
+        let clock = Arc::new(ManualClock::new(start_time()));
+        let (token, _) = keyward_server::bootstrap::bootstrap(
+            store.as_ref(),
+            clock.as_ref(),
+            "acme",
+            "team@company.com",
+        )
+        .await
+        .unwrap();
+        let settings = Settings {
+            listen: "127.0.0.1:0".parse().unwrap(),
+            flush_interval,
+        };
+        let app = Application::build(settings, store.clone(), clock.clone() as Arc<dyn Clock>)
+            .await
+            .unwrap();
+        let base = format!("http://{}", app.local_addr());
+        let state = app.state();
+        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+        let server = tokio::spawn(app.run_until_stopped(async {
+            let _ = rx.await;
+        }));
+        Self {
+            base,
+            client: reqwest::Client::new(),
+            clock,
+            store,
+            state,
+            owner_token: token.expose_secret().to_owned(),
+            db_path,
+            dir,
+            stop: Some(tx),
+            server: Some(server),
+        }
+    }
+
+    /// Graceful shutdown, as on SIGTERM: waits until write-behind data is flushed.
+    pub async fn stop(&mut self) {
+        if let Some(tx) = self.stop.take() {
+            let _ = tx.send(());
+        }
+        if let Some(server) = self.server.take() {
+            server.await.unwrap().unwrap();
+        }
+    }
+
+    pub async fn send(
+        &self,
+        method: Method,
+        path: &str,
+        token: Option<&str>,
+        body: Option<Value>,
+    ) -> Reply {
+        let mut req = self
+            .client
+            .request(method, format!("{}{}", self.base, path));
+        if let Some(t) = token {
+            req = req.bearer_auth(t);
+        }
+        if let Some(b) = body {
+            req = req.json(&b);
+        }
+        let resp = req.send().await.unwrap();
+        let status = resp.status();
+        let headers = resp.headers().clone();
+        let text = resp.text().await.unwrap();
+        let body = if text.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_str(&text).unwrap_or(Value::String(text))
+        };
+        Reply {
+            status,
+            headers,
+            body,
+        }
+    }
+
+    pub async fn get(&self, path: &str, token: &str) -> Reply {
+        self.send(Method::GET, path, Some(token), None).await
+    }
+
+    pub async fn post(&self, path: &str, token: &str, body: Value) -> Reply {
+        self.send(Method::POST, path, Some(token), Some(body)).await
+    }
+
+    pub async fn patch(&self, path: &str, token: &str, body: Value) -> Reply {
+        self.send(Method::PATCH, path, Some(token), Some(body))
+            .await
+    }
+
+    pub async fn delete(&self, path: &str, token: &str) -> Reply {
+        self.send(Method::DELETE, path, Some(token), None).await
+    }
+
+    /// Creates a key with the owner's token; returns (raw key, id).
+    pub async fn create_key(&self, body: Value) -> (String, String) {
+        let r = self.post("/v1/keys", &self.owner_token, body).await;
+        assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+        (
+            r.body["key"].as_str().unwrap().to_owned(),
+            r.body["id"].as_str().unwrap().to_owned(),
+        )
+    }
+
+    pub async fn org_id(&self) -> String {
+        self.get("/v1/me", &self.owner_token).await.body["org"]["id"]
+            .as_str()
+            .unwrap()
+            .to_owned()
+    }
+
+    pub async fn verify(&self, key: &str, permission: Option<&str>) -> Reply {
+        let mut body = json!({ "key": key });
+        if let Some(p) = permission {
+            body["permission"] = json!(p);
+        }
+        self.post("/v1/keys/verify", &self.owner_token, body).await
+    }
+
+    pub async fn verify_code(&self, key: &str) -> String {
+        let r = self.verify(key, None).await;
+        assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+        r.body["code"].as_str().unwrap().to_owned()
+    }
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        if let Some(tx) = self.stop.take() {
+            let _ = tx.send(());
+        }
+    }
+}

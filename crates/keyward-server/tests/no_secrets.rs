@@ -1,0 +1,101 @@
+//! Raw keys appear only in the responses that create them: not in the database
+//! files, not in logs (captured at TRACE), not in error bodies.
+
+mod common;
+
+use common::TestApp;
+use serde_json::json;
+use std::io::Write;
+use std::sync::{Arc, Mutex};
+
+#[derive(Clone, Default)]
+struct Captured(Arc<Mutex<Vec<u8>>>);
+
+impl Write for Captured {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+#[tokio::test]
+async fn raw_keys_never_reach_the_database_or_the_logs() {
+    let logs = Captured::default();
+    let writer = logs.clone();
+    tracing_subscriber::fmt()
+        .with_max_level(tracing::Level::TRACE)
+        .with_writer(move || writer.clone())
+        .with_ansi(false)
+        .init();
+
+    let mut app = TestApp::spawn_with(std::time::Duration::from_millis(50)).await;
+    let mut raw_keys = vec![app.owner_token.clone()];
+    for i in 0..10 {
+        let (key, id) = app
+            .create_key(json!({"name": format!("k{i}"), "expires": "30d"}))
+            .await;
+        assert_eq!(app.verify_code(&key).await, "VALID");
+        if i == 3 {
+            let r = app
+                .post(
+                    &format!("/v1/keys/{id}/rotate"),
+                    &app.owner_token,
+                    json!({"grace": "1h"}),
+                )
+                .await;
+            raw_keys.push(r.body["key"].as_str().unwrap().to_owned());
+        }
+        if i == 5 {
+            app.delete(&format!("/v1/keys/{id}"), &app.owner_token)
+                .await;
+            let r = app.get("/v1/me", &key).await;
+            assert!(
+                !r.body.to_string().contains(&key),
+                "an error body echoes the key"
+            );
+        }
+        // Misplaced keys: in the query string, in a verify body, in a bad request.
+        let _ = app
+            .client
+            .get(format!("{}/v1/me?access_token={key}", app.base))
+            .send()
+            .await
+            .unwrap();
+        let r = app
+            .post(
+                "/v1/keys",
+                &key,
+                json!({"name": key.clone(), "bogus": key.clone()}),
+            )
+            .await;
+        assert!(
+            !r.body.to_string().contains(&key),
+            "a validation error echoes the key"
+        );
+        raw_keys.push(key);
+    }
+    app.stop().await;
+
+    let logs = String::from_utf8(logs.0.lock().unwrap().clone()).unwrap();
+    assert!(logs.contains("key created"), "logs were not captured");
+    let mut files = vec![];
+    for entry in std::fs::read_dir(app.dir.path()).unwrap() {
+        files.push(std::fs::read(entry.unwrap().path()).unwrap());
+    }
+    assert!(!files.is_empty());
+    for key in &raw_keys {
+        let secret_part = &key[key.len() - 38..];
+        assert!(!logs.contains(secret_part), "a raw key is in the logs");
+        for bytes in &files {
+            assert!(
+                !bytes
+                    .windows(secret_part.len())
+                    .any(|w| w == secret_part.as_bytes()),
+                "a raw key is in a database file"
+            );
+        }
+    }
+}
