@@ -204,6 +204,7 @@ async fn run(cli: Cli, file: config::FileConfig) -> anyhow::Result<()> {
                 clock.clone(),
             )
             .await?;
+            let shutdown = keyward_server::shutdown_signal();
             let base = format!("http://{}", app.local_addr());
             if store.organization_count().await? == 0 {
                 let org = args
@@ -226,8 +227,7 @@ async fn run(cli: Cli, file: config::FileConfig) -> anyhow::Result<()> {
                 }
             }
             println!("Keyward is listening on {base} (database {shown}). API description: {base}/openapi.json");
-            app.run_until_stopped(keyward_server::shutdown_signal())
-                .await
+            app.run_until_stopped(shutdown).await
         }
     }
 }

@@ -1,0 +1,289 @@
+//! The binary as a newcomer runs it: `serve` on an empty data directory, `bootstrap`,
+//! `migrate`, `keyward.yaml` with `${VAR}`, and graceful shutdown on SIGTERM.
+
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::Duration;
+
+fn keyward(dir: &Path) -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_keyward"));
+    cmd.current_dir(dir);
+    for (name, _) in std::env::vars() {
+        if name.starts_with("KEYWARD_") {
+            cmd.env_remove(name);
+        }
+    }
+    cmd.env("KEYWARD_LOG", "info");
+    cmd
+}
+
+struct Server {
+    child: Option<Child>,
+    base: String,
+    stdout: Vec<String>,
+}
+
+/// Runs a `keyward … serve` command and reads stdout until it says where it listens.
+fn serve(mut cmd: Command) -> Server {
+    let mut child = cmd
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let (tx, rx) = mpsc::channel();
+    let out = child.stdout.take().unwrap();
+    std::thread::spawn(move || {
+        for line in BufReader::new(out).lines().map_while(Result::ok) {
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    let mut server = Server {
+        child: Some(child),
+        base: String::new(),
+        stdout: vec![],
+    };
+    loop {
+        // On timeout the panic drops `server`, which kills and reaps the child.
+        let line = rx
+            .recv_timeout(Duration::from_secs(30))
+            .expect("serve printed its address within 30 s");
+        server.stdout.push(line.clone());
+        if let Some(rest) = line.split("listening on ").nth(1) {
+            server.base = rest.split_whitespace().next().unwrap().to_owned();
+            return server;
+        }
+    }
+}
+
+impl Server {
+    fn token(&self) -> Option<String> {
+        self.stdout
+            .iter()
+            .map(|l| l.trim())
+            .find(|l| l.starts_with("kw_pat_"))
+            .map(str::to_owned)
+    }
+
+    fn terminate(mut self) -> std::process::ExitStatus {
+        let mut child = self.child.take().unwrap();
+        Command::new("kill")
+            .arg("-TERM")
+            .arg(child.id().to_string())
+            .status()
+            .unwrap();
+        for _ in 0..100 {
+            if let Some(status) = child.try_wait().unwrap() {
+                return status;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        let _ = child.kill();
+        let _ = child.wait();
+        panic!("serve did not stop within 10 s of SIGTERM");
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+fn get_json(url: &str, token: &str) -> (u16, serde_json::Value) {
+    tokio::runtime::Runtime::new().unwrap().block_on(async {
+        let r = reqwest::Client::new()
+            .get(url)
+            .bearer_auth(token)
+            .send()
+            .await
+            .unwrap();
+        (r.status().as_u16(), r.json().await.unwrap())
+    })
+}
+
+#[test]
+fn first_start_creates_the_owner_and_prints_the_token_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut cmd = keyward(dir.path());
+    cmd.args(["serve", "--data-dir", "data", "--listen", "127.0.0.1:0"]);
+    cmd.env("KEYWARD_BOOTSTRAP_ORG", "my-org")
+        .env("KEYWARD_BOOTSTRAP_EMAIL", "team@company.com");
+    let server = serve(cmd);
+    let token = server.token().expect("first start prints a token");
+    assert!(keyward_core::key::check(&token).is_ok());
+    let text = server.stdout.join("\n");
+    assert!(
+        text.contains("Created organization \"my-org\" with owner team@company.com"),
+        "{text}"
+    );
+    assert!(
+        text.contains("curl"),
+        "the first start says how to use the token"
+    );
+    let (status, me) = get_json(&format!("{}/v1/me", server.base), &token);
+    assert_eq!(status, 200);
+    assert_eq!(me["email"], "team@company.com");
+    assert_eq!(me["org"]["name"], "my-org");
+    assert!(server.terminate().success(), "SIGTERM is a clean shutdown");
+    assert!(dir.path().join("data/keyward.db").exists());
+
+    // A second start on the same data prints no token and the old one still works.
+    let mut cmd = keyward(dir.path());
+    cmd.args(["serve", "--data-dir", "data", "--listen", "127.0.0.1:0"]);
+    let server = serve(cmd);
+    assert_eq!(server.token(), None);
+    assert_eq!(get_json(&format!("{}/v1/me", server.base), &token).0, 200);
+    assert!(server.terminate().success());
+}
+
+#[test]
+fn bootstrap_prints_only_the_token_and_refuses_a_second_time() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = keyward(dir.path())
+        .args([
+            "bootstrap",
+            "--data-dir",
+            "d",
+            "--org",
+            "my-org",
+            "--email",
+            "team@company.com",
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    assert_eq!(
+        stdout.lines().count(),
+        1,
+        "stdout holds the token and nothing else: {stdout:?}"
+    );
+    assert!(keyward_core::key::check(stdout.trim()).is_ok());
+
+    let again = keyward(dir.path())
+        .args(["bootstrap", "--data-dir", "d"])
+        .output()
+        .unwrap();
+    assert_eq!(again.status.code(), Some(1));
+    assert!(again.stdout.is_empty());
+    let stderr = String::from_utf8(again.stderr).unwrap();
+    assert!(stderr.contains("already has an organization"), "{stderr}");
+
+    let json_dir = tempfile::tempdir().unwrap();
+    let out = keyward(json_dir.path())
+        .args([
+            "bootstrap",
+            "--json",
+            "--org",
+            "json-org",
+            "--email",
+            "a@b.co",
+        ])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["org"]["name"], "json-org");
+    assert_eq!(v["email"], "a@b.co");
+    assert!(v["token"].as_str().unwrap().starts_with("kw_pat_"));
+    assert!(
+        json_dir.path().join("keyward-data/keyward.db").exists(),
+        "default data dir is ./keyward-data"
+    );
+
+    let bad = keyward(dir.path())
+        .args(["bootstrap", "--data-dir", "e", "--email", "not-an-email"])
+        .output()
+        .unwrap();
+    assert_eq!(bad.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("not-an-email"));
+}
+
+#[test]
+fn migrate_brings_a_database_up_to_date() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("m.db").display());
+    for _ in 0..2 {
+        let out = keyward(dir.path())
+            .args(["migrate", "--database-url", &url])
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(String::from_utf8_lossy(&out.stdout).contains("is up to date"));
+    }
+    let bad = keyward(dir.path())
+        .args(["migrate", "--database-url", "mysql://x"])
+        .output()
+        .unwrap();
+    assert_eq!(bad.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("unsupported database URL"));
+}
+
+#[test]
+fn configuration_file_environment_and_flags_are_layered() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("keyward.yaml"),
+        "listen: 127.0.0.1:${KW_TEST_PORT:-0}\ndata_dir: ${KW_TEST_DIR}\nbootstrap:\n  org: ${KW_TEST_ORG}\n  email: ops@example.com\n",
+    )
+    .unwrap();
+    let mut cmd = keyward(dir.path());
+    cmd.arg("serve")
+        .env("KW_TEST_DIR", "from-yaml")
+        .env("KW_TEST_ORG", "yaml-org");
+    let server = serve(cmd);
+    assert!(server
+        .stdout
+        .join("\n")
+        .contains("Created organization \"yaml-org\" with owner ops@example.com"));
+    assert!(server.terminate().success());
+    assert!(dir.path().join("from-yaml/keyward.db").exists());
+
+    // The environment beats the file; a flag beats the environment.
+    let out = keyward(dir.path())
+        .env("KW_TEST_DIR", "from-yaml")
+        .env("KW_TEST_ORG", "x")
+        .env("KEYWARD_DATA_DIR", "from-env")
+        .args(["bootstrap"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(dir.path().join("from-env/keyward.db").exists());
+    let out = keyward(dir.path())
+        .env("KW_TEST_DIR", "from-yaml")
+        .env("KW_TEST_ORG", "x")
+        .env("KEYWARD_DATA_DIR", "from-env")
+        .args(["bootstrap", "--data-dir", "from-flag"])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    assert!(dir.path().join("from-flag/keyward.db").exists());
+
+    // An unset variable is named, not silently empty.
+    let out = keyward(dir.path())
+        .env_remove("KW_TEST_DIR")
+        .args(["migrate"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("KW_TEST_DIR"));
+}
