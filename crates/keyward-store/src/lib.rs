@@ -88,6 +88,10 @@ pub trait Store: Send + Sync + 'static {
 
     async fn create_key(&self, key: NewKey, audit: NewAuditEvent) -> Result<KeyRecord>;
 
+    /// Inserts many keys in one transaction, without audit events: for imports and
+    /// for seeding benchmarks. Fails as a whole on any conflict.
+    async fn create_keys_bulk(&self, keys: &[NewKey]) -> Result<()>;
+
     /// Renames a key that is not revoked.
     async fn rename_key(
         &self,

@@ -348,6 +348,15 @@ impl Store for SqliteStore {
         Ok(record)
     }
 
+    async fn create_keys_bulk(&self, keys: &[NewKey]) -> Result<()> {
+        let mut tx = self.writer.begin().await?;
+        for key in keys {
+            insert_key(&mut tx, key).await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
     async fn rename_key(
         &self,
         org_id: &str,
