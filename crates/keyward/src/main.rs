@@ -1,10 +1,11 @@
 //! `keyward`: the server and its administration commands. Thin: parsing and printing
 //! here, everything else in the library crates.
 
+mod cli;
 mod config;
 
 use anyhow::Context;
-use clap::{Args, Parser, Subcommand};
+use clap::{Args, CommandFactory, Parser, Subcommand};
 use keyward_core::{Clock, SystemClock};
 use keyward_server::bootstrap::{bootstrap, BootstrapError, DEFAULT_EMAIL, DEFAULT_ORG};
 use keyward_server::{Application, Settings};
@@ -63,6 +64,8 @@ enum Command {
     ///
     /// Example: keyward migrate --database-url sqlite://keyward-data/keyward.db
     Migrate,
+    #[command(flatten)]
+    Client(cli::ClientCommand),
 }
 
 #[derive(Args)]
@@ -92,8 +95,16 @@ struct BootstrapArgs {
 }
 
 fn main() -> ExitCode {
-    let _ = dotenvy::dotenv();
-    let cli = Cli::parse();
+    // `.env` feeds the server's settings; the client reads its own variables from it
+    // as a separate layer (see cli::dotenv).
+    cli::dotenv::load_server_settings();
+    let cli = match Cli::parse() {
+        Cli {
+            command: Command::Client(client),
+            ..
+        } => return cli::run(client, Cli::command),
+        cli => cli,
+    };
     let file = match config::load(cli.global.config.as_deref()) {
         Ok(f) => f,
         Err(e) => {
@@ -155,6 +166,7 @@ async fn open_store(
 async fn run(cli: Cli, file: config::FileConfig) -> anyhow::Result<()> {
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     match cli.command {
+        Command::Client(_) => anyhow::bail!("client commands are dispatched in main"),
         Command::Migrate => {
             let (store, shown) = open_store(&cli.global, &file).await?;
             store.close().await;

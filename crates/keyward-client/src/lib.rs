@@ -1,0 +1,454 @@
+//! The Keyward SDK: a typed async client for the Keyward HTTP API, and an offline
+//! check of a key's format and checksum.
+//!
+//! ```no_run
+//! # async fn demo() -> Result<(), keyward_client::Error> {
+//! use keyward_client::{ApiKey, Client, CreateKey};
+//! let client = Client::new("http://127.0.0.1:8080", ApiKey::new("kw_pat_…"))?;
+//! let me = client.me().await?;
+//! println!("{} (org: {})", me.name, me.org.name);
+//! let created = client
+//!     .create_key(&CreateKey { name: "CI".into(), expires: Some("30d".into()), ..Default::default() })
+//!     .await?;
+//! println!("{}", created.key.expose_secret()); // shown once
+//! # Ok(()) }
+//! ```
+//!
+//! Errors carry the server's stable code ([`ErrorCode`]). The raw key lives in
+//! [`ApiKey`], whose `Debug` shows only its prefix and whose memory is zeroed on drop.
+
+mod error;
+mod types;
+
+pub use error::{ApiError, Error, ErrorCode};
+pub use keyward_core::key::check as offline_check;
+pub use keyward_core::KeyError;
+pub use types::*;
+
+use reqwest::header::{HeaderMap, ACCEPT};
+use reqwest::{Method, StatusCode, Url};
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+use std::fmt;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use zeroize::Zeroizing;
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// Where the CLI and SDK look when nothing else is said.
+pub const DEFAULT_SERVER: &str = "http://127.0.0.1:8080";
+
+/// A raw Keyward key. Never printed: `Debug` shows the kind prefix only.
+#[derive(Clone, PartialEq, Eq)]
+pub struct ApiKey(Zeroizing<String>);
+
+impl ApiKey {
+    /// Takes the key as given (surrounding whitespace removed), unchecked.
+    pub fn new(raw: impl Into<String>) -> Self {
+        let raw: String = raw.into();
+        let trimmed = raw.trim();
+        if trimmed.len() == raw.len() {
+            Self(Zeroizing::new(raw))
+        } else {
+            let key = Self(Zeroizing::new(trimmed.to_owned()));
+            drop(Zeroizing::new(raw));
+            key
+        }
+    }
+
+    /// Takes the key only if its format and checksum are right.
+    pub fn parse(raw: impl Into<String>) -> Result<Self, KeyError> {
+        let key = Self::new(raw);
+        offline_check(key.expose_secret())?;
+        Ok(key)
+    }
+
+    /// The raw key. Call only to send it or to show it the one time it is shown.
+    pub fn expose_secret(&self) -> &str {
+        &self.0
+    }
+
+    /// The type prefix (`kw_pat_`), if the key has a known one.
+    pub fn kind_prefix(&self) -> Option<&'static str> {
+        keyward_core::key::PREFIXES
+            .iter()
+            .find(|(p, _, _)| self.0.starts_with(p))
+            .map(|(p, _, _)| *p)
+    }
+
+    /// What listings show (`kw_pat_kcnl`): the type prefix and four characters.
+    pub fn visible_prefix(&self) -> Option<String> {
+        let prefix = self.kind_prefix()?;
+        let end = prefix.len() + keyward_core::key::VISIBLE_RANDOM_CHARS;
+        self.0.get(..end).map(str::to_owned)
+    }
+}
+
+impl fmt::Debug for ApiKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "ApiKey({}[REDACTED])",
+            self.kind_prefix().unwrap_or_default()
+        )
+    }
+}
+
+impl<'de> Deserialize<'de> for ApiKey {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        String::deserialize(d).map(ApiKey::new)
+    }
+}
+
+/// A client for one server and one key. Cheap to clone.
+#[derive(Clone)]
+pub struct Client {
+    base: Url,
+    key: ApiKey,
+    http: reqwest::Client,
+    deprecation: Arc<Mutex<Option<Deprecation>>>,
+}
+
+impl fmt::Debug for Client {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Client")
+            .field("base", &self.base.as_str())
+            .field("key", &self.key)
+            .finish()
+    }
+}
+
+/// Parses a server URL: `http(s)://host[:port][/path]`; a bare `host:port` means http.
+pub fn parse_server_url(raw: &str) -> Result<Url> {
+    let raw = raw.trim();
+    let with_scheme = if raw.contains("://") {
+        raw.to_owned()
+    } else {
+        format!("http://{raw}")
+    };
+    let invalid = |message: String| Error::InvalidUrl {
+        url: raw.to_owned(),
+        message,
+    };
+    let mut url = Url::parse(&with_scheme).map_err(|e| invalid(e.to_string()))?;
+    if url.scheme() != "http" && url.scheme() != "https" {
+        return Err(invalid("use an http:// or https:// URL".into()));
+    }
+    if url.host_str().is_none_or(str::is_empty) {
+        return Err(invalid("the URL has no host".into()));
+    }
+    if !url.username().is_empty() || url.password().is_some() {
+        return Err(invalid(
+            "do not put credentials in the URL; pass the key with --token".into(),
+        ));
+    }
+    if url.query().is_some() || url.fragment().is_some() {
+        return Err(invalid("the URL must not have a query or fragment".into()));
+    }
+    if !url.path().ends_with('/') {
+        let path = format!("{}/", url.path());
+        url.set_path(&path);
+    }
+    Ok(url)
+}
+
+/// True for loopback hosts, where plain http does not expose the key on a network.
+pub fn is_loopback(url: &Url) -> bool {
+    let Some(host) = url.host_str() else {
+        return false;
+    };
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    host.eq_ignore_ascii_case("localhost")
+        || host
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
+}
+
+impl Client {
+    /// A client for `server` (e.g. `http://127.0.0.1:8080`) that authenticates with `key`.
+    pub fn new(server: &str, key: ApiKey) -> Result<Self> {
+        let http = reqwest::Client::builder()
+            .user_agent(concat!("keyward-client/", env!("CARGO_PKG_VERSION")))
+            .connect_timeout(Duration::from_secs(10))
+            .timeout(Duration::from_secs(30))
+            .build()
+            .map_err(|e| Error::Connect {
+                url: server.to_owned(),
+                message: root_cause(&e),
+            })?;
+        Ok(Self::with_http(parse_server_url(server)?, key, http))
+    }
+
+    /// A client over a `reqwest::Client` you configured (proxies, timeouts, TLS roots).
+    pub fn with_http(base: Url, key: ApiKey, http: reqwest::Client) -> Self {
+        Self {
+            base,
+            key,
+            http,
+            deprecation: Arc::default(),
+        }
+    }
+
+    /// The server's base URL.
+    pub fn base_url(&self) -> &Url {
+        &self.base
+    }
+
+    /// The deprecation signal of the last response that carried one, if any.
+    pub fn deprecation(&self) -> Option<Deprecation> {
+        self.deprecation
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    fn url(&self, segments: &[&str]) -> Url {
+        let mut url = self.base.clone();
+        {
+            let mut path = url
+                .path_segments_mut()
+                .expect("http URLs have path segments");
+            path.pop_if_empty();
+            for s in segments {
+                path.push(s);
+            }
+        }
+        url
+    }
+
+    async fn send<T: DeserializeOwned>(
+        &self,
+        method: Method,
+        url: Url,
+        body: Option<&(impl Serialize + ?Sized)>,
+    ) -> Result<T> {
+        let mut request = self
+            .http
+            .request(method, url.clone())
+            .bearer_auth(self.key.expose_secret())
+            .header(ACCEPT, "application/json");
+        if let Some(body) = body {
+            request = request.json(body);
+        }
+        let response = request.send().await.map_err(|e| Error::Connect {
+            url: display_base(&url),
+            message: root_cause(&e),
+        })?;
+        let status = response.status();
+        self.note_deprecation(response.headers());
+        let bytes = response.bytes().await.map_err(|e| Error::Connect {
+            url: display_base(&url),
+            message: root_cause(&e),
+        })?;
+        if !status.is_success() {
+            return Err(Error::Api(Box::new(ApiError::from_body(
+                status.as_u16(),
+                &bytes,
+            ))));
+        }
+        if status == StatusCode::NO_CONTENT && bytes.is_empty() {
+            return serde_json::from_slice(b"null").map_err(|e| Error::Decode(e.to_string()));
+        }
+        serde_json::from_slice(&bytes).map_err(|e| Error::Decode(e.to_string()))
+    }
+
+    fn note_deprecation(&self, headers: &HeaderMap) {
+        let text = |name: &str| {
+            headers
+                .get(name)
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_owned)
+        };
+        if let Some(deprecation) = text("deprecation") {
+            *self.deprecation.lock().unwrap_or_else(|e| e.into_inner()) = Some(Deprecation {
+                deprecation,
+                sunset: text("sunset"),
+                link: text("link"),
+            });
+        }
+    }
+
+    fn list_url(&self, segments: &[&str], params: &ListParams) -> Url {
+        let mut url = self.url(segments);
+        {
+            let mut q = url.query_pairs_mut();
+            if let Some(limit) = params.limit {
+                q.append_pair("limit", &limit.to_string());
+            }
+            if let Some(cursor) = &params.cursor {
+                q.append_pair("cursor", cursor);
+            }
+        }
+        if url.query() == Some("") {
+            url.set_query(None);
+        }
+        url
+    }
+
+    /// `GET /v1/me`: who this key belongs to.
+    pub async fn me(&self) -> Result<Me> {
+        self.send(Method::GET, self.url(&["v1", "me"]), None::<&()>)
+            .await
+    }
+
+    /// `POST /v1/keys`. The answer holds the raw key, once.
+    pub async fn create_key(&self, req: &CreateKey) -> Result<CreatedKey> {
+        self.send(Method::POST, self.url(&["v1", "keys"]), Some(req))
+            .await
+    }
+
+    /// `GET /v1/keys`: one page, newest first.
+    pub async fn list_keys(&self, params: &ListParams) -> Result<Page<KeyView>> {
+        self.send(
+            Method::GET,
+            self.list_url(&["v1", "keys"], params),
+            None::<&()>,
+        )
+        .await
+    }
+
+    /// `GET /v1/keys/{id}`.
+    pub async fn get_key(&self, id: &str) -> Result<KeyView> {
+        self.send(Method::GET, self.url(&["v1", "keys", id]), None::<&()>)
+            .await
+    }
+
+    /// `PATCH /v1/keys/{id}`.
+    pub async fn update_key(&self, id: &str, req: &UpdateKey) -> Result<KeyView> {
+        self.send(Method::PATCH, self.url(&["v1", "keys", id]), Some(req))
+            .await
+    }
+
+    /// `DELETE /v1/keys/{id}`: revoke at once and for good.
+    pub async fn revoke_key(&self, id: &str) -> Result<KeyView> {
+        self.send(Method::DELETE, self.url(&["v1", "keys", id]), None::<&()>)
+            .await
+    }
+
+    /// `POST /v1/keys/{id}/rotate`. The answer holds the replacement key, once.
+    pub async fn rotate_key(&self, id: &str, req: &RotateKey) -> Result<RotatedKey> {
+        self.send(
+            Method::POST,
+            self.url(&["v1", "keys", id, "rotate"]),
+            Some(req),
+        )
+        .await
+    }
+
+    /// `POST /v1/keys/verify`: is `key` valid (and does it hold `permission`)?
+    /// Keys that fail the offline check are not sent.
+    pub async fn verify(&self, key: &ApiKey, permission: Option<&str>) -> Result<Verification> {
+        #[derive(Serialize)]
+        struct Body<'a> {
+            key: &'a str,
+            #[serde(skip_serializing_if = "Option::is_none")]
+            permission: Option<&'a str>,
+        }
+        self.send(
+            Method::POST,
+            self.url(&["v1", "keys", "verify"]),
+            Some(&Body {
+                key: key.expose_secret(),
+                permission,
+            }),
+        )
+        .await
+    }
+
+    /// `GET /v1/audit-log`: one page, newest first.
+    pub async fn audit_log(&self, params: &ListParams) -> Result<Page<AuditEvent>> {
+        self.send(
+            Method::GET,
+            self.list_url(&["v1", "audit-log"], params),
+            None::<&()>,
+        )
+        .await
+    }
+}
+
+/// `scheme://host:port` of a URL, for messages (never a path or query).
+fn display_base(url: &Url) -> String {
+    let mut base = url.clone();
+    base.set_path("");
+    base.set_query(None);
+    base.as_str().trim_end_matches('/').to_owned()
+}
+
+/// The innermost cause of a transport error ("Connection refused (os error 111)").
+fn root_cause(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut cause = e;
+    while let Some(next) = cause.source() {
+        cause = next;
+    }
+    if e.to_string().contains("timed out") || cause.to_string().contains("timed out") {
+        return "the request timed out".into();
+    }
+    cause.to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use keyward_core::{key::Environment, KeyKind, PlainKey};
+
+    #[test]
+    fn api_keys_never_show_in_debug() {
+        let plain = PlainKey::generate(KeyKind::Personal, Environment::Live);
+        let key = ApiKey::parse(format!("  {}\n", plain.expose_secret())).unwrap();
+        assert_eq!(key.expose_secret(), plain.expose_secret());
+        assert_eq!(format!("{key:?}"), "ApiKey(kw_pat_[REDACTED])");
+        assert_eq!(key.visible_prefix(), Some(plain.visible_prefix()));
+        let client = Client::new("127.0.0.1:1", key).unwrap();
+        assert!(!format!("{client:?}").contains(&plain.expose_secret()[7..]));
+        assert_eq!(
+            ApiKey::parse("kw_pat_short").unwrap_err(),
+            KeyError::WrongLength
+        );
+    }
+
+    #[test]
+    fn server_urls_are_normalised_and_checked() {
+        let u = parse_server_url("127.0.0.1:8080").unwrap();
+        assert_eq!(u.as_str(), "http://127.0.0.1:8080/");
+        let u = parse_server_url("https://keys.example.com/keyward").unwrap();
+        assert_eq!(u.as_str(), "https://keys.example.com/keyward/");
+        assert!(is_loopback(
+            &parse_server_url("http://localhost:1").unwrap()
+        ));
+        assert!(!is_loopback(
+            &parse_server_url("http://keys.example.com").unwrap()
+        ));
+        for bad in [
+            "ftp://x",
+            "http://",
+            "http://u:p@host",
+            "http://h/?a=1",
+            "::",
+        ] {
+            assert!(parse_server_url(bad).is_err(), "{bad}");
+        }
+        let client = Client::new(
+            "https://keys.example.com/base",
+            ApiKey::new("kw_pat_x".to_owned()),
+        )
+        .unwrap();
+        assert_eq!(
+            client.url(&["v1", "keys", "a/b"]).as_str(),
+            "https://keys.example.com/base/v1/keys/a%2Fb"
+        );
+        let url = client.list_url(&["v1", "keys"], &ListParams::default());
+        assert_eq!(url.as_str(), "https://keys.example.com/base/v1/keys");
+    }
+
+    #[test]
+    fn permissions_serialize_as_the_api_expects() {
+        let j = |p: Permissions| serde_json::to_string(&p).unwrap();
+        assert_eq!(j(Permissions::All), r#""all""#);
+        assert_eq!(j(Permissions::ReadOnly), r#""read_only""#);
+        assert_eq!(
+            j(Permissions::Grants(vec!["keys:read".into()])),
+            r#"["keys:read"]"#
+        );
+    }
+}

@@ -1,0 +1,210 @@
+//! What the API sends and accepts. Enums shared with the server (kinds, scopes, owners,
+//! statuses) come from `keyward-core`, so both ends agree by construction.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+pub use keyward_core::expiry::KeyStatus;
+pub use keyward_core::key::Environment;
+pub use keyward_core::{KeyKind, Owner, Scope};
+
+use crate::ApiKey;
+
+/// `{id, name}` of an organization.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OrgRef {
+    pub id: String,
+    pub name: String,
+}
+
+/// `GET /v1/me`: who the key belongs to.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Me {
+    /// The person's email, the service account's name, or the customer id.
+    pub name: String,
+    pub email: Option<String>,
+    pub owner: Option<Owner>,
+    pub org: OrgRef,
+    pub key: MeKey,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MeKey {
+    pub id: String,
+    pub name: String,
+    pub prefix: String,
+    pub kind: KeyKind,
+    pub scope: Scope,
+    pub permissions: Vec<String>,
+    pub created_at: DateTime<Utc>,
+    pub expires_at: Option<DateTime<Utc>>,
+    pub status: KeyStatus,
+}
+
+/// A key as listings show it: never the key itself.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct KeyView {
+    pub id: String,
+    pub name: String,
+    /// The visible start of the key, e.g. `kw_pat_kcnl`.
+    pub prefix: String,
+    pub kind: KeyKind,
+    pub environment: Environment,
+    pub owner: Option<Owner>,
+    pub scope: Scope,
+    pub permissions: Vec<String>,
+    pub metadata: Option<serde_json::Value>,
+    pub status: KeyStatus,
+    pub created_at: DateTime<Utc>,
+    pub created_by: String,
+    pub last_used_at: Option<DateTime<Utc>>,
+    pub expires_at: Option<DateTime<Utc>>,
+    pub revoked_at: Option<DateTime<Utc>>,
+    pub revoked_by: Option<String>,
+    pub rotated_from: Option<String>,
+    pub rotated_to: Option<String>,
+}
+
+/// The answer to a create: the only time the raw key is shown.
+#[derive(Debug, Clone, Deserialize)]
+pub struct CreatedKey {
+    pub key: ApiKey,
+    #[serde(flatten)]
+    pub details: KeyView,
+}
+
+/// The answer to a rotate: the replacement key, once, and the key it replaces.
+#[derive(Debug, Clone, Deserialize)]
+pub struct RotatedKey {
+    pub key: ApiKey,
+    #[serde(flatten)]
+    pub details: KeyView,
+    pub previous: KeyView,
+}
+
+/// One page of a listing; pass `next_cursor` back to get the next.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Page<T> {
+    pub data: Vec<T>,
+    pub next_cursor: Option<String>,
+}
+
+/// `limit` (1 to 100) and `cursor` of a listing.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ListParams {
+    pub limit: Option<u32>,
+    pub cursor: Option<String>,
+}
+
+/// What a key may do: a preset or a list of `resource:action` grants.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Permissions {
+    All,
+    ReadOnly,
+    Grants(Vec<String>),
+}
+
+impl Serialize for Permissions {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self {
+            Permissions::All => s.serialize_str("all"),
+            Permissions::ReadOnly => s.serialize_str("read_only"),
+            Permissions::Grants(list) => list.serialize(s),
+        }
+    }
+}
+
+/// `POST /v1/keys`.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct CreateKey {
+    pub name: String,
+    /// `7d`, `30d`, `60d`, `90d`, `180d`, `1y`, `never`, RFC 3339 or `YYYY-MM-DD`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub expires: Option<String>,
+    /// Defaults to the caller's own permissions.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub permissions: Option<Permissions>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub kind: Option<KeyKind>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub environment: Option<Environment>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub owner: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub metadata: Option<serde_json::Map<String, serde_json::Value>>,
+}
+
+/// `PATCH /v1/keys/{id}`.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct UpdateKey {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+}
+
+/// `POST /v1/keys/{id}/rotate`.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct RotateKey {
+    /// How long the old key keeps working: `0` (default) up to `30d`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub grace: Option<String>,
+    /// Expiry of the new key; defaults to the old key's lifetime counted from now.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub expires: Option<String>,
+}
+
+/// The answer of `POST /v1/keys/verify`: always a 200; read `code`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Verification {
+    pub valid: bool,
+    /// `VALID`, `MALFORMED`, `NOT_FOUND`, `REVOKED`, `EXPIRED`, `INSUFFICIENT_PERMISSIONS`, …
+    pub code: String,
+    pub message: Option<String>,
+    pub key_id: Option<String>,
+    pub name: Option<String>,
+    pub owner: Option<Owner>,
+    pub org: Option<OrgRef>,
+    pub scope: Option<Scope>,
+    pub permissions: Option<Vec<String>>,
+    pub expires_at: Option<DateTime<Utc>>,
+    pub metadata: Option<serde_json::Value>,
+}
+
+/// One entry of the audit log.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AuditEvent {
+    pub id: i64,
+    pub at: DateTime<Utc>,
+    pub actor: AuditActor,
+    /// `key.create`, `key.update`, `key.rotate`, `key.revoke`, `org.bootstrap`, …
+    pub action: String,
+    pub target: AuditTarget,
+    pub source_ip: Option<String>,
+    pub details: serde_json::Value,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AuditActor {
+    #[serde(rename = "type")]
+    pub actor_type: String,
+    pub id: Option<String>,
+    pub name: String,
+    pub key_id: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AuditTarget {
+    #[serde(rename = "type")]
+    pub target_type: String,
+    pub id: String,
+}
+
+/// The deprecation signal a response carried (legacy workspace tokens get one).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Deprecation {
+    /// The `Deprecation` header as sent (`true`, or `@<unix time>` per RFC 9745).
+    pub deprecation: String,
+    /// The `Sunset` header, if any: when it stops working.
+    pub sunset: Option<String>,
+    /// The `Link` header, if any: where to read more.
+    pub link: Option<String>,
+}

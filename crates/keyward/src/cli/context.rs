@@ -1,0 +1,276 @@
+//! Which key and which server a command uses, and where each came from.
+//!
+//! Key: `--token` > `KEYWARD_API_KEY` in the environment > `KEYWARD_API_KEY` in
+//! `./.env` > the stored login. Server: `--server` > `KEYWARD_SERVER` (environment, then
+//! `.env`) > the stored login's server > `http://127.0.0.1:8080`.
+
+use super::credentials::{self, StoredLogin};
+use super::dotenv::{self, DotEnv};
+use super::failure::Failure;
+use keyward_client::{ApiKey, Client, DEFAULT_SERVER};
+use serde::Serialize;
+use std::cell::{Cell, RefCell};
+use std::path::PathBuf;
+
+/// What to tell someone whose key the server marked deprecated.
+pub fn deprecation_message(d: &keyward_client::Deprecation) -> String {
+    let mut message = "the server marked this key as deprecated (legacy token)".to_owned();
+    if let Some(sunset) = &d.sunset {
+        message.push_str(&format!("; it stops working after {sunset}"));
+    }
+    message.push_str(": create a personal access token or a service-account key and log in with it (`keyward auth login`)");
+    if let Some(link) = &d.link {
+        message.push_str(&format!(" — see {link}"));
+    }
+    message
+}
+
+/// Where a setting came from.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum Source {
+    Flag {
+        flag: &'static str,
+    },
+    Env {
+        var: &'static str,
+    },
+    DotEnv {
+        var: &'static str,
+        path: PathBuf,
+    },
+    StoredLogin {
+        path: PathBuf,
+    },
+    /// Typed at the prompt or piped on stdin (`auth login`).
+    Input,
+    Default,
+}
+
+impl Source {
+    pub fn describe(&self) -> String {
+        match self {
+            Source::Flag { flag } => format!("the {flag} flag"),
+            Source::Env { var } => format!("the environment variable {var}"),
+            Source::DotEnv { var, path } => format!("{var} in {}", path.display()),
+            Source::StoredLogin { path } => format!("the stored login ({})", path.display()),
+            Source::Input => "your input".to_owned(),
+            Source::Default => "the default".to_owned(),
+        }
+    }
+
+    /// A few words, for the server line of `auth status`.
+    pub fn short(&self) -> String {
+        match self {
+            Source::Flag { flag } => format!("{flag} flag"),
+            Source::Env { var } => format!("environment variable {var}"),
+            Source::DotEnv { var, .. } => format!("{var} in .env"),
+            Source::StoredLogin { .. } => "stored login".to_owned(),
+            Source::Input => "input".to_owned(),
+            Source::Default => "default".to_owned(),
+        }
+    }
+
+    /// What to do about a key from here that no longer works.
+    pub fn replace_hint(&self) -> String {
+        match self {
+            Source::Flag { .. } => "pass a valid key with --token".to_owned(),
+            Source::Input => "check the key and try again".to_owned(),
+            Source::Env { var } => {
+                format!("set {var} to a valid key, or unset it to use your stored login")
+            }
+            Source::DotEnv { var, path } => format!(
+                "put a valid key in {var} in {}, or remove that line to use your stored login",
+                path.display()
+            ),
+            Source::StoredLogin { .. } | Source::Default => {
+                "log in again with `keyward auth login`".to_owned()
+            }
+        }
+    }
+}
+
+/// The options every client command takes.
+#[derive(Debug, Clone, Default, clap::Args)]
+pub struct ConnArgs {
+    /// API key for this command; overrides KEYWARD_API_KEY, .env and the stored login
+    #[arg(long, global = true, value_name = "KEY")]
+    pub token: Option<String>,
+    /// Keyward server URL [default: KEYWARD_SERVER, the stored login's, or http://127.0.0.1:8080]
+    #[arg(long, global = true, value_name = "URL")]
+    pub server: Option<String>,
+    /// Print JSON instead of text, for scripts
+    #[arg(long, global = true)]
+    pub json: bool,
+}
+
+/// Everything a command needs to know before it talks to the server.
+pub struct Context {
+    pub conn: ConnArgs,
+    pub dotenv: DotEnv,
+    pub stored_path: Option<PathBuf>,
+    stored: Option<StoredLogin>,
+    /// Why the stored login could not be read, if it could not.
+    pub stored_problem: Option<String>,
+    /// The clients this command made, to report deprecation signals once at the end.
+    clients: RefCell<Vec<Client>>,
+    deprecation_reported: Cell<bool>,
+}
+
+/// A key, a server, and where they came from.
+pub struct Resolved {
+    pub key: ApiKey,
+    pub source: Source,
+    pub server: String,
+    pub server_source: Source,
+    pub org: Option<(String, Source)>,
+}
+
+impl Resolved {
+    pub fn client(&self) -> Result<Client, Failure> {
+        Client::new(&self.server, self.key.clone()).map_err(|e| Failure::client(&e, self))
+    }
+}
+
+fn env_var(name: &str) -> Option<String> {
+    std::env::var(name)
+        .ok()
+        .map(|v| v.trim().to_owned())
+        .filter(|v| !v.is_empty())
+}
+
+impl Context {
+    pub fn new(conn: ConnArgs, dotenv: DotEnv) -> Self {
+        let (stored_path, stored, stored_problem) = match credentials::path() {
+            Ok(path) => match credentials::load(&path) {
+                Ok(stored) => (Some(path), stored, None),
+                Err(e) => (Some(path), None, Some(format!("{e:#}"))),
+            },
+            Err(e) => (None, None, Some(format!("{e:#}"))),
+        };
+        Self {
+            conn,
+            dotenv,
+            stored_path,
+            stored,
+            stored_problem,
+            clients: RefCell::default(),
+            deprecation_reported: Cell::new(false),
+        }
+    }
+
+    /// The key, server and a client for them.
+    pub fn connect(&self) -> Result<(Resolved, Client), Failure> {
+        let resolved = self.resolve()?;
+        let client = self.client_for(&resolved)?;
+        Ok((resolved, client))
+    }
+
+    pub fn client_for(&self, resolved: &Resolved) -> Result<Client, Failure> {
+        let client = resolved.client()?;
+        self.clients.borrow_mut().push(client.clone());
+        Ok(client)
+    }
+
+    /// Call when the command already told the user about a deprecation.
+    pub fn deprecation_reported(&self) {
+        self.deprecation_reported.set(true);
+    }
+
+    /// Warns on stderr if any response carried a `Deprecation` header.
+    pub fn warn_deprecation(&self) {
+        if self.deprecation_reported.get() {
+            return;
+        }
+        if let Some(d) = self.clients.borrow().iter().find_map(Client::deprecation) {
+            super::output::warn(&deprecation_message(&d));
+        }
+    }
+
+    pub fn json(&self) -> bool {
+        self.conn.json
+    }
+
+    pub fn stored(&self) -> Option<&StoredLogin> {
+        self.stored.as_ref()
+    }
+
+    fn dotenv_source(&self, var: &'static str) -> Source {
+        Source::DotEnv {
+            var,
+            path: self.dotenv.path.clone().unwrap_or_else(|| ".env".into()),
+        }
+    }
+
+    /// The server to talk to, ignoring the stored login (for `auth login`).
+    pub fn explicit_server(&self) -> Option<(String, Source)> {
+        if let Some(s) = &self.conn.server {
+            return Some((s.clone(), Source::Flag { flag: "--server" }));
+        }
+        if let Some(s) = env_var(dotenv::SERVER) {
+            return Some((
+                s,
+                Source::Env {
+                    var: dotenv::SERVER,
+                },
+            ));
+        }
+        self.dotenv
+            .get(dotenv::SERVER)
+            .map(|s| (s.to_owned(), self.dotenv_source(dotenv::SERVER)))
+    }
+
+    pub fn server(&self) -> (String, Source) {
+        if let Some(found) = self.explicit_server() {
+            return found;
+        }
+        if let (Some(stored), Some(path)) = (&self.stored, &self.stored_path) {
+            return (
+                stored.server.clone(),
+                Source::StoredLogin { path: path.clone() },
+            );
+        }
+        (DEFAULT_SERVER.to_owned(), Source::Default)
+    }
+
+    /// The organization the user expects (`KEYWARD_ORG`), if set.
+    pub fn org(&self) -> Option<(String, Source)> {
+        if let Some(o) = env_var(dotenv::ORG) {
+            return Some((o, Source::Env { var: dotenv::ORG }));
+        }
+        self.dotenv
+            .get(dotenv::ORG)
+            .map(|o| (o.to_owned(), self.dotenv_source(dotenv::ORG)))
+    }
+
+    /// The key to use, by precedence, or the "not logged in" failure.
+    pub fn resolve(&self) -> Result<Resolved, Failure> {
+        let (key, source) = if let Some(t) = self.conn.token.as_deref().map(str::trim) {
+            if t.is_empty() {
+                return Err(Failure::usage("--token is empty"));
+            }
+            (ApiKey::new(t), Source::Flag { flag: "--token" })
+        } else if let Some(t) = env_var(dotenv::API_KEY) {
+            (
+                ApiKey::new(t),
+                Source::Env {
+                    var: dotenv::API_KEY,
+                },
+            )
+        } else if let Some(t) = self.dotenv.get(dotenv::API_KEY) {
+            (ApiKey::new(t), self.dotenv_source(dotenv::API_KEY))
+        } else if let (Some(stored), Some(path)) = (&self.stored, &self.stored_path) {
+            (stored.key(), Source::StoredLogin { path: path.clone() })
+        } else {
+            return Err(Failure::not_logged_in(self.stored_problem.as_deref()));
+        };
+        let (server, server_source) = self.server();
+        Ok(Resolved {
+            key,
+            source,
+            server,
+            server_source,
+            org: self.org(),
+        })
+    }
+}

@@ -1,0 +1,296 @@
+//! Errors as the CLI shows them: one line that says what is wrong, with the server's
+//! code, and one line that says what to do. Exit codes are part of the interface:
+//!
+//! | code | meaning |
+//! |------|---------|
+//! | 0 | success |
+//! | 1 | error (server, network, not found, conflict, invalid value) |
+//! | 2 | usage: bad flags or arguments, a confirmation that could not be asked |
+//! | 3 | not authenticated (no key, invalid, expired or revoked) or forbidden (401/403) |
+
+use super::context::Resolved;
+use super::output::{self, Color, Style};
+use chrono::Utc;
+use keyward_client::{ApiError, Error, ErrorCode};
+use serde::Serialize;
+use std::process::ExitCode;
+
+pub const EXIT_ERROR: u8 = 1;
+pub const EXIT_USAGE: u8 = 2;
+pub const EXIT_AUTH: u8 = 3;
+
+#[derive(Debug, Serialize)]
+pub struct Failure {
+    #[serde(skip)]
+    pub exit: u8,
+    /// The server's code, or the CLI's own (`not_logged_in`, `usage`, …).
+    pub code: String,
+    pub message: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub hint: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub status: Option<u16>,
+}
+
+impl Failure {
+    pub fn new(exit: u8, code: &str, message: impl Into<String>) -> Self {
+        Self {
+            exit,
+            code: code.to_owned(),
+            message: message.into(),
+            hint: None,
+            status: None,
+        }
+    }
+
+    pub fn with_hint(mut self, hint: impl Into<String>) -> Self {
+        self.hint = Some(hint.into());
+        self
+    }
+
+    pub fn usage(message: impl Into<String>) -> Self {
+        Self::new(EXIT_USAGE, "usage", message)
+    }
+
+    pub fn error(message: impl Into<String>) -> Self {
+        Self::new(EXIT_ERROR, "error", message)
+    }
+
+    pub fn not_logged_in(stored_problem: Option<&str>) -> Self {
+        let message = match stored_problem {
+            Some(p) => format!("not logged in: {p}"),
+            None => "not logged in: no API key was given".to_owned(),
+        };
+        Self::new(EXIT_AUTH, "not_logged_in", message)
+            .with_hint("run `keyward auth login`, or set KEYWARD_API_KEY, or pass --token <key>")
+    }
+
+    /// A client error, explained for the place the key came from.
+    pub fn client(err: &Error, ctx: &Resolved) -> Self {
+        match err {
+            Error::Api(api) => Self::api(api, ctx),
+            Error::Connect { url, message } => Self::new(
+                EXIT_ERROR,
+                "connection_failed",
+                format!("cannot reach the Keyward server at {url}: {message}"),
+            )
+            .with_hint(format!(
+                "is `keyward serve` running there? The server URL came from {}; change it with --server or KEYWARD_SERVER",
+                ctx.server_source.describe()
+            )),
+            Error::InvalidUrl { url, message } => Self::new(
+                EXIT_USAGE,
+                "invalid_server_url",
+                format!("the server URL {url:?} is not usable: {message}"),
+            )
+            .with_hint(format!(
+                "it came from {}; use a URL like http://127.0.0.1:8080",
+                ctx.server_source.describe()
+            )),
+            Error::InvalidKey(e) => Self::new(EXIT_AUTH, "malformed_token", e.to_string()),
+            Error::Decode(message) => Self::new(
+                EXIT_ERROR,
+                "unexpected_response",
+                format!("the server's answer was not understood: {message}"),
+            )
+            .with_hint(format!(
+                "is {} a Keyward server of a compatible version?",
+                ctx.server
+            )),
+        }
+    }
+
+    fn api(api: &ApiError, ctx: &Resolved) -> Self {
+        let exit = if api.is_auth() { EXIT_AUTH } else { EXIT_ERROR };
+        let source = ctx.source.describe();
+        let replace = ctx.source.replace_hint();
+        let (message, hint) = match &api.code {
+            ErrorCode::TokenExpired => {
+                let when = api
+                    .timestamp()
+                    .map(|t| output::both(t, Utc::now()))
+                    .unwrap_or_else(|| "earlier".to_owned());
+                (
+                    format!("the API key from {source} expired {when}"),
+                    Some(format!(
+                        "expired keys cannot be renewed: create a new key (with `keyward keys create --token <a working key>` or in the console), then {replace}"
+                    )),
+                )
+            }
+            ErrorCode::TokenRevoked => (
+                format!("the API key from {source} was revoked"),
+                Some(format!("revocation is permanent: get a new key, then {replace}")),
+            ),
+            ErrorCode::UnknownToken => (
+                format!("the API key from {source} is not known to {}", ctx.server),
+                Some(format!(
+                    "it was never issued by this server or has been deleted: {replace} (or check --server)"
+                )),
+            ),
+            ErrorCode::BadChecksum | ErrorCode::MalformedToken => (
+                format!("the API key from {source} is malformed: {}", api.detail),
+                Some(format!("check that it was copied whole; {replace}")),
+            ),
+            ErrorCode::MissingToken => (
+                api.detail.clone(),
+                Some("run `keyward auth login`, or set KEYWARD_API_KEY".to_owned()),
+            ),
+            ErrorCode::Forbidden => {
+                let needed = api.required_permission.as_deref().unwrap_or("another permission");
+                (
+                    format!("the API key from {source} lacks the permission {needed}"),
+                    Some(format!(
+                        "use a key that holds {needed} (--token, KEYWARD_API_KEY or `keyward auth login`), or ask an admin for one: `keyward keys create --name NAME --permission {needed}`"
+                    )),
+                )
+            }
+            ErrorCode::CannotGrant => (
+                api.detail.clone(),
+                Some("a key can only grant permissions it holds itself: drop those permissions, or use a key that holds them".to_owned()),
+            ),
+            ErrorCode::ValidationFailed => {
+                let flag = api.field.as_deref().map(flag_for_field);
+                (
+                    match &flag {
+                        Some(flag) => format!("{flag}: {}", strip_field(&api.detail)),
+                        None => api.detail.clone(),
+                    },
+                    None,
+                )
+            }
+            ErrorCode::NotFound => (
+                api.detail.clone(),
+                Some("`keyward keys list` shows the keys of your organization and their ids".to_owned()),
+            ),
+            ErrorCode::KeyRevoked => (
+                api.detail.clone(),
+                Some("a revoked key cannot be changed or rotated; create a new one".to_owned()),
+            ),
+            ErrorCode::KeyAlreadyRotated => (
+                api.detail.clone(),
+                Some("rotate its replacement instead (see `keyward keys show`, field \"Rotated to\")".to_owned()),
+            ),
+            ErrorCode::InternalError => (
+                "the server had an internal error".to_owned(),
+                Some("try again; if it persists, the server's log has the details".to_owned()),
+            ),
+            _ => (api.detail.clone(), None),
+        };
+        Self {
+            exit,
+            code: api.code.as_str().to_owned(),
+            message,
+            hint,
+            status: Some(api.status),
+        }
+    }
+
+    pub fn print(&self, json: bool) {
+        if json {
+            let body = serde_json::json!({ "error": self });
+            eprintln!("{body}");
+            return;
+        }
+        let style = Style::stderr();
+        eprintln!(
+            "{} {} {}",
+            style.paint(Color::Red, "error:"),
+            self.message,
+            style.paint(Color::Dim, &format!("[{}]", self.code))
+        );
+        if let Some(hint) = &self.hint {
+            eprintln!("{} {hint}", style.paint(Color::Cyan, "hint:"));
+        }
+    }
+
+    pub fn exit_code(&self) -> ExitCode {
+        ExitCode::from(self.exit)
+    }
+}
+
+impl From<anyhow::Error> for Failure {
+    fn from(e: anyhow::Error) -> Self {
+        Failure::error(format!("{e:#}"))
+    }
+}
+
+/// The CLI flag for an API request field.
+fn flag_for_field(field: &str) -> String {
+    match field {
+        "name" | "expires" | "kind" | "environment" | "owner" | "metadata" | "grace" => {
+            format!("--{field}")
+        }
+        "permissions" => "--permission".to_owned(),
+        "limit" => "--limit".to_owned(),
+        "cursor" => "--cursor".to_owned(),
+        other => other.to_owned(),
+    }
+}
+
+/// The server's detail starts with `field: `; the CLI names the flag instead.
+fn strip_field(detail: &str) -> &str {
+    detail
+        .split_once(": ")
+        .map(|(_, rest)| rest)
+        .unwrap_or(detail)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::context::Source;
+    use super::*;
+    use keyward_client::ApiKey;
+
+    fn resolved(source: Source) -> Resolved {
+        Resolved {
+            key: ApiKey::new("kw_pat_x"),
+            source,
+            server: "http://127.0.0.1:1/".into(),
+            server_source: Source::Default,
+            org: None,
+        }
+    }
+
+    fn api(code: &str, status: u16, detail: &str) -> Error {
+        let body = serde_json::json!({"code": code, "detail": detail, "status": status,
+            "field": "expires", "required_permission": "keys:write"});
+        Error::Api(Box::new(ApiError::from_body(
+            status,
+            body.to_string().as_bytes(),
+        )))
+    }
+
+    #[test]
+    fn auth_errors_exit_3_with_hints_that_fit_the_source() {
+        let env = resolved(Source::Env {
+            var: "KEYWARD_API_KEY",
+        });
+        let f = Failure::client(
+            &api(
+                "token_expired",
+                401,
+                "the API key expired at 2020-01-01T00:00:00Z; create a new key",
+            ),
+            &env,
+        );
+        assert_eq!(f.exit, EXIT_AUTH);
+        assert!(
+            f.message.contains("2020-01-01 00:00 UTC") && f.message.contains("years ago"),
+            "{}",
+            f.message
+        );
+        assert!(f.hint.as_deref().unwrap().contains("KEYWARD_API_KEY"));
+        let f = Failure::client(&api("forbidden", 403, "no"), &env);
+        assert_eq!(f.exit, EXIT_AUTH);
+        assert!(f.message.contains("keys:write"));
+        let f = Failure::client(
+            &api("validation_failed", 422, "expires: must be in the future"),
+            &env,
+        );
+        assert_eq!(f.exit, EXIT_ERROR);
+        assert_eq!(f.message, "--expires: must be in the future");
+        let stored = resolved(Source::StoredLogin { path: "/x".into() });
+        let f = Failure::client(&api("token_revoked", 401, "revoked"), &stored);
+        assert!(f.hint.unwrap().contains("keyward auth login"));
+    }
+}

@@ -1,0 +1,738 @@
+//! `keyward keys create|list|show|edit|revoke|rotate`.
+//!
+//! A key is named on the command line by its id (`key_…`), its visible prefix
+//! (`kw_pat_kcnl`) or its name. A full raw key is refused before anything is sent, so
+//! it does not end up in error messages or listings.
+
+use super::context::{ConnArgs, Context, Resolved};
+use super::failure::{Failure, EXIT_USAGE};
+use super::output::{self, Cell, Color, Style};
+use super::CmdResult;
+use chrono::Utc;
+use clap::{ArgGroup, Args, Subcommand, ValueEnum};
+use keyward_client::{
+    ApiKey, Client, CreateKey, Environment, KeyKind, KeyStatus, KeyView, ListParams, Permissions,
+    RotateKey, UpdateKey,
+};
+use serde_json::json;
+use std::io::{IsTerminal, Write};
+
+/// How many pages `keys list --all` and name lookups read at most.
+const MAX_PAGES: usize = 1000;
+
+#[derive(Args)]
+pub struct KeysArgs {
+    #[command(flatten)]
+    pub conn: ConnArgs,
+    #[command(subcommand)]
+    pub command: KeysCommand,
+}
+
+#[derive(Subcommand)]
+pub enum KeysCommand {
+    /// Create a key and print it once.
+    #[command(
+        long_about = "Create a key and print it once.\n\n\
+            On a terminal the key is printed with its details; when stdout is not a terminal \
+            only the key is printed on stdout (details and the notice go to stderr), so \
+            `KEY=$(keyward keys create --name ci)` just works. The key cannot be shown again.",
+        after_help = "Examples:\n  \
+            keyward keys create --name \"CI pipeline\" --expires 90d --read-only\n  \
+            keyward keys create --name deploy --permission keys:read --permission audit:read\n  \
+            keyward keys create --name acme --kind api --environment test --owner cus_123 --metadata plan=pro\n  \
+            KEY=$(keyward keys create --name worker --expires 2027-01-01)"
+    )]
+    Create(CreateArgs),
+    /// List the organization's keys, newest first.
+    #[command(after_help = "Examples:\n  \
+        keyward keys list\n  \
+        keyward keys list --active --limit 10\n  \
+        keyward keys list --all --json | jq -r '.data[].id'")]
+    List(ListArgs),
+    /// Show one key's details.
+    #[command(after_help = "Examples:\n  \
+        keyward keys show key_4kQ0…\n  \
+        keyward keys show kw_pat_kcnl\n  \
+        keyward keys show \"CI pipeline\" --json")]
+    Show(KeyRef),
+    /// Change a key's name.
+    #[command(after_help = "Example:\n  keyward keys edit key_4kQ0… --name \"CI pipeline (old)\"")]
+    Edit(EditArgs),
+    /// Revoke a key at once and for good.
+    #[command(
+        long_about = "Revoke a key at once and for good: every request with it fails from now on.\n\n\
+            Asks for confirmation; pass --yes when stdin is not a terminal (scripts, CI).",
+        after_help = "Examples:\n  \
+            keyward keys revoke key_4kQ0…\n  \
+            keyward keys revoke kw_pat_kcnl --yes"
+    )]
+    Revoke(RevokeArgs),
+    /// Replace a key with a new one of the same name and permissions; print it once.
+    #[command(
+        long_about = "Replace a key with a new one of the same name, scope and permissions, \
+            and print the new key once (only the key on stdout when it is not a terminal). \
+            The old key keeps working for --grace (default 0: it is revoked now), never \
+            beyond its own expiry.",
+        after_help = "Examples:\n  \
+            keyward keys rotate key_4kQ0…\n  \
+            keyward keys rotate kw_pat_kcnl --grace 24h --expires 90d"
+    )]
+    Rotate(RotateArgs),
+}
+
+#[derive(Args)]
+pub struct KeyRef {
+    /// The key's id (key_…), visible prefix (kw_pat_kcnl) or name
+    #[arg(value_name = "KEY")]
+    pub key: String,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum KindArg {
+    Personal,
+    Api,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum EnvironmentArg {
+    Live,
+    Test,
+}
+
+#[derive(Args)]
+#[command(group(ArgGroup::new("perms").args(["all", "read_only", "permission"]).multiple(false)))]
+pub struct CreateArgs {
+    /// A name that makes revocation decisions obvious, e.g. "alice-macbook-worker"
+    #[arg(long, short = 'n')]
+    name: String,
+    /// 7d, 30d, 60d, 90d, 180d, 1y, never, a date (2027-01-01) or an RFC 3339 time [default: never]
+    #[arg(long, short = 'e', value_parser = parse_expiry)]
+    expires: Option<String>,
+    /// Every permission the creating key holds
+    #[arg(long)]
+    all: bool,
+    /// Read actions only (*:read)
+    #[arg(long)]
+    read_only: bool,
+    /// A resource:action grant, e.g. keys:read; repeat for more
+    #[arg(long, short = 'p', value_name = "PERMISSION", value_parser = parse_permission)]
+    permission: Vec<String>,
+    /// personal (your own token) or api (a key for one of your customers)
+    #[arg(long, value_enum)]
+    kind: Option<KindArg>,
+    /// For api keys: live or test [default: live]
+    #[arg(long, value_enum)]
+    environment: Option<EnvironmentArg>,
+    /// For api keys: your identifier of the customer the key belongs to
+    #[arg(long)]
+    owner: Option<String>,
+    /// KEY=VALUE returned by verify; repeat for more
+    #[arg(long, value_name = "KEY=VALUE", value_parser = parse_metadata)]
+    metadata: Vec<(String, String)>,
+}
+
+#[derive(Args)]
+pub struct ListArgs {
+    /// How many keys to show
+    #[arg(long, short = 'L', default_value_t = 30, value_parser = clap::value_parser!(u32).range(1..))]
+    limit: u32,
+    /// Continue after a previous page (its next_cursor)
+    #[arg(long)]
+    cursor: Option<String>,
+    /// Every key, however many pages that takes
+    #[arg(long, conflicts_with_all = ["limit", "cursor"])]
+    all: bool,
+    /// Only keys that still work (not revoked or expired)
+    #[arg(long)]
+    active: bool,
+}
+
+#[derive(Args)]
+pub struct EditArgs {
+    #[command(flatten)]
+    key: KeyRef,
+    /// The new name
+    #[arg(long, short = 'n', required = true)]
+    name: Option<String>,
+}
+
+#[derive(Args)]
+pub struct RevokeArgs {
+    #[command(flatten)]
+    key: KeyRef,
+    /// Do not ask for confirmation
+    #[arg(long, short = 'y')]
+    yes: bool,
+}
+
+#[derive(Args)]
+pub struct RotateArgs {
+    #[command(flatten)]
+    key: KeyRef,
+    /// How long the old key keeps working: 0 (revoke now), 30m, 24h, 7d … up to 30d [default: 0]
+    #[arg(long, value_parser = parse_grace)]
+    grace: Option<String>,
+    /// Expiry of the new key [default: the old key's lifetime, counted from now]
+    #[arg(long, short = 'e', value_parser = parse_expiry)]
+    expires: Option<String>,
+}
+
+fn parse_expiry(s: &str) -> Result<String, String> {
+    keyward_core::expiry::Expiry::parse(s)
+        .map(|_| s.trim().to_owned())
+        .map_err(|e| e.to_string())
+}
+
+fn parse_grace(s: &str) -> Result<String, String> {
+    keyward_core::expiry::parse_duration(s, chrono::Duration::days(30), "30d")
+        .map(|_| s.trim().to_owned())
+        .map_err(|e| e.to_string())
+}
+
+fn parse_permission(s: &str) -> Result<String, String> {
+    keyward_core::Permission::parse(s.trim())
+        .map(|p| p.to_string())
+        .map_err(|e| e.to_string())
+}
+
+fn parse_metadata(s: &str) -> Result<(String, String), String> {
+    match s.split_once('=') {
+        Some((k, v)) if !k.trim().is_empty() => Ok((k.trim().to_owned(), v.to_owned())),
+        _ => Err(format!("{s:?} is not KEY=VALUE")),
+    }
+}
+
+pub async fn run(ctx: &Context, command: KeysCommand) -> CmdResult {
+    // Refuse before connecting: a confirmation that cannot be asked is a usage error.
+    if let KeysCommand::Revoke(args) = &command {
+        if !args.yes && !std::io::stdin().is_terminal() {
+            return Err(Failure::usage(
+                "refusing to revoke without confirmation: stdin is not a terminal",
+            )
+            .with_hint("pass --yes to revoke without asking"));
+        }
+    }
+    let (resolved, client) = ctx.connect()?;
+    let session = Session {
+        ctx,
+        resolved: &resolved,
+        client: &client,
+    };
+    match command {
+        KeysCommand::Create(args) => session.create(args).await,
+        KeysCommand::List(args) => session.list(args).await,
+        KeysCommand::Show(args) => session.show(args).await,
+        KeysCommand::Edit(args) => session.edit(args).await,
+        KeysCommand::Revoke(args) => session.revoke(args).await,
+        KeysCommand::Rotate(args) => session.rotate(args).await,
+    }
+}
+
+struct Session<'a> {
+    ctx: &'a Context,
+    resolved: &'a Resolved,
+    client: &'a Client,
+}
+
+impl Session<'_> {
+    fn fail(&self, e: keyward_client::Error) -> Failure {
+        Failure::client(&e, self.resolved)
+    }
+
+    /// Finds a key by id, visible prefix or name.
+    async fn find(&self, reference: &str) -> Result<KeyView, Failure> {
+        let reference = reference.trim();
+        if keyward_client::offline_check(reference).is_ok() {
+            return Err(Failure::usage(
+                "that is a full API key, not a key's id: it was not sent anywhere",
+            )
+            .with_hint("name the key by its id (key_…) or visible prefix (kw_pat_abcd); treat the full key as exposed if you pasted it somewhere shared"));
+        }
+        if reference.starts_with("key_") {
+            return self
+                .client
+                .get_key(reference)
+                .await
+                .map_err(|e| self.fail(e));
+        }
+        let wanted = reference.trim_end_matches('…').trim_end_matches("...");
+        let all = self.all_keys().await?;
+        let by_prefix = wanted.starts_with("kw_");
+        let mut matches: Vec<KeyView> = all
+            .into_iter()
+            .filter(|k| {
+                if by_prefix {
+                    k.prefix.starts_with(wanted) || wanted.starts_with(&k.prefix)
+                } else {
+                    k.name == wanted
+                }
+            })
+            .collect();
+        if matches.len() > 1 {
+            // A name is often reused by rotation: prefer the keys that still work.
+            let active: Vec<KeyView> = matches
+                .iter()
+                .filter(|k| k.status == KeyStatus::Active)
+                .cloned()
+                .collect();
+            if !active.is_empty() {
+                matches = active;
+            }
+        }
+        match matches.len() {
+            1 => Ok(matches.remove(0)),
+            0 => Err(Failure::new(
+                super::failure::EXIT_ERROR,
+                "not_found",
+                format!(
+                    "no key has the {} {wanted:?}",
+                    if by_prefix { "prefix" } else { "name" }
+                ),
+            )
+            .with_hint("`keyward keys list` shows every key with its id, prefix and name")),
+            _ => Err(Failure::new(
+                super::failure::EXIT_ERROR,
+                "ambiguous",
+                format!(
+                    "{} keys match {wanted:?}: {}",
+                    matches.len(),
+                    matches
+                        .iter()
+                        .map(|k| format!("{} ({})", k.id, k.prefix))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+            )
+            .with_hint("name the key by its id")),
+        }
+    }
+
+    async fn all_keys(&self) -> Result<Vec<KeyView>, Failure> {
+        let mut out = Vec::new();
+        let mut cursor = None;
+        for _ in 0..MAX_PAGES {
+            let page = self
+                .client
+                .list_keys(&ListParams {
+                    limit: Some(100),
+                    cursor,
+                })
+                .await
+                .map_err(|e| self.fail(e))?;
+            out.extend(page.data);
+            cursor = page.next_cursor;
+            if cursor.is_none() {
+                break;
+            }
+        }
+        Ok(out)
+    }
+
+    async fn create(&self, args: CreateArgs) -> CmdResult {
+        let permissions = if args.all {
+            Some(Permissions::All)
+        } else if args.read_only {
+            Some(Permissions::ReadOnly)
+        } else if !args.permission.is_empty() {
+            Some(Permissions::Grants(args.permission))
+        } else {
+            None
+        };
+        let metadata = (!args.metadata.is_empty()).then(|| {
+            args.metadata
+                .into_iter()
+                .map(|(k, v)| (k, serde_json::Value::String(v)))
+                .collect()
+        });
+        let req = CreateKey {
+            name: args.name,
+            expires: args.expires,
+            permissions,
+            kind: args.kind.map(|k| match k {
+                KindArg::Personal => KeyKind::Personal,
+                KindArg::Api => KeyKind::Api,
+            }),
+            environment: args.environment.map(|e| match e {
+                EnvironmentArg::Live => Environment::Live,
+                EnvironmentArg::Test => Environment::Test,
+            }),
+            owner: args.owner,
+            metadata,
+        };
+        let created = self
+            .client
+            .create_key(&req)
+            .await
+            .map_err(|e| self.fail(e))?;
+        let what = format!(
+            "Created {} \"{}\" ({})",
+            kind_noun(created.details.kind),
+            created.details.name,
+            created.details.id
+        );
+        self.show_new_key(&created.key, &created.details, &what, None)
+    }
+
+    /// Prints a new key once: the JSON, the details and the key on a terminal, or only
+    /// the key on stdout when it is piped. The notice always goes to stderr.
+    fn show_new_key(
+        &self,
+        key: &ApiKey,
+        details: &KeyView,
+        what: &str,
+        previous: Option<&KeyView>,
+    ) -> CmdResult {
+        let now = Utc::now();
+        let expires = details
+            .expires_at
+            .map(|at| output::both(at, now))
+            .unwrap_or_else(|| "never".to_owned());
+        let previous_line = previous.map(|p| match (p.revoked_at, p.expires_at) {
+            (Some(_), _) => format!("The old key {}… was revoked.", p.prefix),
+            (None, Some(at)) => format!(
+                "The old key {}… keeps working until {} ({}).",
+                p.prefix,
+                output::absolute(at),
+                output::relative(at, now)
+            ),
+            (None, None) => format!("The old key {}… still works.", p.prefix),
+        });
+        let notice = "Copy the key now: it will not be shown again.";
+        let err_style = Style::stderr();
+        if self.ctx.json() {
+            let mut value = serde_json::to_value(details).map_err(anyhow::Error::from)?;
+            value["key"] = json!(key.expose_secret());
+            if let Some(p) = previous {
+                value["previous"] = serde_json::to_value(p).map_err(anyhow::Error::from)?;
+            }
+            output::print_json(&value);
+            eprintln!("{}", err_style.paint(Color::Yellow, notice));
+        } else if std::io::stdout().is_terminal() {
+            let style = Style::stdout();
+            println!("{} {what}", style.paint(Color::Green, "✓"));
+            print!(
+                "{}",
+                output::fields(
+                    style,
+                    &[
+                        ("Permissions", output::permissions(&details.permissions)),
+                        ("Expires", expires),
+                    ]
+                )
+            );
+            if let Some(line) = &previous_line {
+                println!("{line}");
+            }
+            println!("\n    {}\n", style.paint(Color::Bold, key.expose_secret()));
+            let _ = std::io::stdout().flush();
+            eprintln!("{}", err_style.paint(Color::Yellow, notice));
+        } else {
+            println!("{}", key.expose_secret());
+            eprintln!("{what}, expires {expires}.");
+            if let Some(line) = &previous_line {
+                eprintln!("{line}");
+            }
+            eprintln!("{}", err_style.paint(Color::Yellow, notice));
+        }
+        Ok(())
+    }
+
+    async fn list(&self, args: ListArgs) -> CmdResult {
+        let wanted = if args.all {
+            usize::MAX
+        } else {
+            args.limit as usize
+        };
+        let mut keys = Vec::new();
+        let mut cursor = args.cursor;
+        for _ in 0..MAX_PAGES {
+            let page_size = (wanted - keys.len()).min(100) as u32;
+            let page = self
+                .client
+                .list_keys(&ListParams {
+                    limit: Some(page_size),
+                    cursor: cursor.take(),
+                })
+                .await
+                .map_err(|e| self.fail(e))?;
+            keys.extend(page.data);
+            cursor = page.next_cursor;
+            if cursor.is_none() || keys.len() >= wanted {
+                break;
+            }
+        }
+        if args.active {
+            keys.retain(|k| k.status == KeyStatus::Active);
+        }
+        if self.ctx.json() {
+            output::print_json(&json!({ "data": keys, "next_cursor": cursor }));
+            return Ok(());
+        }
+        if keys.is_empty() {
+            println!("No keys. Create one with `keyward keys create --name NAME`.");
+        } else {
+            let now = Utc::now();
+            let style = Style::stdout();
+            let rows: Vec<Vec<Cell>> = keys
+                .iter()
+                .map(|k| {
+                    vec![
+                        Cell::new(&k.id),
+                        Cell::new(&k.name),
+                        Cell::colored(format!("{}…", k.prefix), Color::Cyan),
+                        Cell::new(k.kind.as_str()),
+                        Cell::new(output::permissions(&k.permissions)),
+                        status_cell(k.status),
+                        Cell::new(output::relative(k.created_at, now)),
+                        Cell::new(
+                            k.last_used_at
+                                .map(|t| output::relative(t, now))
+                                .unwrap_or_else(|| "never".into()),
+                        ),
+                        Cell::new(expiry_text(k, now)),
+                    ]
+                })
+                .collect();
+            print!(
+                "{}",
+                output::table(
+                    style,
+                    &[
+                        "ID",
+                        "NAME",
+                        "PREFIX",
+                        "KIND",
+                        "PERMISSIONS",
+                        "STATUS",
+                        "CREATED",
+                        "LAST USED",
+                        "EXPIRES"
+                    ],
+                    &rows
+                )
+            );
+        }
+        if let Some(c) = cursor {
+            output::note(&format!(
+                "More keys: keyward keys list --cursor {c}   (or --all)"
+            ));
+        }
+        Ok(())
+    }
+
+    async fn show(&self, args: KeyRef) -> CmdResult {
+        let key = self.find(&args.key).await?;
+        if self.ctx.json() {
+            output::print_json(&key);
+        } else {
+            print_key(&key);
+        }
+        Ok(())
+    }
+
+    async fn edit(&self, args: EditArgs) -> CmdResult {
+        let key = self.find(&args.key.key).await?;
+        let Some(name) = args.name else {
+            return Err(Failure::usage("nothing to change: pass --name"));
+        };
+        let updated = self
+            .client
+            .update_key(&key.id, &UpdateKey { name: Some(name) })
+            .await
+            .map_err(|e| self.fail(e))?;
+        if self.ctx.json() {
+            output::print_json(&updated);
+        } else {
+            println!(
+                "Renamed {} ({}) from \"{}\" to \"{}\".",
+                updated.id, updated.prefix, key.name, updated.name
+            );
+        }
+        Ok(())
+    }
+
+    async fn revoke(&self, args: RevokeArgs) -> CmdResult {
+        let key = self.find(&args.key.key).await?;
+        if key.status == KeyStatus::Revoked {
+            return Err(Failure::new(
+                super::failure::EXIT_ERROR,
+                "key_revoked",
+                format!("{} ({}…) is already revoked", key.id, key.prefix),
+            ));
+        }
+        if !args.yes && !confirm(&key)? {
+            return Err(Failure::new(
+                EXIT_USAGE,
+                "cancelled",
+                "not revoked: cancelled",
+            ));
+        }
+        let revoked = self
+            .client
+            .revoke_key(&key.id)
+            .await
+            .map_err(|e| self.fail(e))?;
+        if self.ctx.json() {
+            output::print_json(&revoked);
+        } else {
+            let style = Style::stdout();
+            println!(
+                "{} Revoked \"{}\" ({}, {}…): it stopped working now.",
+                style.paint(Color::Red, "✗"),
+                revoked.name,
+                revoked.id,
+                revoked.prefix
+            );
+        }
+        if self.resolved.key.visible_prefix().as_deref() == Some(revoked.prefix.as_str()) {
+            output::warn(&format!(
+                "that was the key this command used (from {}); log in with another key",
+                self.resolved.source.describe()
+            ));
+        }
+        Ok(())
+    }
+
+    async fn rotate(&self, args: RotateArgs) -> CmdResult {
+        let key = self.find(&args.key.key).await?;
+        let rotated = self
+            .client
+            .rotate_key(
+                &key.id,
+                &RotateKey {
+                    grace: args.grace,
+                    expires: args.expires,
+                },
+            )
+            .await
+            .map_err(|e| self.fail(e))?;
+        let what = format!(
+            "Rotated \"{}\": new key {} replaces {}",
+            rotated.details.name, rotated.details.id, rotated.previous.id
+        );
+        self.show_new_key(
+            &rotated.key,
+            &rotated.details,
+            &what,
+            Some(&rotated.previous),
+        )?;
+        if self.resolved.key.visible_prefix().as_deref() == Some(rotated.previous.prefix.as_str()) {
+            output::warn(&format!(
+                "that was the key this command used (from {}): run `keyward auth login` with the new key",
+                self.resolved.source.describe()
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// Asks on the terminal; anything but y/yes is no.
+fn confirm(key: &KeyView) -> Result<bool, Failure> {
+    let style = Style::stderr();
+    eprint!(
+        "Revoke \"{}\" ({}, {}…)? Everything using it loses access immediately; this cannot be undone. [y/N] ",
+        key.name,
+        key.id,
+        style.paint(Color::Cyan, &key.prefix)
+    );
+    let _ = std::io::stderr().flush();
+    let answer = super::read_stdin_line()
+        .map_err(|e| Failure::error(format!("cannot read the answer: {e}")))?;
+    Ok(matches!(
+        answer.trim().to_ascii_lowercase().as_str(),
+        "y" | "yes"
+    ))
+}
+
+fn kind_noun(kind: KeyKind) -> &'static str {
+    super::auth::kind_label(kind)
+}
+
+fn status_cell(status: KeyStatus) -> Cell {
+    match status {
+        KeyStatus::Active => Cell::colored("active", Color::Green),
+        KeyStatus::Expired => Cell::colored("expired", Color::Yellow),
+        KeyStatus::Revoked => Cell::colored("revoked", Color::Red),
+    }
+}
+
+fn expiry_text(k: &KeyView, now: chrono::DateTime<Utc>) -> String {
+    match k.expires_at {
+        None => "never".to_owned(),
+        Some(at) => output::relative(at, now),
+    }
+}
+
+fn print_key(k: &KeyView) {
+    let now = Utc::now();
+    let style = Style::stdout();
+    let opt = |t: Option<chrono::DateTime<Utc>>| t.map(|t| output::both(t, now));
+    let mut rows: Vec<(&str, String)> = vec![
+        ("ID", k.id.clone()),
+        ("Name", k.name.clone()),
+        ("Prefix", format!("{}…", k.prefix)),
+        ("Kind", k.kind.as_str().to_owned()),
+    ];
+    if k.kind == KeyKind::Api {
+        rows.push(("Environment", k.environment.as_str().to_owned()));
+    }
+    if let Some(owner) = &k.owner {
+        rows.push(("Owner", format!("{} ({})", owner.label(), owner.type_str())));
+    }
+    rows.push(("Scope", k.scope.level().to_owned()));
+    rows.push((
+        "Permissions",
+        format!(
+            "{} ({})",
+            output::permissions(&k.permissions),
+            k.permissions.join(", ")
+        ),
+    ));
+    rows.push((
+        "Status",
+        style.paint(
+            match k.status {
+                KeyStatus::Active => Color::Green,
+                KeyStatus::Expired => Color::Yellow,
+                KeyStatus::Revoked => Color::Red,
+            },
+            match k.status {
+                KeyStatus::Active => "active",
+                KeyStatus::Expired => "expired",
+                KeyStatus::Revoked => "revoked",
+            },
+        ),
+    ));
+    rows.push((
+        "Created",
+        format!("{} by {}", output::both(k.created_at, now), k.created_by),
+    ));
+    rows.push((
+        "Last used",
+        opt(k.last_used_at).unwrap_or_else(|| "never".into()),
+    ));
+    rows.push((
+        "Expires",
+        opt(k.expires_at).unwrap_or_else(|| "never".into()),
+    ));
+    if let Some(at) = k.revoked_at {
+        rows.push((
+            "Revoked",
+            format!(
+                "{} by {}",
+                output::both(at, now),
+                k.revoked_by.as_deref().unwrap_or("?")
+            ),
+        ));
+    }
+    if let Some(from) = &k.rotated_from {
+        rows.push(("Rotated from", from.clone()));
+    }
+    if let Some(to) = &k.rotated_to {
+        rows.push(("Rotated to", to.clone()));
+    }
+    if let Some(m) = &k.metadata {
+        rows.push(("Metadata", m.to_string()));
+    }
+    print!("{}", output::fields(style, &rows));
+}

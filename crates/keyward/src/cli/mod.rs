@@ -1,0 +1,137 @@
+//! The client commands: `keyward auth …`, `login`, `keys …`, `audit`, `completions`.
+//!
+//! Each command resolves a key and a server ([`context`]), calls the API through the
+//! SDK (`keyward-client`), and prints either text for people ([`output`]) or JSON for
+//! scripts (`--json`). Failures become one error line, a hint and a documented exit
+//! code ([`failure`]).
+
+mod audit;
+mod auth;
+mod context;
+mod credentials;
+pub mod dotenv;
+mod failure;
+mod keys;
+mod output;
+
+use clap::{Args, Subcommand};
+use context::Context;
+use failure::Failure;
+use std::process::ExitCode;
+
+#[derive(Subcommand)]
+pub enum ClientCommand {
+    /// Log in to a Keyward server, see who you are, log out.
+    #[command(after_help = "Examples:\n  \
+        keyward auth login --server https://keys.example.com\n  \
+        keyward auth whoami\n  \
+        keyward auth status\n  \
+        keyward auth logout")]
+    Auth(auth::AuthArgs),
+    /// Log in with an API key (the same as `keyward auth login`).
+    #[command(
+        long_about = "Log in with an API key (the same as `keyward auth login`).\n\n\
+            Checks the key against the server (GET /v1/me), then stores it with the server \
+            URL in your config directory, readable only by you.",
+        after_help = "Examples:\n  \
+            keyward login --token kw_pat_…\n  \
+            keyward login --server https://keys.example.com   # asks for the key\n  \
+            echo \"$KEY\" | keyward login                        # reads the key from stdin"
+    )]
+    Login(auth::LoginTop),
+    /// Create, list, show, rename, revoke and rotate API keys.
+    #[command(after_help = "Examples:\n  \
+        keyward keys create --name \"CI pipeline\" --expires 90d --read-only\n  \
+        keyward keys list\n  \
+        keyward keys show key_…\n  \
+        keyward keys rotate key_… --grace 24h\n  \
+        keyward keys revoke key_…")]
+    Keys(keys::KeysArgs),
+    /// Read the organization's audit log: who changed what, newest first.
+    #[command(after_help = "Examples:\n  \
+        keyward audit\n  \
+        keyward audit --limit 200\n  \
+        keyward audit --json | jq '.data[] | select(.action == \"key.revoke\")'")]
+    Audit(audit::AuditArgs),
+    /// Print a shell completion script.
+    #[command(
+        long_about = "Print a shell completion script on stdout.",
+        after_help = "Examples:\n  \
+            keyward completions bash > ~/.local/share/bash-completion/completions/keyward\n  \
+            keyward completions zsh > \"${fpath[1]}/_keyward\"\n  \
+            keyward completions fish > ~/.config/fish/completions/keyward.fish"
+    )]
+    Completions(CompletionsArgs),
+}
+
+#[derive(Args)]
+pub struct CompletionsArgs {
+    /// The shell to complete for
+    #[arg(value_enum)]
+    shell: clap_complete::Shell,
+}
+
+/// Runs a client command; `command` builds the whole CLI (for completions).
+pub fn run(command: ClientCommand, cli: fn() -> clap::Command) -> ExitCode {
+    let (conn, job) = match command {
+        ClientCommand::Completions(args) => {
+            let mut cmd = cli();
+            clap_complete::generate(args.shell, &mut cmd, "keyward", &mut std::io::stdout());
+            return ExitCode::SUCCESS;
+        }
+        ClientCommand::Auth(args) => (args.conn, Job::Auth(args.command)),
+        ClientCommand::Login(args) => (args.conn, Job::Auth(auth::AuthCommand::Login(args.login))),
+        ClientCommand::Keys(args) => (args.conn, Job::Keys(args.command)),
+        ClientCommand::Audit(args) => (args.conn.clone(), Job::Audit(args)),
+    };
+    let dotenv = dotenv::DotEnv::read_current_dir();
+    if let (Some(problem), Some(path)) = (&dotenv.problem, &dotenv.path) {
+        output::warn(&format!(
+            "{} was read only in part: {problem}",
+            path.display()
+        ));
+    }
+    let ctx = Context::new(conn, dotenv);
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(r) => r,
+        Err(e) => {
+            let f = Failure::error(format!("cannot start the async runtime: {e}"));
+            f.print(ctx.json());
+            return f.exit_code();
+        }
+    };
+    let result = runtime.block_on(async {
+        match job {
+            Job::Auth(cmd) => auth::run(&ctx, cmd).await,
+            Job::Keys(cmd) => keys::run(&ctx, cmd).await,
+            Job::Audit(args) => audit::run(&ctx, args).await,
+        }
+    });
+    ctx.warn_deprecation();
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(f) => {
+            f.print(ctx.json());
+            f.exit_code()
+        }
+    }
+}
+
+enum Job {
+    Auth(auth::AuthCommand),
+    Keys(keys::KeysCommand),
+    Audit(audit::AuditArgs),
+}
+
+/// Reads one line from stdin (a key or an answer), at most 4 KiB.
+fn read_stdin_line() -> std::io::Result<zeroize::Zeroizing<String>> {
+    use std::io::{BufRead, Read};
+    let mut line = zeroize::Zeroizing::new(String::new());
+    std::io::stdin().lock().take(4096).read_line(&mut line)?;
+    Ok(line)
+}
+
+type CmdResult = Result<(), Failure>;

@@ -1,0 +1,223 @@
+//! Runs the real `keyward` binary against a real server it started on a free loopback
+//! port: `keyward bootstrap` for the owner's token, then `keyward serve --listen
+//! 127.0.0.1:0`, whose "listening on http://…" line gives the URL. Every test has its
+//! own data, config, home and working directories, and a clean environment.
+#![allow(dead_code)]
+
+use assert_cmd::Command;
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Stdio};
+use std::sync::mpsc;
+use std::time::Duration;
+use tempfile::TempDir;
+
+pub const BIN: &str = env!("CARGO_BIN_EXE_keyward");
+/// Longest any one CLI command may take in a test.
+pub const COMMAND_TIMEOUT: Duration = Duration::from_secs(30);
+const START_TIMEOUT: Duration = Duration::from_secs(30);
+
+pub struct Server {
+    child: Child,
+    pub url: String,
+    /// The bootstrap owner's token: every permission.
+    pub token: String,
+    pub dir: TempDir,
+}
+
+impl Server {
+    pub fn start() -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let data = dir.path().join("data");
+        let out = std::process::Command::new(BIN)
+            .env_clear()
+            .current_dir(dir.path())
+            .args(["bootstrap", "--data-dir"])
+            .arg(&data)
+            .args(["--org", "my-org", "--email", "team@company.com"])
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "bootstrap failed: {out:?}");
+        let token = String::from_utf8(out.stdout).unwrap().trim().to_owned();
+        let log = std::fs::File::create(dir.path().join("serve.log")).unwrap();
+        let mut child = std::process::Command::new(BIN)
+            .env_clear()
+            .env("KEYWARD_LOG", "warn")
+            .current_dir(dir.path())
+            .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
+            .arg(&data)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(log)
+            .spawn()
+            .unwrap();
+        let stdout = child.stdout.take().unwrap();
+        let (tx, rx) = mpsc::channel();
+        std::thread::spawn(move || {
+            // Keep draining stdout so the server never blocks on a full pipe.
+            for line in BufReader::new(stdout).lines() {
+                let Ok(line) = line else { break };
+                if let Some(at) = line.find("listening on http://") {
+                    let url: String = line[at + "listening on ".len()..]
+                        .chars()
+                        .take_while(|c| !c.is_whitespace())
+                        .collect();
+                    let _ = tx.send(url);
+                }
+            }
+        });
+        let url = match rx.recv_timeout(START_TIMEOUT) {
+            Ok(url) => url,
+            Err(_) => {
+                let _ = child.kill();
+                let log = std::fs::read_to_string(dir.path().join("serve.log")).unwrap_or_default();
+                panic!("keyward serve did not print its address in time; log:\n{log}");
+            }
+        };
+        Self {
+            child,
+            url,
+            token,
+            dir,
+        }
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A user's machine: a home, a config directory and a working directory of its own.
+pub struct User {
+    pub home: TempDir,
+    pub cwd: TempDir,
+    pub config_dir: Option<PathBuf>,
+}
+
+impl User {
+    /// With `KEYWARD_CONFIG_DIR` set to a fresh directory.
+    pub fn new() -> Self {
+        let mut user = Self::with_home_only();
+        user.config_dir = Some(user.home.path().join("keyward-config"));
+        user
+    }
+
+    /// Without `KEYWARD_CONFIG_DIR`: the config directory comes from `HOME`.
+    pub fn with_home_only() -> Self {
+        Self {
+            home: tempfile::tempdir().unwrap(),
+            cwd: tempfile::tempdir().unwrap(),
+            config_dir: None,
+        }
+    }
+
+    pub fn credentials_path(&self) -> PathBuf {
+        match &self.config_dir {
+            Some(d) => d.join("credentials.json"),
+            None => self
+                .home
+                .path()
+                .join(".config")
+                .join("keyward")
+                .join("credentials.json"),
+        }
+    }
+
+    /// `keyward ARGS` with a clean environment (no KEYWARD_* from the test runner).
+    pub fn cmd(&self, args: &[&str]) -> Command {
+        let mut cmd = Command::new(BIN);
+        cmd.env_clear()
+            .env("HOME", self.home.path())
+            .current_dir(self.cwd.path())
+            .timeout(COMMAND_TIMEOUT)
+            .args(args);
+        if let Some(dir) = &self.config_dir {
+            cmd.env("KEYWARD_CONFIG_DIR", dir);
+        }
+        cmd
+    }
+
+    pub fn write_dotenv(&self, text: &str) {
+        std::fs::write(self.cwd.path().join(".env"), text).unwrap();
+    }
+
+    pub fn remove_dotenv(&self) {
+        std::fs::remove_file(self.cwd.path().join(".env")).unwrap();
+    }
+
+    /// `keyward auth login --token KEY --server URL`, which must succeed.
+    pub fn login(&self, server: &Server, key: &str) {
+        let out = self
+            .cmd(&["auth", "login", "--token", key, "--server", &server.url])
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "login failed: {}", text(&out.stderr));
+    }
+}
+
+pub struct Run {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl Run {
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_str(&self.stdout).unwrap_or_else(|e| {
+            panic!(
+                "stdout is not JSON ({e}):\n{}\nstderr:\n{}",
+                self.stdout, self.stderr
+            )
+        })
+    }
+
+    pub fn ok(self) -> Self {
+        assert_eq!(
+            self.code, 0,
+            "expected success; stdout:\n{}\nstderr:\n{}",
+            self.stdout, self.stderr
+        );
+        self
+    }
+}
+
+pub fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+/// Runs a command to completion (stdin empty, not a terminal).
+pub fn run(mut cmd: Command) -> Run {
+    let out = cmd.write_stdin("").output().unwrap();
+    Run {
+        code: out.status.code().unwrap_or(-1),
+        stdout: text(&out.stdout),
+        stderr: text(&out.stderr),
+    }
+}
+
+/// Creates a key with the owner's token; returns (raw key, id).
+pub fn create_key(user: &User, server: &Server, extra: &[&str]) -> (String, String) {
+    let mut args = vec![
+        "keys",
+        "create",
+        "--json",
+        "--token",
+        &server.token,
+        "--server",
+        &server.url,
+    ];
+    args.extend_from_slice(extra);
+    let created = run(user.cmd(&args)).ok().json();
+    (
+        created["key"].as_str().unwrap().to_owned(),
+        created["id"].as_str().unwrap().to_owned(),
+    )
+}
+
+pub fn mode(path: &Path) -> u32 {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::metadata(path).unwrap().permissions().mode() & 0o777
+}
