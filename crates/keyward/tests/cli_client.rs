@@ -120,6 +120,18 @@ fn credentials_come_from_flag_then_env_then_dotenv_then_stored_login() {
         ("stored_login".into(), "from-stored".into())
     );
 
+    // The stored key goes only to its own server: a KEYWARD_SERVER from elsewhere
+    // (here a .env) does not receive it.
+    user.write_dotenv("KEYWARD_SERVER=http://127.0.0.1:1\n");
+    let out = run(user.cmd(&["auth", "status"]));
+    assert_eq!(out.code, 3, "{}", out.stderr);
+    assert!(
+        out.stderr.contains("the stored login is for"),
+        "{}",
+        out.stderr
+    );
+    user.remove_dotenv();
+
     // People read the source in plain words.
     let mut cmd = user.cmd(&["auth", "status"]);
     cmd.env("KEYWARD_API_KEY", &env);
@@ -289,7 +301,14 @@ fn exit_codes_are_0_1_2_3() {
     assert_eq!(out.code, 1, "{}", out.stderr);
     assert!(out.stderr.contains("[not_found]"), "{}", out.stderr);
     // 1: the server cannot be reached.
-    let out = run(user.cmd(&["auth", "whoami", "--server", "http://127.0.0.1:1"]));
+    let out = run(user.cmd(&[
+        "auth",
+        "whoami",
+        "--server",
+        "http://127.0.0.1:1",
+        "--token",
+        &server.token,
+    ]));
     assert_eq!(out.code, 1, "{}", out.stderr);
     assert!(out.stderr.contains("cannot reach"), "{}", out.stderr);
     // 2: usage errors, found before anything is sent.

@@ -6,7 +6,7 @@
 
 use super::credentials::{self, StoredLogin};
 use super::dotenv::{self, DotEnv};
-use super::failure::Failure;
+use super::failure::{Failure, EXIT_AUTH};
 use keyward_client::{ApiKey, Client, DEFAULT_SERVER};
 use serde::Serialize;
 use std::cell::{Cell, RefCell};
@@ -129,6 +129,17 @@ pub struct Resolved {
 impl Resolved {
     pub fn client(&self) -> Result<Client, Failure> {
         Client::new(&self.server, self.key.clone()).map_err(|e| Failure::client(&e, self))
+    }
+}
+
+/// Whether two server URLs name the same server (after normalising).
+fn same_server(a: &str, b: &str) -> bool {
+    match (
+        keyward_client::parse_server_url(a),
+        keyward_client::parse_server_url(b),
+    ) {
+        (Ok(a), Ok(b)) => a == b,
+        _ => a == b,
     }
 }
 
@@ -260,6 +271,24 @@ impl Context {
         } else if let Some(t) = self.dotenv.get(dotenv::API_KEY) {
             (ApiKey::new(t), self.dotenv_source(dotenv::API_KEY))
         } else if let (Some(stored), Some(path)) = (&self.stored, &self.stored_path) {
+            // Like gh's per-host tokens: the stored key goes only to the server it was
+            // stored for, so a stray KEYWARD_SERVER (say, in a cloned repo's .env)
+            // cannot send it elsewhere.
+            let (server, server_source) = self.server();
+            if !same_server(&server, &stored.server) {
+                return Err(Failure::new(
+                    EXIT_AUTH,
+                    "not_logged_in",
+                    format!(
+                        "not logged in to {server}: the stored login is for {}",
+                        stored.server
+                    ),
+                )
+                .with_hint(format!(
+                    "the server came from {}; log in to it with `keyward auth login --server {server}`, or pass --token",
+                    server_source.describe()
+                )));
+            }
             (stored.key(), Source::StoredLogin { path: path.clone() })
         } else {
             return Err(Failure::not_logged_in(self.stored_problem.as_deref()));

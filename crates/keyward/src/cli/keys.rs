@@ -5,7 +5,7 @@
 //! it does not end up in error messages or listings.
 
 use super::context::{ConnArgs, Context, Resolved};
-use super::failure::{Failure, EXIT_USAGE};
+use super::failure::Failure;
 use super::output::{self, Cell, Color, Style};
 use super::CmdResult;
 use chrono::Utc;
@@ -562,9 +562,9 @@ impl Session<'_> {
         }
         if !args.yes && !confirm(&key)? {
             return Err(Failure::new(
-                EXIT_USAGE,
+                super::failure::EXIT_ERROR,
                 "cancelled",
-                "not revoked: cancelled",
+                "not revoked: the revocation was not confirmed",
             ));
         }
         let revoked = self
