@@ -323,8 +323,17 @@ fn exit_codes_are_0_1_2_3() {
     let out = run(user.cmd(&["keys", "show", &server.token]));
     assert_eq!(out.code, 2);
     assert!(!out.stderr.contains(&server.token), "{}", out.stderr);
-    // 3: not logged in, and forbidden.
+    // 3: not logged in, a key that is not a Keyward key, and forbidden.
     assert_eq!(run(User::new().cmd(&["keys", "list"])).code, 3);
+    let mut cmd = user.cmd(&["keys", "list"]);
+    cmd.env("KEYWARD_API_KEY", "ghp_not_a_keyward_key");
+    let out = run(cmd);
+    assert_eq!(out.code, 3, "{}", out.stderr);
+    assert!(
+        out.stderr.contains("KEYWARD_API_KEY") && out.stderr.contains("was not sent"),
+        "{}",
+        out.stderr
+    );
     let (read_only, _) = create_key(&user, &server, &["--name", "ro", "--read-only"]);
     let out = run(user.cmd(&["keys", "create", "--name", "x", "--token", &read_only]));
     assert_eq!(out.code, 3, "{}", out.stderr);
@@ -373,8 +382,8 @@ fn create_and_rotate_print_only_the_key_when_piped() {
 fn expired_and_expiring_keys_get_a_hint() {
     let server = Server::start();
     let user = User::new();
-    let soon = (chrono::Utc::now() + chrono::Duration::seconds(2))
-        .to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+    let deadline = chrono::Utc::now() + chrono::Duration::seconds(3);
+    let soon = deadline.to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
     let (expiring, _) = create_key(&user, &server, &["--name", "short", "--expires", &soon]);
     let in_3_days = (chrono::Utc::now() + chrono::Duration::days(3) + chrono::Duration::hours(1))
         .to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
@@ -400,7 +409,9 @@ fn expired_and_expiring_keys_get_a_hint() {
     .json();
     assert_eq!(json["warnings"].as_array().unwrap().len(), 1);
 
-    std::thread::sleep(std::time::Duration::from_millis(2500));
+    // Wait until the key has expired (at most about 3 seconds).
+    let left = deadline - chrono::Utc::now() + chrono::Duration::milliseconds(300);
+    std::thread::sleep(left.to_std().unwrap_or_default());
     let mut cmd = user.cmd(&["auth", "status"]);
     cmd.env("KEYWARD_API_KEY", &expiring)
         .env("KEYWARD_SERVER", &server.url);

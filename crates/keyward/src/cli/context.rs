@@ -173,6 +173,19 @@ impl Context {
     /// The key, server and a client for them.
     pub fn connect(&self) -> Result<(Resolved, Client), Failure> {
         let resolved = self.resolve()?;
+        // A mistyped key, or another service's secret in KEYWARD_API_KEY, is caught
+        // by the checksum here and never sent.
+        if let Err(e) = keyward_client::offline_check(resolved.key.expose_secret()) {
+            return Err(Failure::new(
+                EXIT_AUTH,
+                "malformed_token",
+                format!(
+                    "the API key from {} is not a Keyward key ({e}); it was not sent",
+                    resolved.source.describe()
+                ),
+            )
+            .with_hint(resolved.source.replace_hint()));
+        }
         let client = self.client_for(&resolved)?;
         Ok((resolved, client))
     }
