@@ -5,7 +5,7 @@ mod cli;
 mod config;
 
 use anyhow::Context;
-use clap::{Args, CommandFactory, Parser, Subcommand};
+use clap::{Args, CommandFactory, FromArgMatches, Parser, Subcommand};
 use keyward_core::{Clock, SystemClock};
 use keyward_server::bootstrap::{bootstrap, BootstrapError, DEFAULT_EMAIL, DEFAULT_ORG};
 use keyward_server::{Application, Settings};
@@ -98,7 +98,8 @@ fn main() -> ExitCode {
     // `.env` feeds the server's settings; the client reads its own variables from it
     // as a separate layer (see cli::dotenv).
     cli::dotenv::load_server_settings();
-    let cli = match Cli::parse() {
+    let matches = cli::command(Cli::command()).get_matches();
+    let cli = match Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit()) {
         Cli {
             command: Command::Client(client),
             ..

@@ -71,11 +71,38 @@ pub struct CompletionsArgs {
     shell: clap_complete::Shell,
 }
 
+/// The whole CLI, with the server's global options (`--config`, `--data-dir`,
+/// `--database-url`) hidden from the client commands' help, where they mean nothing.
+///
+/// Clap copies a global option into a subcommand only if the subcommand lacks one of
+/// that id, so each client command gets a hidden copy before the build.
+pub fn command(cmd: clap::Command) -> clap::Command {
+    const SERVER_OPTIONS: &[&str] = &["config", "data_dir", "database_url"];
+    let hidden: Vec<clap::Arg> = cmd
+        .get_arguments()
+        .filter(|a| SERVER_OPTIONS.contains(&a.get_id().as_str()))
+        .map(|a| a.clone().hide(true))
+        .collect();
+    let names: Vec<String> = cmd
+        .get_subcommands()
+        .map(|s| s.get_name().to_owned())
+        .filter(|n| CLIENT_COMMANDS.contains(&n.as_str()))
+        .collect();
+    let mut cmd = cmd;
+    for name in names {
+        let hidden = hidden.clone();
+        cmd = cmd.mut_subcommand(name, move |sc| sc.args(hidden));
+    }
+    cmd
+}
+
+const CLIENT_COMMANDS: &[&str] = &["auth", "login", "keys", "audit", "completions"];
+
 /// Runs a client command; `command` builds the whole CLI (for completions).
 pub fn run(command: ClientCommand, cli: fn() -> clap::Command) -> ExitCode {
     let (conn, job) = match command {
         ClientCommand::Completions(args) => {
-            let mut cmd = cli();
+            let mut cmd = self::command(cli());
             clap_complete::generate(args.shell, &mut cmd, "keyward", &mut std::io::stdout());
             return ExitCode::SUCCESS;
         }
