@@ -479,5 +479,9 @@ fn completions_and_examples_in_help() {
             out.stdout.contains("Example"),
             "{cmd:?} --help has no example"
         );
+        // The server's options are no business of the client commands.
+        assert!(!out.stdout.contains("--data-dir"), "{cmd:?}");
     }
+    let serve = run(user.cmd(&["serve", "--help"])).ok();
+    assert!(serve.stdout.contains("--data-dir"));
 }
