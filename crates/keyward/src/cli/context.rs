@@ -91,7 +91,7 @@ impl Source {
 }
 
 /// The options every client command takes.
-#[derive(Debug, Clone, Default, clap::Args)]
+#[derive(Clone, Default, clap::Args)]
 pub struct ConnArgs {
     /// API key for this command; overrides KEYWARD_API_KEY, .env and the stored login
     #[arg(long, global = true, value_name = "KEY")]
@@ -102,6 +102,16 @@ pub struct ConnArgs {
     /// Print JSON instead of text, for scripts
     #[arg(long, global = true)]
     pub json: bool,
+}
+
+impl std::fmt::Debug for ConnArgs {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ConnArgs")
+            .field("token", &self.token.as_ref().map(|_| "[REDACTED]"))
+            .field("server", &self.server)
+            .field("json", &self.json)
+            .finish()
+    }
 }
 
 /// Everything a command needs to know before it talks to the server.

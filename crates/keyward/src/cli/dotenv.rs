@@ -33,13 +33,26 @@ pub fn load_server_settings() {
     }
 }
 
-/// The client's variables from `./.env` (the current directory only).
-#[derive(Debug, Default)]
+/// The client's variables from `./.env` (the current directory only). `Debug` shows
+/// which variables were found, never their values.
+#[derive(Default)]
 pub struct DotEnv {
     pub path: Option<PathBuf>,
     values: HashMap<String, String>,
     /// Why the file could not be read, to warn about it.
     pub problem: Option<String>,
+}
+
+impl std::fmt::Debug for DotEnv {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let mut names: Vec<&String> = self.values.keys().collect();
+        names.sort();
+        f.debug_struct("DotEnv")
+            .field("path", &self.path)
+            .field("variables", &names)
+            .field("problem", &self.problem)
+            .finish()
+    }
 }
 
 impl DotEnv {
@@ -122,6 +135,7 @@ mod tests {
         .unwrap();
         let env = DotEnv::read(&path);
         assert_eq!(env.get(API_KEY), Some("kw_pat_x"));
+        assert!(!format!("{env:?}").contains("kw_pat_x"));
         assert_eq!(env.get(SERVER), Some("http://h:1"));
         assert_eq!(env.get(ORG), None);
         assert_eq!(env.get("OTHER"), None);

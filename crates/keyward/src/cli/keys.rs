@@ -242,7 +242,9 @@ impl Session<'_> {
     /// Finds a key by id, visible prefix or name.
     async fn find(&self, reference: &str) -> Result<KeyView, Failure> {
         let reference = reference.trim();
-        if keyward_client::offline_check(reference).is_ok() {
+        // A whole key (even one with a typo) is longer than any visible prefix.
+        let looks_like_a_key = reference.starts_with("kw_") && reference.len() > 24;
+        if looks_like_a_key || keyward_client::offline_check(reference).is_ok() {
             return Err(Failure::usage(
                 "that is a full API key, not a key's id: it was not sent anywhere",
             )
