@@ -19,39 +19,46 @@ use context::Context;
 use failure::Failure;
 use std::process::ExitCode;
 
+/// The exit codes, for the commands' help (docs/cli.md has the details).
+macro_rules! exit_codes {
+    () => {
+        "Exit codes: 0 ok, 1 error, 2 usage, 3 not authenticated or forbidden (HTTP 401/403)."
+    };
+}
+
 #[derive(Subcommand)]
 pub enum ClientCommand {
     /// Log in to a Keyward server, see who you are, log out.
-    #[command(after_help = "Examples:\n  \
+    #[command(after_help = concat!("Examples:\n  \
         keyward auth login --server https://keys.example.com\n  \
         keyward auth whoami\n  \
         keyward auth status\n  \
-        keyward auth logout")]
+        keyward auth logout\n\n", exit_codes!()))]
     Auth(auth::AuthArgs),
     /// Log in with an API key (the same as `keyward auth login`).
     #[command(
         long_about = "Log in with an API key (the same as `keyward auth login`).\n\n\
             Checks the key against the server (GET /v1/me), then stores it with the server \
             URL in your config directory, readable only by you.",
-        after_help = "Examples:\n  \
+        after_help = concat!("Examples:\n  \
             keyward login --token kw_pat_…\n  \
             keyward login --server https://keys.example.com   # asks for the key\n  \
-            echo \"$KEY\" | keyward login                        # reads the key from stdin"
+            echo \"$KEY\" | keyward login                        # reads the key from stdin\n\n", exit_codes!())
     )]
     Login(auth::LoginTop),
     /// Create, list, show, rename, revoke and rotate API keys.
-    #[command(after_help = "Examples:\n  \
+    #[command(after_help = concat!("Examples:\n  \
         keyward keys create --name \"CI pipeline\" --expires 90d --read-only\n  \
         keyward keys list\n  \
         keyward keys show key_…\n  \
         keyward keys rotate key_… --grace 24h\n  \
-        keyward keys revoke key_…")]
+        keyward keys revoke key_…\n\n", exit_codes!()))]
     Keys(keys::KeysArgs),
     /// Read the organization's audit log: who changed what, newest first.
-    #[command(after_help = "Examples:\n  \
+    #[command(after_help = concat!("Examples:\n  \
         keyward audit\n  \
         keyward audit --limit 200\n  \
-        keyward audit --json | jq '.data[] | select(.action == \"key.revoke\")'")]
+        keyward audit --json | jq '.data[] | select(.action == \"key.revoke\")'\n\n", exit_codes!()))]
     Audit(audit::AuditArgs),
     /// Print a shell completion script.
     #[command(
