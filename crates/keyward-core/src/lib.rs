@@ -16,10 +16,12 @@ pub mod ids;
 pub mod key;
 pub mod name;
 pub mod permission;
+pub mod role;
 pub mod scope;
 
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use key::{KeyError, KeyHash, KeyKind, PlainKey};
 pub use name::Name;
 pub use permission::{Permission, PermissionSet};
+pub use role::Role;
 pub use scope::{Owner, Scope};

@@ -18,6 +18,34 @@ pub enum Scope {
 }
 
 impl Scope {
+    /// Whether everything `other` reaches is also reached by `self`.
+    pub fn covers(&self, other: &Scope) -> bool {
+        match (self, other) {
+            (Scope::Organization, _) => true,
+            (Scope::Workspaces { workspaces: mine }, Scope::Workspaces { workspaces: theirs }) => {
+                theirs.iter().all(|w| mine.contains(w))
+            }
+            (Scope::Agent { agent: mine }, Scope::Agent { agent: theirs }) => mine == theirs,
+            _ => false,
+        }
+    }
+
+    pub fn reaches_workspace(&self, workspace: &str) -> bool {
+        match self {
+            Scope::Organization => true,
+            Scope::Workspaces { workspaces } => workspaces.iter().any(|w| w == workspace),
+            Scope::Agent { .. } => false,
+        }
+    }
+
+    pub fn reaches_agent(&self, agent: &str) -> bool {
+        match self {
+            Scope::Organization => true,
+            Scope::Agent { agent: mine } => mine == agent,
+            Scope::Workspaces { .. } => false,
+        }
+    }
+
     pub fn level(&self) -> &'static str {
         match self {
             Scope::Organization => "organization",
@@ -62,5 +90,31 @@ impl Owner {
             Owner::User { name, .. } | Owner::ServiceAccount { name, .. } => name,
             Owner::External { id } => id,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ws(list: &[&str]) -> Scope {
+        Scope::Workspaces {
+            workspaces: list.iter().map(|s| s.to_string()).collect(),
+        }
+    }
+
+    #[test]
+    fn coverage() {
+        let agent = Scope::Agent { agent: "a".into() };
+        assert!(Scope::Organization.covers(&ws(&["x"])) && Scope::Organization.covers(&agent));
+        assert!(ws(&["x", "y"]).covers(&ws(&["y"])));
+        assert!(!ws(&["x"]).covers(&ws(&["x", "y"])));
+        assert!(!ws(&["x"]).covers(&Scope::Organization));
+        assert!(!ws(&["x"]).covers(&agent) && !agent.covers(&ws(&["x"])));
+        assert!(agent.covers(&agent.clone()) && !agent.covers(&Scope::Agent { agent: "b".into() }));
+        assert!(ws(&["x"]).reaches_workspace("x") && !ws(&["x"]).reaches_workspace("y"));
+        assert!(
+            !agent.reaches_workspace("x") && agent.reaches_agent("a") && !agent.reaches_agent("b")
+        );
     }
 }

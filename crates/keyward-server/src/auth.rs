@@ -7,7 +7,7 @@ use crate::state::AppState;
 use crate::verify::Verdict;
 use axum::extract::{ConnectInfo, FromRequestParts};
 use axum::http::{header, request::Parts};
-use keyward_core::Owner;
+use keyward_core::{KeyKind, Owner};
 use keyward_store::{Actor, KeyRecord};
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -22,8 +22,14 @@ impl Principal {
         &self.key.org_id
     }
 
-    /// 403 `forbidden` unless the key holds `permission` (`keys:write`).
+    /// 403 `forbidden` unless the key holds `permission` (`keys:write`). Customer
+    /// (`api`) keys and channel tokens never pass: they cannot manage Keyward.
     pub fn require(&self, permission: &str) -> Result<(), ApiError> {
+        match self.key.kind {
+            KeyKind::Api => return Err(ApiError::KeyKindNotAllowed("api")),
+            KeyKind::Channel => return Err(ApiError::KeyKindNotAllowed("channel")),
+            _ => {}
+        }
         if self.key.permissions.allows_str(permission) {
             Ok(())
         } else {
@@ -115,9 +121,41 @@ impl FromRequestParts<AppState> for Principal {
         tracing::Span::current()
             .record("key_id", key.id.as_str())
             .record("org_id", key.org_id.as_str());
+        if key.kind == KeyKind::LegacyWorkspace {
+            if let Some(flag) = parts.extensions.get::<Deprecated>() {
+                flag.0.store(true, std::sync::atomic::Ordering::Relaxed);
+            }
+        }
         Ok(Principal {
             key,
             source_ip: source_ip(parts),
         })
     }
+}
+
+/// Set by the extractor when a legacy workspace token authenticated the request, so
+/// [`deprecation_headers`] can mark the response.
+#[derive(Clone, Default)]
+pub struct Deprecated(Arc<std::sync::atomic::AtomicBool>);
+
+pub const LEGACY_WARNING: &str = "299 keyward \"Legacy workspace tokens are deprecated; use a personal access token (kw_pat_) or a service account key (kw_sa_) instead\"";
+
+/// Adds `Deprecation: true` and a `Warning` naming the replacement to every response
+/// to a legacy workspace token.
+pub async fn deprecation_headers(
+    mut request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    let flag = Deprecated::default();
+    request.extensions_mut().insert(flag.clone());
+    let mut response = next.run(request).await;
+    if flag.0.load(std::sync::atomic::Ordering::Relaxed) {
+        let headers = response.headers_mut();
+        headers.insert("deprecation", axum::http::HeaderValue::from_static("true"));
+        headers.insert(
+            axum::http::header::WARNING,
+            axum::http::HeaderValue::from_static(LEGACY_WARNING),
+        );
+    }
+    response
 }

@@ -58,6 +58,8 @@ pub async fn bootstrap(
         created_by: "bootstrap".into(),
         expires_at: None,
         rotated_from: None,
+        workspace_id: None,
+        channel_id: None,
     };
     let record = store
         .bootstrap(NewBootstrap {

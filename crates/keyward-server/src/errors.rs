@@ -38,6 +38,22 @@ pub enum ApiError {
     Forbidden(String),
     #[error("a key cannot grant more than its creator holds; missing: {}", .0.join(", "))]
     CannotGrant(Vec<String>),
+    #[error("{0}")]
+    RoleForbidden(String),
+    #[error("{0} keys are for verification by your own services and cannot call this endpoint")]
+    KeyKindNotAllowed(&'static str),
+    #[error("Channel not found")]
+    ChannelNotFound,
+    #[error("new legacy workspace tokens are disabled for this organization; create a personal access token or a service account key, or ask an owner to enable allow_legacy_tokens for a migration")]
+    LegacyTokensDisabled,
+    #[error(
+        "the {limit} limit is {max} and {current} already exist; revoke one or raise the limit"
+    )]
+    LimitReached {
+        limit: &'static str,
+        max: u32,
+        current: u32,
+    },
     #[error("the request body is not valid JSON: {0}")]
     InvalidJson(String),
     #[error("{field}: {message}")]
@@ -75,6 +91,21 @@ pub const CODES: &[(&str, u16, &str)] = &[
         403,
         "Cannot grant permissions you do not hold",
     ),
+    (
+        "role_forbidden",
+        403,
+        "Not allowed for your role or key scope",
+    ),
+    ("key_kind_not_allowed", 403, "Key kind not allowed here"),
+    (
+        "legacy_tokens_disabled",
+        403,
+        "Legacy workspace tokens are disabled",
+    ),
+    ("channel_not_found", 404, "Channel not found"),
+    ("key_limit_reached", 409, "Key limit reached"),
+    ("resource_in_use", 409, "Resource in use"),
+    ("last_owner", 409, "Last owner"),
     ("invalid_json", 400, "Invalid JSON"),
     ("validation_failed", 422, "Invalid request field"),
     ("unsupported_media_type", 415, "Unsupported media type"),
@@ -107,6 +138,11 @@ impl ApiError {
             ApiError::ExpiredToken(_) => "token_expired",
             ApiError::Forbidden(_) => "forbidden",
             ApiError::CannotGrant(_) => "cannot_grant",
+            ApiError::RoleForbidden(_) => "role_forbidden",
+            ApiError::KeyKindNotAllowed(_) => "key_kind_not_allowed",
+            ApiError::ChannelNotFound => "channel_not_found",
+            ApiError::LegacyTokensDisabled => "legacy_tokens_disabled",
+            ApiError::LimitReached { .. } => "key_limit_reached",
             ApiError::InvalidJson(_) => "invalid_json",
             ApiError::Validation { .. } => "validation_failed",
             ApiError::UnsupportedMediaType => "unsupported_media_type",
@@ -159,7 +195,9 @@ impl ApiError {
                 description(),
                 scope
             )),
-            ApiError::CannotGrant(_) => Some(format!(
+            ApiError::CannotGrant(_)
+            | ApiError::RoleForbidden(_)
+            | ApiError::KeyKindNotAllowed(_) => Some(format!(
                 r#"Bearer realm="keyward", error="insufficient_scope", error_description="{}""#,
                 description()
             )),
@@ -177,6 +215,18 @@ impl ApiError {
             detail: self.to_string(),
             instance: None,
             code,
+            limit: match self {
+                ApiError::LimitReached {
+                    limit,
+                    max,
+                    current,
+                } => Some(LimitInfo {
+                    name: limit,
+                    max: *max,
+                    current: *current,
+                }),
+                _ => None,
+            },
             field: match self {
                 ApiError::Validation { field, .. } => Some(field.clone()),
                 _ => None,
@@ -204,9 +254,19 @@ pub struct Problem {
     /// For `validation_failed`: the request field at fault.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub field: Option<String>,
+    /// For `key_limit_reached`: which limit, its value and the current count.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub limit: Option<LimitInfo>,
     /// For `forbidden`: the permission the request needed.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub required_permission: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct LimitInfo {
+    pub name: &'static str,
+    pub max: u32,
+    pub current: u32,
 }
 
 impl Problem {
@@ -246,9 +306,20 @@ impl From<StoreError> for ApiError {
                     Conflict::KeyRevoked => "key_revoked",
                     Conflict::KeyAlreadyRotated => "key_already_rotated",
                     Conflict::Duplicate => "conflict",
+                    Conflict::InUse => "resource_in_use",
+                    Conflict::LastOwner => "last_owner",
                 };
                 ApiError::Conflict(code, c.to_string())
             }
+            StoreError::LimitReached {
+                limit,
+                max,
+                current,
+            } => ApiError::LimitReached {
+                limit,
+                max,
+                current,
+            },
             StoreError::InvalidInput(what) => {
                 ApiError::validation(what, "is not a value this endpoint returned")
             }
@@ -275,4 +346,59 @@ pub async fn add_problem_instance(
         response.headers_mut().remove(header::CONTENT_LENGTH);
     }
     response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A code missing from the table would be answered as a 500.
+    #[test]
+    fn every_error_has_an_entry_in_the_code_table() {
+        let all = [
+            ApiError::MissingToken,
+            ApiError::InvalidRequest(String::new()),
+            ApiError::MalformedToken(KeyError::WrongLength),
+            ApiError::MalformedToken(KeyError::BadChecksum),
+            ApiError::UnknownToken,
+            ApiError::RevokedToken(Utc::now()),
+            ApiError::ExpiredToken(Utc::now()),
+            ApiError::Forbidden(String::new()),
+            ApiError::CannotGrant(vec![]),
+            ApiError::RoleForbidden(String::new()),
+            ApiError::KeyKindNotAllowed("api"),
+            ApiError::ChannelNotFound,
+            ApiError::LegacyTokensDisabled,
+            ApiError::LimitReached {
+                limit: "x",
+                max: 1,
+                current: 1,
+            },
+            ApiError::InvalidJson(String::new()),
+            ApiError::validation("f", "m"),
+            ApiError::UnsupportedMediaType,
+            ApiError::PayloadTooLarge,
+            ApiError::NotFound("x"),
+            ApiError::MethodNotAllowed,
+            ApiError::Internal,
+        ];
+        for e in all {
+            assert!(
+                CODES.iter().any(|(c, _, _)| *c == e.code()),
+                "{} is not in CODES",
+                e.code()
+            );
+        }
+        for c in [
+            Conflict::AlreadyBootstrapped,
+            Conflict::KeyRevoked,
+            Conflict::KeyAlreadyRotated,
+            Conflict::Duplicate,
+            Conflict::InUse,
+            Conflict::LastOwner,
+        ] {
+            let e = ApiError::from(StoreError::Conflict(c));
+            assert_eq!(e.entry().0, 409, "{}", e.code());
+        }
+    }
 }

@@ -7,6 +7,7 @@
 //! - [`auth`]: the bearer-token extractor; [`errors`]: the one API error type.
 
 pub mod auth;
+pub mod authz;
 pub mod bootstrap;
 pub mod errors;
 pub mod extract;

@@ -12,7 +12,7 @@ pub use model::*;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use keyward_core::KeyHash;
+use keyward_core::{KeyHash, Role};
 use std::sync::Arc;
 
 #[derive(Debug, thiserror::Error)]
@@ -24,6 +24,13 @@ pub enum StoreError {
     /// A caller-supplied value the store cannot use (a pagination cursor).
     #[error("invalid {0}")]
     InvalidInput(&'static str),
+    /// A per-organization limit would be exceeded.
+    #[error("the {limit} limit is {max} and {current} exist")]
+    LimitReached {
+        limit: &'static str,
+        max: u32,
+        current: u32,
+    },
     #[error(transparent)]
     Other(#[from] Box<dyn std::error::Error + Send + Sync>),
 }
@@ -35,6 +42,10 @@ pub enum Conflict {
     KeyRevoked,
     KeyAlreadyRotated,
     Duplicate,
+    /// A workspace or agent still has keys or channels.
+    InUse,
+    /// The change would leave the organization without an owner.
+    LastOwner,
 }
 
 impl std::fmt::Display for Conflict {
@@ -44,6 +55,8 @@ impl std::fmt::Display for Conflict {
             Conflict::KeyRevoked => "the key is revoked",
             Conflict::KeyAlreadyRotated => "the key was already rotated",
             Conflict::Duplicate => "a record with the same unique value exists",
+            Conflict::InUse => "it still has active keys or channels; revoke or delete them first",
+            Conflict::LastOwner => "an organization must keep at least one owner",
         })
     }
 }
@@ -84,20 +97,27 @@ pub trait Store: Send + Sync + 'static {
 
     async fn get_key(&self, org_id: &str, id: &str) -> Result<KeyRecord>;
 
-    async fn list_keys(&self, org_id: &str, page: &PageRequest) -> Result<Page<KeyRecord>>;
+    async fn list_keys(
+        &self,
+        org_id: &str,
+        filter: &KeyFilter,
+        page: &PageRequest,
+    ) -> Result<Page<KeyRecord>>;
 
+    /// Inserts a key after checking the organization's limits in the same
+    /// transaction, so parallel creates cannot overshoot them.
     async fn create_key(&self, key: NewKey, audit: NewAuditEvent) -> Result<KeyRecord>;
 
     /// Inserts many keys in one transaction, without audit events: for imports and
     /// for seeding benchmarks. Fails as a whole on any conflict.
     async fn create_keys_bulk(&self, keys: &[NewKey]) -> Result<()>;
 
-    /// Renames a key that is not revoked.
-    async fn rename_key(
+    /// Edits a key that is not revoked.
+    async fn update_key(
         &self,
         org_id: &str,
         id: &str,
-        name: &str,
+        patch: &KeyPatch,
         audit: NewAuditEvent,
     ) -> Result<KeyRecord>;
 
@@ -120,6 +140,118 @@ pub trait Store: Send + Sync + 'static {
     async fn record_last_used(&self, uses: &[(String, DateTime<Utc>)]) -> Result<()>;
 
     async fn list_audit(&self, org_id: &str, page: &PageRequest) -> Result<Page<AuditEvent>>;
+
+    // Organizations and their settings.
+    async fn get_org(&self, id: &str) -> Result<Organization>;
+    /// The organizations a user belongs to, with their role in each.
+    async fn list_user_orgs(&self, user_id: &str) -> Result<Vec<(Organization, Role)>>;
+    /// A new organization whose owner is an existing user, with the owner's first token.
+    async fn create_org(
+        &self,
+        org: &Organization,
+        owner_user_id: &str,
+        key: NewKey,
+        audit: NewAuditEvent,
+    ) -> Result<KeyRecord>;
+    async fn update_org(&self, org: &Organization, audit: NewAuditEvent) -> Result<Organization>;
+
+    // Workspaces and agents.
+    async fn create_resource(
+        &self,
+        kind: ResourceKind,
+        org_id: &str,
+        r: &Resource,
+        audit: NewAuditEvent,
+    ) -> Result<()>;
+    async fn list_resources(&self, kind: ResourceKind, org_id: &str) -> Result<Vec<Resource>>;
+    async fn get_resource(&self, kind: ResourceKind, org_id: &str, id: &str) -> Result<Resource>;
+    async fn rename_resource(
+        &self,
+        kind: ResourceKind,
+        org_id: &str,
+        id: &str,
+        name: &str,
+        audit: NewAuditEvent,
+    ) -> Result<Resource>;
+    /// Refused with [`Conflict::InUse`] while active keys or channels refer to it.
+    async fn delete_resource(
+        &self,
+        kind: ResourceKind,
+        org_id: &str,
+        id: &str,
+        audit: NewAuditEvent,
+    ) -> Result<()>;
+
+    // Channels.
+    async fn create_channel(&self, channel: &Channel, audit: NewAuditEvent) -> Result<()>;
+    async fn list_channels(&self, org_id: &str, agent_id: Option<&str>) -> Result<Vec<Channel>>;
+    async fn get_channel(&self, org_id: &str, id: &str) -> Result<Channel>;
+    /// By hook id, including disabled and deleted channels (callers decide).
+    async fn find_channel_by_hook(&self, hook_id: &str) -> Result<Option<Channel>>;
+    async fn update_channel(&self, channel: &Channel, audit: NewAuditEvent) -> Result<Channel>;
+    /// Deletes a channel and revokes its tokens; returns the revoked keys' hashes.
+    async fn delete_channel(
+        &self,
+        org_id: &str,
+        id: &str,
+        at: DateTime<Utc>,
+        by: &str,
+        audit: NewAuditEvent,
+    ) -> Result<Vec<KeyHash>>;
+
+    // Members.
+    async fn get_member(&self, org_id: &str, user_id: &str) -> Result<Option<Member>>;
+    async fn list_members(&self, org_id: &str) -> Result<Vec<Member>>;
+    /// Adds a person (created by email if new) with a role and their first token.
+    async fn add_member(
+        &self,
+        org_id: &str,
+        member: &Member,
+        key: NewKey,
+        audit: NewAuditEvent,
+    ) -> Result<(Member, KeyRecord)>;
+    async fn update_member(
+        &self,
+        org_id: &str,
+        member: &Member,
+        audit: NewAuditEvent,
+    ) -> Result<Member>;
+    /// Removes a membership and revokes the person's keys in the organization.
+    async fn remove_member(
+        &self,
+        org_id: &str,
+        user_id: &str,
+        at: DateTime<Utc>,
+        by: &str,
+        audit: NewAuditEvent,
+    ) -> Result<Vec<KeyHash>>;
+    async fn find_user_by_email(&self, email: &str) -> Result<Option<String>>;
+
+    // Service accounts.
+    async fn create_service_account(
+        &self,
+        org_id: &str,
+        sa: &ServiceAccount,
+        key: NewKey,
+        audit: NewAuditEvent,
+    ) -> Result<KeyRecord>;
+    async fn list_service_accounts(&self, org_id: &str) -> Result<Vec<ServiceAccount>>;
+    async fn get_service_account(&self, org_id: &str, id: &str) -> Result<ServiceAccount>;
+    async fn update_service_account(
+        &self,
+        org_id: &str,
+        sa: &ServiceAccount,
+        audit: NewAuditEvent,
+    ) -> Result<ServiceAccount>;
+    /// Deletes a service account and revokes its keys; returns their hashes.
+    async fn delete_service_account(
+        &self,
+        org_id: &str,
+        id: &str,
+        at: DateTime<Utc>,
+        by: &str,
+        audit: NewAuditEvent,
+    ) -> Result<Vec<KeyHash>>;
 
     /// Closes connections, after the last write-behind flush.
     async fn close(&self);

@@ -1,7 +1,7 @@
 //! Records the store reads and writes. Times are UTC; JSON columns are typed here.
 
 use chrono::{DateTime, Utc};
-use keyward_core::{key::Environment, KeyHash, KeyKind, Owner, PermissionSet, Scope};
+use keyward_core::{key::Environment, KeyHash, KeyKind, Owner, PermissionSet, Role, Scope};
 use serde::Serialize;
 
 #[derive(Debug, Clone)]
@@ -28,6 +28,10 @@ pub struct KeyRecord {
     pub revoked_by: Option<String>,
     pub rotated_from: Option<String>,
     pub rotated_to: Option<String>,
+    /// The workspace a worker or legacy workspace key is bound to.
+    pub workspace_id: Option<String>,
+    /// The channel a channel token belongs to.
+    pub channel_id: Option<String>,
 }
 
 /// A key to insert. Holds only the hash of the secret.
@@ -48,6 +52,8 @@ pub struct NewKey {
     pub created_by: String,
     pub expires_at: Option<DateTime<Utc>>,
     pub rotated_from: Option<String>,
+    pub workspace_id: Option<String>,
+    pub channel_id: Option<String>,
 }
 
 #[derive(Debug, Clone)]
@@ -131,4 +137,117 @@ pub struct PageRequest {
 pub struct Page<T> {
     pub items: Vec<T>,
     pub next_cursor: Option<String>,
+}
+
+/// Per-organization limits and switches. Defaults come from the seeds.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize, utoipa::ToSchema)]
+pub struct OrgSettings {
+    /// Keys per organization, counting every kind except worker keys and channel
+    /// tokens; revoked keys free their slot, expired keys count until revoked.
+    pub max_keys: u32,
+    /// Active worker keys per user per workspace.
+    pub max_worker_keys: u32,
+    /// Whether new legacy workspace tokens may be created (for migrations).
+    pub allow_legacy_tokens: bool,
+}
+
+impl Default for OrgSettings {
+    fn default() -> Self {
+        Self {
+            max_keys: 10,
+            max_worker_keys: 25,
+            allow_legacy_tokens: false,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct Organization {
+    pub id: String,
+    pub name: String,
+    pub created_at: DateTime<Utc>,
+    pub settings: OrgSettings,
+}
+
+/// Workspaces and agents share one shape.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ResourceKind {
+    Workspace,
+    Agent,
+}
+
+impl ResourceKind {
+    pub fn table(self) -> &'static str {
+        match self {
+            ResourceKind::Workspace => "workspaces",
+            ResourceKind::Agent => "agents",
+        }
+    }
+
+    pub fn singular(self) -> &'static str {
+        match self {
+            ResourceKind::Workspace => "workspace",
+            ResourceKind::Agent => "agent",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct Resource {
+    pub id: String,
+    pub name: String,
+    pub created_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct Channel {
+    pub id: String,
+    #[serde(skip)]
+    pub org_id: String,
+    pub agent_id: String,
+    pub name: String,
+    /// The public identifier callers send as `X-Hook-Id` or `hookId`.
+    pub hook_id: String,
+    pub enabled: bool,
+    pub created_at: DateTime<Utc>,
+    #[serde(skip)]
+    pub deleted: bool,
+}
+
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct Member {
+    pub user_id: String,
+    pub email: String,
+    pub role: Role,
+    /// For agent admins: the agents they administer.
+    pub agents: Vec<String>,
+    pub created_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct ServiceAccount {
+    pub id: String,
+    pub name: String,
+    #[schema(value_type = Vec<String>)]
+    pub scopes: PermissionSet,
+    pub created_at: DateTime<Utc>,
+    pub created_by: String,
+}
+
+/// What may change on a key; `None` leaves a field as it is.
+#[derive(Debug, Clone, Default)]
+pub struct KeyPatch {
+    pub name: Option<String>,
+    pub permissions: Option<PermissionSet>,
+    pub scope: Option<Scope>,
+}
+
+/// Which keys a listing shows.
+#[derive(Debug, Clone, Default)]
+pub struct KeyFilter {
+    /// Only keys owned by this user, or (with `agents`) also agent-level keys of these agents.
+    pub owner_user: Option<String>,
+    pub agents: Option<Vec<String>>,
+    /// Only keys of this service account.
+    pub service_account: Option<String>,
 }

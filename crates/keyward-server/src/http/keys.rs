@@ -2,6 +2,7 @@
 
 use super::{actor_event, ListQuery, ListResponse};
 use crate::auth::Principal;
+use crate::authz::{may_create, may_manage, Reach, Target};
 use crate::errors::{ApiError, Result};
 use crate::extract::{parse_json, ApiJson, ApiQuery};
 use crate::state::AppState;
@@ -12,7 +13,7 @@ use chrono::{DateTime, Duration, Utc};
 use keyward_core::expiry::{parse_duration, status_at, Expiry, KeyStatus};
 use keyward_core::key::Environment;
 use keyward_core::{ids, KeyKind, Name, Owner, PermissionSet, PlainKey, Scope};
-use keyward_store::{KeyRecord, NewKey, Rotation};
+use keyward_store::{KeyFilter, KeyPatch, KeyRecord, NewKey, ResourceKind, Rotation, StoreError};
 use serde::{Deserialize, Serialize};
 use std::sync::Arc;
 use utoipa::ToSchema;
@@ -43,6 +44,10 @@ pub struct KeyView {
     pub revoked_by: Option<String>,
     pub rotated_from: Option<String>,
     pub rotated_to: Option<String>,
+    /// The workspace a worker or legacy workspace key is bound to.
+    pub workspace: Option<String>,
+    /// The channel a channel token belongs to.
+    pub channel: Option<String>,
 }
 
 impl KeyView {
@@ -70,6 +75,8 @@ impl KeyView {
             revoked_by: k.revoked_by.clone(),
             rotated_from: k.rotated_from.clone(),
             rotated_to: k.rotated_to.clone(),
+            workspace: k.workspace_id.clone(),
+            channel: k.channel_id.clone(),
         }
     }
 }
@@ -128,8 +135,17 @@ pub struct CreateKeyRequest {
     pub expires: Option<String>,
     /// Defaults to the caller's own permissions.
     pub permissions: Option<PermissionsInput>,
-    /// `personal` (default for people) or `api` (a key for your own customers).
+    /// `personal` (default for people), `worker` (needs `workspace`), `channel` (needs
+    /// `channel`), `legacy_workspace` (needs `workspace` and the organization setting),
+    /// or `api` (a key for your own customers). Service-account keys are created under
+    /// `/v1/service-accounts`.
     pub kind: Option<KeyKind>,
+    /// Organization (default), a list of workspaces, or one agent. Fixed in level.
+    pub scope: Option<Scope>,
+    /// For `worker` and `legacy_workspace` keys: the workspace they are bound to.
+    pub workspace: Option<String>,
+    /// For `channel` tokens: the channel id.
+    pub channel: Option<String>,
     /// For `api` keys: `live` (default) or `test`.
     pub environment: Option<Environment>,
     /// For `api` keys: your identifier of the customer the key belongs to.
@@ -144,6 +160,10 @@ pub struct CreateKeyRequest {
 pub struct UpdateKeyRequest {
     #[schema(value_type = Option<String>)]
     pub name: Option<Name>,
+    /// New permissions; never more than the editor holds.
+    pub permissions: Option<PermissionsInput>,
+    /// New scope of the same level (e.g. another list of workspaces).
+    pub scope: Option<Scope>,
 }
 
 #[derive(Debug, Deserialize, ToSchema, Default)]
@@ -160,18 +180,65 @@ fn expiry_field(field: &'static str) -> impl Fn(keyward_core::expiry::ExpiryErro
     move |e| ApiError::validation(field, e)
 }
 
-async fn find(state: &AppState, principal: &Principal, id: &str) -> Result<KeyRecord> {
+/// The key `id` of the caller's organization, if the caller may manage it:
+/// 404 when it does not exist, 403 when it exists beyond the caller's reach.
+async fn find(
+    state: &AppState,
+    principal: &Principal,
+    reach: &Reach,
+    id: &str,
+) -> Result<KeyRecord> {
     if !ids::is_id("key", id) {
         return Err(ApiError::NotFound("key"));
     }
-    state
+    let key = state
         .store
         .get_key(principal.org_id(), id)
         .await
         .map_err(|e| match e {
-            keyward_store::StoreError::NotFound => ApiError::NotFound("key"),
+            StoreError::NotFound => ApiError::NotFound("key"),
             other => other.into(),
-        })
+        })?;
+    may_manage(reach, &principal.key.scope, &Target::from(&key))?;
+    Ok(key)
+}
+
+/// Checks that every workspace or agent a scope names exists in the organization.
+pub(crate) async fn check_scope_exists(
+    state: &AppState,
+    org_id: &str,
+    scope: &Scope,
+) -> Result<()> {
+    let missing = |kind: ResourceKind, id: &str| {
+        ApiError::validation(
+            "scope",
+            format!("no {} {id:?} in this organization", kind.singular()),
+        )
+    };
+    match scope {
+        Scope::Organization => Ok(()),
+        Scope::Workspaces { workspaces } => {
+            if workspaces.is_empty() {
+                return Err(ApiError::validation("scope", "name at least one workspace"));
+            }
+            for w in workspaces {
+                state
+                    .store
+                    .get_resource(ResourceKind::Workspace, org_id, w)
+                    .await
+                    .map_err(|_| missing(ResourceKind::Workspace, w))?;
+            }
+            Ok(())
+        }
+        Scope::Agent { agent } => {
+            state
+                .store
+                .get_resource(ResourceKind::Agent, org_id, agent)
+                .await
+                .map_err(|_| missing(ResourceKind::Agent, agent))?;
+            Ok(())
+        }
+    }
 }
 
 /// Create a key. The response is the only time the raw key is shown.
@@ -184,45 +251,142 @@ pub async fn create_key(
     ApiJson(req): ApiJson<CreateKeyRequest>,
 ) -> Result<(StatusCode, Json<CreatedKey>)> {
     principal.require("keys:write")?;
-    let caller_is_user = matches!(principal.key.owner, Some(Owner::User { .. }));
-    let kind = req.kind.unwrap_or(if caller_is_user {
+    let reach = principal.reach(&state).await?;
+    let org_id = principal.org_id().to_owned();
+    let caller_user = match &principal.key.owner {
+        Some(o @ Owner::User { .. }) if principal.key.kind == KeyKind::Personal => Some(o.clone()),
+        _ => None,
+    };
+    let kind = req.kind.unwrap_or(if caller_user.is_some() {
         KeyKind::Personal
     } else {
         KeyKind::Api
     });
-    let owner = match kind {
-        KeyKind::Personal => {
-            if req.owner.is_some() {
-                return Err(ApiError::validation(
-                    "owner",
-                    "personal tokens belong to the caller; omit owner",
-                ));
+    if req.owner.is_some() && kind != KeyKind::Api {
+        return Err(ApiError::validation(
+            "owner",
+            "only api keys take an owner; other keys belong to their creator",
+        ));
+    }
+    if req.workspace.is_some() && !matches!(kind, KeyKind::Worker | KeyKind::LegacyWorkspace) {
+        return Err(ApiError::validation(
+            "workspace",
+            "only worker and legacy_workspace keys are bound to a workspace; use scope",
+        ));
+    }
+    if req.channel.is_some() && kind != KeyKind::Channel {
+        return Err(ApiError::validation(
+            "channel",
+            "only channel tokens belong to a channel",
+        ));
+    }
+    let mut scope = req.scope.clone().unwrap_or_default();
+    let mut workspace_id = None;
+    let mut channel_id = None;
+    let owner =
+        match kind {
+            KeyKind::Personal => caller_user
+                .clone()
+                .ok_or_else(|| {
+                    ApiError::validation(
+                        "kind",
+                        "only a person's own token can create personal tokens",
+                    )
+                })?
+                .into(),
+            KeyKind::Api => match req.owner {
+                Some(id) if id.trim().is_empty() || id.len() > 255 => {
+                    return Err(ApiError::validation("owner", "must be 1 to 255 characters"))
+                }
+                Some(id) => Some(Owner::External { id }),
+                None => None,
+            },
+            KeyKind::Worker | KeyKind::LegacyWorkspace => {
+                let ws = req.workspace.clone().ok_or_else(|| {
+                    ApiError::validation("workspace", "is required for this kind")
+                })?;
+                if req.scope.is_some() {
+                    return Err(ApiError::validation(
+                        "scope",
+                        "worker and legacy keys are scoped to their workspace; omit scope",
+                    ));
+                }
+                scope = Scope::Workspaces {
+                    workspaces: vec![ws.clone()],
+                };
+                workspace_id = Some(ws);
+                if kind == KeyKind::Worker {
+                    Some(caller_user.clone().ok_or_else(|| {
+                        ApiError::validation(
+                            "kind",
+                            "worker keys belong to a person; use a personal token",
+                        )
+                    })?)
+                } else {
+                    if !state
+                        .store
+                        .get_org(&org_id)
+                        .await?
+                        .settings
+                        .allow_legacy_tokens
+                    {
+                        return Err(ApiError::LegacyTokensDisabled);
+                    }
+                    if !matches!(reach, Reach::Admin { .. }) {
+                        return Err(ApiError::RoleForbidden(
+                            "only organization admins may create legacy workspace tokens".into(),
+                        ));
+                    }
+                    None
+                }
             }
-            if !caller_is_user {
+            KeyKind::Channel => {
+                let id = req.channel.clone().ok_or_else(|| {
+                    ApiError::validation("channel", "is required for channel tokens")
+                })?;
+                let channel = state
+                    .store
+                    .get_channel(&org_id, &id)
+                    .await
+                    .map_err(|_| ApiError::ChannelNotFound)?;
+                if req.scope.is_some() {
+                    return Err(ApiError::validation(
+                        "scope",
+                        "channel tokens are scoped to their channel's agent; omit scope",
+                    ));
+                }
+                scope = Scope::Agent {
+                    agent: channel.agent_id.clone(),
+                };
+                channel_id = Some(channel.id);
+                None
+            }
+            KeyKind::ServiceAccount => {
                 return Err(ApiError::validation(
                     "kind",
-                    "only a person's key can create personal tokens",
-                ));
+                    "create service-account keys with POST /v1/service-accounts/{id}/keys",
+                ))
             }
-            principal.key.owner.clone()
-        }
-        KeyKind::Api => match req.owner {
-            Some(id) if id.trim().is_empty() || id.len() > 255 => {
-                return Err(ApiError::validation("owner", "must be 1 to 255 characters"))
-            }
-            Some(id) => Some(Owner::External { id }),
-            None => None,
-        },
-        other => {
-            return Err(ApiError::validation(
-                "kind",
-                format!(
-                    "{} keys cannot be created here; use personal or api",
-                    other.as_str()
-                ),
-            ))
-        }
+        };
+    check_scope_exists(&state, &org_id, &scope).await?;
+    if kind == KeyKind::Api && !matches!(reach, Reach::Admin { .. } | Reach::AgentAdmin { .. }) {
+        return Err(ApiError::RoleForbidden("only admins issue api keys".into()));
+    }
+    // Customer keys belong to no person of the organization.
+    let target_owner = if kind == KeyKind::Api {
+        None
+    } else {
+        owner.as_ref()
     };
+    may_create(
+        &reach,
+        &principal.key.scope,
+        &Target {
+            kind,
+            owner: target_owner,
+            scope: &scope,
+        },
+    )?;
     let environment = match (kind, req.environment) {
         (KeyKind::Api, env) => env.unwrap_or_default(),
         (_, None | Some(Environment::Live)) => Environment::Live,
@@ -261,7 +425,7 @@ pub async fn create_key(
     let actor = principal.actor();
     let new = NewKey {
         id: ids::new_id("key"),
-        org_id: principal.org_id().to_owned(),
+        org_id,
         kind,
         environment,
         name: req.name.to_string(),
@@ -269,12 +433,14 @@ pub async fn create_key(
         hash: plain.hash(),
         owner,
         permissions,
-        scope: Scope::Organization,
+        scope,
         metadata,
         created_at: now,
         created_by: actor.name.clone(),
         expires_at,
         rotated_from: None,
+        workspace_id,
+        channel_id,
     };
     let audit = actor_event(
         &principal,
@@ -284,7 +450,7 @@ pub async fn create_key(
         &new.id,
         serde_json::json!({
             "name": new.name, "kind": kind, "prefix": new.prefix,
-            "permissions": new.permissions, "expires_at": expires_at,
+            "permissions": new.permissions, "scope": new.scope, "expires_at": expires_at,
         }),
     );
     let record = Arc::new(state.store.create_key(new, audit).await?);
@@ -309,12 +475,32 @@ pub async fn list_keys(
     ApiQuery(query): ApiQuery<ListQuery>,
 ) -> Result<Json<ListResponse<KeyView>>> {
     principal.require("keys:read")?;
+    let reach = principal.reach(&state).await?;
+    let filter = match &reach {
+        Reach::Admin { .. } => KeyFilter::default(),
+        Reach::AgentAdmin { user_id, agents } => KeyFilter {
+            owner_user: Some(user_id.clone()),
+            agents: Some(agents.clone()),
+            ..Default::default()
+        },
+        Reach::Member { user_id } => KeyFilter {
+            owner_user: Some(user_id.clone()),
+            ..Default::default()
+        },
+        Reach::None => return Err(ApiError::RoleForbidden("this key cannot list keys".into())),
+    };
     let page = state
         .store
-        .list_keys(principal.org_id(), &query.page_request()?)
+        .list_keys(principal.org_id(), &filter, &query.page_request()?)
         .await?;
     Ok(Json(ListResponse {
-        data: page.items.iter().map(|k| KeyView::new(&state, k)).collect(),
+        // A key scoped below the organization sees only what its scope covers.
+        data: page
+            .items
+            .iter()
+            .filter(|k| principal.key.scope.covers(&k.scope))
+            .map(|k| KeyView::new(&state, k))
+            .collect(),
         next_cursor: page.next_cursor,
     }))
 }
@@ -329,7 +515,8 @@ pub async fn get_key(
     Path(id): Path<String>,
 ) -> Result<Json<KeyView>> {
     principal.require("keys:read")?;
-    let key = find(&state, &principal, &id).await?;
+    let reach = principal.reach(&state).await?;
+    let key = find(&state, &principal, &reach, &id).await?;
     Ok(Json(KeyView::new(&state, &key)))
 }
 
@@ -344,22 +531,86 @@ pub async fn update_key(
     ApiJson(req): ApiJson<UpdateKeyRequest>,
 ) -> Result<Json<KeyView>> {
     principal.require("keys:write")?;
-    let current = find(&state, &principal, &id).await?;
-    let Some(name) = req.name else {
-        return Err(ApiError::validation("body", "nothing to change: send name"));
-    };
+    let reach = principal.reach(&state).await?;
+    let current = find(&state, &principal, &reach, &id).await?;
+    if req.name.is_none() && req.permissions.is_none() && req.scope.is_none() {
+        return Err(ApiError::validation(
+            "body",
+            "nothing to change: send name, permissions or scope",
+        ));
+    }
+    let permissions = req
+        .permissions
+        .as_ref()
+        .map(PermissionsInput::parse)
+        .transpose()?;
+    if let Some(p) = &permissions {
+        if !principal.key.permissions.covers(p) {
+            return Err(ApiError::CannotGrant(
+                principal.key.permissions.missing_from(p),
+            ));
+        }
+    }
+    if let Some(scope) = &req.scope {
+        let same_level = match (&current.scope, scope) {
+            (Scope::Organization, Scope::Organization) => true,
+            (Scope::Workspaces { .. }, Scope::Workspaces { .. }) => current.workspace_id.is_none(),
+            (Scope::Agent { agent: a }, Scope::Agent { agent: b }) => a == b,
+            _ => false,
+        };
+        if !same_level {
+            return Err(ApiError::validation(
+                "scope",
+                format!("the scope level ({}) is fixed at creation; only the list of workspaces can be edited", current.scope.level()),
+            ));
+        }
+        check_scope_exists(&state, principal.org_id(), scope).await?;
+        may_manage(
+            &reach,
+            &principal.key.scope,
+            &Target {
+                kind: current.kind,
+                owner: current.owner.as_ref(),
+                scope,
+            },
+        )?;
+    }
     let now = state.clock.now();
+    let mut changes = serde_json::Map::new();
+    if let Some(name) = &req.name {
+        changes.insert(
+            "name".into(),
+            serde_json::json!({ "from": current.name, "to": name.as_str() }),
+        );
+    }
+    if let Some(p) = &permissions {
+        changes.insert(
+            "permissions".into(),
+            serde_json::json!({ "from": current.permissions, "to": p }),
+        );
+    }
+    if let Some(scope) = &req.scope {
+        changes.insert(
+            "scope".into(),
+            serde_json::json!({ "from": current.scope, "to": scope }),
+        );
+    }
     let audit = actor_event(
         &principal,
         now,
         "key.update",
         "key",
         &id,
-        serde_json::json!({ "name": { "from": current.name, "to": name.as_str() } }),
+        serde_json::Value::Object(changes),
     );
+    let patch = KeyPatch {
+        name: req.name.map(|n| n.to_string()),
+        permissions,
+        scope: req.scope,
+    };
     let updated = state
         .store
-        .rename_key(principal.org_id(), &id, name.as_str(), audit)
+        .update_key(principal.org_id(), &id, &patch, audit)
         .await?;
     state.keys.invalidate(&updated.hash);
     Ok(Json(KeyView::new(&state, &updated)))
@@ -375,7 +626,8 @@ pub async fn revoke_key(
     Path(id): Path<String>,
 ) -> Result<Json<KeyView>> {
     principal.require("keys:write")?;
-    find(&state, &principal, &id).await?;
+    let reach = principal.reach(&state).await?;
+    find(&state, &principal, &reach, &id).await?;
     let now = state.clock.now();
     let actor = principal.actor();
     let audit = actor_event(
@@ -412,7 +664,8 @@ pub async fn rotate_key(
     } else {
         parse_json(&body)?
     };
-    let old = find(&state, &principal, &id).await?;
+    let reach = principal.reach(&state).await?;
+    let old = find(&state, &principal, &reach, &id).await?;
     if !principal.key.permissions.covers(&old.permissions) {
         return Err(ApiError::CannotGrant(
             principal.key.permissions.missing_from(&old.permissions),
@@ -454,6 +707,8 @@ pub async fn rotate_key(
         created_by: actor.name.clone(),
         expires_at,
         rotated_from: Some(old.id.clone()),
+        workspace_id: old.workspace_id.clone(),
+        channel_id: old.channel_id.clone(),
     };
     let audit = vec![
         actor_event(

@@ -32,6 +32,12 @@ pub async fn healthz(State(state): State<AppState>) -> (StatusCode, Json<Health>
     }
 }
 
+/// Liveness only: a static 200 with no database, no authentication and no
+/// allocation. Also the baseline the HTTP benchmark compares verify against.
+pub async fn livez() -> &'static str {
+    "ok"
+}
+
 pub async fn openapi_json(doc: Arc<utoipa::openapi::OpenApi>) -> impl IntoResponse {
     Json(doc.as_ref().clone())
 }

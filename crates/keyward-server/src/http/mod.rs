@@ -2,9 +2,14 @@
 //! once with the trace layer and the error-shaping middleware.
 
 pub mod audit;
+pub mod channels;
 pub mod keys;
 pub mod me;
+pub mod members;
 pub mod meta;
+pub mod orgs;
+pub mod resources;
+pub mod service_accounts;
 pub mod verify;
 
 use crate::auth::Principal;
@@ -83,6 +88,12 @@ pub fn actor_event(
          (name = "verify", description = "The hot path: is this key allowed to do X?"),
          (name = "account", description = "Who the caller is"),
          (name = "audit", description = "Who changed what"),
+         (name = "organizations", description = "Organizations and their limits"),
+         (name = "workspaces", description = "Workspaces keys can be scoped to"),
+         (name = "agents", description = "Agents (bots) that own channels"),
+         (name = "channels", description = "Agent channels with public hook ids, and dual authentication"),
+         (name = "members", description = "People and their roles"),
+         (name = "service-accounts", description = "Non-human principals with explicit scopes"),
          (name = "meta", description = "Health and documentation"))
 )]
 struct ApiDoc;
@@ -112,6 +123,50 @@ fn api() -> OpenApiRouter<AppState> {
         .routes(routes!(verify::verify_key))
         .routes(routes!(me::me))
         .routes(routes!(audit::list_audit))
+        .routes(routes!(orgs::my_organizations))
+        .routes(routes!(orgs::create_org))
+        .routes(routes!(orgs::get_org, orgs::update_org))
+        .routes(routes!(
+            resources::create_workspace,
+            resources::list_workspaces
+        ))
+        .routes(routes!(
+            resources::get_workspace,
+            resources::rename_workspace,
+            resources::delete_workspace
+        ))
+        .routes(routes!(resources::create_agent, resources::list_agents))
+        .routes(routes!(
+            resources::get_agent,
+            resources::rename_agent,
+            resources::delete_agent
+        ))
+        .routes(routes!(channels::create_channel, channels::list_channels))
+        .routes(routes!(
+            channels::get_channel,
+            channels::update_channel,
+            channels::delete_channel
+        ))
+        .routes(routes!(
+            channels::channel_context_get,
+            channels::channel_context_post
+        ))
+        .routes(routes!(members::add_member, members::list_members))
+        .routes(routes!(
+            members::get_member,
+            members::update_member,
+            members::remove_member
+        ))
+        .routes(routes!(
+            service_accounts::create_service_account,
+            service_accounts::list_service_accounts
+        ))
+        .routes(routes!(
+            service_accounts::get_service_account,
+            service_accounts::update_service_account,
+            service_accounts::delete_service_account
+        ))
+        .routes(routes!(service_accounts::create_service_account_key))
         .routes(routes!(meta::healthz))
 }
 
@@ -129,12 +184,14 @@ pub fn router(state: AppState) -> Router {
             axum::routing::get(move || meta::openapi_json(doc.clone())),
         )
         .route("/problems/{code}", axum::routing::get(meta::problem_type))
+        .route("/livez", axum::routing::get(meta::livez))
         .fallback(|| async { ApiError::NotFound("route") })
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .layer(axum::middleware::from_fn(
             crate::errors::add_problem_instance,
         ))
+        .layer(axum::middleware::from_fn(crate::auth::deprecation_headers))
         .layer(
             tower_http::trace::TraceLayer::new_for_http().make_span_with(
                 |req: &axum::extract::Request| {

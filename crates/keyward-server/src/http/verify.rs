@@ -9,7 +9,7 @@ use crate::verify::Verdict;
 use axum::extract::State;
 use axum::Json;
 use chrono::{DateTime, Utc};
-use keyward_core::{Owner, Permission, Scope};
+use keyward_core::{KeyKind, Owner, Permission, Scope};
 use keyward_store::KeyRecord;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -21,6 +21,13 @@ pub struct VerifyRequest {
     pub key: String,
     /// A permission the key must hold, e.g. `keys:read`.
     pub permission: Option<String>,
+    /// A workspace id the key's scope must reach.
+    pub workspace: Option<String>,
+    /// An agent id the key's scope must reach.
+    pub agent: Option<String>,
+    /// A channel's hook id: the channel must exist and be enabled, and the key must be
+    /// its channel token or reach its agent.
+    pub channel: Option<String>,
 }
 
 #[derive(Debug, Serialize, ToSchema, Clone, Copy, PartialEq, Eq)]
@@ -31,6 +38,8 @@ pub enum VerifyCode {
     NotFound,
     Revoked,
     Expired,
+    Forbidden,
+    ChannelNotFound,
     InsufficientPermissions,
 }
 
@@ -112,14 +121,66 @@ pub async fn verify_key(
             Some(&k),
             Some("the key has expired".into()),
         ),
-        Verdict::Valid(k) => match wanted {
-            Some(p) if !k.permissions.allows(p.resource(), p.action()) => VerifyResponse::about(
-                VerifyCode::InsufficientPermissions,
-                Some(&k),
-                Some(format!("the key lacks {p}")),
-            ),
-            _ => VerifyResponse::about(VerifyCode::Valid, Some(&k), None),
-        },
+        Verdict::Valid(k) => {
+            let (code, message) = decide(&state, &k, &req, wanted.as_ref()).await?;
+            VerifyResponse::about(code, Some(&k), message)
+        }
     };
     Ok(Json(response))
+}
+
+/// Channel, then scope, then grants: the first that fails gives the code.
+async fn decide(
+    state: &AppState,
+    k: &KeyRecord,
+    req: &VerifyRequest,
+    wanted: Option<&Permission>,
+) -> Result<(VerifyCode, Option<String>)> {
+    if let Some(hook_id) = req.channel.as_deref() {
+        let channel = state.store.find_channel_by_hook(hook_id).await?;
+        let Some(channel) = channel.filter(|c| c.enabled && !c.deleted && c.org_id == k.org_id)
+        else {
+            return Ok((
+                VerifyCode::ChannelNotFound,
+                Some("Channel not found".into()),
+            ));
+        };
+        if k.kind == KeyKind::Channel && k.channel_id.as_deref() != Some(channel.id.as_str()) {
+            return Ok((
+                VerifyCode::Forbidden,
+                Some("the key is another channel's token".into()),
+            ));
+        }
+        if !k.scope.reaches_agent(&channel.agent_id) {
+            return Ok((
+                VerifyCode::Forbidden,
+                Some("the channel's agent is outside the key's scope".into()),
+            ));
+        }
+    }
+    if let Some(ws) = req.workspace.as_deref() {
+        if !k.scope.reaches_workspace(ws) {
+            return Ok((
+                VerifyCode::Forbidden,
+                Some(format!("workspace {ws} is outside the key's scope")),
+            ));
+        }
+    }
+    if let Some(agent) = req.agent.as_deref() {
+        if !k.scope.reaches_agent(agent) {
+            return Ok((
+                VerifyCode::Forbidden,
+                Some(format!("agent {agent} is outside the key's scope")),
+            ));
+        }
+    }
+    if let Some(p) = wanted {
+        if !k.permissions.allows(p.resource(), p.action()) {
+            return Ok((
+                VerifyCode::InsufficientPermissions,
+                Some(format!("the key lacks {p}")),
+            ));
+        }
+    }
+    Ok((VerifyCode::Valid, None))
 }

@@ -43,6 +43,24 @@ impl Reply {
     }
 }
 
+fn system_event(org_id: &str, action: &str) -> keyward_store::NewAuditEvent {
+    keyward_store::NewAuditEvent {
+        org_id: org_id.to_owned(),
+        at: start_time(),
+        actor: keyward_store::Actor {
+            actor_type: "system".into(),
+            id: None,
+            name: "test setup".into(),
+            key_id: None,
+        },
+        action: action.to_owned(),
+        target_type: "organization".into(),
+        target_id: org_id.to_owned(),
+        source_ip: None,
+        details: serde_json::json!({}),
+    }
+}
+
 pub fn start_time() -> DateTime<Utc> {
     DateTime::parse_from_rfc3339(START)
         .unwrap()
@@ -63,7 +81,7 @@ impl TestApp {
             .unwrap();
         store.migrate().await.unwrap();
         let clock = Arc::new(ManualClock::new(start_time()));
-        let (token, _) = keyward_server::bootstrap::bootstrap(
+        let (token, record) = keyward_server::bootstrap::bootstrap(
             store.as_ref(),
             clock.as_ref(),
             "acme",
@@ -71,6 +89,14 @@ impl TestApp {
         )
         .await
         .unwrap();
+        // Most tests create more keys than the seeds' default of 10; limit tests lower it
+        // again through the API.
+        let mut org = store.get_org(&record.org_id).await.unwrap();
+        org.settings.max_keys = 1000;
+        store
+            .update_org(&org, system_event(&record.org_id, "org.update"))
+            .await
+            .unwrap();
         let settings = Settings {
             listen: "127.0.0.1:0".parse().unwrap(),
             flush_interval,

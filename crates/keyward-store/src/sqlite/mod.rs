@@ -6,7 +6,7 @@
 
 use crate::*;
 use chrono::{DateTime, Utc};
-use keyward_core::{key::Environment, KeyHash, KeyKind, Owner, PermissionSet, Scope};
+use keyward_core::{key::Environment, KeyHash, KeyKind, Owner, PermissionSet, Role, Scope};
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteRow, SqliteSynchronous,
 };
@@ -23,7 +23,8 @@ pub struct SqliteStore {
 
 const KEY_SELECT: &str = "SELECT k.id, k.org_id, o.name AS org_name, k.kind, k.environment, k.name, k.prefix, k.key_hash, \
     k.owner_type, k.owner_id, k.owner_name, k.permissions, k.scope, k.metadata, k.created_at, k.created_by, \
-    k.expires_at, k.last_used_at, k.revoked_at, k.revoked_by, k.rotated_from, k.rotated_to \
+    k.expires_at, k.last_used_at, k.revoked_at, k.revoked_by, k.rotated_from, k.rotated_to, \
+    k.workspace_id, k.channel_id \
     FROM api_keys k JOIN organizations o ON o.id = k.org_id";
 
 impl SqliteStore {
@@ -128,6 +129,8 @@ fn key_from_row(row: &SqliteRow) -> Result<KeyRecord> {
         revoked_by: row.try_get("revoked_by")?,
         rotated_from: row.try_get("rotated_from")?,
         rotated_to: row.try_get("rotated_to")?,
+        workspace_id: row.try_get("workspace_id")?,
+        channel_id: row.try_get("channel_id")?,
     })
 }
 
@@ -135,8 +138,9 @@ async fn insert_key(conn: &mut sqlx::SqliteConnection, k: &NewKey) -> Result<()>
     let (owner_type, owner_id, owner_name) = owner_columns(&k.owner);
     sqlx::query(
         "INSERT INTO api_keys (id, org_id, kind, environment, name, prefix, key_hash, owner_type, owner_id, \
-         owner_name, permissions, scope, metadata, created_at, created_by, expires_at, rotated_from) \
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+         owner_name, permissions, scope, metadata, created_at, created_by, expires_at, rotated_from, \
+         scope_level, workspace_id, channel_id) \
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
     )
     .bind(&k.id)
     .bind(&k.org_id)
@@ -155,8 +159,57 @@ async fn insert_key(conn: &mut sqlx::SqliteConnection, k: &NewKey) -> Result<()>
     .bind(&k.created_by)
     .bind(k.expires_at.map(ms))
     .bind(&k.rotated_from)
+    .bind(k.scope.level())
+    .bind(&k.workspace_id)
+    .bind(&k.channel_id)
     .execute(&mut *conn)
     .await?;
+    Ok(())
+}
+
+/// Checks the organization's key limits for `k`; run inside the inserting transaction
+/// (the single writer connection serializes them, so parallel creates cannot overshoot).
+async fn check_limits(conn: &mut sqlx::SqliteConnection, k: &NewKey) -> Result<()> {
+    if k.rotated_from.is_some() || k.kind == KeyKind::Channel {
+        return Ok(());
+    }
+    let (max_keys, max_workers): (i64, i64) =
+        sqlx::query_as("SELECT max_keys, max_worker_keys FROM organizations WHERE id = ?")
+            .bind(&k.org_id)
+            .fetch_one(&mut *conn)
+            .await?;
+    let (limit, max, current): (&'static str, i64, i64) = if k.kind == KeyKind::Worker {
+        let current = sqlx::query_scalar(
+            "SELECT COUNT(*) FROM api_keys WHERE org_id = ? AND kind = 'worker' AND owner_id = ? \
+             AND workspace_id = ? AND revoked_at IS NULL AND (expires_at IS NULL OR expires_at > ?)",
+        )
+        .bind(&k.org_id)
+        .bind(k.owner.as_ref().map(|o| o.id()))
+        .bind(&k.workspace_id)
+        .bind(ms(k.created_at))
+        .fetch_one(&mut *conn)
+        .await?;
+        (
+            "active worker keys per user per workspace",
+            max_workers,
+            current,
+        )
+    } else {
+        let current = sqlx::query_scalar(
+            "SELECT COUNT(*) FROM api_keys WHERE org_id = ? AND kind NOT IN ('worker', 'channel') AND revoked_at IS NULL",
+        )
+        .bind(&k.org_id)
+        .fetch_one(&mut *conn)
+        .await?;
+        ("keys per organization", max_keys, current)
+    };
+    if current >= max {
+        return Err(StoreError::LimitReached {
+            limit,
+            max: max as u32,
+            current: current as u32,
+        });
+    }
     Ok(())
 }
 
@@ -189,6 +242,140 @@ async fn fetch_key(conn: &mut sqlx::SqliteConnection, org_id: &str, id: &str) ->
         .fetch_optional(&mut *conn)
         .await?;
     key_from_row(&row.ok_or(StoreError::NotFound)?)
+}
+
+const CHANNEL_SELECT: &str =
+    "SELECT id, org_id, agent_id, name, hook_id, enabled, created_at, deleted_at FROM channels";
+const SA_SELECT: &str = "SELECT id, name, scopes, created_at, created_by FROM service_accounts";
+
+fn org_from_row(row: &SqliteRow) -> Result<Organization> {
+    Ok(Organization {
+        id: row.try_get("id")?,
+        name: row.try_get("name")?,
+        created_at: from_ms(row.try_get("created_at")?),
+        settings: OrgSettings {
+            max_keys: row.try_get::<i64, _>("max_keys")? as u32,
+            max_worker_keys: row.try_get::<i64, _>("max_worker_keys")? as u32,
+            allow_legacy_tokens: row.try_get("allow_legacy_tokens")?,
+        },
+    })
+}
+
+fn resource_from_row(row: &SqliteRow) -> Result<Resource> {
+    Ok(Resource {
+        id: row.try_get("id")?,
+        name: row.try_get("name")?,
+        created_at: from_ms(row.try_get("created_at")?),
+    })
+}
+
+fn channel_from_row(row: &SqliteRow) -> Result<Channel> {
+    Ok(Channel {
+        id: row.try_get("id")?,
+        org_id: row.try_get("org_id")?,
+        agent_id: row.try_get("agent_id")?,
+        name: row.try_get("name")?,
+        hook_id: row.try_get("hook_id")?,
+        enabled: row.try_get("enabled")?,
+        created_at: from_ms(row.try_get("created_at")?),
+        deleted: row.try_get::<Option<i64>, _>("deleted_at")?.is_some(),
+    })
+}
+
+fn sa_from_row(row: &SqliteRow) -> Result<ServiceAccount> {
+    let scopes: String = row.try_get("scopes")?;
+    Ok(ServiceAccount {
+        id: row.try_get("id")?,
+        name: row.try_get("name")?,
+        scopes: serde_json::from_str(&scopes).map_err(|_| corrupt("scopes", &scopes))?,
+        created_at: from_ms(row.try_get("created_at")?),
+        created_by: row.try_get("created_by")?,
+    })
+}
+
+async fn fetch_member(
+    conn: &mut sqlx::SqliteConnection,
+    org_id: &str,
+    user_id: &str,
+) -> Result<Option<Member>> {
+    let row = sqlx::query(
+        "SELECT m.user_id, u.email, m.role, m.created_at FROM memberships m JOIN users u ON u.id = m.user_id \
+         WHERE m.org_id = ? AND m.user_id = ?",
+    )
+    .bind(org_id)
+    .bind(user_id)
+    .fetch_optional(&mut *conn)
+    .await?;
+    let Some(row) = row else { return Ok(None) };
+    let agents: Vec<String> = sqlx::query_scalar(
+        "SELECT agent_id FROM agent_admins WHERE org_id = ? AND user_id = ? ORDER BY agent_id",
+    )
+    .bind(org_id)
+    .bind(user_id)
+    .fetch_all(&mut *conn)
+    .await?;
+    let role: String = row.try_get("role")?;
+    Ok(Some(Member {
+        user_id: row.try_get("user_id")?,
+        email: row.try_get("email")?,
+        role: Role::parse(&role).ok_or_else(|| corrupt("role", &role))?,
+        agents,
+        created_at: from_ms(row.try_get("created_at")?),
+    }))
+}
+
+async fn set_agent_admins(
+    conn: &mut sqlx::SqliteConnection,
+    org_id: &str,
+    user_id: &str,
+    agents: &[String],
+) -> Result<()> {
+    sqlx::query("DELETE FROM agent_admins WHERE org_id = ? AND user_id = ?")
+        .bind(org_id)
+        .bind(user_id)
+        .execute(&mut *conn)
+        .await?;
+    for agent in agents {
+        sqlx::query("INSERT INTO agent_admins (org_id, user_id, agent_id) VALUES (?, ?, ?)")
+            .bind(org_id)
+            .bind(user_id)
+            .bind(agent)
+            .execute(&mut *conn)
+            .await?;
+    }
+    Ok(())
+}
+
+/// Revokes the active keys matching `condition` (one `?`, bound to `value`) and
+/// returns their hashes so the caller can drop them from caches.
+async fn revoke_where(
+    conn: &mut sqlx::SqliteConnection,
+    org_id: &str,
+    condition: &str,
+    value: &str,
+    at: DateTime<Utc>,
+    by: &str,
+) -> Result<Vec<KeyHash>> {
+    let hashes: Vec<Vec<u8>> = sqlx::query_scalar(&format!(
+        "SELECT key_hash FROM api_keys WHERE org_id = ? AND revoked_at IS NULL AND {condition}"
+    ))
+    .bind(org_id)
+    .bind(value)
+    .fetch_all(&mut *conn)
+    .await?;
+    sqlx::query(&format!(
+        "UPDATE api_keys SET revoked_at = ?, revoked_by = ? WHERE org_id = ? AND revoked_at IS NULL AND {condition}"
+    ))
+    .bind(ms(at))
+    .bind(by)
+    .bind(org_id)
+    .bind(value)
+    .execute(&mut *conn)
+    .await?;
+    Ok(hashes
+        .iter()
+        .filter_map(|h| KeyHash::from_bytes(h))
+        .collect())
 }
 
 fn bad_cursor() -> StoreError {
@@ -298,35 +485,47 @@ impl Store for SqliteStore {
         fetch_key(&mut conn, org_id, id).await
     }
 
-    async fn list_keys(&self, org_id: &str, page: &PageRequest) -> Result<Page<KeyRecord>> {
+    async fn list_keys(
+        &self,
+        org_id: &str,
+        filter: &KeyFilter,
+        page: &PageRequest,
+    ) -> Result<Page<KeyRecord>> {
         let limit = i64::from(page.limit);
-        let rows = match page.cursor.as_deref() {
-            None => {
-                let sql = format!(
-                    "{KEY_SELECT} WHERE k.org_id = ? ORDER BY k.created_at DESC, k.id DESC LIMIT ?"
-                );
-                sqlx::query(&sql)
-                    .bind(org_id)
-                    .bind(limit + 1)
-                    .fetch_all(&self.reader)
-                    .await?
+        let mut sql = format!("{KEY_SELECT} WHERE k.org_id = ?");
+        if filter.owner_user.is_some() {
+            if filter.agents.is_some() {
+                sql.push_str(" AND ((k.owner_type = 'user' AND k.owner_id = ?) OR (k.scope_level = 'agent' AND EXISTS (SELECT 1 FROM json_each(?) a WHERE a.value = json_extract(k.scope, '$.agent'))))");
+            } else {
+                sql.push_str(" AND k.owner_type = 'user' AND k.owner_id = ?");
             }
-            Some(c) => {
-                let (t, id) = parse_key_cursor(c).ok_or_else(bad_cursor)?;
-                let sql = format!(
-                    "{KEY_SELECT} WHERE k.org_id = ? AND (k.created_at < ? OR (k.created_at = ? AND k.id < ?)) \
-                     ORDER BY k.created_at DESC, k.id DESC LIMIT ?"
-                );
-                sqlx::query(&sql)
-                    .bind(org_id)
-                    .bind(t)
-                    .bind(t)
-                    .bind(id)
-                    .bind(limit + 1)
-                    .fetch_all(&self.reader)
-                    .await?
+        }
+        if filter.service_account.is_some() {
+            sql.push_str(" AND k.owner_type = 'service_account' AND k.owner_id = ?");
+        }
+        let cursor = page
+            .cursor
+            .as_deref()
+            .map(|c| parse_key_cursor(c).ok_or_else(bad_cursor))
+            .transpose()?;
+        if cursor.is_some() {
+            sql.push_str(" AND (k.created_at < ? OR (k.created_at = ? AND k.id < ?))");
+        }
+        sql.push_str(" ORDER BY k.created_at DESC, k.id DESC LIMIT ?");
+        let mut q = sqlx::query(&sql).bind(org_id);
+        if let Some(user) = &filter.owner_user {
+            q = q.bind(user);
+            if let Some(agents) = &filter.agents {
+                q = q.bind(serde_json::to_string(agents).expect("strings serialize"));
             }
-        };
+        }
+        if let Some(sa) = &filter.service_account {
+            q = q.bind(sa);
+        }
+        if let Some((t, id)) = cursor {
+            q = q.bind(t).bind(t).bind(id);
+        }
+        let rows = q.bind(limit + 1).fetch_all(&self.reader).await?;
         let mut items = rows.iter().map(key_from_row).collect::<Result<Vec<_>>>()?;
         let next_cursor = if items.len() as i64 > limit {
             items.truncate(limit as usize);
@@ -341,6 +540,7 @@ impl Store for SqliteStore {
 
     async fn create_key(&self, key: NewKey, audit: NewAuditEvent) -> Result<KeyRecord> {
         let mut tx = self.writer.begin().await?;
+        check_limits(&mut tx, &key).await?;
         insert_key(&mut tx, &key).await?;
         insert_audit(&mut tx, &audit).await?;
         let record = fetch_key(&mut tx, &key.org_id, &key.id).await?;
@@ -357,11 +557,11 @@ impl Store for SqliteStore {
         Ok(())
     }
 
-    async fn rename_key(
+    async fn update_key(
         &self,
         org_id: &str,
         id: &str,
-        name: &str,
+        patch: &KeyPatch,
         audit: NewAuditEvent,
     ) -> Result<KeyRecord> {
         let mut tx = self.writer.begin().await?;
@@ -369,8 +569,14 @@ impl Store for SqliteStore {
         if current.revoked_at.is_some() {
             return Err(StoreError::Conflict(Conflict::KeyRevoked));
         }
-        sqlx::query("UPDATE api_keys SET name = ? WHERE org_id = ? AND id = ?")
+        let name = patch.name.as_deref().unwrap_or(&current.name);
+        let permissions = patch.permissions.as_ref().unwrap_or(&current.permissions);
+        let scope = patch.scope.as_ref().unwrap_or(&current.scope);
+        sqlx::query("UPDATE api_keys SET name = ?, permissions = ?, scope = ?, scope_level = ? WHERE org_id = ? AND id = ?")
             .bind(name)
+            .bind(serde_json::to_string(permissions).expect("permissions serialize"))
+            .bind(serde_json::to_string(scope).expect("scope serializes"))
+            .bind(scope.level())
             .bind(org_id)
             .bind(id)
             .execute(&mut *tx)
@@ -513,6 +719,587 @@ impl Store for SqliteStore {
             None
         };
         Ok(Page { items, next_cursor })
+    }
+
+    async fn get_org(&self, id: &str) -> Result<Organization> {
+        let row = sqlx::query("SELECT id, name, created_at, max_keys, max_worker_keys, allow_legacy_tokens FROM organizations WHERE id = ?")
+            .bind(id)
+            .fetch_optional(&self.reader)
+            .await?
+            .ok_or(StoreError::NotFound)?;
+        org_from_row(&row)
+    }
+
+    async fn list_user_orgs(&self, user_id: &str) -> Result<Vec<(Organization, Role)>> {
+        let rows = sqlx::query(
+            "SELECT o.id, o.name, o.created_at, o.max_keys, o.max_worker_keys, o.allow_legacy_tokens, m.role \
+             FROM memberships m JOIN organizations o ON o.id = m.org_id WHERE m.user_id = ? ORDER BY o.name",
+        )
+        .bind(user_id)
+        .fetch_all(&self.reader)
+        .await?;
+        rows.iter()
+            .map(|row| {
+                let role: String = row.try_get("role")?;
+                Ok((
+                    org_from_row(row)?,
+                    Role::parse(&role).ok_or_else(|| corrupt("role", &role))?,
+                ))
+            })
+            .collect()
+    }
+
+    async fn create_org(
+        &self,
+        org: &Organization,
+        owner_user_id: &str,
+        key: NewKey,
+        audit: NewAuditEvent,
+    ) -> Result<KeyRecord> {
+        let mut tx = self.writer.begin().await?;
+        sqlx::query("INSERT INTO organizations (id, name, created_at, max_keys, max_worker_keys, allow_legacy_tokens) VALUES (?, ?, ?, ?, ?, ?)")
+            .bind(&org.id)
+            .bind(&org.name)
+            .bind(ms(org.created_at))
+            .bind(i64::from(org.settings.max_keys))
+            .bind(i64::from(org.settings.max_worker_keys))
+            .bind(org.settings.allow_legacy_tokens)
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query(
+            "INSERT INTO memberships (org_id, user_id, role, created_at) VALUES (?, ?, 'owner', ?)",
+        )
+        .bind(&org.id)
+        .bind(owner_user_id)
+        .bind(ms(org.created_at))
+        .execute(&mut *tx)
+        .await?;
+        insert_key(&mut tx, &key).await?;
+        insert_audit(&mut tx, &audit).await?;
+        let record = fetch_key(&mut tx, &org.id, &key.id).await?;
+        tx.commit().await?;
+        Ok(record)
+    }
+
+    async fn update_org(&self, org: &Organization, audit: NewAuditEvent) -> Result<Organization> {
+        let mut tx = self.writer.begin().await?;
+        let done = sqlx::query("UPDATE organizations SET name = ?, max_keys = ?, max_worker_keys = ?, allow_legacy_tokens = ? WHERE id = ?")
+            .bind(&org.name)
+            .bind(i64::from(org.settings.max_keys))
+            .bind(i64::from(org.settings.max_worker_keys))
+            .bind(org.settings.allow_legacy_tokens)
+            .bind(&org.id)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+        if done == 0 {
+            return Err(StoreError::NotFound);
+        }
+        insert_audit(&mut tx, &audit).await?;
+        tx.commit().await?;
+        self.get_org(&org.id).await
+    }
+
+    async fn create_resource(
+        &self,
+        kind: ResourceKind,
+        org_id: &str,
+        r: &Resource,
+        audit: NewAuditEvent,
+    ) -> Result<()> {
+        let mut tx = self.writer.begin().await?;
+        sqlx::query(&format!(
+            "INSERT INTO {} (id, org_id, name, created_at) VALUES (?, ?, ?, ?)",
+            kind.table()
+        ))
+        .bind(&r.id)
+        .bind(org_id)
+        .bind(&r.name)
+        .bind(ms(r.created_at))
+        .execute(&mut *tx)
+        .await?;
+        insert_audit(&mut tx, &audit).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn list_resources(&self, kind: ResourceKind, org_id: &str) -> Result<Vec<Resource>> {
+        let rows = sqlx::query(&format!(
+            "SELECT id, name, created_at FROM {} WHERE org_id = ? ORDER BY name",
+            kind.table()
+        ))
+        .bind(org_id)
+        .fetch_all(&self.reader)
+        .await?;
+        rows.iter().map(resource_from_row).collect()
+    }
+
+    async fn get_resource(&self, kind: ResourceKind, org_id: &str, id: &str) -> Result<Resource> {
+        let row = sqlx::query(&format!(
+            "SELECT id, name, created_at FROM {} WHERE org_id = ? AND id = ?",
+            kind.table()
+        ))
+        .bind(org_id)
+        .bind(id)
+        .fetch_optional(&self.reader)
+        .await?
+        .ok_or(StoreError::NotFound)?;
+        resource_from_row(&row)
+    }
+
+    async fn rename_resource(
+        &self,
+        kind: ResourceKind,
+        org_id: &str,
+        id: &str,
+        name: &str,
+        audit: NewAuditEvent,
+    ) -> Result<Resource> {
+        let mut tx = self.writer.begin().await?;
+        let done = sqlx::query(&format!(
+            "UPDATE {} SET name = ? WHERE org_id = ? AND id = ?",
+            kind.table()
+        ))
+        .bind(name)
+        .bind(org_id)
+        .bind(id)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        if done == 0 {
+            return Err(StoreError::NotFound);
+        }
+        insert_audit(&mut tx, &audit).await?;
+        tx.commit().await?;
+        self.get_resource(kind, org_id, id).await
+    }
+
+    async fn delete_resource(
+        &self,
+        kind: ResourceKind,
+        org_id: &str,
+        id: &str,
+        audit: NewAuditEvent,
+    ) -> Result<()> {
+        let mut tx = self.writer.begin().await?;
+        let in_use: i64 = match kind {
+            ResourceKind::Workspace => sqlx::query_scalar(
+                "SELECT COUNT(*) FROM api_keys k WHERE k.org_id = ? AND k.revoked_at IS NULL AND (k.workspace_id = ? \
+                 OR (k.scope_level = 'workspaces' AND EXISTS (SELECT 1 FROM json_each(k.scope, '$.workspaces') w WHERE w.value = ?)))",
+            )
+            .bind(org_id)
+            .bind(id)
+            .bind(id)
+            .fetch_one(&mut *tx)
+            .await?,
+            ResourceKind::Agent => sqlx::query_scalar(
+                "SELECT (SELECT COUNT(*) FROM channels WHERE org_id = ? AND agent_id = ? AND deleted_at IS NULL) + \
+                 (SELECT COUNT(*) FROM api_keys WHERE org_id = ? AND revoked_at IS NULL AND scope_level = 'agent' \
+                  AND json_extract(scope, '$.agent') = ?)",
+            )
+            .bind(org_id)
+            .bind(id)
+            .bind(org_id)
+            .bind(id)
+            .fetch_one(&mut *tx)
+            .await?,
+        };
+        if in_use > 0 {
+            return Err(StoreError::Conflict(Conflict::InUse));
+        }
+        if kind == ResourceKind::Agent {
+            sqlx::query("DELETE FROM agent_admins WHERE org_id = ? AND agent_id = ?")
+                .bind(org_id)
+                .bind(id)
+                .execute(&mut *tx)
+                .await?;
+            sqlx::query("DELETE FROM channels WHERE org_id = ? AND agent_id = ?")
+                .bind(org_id)
+                .bind(id)
+                .execute(&mut *tx)
+                .await?;
+        }
+        let done = sqlx::query(&format!(
+            "DELETE FROM {} WHERE org_id = ? AND id = ?",
+            kind.table()
+        ))
+        .bind(org_id)
+        .bind(id)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        if done == 0 {
+            return Err(StoreError::NotFound);
+        }
+        insert_audit(&mut tx, &audit).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn create_channel(&self, c: &Channel, audit: NewAuditEvent) -> Result<()> {
+        let mut tx = self.writer.begin().await?;
+        sqlx::query("INSERT INTO channels (id, org_id, agent_id, name, hook_id, enabled, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)")
+            .bind(&c.id)
+            .bind(&c.org_id)
+            .bind(&c.agent_id)
+            .bind(&c.name)
+            .bind(&c.hook_id)
+            .bind(c.enabled)
+            .bind(ms(c.created_at))
+            .execute(&mut *tx)
+            .await?;
+        insert_audit(&mut tx, &audit).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn list_channels(&self, org_id: &str, agent_id: Option<&str>) -> Result<Vec<Channel>> {
+        let rows = sqlx::query(&format!(
+            "{CHANNEL_SELECT} WHERE org_id = ? AND deleted_at IS NULL AND (? IS NULL OR agent_id = ?) ORDER BY created_at, id"
+        ))
+        .bind(org_id)
+        .bind(agent_id)
+        .bind(agent_id)
+        .fetch_all(&self.reader)
+        .await?;
+        rows.iter().map(channel_from_row).collect()
+    }
+
+    async fn get_channel(&self, org_id: &str, id: &str) -> Result<Channel> {
+        let row = sqlx::query(&format!(
+            "{CHANNEL_SELECT} WHERE org_id = ? AND id = ? AND deleted_at IS NULL"
+        ))
+        .bind(org_id)
+        .bind(id)
+        .fetch_optional(&self.reader)
+        .await?
+        .ok_or(StoreError::NotFound)?;
+        channel_from_row(&row)
+    }
+
+    async fn find_channel_by_hook(&self, hook_id: &str) -> Result<Option<Channel>> {
+        let row = sqlx::query(&format!("{CHANNEL_SELECT} WHERE hook_id = ?"))
+            .bind(hook_id)
+            .fetch_optional(&self.reader)
+            .await?;
+        row.as_ref().map(channel_from_row).transpose()
+    }
+
+    async fn update_channel(&self, c: &Channel, audit: NewAuditEvent) -> Result<Channel> {
+        let mut tx = self.writer.begin().await?;
+        let done = sqlx::query("UPDATE channels SET name = ?, enabled = ? WHERE org_id = ? AND id = ? AND deleted_at IS NULL")
+            .bind(&c.name)
+            .bind(c.enabled)
+            .bind(&c.org_id)
+            .bind(&c.id)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+        if done == 0 {
+            return Err(StoreError::NotFound);
+        }
+        insert_audit(&mut tx, &audit).await?;
+        tx.commit().await?;
+        self.get_channel(&c.org_id, &c.id).await
+    }
+
+    async fn delete_channel(
+        &self,
+        org_id: &str,
+        id: &str,
+        at: DateTime<Utc>,
+        by: &str,
+        audit: NewAuditEvent,
+    ) -> Result<Vec<KeyHash>> {
+        let mut tx = self.writer.begin().await?;
+        let done = sqlx::query("UPDATE channels SET deleted_at = ?, enabled = 0 WHERE org_id = ? AND id = ? AND deleted_at IS NULL")
+            .bind(ms(at))
+            .bind(org_id)
+            .bind(id)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+        if done == 0 {
+            return Err(StoreError::NotFound);
+        }
+        let hashes = revoke_where(&mut tx, org_id, "channel_id = ?", id, at, by).await?;
+        insert_audit(&mut tx, &audit).await?;
+        tx.commit().await?;
+        Ok(hashes)
+    }
+
+    async fn get_member(&self, org_id: &str, user_id: &str) -> Result<Option<Member>> {
+        let mut conn = self.reader.acquire().await?;
+        fetch_member(&mut conn, org_id, user_id).await
+    }
+
+    async fn list_members(&self, org_id: &str) -> Result<Vec<Member>> {
+        let ids: Vec<String> = sqlx::query_scalar(
+            "SELECT m.user_id FROM memberships m JOIN users u ON u.id = m.user_id WHERE m.org_id = ? ORDER BY u.email",
+        )
+        .bind(org_id)
+        .fetch_all(&self.reader)
+        .await?;
+        let mut conn = self.reader.acquire().await?;
+        let mut out = Vec::with_capacity(ids.len());
+        for id in ids {
+            if let Some(m) = fetch_member(&mut conn, org_id, &id).await? {
+                out.push(m);
+            }
+        }
+        Ok(out)
+    }
+
+    async fn add_member(
+        &self,
+        org_id: &str,
+        m: &Member,
+        key: NewKey,
+        audit: NewAuditEvent,
+    ) -> Result<(Member, KeyRecord)> {
+        let mut tx = self.writer.begin().await?;
+        let existing: Option<String> = sqlx::query_scalar("SELECT id FROM users WHERE email = ?")
+            .bind(&m.email)
+            .fetch_optional(&mut *tx)
+            .await?;
+        let user_id = match existing {
+            Some(id) => id,
+            None => {
+                sqlx::query("INSERT INTO users (id, email, created_at) VALUES (?, ?, ?)")
+                    .bind(&m.user_id)
+                    .bind(&m.email)
+                    .bind(ms(m.created_at))
+                    .execute(&mut *tx)
+                    .await?;
+                m.user_id.clone()
+            }
+        };
+        sqlx::query(
+            "INSERT INTO memberships (org_id, user_id, role, created_at) VALUES (?, ?, ?, ?)",
+        )
+        .bind(org_id)
+        .bind(&user_id)
+        .bind(m.role.as_str())
+        .bind(ms(m.created_at))
+        .execute(&mut *tx)
+        .await?;
+        set_agent_admins(&mut tx, org_id, &user_id, &m.agents).await?;
+        let key = NewKey {
+            owner: Some(Owner::User {
+                id: user_id.clone(),
+                name: m.email.clone(),
+            }),
+            ..key
+        };
+        check_limits(&mut tx, &key).await?;
+        insert_key(&mut tx, &key).await?;
+        insert_audit(
+            &mut tx,
+            &NewAuditEvent {
+                target_id: user_id.clone(),
+                ..audit
+            },
+        )
+        .await?;
+        let member = fetch_member(&mut tx, org_id, &user_id)
+            .await?
+            .ok_or(StoreError::NotFound)?;
+        let record = fetch_key(&mut tx, org_id, &key.id).await?;
+        tx.commit().await?;
+        Ok((member, record))
+    }
+
+    async fn update_member(
+        &self,
+        org_id: &str,
+        m: &Member,
+        audit: NewAuditEvent,
+    ) -> Result<Member> {
+        let mut tx = self.writer.begin().await?;
+        let current = fetch_member(&mut tx, org_id, &m.user_id)
+            .await?
+            .ok_or(StoreError::NotFound)?;
+        if current.role == Role::Owner && m.role != Role::Owner {
+            let owners: i64 = sqlx::query_scalar(
+                "SELECT COUNT(*) FROM memberships WHERE org_id = ? AND role = 'owner'",
+            )
+            .bind(org_id)
+            .fetch_one(&mut *tx)
+            .await?;
+            if owners <= 1 {
+                return Err(StoreError::Conflict(Conflict::LastOwner));
+            }
+        }
+        sqlx::query("UPDATE memberships SET role = ? WHERE org_id = ? AND user_id = ?")
+            .bind(m.role.as_str())
+            .bind(org_id)
+            .bind(&m.user_id)
+            .execute(&mut *tx)
+            .await?;
+        set_agent_admins(&mut tx, org_id, &m.user_id, &m.agents).await?;
+        insert_audit(&mut tx, &audit).await?;
+        let member = fetch_member(&mut tx, org_id, &m.user_id)
+            .await?
+            .ok_or(StoreError::NotFound)?;
+        tx.commit().await?;
+        Ok(member)
+    }
+
+    async fn remove_member(
+        &self,
+        org_id: &str,
+        user_id: &str,
+        at: DateTime<Utc>,
+        by: &str,
+        audit: NewAuditEvent,
+    ) -> Result<Vec<KeyHash>> {
+        let mut tx = self.writer.begin().await?;
+        let current = fetch_member(&mut tx, org_id, user_id)
+            .await?
+            .ok_or(StoreError::NotFound)?;
+        if current.role == Role::Owner {
+            let owners: i64 = sqlx::query_scalar(
+                "SELECT COUNT(*) FROM memberships WHERE org_id = ? AND role = 'owner'",
+            )
+            .bind(org_id)
+            .fetch_one(&mut *tx)
+            .await?;
+            if owners <= 1 {
+                return Err(StoreError::Conflict(Conflict::LastOwner));
+            }
+        }
+        sqlx::query("DELETE FROM agent_admins WHERE org_id = ? AND user_id = ?")
+            .bind(org_id)
+            .bind(user_id)
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query("DELETE FROM memberships WHERE org_id = ? AND user_id = ?")
+            .bind(org_id)
+            .bind(user_id)
+            .execute(&mut *tx)
+            .await?;
+        let hashes = revoke_where(
+            &mut tx,
+            org_id,
+            "owner_type = 'user' AND owner_id = ?",
+            user_id,
+            at,
+            by,
+        )
+        .await?;
+        insert_audit(&mut tx, &audit).await?;
+        tx.commit().await?;
+        Ok(hashes)
+    }
+
+    async fn find_user_by_email(&self, email: &str) -> Result<Option<String>> {
+        Ok(sqlx::query_scalar("SELECT id FROM users WHERE email = ?")
+            .bind(email)
+            .fetch_optional(&self.reader)
+            .await?)
+    }
+
+    async fn create_service_account(
+        &self,
+        org_id: &str,
+        sa: &ServiceAccount,
+        key: NewKey,
+        audit: NewAuditEvent,
+    ) -> Result<KeyRecord> {
+        let mut tx = self.writer.begin().await?;
+        sqlx::query("INSERT INTO service_accounts (id, org_id, name, scopes, created_at, created_by) VALUES (?, ?, ?, ?, ?, ?)")
+            .bind(&sa.id)
+            .bind(org_id)
+            .bind(&sa.name)
+            .bind(serde_json::to_string(&sa.scopes).expect("scopes serialize"))
+            .bind(ms(sa.created_at))
+            .bind(&sa.created_by)
+            .execute(&mut *tx)
+            .await?;
+        check_limits(&mut tx, &key).await?;
+        insert_key(&mut tx, &key).await?;
+        insert_audit(&mut tx, &audit).await?;
+        let record = fetch_key(&mut tx, org_id, &key.id).await?;
+        tx.commit().await?;
+        Ok(record)
+    }
+
+    async fn list_service_accounts(&self, org_id: &str) -> Result<Vec<ServiceAccount>> {
+        let rows = sqlx::query(&format!(
+            "{SA_SELECT} WHERE org_id = ? AND deleted_at IS NULL ORDER BY name, id"
+        ))
+        .bind(org_id)
+        .fetch_all(&self.reader)
+        .await?;
+        rows.iter().map(sa_from_row).collect()
+    }
+
+    async fn get_service_account(&self, org_id: &str, id: &str) -> Result<ServiceAccount> {
+        let row = sqlx::query(&format!(
+            "{SA_SELECT} WHERE org_id = ? AND id = ? AND deleted_at IS NULL"
+        ))
+        .bind(org_id)
+        .bind(id)
+        .fetch_optional(&self.reader)
+        .await?
+        .ok_or(StoreError::NotFound)?;
+        sa_from_row(&row)
+    }
+
+    async fn update_service_account(
+        &self,
+        org_id: &str,
+        sa: &ServiceAccount,
+        audit: NewAuditEvent,
+    ) -> Result<ServiceAccount> {
+        let mut tx = self.writer.begin().await?;
+        let done = sqlx::query("UPDATE service_accounts SET name = ?, scopes = ? WHERE org_id = ? AND id = ? AND deleted_at IS NULL")
+            .bind(&sa.name)
+            .bind(serde_json::to_string(&sa.scopes).expect("scopes serialize"))
+            .bind(org_id)
+            .bind(&sa.id)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+        if done == 0 {
+            return Err(StoreError::NotFound);
+        }
+        insert_audit(&mut tx, &audit).await?;
+        tx.commit().await?;
+        self.get_service_account(org_id, &sa.id).await
+    }
+
+    async fn delete_service_account(
+        &self,
+        org_id: &str,
+        id: &str,
+        at: DateTime<Utc>,
+        by: &str,
+        audit: NewAuditEvent,
+    ) -> Result<Vec<KeyHash>> {
+        let mut tx = self.writer.begin().await?;
+        let done = sqlx::query("UPDATE service_accounts SET deleted_at = ? WHERE org_id = ? AND id = ? AND deleted_at IS NULL")
+            .bind(ms(at))
+            .bind(org_id)
+            .bind(id)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+        if done == 0 {
+            return Err(StoreError::NotFound);
+        }
+        let hashes = revoke_where(
+            &mut tx,
+            org_id,
+            "owner_type = 'service_account' AND owner_id = ?",
+            id,
+            at,
+            by,
+        )
+        .await?;
+        insert_audit(&mut tx, &audit).await?;
+        tx.commit().await?;
+        Ok(hashes)
     }
 
     async fn close(&self) {

@@ -1,0 +1,336 @@
+//! Channels of agents, each with a public hook id, and the channel context that
+//! callers reach with either a personal token or the channel's own token ("dual
+//! authentication": the request shape is the same for both).
+
+use super::actor_event;
+use crate::auth::Principal;
+use crate::authz::Reach;
+use crate::errors::{ApiError, Result};
+use crate::extract::{parse_json, ApiJson, ApiQuery};
+use crate::state::AppState;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::Json;
+use keyward_core::{base62, ids, KeyKind, Name};
+use keyward_store::{Channel, ResourceKind, StoreError};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateChannelRequest {
+    pub agent: String,
+    #[schema(value_type = String)]
+    pub name: Name,
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateChannelRequest {
+    #[schema(value_type = Option<String>)]
+    pub name: Option<Name>,
+    /// `false` disables the channel: its hook id then answers "Channel not found".
+    pub enabled: Option<bool>,
+}
+
+#[derive(Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct ChannelQuery {
+    /// Only this agent's channels.
+    pub agent: Option<String>,
+}
+
+/// Org admins manage every channel; agent admins those of their agents.
+async fn require_channel_admin(
+    state: &AppState,
+    principal: &Principal,
+    agent_id: &str,
+) -> Result<()> {
+    principal.require("channels:write")?;
+    match principal.reach(state).await? {
+        Reach::Admin { .. } => Ok(()),
+        Reach::AgentAdmin { agents, .. } if agents.iter().any(|a| a == agent_id) => Ok(()),
+        _ => Err(ApiError::RoleForbidden(
+            "only org admins and this agent's admins manage its channels".into(),
+        )),
+    }
+}
+
+fn channel_not_found(e: StoreError) -> ApiError {
+    match e {
+        StoreError::NotFound => ApiError::ChannelNotFound,
+        other => other.into(),
+    }
+}
+
+/// A hook id: 20 lowercase letters and digits, unguessable (~103 bits).
+fn new_hook_id() -> String {
+    base62::random(40)
+        .chars()
+        .filter(|c| c.is_ascii_lowercase() || c.is_ascii_digit())
+        .take(20)
+        .collect::<String>()
+}
+
+/// Create a channel for an agent; the answer carries its hook id.
+#[utoipa::path(post, path = "/v1/channels", tag = "channels", request_body = CreateChannelRequest,
+    responses((status = 201, body = Channel), (status = "4XX", body = crate::errors::Problem)), security(("bearer" = ["channels:write"])))]
+pub async fn create_channel(
+    State(state): State<AppState>,
+    principal: Principal,
+    ApiJson(req): ApiJson<CreateChannelRequest>,
+) -> Result<(StatusCode, Json<Channel>)> {
+    state
+        .store
+        .get_resource(ResourceKind::Agent, principal.org_id(), &req.agent)
+        .await
+        .map_err(|_| ApiError::validation("agent", "no such agent in this organization"))?;
+    require_channel_admin(&state, &principal, &req.agent).await?;
+    let mut hook_id = new_hook_id();
+    while hook_id.len() < 20 {
+        hook_id = new_hook_id();
+    }
+    let channel = Channel {
+        id: ids::new_id("ch"),
+        org_id: principal.org_id().to_owned(),
+        agent_id: req.agent,
+        name: req.name.to_string(),
+        hook_id,
+        enabled: true,
+        created_at: state.clock.now(),
+        deleted: false,
+    };
+    let audit = actor_event(
+        &principal,
+        channel.created_at,
+        "channel.create",
+        "channel",
+        &channel.id,
+        serde_json::json!({ "agent": channel.agent_id, "name": channel.name, "hook_id": channel.hook_id }),
+    );
+    state.store.create_channel(&channel, audit).await?;
+    Ok((StatusCode::CREATED, Json(channel)))
+}
+
+/// List channels, optionally of one agent.
+#[utoipa::path(get, path = "/v1/channels", tag = "channels", params(ChannelQuery),
+    responses((status = 200, body = Vec<Channel>), (status = "4XX", body = crate::errors::Problem)), security(("bearer" = ["channels:read"])))]
+pub async fn list_channels(
+    State(state): State<AppState>,
+    principal: Principal,
+    ApiQuery(q): ApiQuery<ChannelQuery>,
+) -> Result<Json<Vec<Channel>>> {
+    principal.require("channels:read")?;
+    Ok(Json(
+        state
+            .store
+            .list_channels(principal.org_id(), q.agent.as_deref())
+            .await?,
+    ))
+}
+
+/// Show a channel.
+#[utoipa::path(get, path = "/v1/channels/{id}", tag = "channels", params(("id" = String, Path)),
+    responses((status = 200, body = Channel), (status = "4XX", body = crate::errors::Problem)), security(("bearer" = ["channels:read"])))]
+pub async fn get_channel(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path(id): Path<String>,
+) -> Result<Json<Channel>> {
+    principal.require("channels:read")?;
+    Ok(Json(
+        state
+            .store
+            .get_channel(principal.org_id(), &id)
+            .await
+            .map_err(channel_not_found)?,
+    ))
+}
+
+/// Rename, enable or disable a channel.
+#[utoipa::path(patch, path = "/v1/channels/{id}", tag = "channels", params(("id" = String, Path)), request_body = UpdateChannelRequest,
+    responses((status = 200, body = Channel), (status = "4XX", body = crate::errors::Problem)), security(("bearer" = ["channels:write"])))]
+pub async fn update_channel(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path(id): Path<String>,
+    ApiJson(req): ApiJson<UpdateChannelRequest>,
+) -> Result<Json<Channel>> {
+    let mut channel = state
+        .store
+        .get_channel(principal.org_id(), &id)
+        .await
+        .map_err(channel_not_found)?;
+    require_channel_admin(&state, &principal, &channel.agent_id).await?;
+    let before = (channel.name.clone(), channel.enabled);
+    if let Some(name) = req.name {
+        channel.name = name.to_string();
+    }
+    if let Some(enabled) = req.enabled {
+        channel.enabled = enabled;
+    }
+    let action = match (before.1, channel.enabled) {
+        (true, false) => "channel.disable",
+        (false, true) => "channel.enable",
+        _ => "channel.update",
+    };
+    let audit = actor_event(
+        &principal,
+        state.clock.now(),
+        action,
+        "channel",
+        &id,
+        serde_json::json!({ "name": { "from": before.0, "to": channel.name }, "enabled": channel.enabled }),
+    );
+    Ok(Json(state.store.update_channel(&channel, audit).await?))
+}
+
+/// Delete a channel; its hook id stops working and its tokens are revoked.
+#[utoipa::path(delete, path = "/v1/channels/{id}", tag = "channels", params(("id" = String, Path)),
+    responses((status = 204), (status = "4XX", body = crate::errors::Problem)), security(("bearer" = ["channels:write"])))]
+pub async fn delete_channel(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path(id): Path<String>,
+) -> Result<StatusCode> {
+    let channel = state
+        .store
+        .get_channel(principal.org_id(), &id)
+        .await
+        .map_err(channel_not_found)?;
+    require_channel_admin(&state, &principal, &channel.agent_id).await?;
+    let now = state.clock.now();
+    let audit = actor_event(
+        &principal,
+        now,
+        "channel.delete",
+        "channel",
+        &id,
+        serde_json::json!({ "hook_id": channel.hook_id }),
+    );
+    let revoked = state
+        .store
+        .delete_channel(principal.org_id(), &id, now, &principal.actor().name, audit)
+        .await?;
+    for hash in &revoked {
+        state.keys.invalidate(hash);
+    }
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct ChannelContext {
+    pub channel: Channel,
+    /// `channel_token` or `personal_token`: how the caller was authorized.
+    pub authenticated_with: &'static str,
+    /// Who is calling: the person's email, or the channel token's name.
+    pub caller: String,
+}
+
+#[derive(Deserialize, Default)]
+struct HookBody {
+    #[serde(rename = "hookId")]
+    hook_id: Option<String>,
+}
+
+/// Finds the channel a request names (`X-Hook-Id`, else `hookId` in the body) and
+/// checks that the caller may act for it: its own channel token, or a personal token
+/// whose scope reaches the channel's agent.
+pub async fn resolve_channel(
+    state: &AppState,
+    principal: &Principal,
+    hook_id: Option<&str>,
+) -> Result<ChannelContext> {
+    let hook_id = hook_id.ok_or_else(|| {
+        ApiError::validation(
+            "hookId",
+            "send the channel's hook id in X-Hook-Id or hookId",
+        )
+    })?;
+    let channel = state.store.find_channel_by_hook(hook_id).await?;
+    let channel = match channel {
+        Some(c) if c.enabled && !c.deleted && c.org_id == principal.org_id() => c,
+        _ => return Err(ApiError::ChannelNotFound),
+    };
+    let authenticated_with = match principal.key.kind {
+        KeyKind::Channel if principal.key.channel_id.as_deref() == Some(channel.id.as_str()) => {
+            "channel_token"
+        }
+        KeyKind::Channel => {
+            return Err(ApiError::RoleForbidden(
+                "this channel token belongs to another channel".into(),
+            ))
+        }
+        KeyKind::Personal => {
+            if !principal.key.scope.reaches_agent(&channel.agent_id) {
+                return Err(ApiError::RoleForbidden(
+                    "this token's scope does not reach the channel's agent".into(),
+                ));
+            }
+            principal.require("channels:read")?;
+            if principal.reach(state).await? == Reach::None {
+                return Err(ApiError::RoleForbidden(
+                    "this person is no longer a member".into(),
+                ));
+            }
+            "personal_token"
+        }
+        other => return Err(ApiError::KeyKindNotAllowed(other.as_str())),
+    };
+    let caller = principal
+        .key
+        .owner
+        .as_ref()
+        .map(|o| o.label().to_owned())
+        .unwrap_or_else(|| principal.key.name.clone());
+    Ok(ChannelContext {
+        channel,
+        authenticated_with,
+        caller,
+    })
+}
+
+fn header_hook(headers: &HeaderMap) -> Option<String> {
+    headers
+        .get("x-hook-id")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned)
+}
+
+/// The channel named by `X-Hook-Id`, for a personal token or the channel's own token.
+#[utoipa::path(get, path = "/v1/channel", tag = "channels",
+    params(("X-Hook-Id" = String, Header, description = "The channel's hook id")),
+    responses((status = 200, body = ChannelContext), (status = "4XX", body = crate::errors::Problem)), security(("bearer" = [])))]
+pub async fn channel_context_get(
+    State(state): State<AppState>,
+    principal: Principal,
+    headers: HeaderMap,
+) -> Result<Json<ChannelContext>> {
+    Ok(Json(
+        resolve_channel(&state, &principal, header_hook(&headers).as_deref()).await?,
+    ))
+}
+
+/// The same, with `hookId` in a JSON body (the header wins when both are sent).
+#[utoipa::path(post, path = "/v1/channel", tag = "channels",
+    responses((status = 200, body = ChannelContext), (status = "4XX", body = crate::errors::Problem)), security(("bearer" = [])))]
+pub async fn channel_context_post(
+    State(state): State<AppState>,
+    principal: Principal,
+    headers: HeaderMap,
+    body: axum::body::Bytes,
+) -> Result<Json<ChannelContext>> {
+    let from_body = if body.iter().all(u8::is_ascii_whitespace) {
+        None
+    } else {
+        // Other fields belong to the caller's payload; only hookId matters here.
+        let value: serde_json::Value = parse_json(&body)?;
+        serde_json::from_value::<HookBody>(value)
+            .unwrap_or_default()
+            .hook_id
+    };
+    let hook = header_hook(&headers).or(from_body);
+    Ok(Json(
+        resolve_channel(&state, &principal, hook.as_deref()).await?,
+    ))
+}

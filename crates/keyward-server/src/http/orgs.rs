@@ -1,0 +1,209 @@
+//! Organizations: the caller's list, a new one, and an organization's settings.
+
+use super::{actor_event, keys::CreatedKey, keys::KeyView};
+use crate::auth::Principal;
+use crate::errors::{ApiError, Result};
+use crate::extract::ApiJson;
+use crate::state::AppState;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::Json;
+use keyward_core::key::Environment;
+use keyward_core::{ids, KeyKind, Name, Owner, PermissionSet, PlainKey, Role, Scope};
+use keyward_store::{NewKey, OrgSettings, Organization};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+#[derive(Serialize, ToSchema)]
+pub struct MyOrganization {
+    #[serde(flatten)]
+    pub org: Organization,
+    pub role: Role,
+}
+
+/// The organizations the calling person belongs to, with their role in each.
+#[utoipa::path(get, path = "/v1/me/organizations", tag = "organizations",
+    responses((status = 200, body = Vec<MyOrganization>), (status = "4XX", body = crate::errors::Problem)),
+    security(("bearer" = [])))]
+pub async fn my_organizations(
+    State(state): State<AppState>,
+    principal: Principal,
+) -> Result<Json<Vec<MyOrganization>>> {
+    let Some(Owner::User { id, .. }) = &principal.key.owner else {
+        let org = state.store.get_org(principal.org_id()).await?;
+        return Ok(Json(vec![MyOrganization {
+            org,
+            role: Role::Member,
+        }]));
+    };
+    let orgs = state.store.list_user_orgs(id).await?;
+    Ok(Json(
+        orgs.into_iter()
+            .map(|(org, role)| MyOrganization { org, role })
+            .collect(),
+    ))
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateOrgRequest {
+    #[schema(value_type = String)]
+    pub name: Name,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct CreatedOrg {
+    pub organization: Organization,
+    /// The caller's first token in the new organization (shown once).
+    pub token: CreatedKey,
+}
+
+/// Create an organization; the calling person becomes its owner and gets a token for it.
+#[utoipa::path(post, path = "/v1/organizations", tag = "organizations", request_body = CreateOrgRequest,
+    responses((status = 201, body = CreatedOrg), (status = "4XX", body = crate::errors::Problem)),
+    security(("bearer" = ["organizations:write"])))]
+pub async fn create_org(
+    State(state): State<AppState>,
+    principal: Principal,
+    ApiJson(req): ApiJson<CreateOrgRequest>,
+) -> Result<(StatusCode, Json<CreatedOrg>)> {
+    principal.require("organizations:write")?;
+    let (Some(owner @ Owner::User { id: user_id, .. }), KeyKind::Personal) =
+        (&principal.key.owner, principal.key.kind)
+    else {
+        return Err(ApiError::RoleForbidden(
+            "only people create organizations; use a personal access token".into(),
+        ));
+    };
+    let now = state.clock.now();
+    let org = Organization {
+        id: ids::new_id("org"),
+        name: req.name.to_string(),
+        created_at: now,
+        settings: OrgSettings::default(),
+    };
+    let plain = PlainKey::generate(KeyKind::Personal, Environment::Live);
+    let key = NewKey {
+        id: ids::new_id("key"),
+        org_id: org.id.clone(),
+        kind: KeyKind::Personal,
+        environment: Environment::Live,
+        name: format!("{} owner token", org.name),
+        prefix: plain.visible_prefix(),
+        hash: plain.hash(),
+        owner: Some(owner.clone()),
+        permissions: PermissionSet::all(),
+        scope: Scope::Organization,
+        metadata: None,
+        created_at: now,
+        created_by: owner.label().to_owned(),
+        expires_at: None,
+        rotated_from: None,
+        workspace_id: None,
+        channel_id: None,
+    };
+    let mut audit = actor_event(
+        &principal,
+        now,
+        "org.create",
+        "organization",
+        &org.id,
+        serde_json::json!({ "name": org.name }),
+    );
+    audit.org_id = org.id.clone();
+    let record = state.store.create_org(&org, user_id, key, audit).await?;
+    let record = std::sync::Arc::new(record);
+    state.keys.insert_fresh(record.clone());
+    Ok((
+        StatusCode::CREATED,
+        Json(CreatedOrg {
+            organization: org,
+            token: CreatedKey {
+                key: plain.expose_secret().to_owned(),
+                details: KeyView::new(&state, &record),
+            },
+        }),
+    ))
+}
+
+fn same_org(principal: &Principal, id: &str) -> Result<()> {
+    if id != principal.org_id() {
+        return Err(ApiError::NotFound("organization"));
+    }
+    Ok(())
+}
+
+/// The caller's organization and its settings.
+#[utoipa::path(get, path = "/v1/organizations/{id}", tag = "organizations", params(("id" = String, Path)),
+    responses((status = 200, body = Organization), (status = "4XX", body = crate::errors::Problem)),
+    security(("bearer" = ["organizations:read"])))]
+pub async fn get_org(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path(id): Path<String>,
+) -> Result<Json<Organization>> {
+    principal.require("organizations:read")?;
+    same_org(&principal, &id)?;
+    Ok(Json(state.store.get_org(&id).await?))
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SettingsPatch {
+    pub max_keys: Option<u32>,
+    pub max_worker_keys: Option<u32>,
+    pub allow_legacy_tokens: Option<bool>,
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateOrgRequest {
+    #[schema(value_type = Option<String>)]
+    pub name: Option<Name>,
+    pub settings: Option<SettingsPatch>,
+}
+
+/// Rename the organization or change its limits (owners and org admins).
+#[utoipa::path(patch, path = "/v1/organizations/{id}", tag = "organizations", params(("id" = String, Path)),
+    request_body = UpdateOrgRequest,
+    responses((status = 200, body = Organization), (status = "4XX", body = crate::errors::Problem)),
+    security(("bearer" = ["organizations:write"])))]
+pub async fn update_org(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path(id): Path<String>,
+    ApiJson(req): ApiJson<UpdateOrgRequest>,
+) -> Result<Json<Organization>> {
+    principal.require("organizations:write")?;
+    same_org(&principal, &id)?;
+    principal.require_admin(&state).await?;
+    let mut org = state.store.get_org(&id).await?;
+    let before = org.clone();
+    if let Some(name) = req.name {
+        org.name = name.to_string();
+    }
+    if let Some(s) = req.settings {
+        for (field, value) in [
+            ("settings.max_keys", s.max_keys),
+            ("settings.max_worker_keys", s.max_worker_keys),
+        ] {
+            if value.is_some_and(|v| !(1..=1_000_000).contains(&v)) {
+                return Err(ApiError::validation(field, "must be between 1 and 1000000"));
+            }
+        }
+        org.settings.max_keys = s.max_keys.unwrap_or(org.settings.max_keys);
+        org.settings.max_worker_keys = s.max_worker_keys.unwrap_or(org.settings.max_worker_keys);
+        org.settings.allow_legacy_tokens = s
+            .allow_legacy_tokens
+            .unwrap_or(org.settings.allow_legacy_tokens);
+    }
+    let audit = actor_event(
+        &principal,
+        state.clock.now(),
+        "org.update",
+        "organization",
+        &id,
+        serde_json::json!({ "from": { "name": before.name, "settings": before.settings }, "to": { "name": org.name, "settings": org.settings } }),
+    );
+    Ok(Json(state.store.update_org(&org, audit).await?))
+}

@@ -1,0 +1,213 @@
+//! Workspaces and agents: the same create / list / show / rename / delete, on two tables.
+//! People of every role may read them (to choose scopes); only org admins change them.
+
+use super::actor_event;
+use crate::auth::Principal;
+use crate::errors::{ApiError, Result};
+use crate::extract::ApiJson;
+use crate::state::AppState;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::Json;
+use keyward_core::{ids, Name};
+use keyward_store::{Resource, ResourceKind, StoreError};
+use serde::Deserialize;
+use utoipa::ToSchema;
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NameRequest {
+    #[schema(value_type = String)]
+    pub name: Name,
+}
+
+fn permission(kind: ResourceKind, action: &str) -> String {
+    format!("{}:{action}", kind.table())
+}
+
+fn id_prefix(kind: ResourceKind) -> &'static str {
+    match kind {
+        ResourceKind::Workspace => "ws",
+        ResourceKind::Agent => "agt",
+    }
+}
+
+fn not_found(kind: ResourceKind) -> impl Fn(StoreError) -> ApiError {
+    move |e| match e {
+        StoreError::NotFound => ApiError::NotFound(kind.singular()),
+        StoreError::Conflict(keyward_store::Conflict::Duplicate) => ApiError::Conflict(
+            "conflict",
+            format!("a {} with that name exists", kind.singular()),
+        ),
+        other => other.into(),
+    }
+}
+
+async fn create(
+    state: AppState,
+    principal: Principal,
+    kind: ResourceKind,
+    name: Name,
+) -> Result<(StatusCode, Json<Resource>)> {
+    principal.require(&permission(kind, "write"))?;
+    principal.require_admin(&state).await?;
+    let r = Resource {
+        id: ids::new_id(id_prefix(kind)),
+        name: name.to_string(),
+        created_at: state.clock.now(),
+    };
+    let audit = actor_event(
+        &principal,
+        r.created_at,
+        &format!("{}.create", kind.singular()),
+        kind.singular(),
+        &r.id,
+        serde_json::json!({ "name": r.name }),
+    );
+    state
+        .store
+        .create_resource(kind, principal.org_id(), &r, audit)
+        .await
+        .map_err(not_found(kind))?;
+    Ok((StatusCode::CREATED, Json(r)))
+}
+
+async fn list(
+    state: AppState,
+    principal: Principal,
+    kind: ResourceKind,
+) -> Result<Json<Vec<Resource>>> {
+    principal.require(&permission(kind, "read"))?;
+    Ok(Json(
+        state.store.list_resources(kind, principal.org_id()).await?,
+    ))
+}
+
+async fn get(
+    state: AppState,
+    principal: Principal,
+    kind: ResourceKind,
+    id: String,
+) -> Result<Json<Resource>> {
+    principal.require(&permission(kind, "read"))?;
+    Ok(Json(
+        state
+            .store
+            .get_resource(kind, principal.org_id(), &id)
+            .await
+            .map_err(not_found(kind))?,
+    ))
+}
+
+async fn rename(
+    state: AppState,
+    principal: Principal,
+    kind: ResourceKind,
+    id: String,
+    name: Name,
+) -> Result<Json<Resource>> {
+    principal.require(&permission(kind, "write"))?;
+    principal.require_admin(&state).await?;
+    let audit = actor_event(
+        &principal,
+        state.clock.now(),
+        &format!("{}.update", kind.singular()),
+        kind.singular(),
+        &id,
+        serde_json::json!({ "name": name.as_str() }),
+    );
+    Ok(Json(
+        state
+            .store
+            .rename_resource(kind, principal.org_id(), &id, name.as_str(), audit)
+            .await
+            .map_err(not_found(kind))?,
+    ))
+}
+
+async fn delete(
+    state: AppState,
+    principal: Principal,
+    kind: ResourceKind,
+    id: String,
+) -> Result<StatusCode> {
+    principal.require(&permission(kind, "write"))?;
+    principal.require_admin(&state).await?;
+    let audit = actor_event(
+        &principal,
+        state.clock.now(),
+        &format!("{}.delete", kind.singular()),
+        kind.singular(),
+        &id,
+        serde_json::json!({}),
+    );
+    state
+        .store
+        .delete_resource(kind, principal.org_id(), &id, audit)
+        .await
+        .map_err(not_found(kind))?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+macro_rules! resource_routes {
+    ($kind:expr, $tag:literal, $base:literal, $item:literal,
+     $create:ident, $list:ident, $get:ident, $rename:ident, $delete:ident) => {
+        #[utoipa::path(post, path = $base, tag = $tag, request_body = NameRequest,
+            responses((status = 201, body = Resource), (status = "4XX", body = crate::errors::Problem)),
+            security(("bearer" = [])))]
+        pub async fn $create(State(s): State<AppState>, p: Principal, ApiJson(r): ApiJson<NameRequest>) -> Result<(StatusCode, Json<Resource>)> {
+            create(s, p, $kind, r.name).await
+        }
+
+        #[utoipa::path(get, path = $base, tag = $tag,
+            responses((status = 200, body = Vec<Resource>), (status = "4XX", body = crate::errors::Problem)),
+            security(("bearer" = [])))]
+        pub async fn $list(State(s): State<AppState>, p: Principal) -> Result<Json<Vec<Resource>>> {
+            list(s, p, $kind).await
+        }
+
+        #[utoipa::path(get, path = $item, tag = $tag, params(("id" = String, Path)),
+            responses((status = 200, body = Resource), (status = "4XX", body = crate::errors::Problem)),
+            security(("bearer" = [])))]
+        pub async fn $get(State(s): State<AppState>, p: Principal, Path(id): Path<String>) -> Result<Json<Resource>> {
+            get(s, p, $kind, id).await
+        }
+
+        #[utoipa::path(patch, path = $item, tag = $tag, params(("id" = String, Path)), request_body = NameRequest,
+            responses((status = 200, body = Resource), (status = "4XX", body = crate::errors::Problem)),
+            security(("bearer" = [])))]
+        pub async fn $rename(State(s): State<AppState>, p: Principal, Path(id): Path<String>, ApiJson(r): ApiJson<NameRequest>) -> Result<Json<Resource>> {
+            rename(s, p, $kind, id, r.name).await
+        }
+
+        #[utoipa::path(delete, path = $item, tag = $tag, params(("id" = String, Path)),
+            responses((status = 204), (status = "4XX", body = crate::errors::Problem)),
+            security(("bearer" = [])))]
+        pub async fn $delete(State(s): State<AppState>, p: Principal, Path(id): Path<String>) -> Result<StatusCode> {
+            delete(s, p, $kind, id).await
+        }
+    };
+}
+
+resource_routes!(
+    ResourceKind::Workspace,
+    "workspaces",
+    "/v1/workspaces",
+    "/v1/workspaces/{id}",
+    create_workspace,
+    list_workspaces,
+    get_workspace,
+    rename_workspace,
+    delete_workspace
+);
+resource_routes!(
+    ResourceKind::Agent,
+    "agents",
+    "/v1/agents",
+    "/v1/agents/{id}",
+    create_agent,
+    list_agents,
+    get_agent,
+    rename_agent,
+    delete_agent
+);

@@ -1,0 +1,335 @@
+//! Service accounts: non-human principals with explicit scopes. Their keys never
+//! expire unless asked to.
+
+use super::actor_event;
+use super::keys::{CreatedKey, KeyView};
+use crate::auth::Principal;
+use crate::errors::{ApiError, Result};
+use crate::extract::{parse_json, ApiJson};
+use crate::state::AppState;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::Json;
+use keyward_core::expiry::Expiry;
+use keyward_core::key::Environment;
+use keyward_core::{ids, KeyKind, Name, Owner, PermissionSet, PlainKey, Scope};
+use keyward_store::{NewKey, ServiceAccount, StoreError};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+/// `"integrations:read,integrations:write,skills:execute"` or a list.
+#[derive(Deserialize, ToSchema)]
+#[serde(untagged)]
+pub enum ScopesInput {
+    Csv(String),
+    List(Vec<String>),
+}
+
+impl ScopesInput {
+    fn parse(&self) -> Result<PermissionSet> {
+        let list: Vec<String> = match self {
+            ScopesInput::Csv(s) => s
+                .split(',')
+                .map(|p| p.trim().to_owned())
+                .filter(|p| !p.is_empty())
+                .collect(),
+            ScopesInput::List(l) => l.clone(),
+        };
+        if list.is_empty() {
+            return Err(ApiError::validation(
+                "scopes",
+                "name at least one scope, e.g. integrations:read",
+            ));
+        }
+        PermissionSet::parse_list(&list).map_err(|e| ApiError::validation("scopes", e))
+    }
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateServiceAccountRequest {
+    #[schema(value_type = String, example = "production-bot")]
+    pub name: Name,
+    pub scopes: ScopesInput,
+    /// Expiry of the first key; `never` by default.
+    pub expires: Option<String>,
+}
+
+#[derive(Deserialize, ToSchema, Default)]
+#[serde(deny_unknown_fields)]
+pub struct CreateServiceAccountKeyRequest {
+    #[schema(value_type = Option<String>)]
+    pub name: Option<Name>,
+    pub expires: Option<String>,
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateServiceAccountRequest {
+    #[schema(value_type = String)]
+    pub name: Name,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct CreatedServiceAccount {
+    #[serde(flatten)]
+    pub account: ServiceAccount,
+    /// The account's key (shown once).
+    pub key: CreatedKey,
+}
+
+fn sa_not_found(e: StoreError) -> ApiError {
+    match e {
+        StoreError::NotFound => ApiError::NotFound("service account"),
+        other => other.into(),
+    }
+}
+
+fn new_sa_key(
+    state: &AppState,
+    principal: &Principal,
+    sa: &ServiceAccount,
+    name: String,
+    expires: Option<&str>,
+) -> Result<(PlainKey, NewKey)> {
+    let now = state.clock.now();
+    let expires_at = Expiry::parse(expires.unwrap_or("never"))
+        .and_then(|e| e.resolve(now))
+        .map_err(|e| ApiError::validation("expires", e))?;
+    let plain = PlainKey::generate(KeyKind::ServiceAccount, Environment::Live);
+    let key = NewKey {
+        id: ids::new_id("key"),
+        org_id: principal.org_id().to_owned(),
+        kind: KeyKind::ServiceAccount,
+        environment: Environment::Live,
+        name,
+        prefix: plain.visible_prefix(),
+        hash: plain.hash(),
+        owner: Some(Owner::ServiceAccount {
+            id: sa.id.clone(),
+            name: sa.name.clone(),
+        }),
+        permissions: sa.scopes.clone(),
+        scope: Scope::Organization,
+        metadata: None,
+        created_at: now,
+        created_by: principal.actor().name,
+        expires_at,
+        rotated_from: None,
+        workspace_id: None,
+        channel_id: None,
+    };
+    Ok((plain, key))
+}
+
+/// Create a service account and its first key.
+#[utoipa::path(post, path = "/v1/service-accounts", tag = "service-accounts", request_body = CreateServiceAccountRequest,
+    responses((status = 201, body = CreatedServiceAccount), (status = "4XX", body = crate::errors::Problem)),
+    security(("bearer" = ["service_accounts:write"])))]
+pub async fn create_service_account(
+    State(state): State<AppState>,
+    principal: Principal,
+    ApiJson(req): ApiJson<CreateServiceAccountRequest>,
+) -> Result<(StatusCode, Json<CreatedServiceAccount>)> {
+    principal.require("service_accounts:write")?;
+    principal.require_admin(&state).await?;
+    let scopes = req.scopes.parse()?;
+    if !principal.key.permissions.covers(&scopes) {
+        return Err(ApiError::CannotGrant(
+            principal.key.permissions.missing_from(&scopes),
+        ));
+    }
+    let sa = ServiceAccount {
+        id: ids::new_id("sa"),
+        name: req.name.to_string(),
+        scopes,
+        created_at: state.clock.now(),
+        created_by: principal.actor().name,
+    };
+    let (plain, key) = new_sa_key(
+        &state,
+        &principal,
+        &sa,
+        sa.name.clone(),
+        req.expires.as_deref(),
+    )?;
+    let audit = actor_event(
+        &principal,
+        sa.created_at,
+        "service_account.create",
+        "service_account",
+        &sa.id,
+        serde_json::json!({ "name": sa.name, "scopes": sa.scopes, "key": key.id }),
+    );
+    let record = std::sync::Arc::new(
+        state
+            .store
+            .create_service_account(principal.org_id(), &sa, key, audit)
+            .await?,
+    );
+    state.keys.insert_fresh(record.clone());
+    Ok((
+        StatusCode::CREATED,
+        Json(CreatedServiceAccount {
+            account: sa,
+            key: CreatedKey {
+                key: plain.expose_secret().to_owned(),
+                details: KeyView::new(&state, &record),
+            },
+        }),
+    ))
+}
+
+/// Another key for a service account (for instance before rotating machines).
+#[utoipa::path(post, path = "/v1/service-accounts/{id}/keys", tag = "service-accounts", params(("id" = String, Path)),
+    request_body = CreateServiceAccountKeyRequest,
+    responses((status = 201, body = CreatedKey), (status = "4XX", body = crate::errors::Problem)),
+    security(("bearer" = ["service_accounts:write"])))]
+pub async fn create_service_account_key(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path(id): Path<String>,
+    body: axum::body::Bytes,
+) -> Result<(StatusCode, Json<CreatedKey>)> {
+    principal.require("service_accounts:write")?;
+    principal.require_admin(&state).await?;
+    let req: CreateServiceAccountKeyRequest = if body.iter().all(u8::is_ascii_whitespace) {
+        Default::default()
+    } else {
+        parse_json(&body)?
+    };
+    let sa = state
+        .store
+        .get_service_account(principal.org_id(), &id)
+        .await
+        .map_err(sa_not_found)?;
+    if !principal.key.permissions.covers(&sa.scopes) {
+        return Err(ApiError::CannotGrant(
+            principal.key.permissions.missing_from(&sa.scopes),
+        ));
+    }
+    let name = req
+        .name
+        .map(|n| n.to_string())
+        .unwrap_or_else(|| sa.name.clone());
+    let (plain, key) = new_sa_key(&state, &principal, &sa, name, req.expires.as_deref())?;
+    let audit = actor_event(
+        &principal,
+        key.created_at,
+        "key.create",
+        "key",
+        &key.id,
+        serde_json::json!({ "service_account": sa.id, "kind": "service_account", "prefix": key.prefix }),
+    );
+    let record = std::sync::Arc::new(state.store.create_key(key, audit).await?);
+    state.keys.insert_fresh(record.clone());
+    Ok((
+        StatusCode::CREATED,
+        Json(CreatedKey {
+            key: plain.expose_secret().to_owned(),
+            details: KeyView::new(&state, &record),
+        }),
+    ))
+}
+
+/// The organization's service accounts.
+#[utoipa::path(get, path = "/v1/service-accounts", tag = "service-accounts",
+    responses((status = 200, body = Vec<ServiceAccount>), (status = "4XX", body = crate::errors::Problem)),
+    security(("bearer" = ["service_accounts:read"])))]
+pub async fn list_service_accounts(
+    State(state): State<AppState>,
+    principal: Principal,
+) -> Result<Json<Vec<ServiceAccount>>> {
+    principal.require("service_accounts:read")?;
+    Ok(Json(
+        state
+            .store
+            .list_service_accounts(principal.org_id())
+            .await?,
+    ))
+}
+
+/// One service account.
+#[utoipa::path(get, path = "/v1/service-accounts/{id}", tag = "service-accounts", params(("id" = String, Path)),
+    responses((status = 200, body = ServiceAccount), (status = "4XX", body = crate::errors::Problem)),
+    security(("bearer" = ["service_accounts:read"])))]
+pub async fn get_service_account(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path(id): Path<String>,
+) -> Result<Json<ServiceAccount>> {
+    principal.require("service_accounts:read")?;
+    Ok(Json(
+        state
+            .store
+            .get_service_account(principal.org_id(), &id)
+            .await
+            .map_err(sa_not_found)?,
+    ))
+}
+
+/// Rename a service account.
+#[utoipa::path(patch, path = "/v1/service-accounts/{id}", tag = "service-accounts", params(("id" = String, Path)),
+    request_body = UpdateServiceAccountRequest,
+    responses((status = 200, body = ServiceAccount), (status = "4XX", body = crate::errors::Problem)),
+    security(("bearer" = ["service_accounts:write"])))]
+pub async fn update_service_account(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path(id): Path<String>,
+    ApiJson(req): ApiJson<UpdateServiceAccountRequest>,
+) -> Result<Json<ServiceAccount>> {
+    principal.require("service_accounts:write")?;
+    principal.require_admin(&state).await?;
+    let mut sa = state
+        .store
+        .get_service_account(principal.org_id(), &id)
+        .await
+        .map_err(sa_not_found)?;
+    let audit = actor_event(
+        &principal,
+        state.clock.now(),
+        "service_account.update",
+        "service_account",
+        &id,
+        serde_json::json!({ "name": { "from": sa.name, "to": req.name.as_str() } }),
+    );
+    sa.name = req.name.to_string();
+    Ok(Json(
+        state
+            .store
+            .update_service_account(principal.org_id(), &sa, audit)
+            .await?,
+    ))
+}
+
+/// Delete a service account; its keys are revoked at once.
+#[utoipa::path(delete, path = "/v1/service-accounts/{id}", tag = "service-accounts", params(("id" = String, Path)),
+    responses((status = 204), (status = "4XX", body = crate::errors::Problem)),
+    security(("bearer" = ["service_accounts:write"])))]
+pub async fn delete_service_account(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path(id): Path<String>,
+) -> Result<StatusCode> {
+    principal.require("service_accounts:write")?;
+    principal.require_admin(&state).await?;
+    let now = state.clock.now();
+    let audit = actor_event(
+        &principal,
+        now,
+        "service_account.delete",
+        "service_account",
+        &id,
+        serde_json::json!({}),
+    );
+    let revoked = state
+        .store
+        .delete_service_account(principal.org_id(), &id, now, &principal.actor().name, audit)
+        .await
+        .map_err(sa_not_found)?;
+    for hash in &revoked {
+        state.keys.invalidate(hash);
+    }
+    Ok(StatusCode::NO_CONTENT)
+}
