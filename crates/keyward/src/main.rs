@@ -3,6 +3,7 @@
 
 mod cli;
 mod config;
+mod dev;
 
 use anyhow::Context;
 use clap::{Args, CommandFactory, FromArgMatches, Parser, Subcommand};
@@ -64,6 +65,9 @@ enum Command {
     ///
     /// Example: keyward migrate --database-url sqlite://keyward-data/keyward.db
     Migrate,
+    /// Developer tools (benchmark seeding).
+    #[command(hide = true, subcommand)]
+    Dev(dev::DevCommand),
     #[command(flatten)]
     Client(cli::ClientCommand),
 }
@@ -168,6 +172,12 @@ async fn run(cli: Cli, file: config::FileConfig) -> anyhow::Result<()> {
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     match cli.command {
         Command::Client(_) => anyhow::bail!("client commands are dispatched in main"),
+        Command::Dev(command) => {
+            let (store, _) = open_store(&cli.global, &file).await?;
+            let result = dev::run(command, store.as_ref(), clock.as_ref()).await;
+            store.close().await;
+            result
+        }
         Command::Migrate => {
             let (store, shown) = open_store(&cli.global, &file).await?;
             store.close().await;

@@ -1,0 +1,150 @@
+#!/usr/bin/env bash
+# Keyward HTTP benchmark: verify vs a trivial route, same process, same load generator,
+# same run; then a fixed-rate latency run. See BENCHMARKS.md.
+#
+#   bench/run.sh [--keys N] [--duration SECONDS] [--connections C] [--rate R]
+#
+# Environment: KEYWARD_BENCH_KEYS_COUNT (N, default 1000), KEYWARD_BENCH_DURATION (10),
+# KEYWARD_BENCH_CONNECTIONS (32), KEYWARD_BENCH_RATE (1000), KEYWARD_BENCH_NO_PIN=1 to
+# run without taskset, CARGO_TARGET_DIR (default target/).
+#
+# Loopback only. Keys are generated at run time into a temporary directory (mode 0600)
+# that is removed at exit. The last line of output is machine-readable:
+#   verify/trivial throughput ratio: 0.93
+set -euo pipefail
+
+KEYS=${KEYWARD_BENCH_KEYS_COUNT:-1000}
+DURATION=${KEYWARD_BENCH_DURATION:-10}
+CONNECTIONS=${KEYWARD_BENCH_CONNECTIONS:-32}
+RATE=${KEYWARD_BENCH_RATE:-1000}
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --keys) KEYS=$2; shift 2 ;;
+    --duration) DURATION=$2; shift 2 ;;
+    --connections) CONNECTIONS=$2; shift 2 ;;
+    --rate) RATE=$2; shift 2 ;;
+    -h|--help) sed -n '2,14p' "$0"; exit 0 ;;
+    *) echo "unknown argument: $1" >&2; exit 2 ;;
+  esac
+done
+
+cd "$(dirname "$0")/.."
+ROOT=$(pwd)
+TARGET=${CARGO_TARGET_DIR:-$ROOT/target}
+
+# --- load generator ------------------------------------------------------------------
+if ! command -v wrk >/dev/null; then
+  echo "== installing wrk (Debian package)" >&2
+  SUDO=""
+  [ "$(id -u)" -ne 0 ] && SUDO="sudo"
+  $SUDO apt-get update -qq
+  $SUDO apt-get install -y -qq wrk >/dev/null
+fi
+
+# --- build -----------------------------------------------------------------------------
+echo "== building release binary and the fixed-rate client" >&2
+CARGO_TARGET_DIR=$TARGET cargo build --release --quiet -p keyward
+CARGO_TARGET_DIR=$TARGET cargo build --release --quiet -p keyward-server --example fixed_rate
+BIN=$TARGET/release/keyward
+FIXED=$TARGET/release/examples/fixed_rate
+
+# --- cores -----------------------------------------------------------------------------
+NCPU=$(nproc)
+if [ "${KEYWARD_BENCH_NO_PIN:-0}" != 1 ] && [ "$NCPU" -ge 2 ] && command -v taskset >/dev/null; then
+  SERVER_PIN=(taskset -c 0)
+  CLIENT_PIN=(taskset -c 1)
+  PINNING="server on CPU 0, load generator on CPU 1 (taskset)"
+else
+  SERVER_PIN=()
+  CLIENT_PIN=()
+  PINNING="not pinned"
+fi
+
+TMP=$(mktemp -d "${TMPDIR:-/tmp}/keyward-bench.XXXXXX")
+chmod 700 "$TMP"
+SERVER_PID=""
+cleanup() {
+  if [ -n "$SERVER_PID" ] && kill -0 "$SERVER_PID" 2>/dev/null; then
+    kill -TERM "$SERVER_PID" 2>/dev/null || true
+    wait "$SERVER_PID" 2>/dev/null || true
+  fi
+  rm -rf "$TMP"
+}
+trap cleanup EXIT
+
+# --- seed --------------------------------------------------------------------------------
+echo "== seeding $KEYS keys" >&2
+export KEYWARD_LOG=warn
+TOKEN=$("$BIN" dev seed-keys --count "$KEYS" --out "$TMP/keys.txt" --data-dir "$TMP/data")
+DB_SIZE=$(du -sh "$TMP/data" | cut -f1)
+
+# --- start -------------------------------------------------------------------------------
+PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])' 2>/dev/null || echo 18080)
+ADDR=127.0.0.1:$PORT
+URL=http://$ADDR
+START_NS=$(date +%s%N)
+"${SERVER_PIN[@]}" "$BIN" serve --listen "$ADDR" --data-dir "$TMP/data" >"$TMP/server.log" 2>&1 &
+SERVER_PID=$!
+until curl -fsS -o /dev/null "$URL/livez" 2>/dev/null; do
+  kill -0 "$SERVER_PID" 2>/dev/null || { cat "$TMP/server.log" >&2; exit 1; }
+  sleep 0.005
+done
+READY_MS=$(( ($(date +%s%N) - START_NS) / 1000000 ))
+
+# The same request the load generator sends must come back VALID.
+FIRST_KEY=$(head -n1 "$TMP/keys.txt")
+CHECK=$(curl -fsS -H "Authorization: Bearer $TOKEN" -H 'Content-Type: application/json' \
+  -d "{\"key\":\"$FIRST_KEY\",\"permission\":\"keys:read\"}" "$URL/v1/keys/verify")
+case "$CHECK" in
+  *'"code":"VALID"'*) ;;
+  *) echo "verify sanity check failed: $CHECK" >&2; exit 1 ;;
+esac
+
+CLK_TCK=$(getconf CLK_TCK)
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$SERVER_PID/stat"; }
+rss_kb() { awk '/^VmRSS/ {print $2}' "/proc/$SERVER_PID/status"; }
+hwm_kb() { awk '/^VmHWM/ {print $2}' "/proc/$SERVER_PID/status"; }
+
+export KEYWARD_BENCH_KEYS=$TMP/keys.txt KEYWARD_BENCH_TOKEN=$TOKEN KEYWARD_BENCH_PERMISSION=keys:read
+
+# run_wrk NAME DURATION ARGS... : prints one summary line, sets RPS_<NAME>
+run_wrk() {
+  local name=$1 duration=$2; shift 2
+  local before after out rps reqs p50 p99 cpu_s us_per_req util
+  before=$(cpu_ticks)
+  out=$("${CLIENT_PIN[@]}" wrk -t1 -c"$CONNECTIONS" -d"${duration}s" --latency "$@")
+  after=$(cpu_ticks)
+  echo "$out" > "$TMP/wrk-$name.txt"
+  if echo "$out" | grep -q 'Non-2xx\|Socket errors'; then
+    echo "$out" >&2
+    echo "wrk reported errors in phase $name" >&2
+    exit 1
+  fi
+  rps=$(echo "$out" | awk '/^Requests\/sec:/ {print $2}')
+  reqs=$(echo "$out" | awk '/requests in/ {print $1}')
+  p50=$(echo "$out" | awk '$1 == "50%" {print $2}')
+  p99=$(echo "$out" | awk '$1 == "99%" {print $2}')
+  cpu_s=$(awk -v a="$after" -v b="$before" -v t="$CLK_TCK" 'BEGIN {printf "%.2f", (a - b) / t}')
+  us_per_req=$(awk -v c="$cpu_s" -v n="$reqs" 'BEGIN {printf "%.2f", c * 1e6 / n}')
+  util=$(awk -v c="$cpu_s" -v d="$duration" 'BEGIN {printf "%.0f", 100 * c / d}')
+  printf '%-8s %10s req/s  p50 %8s  p99 %8s  server CPU %6s us/req (%s%% of a core)\n' \
+    "$name" "$rps" "$p50" "$p99" "$us_per_req" "$util"
+  printf -v "RPS_$name" '%s' "$rps"
+}
+
+echo "== machine: $NCPU CPUs, $(lscpu | awk -F: '/Model name/ {gsub(/^ +/, "", $2); print $2; exit}'), $(free -g | awk '/^Mem:/ {print $2}') GiB RAM; $PINNING"
+echo "== $KEYS keys stored (database $DB_SIZE), ready to serve ${READY_MS} ms after start; $CONNECTIONS connections, ${DURATION}s per phase"
+
+# Warm-up: fills the verify cache with the 1000 rotated keys and the verifier's token.
+"${CLIENT_PIN[@]}" wrk -t1 -c"$CONNECTIONS" -d2s -s bench/verify.lua "$URL" >/dev/null
+
+run_wrk trivial "$DURATION" "$URL/livez"
+run_wrk verify "$DURATION" -s bench/verify.lua "$URL"
+
+echo "== fixed rate: $RATE verifications/s for ${DURATION}s"
+"${CLIENT_PIN[@]}" "$FIXED" --addr "$ADDR" --token "$TOKEN" --keys "$TMP/keys.txt" \
+  --rate "$RATE" --duration "$DURATION"
+
+echo "== server memory: RSS $(( $(rss_kb) / 1024 )) MiB, peak $(( $(hwm_kb) / 1024 )) MiB"
+RATIO=$(awk -v v="$RPS_verify" -v t="$RPS_trivial" 'BEGIN {printf "%.2f", v / t}')
+echo "verify/trivial throughput ratio: $RATIO"
