@@ -49,6 +49,11 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
             Err(e) => ApiError::InvalidJson(e.to_string()),
         });
     }
+    // Fast path: a body that parses needs no error path. Only a failing body is parsed
+    // a second time, with path tracking, to name the field in the error.
+    if let Ok(value) = serde_json::from_slice(bytes) {
+        return Ok(value);
+    }
     let mut de = serde_json::Deserializer::from_slice(bytes);
     let value = serde_path_to_error::deserialize(&mut de).map_err(|err| {
         let path = err.path().to_string();

@@ -22,7 +22,9 @@ enum Entry {
 }
 
 pub struct KeyCache {
-    entries: DashMap<KeyHash, Entry>,
+    /// Keyed by SHA-256 output; the hasher is seeded per process, so nobody can aim
+    /// entries at one shard or bucket.
+    entries: DashMap<KeyHash, Entry, foldhash::fast::RandomState>,
     generation: AtomicU64,
     missing: AtomicUsize,
     negative_ttl: Duration,
@@ -32,7 +34,7 @@ pub struct KeyCache {
 impl KeyCache {
     pub fn new(negative_ttl: Duration, max_missing: usize) -> Self {
         Self {
-            entries: DashMap::new(),
+            entries: DashMap::with_hasher(foldhash::fast::RandomState::default()),
             generation: AtomicU64::new(0),
             missing: AtomicUsize::new(0),
             negative_ttl,
