@@ -18,6 +18,7 @@
 //! [`ApiKey`], whose `Debug` shows only its prefix and whose memory is zeroed on drop.
 
 mod error;
+mod organization;
 mod types;
 
 pub use error::{ApiError, Error, ErrorCode};
@@ -203,7 +204,7 @@ impl Client {
             .clone()
     }
 
-    fn url(&self, segments: &[&str]) -> Url {
+    pub(crate) fn url(&self, segments: &[&str]) -> Url {
         let mut url = self.base.clone();
         {
             let mut path = url
@@ -217,7 +218,7 @@ impl Client {
         url
     }
 
-    async fn send<T: DeserializeOwned>(
+    pub(crate) async fn send<T: DeserializeOwned>(
         &self,
         method: Method,
         url: Url,
@@ -265,6 +266,7 @@ impl Client {
                 deprecation,
                 sunset: text("sunset"),
                 link: text("link"),
+                warning: text("warning"),
             });
         }
     }

@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 
 pub use keyward_core::expiry::KeyStatus;
 pub use keyward_core::key::Environment;
-pub use keyward_core::{KeyKind, Owner, Scope};
+pub use keyward_core::{KeyKind, Owner, Role, Scope};
 
 use crate::ApiKey;
 
@@ -63,6 +63,12 @@ pub struct KeyView {
     pub revoked_by: Option<String>,
     pub rotated_from: Option<String>,
     pub rotated_to: Option<String>,
+    /// The workspace a worker or legacy workspace key is bound to.
+    #[serde(default)]
+    pub workspace: Option<String>,
+    /// The channel a channel token belongs to.
+    #[serde(default)]
+    pub channel: Option<String>,
 }
 
 /// The answer to a create: the only time the raw key is shown.
@@ -126,6 +132,15 @@ pub struct CreateKey {
     pub permissions: Option<Permissions>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub kind: Option<KeyKind>,
+    /// Organization (default), a list of workspaces, or one agent. Fixed in level.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub scope: Option<Scope>,
+    /// For `worker` and `legacy_workspace` keys: the workspace they are bound to.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub workspace: Option<String>,
+    /// For `channel` tokens: the channel id.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub channel: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub environment: Option<Environment>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -139,6 +154,12 @@ pub struct CreateKey {
 pub struct UpdateKey {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
+    /// Never more than the editor holds.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub permissions: Option<Permissions>,
+    /// A new scope of the same level (e.g. another list of workspaces).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub scope: Option<Scope>,
 }
 
 /// `POST /v1/keys/{id}/rotate`.
@@ -207,4 +228,149 @@ pub struct Deprecation {
     pub sunset: Option<String>,
     /// The `Link` header, if any: where to read more.
     pub link: Option<String>,
+    /// The `Warning` header, if any: what to use instead.
+    pub warning: Option<String>,
+}
+
+/// A non-human principal of the organization with explicit scopes.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ServiceAccount {
+    pub id: String,
+    pub name: String,
+    pub scopes: Vec<String>,
+    pub created_at: DateTime<Utc>,
+    pub created_by: String,
+}
+
+/// The answer to creating a service account: the account and its first key, once.
+#[derive(Debug, Clone, Deserialize)]
+pub struct CreatedServiceAccount {
+    #[serde(flatten)]
+    pub account: ServiceAccount,
+    pub key: CreatedKey,
+}
+
+/// `POST /v1/service-accounts`.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct CreateServiceAccount {
+    pub name: String,
+    /// `resource:action` grants, e.g. `integrations:read`.
+    pub scopes: Vec<String>,
+    /// Expiry of the first key; `never` by default.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub expires: Option<String>,
+}
+
+/// `POST /v1/service-accounts/{id}/keys`.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct CreateServiceAccountKey {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub expires: Option<String>,
+}
+
+/// A workspace or an agent.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Resource {
+    pub id: String,
+    pub name: String,
+    pub created_at: DateTime<Utc>,
+}
+
+/// Which kind of [`Resource`]: the two share one API shape.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ResourceKind {
+    Workspace,
+    Agent,
+}
+
+impl ResourceKind {
+    /// The path segment: `workspaces` or `agents`.
+    pub fn plural(self) -> &'static str {
+        match self {
+            ResourceKind::Workspace => "workspaces",
+            ResourceKind::Agent => "agents",
+        }
+    }
+
+    pub fn singular(self) -> &'static str {
+        match self {
+            ResourceKind::Workspace => "workspace",
+            ResourceKind::Agent => "agent",
+        }
+    }
+
+    /// The prefix of its ids: `ws_` or `agt_`.
+    pub fn id_prefix(self) -> &'static str {
+        match self {
+            ResourceKind::Workspace => "ws_",
+            ResourceKind::Agent => "agt_",
+        }
+    }
+}
+
+/// An agent's channel; callers name it by its public `hook_id`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Channel {
+    pub id: String,
+    pub agent_id: String,
+    pub name: String,
+    pub hook_id: String,
+    pub enabled: bool,
+    pub created_at: DateTime<Utc>,
+}
+
+/// `POST /v1/channels`.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct CreateChannel {
+    pub agent: String,
+    pub name: String,
+}
+
+/// `PATCH /v1/channels/{id}`.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct UpdateChannel {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// `false` disables the channel.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub enabled: Option<bool>,
+}
+
+/// A person in the organization and their role.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Member {
+    pub user_id: String,
+    pub email: String,
+    pub role: Role,
+    /// For agent admins: the agents they administer.
+    pub agents: Vec<String>,
+    pub created_at: DateTime<Utc>,
+}
+
+/// The answer to adding a member: the member and their first token, once.
+#[derive(Debug, Clone, Deserialize)]
+pub struct AddedMember {
+    pub member: Member,
+    pub token: CreatedKey,
+}
+
+/// `POST /v1/members`.
+#[derive(Debug, Clone, Serialize)]
+pub struct AddMember {
+    pub email: String,
+    pub role: Role,
+    /// For `agent_admin`: the agents they administer.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub agents: Vec<String>,
+}
+
+/// `PATCH /v1/members/{user_id}`.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct UpdateMember {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub role: Option<Role>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub agents: Option<Vec<String>>,
 }

@@ -69,7 +69,7 @@ enum Command {
     #[command(hide = true, subcommand)]
     Dev(dev::DevCommand),
     #[command(flatten)]
-    Client(cli::ClientCommand),
+    Client(Box<cli::ClientCommand>),
 }
 
 #[derive(Args)]
@@ -107,7 +107,7 @@ fn main() -> ExitCode {
         Cli {
             command: Command::Client(client),
             ..
-        } => return cli::run(client, Cli::command),
+        } => return cli::run(*client, Cli::command),
         cli => cli,
     };
     let file = match config::load(cli.global.config.as_deref()) {

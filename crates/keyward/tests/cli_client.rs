@@ -470,6 +470,33 @@ fn completions_and_examples_in_help() {
         &["keys", "revoke"],
         &["keys", "rotate"],
         &["audit"],
+        &["service-accounts"],
+        &["service-accounts", "create"],
+        &["service-accounts", "list"],
+        &["service-accounts", "show"],
+        &["service-accounts", "rename"],
+        &["service-accounts", "delete"],
+        &["service-accounts", "create-key"],
+        &["workspaces"],
+        &["workspaces", "create"],
+        &["workspaces", "list"],
+        &["workspaces", "show"],
+        &["workspaces", "rename"],
+        &["workspaces", "delete"],
+        &["agents"],
+        &["agents", "create"],
+        &["channels"],
+        &["channels", "list"],
+        &["channels", "create"],
+        &["channels", "show"],
+        &["channels", "update"],
+        &["channels", "delete"],
+        &["members"],
+        &["members", "list"],
+        &["members", "add"],
+        &["members", "show"],
+        &["members", "update"],
+        &["members", "remove"],
         &["completions"],
     ] {
         let mut args = cmd.to_vec();
@@ -484,4 +511,188 @@ fn completions_and_examples_in_help() {
     }
     let serve = run(user.cmd(&["serve", "--help"])).ok();
     assert!(serve.stdout.contains("--data-dir"));
+}
+
+#[test]
+fn organization_commands_work_end_to_end() {
+    let server = Server::start();
+    let user = User::new();
+    user.login(&server, &server.token);
+    let ws = run(user.cmd(&["workspaces", "create", "production", "--json"]))
+        .ok()
+        .json();
+    let ws_id = ws["id"].as_str().unwrap().to_owned();
+    run(user.cmd(&["agents", "create", "support-bot"])).ok();
+    let channel = run(user.cmd(&[
+        "channels",
+        "create",
+        "--agent",
+        "support-bot",
+        "--name",
+        "whatsapp",
+        "--json",
+    ]))
+    .ok()
+    .json();
+    assert!(channel["hook_id"].is_string());
+    assert!(channel["agent_id"].as_str().unwrap().starts_with("agt_"));
+
+    // A service account's key: only the key on stdout when piped.
+    let out = run(user.cmd(&[
+        "service-accounts",
+        "create",
+        "--name",
+        "production-bot",
+        "--scopes",
+        "integrations:read,integrations:write,skills:execute",
+    ]))
+    .ok();
+    let sa_key = out.stdout.trim_end().to_owned();
+    assert!(sa_key.starts_with("kw_sa_"), "{}", out.stdout);
+    keyward_client::offline_check(&sa_key).unwrap();
+    assert!(
+        out.stderr.contains("cannot be retrieved again"),
+        "{}",
+        out.stderr
+    );
+    let who = run(user.cmd(&["auth", "whoami", "--token", &sa_key])).ok();
+    assert_eq!(
+        who.stdout,
+        "Authenticated as: production-bot (service account, org: my-org)\n"
+    );
+    let accounts = run(user.cmd(&["service-accounts", "list", "--json"]))
+        .ok()
+        .json();
+    assert_eq!(accounts["data"][0]["scopes"].as_array().unwrap().len(), 3);
+
+    // Scopes by name, edited permissions.
+    let scoped = run(user.cmd(&[
+        "keys",
+        "create",
+        "--name",
+        "scoped",
+        "--workspaces",
+        "production",
+        "--read-only",
+        "--json",
+    ]))
+    .ok()
+    .json();
+    assert_eq!(scoped["scope"]["type"], "workspaces");
+    assert_eq!(scoped["scope"]["workspaces"][0], ws_id.as_str());
+    let edited = run(user.cmd(&[
+        "keys",
+        "edit",
+        "scoped",
+        "--permission",
+        "keys:read",
+        "--json",
+    ]))
+    .ok()
+    .json();
+    assert_eq!(edited["permissions"], serde_json::json!(["keys:read"]));
+    assert_eq!(run(user.cmd(&["keys", "edit", "scoped"])).code, 2);
+
+    // Members: the first token is shown once; removal asks for confirmation.
+    let added = run(user.cmd(&[
+        "members",
+        "add",
+        "--email",
+        "alice@company.com",
+        "--role",
+        "member",
+        "--json",
+    ]))
+    .ok()
+    .json();
+    assert_eq!(added["member"]["role"], "member");
+    let alice = added["token"]["key"].as_str().unwrap().to_owned();
+    let who = run(user.cmd(&["auth", "whoami", "--token", &alice])).ok();
+    assert_eq!(
+        who.stdout,
+        "Authenticated as: alice@company.com (org: my-org)\n"
+    );
+    assert_eq!(
+        run(user.cmd(&["members", "remove", "alice@company.com"])).code,
+        2
+    );
+    run(user.cmd(&["members", "remove", "alice@company.com", "--yes"])).ok();
+    assert_eq!(
+        run(user.cmd(&["auth", "whoami", "--token", &alice])).code,
+        3
+    );
+
+    // Deleting a service account revokes its keys.
+    run(user.cmd(&["service-accounts", "delete", "production-bot", "--yes"])).ok();
+    assert_eq!(
+        run(user.cmd(&["auth", "whoami", "--token", &sa_key])).code,
+        3
+    );
+
+    // An agent with a channel cannot go: exit 1 with the server's code.
+    let out = run(user.cmd(&["agents", "delete", "support-bot", "--yes"]));
+    assert_eq!(out.code, 1, "{}", out.stderr);
+    assert!(out.stderr.contains("[resource_in_use]"), "{}", out.stderr);
+    let lists = [
+        &["workspaces", "list", "--json"][..],
+        &["agents", "list", "--json"],
+        &["channels", "list", "--json"],
+        &["members", "list", "--json"],
+    ];
+    for args in lists {
+        let json = run(user.cmd(args)).ok().json();
+        assert!(json["data"].is_array(), "{args:?}");
+    }
+}
+
+#[test]
+fn legacy_workspace_tokens_are_warned_about() {
+    let server = Server::start();
+    let user = User::new();
+    user.login(&server, &server.token);
+    let status = run(user.cmd(&["auth", "status", "--json"])).ok().json();
+    let org = status["org"]["id"].as_str().unwrap().to_owned();
+    // Legacy tokens can be created only where the organization allows it.
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(async {
+        let response = reqwest::Client::new()
+            .patch(format!("{}/v1/organizations/{org}", server.url))
+            .bearer_auth(&server.token)
+            .json(&serde_json::json!({ "settings": { "allow_legacy_tokens": true } }))
+            .timeout(std::time::Duration::from_secs(10))
+            .send()
+            .await
+            .unwrap();
+        assert!(response.status().is_success(), "{response:?}");
+    });
+    run(user.cmd(&["workspaces", "create", "production"])).ok();
+    let (legacy, _) = create_key(
+        &user,
+        &server,
+        &[
+            "--name",
+            "old",
+            "--kind",
+            "legacy-workspace",
+            "--workspace",
+            "production",
+        ],
+    );
+    assert!(legacy.starts_with("kw_ws_"));
+    let out = run(user.cmd(&["auth", "status", "--token", &legacy])).ok();
+    assert!(
+        out.stderr.contains("warning:") && out.stderr.contains("deprecated"),
+        "{}",
+        out.stderr
+    );
+    let json = run(user.cmd(&["auth", "status", "--json", "--token", &legacy]))
+        .ok()
+        .json();
+    assert!(json["warnings"][0].as_str().unwrap().contains("deprecated"));
+    // Every command warns, from the Deprecation header.
+    let out = run(user.cmd(&["auth", "whoami", "--token", &legacy])).ok();
+    assert!(out.stderr.contains("deprecated"), "{}", out.stderr);
 }

@@ -103,7 +103,9 @@ fn summary(e: &AuditEvent) -> String {
     let d = &e.details;
     let text = |v: &serde_json::Value| v.as_str().map(str::to_owned);
     if let (Some(from), Some(to)) = (text(&d["name"]["from"]), text(&d["name"]["to"])) {
-        return format!("renamed {from:?} → {to:?}");
+        if from != to {
+            return format!("renamed {from:?} → {to:?}");
+        }
     }
     if let Some(replacement) = text(&d["replacement"]) {
         return format!("replaced by {replacement}");

@@ -15,6 +15,15 @@ use std::path::PathBuf;
 /// What to tell someone whose key the server marked deprecated.
 pub fn deprecation_message(d: &keyward_client::Deprecation) -> String {
     let mut message = "the server marked this key as deprecated (legacy token)".to_owned();
+    // `Warning: 299 keyward "…"`: the quoted text says what to use instead.
+    if let Some(text) = d
+        .warning
+        .as_deref()
+        .and_then(|w| w.split_once('"'))
+        .map(|(_, rest)| rest.trim_end_matches('"'))
+    {
+        message = format!("{message}: {text}");
+    }
     if let Some(sunset) = &d.sunset {
         message.push_str(&format!("; it stops working after {sunset}"));
     }

@@ -170,6 +170,18 @@ impl Failure {
                 api.detail.clone(),
                 Some("rotate its replacement instead (see `keyward keys show`, field \"Rotated to\")".to_owned()),
             ),
+            ErrorCode::KeyLimitReached => (
+                api.detail.clone(),
+                Some("revoke keys you no longer need (`keyward keys list --active`, then `keyward keys revoke`), or ask an owner to raise the limit".to_owned()),
+            ),
+            ErrorCode::ResourceInUse => (
+                api.detail.clone(),
+                Some("revoke the keys and delete the channels that use it first".to_owned()),
+            ),
+            ErrorCode::KeyKindNotAllowed => (
+                api.detail.clone(),
+                Some("this key's kind may not do that: use a personal access token or a service-account key".to_owned()),
+            ),
             ErrorCode::InternalError => (
                 "the server had an internal error".to_owned(),
                 Some("try again; if it persists, the server's log has the details".to_owned()),

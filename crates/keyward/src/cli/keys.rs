@@ -12,7 +12,7 @@ use chrono::Utc;
 use clap::{ArgGroup, Args, Subcommand, ValueEnum};
 use keyward_client::{
     ApiKey, Client, CreateKey, Environment, KeyKind, KeyStatus, KeyView, ListParams, Permissions,
-    RotateKey, UpdateKey,
+    ResourceKind, RotateKey, Scope, UpdateKey,
 };
 use serde_json::json;
 use std::io::{IsTerminal, Write};
@@ -40,6 +40,8 @@ pub enum KeysCommand {
             keyward keys create --name \"CI pipeline\" --expires 90d --read-only\n  \
             keyward keys create --name deploy --permission keys:read --permission audit:read\n  \
             keyward keys create --name acme --kind api --environment test --owner cus_123 --metadata plan=pro\n  \
+            keyward keys create --name support-bot --agent support-bot --permission channels:read\n  \
+            keyward keys create --name mac-worker --kind worker --workspace production\n  \
             KEY=$(keyward keys create --name worker --expires 2027-01-01)"
     )]
     Create(CreateArgs),
@@ -55,8 +57,11 @@ pub enum KeysCommand {
         keyward keys show kw_pat_kcnl\n  \
         keyward keys show \"CI pipeline\" --json")]
     Show(KeyRef),
-    /// Change a key's name.
-    #[command(after_help = "Example:\n  keyward keys edit key_4kQ0… --name \"CI pipeline (old)\"")]
+    /// Change a key's name, permissions or scope (the scope level is fixed).
+    #[command(after_help = "Examples:\n  \
+        keyward keys edit key_4kQ0… --name \"CI pipeline (old)\"\n  \
+        keyward keys edit key_4kQ0… --read-only\n  \
+        keyward keys edit key_4kQ0… --workspaces ws_a,ws_b")]
     Edit(EditArgs),
     /// Revoke a key at once and for good.
     #[command(
@@ -91,6 +96,83 @@ pub struct KeyRef {
 enum KindArg {
     Personal,
     Api,
+    Worker,
+    Channel,
+    #[value(alias = "legacy_workspace")]
+    LegacyWorkspace,
+}
+
+impl KindArg {
+    fn kind(self) -> KeyKind {
+        match self {
+            KindArg::Personal => KeyKind::Personal,
+            KindArg::Api => KeyKind::Api,
+            KindArg::Worker => KeyKind::Worker,
+            KindArg::Channel => KeyKind::Channel,
+            KindArg::LegacyWorkspace => KeyKind::LegacyWorkspace,
+        }
+    }
+}
+
+/// `--workspaces` / `--agent`: what a key may reach.
+#[derive(Args)]
+struct ScopeArgs {
+    /// Scope: only these workspaces (ids or names; comma-separated or repeated) [default: the whole organization]
+    #[arg(
+        long,
+        value_name = "WORKSPACE",
+        value_delimiter = ',',
+        conflicts_with = "agent"
+    )]
+    workspaces: Vec<String>,
+    /// Scope: one agent and its channels (id or name)
+    #[arg(long, value_name = "AGENT")]
+    agent: Option<String>,
+}
+
+impl ScopeArgs {
+    fn scope(self) -> Option<Scope> {
+        let workspaces: Vec<String> = self
+            .workspaces
+            .into_iter()
+            .map(|w| w.trim().to_owned())
+            .filter(|w| !w.is_empty())
+            .collect();
+        if !workspaces.is_empty() {
+            Some(Scope::Workspaces { workspaces })
+        } else {
+            self.agent.map(|agent| Scope::Agent { agent })
+        }
+    }
+}
+
+/// `--all` / `--read-only` / `--permission`.
+#[derive(Args)]
+#[group(multiple = false)]
+struct PermissionArgs {
+    /// Every permission (never more than your key holds)
+    #[arg(long)]
+    all: bool,
+    /// Read actions only (*:read)
+    #[arg(long)]
+    read_only: bool,
+    /// A resource:action grant, e.g. keys:read; repeat for more
+    #[arg(long, short = 'p', value_name = "PERMISSION", value_parser = parse_permission)]
+    permission: Vec<String>,
+}
+
+impl PermissionArgs {
+    fn permissions(self) -> Option<Permissions> {
+        if self.all {
+            Some(Permissions::All)
+        } else if self.read_only {
+            Some(Permissions::ReadOnly)
+        } else if !self.permission.is_empty() {
+            Some(Permissions::Grants(self.permission))
+        } else {
+            None
+        }
+    }
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -100,7 +182,6 @@ enum EnvironmentArg {
 }
 
 #[derive(Args)]
-#[command(group(ArgGroup::new("perms").args(["all", "read_only", "permission"]).multiple(false)))]
 pub struct CreateArgs {
     /// A name that makes revocation decisions obvious, e.g. "alice-macbook-worker"
     #[arg(long, short = 'n')]
@@ -108,18 +189,19 @@ pub struct CreateArgs {
     /// 7d, 30d, 60d, 90d, 180d, 1y, never, a date (2027-01-01) or an RFC 3339 time [default: never]
     #[arg(long, short = 'e', value_parser = parse_expiry)]
     expires: Option<String>,
-    /// Every permission the creating key holds
-    #[arg(long)]
-    all: bool,
-    /// Read actions only (*:read)
-    #[arg(long)]
-    read_only: bool,
-    /// A resource:action grant, e.g. keys:read; repeat for more
-    #[arg(long, short = 'p', value_name = "PERMISSION", value_parser = parse_permission)]
-    permission: Vec<String>,
-    /// personal (your own token) or api (a key for one of your customers)
+    #[command(flatten)]
+    permissions: PermissionArgs,
+    #[command(flatten)]
+    scope: ScopeArgs,
+    /// personal (your own token), api (for one of your customers), worker (needs --workspace), channel (needs --channel), legacy-workspace
     #[arg(long, value_enum)]
     kind: Option<KindArg>,
+    /// For worker and legacy-workspace keys: the workspace the key is bound to (id or name)
+    #[arg(long, value_name = "WORKSPACE")]
+    workspace: Option<String>,
+    /// For channel tokens: the channel id
+    #[arg(long, value_name = "CHANNEL")]
+    channel: Option<String>,
     /// For api keys: live or test [default: live]
     #[arg(long, value_enum)]
     environment: Option<EnvironmentArg>,
@@ -148,12 +230,18 @@ pub struct ListArgs {
 }
 
 #[derive(Args)]
+#[command(group(ArgGroup::new("change").required(true).multiple(true)
+    .args(["name", "all", "read_only", "permission", "workspaces", "agent"])))]
 pub struct EditArgs {
     #[command(flatten)]
     key: KeyRef,
     /// The new name
-    #[arg(long, short = 'n', required = true)]
+    #[arg(long, short = 'n')]
     name: Option<String>,
+    #[command(flatten)]
+    permissions: PermissionArgs,
+    #[command(flatten)]
+    scope: ScopeArgs,
 }
 
 #[derive(Args)]
@@ -177,7 +265,7 @@ pub struct RotateArgs {
     expires: Option<String>,
 }
 
-fn parse_expiry(s: &str) -> Result<String, String> {
+pub fn parse_expiry(s: &str) -> Result<String, String> {
     keyward_core::expiry::Expiry::parse(s)
         .map(|_| s.trim().to_owned())
         .map_err(|e| e.to_string())
@@ -309,6 +397,51 @@ impl Session<'_> {
         }
     }
 
+    /// A workspace's or agent's id, from its id or name.
+    async fn resource_id(&self, kind: ResourceKind, wanted: &str) -> Result<String, Failure> {
+        let wanted = wanted.trim();
+        if wanted.starts_with(kind.id_prefix()) {
+            return Ok(wanted.to_owned());
+        }
+        let all = self
+            .client
+            .list_resources(kind)
+            .await
+            .map_err(|e| self.fail(e))?;
+        let found: Vec<_> = all.iter().filter(|r| r.name == wanted).collect();
+        match found.as_slice() {
+            [one] => Ok(one.id.clone()),
+            [] => Err(Failure::new(
+                super::failure::EXIT_ERROR,
+                "not_found",
+                format!("no {} has the id or name {wanted:?}", kind.singular()),
+            )
+            .with_hint(format!("`keyward {} list` shows them", kind.plural()))),
+            _ => Err(Failure::new(
+                super::failure::EXIT_ERROR,
+                "ambiguous",
+                format!("several {} are named {wanted:?}; use the id", kind.plural()),
+            )),
+        }
+    }
+
+    /// The scope with workspace and agent names replaced by their ids.
+    async fn scope_ids(&self, scope: Option<Scope>) -> Result<Option<Scope>, Failure> {
+        Ok(match scope {
+            Some(Scope::Workspaces { workspaces }) => {
+                let mut ids = Vec::new();
+                for w in &workspaces {
+                    ids.push(self.resource_id(ResourceKind::Workspace, w).await?);
+                }
+                Some(Scope::Workspaces { workspaces: ids })
+            }
+            Some(Scope::Agent { agent }) => Some(Scope::Agent {
+                agent: self.resource_id(ResourceKind::Agent, &agent).await?,
+            }),
+            other => other,
+        })
+    }
+
     async fn all_keys(&self) -> Result<Vec<KeyView>, Failure> {
         let mut out = Vec::new();
         let mut cursor = None;
@@ -331,15 +464,6 @@ impl Session<'_> {
     }
 
     async fn create(&self, args: CreateArgs) -> CmdResult {
-        let permissions = if args.all {
-            Some(Permissions::All)
-        } else if args.read_only {
-            Some(Permissions::ReadOnly)
-        } else if !args.permission.is_empty() {
-            Some(Permissions::Grants(args.permission))
-        } else {
-            None
-        };
         let metadata = (!args.metadata.is_empty()).then(|| {
             args.metadata
                 .into_iter()
@@ -349,11 +473,14 @@ impl Session<'_> {
         let req = CreateKey {
             name: args.name,
             expires: args.expires,
-            permissions,
-            kind: args.kind.map(|k| match k {
-                KindArg::Personal => KeyKind::Personal,
-                KindArg::Api => KeyKind::Api,
-            }),
+            permissions: args.permissions.permissions(),
+            kind: args.kind.map(KindArg::kind),
+            scope: self.scope_ids(args.scope.scope()).await?,
+            workspace: match args.workspace {
+                Some(w) => Some(self.resource_id(ResourceKind::Workspace, &w).await?),
+                None => None,
+            },
+            channel: args.channel,
             environment: args.environment.map(|e| match e {
                 EnvironmentArg::Live => Environment::Live,
                 EnvironmentArg::Test => Environment::Test,
@@ -375,8 +502,7 @@ impl Session<'_> {
         self.show_new_key(&created.key, &created.details, &what, None)
     }
 
-    /// Prints a new key once: the JSON, the details and the key on a terminal, or only
-    /// the key on stdout when it is piped. The notice always goes to stderr.
+    /// Prints a new key once (see [`super::once`]).
     fn show_new_key(
         &self,
         key: &ApiKey,
@@ -384,59 +510,7 @@ impl Session<'_> {
         what: &str,
         previous: Option<&KeyView>,
     ) -> CmdResult {
-        let now = Utc::now();
-        let expires = details
-            .expires_at
-            .map(|at| output::both(at, now))
-            .unwrap_or_else(|| "never".to_owned());
-        let previous_line = previous.map(|p| match (p.revoked_at, p.expires_at) {
-            (Some(_), _) => format!("The old key {}… was revoked.", p.prefix),
-            (None, Some(at)) => format!(
-                "The old key {}… keeps working until {} ({}).",
-                p.prefix,
-                output::absolute(at),
-                output::relative(at, now)
-            ),
-            (None, None) => format!("The old key {}… still works.", p.prefix),
-        });
-        let notice = "Copy the key now: it will not be shown again.";
-        let err_style = Style::stderr();
-        if self.ctx.json() {
-            let mut value = serde_json::to_value(details).map_err(anyhow::Error::from)?;
-            value["key"] = json!(key.expose_secret());
-            if let Some(p) = previous {
-                value["previous"] = serde_json::to_value(p).map_err(anyhow::Error::from)?;
-            }
-            output::print_json(&value);
-            eprintln!("{}", err_style.paint(Color::Yellow, notice));
-        } else if std::io::stdout().is_terminal() {
-            let style = Style::stdout();
-            println!("{} {what}", style.paint(Color::Green, "✓"));
-            print!(
-                "{}",
-                output::fields(
-                    style,
-                    &[
-                        ("Permissions", output::permissions(&details.permissions)),
-                        ("Expires", expires),
-                    ]
-                )
-            );
-            if let Some(line) = &previous_line {
-                println!("{line}");
-            }
-            println!("\n    {}\n", style.paint(Color::Bold, key.expose_secret()));
-            let _ = std::io::stdout().flush();
-            eprintln!("{}", err_style.paint(Color::Yellow, notice));
-        } else {
-            println!("{}", key.expose_secret());
-            eprintln!("{what}, expires {expires}.");
-            if let Some(line) = &previous_line {
-                eprintln!("{line}");
-            }
-            eprintln!("{}", err_style.paint(Color::Yellow, notice));
-        }
-        Ok(())
+        show_new_key(self.ctx.json(), key, details, what, previous)
     }
 
     async fn list(&self, args: ListArgs) -> CmdResult {
@@ -483,6 +557,7 @@ impl Session<'_> {
                         Cell::new(&k.name),
                         Cell::colored(format!("{}…", k.prefix), Color::Cyan),
                         Cell::new(k.kind.as_str()),
+                        Cell::new(scope_text(&k.scope)),
                         Cell::new(output::permissions(&k.permissions)),
                         status_cell(k.status),
                         Cell::new(output::relative(k.created_at, now)),
@@ -504,6 +579,7 @@ impl Session<'_> {
                         "NAME",
                         "PREFIX",
                         "KIND",
+                        "SCOPE",
                         "PERMISSIONS",
                         "STATUS",
                         "CREATED",
@@ -534,20 +610,45 @@ impl Session<'_> {
 
     async fn edit(&self, args: EditArgs) -> CmdResult {
         let key = self.find(&args.key.key).await?;
-        let Some(name) = args.name else {
-            return Err(Failure::usage("nothing to change: pass --name"));
+        let update = UpdateKey {
+            name: args.name,
+            permissions: args.permissions.permissions(),
+            scope: self.scope_ids(args.scope.scope()).await?,
         };
         let updated = self
             .client
-            .update_key(&key.id, &UpdateKey { name: Some(name) })
+            .update_key(&key.id, &update)
             .await
             .map_err(|e| self.fail(e))?;
         if self.ctx.json() {
             output::print_json(&updated);
         } else {
+            let mut changes = Vec::new();
+            if updated.name != key.name {
+                changes.push(format!("name \"{}\" → \"{}\"", key.name, updated.name));
+            }
+            if updated.permissions != key.permissions {
+                changes.push(format!(
+                    "permissions {} → {}",
+                    output::permissions(&key.permissions),
+                    output::permissions(&updated.permissions)
+                ));
+            }
+            if updated.scope != key.scope {
+                changes.push(format!(
+                    "scope {} → {}",
+                    scope_text(&key.scope),
+                    scope_text(&updated.scope)
+                ));
+            }
+            if changes.is_empty() {
+                changes.push("nothing changed".to_owned());
+            }
             println!(
-                "Renamed {} ({}) from \"{}\" to \"{}\".",
-                updated.id, updated.prefix, key.name, updated.name
+                "Updated {} ({}…): {}.",
+                updated.id,
+                updated.prefix,
+                changes.join("; ")
             );
         }
         Ok(())
@@ -646,6 +747,64 @@ fn confirm(key: &KeyView) -> Result<bool, Failure> {
     ))
 }
 
+/// Prints a new key once: details and key on a terminal, only the key when piped,
+/// everything with `--json`; the notice on stderr.
+pub fn show_new_key(
+    json_mode: bool,
+    key: &ApiKey,
+    details: &KeyView,
+    what: &str,
+    previous: Option<&KeyView>,
+) -> CmdResult {
+    let now = Utc::now();
+    let expires = details
+        .expires_at
+        .map(|at| output::both(at, now))
+        .unwrap_or_else(|| "never".to_owned());
+    let previous_line = previous.map(|p| match (p.revoked_at, p.expires_at) {
+        (Some(_), _) => format!("The old key {}… was revoked.", p.prefix),
+        (None, Some(at)) => format!(
+            "The old key {}… keeps working until {} ({}).",
+            p.prefix,
+            output::absolute(at),
+            output::relative(at, now)
+        ),
+        (None, None) => format!("The old key {}… still works.", p.prefix),
+    });
+    let mut json = serde_json::to_value(details).map_err(anyhow::Error::from)?;
+    json["key"] = serde_json::json!(key.expose_secret());
+    if let Some(p) = previous {
+        json["previous"] = serde_json::to_value(p).map_err(anyhow::Error::from)?;
+    }
+    let mut fields = vec![("Permissions", output::permissions(&details.permissions))];
+    if details.scope != Scope::Organization {
+        fields.push(("Scope", scope_text(&details.scope)));
+    }
+    fields.push(("Expires", expires));
+    super::once::print(
+        json_mode,
+        key,
+        super::once::Shown {
+            heading: what.to_owned(),
+            fields,
+            after: previous_line.into_iter().collect(),
+            key_label: None,
+            notice: super::once::NOTICE,
+            json,
+        },
+    );
+    Ok(())
+}
+
+/// `organization`, `workspaces ws_a, ws_b`, `agent agt_x`.
+pub fn scope_text(scope: &Scope) -> String {
+    match scope {
+        Scope::Organization => "organization".to_owned(),
+        Scope::Workspaces { workspaces } => format!("workspaces {}", workspaces.join(", ")),
+        Scope::Agent { agent } => format!("agent {agent}"),
+    }
+}
+
 fn kind_noun(kind: KeyKind) -> &'static str {
     super::auth::kind_label(kind)
 }
@@ -681,7 +840,13 @@ fn print_key(k: &KeyView) {
     if let Some(owner) = &k.owner {
         rows.push(("Owner", format!("{} ({})", owner.label(), owner.type_str())));
     }
-    rows.push(("Scope", k.scope.level().to_owned()));
+    rows.push(("Scope", scope_text(&k.scope)));
+    if let Some(w) = &k.workspace {
+        rows.push(("Workspace", w.clone()));
+    }
+    if let Some(c) = &k.channel {
+        rows.push(("Channel", c.clone()));
+    }
     rows.push((
         "Permissions",
         format!(

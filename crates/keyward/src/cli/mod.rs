@@ -12,6 +12,8 @@ mod credentials;
 pub mod dotenv;
 mod failure;
 mod keys;
+mod once;
+mod org;
 mod output;
 
 use clap::{Args, Subcommand};
@@ -60,6 +62,38 @@ pub enum ClientCommand {
         keyward audit --limit 200\n  \
         keyward audit --json | jq '.data[] | select(.action == \"key.revoke\")'\n\n", exit_codes!()))]
     Audit(audit::AuditArgs),
+    /// Service accounts: non-human principals with explicit scopes, and their keys.
+    #[command(after_help = concat!("Examples:\n  \
+        keyward service-accounts create --name production-bot --scopes integrations:read,integrations:write,skills:execute\n  \
+        keyward service-accounts list\n  \
+        keyward service-accounts create-key production-bot\n  \
+        keyward service-accounts delete production-bot\n\n", exit_codes!()))]
+    ServiceAccounts(org::ServiceAccountsArgs),
+    /// Workspaces of the organization.
+    #[command(after_help = concat!("Examples:\n  \
+        keyward workspaces create production\n  \
+        keyward workspaces list\n  \
+        keyward keys create --name ci --workspaces production   # a key for one workspace\n\n", exit_codes!()))]
+    Workspaces(org::ResourceArgs),
+    /// Agents of the organization (bots that own channels).
+    #[command(after_help = concat!("Examples:\n  \
+        keyward agents create support-bot\n  \
+        keyward agents list\n  \
+        keyward keys create --name bot --agent support-bot   # a key for one agent\n\n", exit_codes!()))]
+    Agents(org::ResourceArgs),
+    /// Channels of agents, with their public hook ids.
+    #[command(after_help = concat!("Examples:\n  \
+        keyward channels create --agent support-bot --name whatsapp\n  \
+        keyward channels list --agent support-bot\n  \
+        keyward channels update ch_… --disable\n\n", exit_codes!()))]
+    Channels(org::ChannelsArgs),
+    /// People in the organization and their roles.
+    #[command(after_help = concat!("Examples:\n  \
+        keyward members add --email alice@company.com --role member\n  \
+        keyward members list\n  \
+        keyward members update alice@company.com --role org-admin\n  \
+        keyward members remove alice@company.com\n\n", exit_codes!()))]
+    Members(org::MembersArgs),
     /// Print a shell completion script.
     #[command(
         long_about = "Print a shell completion script on stdout.",
@@ -103,7 +137,18 @@ pub fn command(cmd: clap::Command) -> clap::Command {
     cmd
 }
 
-const CLIENT_COMMANDS: &[&str] = &["auth", "login", "keys", "audit", "completions"];
+const CLIENT_COMMANDS: &[&str] = &[
+    "auth",
+    "login",
+    "keys",
+    "audit",
+    "service-accounts",
+    "workspaces",
+    "agents",
+    "channels",
+    "members",
+    "completions",
+];
 
 /// Runs a client command; `command` builds the whole CLI (for completions).
 pub fn run(command: ClientCommand, cli: fn() -> clap::Command) -> ExitCode {
@@ -117,6 +162,17 @@ pub fn run(command: ClientCommand, cli: fn() -> clap::Command) -> ExitCode {
         ClientCommand::Login(args) => (args.conn, Job::Auth(auth::AuthCommand::Login(args.login))),
         ClientCommand::Keys(args) => (args.conn, Job::Keys(args.command)),
         ClientCommand::Audit(args) => (args.conn.clone(), Job::Audit(args)),
+        ClientCommand::ServiceAccounts(args) => (args.conn, Job::ServiceAccounts(args.command)),
+        ClientCommand::Workspaces(args) => (
+            args.conn,
+            Job::Resources(keyward_client::ResourceKind::Workspace, args.command),
+        ),
+        ClientCommand::Agents(args) => (
+            args.conn,
+            Job::Resources(keyward_client::ResourceKind::Agent, args.command),
+        ),
+        ClientCommand::Channels(args) => (args.conn, Job::Channels(args.command)),
+        ClientCommand::Members(args) => (args.conn, Job::Members(args.command)),
     };
     let dotenv = dotenv::DotEnv::read_current_dir();
     if let (Some(problem), Some(path)) = (&dotenv.problem, &dotenv.path) {
@@ -142,6 +198,10 @@ pub fn run(command: ClientCommand, cli: fn() -> clap::Command) -> ExitCode {
             Job::Auth(cmd) => auth::run(&ctx, cmd).await,
             Job::Keys(cmd) => keys::run(&ctx, cmd).await,
             Job::Audit(args) => audit::run(&ctx, args).await,
+            Job::ServiceAccounts(cmd) => org::service_accounts(&ctx, cmd).await,
+            Job::Resources(kind, cmd) => org::resources(&ctx, kind, cmd).await,
+            Job::Channels(cmd) => org::channels(&ctx, cmd).await,
+            Job::Members(cmd) => org::members(&ctx, cmd).await,
         }
     });
     ctx.warn_deprecation();
@@ -158,6 +218,10 @@ enum Job {
     Auth(auth::AuthCommand),
     Keys(keys::KeysCommand),
     Audit(audit::AuditArgs),
+    ServiceAccounts(org::ServiceAccountsCommand),
+    Resources(keyward_client::ResourceKind, org::ResourceCommand),
+    Channels(org::ChannelsCommand),
+    Members(org::MembersCommand),
 }
 
 /// Reads one line from stdin (a key or an answer), at most 4 KiB.

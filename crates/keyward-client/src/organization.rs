@@ -1,0 +1,185 @@
+//! The organization's other resources: service accounts, workspaces, agents, channels
+//! and members.
+
+use crate::{
+    AddMember, AddedMember, Channel, Client, CreateChannel, CreateServiceAccount,
+    CreateServiceAccountKey, CreatedKey, CreatedServiceAccount, Member, Resource, ResourceKind,
+    Result, ServiceAccount, UpdateChannel, UpdateMember,
+};
+use reqwest::Method;
+use serde_json::json;
+
+const NO_BODY: Option<&()> = None;
+
+impl Client {
+    /// `POST /v1/service-accounts`: the account and its first key (shown once).
+    pub async fn create_service_account(
+        &self,
+        req: &CreateServiceAccount,
+    ) -> Result<CreatedServiceAccount> {
+        self.send(
+            Method::POST,
+            self.url(&["v1", "service-accounts"]),
+            Some(req),
+        )
+        .await
+    }
+
+    /// `GET /v1/service-accounts`.
+    pub async fn list_service_accounts(&self) -> Result<Vec<ServiceAccount>> {
+        self.send(Method::GET, self.url(&["v1", "service-accounts"]), NO_BODY)
+            .await
+    }
+
+    /// `GET /v1/service-accounts/{id}`.
+    pub async fn get_service_account(&self, id: &str) -> Result<ServiceAccount> {
+        self.send(
+            Method::GET,
+            self.url(&["v1", "service-accounts", id]),
+            NO_BODY,
+        )
+        .await
+    }
+
+    /// `PATCH /v1/service-accounts/{id}`: rename.
+    pub async fn rename_service_account(&self, id: &str, name: &str) -> Result<ServiceAccount> {
+        self.send(
+            Method::PATCH,
+            self.url(&["v1", "service-accounts", id]),
+            Some(&json!({ "name": name })),
+        )
+        .await
+    }
+
+    /// `DELETE /v1/service-accounts/{id}`: deletes it and revokes its keys.
+    pub async fn delete_service_account(&self, id: &str) -> Result<()> {
+        self.send(
+            Method::DELETE,
+            self.url(&["v1", "service-accounts", id]),
+            NO_BODY,
+        )
+        .await
+    }
+
+    /// `POST /v1/service-accounts/{id}/keys`: another key for the account (shown once).
+    pub async fn create_service_account_key(
+        &self,
+        id: &str,
+        req: &CreateServiceAccountKey,
+    ) -> Result<CreatedKey> {
+        self.send(
+            Method::POST,
+            self.url(&["v1", "service-accounts", id, "keys"]),
+            Some(req),
+        )
+        .await
+    }
+
+    /// `POST /v1/workspaces` or `/v1/agents`.
+    pub async fn create_resource(&self, kind: ResourceKind, name: &str) -> Result<Resource> {
+        self.send(
+            Method::POST,
+            self.url(&["v1", kind.plural()]),
+            Some(&json!({ "name": name })),
+        )
+        .await
+    }
+
+    /// `GET /v1/workspaces` or `/v1/agents`.
+    pub async fn list_resources(&self, kind: ResourceKind) -> Result<Vec<Resource>> {
+        self.send(Method::GET, self.url(&["v1", kind.plural()]), NO_BODY)
+            .await
+    }
+
+    pub async fn get_resource(&self, kind: ResourceKind, id: &str) -> Result<Resource> {
+        self.send(Method::GET, self.url(&["v1", kind.plural(), id]), NO_BODY)
+            .await
+    }
+
+    pub async fn rename_resource(
+        &self,
+        kind: ResourceKind,
+        id: &str,
+        name: &str,
+    ) -> Result<Resource> {
+        self.send(
+            Method::PATCH,
+            self.url(&["v1", kind.plural(), id]),
+            Some(&json!({ "name": name })),
+        )
+        .await
+    }
+
+    pub async fn delete_resource(&self, kind: ResourceKind, id: &str) -> Result<()> {
+        self.send(
+            Method::DELETE,
+            self.url(&["v1", kind.plural(), id]),
+            NO_BODY,
+        )
+        .await
+    }
+
+    /// `POST /v1/channels`.
+    pub async fn create_channel(&self, req: &CreateChannel) -> Result<Channel> {
+        self.send(Method::POST, self.url(&["v1", "channels"]), Some(req))
+            .await
+    }
+
+    /// `GET /v1/channels`, optionally only one agent's.
+    pub async fn list_channels(&self, agent: Option<&str>) -> Result<Vec<Channel>> {
+        let mut url = self.url(&["v1", "channels"]);
+        if let Some(agent) = agent {
+            url.query_pairs_mut().append_pair("agent", agent);
+        }
+        self.send(Method::GET, url, NO_BODY).await
+    }
+
+    pub async fn get_channel(&self, id: &str) -> Result<Channel> {
+        self.send(Method::GET, self.url(&["v1", "channels", id]), NO_BODY)
+            .await
+    }
+
+    pub async fn update_channel(&self, id: &str, req: &UpdateChannel) -> Result<Channel> {
+        self.send(Method::PATCH, self.url(&["v1", "channels", id]), Some(req))
+            .await
+    }
+
+    pub async fn delete_channel(&self, id: &str) -> Result<()> {
+        self.send(Method::DELETE, self.url(&["v1", "channels", id]), NO_BODY)
+            .await
+    }
+
+    /// `POST /v1/members`: the member and their first token (shown once).
+    pub async fn add_member(&self, req: &AddMember) -> Result<AddedMember> {
+        self.send(Method::POST, self.url(&["v1", "members"]), Some(req))
+            .await
+    }
+
+    pub async fn list_members(&self) -> Result<Vec<Member>> {
+        self.send(Method::GET, self.url(&["v1", "members"]), NO_BODY)
+            .await
+    }
+
+    pub async fn get_member(&self, user_id: &str) -> Result<Member> {
+        self.send(Method::GET, self.url(&["v1", "members", user_id]), NO_BODY)
+            .await
+    }
+
+    pub async fn update_member(&self, user_id: &str, req: &UpdateMember) -> Result<Member> {
+        self.send(
+            Method::PATCH,
+            self.url(&["v1", "members", user_id]),
+            Some(req),
+        )
+        .await
+    }
+
+    pub async fn remove_member(&self, user_id: &str) -> Result<()> {
+        self.send(
+            Method::DELETE,
+            self.url(&["v1", "members", user_id]),
+            NO_BODY,
+        )
+        .await
+    }
+}

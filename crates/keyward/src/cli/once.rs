@@ -1,0 +1,67 @@
+//! Printing a secret the one time it exists: a new key, a service account's key, a new
+//! member's first token.
+//!
+//! On a terminal: the details and the secret on stdout. When stdout is not a terminal:
+//! only the secret on stdout (one line), the details on stderr, so `$(…)` captures just
+//! the secret. With `--json`: the whole object, secret included. The "it will not be
+//! shown again" notice always goes to stderr.
+
+use super::output::{self, Color, Style};
+use keyward_client::ApiKey;
+use std::io::{IsTerminal, Write};
+
+pub const NOTICE: &str = "Copy the key now: it will not be shown again.";
+
+pub struct Shown<'a> {
+    /// "Created personal access token "ci" (key_…)".
+    pub heading: String,
+    pub fields: Vec<(&'a str, String)>,
+    /// Lines after the fields, e.g. what happened to a rotated key.
+    pub after: Vec<String>,
+    /// Print the secret as `LABEL: secret` instead of on a line of its own.
+    pub key_label: Option<&'a str>,
+    pub notice: &'a str,
+    /// The `--json` output, secret included.
+    pub json: serde_json::Value,
+}
+
+pub fn print(json_mode: bool, key: &ApiKey, shown: Shown<'_>) {
+    let err_style = Style::stderr();
+    if json_mode {
+        output::print_json(&shown.json);
+    } else if std::io::stdout().is_terminal() {
+        let style = Style::stdout();
+        println!("{} {}", style.paint(Color::Green, "✓"), shown.heading);
+        let mut fields = shown.fields;
+        if let Some(label) = shown.key_label {
+            fields.push((label, style.paint(Color::Bold, key.expose_secret())));
+            print!("{}", output::fields(style, &fields));
+            for line in &shown.after {
+                println!("{line}");
+            }
+        } else {
+            print!("{}", output::fields(style, &fields));
+            for line in &shown.after {
+                println!("{line}");
+            }
+            println!("\n    {}\n", style.paint(Color::Bold, key.expose_secret()));
+        }
+        let _ = std::io::stdout().flush();
+    } else {
+        println!("{}", key.expose_secret());
+        let details: Vec<String> = shown
+            .fields
+            .iter()
+            .map(|(k, v)| format!("{}: {v}", k.to_lowercase()))
+            .collect();
+        if details.is_empty() {
+            eprintln!("{}.", shown.heading);
+        } else {
+            eprintln!("{}; {}.", shown.heading, details.join("; "));
+        }
+        for line in &shown.after {
+            eprintln!("{line}");
+        }
+    }
+    eprintln!("{}", err_style.paint(Color::Yellow, shown.notice));
+}
