@@ -133,6 +133,7 @@ run_wrk() {
 }
 
 echo "== machine: $NCPU CPUs, $(lscpu | awk -F: '/Model name/ {gsub(/^ +/, "", $2); print $2; exit}'), $(free -g | awk '/^Mem:/ {print $2}') GiB RAM; $PINNING"
+echo "== load average before the run: $(cut -d' ' -f1-3 /proc/loadavg) (other processes share these cores)"
 echo "== $KEYS keys stored (database $DB_SIZE), ready to serve ${READY_MS} ms after start; $CONNECTIONS connections, ${DURATION}s per phase"
 
 # Warm-up: fills the verify cache with the 1000 rotated keys and the verifier's token.
