@@ -14,6 +14,7 @@ pub mod clock;
 pub mod expiry;
 pub mod ids;
 pub mod key;
+pub mod limits;
 pub mod name;
 pub mod permission;
 pub mod role;
@@ -21,6 +22,7 @@ pub mod scope;
 
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use key::{KeyError, KeyHash, KeyKind, PlainKey};
+pub use limits::{Quota, RateLimit, Refill};
 pub use name::Name;
 pub use permission::{Permission, PermissionSet};
 pub use role::Role;

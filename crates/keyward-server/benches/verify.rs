@@ -42,6 +42,8 @@ fn new_key(org_id: &str, plain: &PlainKey, permissions: &[&str]) -> NewKey {
         rotated_from: None,
         workspace_id: None,
         channel_id: None,
+        ratelimit: None,
+        quota: None,
     }
 }
 

@@ -4,6 +4,7 @@
 
 use crate::errors::ApiError;
 use crate::state::AppState;
+use crate::usage::{Outcome, RateInfo};
 use crate::verify::Verdict;
 use axum::extract::{ConnectInfo, FromRequestParts};
 use axum::http::{header, request::Parts};
@@ -121,11 +122,22 @@ impl FromRequestParts<AppState> for Principal {
         tracing::Span::current()
             .record("key_id", key.id.as_str())
             .record("org_id", key.org_id.as_str());
+        let hints = parts.extensions.get::<ResponseHints>().cloned();
         if key.kind == KeyKind::LegacyWorkspace {
-            if let Some(flag) = parts.extensions.get::<Deprecated>() {
-                flag.0.store(true, std::sync::atomic::Ordering::Relaxed);
+            if let Some(h) = &hints {
+                h.0.lock().expect("hints lock").deprecated = true;
             }
         }
+        // The caller's own rate limits apply to Keyward's API too.
+        if let Some(info) = state.limits.admit(state.store.as_ref(), &key).await? {
+            if let Some(h) = &hints {
+                h.0.lock().expect("hints lock").ratelimit = Some(info);
+            }
+            if !info.allowed {
+                return Err(ApiError::RateLimited(info.retry_after));
+            }
+        }
+        state.usage.record(&key.id, state.clock.now(), Outcome::Api);
         Ok(Principal {
             key,
             source_ip: source_ip(parts),
@@ -133,29 +145,44 @@ impl FromRequestParts<AppState> for Principal {
     }
 }
 
-/// Set by the extractor when a legacy workspace token authenticated the request, so
-/// [`deprecation_headers`] can mark the response.
+/// What the extractor learned that the response should say: a deprecation notice for
+/// legacy tokens, the caller's rate-limit state.
 #[derive(Clone, Default)]
-pub struct Deprecated(Arc<std::sync::atomic::AtomicBool>);
+pub struct ResponseHints(Arc<std::sync::Mutex<Hints>>);
+
+#[derive(Default)]
+pub struct Hints {
+    pub deprecated: bool,
+    pub ratelimit: Option<RateInfo>,
+}
 
 pub const LEGACY_WARNING: &str = "299 keyward \"Legacy workspace tokens are deprecated; use a personal access token (kw_pat_) or a service account key (kw_sa_) instead\"";
 
-/// Adds `Deprecation: true` and a `Warning` naming the replacement to every response
-/// to a legacy workspace token.
-pub async fn deprecation_headers(
+/// Adds `Deprecation: true` and a `Warning` naming the replacement to every response to
+/// a legacy workspace token, and `RateLimit-Limit/Remaining/Reset` (seconds until the
+/// allowance is full) when the caller's key or owner is rate limited.
+pub async fn response_hints(
     mut request: axum::extract::Request,
     next: axum::middleware::Next,
 ) -> axum::response::Response {
-    let flag = Deprecated::default();
-    request.extensions_mut().insert(flag.clone());
+    use axum::http::HeaderValue;
+    let hints = ResponseHints::default();
+    request.extensions_mut().insert(hints.clone());
     let mut response = next.run(request).await;
-    if flag.0.load(std::sync::atomic::Ordering::Relaxed) {
-        let headers = response.headers_mut();
-        headers.insert("deprecation", axum::http::HeaderValue::from_static("true"));
+    let hints = hints.0.lock().expect("hints lock");
+    let headers = response.headers_mut();
+    if hints.deprecated {
+        headers.insert("deprecation", HeaderValue::from_static("true"));
         headers.insert(
             axum::http::header::WARNING,
-            axum::http::HeaderValue::from_static(LEGACY_WARNING),
+            HeaderValue::from_static(LEGACY_WARNING),
         );
+    }
+    if let Some(r) = hints.ratelimit {
+        let reset_secs = r.reset_after.as_millis().div_ceil(1000) as u64;
+        headers.insert("ratelimit-limit", HeaderValue::from(r.limit));
+        headers.insert("ratelimit-remaining", HeaderValue::from(r.remaining));
+        headers.insert("ratelimit-reset", HeaderValue::from(reset_secs));
     }
     response
 }

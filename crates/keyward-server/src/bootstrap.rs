@@ -60,6 +60,8 @@ pub async fn bootstrap(
         rotated_from: None,
         workspace_id: None,
         channel_id: None,
+        ratelimit: None,
+        quota: None,
     };
     let record = store
         .bootstrap(NewBootstrap {

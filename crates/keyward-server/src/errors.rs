@@ -44,6 +44,8 @@ pub enum ApiError {
     KeyKindNotAllowed(&'static str),
     #[error("Channel not found")]
     ChannelNotFound,
+    #[error("this key's rate limit is exhausted; retry in {} s", .0.as_secs().max(1))]
+    RateLimited(std::time::Duration),
     #[error("new legacy workspace tokens are disabled for this organization; create a personal access token or a service account key, or ask an owner to enable allow_legacy_tokens for a migration")]
     LegacyTokensDisabled,
     #[error(
@@ -106,6 +108,7 @@ pub const CODES: &[(&str, u16, &str)] = &[
     ("key_limit_reached", 409, "Key limit reached"),
     ("resource_in_use", 409, "Resource in use"),
     ("last_owner", 409, "Last owner"),
+    ("rate_limited", 429, "Rate limit exceeded"),
     ("invalid_json", 400, "Invalid JSON"),
     ("validation_failed", 422, "Invalid request field"),
     ("unsupported_media_type", 415, "Unsupported media type"),
@@ -141,6 +144,7 @@ impl ApiError {
             ApiError::RoleForbidden(_) => "role_forbidden",
             ApiError::KeyKindNotAllowed(_) => "key_kind_not_allowed",
             ApiError::ChannelNotFound => "channel_not_found",
+            ApiError::RateLimited(_) => "rate_limited",
             ApiError::LegacyTokensDisabled => "legacy_tokens_disabled",
             ApiError::LimitReached { .. } => "key_limit_reached",
             ApiError::InvalidJson(_) => "invalid_json",
@@ -292,7 +296,14 @@ impl IntoResponse for ApiError {
         if let ApiError::Internal = self {
             // The cause was logged where it happened (see `From<StoreError>`).
         }
-        self.problem().into_response_with(self.challenge())
+        let mut response = self.problem().into_response_with(self.challenge());
+        if let ApiError::RateLimited(wait) = self {
+            let secs = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(secs.max(1)));
+        }
+        response
     }
 }
 
@@ -368,6 +379,7 @@ mod tests {
             ApiError::RoleForbidden(String::new()),
             ApiError::KeyKindNotAllowed("api"),
             ApiError::ChannelNotFound,
+            ApiError::RateLimited(std::time::Duration::from_secs(1)),
             ApiError::LegacyTokensDisabled,
             ApiError::LimitReached {
                 limit: "x",

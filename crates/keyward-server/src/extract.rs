@@ -114,3 +114,13 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for ApiQuery<T> {
             })
     }
 }
+
+/// For PATCH fields where `null` means "remove" and absence means "leave as is":
+/// `#[serde(default, deserialize_with = "crate::extract::double_option")]`.
+pub fn double_option<'de, T, D>(d: D) -> Result<Option<Option<T>>, D::Error>
+where
+    T: serde::Deserialize<'de>,
+    D: serde::Deserializer<'de>,
+{
+    <Option<T> as serde::Deserialize>::deserialize(d).map(Some)
+}

@@ -13,6 +13,7 @@ pub mod errors;
 pub mod extract;
 pub mod http;
 pub mod state;
+pub mod usage;
 pub mod verify;
 
 pub use http::{openapi, router};
@@ -96,6 +97,12 @@ impl Application {
             Ok(n) => tracing::info!(flushed = n, "last-used times written on shutdown"),
             Err(e) => tracing::error!(error = %e, "could not write last-used times on shutdown"),
         }
+        if let Err(e) = state.usage.flush(state.store.as_ref()).await {
+            tracing::error!(error = %e, "could not write usage counts on shutdown");
+        }
+        if let Err(e) = state.limits.return_leases(state.store.as_ref()).await {
+            tracing::error!(error = %e, "could not return unspent quota leases on shutdown");
+        }
         state.store.close().await;
         Ok(())
     }
@@ -109,6 +116,9 @@ async fn background(state: AppState, interval: Duration) {
         tick.tick().await;
         if let Err(e) = state.last_used.flush(state.store.as_ref()).await {
             tracing::warn!(error = %e, "could not write last-used times; will retry");
+        }
+        if let Err(e) = state.usage.flush(state.store.as_ref()).await {
+            tracing::warn!(error = %e, "could not write usage counts; will retry");
         }
         state.keys.sweep();
     }

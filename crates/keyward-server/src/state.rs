@@ -1,5 +1,6 @@
 //! What every handler shares.
 
+use crate::usage::{Limits, UsageCounters};
 use crate::verify::{cache::KeyCache, last_used::LastUsed};
 use keyward_core::Clock;
 use keyward_store::Store;
@@ -13,6 +14,8 @@ pub struct Inner {
     pub clock: Arc<dyn Clock>,
     pub keys: KeyCache,
     pub last_used: LastUsed,
+    pub usage: UsageCounters,
+    pub limits: Limits,
 }
 
 impl std::ops::Deref for AppState {
@@ -26,9 +29,11 @@ impl AppState {
     pub fn new(store: Arc<dyn Store>, clock: Arc<dyn Clock>) -> Self {
         Self(Arc::new(Inner {
             store,
-            clock,
             keys: KeyCache::new(std::time::Duration::from_secs(10), 100_000),
             last_used: LastUsed::default(),
+            usage: UsageCounters::default(),
+            limits: Limits::new(clock.clone()),
+            clock,
         }))
     }
 }

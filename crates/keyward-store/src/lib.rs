@@ -12,7 +12,7 @@ pub use model::*;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use keyward_core::{KeyHash, Role};
+use keyward_core::{KeyHash, Quota, RateLimit, Role};
 use std::sync::Arc;
 
 #[derive(Debug, thiserror::Error)]
@@ -252,6 +252,41 @@ pub trait Store: Send + Sync + 'static {
         by: &str,
         audit: NewAuditEvent,
     ) -> Result<Vec<KeyHash>>;
+
+    // Usage, quotas and owner limits.
+    /// Adds counts to the per-minute usage rows (write-behind; additive).
+    async fn record_usage(&self, rows: &[UsageRow]) -> Result<()>;
+    /// A key's per-minute rows with `from <= minute < to`, oldest first.
+    async fn usage_minutes(&self, key_id: &str, from: i64, to: i64) -> Result<Vec<UsageRow>>;
+    /// Takes up to `want` credits of `quota` for `period` (starting a fresh balance when
+    /// the period changed); returns (granted, left in the database). Never below zero.
+    async fn lease_quota(
+        &self,
+        key_id: &str,
+        quota: &Quota,
+        period: i64,
+        want: i64,
+    ) -> Result<(i64, i64)>;
+    /// Gives back unspent leased credits, if the period is still current.
+    async fn return_quota(&self, key_id: &str, period: i64, amount: i64) -> Result<()>;
+    /// Credits left in the database for `period` (not counting nodes' leases).
+    async fn quota_remaining(&self, key_id: &str, quota: &Quota, period: i64) -> Result<i64>;
+    async fn get_owner_limit(
+        &self,
+        org_id: &str,
+        owner_type: &str,
+        owner_id: &str,
+    ) -> Result<Option<RateLimit>>;
+    async fn list_owner_limits(&self, org_id: &str) -> Result<Vec<OwnerLimit>>;
+    /// Sets (`Some`) or removes (`None`) an owner's shared rate limit.
+    async fn set_owner_limit(
+        &self,
+        org_id: &str,
+        owner_type: &str,
+        owner_id: &str,
+        limit: Option<RateLimit>,
+        audit: NewAuditEvent,
+    ) -> Result<()>;
 
     /// Closes connections, after the last write-behind flush.
     async fn close(&self);

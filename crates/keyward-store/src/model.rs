@@ -1,7 +1,9 @@
 //! Records the store reads and writes. Times are UTC; JSON columns are typed here.
 
 use chrono::{DateTime, Utc};
-use keyward_core::{key::Environment, KeyHash, KeyKind, Owner, PermissionSet, Role, Scope};
+use keyward_core::{
+    key::Environment, KeyHash, KeyKind, Owner, PermissionSet, Quota, RateLimit, Role, Scope,
+};
 use serde::Serialize;
 
 #[derive(Debug, Clone)]
@@ -32,6 +34,8 @@ pub struct KeyRecord {
     pub workspace_id: Option<String>,
     /// The channel a channel token belongs to.
     pub channel_id: Option<String>,
+    pub ratelimit: Option<RateLimit>,
+    pub quota: Option<Quota>,
 }
 
 /// A key to insert. Holds only the hash of the secret.
@@ -54,6 +58,8 @@ pub struct NewKey {
     pub rotated_from: Option<String>,
     pub workspace_id: Option<String>,
     pub channel_id: Option<String>,
+    pub ratelimit: Option<RateLimit>,
+    pub quota: Option<Quota>,
 }
 
 #[derive(Debug, Clone)]
@@ -149,6 +155,10 @@ pub struct OrgSettings {
     pub max_worker_keys: u32,
     /// Whether new legacy workspace tokens may be created (for migrations).
     pub allow_legacy_tokens: bool,
+    /// Rate limit given to new keys created without one.
+    pub default_ratelimit: Option<RateLimit>,
+    /// Quota given to new keys created without one.
+    pub default_quota: Option<Quota>,
 }
 
 impl Default for OrgSettings {
@@ -157,6 +167,8 @@ impl Default for OrgSettings {
             max_keys: 10,
             max_worker_keys: 25,
             allow_legacy_tokens: false,
+            default_ratelimit: None,
+            default_quota: None,
         }
     }
 }
@@ -240,6 +252,29 @@ pub struct KeyPatch {
     pub name: Option<String>,
     pub permissions: Option<PermissionSet>,
     pub scope: Option<Scope>,
+    /// `Some(None)` removes the rate limit.
+    pub ratelimit: Option<Option<RateLimit>>,
+    /// `Some(_)` sets or removes the quota and restarts its balance.
+    pub quota: Option<Option<Quota>>,
+}
+
+/// Counts of one key in one minute (unix minutes).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct UsageRow {
+    pub key_id: String,
+    pub minute: i64,
+    pub valid: i64,
+    pub denied: i64,
+    pub api: i64,
+}
+
+/// A rate limit shared by all keys of one owner.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+pub struct OwnerLimit {
+    /// `user`, `service_account` or `external`.
+    pub owner_type: String,
+    pub owner_id: String,
+    pub ratelimit: RateLimit,
 }
 
 /// Which keys a listing shows.

@@ -108,6 +108,8 @@ async fn seed_keys(args: SeedArgs, store: &dyn Store, clock: &dyn Clock) -> anyh
             rotated_from: None,
             workspace_id: None,
             channel_id: None,
+            ratelimit: None,
+            quota: None,
         });
         if chunk.len() == CHUNK {
             store.create_keys_bulk(&chunk).await?;
@@ -136,6 +138,8 @@ async fn seed_keys(args: SeedArgs, store: &dyn Store, clock: &dyn Clock) -> anyh
         rotated_from: None,
         workspace_id: None,
         channel_id: None,
+        ratelimit: None,
+        quota: None,
     });
     store.create_keys_bulk(&chunk).await?;
     out.flush()?;

@@ -12,7 +12,7 @@ use axum::Json;
 use chrono::{DateTime, Duration, Utc};
 use keyward_core::expiry::{parse_duration, status_at, Expiry, KeyStatus};
 use keyward_core::key::Environment;
-use keyward_core::{ids, KeyKind, Name, Owner, PermissionSet, PlainKey, Scope};
+use keyward_core::{ids, KeyKind, Name, Owner, PermissionSet, PlainKey, Quota, RateLimit, Scope};
 use keyward_store::{KeyFilter, KeyPatch, KeyRecord, NewKey, ResourceKind, Rotation, StoreError};
 use serde::{Deserialize, Serialize};
 use std::sync::Arc;
@@ -48,6 +48,10 @@ pub struct KeyView {
     pub workspace: Option<String>,
     /// The channel a channel token belongs to.
     pub channel: Option<String>,
+    /// Requests allowed per period, if limited.
+    pub ratelimit: Option<RateLimit>,
+    /// Credits verifications spend, if the key has a quota.
+    pub quota: Option<Quota>,
 }
 
 impl KeyView {
@@ -77,6 +81,8 @@ impl KeyView {
             rotated_to: k.rotated_to.clone(),
             workspace: k.workspace_id.clone(),
             channel: k.channel_id.clone(),
+            ratelimit: k.ratelimit,
+            quota: k.quota,
         }
     }
 }
@@ -146,6 +152,10 @@ pub struct CreateKeyRequest {
     pub workspace: Option<String>,
     /// For `channel` tokens: the channel id.
     pub channel: Option<String>,
+    /// e.g. `{"limit": 100, "period": "1m"}`; defaults to the organization's default.
+    pub ratelimit: Option<RateLimit>,
+    /// e.g. `{"limit": 10000, "refill": "monthly"}`; defaults to the organization's default.
+    pub quota: Option<Quota>,
     /// For `api` keys: `live` (default) or `test`.
     pub environment: Option<Environment>,
     /// For `api` keys: your identifier of the customer the key belongs to.
@@ -164,6 +174,14 @@ pub struct UpdateKeyRequest {
     pub permissions: Option<PermissionsInput>,
     /// New scope of the same level (e.g. another list of workspaces).
     pub scope: Option<Scope>,
+    /// New rate limit; `null` removes it.
+    #[serde(default, deserialize_with = "crate::extract::double_option")]
+    #[schema(value_type = Option<RateLimit>)]
+    pub ratelimit: Option<Option<RateLimit>>,
+    /// New quota (its balance starts afresh); `null` removes it.
+    #[serde(default, deserialize_with = "crate::extract::double_option")]
+    #[schema(value_type = Option<Quota>)]
+    pub quota: Option<Option<Quota>>,
 }
 
 #[derive(Debug, Deserialize, ToSchema, Default)]
@@ -182,7 +200,7 @@ fn expiry_field(field: &'static str) -> impl Fn(keyward_core::expiry::ExpiryErro
 
 /// The key `id` of the caller's organization, if the caller may manage it:
 /// 404 when it does not exist, 403 when it exists beyond the caller's reach.
-async fn find(
+pub(crate) async fn find(
     state: &AppState,
     principal: &Principal,
     reach: &Reach,
@@ -201,6 +219,17 @@ async fn find(
         })?;
     may_manage(reach, &principal.key.scope, &Target::from(&key))?;
     Ok(key)
+}
+
+pub(crate) fn check_limits(ratelimit: Option<&RateLimit>, quota: Option<&Quota>) -> Result<()> {
+    if let Some(r) = ratelimit {
+        r.validate()
+            .map_err(|e| ApiError::validation("ratelimit", e))?;
+    }
+    if let Some(q) = quota {
+        q.validate().map_err(|e| ApiError::validation("quota", e))?;
+    }
+    Ok(())
 }
 
 /// Checks that every workspace or agent a scope names exists in the organization.
@@ -406,6 +435,10 @@ pub async fn create_key(
             principal.key.permissions.missing_from(&permissions),
         ));
     }
+    let org_settings = state.store.get_org(principal.org_id()).await?.settings;
+    let ratelimit = req.ratelimit.or(org_settings.default_ratelimit);
+    let quota = req.quota.or(org_settings.default_quota);
+    check_limits(ratelimit.as_ref(), quota.as_ref())?;
     let metadata = req.metadata.map(serde_json::Value::Object);
     if metadata
         .as_ref()
@@ -441,6 +474,8 @@ pub async fn create_key(
         rotated_from: None,
         workspace_id,
         channel_id,
+        ratelimit,
+        quota,
     };
     let audit = actor_event(
         &principal,
@@ -533,12 +568,21 @@ pub async fn update_key(
     principal.require("keys:write")?;
     let reach = principal.reach(&state).await?;
     let current = find(&state, &principal, &reach, &id).await?;
-    if req.name.is_none() && req.permissions.is_none() && req.scope.is_none() {
+    if req.name.is_none()
+        && req.permissions.is_none()
+        && req.scope.is_none()
+        && req.ratelimit.is_none()
+        && req.quota.is_none()
+    {
         return Err(ApiError::validation(
             "body",
-            "nothing to change: send name, permissions or scope",
+            "nothing to change: send name, permissions, scope, ratelimit or quota",
         ));
     }
+    check_limits(
+        req.ratelimit.flatten().as_ref(),
+        req.quota.flatten().as_ref(),
+    )?;
     let permissions = req
         .permissions
         .as_ref()
@@ -595,6 +639,18 @@ pub async fn update_key(
             serde_json::json!({ "from": current.scope, "to": scope }),
         );
     }
+    if let Some(r) = &req.ratelimit {
+        changes.insert(
+            "ratelimit".into(),
+            serde_json::json!({ "from": current.ratelimit, "to": r }),
+        );
+    }
+    if let Some(q) = &req.quota {
+        changes.insert(
+            "quota".into(),
+            serde_json::json!({ "from": current.quota, "to": q }),
+        );
+    }
     let audit = actor_event(
         &principal,
         now,
@@ -607,6 +663,8 @@ pub async fn update_key(
         name: req.name.map(|n| n.to_string()),
         permissions,
         scope: req.scope,
+        ratelimit: req.ratelimit,
+        quota: req.quota,
     };
     let updated = state
         .store
@@ -709,6 +767,8 @@ pub async fn rotate_key(
         rotated_from: Some(old.id.clone()),
         workspace_id: old.workspace_id.clone(),
         channel_id: old.channel_id.clone(),
+        ratelimit: old.ratelimit,
+        quota: old.quota,
     };
     let audit = vec![
         actor_event(

@@ -160,6 +160,8 @@ pub async fn add_member(
         rotated_from: None,
         workspace_id: None,
         channel_id: None,
+        ratelimit: None,
+        quota: None,
     };
     let audit = actor_event(
         &principal,

@@ -10,6 +10,7 @@ pub mod meta;
 pub mod orgs;
 pub mod resources;
 pub mod service_accounts;
+pub mod usage;
 pub mod verify;
 
 use crate::auth::Principal;
@@ -123,6 +124,9 @@ fn api() -> OpenApiRouter<AppState> {
         .routes(routes!(verify::verify_key))
         .routes(routes!(me::me))
         .routes(routes!(audit::list_audit))
+        .routes(routes!(usage::key_usage))
+        .routes(routes!(usage::list_owner_limits))
+        .routes(routes!(usage::set_owner_limit, usage::delete_owner_limit))
         .routes(routes!(orgs::my_organizations))
         .routes(routes!(orgs::create_org))
         .routes(routes!(orgs::get_org, orgs::update_org))
@@ -191,7 +195,7 @@ pub fn router(state: AppState) -> Router {
         .layer(axum::middleware::from_fn(
             crate::errors::add_problem_instance,
         ))
-        .layer(axum::middleware::from_fn(crate::auth::deprecation_headers))
+        .layer(axum::middleware::from_fn(crate::auth::response_hints))
         .layer(
             tower_http::trace::TraceLayer::new_for_http().make_span_with(
                 |req: &axum::extract::Request| {

@@ -101,6 +101,8 @@ pub async fn create_org(
         rotated_from: None,
         workspace_id: None,
         channel_id: None,
+        ratelimit: None,
+        quota: None,
     };
     let mut audit = actor_event(
         &principal,
@@ -153,6 +155,14 @@ pub struct SettingsPatch {
     pub max_keys: Option<u32>,
     pub max_worker_keys: Option<u32>,
     pub allow_legacy_tokens: Option<bool>,
+    /// Rate limit for new keys created without one; `null` removes it.
+    #[serde(default, deserialize_with = "crate::extract::double_option")]
+    #[schema(value_type = Option<keyward_core::RateLimit>)]
+    pub default_ratelimit: Option<Option<keyward_core::RateLimit>>,
+    /// Quota for new keys created without one; `null` removes it.
+    #[serde(default, deserialize_with = "crate::extract::double_option")]
+    #[schema(value_type = Option<keyward_core::Quota>)]
+    pub default_quota: Option<Option<keyward_core::Quota>>,
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -196,6 +206,14 @@ pub async fn update_org(
         org.settings.allow_legacy_tokens = s
             .allow_legacy_tokens
             .unwrap_or(org.settings.allow_legacy_tokens);
+        if let Some(r) = s.default_ratelimit {
+            super::keys::check_limits(r.as_ref(), None)?;
+            org.settings.default_ratelimit = r;
+        }
+        if let Some(q) = s.default_quota {
+            super::keys::check_limits(None, q.as_ref())?;
+            org.settings.default_quota = q;
+        }
     }
     let audit = actor_event(
         &principal,

@@ -118,6 +118,8 @@ fn new_sa_key(
         rotated_from: None,
         workspace_id: None,
         channel_id: None,
+        ratelimit: None,
+        quota: None,
     };
     Ok((plain, key))
 }

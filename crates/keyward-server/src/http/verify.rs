@@ -5,6 +5,7 @@ use crate::auth::Principal;
 use crate::errors::{ApiError, Result};
 use crate::extract::ApiJson;
 use crate::state::AppState;
+use crate::usage::{Outcome, QuotaInfo, RateInfo};
 use crate::verify::Verdict;
 use axum::extract::State;
 use axum::Json;
@@ -28,6 +29,8 @@ pub struct VerifyRequest {
     /// A channel's hook id: the channel must exist and be enabled, and the key must be
     /// its channel token or reach its agent.
     pub channel: Option<String>,
+    /// Quota credits this verification spends (default 1; 0 checks without spending).
+    pub cost: Option<i64>,
 }
 
 #[derive(Debug, Serialize, ToSchema, Clone, Copy, PartialEq, Eq)]
@@ -41,6 +44,8 @@ pub enum VerifyCode {
     Forbidden,
     ChannelNotFound,
     InsufficientPermissions,
+    RateLimited,
+    QuotaExceeded,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -64,6 +69,10 @@ pub struct VerifyResponse {
     pub expires_at: Option<DateTime<Utc>>,
     #[schema(value_type = Option<Object>)]
     pub metadata: Option<serde_json::Value>,
+    /// The key's (or its owner's) rate limit after this request, if it has one.
+    pub ratelimit: Option<RateInfo>,
+    /// The key's quota after this request, if it has one.
+    pub quota: Option<QuotaInfo>,
 }
 
 impl VerifyResponse {
@@ -83,6 +92,8 @@ impl VerifyResponse {
             permissions: key.map(|k| k.permissions.to_strings()),
             expires_at: key.and_then(|k| k.expires_at),
             metadata: key.and_then(|k| k.metadata.clone()),
+            ratelimit: None,
+            quota: None,
         }
     }
 }
@@ -103,6 +114,13 @@ pub async fn verify_key(
         .map(Permission::parse)
         .transpose()
         .map_err(|e| ApiError::validation("permission", e))?;
+    let cost = req.cost.unwrap_or(1);
+    if !(0..=1_000_000).contains(&cost) {
+        return Err(ApiError::validation(
+            "cost",
+            "must be between 0 and 1000000",
+        ));
+    }
     let verdict = state.check_key_in_org(&req.key, principal.org_id()).await?;
     let response = match verdict {
         Verdict::Malformed(e) => {
@@ -122,10 +140,43 @@ pub async fn verify_key(
             Some("the key has expired".into()),
         ),
         Verdict::Valid(k) => {
-            let (code, message) = decide(&state, &k, &req, wanted.as_ref()).await?;
-            VerifyResponse::about(code, Some(&k), message)
+            let (mut code, mut message) = decide(&state, &k, &req, wanted.as_ref()).await?;
+            // Only requests the key may make count against its limits and spend credits.
+            let mut ratelimit = None;
+            let mut quota = None;
+            if code == VerifyCode::Valid {
+                ratelimit = state.limits.admit(state.store.as_ref(), &k).await?;
+                if ratelimit.is_some_and(|r| !r.allowed) {
+                    code = VerifyCode::RateLimited;
+                    message = Some("rate limit exceeded; retry after `ratelimit.reset`".into());
+                } else {
+                    quota = state
+                        .limits
+                        .spend(state.store.as_ref(), &k, cost, state.clock.now())
+                        .await?;
+                    if quota.is_some_and(|q| !q.allowed) {
+                        code = VerifyCode::QuotaExceeded;
+                        message = Some("the key's quota is used up".into());
+                    }
+                }
+            }
+            let outcome = if code == VerifyCode::Valid {
+                Outcome::Valid
+            } else {
+                Outcome::Denied
+            };
+            state.usage.record(&k.id, state.clock.now(), outcome);
+            VerifyResponse {
+                ratelimit,
+                quota,
+                ..VerifyResponse::about(code, Some(&k), message)
+            }
         }
     };
+    if let (Some(id), VerifyCode::Revoked | VerifyCode::Expired) = (&response.key_id, response.code)
+    {
+        state.usage.record(id, state.clock.now(), Outcome::Denied);
+    }
     Ok(Json(response))
 }
 

@@ -124,6 +124,35 @@ impl TestApp {
         }
     }
 
+    /// Stops the server gracefully and starts a new one (fresh caches and counters) on
+    /// the same database and clock, as after a restart of the process.
+    pub async fn restart(&mut self) {
+        self.stop().await;
+        let store = keyward_store::connect(&format!("sqlite://{}", self.db_path.display()))
+            .await
+            .unwrap();
+        store.migrate().await.unwrap();
+        let settings = Settings {
+            listen: "127.0.0.1:0".parse().unwrap(),
+            flush_interval: Duration::from_secs(3600),
+        };
+        let app = Application::build(
+            settings,
+            store.clone(),
+            self.clock.clone() as Arc<dyn Clock>,
+        )
+        .await
+        .unwrap();
+        self.base = format!("http://{}", app.local_addr());
+        self.state = app.state();
+        self.store = store;
+        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+        self.server = Some(tokio::spawn(app.run_until_stopped(async {
+            let _ = rx.await;
+        })));
+        self.stop = Some(tx);
+    }
+
     /// Graceful shutdown, as on SIGTERM: waits until write-behind data is flushed.
     pub async fn stop(&mut self) {
         if let Some(tx) = self.stop.take() {

@@ -24,7 +24,7 @@ pub struct SqliteStore {
 const KEY_SELECT: &str = "SELECT k.id, k.org_id, o.name AS org_name, k.kind, k.environment, k.name, k.prefix, k.key_hash, \
     k.owner_type, k.owner_id, k.owner_name, k.permissions, k.scope, k.metadata, k.created_at, k.created_by, \
     k.expires_at, k.last_used_at, k.revoked_at, k.revoked_by, k.rotated_from, k.rotated_to, \
-    k.workspace_id, k.channel_id \
+    k.workspace_id, k.channel_id, k.ratelimit, k.quota \
     FROM api_keys k JOIN organizations o ON o.id = k.org_id";
 
 impl SqliteStore {
@@ -131,6 +131,8 @@ fn key_from_row(row: &SqliteRow) -> Result<KeyRecord> {
         rotated_to: row.try_get("rotated_to")?,
         workspace_id: row.try_get("workspace_id")?,
         channel_id: row.try_get("channel_id")?,
+        ratelimit: json_column(row, "ratelimit")?,
+        quota: json_column(row, "quota")?,
     })
 }
 
@@ -139,8 +141,8 @@ async fn insert_key(conn: &mut sqlx::SqliteConnection, k: &NewKey) -> Result<()>
     sqlx::query(
         "INSERT INTO api_keys (id, org_id, kind, environment, name, prefix, key_hash, owner_type, owner_id, \
          owner_name, permissions, scope, metadata, created_at, created_by, expires_at, rotated_from, \
-         scope_level, workspace_id, channel_id) \
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+         scope_level, workspace_id, channel_id, ratelimit, quota) \
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
     )
     .bind(&k.id)
     .bind(&k.org_id)
@@ -162,6 +164,8 @@ async fn insert_key(conn: &mut sqlx::SqliteConnection, k: &NewKey) -> Result<()>
     .bind(k.scope.level())
     .bind(&k.workspace_id)
     .bind(&k.channel_id)
+    .bind(k.ratelimit.map(|r| serde_json::to_string(&r).expect("ratelimit serializes")))
+    .bind(k.quota.map(|q| serde_json::to_string(&q).expect("quota serializes")))
     .execute(&mut *conn)
     .await?;
     Ok(())
@@ -244,6 +248,17 @@ async fn fetch_key(conn: &mut sqlx::SqliteConnection, org_id: &str, id: &str) ->
     key_from_row(&row.ok_or(StoreError::NotFound)?)
 }
 
+const ORG_SELECT: &str =
+    "SELECT id, name, created_at, max_keys, max_worker_keys, allow_legacy_tokens, \
+    default_ratelimit, default_quota FROM organizations";
+
+/// A nullable JSON column of a typed value.
+fn json_column<T: serde::de::DeserializeOwned>(row: &SqliteRow, column: &str) -> Result<Option<T>> {
+    let raw: Option<String> = row.try_get(column)?;
+    raw.map(|s| serde_json::from_str(&s).map_err(|_| corrupt(column, &s)))
+        .transpose()
+}
+
 const CHANNEL_SELECT: &str =
     "SELECT id, org_id, agent_id, name, hook_id, enabled, created_at, deleted_at FROM channels";
 const SA_SELECT: &str = "SELECT id, name, scopes, created_at, created_by FROM service_accounts";
@@ -257,6 +272,8 @@ fn org_from_row(row: &SqliteRow) -> Result<Organization> {
             max_keys: row.try_get::<i64, _>("max_keys")? as u32,
             max_worker_keys: row.try_get::<i64, _>("max_worker_keys")? as u32,
             allow_legacy_tokens: row.try_get("allow_legacy_tokens")?,
+            default_ratelimit: json_column(row, "default_ratelimit")?,
+            default_quota: json_column(row, "default_quota")?,
         },
     })
 }
@@ -572,15 +589,29 @@ impl Store for SqliteStore {
         let name = patch.name.as_deref().unwrap_or(&current.name);
         let permissions = patch.permissions.as_ref().unwrap_or(&current.permissions);
         let scope = patch.scope.as_ref().unwrap_or(&current.scope);
-        sqlx::query("UPDATE api_keys SET name = ?, permissions = ?, scope = ?, scope_level = ? WHERE org_id = ? AND id = ?")
+        let ratelimit = patch.ratelimit.unwrap_or(current.ratelimit);
+        let quota = patch.quota.unwrap_or(current.quota);
+        sqlx::query(
+            "UPDATE api_keys SET name = ?, permissions = ?, scope = ?, scope_level = ?, ratelimit = ?, quota = ? \
+             WHERE org_id = ? AND id = ?",
+        )
             .bind(name)
             .bind(serde_json::to_string(permissions).expect("permissions serialize"))
             .bind(serde_json::to_string(scope).expect("scope serializes"))
             .bind(scope.level())
+            .bind(ratelimit.map(|r| serde_json::to_string(&r).expect("ratelimit serializes")))
+            .bind(quota.map(|q| serde_json::to_string(&q).expect("quota serializes")))
             .bind(org_id)
             .bind(id)
             .execute(&mut *tx)
             .await?;
+        if patch.quota.is_some() {
+            // A changed quota starts afresh.
+            sqlx::query("DELETE FROM quota_balances WHERE key_id = ?")
+                .bind(id)
+                .execute(&mut *tx)
+                .await?;
+        }
         insert_audit(&mut tx, &audit).await?;
         let record = fetch_key(&mut tx, org_id, id).await?;
         tx.commit().await?;
@@ -722,7 +753,7 @@ impl Store for SqliteStore {
     }
 
     async fn get_org(&self, id: &str) -> Result<Organization> {
-        let row = sqlx::query("SELECT id, name, created_at, max_keys, max_worker_keys, allow_legacy_tokens FROM organizations WHERE id = ?")
+        let row = sqlx::query(&format!("{ORG_SELECT} WHERE id = ?"))
             .bind(id)
             .fetch_optional(&self.reader)
             .await?
@@ -732,7 +763,8 @@ impl Store for SqliteStore {
 
     async fn list_user_orgs(&self, user_id: &str) -> Result<Vec<(Organization, Role)>> {
         let rows = sqlx::query(
-            "SELECT o.id, o.name, o.created_at, o.max_keys, o.max_worker_keys, o.allow_legacy_tokens, m.role \
+            "SELECT o.id, o.name, o.created_at, o.max_keys, o.max_worker_keys, o.allow_legacy_tokens, \
+             o.default_ratelimit, o.default_quota, m.role \
              FROM memberships m JOIN organizations o ON o.id = m.org_id WHERE m.user_id = ? ORDER BY o.name",
         )
         .bind(user_id)
@@ -757,13 +789,18 @@ impl Store for SqliteStore {
         audit: NewAuditEvent,
     ) -> Result<KeyRecord> {
         let mut tx = self.writer.begin().await?;
-        sqlx::query("INSERT INTO organizations (id, name, created_at, max_keys, max_worker_keys, allow_legacy_tokens) VALUES (?, ?, ?, ?, ?, ?)")
+        sqlx::query(
+            "INSERT INTO organizations (id, name, created_at, max_keys, max_worker_keys, allow_legacy_tokens, \
+             default_ratelimit, default_quota) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        )
             .bind(&org.id)
             .bind(&org.name)
             .bind(ms(org.created_at))
             .bind(i64::from(org.settings.max_keys))
             .bind(i64::from(org.settings.max_worker_keys))
             .bind(org.settings.allow_legacy_tokens)
+            .bind(org.settings.default_ratelimit.map(|r| serde_json::to_string(&r).expect("ratelimit serializes")))
+            .bind(org.settings.default_quota.map(|q| serde_json::to_string(&q).expect("quota serializes")))
             .execute(&mut *tx)
             .await?;
         sqlx::query(
@@ -783,11 +820,16 @@ impl Store for SqliteStore {
 
     async fn update_org(&self, org: &Organization, audit: NewAuditEvent) -> Result<Organization> {
         let mut tx = self.writer.begin().await?;
-        let done = sqlx::query("UPDATE organizations SET name = ?, max_keys = ?, max_worker_keys = ?, allow_legacy_tokens = ? WHERE id = ?")
+        let done = sqlx::query(
+            "UPDATE organizations SET name = ?, max_keys = ?, max_worker_keys = ?, allow_legacy_tokens = ?, \
+             default_ratelimit = ?, default_quota = ? WHERE id = ?",
+        )
             .bind(&org.name)
             .bind(i64::from(org.settings.max_keys))
             .bind(i64::from(org.settings.max_worker_keys))
             .bind(org.settings.allow_legacy_tokens)
+            .bind(org.settings.default_ratelimit.map(|r| serde_json::to_string(&r).expect("ratelimit serializes")))
+            .bind(org.settings.default_quota.map(|q| serde_json::to_string(&q).expect("quota serializes")))
             .bind(&org.id)
             .execute(&mut *tx)
             .await?
@@ -1300,6 +1342,182 @@ impl Store for SqliteStore {
         insert_audit(&mut tx, &audit).await?;
         tx.commit().await?;
         Ok(hashes)
+    }
+
+    async fn record_usage(&self, rows: &[UsageRow]) -> Result<()> {
+        if rows.is_empty() {
+            return Ok(());
+        }
+        let mut tx = self.writer.begin().await?;
+        for r in rows {
+            sqlx::query(
+                "INSERT INTO usage_minutes (key_id, minute, valid, denied, api) VALUES (?, ?, ?, ?, ?) \
+                 ON CONFLICT (key_id, minute) DO UPDATE SET valid = valid + excluded.valid, \
+                 denied = denied + excluded.denied, api = api + excluded.api",
+            )
+            .bind(&r.key_id)
+            .bind(r.minute)
+            .bind(r.valid)
+            .bind(r.denied)
+            .bind(r.api)
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn usage_minutes(&self, key_id: &str, from: i64, to: i64) -> Result<Vec<UsageRow>> {
+        let rows = sqlx::query(
+            "SELECT key_id, minute, valid, denied, api FROM usage_minutes WHERE key_id = ? AND minute >= ? AND minute < ? \
+             ORDER BY minute",
+        )
+        .bind(key_id)
+        .bind(from)
+        .bind(to)
+        .fetch_all(&self.reader)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(UsageRow {
+                    key_id: r.try_get("key_id")?,
+                    minute: r.try_get("minute")?,
+                    valid: r.try_get("valid")?,
+                    denied: r.try_get("denied")?,
+                    api: r.try_get("api")?,
+                })
+            })
+            .collect()
+    }
+
+    async fn lease_quota(
+        &self,
+        key_id: &str,
+        quota: &Quota,
+        period: i64,
+        want: i64,
+    ) -> Result<(i64, i64)> {
+        let mut tx = self.writer.begin().await?;
+        let row: Option<(i64, i64)> =
+            sqlx::query_as("SELECT period, remaining FROM quota_balances WHERE key_id = ?")
+                .bind(key_id)
+                .fetch_optional(&mut *tx)
+                .await?;
+        let remaining = match row {
+            Some((p, remaining)) if p == period => remaining,
+            _ => quota.limit,
+        };
+        let granted = want.min(remaining).max(0);
+        sqlx::query(
+            "INSERT INTO quota_balances (key_id, period, remaining) VALUES (?, ?, ?) \
+             ON CONFLICT (key_id) DO UPDATE SET period = excluded.period, remaining = excluded.remaining",
+        )
+        .bind(key_id)
+        .bind(period)
+        .bind(remaining - granted)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok((granted, remaining - granted))
+    }
+
+    async fn return_quota(&self, key_id: &str, period: i64, amount: i64) -> Result<()> {
+        sqlx::query(
+            "UPDATE quota_balances SET remaining = remaining + ? WHERE key_id = ? AND period = ?",
+        )
+        .bind(amount)
+        .bind(key_id)
+        .bind(period)
+        .execute(&self.writer)
+        .await?;
+        Ok(())
+    }
+
+    async fn quota_remaining(&self, key_id: &str, quota: &Quota, period: i64) -> Result<i64> {
+        let row: Option<(i64, i64)> =
+            sqlx::query_as("SELECT period, remaining FROM quota_balances WHERE key_id = ?")
+                .bind(key_id)
+                .fetch_optional(&self.reader)
+                .await?;
+        Ok(match row {
+            Some((p, remaining)) if p == period => remaining,
+            _ => quota.limit,
+        })
+    }
+
+    async fn get_owner_limit(
+        &self,
+        org_id: &str,
+        owner_type: &str,
+        owner_id: &str,
+    ) -> Result<Option<RateLimit>> {
+        let raw: Option<String> =
+            sqlx::query_scalar("SELECT ratelimit FROM owner_limits WHERE org_id = ? AND owner_type = ? AND owner_id = ?")
+                .bind(org_id)
+                .bind(owner_type)
+                .bind(owner_id)
+                .fetch_optional(&self.reader)
+                .await?;
+        raw.map(|s| serde_json::from_str(&s).map_err(|_| corrupt("ratelimit", &s)))
+            .transpose()
+    }
+
+    async fn list_owner_limits(&self, org_id: &str) -> Result<Vec<OwnerLimit>> {
+        let rows: Vec<(String, String, String)> = sqlx::query_as(
+            "SELECT owner_type, owner_id, ratelimit FROM owner_limits WHERE org_id = ? ORDER BY owner_type, owner_id",
+        )
+        .bind(org_id)
+        .fetch_all(&self.reader)
+        .await?;
+        rows.into_iter()
+            .map(|(owner_type, owner_id, raw)| {
+                let ratelimit =
+                    serde_json::from_str(&raw).map_err(|_| corrupt("ratelimit", &raw))?;
+                Ok(OwnerLimit {
+                    owner_type,
+                    owner_id,
+                    ratelimit,
+                })
+            })
+            .collect()
+    }
+
+    async fn set_owner_limit(
+        &self,
+        org_id: &str,
+        owner_type: &str,
+        owner_id: &str,
+        limit: Option<RateLimit>,
+        audit: NewAuditEvent,
+    ) -> Result<()> {
+        let mut tx = self.writer.begin().await?;
+        match limit {
+            Some(l) => {
+                sqlx::query(
+                    "INSERT INTO owner_limits (org_id, owner_type, owner_id, ratelimit) VALUES (?, ?, ?, ?) \
+                     ON CONFLICT (org_id, owner_type, owner_id) DO UPDATE SET ratelimit = excluded.ratelimit",
+                )
+                .bind(org_id)
+                .bind(owner_type)
+                .bind(owner_id)
+                .bind(serde_json::to_string(&l).expect("ratelimit serializes"))
+                .execute(&mut *tx)
+                .await?;
+            }
+            None => {
+                sqlx::query(
+                    "DELETE FROM owner_limits WHERE org_id = ? AND owner_type = ? AND owner_id = ?",
+                )
+                .bind(org_id)
+                .bind(owner_type)
+                .bind(owner_id)
+                .execute(&mut *tx)
+                .await?;
+            }
+        }
+        insert_audit(&mut tx, &audit).await?;
+        tx.commit().await?;
+        Ok(())
     }
 
     async fn close(&self) {

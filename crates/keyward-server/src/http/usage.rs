@@ -1,0 +1,391 @@
+//! Usage reports per key, and rate limits shared by all keys of one owner.
+
+use super::actor_event;
+use crate::auth::Principal;
+use crate::errors::{ApiError, Result};
+use crate::extract::{ApiJson, ApiQuery};
+use crate::state::AppState;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::Json;
+use chrono::{DateTime, Duration, Utc};
+use keyward_core::{Owner, Quota, RateLimit};
+use keyward_store::{OwnerLimit, UsageRow};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use utoipa::{IntoParams, ToSchema};
+
+const MAX_POINTS: i64 = 5000;
+
+#[derive(Debug, Clone, Copy, Deserialize, Serialize, ToSchema, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum Granularity {
+    Minute,
+    Hour,
+    Day,
+}
+
+impl Granularity {
+    fn minutes(self) -> i64 {
+        match self {
+            Granularity::Minute => 1,
+            Granularity::Hour => 60,
+            Granularity::Day => 1440,
+        }
+    }
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct UsageQuery {
+    /// Start (RFC 3339); default: 24 hours before `to`.
+    pub from: Option<DateTime<Utc>>,
+    /// End, exclusive (RFC 3339); default: now.
+    pub to: Option<DateTime<Utc>>,
+    /// `minute`, `hour` (default) or `day`.
+    pub granularity: Option<Granularity>,
+}
+
+#[derive(Debug, Serialize, ToSchema, Default, Clone, Copy)]
+pub struct Counts {
+    /// Verifications that answered VALID.
+    pub valid: i64,
+    /// Verifications of this key that answered anything else.
+    pub denied: i64,
+    /// Calls to Keyward's API made with this key.
+    pub api: i64,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Bucket {
+    pub start: DateTime<Utc>,
+    #[serde(flatten)]
+    pub counts: Counts,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct RateLimitUsage {
+    #[serde(flatten)]
+    pub limit: RateLimit,
+    /// Requests (valid verifications and API calls) in the last period, counted by minute.
+    pub used_in_last_period: i64,
+    /// `used_in_last_period / limit`.
+    pub utilization: f64,
+    /// The highest utilization of any period-long window in the report.
+    pub peak_utilization: f64,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct QuotaUsage {
+    #[serde(flatten)]
+    pub quota: Quota,
+    pub remaining: i64,
+    pub used: i64,
+    /// `used / limit` in the current refill period.
+    pub utilization: f64,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct UsageReport {
+    pub key_id: String,
+    pub from: DateTime<Utc>,
+    pub to: DateTime<Utc>,
+    pub granularity: Granularity,
+    pub totals: Counts,
+    pub series: Vec<Bucket>,
+    pub ratelimit: Option<RateLimitUsage>,
+    /// The limit shared by all keys of this key's owner, measured on this key.
+    pub owner_ratelimit: Option<RateLimitUsage>,
+    pub quota: Option<QuotaUsage>,
+}
+
+fn minute_of(t: DateTime<Utc>) -> i64 {
+    t.timestamp().div_euclid(60)
+}
+
+fn at_minute(m: i64) -> DateTime<Utc> {
+    DateTime::from_timestamp(m * 60, 0).unwrap_or_default()
+}
+
+/// Sums of valid + api requests over every window of `period_minutes` ending in the
+/// report, at minute resolution: (last window, highest window).
+fn windows(per_minute: &BTreeMap<i64, Counts>, period_minutes: i64, now_minute: i64) -> (i64, i64) {
+    let load = |m: &i64| per_minute.get(m).map(|c| c.valid + c.api).unwrap_or(0);
+    let last: i64 = (now_minute - period_minutes + 1..=now_minute)
+        .map(|m| load(&m))
+        .sum();
+    let mut peak = 0;
+    for end in per_minute.keys() {
+        let sum: i64 = (end - period_minutes + 1..=*end).map(|m| load(&m)).sum();
+        peak = peak.max(sum);
+    }
+    (last, peak.max(last))
+}
+
+fn rate_usage(
+    limit: RateLimit,
+    per_minute: &BTreeMap<i64, Counts>,
+    now_minute: i64,
+) -> RateLimitUsage {
+    let period_minutes = (i64::from(limit.period) + 59) / 60;
+    let (last, peak) = windows(per_minute, period_minutes, now_minute);
+    // Periods shorter than a minute are measured per minute and scaled down.
+    let scale = f64::from(limit.period) / (period_minutes * 60) as f64;
+    let denominator = f64::from(limit.limit);
+    RateLimitUsage {
+        limit,
+        used_in_last_period: last,
+        utilization: last as f64 * scale / denominator,
+        peak_utilization: peak as f64 * scale / denominator,
+    }
+}
+
+/// A key's usage over time, with utilization of its rate limits and quota.
+#[utoipa::path(get, path = "/v1/keys/{id}/usage", tag = "keys", params(("id" = String, Path), UsageQuery),
+    responses((status = 200, body = UsageReport), (status = "4XX", body = crate::errors::Problem)),
+    security(("bearer" = ["keys:read"])))]
+pub async fn key_usage(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path(id): Path<String>,
+    ApiQuery(q): ApiQuery<UsageQuery>,
+) -> Result<Json<UsageReport>> {
+    principal.require("keys:read")?;
+    let reach = principal.reach(&state).await?;
+    let key = super::keys::find(&state, &principal, &reach, &id).await?;
+    let now = state.clock.now();
+    let granularity = q.granularity.unwrap_or(Granularity::Hour);
+    let to = q.to.unwrap_or(now);
+    let from = q.from.unwrap_or(to - Duration::hours(24));
+    if from >= to {
+        return Err(ApiError::validation("from", "must be before to"));
+    }
+    let step = granularity.minutes();
+    let first = minute_of(from).div_euclid(step) * step;
+    let end = minute_of(to - Duration::nanoseconds(1)).div_euclid(step) * step + step;
+    if (end - first) / step > MAX_POINTS {
+        return Err(ApiError::validation(
+            "granularity",
+            format!("the range holds more than {MAX_POINTS} points; use a coarser granularity"),
+        ));
+    }
+    // Read a little further back so the rate-limit windows are complete.
+    let lookback = key
+        .ratelimit
+        .map(|r| (i64::from(r.period) + 59) / 60)
+        .unwrap_or(0)
+        .max(60);
+    let read_from = first.min(minute_of(now) - lookback);
+    let read_to = end.max(minute_of(now) + 1);
+    let mut rows: Vec<UsageRow> = state
+        .store
+        .usage_minutes(&key.id, read_from, read_to)
+        .await?;
+    rows.extend(state.usage.pending(&key.id));
+    let mut per_minute: BTreeMap<i64, Counts> = BTreeMap::new();
+    for r in rows
+        .iter()
+        .filter(|r| r.minute >= read_from && r.minute < read_to)
+    {
+        let c = per_minute.entry(r.minute).or_default();
+        c.valid += r.valid;
+        c.denied += r.denied;
+        c.api += r.api;
+    }
+    let mut buckets: BTreeMap<i64, Counts> = (0..(end - first) / step)
+        .map(|i| (first + i * step, Counts::default()))
+        .collect();
+    let mut totals = Counts::default();
+    for (minute, c) in per_minute.range(first..end) {
+        let b = buckets.entry(minute.div_euclid(step) * step).or_default();
+        for (sum, add) in [
+            (&mut b.valid, c.valid),
+            (&mut b.denied, c.denied),
+            (&mut b.api, c.api),
+        ] {
+            *sum += add;
+        }
+        totals.valid += c.valid;
+        totals.denied += c.denied;
+        totals.api += c.api;
+    }
+    let now_minute = minute_of(now);
+    let owner_limit = match &key.owner {
+        Some(o) => {
+            state
+                .store
+                .get_owner_limit(&key.org_id, o.type_str(), o.id())
+                .await?
+        }
+        None => None,
+    };
+    let quota = match key.quota {
+        Some(quota) => {
+            let remaining = state
+                .limits
+                .remaining(state.store.as_ref(), &key, now)
+                .await?
+                .unwrap_or(quota.limit);
+            let used = quota.limit - remaining;
+            Some(QuotaUsage {
+                quota,
+                remaining,
+                used,
+                utilization: used as f64 / quota.limit as f64,
+            })
+        }
+        None => None,
+    };
+    Ok(Json(UsageReport {
+        key_id: key.id.clone(),
+        from: at_minute(first),
+        to: at_minute(end),
+        granularity,
+        totals,
+        series: buckets
+            .into_iter()
+            .map(|(m, counts)| Bucket {
+                start: at_minute(m),
+                counts,
+            })
+            .collect(),
+        ratelimit: key
+            .ratelimit
+            .map(|r| rate_usage(r, &per_minute, now_minute)),
+        owner_ratelimit: owner_limit.map(|r| rate_usage(r, &per_minute, now_minute)),
+        quota,
+    }))
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct OwnerLimitRequest {
+    pub ratelimit: RateLimit,
+}
+
+/// Checks that the owner exists in the caller's organization.
+async fn owner(
+    state: &AppState,
+    principal: &Principal,
+    owner_type: &str,
+    owner_id: &str,
+) -> Result<Owner> {
+    let org = principal.org_id();
+    match owner_type {
+        "user" => {
+            let m = state
+                .store
+                .get_member(org, owner_id)
+                .await?
+                .ok_or(ApiError::NotFound("member"))?;
+            Ok(Owner::User {
+                id: m.user_id,
+                name: m.email,
+            })
+        }
+        "service_account" => {
+            let sa = state
+                .store
+                .get_service_account(org, owner_id)
+                .await
+                .map_err(|_| ApiError::NotFound("service account"))?;
+            Ok(Owner::ServiceAccount {
+                id: sa.id,
+                name: sa.name,
+            })
+        }
+        "external" if !owner_id.is_empty() && owner_id.len() <= 255 => Ok(Owner::External {
+            id: owner_id.to_owned(),
+        }),
+        _ => Err(ApiError::validation(
+            "owner_type",
+            "must be user, service_account or external",
+        )),
+    }
+}
+
+/// Rate limits shared by all keys of an owner.
+#[utoipa::path(get, path = "/v1/owner-limits", tag = "keys",
+    responses((status = 200, body = Vec<OwnerLimit>), (status = "4XX", body = crate::errors::Problem)),
+    security(("bearer" = ["limits:read"])))]
+pub async fn list_owner_limits(
+    State(state): State<AppState>,
+    principal: Principal,
+) -> Result<Json<Vec<OwnerLimit>>> {
+    principal.require("limits:read")?;
+    Ok(Json(
+        state.store.list_owner_limits(principal.org_id()).await?,
+    ))
+}
+
+/// Set the rate limit shared by all keys of a user, service account or customer.
+#[utoipa::path(put, path = "/v1/owner-limits/{owner_type}/{owner_id}", tag = "keys",
+    params(("owner_type" = String, Path), ("owner_id" = String, Path)), request_body = OwnerLimitRequest,
+    responses((status = 200, body = OwnerLimit), (status = "4XX", body = crate::errors::Problem)),
+    security(("bearer" = ["limits:write"])))]
+pub async fn set_owner_limit(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path((owner_type, owner_id)): Path<(String, String)>,
+    ApiJson(req): ApiJson<OwnerLimitRequest>,
+) -> Result<Json<OwnerLimit>> {
+    principal.require("limits:write")?;
+    principal.require_admin(&state).await?;
+    req.ratelimit
+        .validate()
+        .map_err(|e| ApiError::validation("ratelimit", e))?;
+    let owner = owner(&state, &principal, &owner_type, &owner_id).await?;
+    let audit = actor_event(
+        &principal,
+        state.clock.now(),
+        "owner_limit.set",
+        &owner_type,
+        &owner_id,
+        serde_json::json!({ "ratelimit": req.ratelimit }),
+    );
+    state
+        .store
+        .set_owner_limit(
+            principal.org_id(),
+            &owner_type,
+            &owner_id,
+            Some(req.ratelimit),
+            audit,
+        )
+        .await?;
+    state.limits.forget_owner(principal.org_id(), &owner);
+    Ok(Json(OwnerLimit {
+        owner_type,
+        owner_id,
+        ratelimit: req.ratelimit,
+    }))
+}
+
+/// Remove an owner's shared rate limit.
+#[utoipa::path(delete, path = "/v1/owner-limits/{owner_type}/{owner_id}", tag = "keys",
+    params(("owner_type" = String, Path), ("owner_id" = String, Path)),
+    responses((status = 204), (status = "4XX", body = crate::errors::Problem)),
+    security(("bearer" = ["limits:write"])))]
+pub async fn delete_owner_limit(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path((owner_type, owner_id)): Path<(String, String)>,
+) -> Result<StatusCode> {
+    principal.require("limits:write")?;
+    principal.require_admin(&state).await?;
+    let owner = owner(&state, &principal, &owner_type, &owner_id).await?;
+    let audit = actor_event(
+        &principal,
+        state.clock.now(),
+        "owner_limit.delete",
+        &owner_type,
+        &owner_id,
+        serde_json::json!({}),
+    );
+    state
+        .store
+        .set_owner_limit(principal.org_id(), &owner_type, &owner_id, None, audit)
+        .await?;
+    state.limits.forget_owner(principal.org_id(), &owner);
+    Ok(StatusCode::NO_CONTENT)
+}

@@ -1,0 +1,315 @@
+//! Rate limits (GCRA, via `governor`) per key and per owner, and quotas spent from
+//! leases of credits taken from the database.
+//!
+//! Rate limits are enforced **per node**, in memory: exact on one node; with N nodes
+//! behind a load balancer a key gets up to N times its limit unless requests for a key
+//! stick to a node. Quotas are exact **cluster-wide**: a node only spends credits it
+//! has leased from the database in one transaction, so the sum of spends never exceeds
+//! the balance. The price is that a crash strands the unspent part of the node's
+//! current lease (at most `Quota::lease_size`, ≤ 100 credits per key): the customer
+//! can lose those credits, the platform never over-serves.
+//!
+//! Both take time from the application's [`Clock`], so tests move time instead of
+//! sleeping.
+
+use chrono::{DateTime, Utc};
+use dashmap::DashMap;
+use governor::clock::Clock as _;
+use governor::middleware::StateInformationMiddleware;
+use governor::nanos::Nanos;
+use governor::state::{InMemoryState, NotKeyed};
+use keyward_core::{Clock, Owner, Quota, RateLimit};
+use keyward_store::{KeyRecord, Store};
+use serde::Serialize;
+use std::num::NonZeroU32;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// Feeds governor from the application's clock (nanoseconds since the epoch).
+#[derive(Clone)]
+pub struct GovClock(Arc<dyn Clock>);
+
+impl governor::clock::Clock for GovClock {
+    type Instant = Nanos;
+    fn now(&self) -> Nanos {
+        Nanos::from(
+            self.0
+                .now()
+                .timestamp_nanos_opt()
+                .unwrap_or_default()
+                .max(0) as u64,
+        )
+    }
+}
+
+type Gcra = governor::RateLimiter<NotKeyed, InMemoryState, GovClock, StateInformationMiddleware>;
+
+/// The state of one rate limit after a request was counted against it.
+#[derive(Debug, Clone, Copy, Serialize, utoipa::ToSchema)]
+pub struct RateInfo {
+    pub limit: u32,
+    pub remaining: u32,
+    /// When the allowance is full again (unix milliseconds).
+    pub reset: i64,
+    #[serde(skip)]
+    pub allowed: bool,
+    /// When refused: how long until the next request is allowed.
+    #[serde(skip)]
+    pub retry_after: Duration,
+    /// How long until the allowance is full again.
+    #[serde(skip)]
+    pub reset_after: Duration,
+}
+
+#[derive(Debug, Clone, Copy, Serialize, utoipa::ToSchema)]
+pub struct QuotaInfo {
+    pub limit: i64,
+    pub remaining: i64,
+    #[serde(skip)]
+    pub allowed: bool,
+}
+
+struct Lease {
+    quota: Option<Quota>,
+    period: i64,
+    available: i64,
+    /// What the database held after our last lease.
+    db_remaining: i64,
+}
+
+pub struct Limits {
+    clock: GovClock,
+    by_key: DashMap<String, (RateLimit, Arc<Gcra>)>,
+    by_owner: DashMap<String, (RateLimit, Arc<Gcra>)>,
+    /// Owner limits read from the database, remembered for `owner_ttl`.
+    owner_configs: DashMap<String, (Option<RateLimit>, Instant)>,
+    owner_ttl: Duration,
+    leases: DashMap<String, Arc<tokio::sync::Mutex<Lease>>>,
+}
+
+pub fn owner_key(org_id: &str, owner: &Owner) -> String {
+    format!("{org_id}/{}/{}", owner.type_str(), owner.id())
+}
+
+impl Limits {
+    pub fn new(clock: Arc<dyn Clock>) -> Self {
+        Self {
+            clock: GovClock(clock),
+            by_key: DashMap::new(),
+            by_owner: DashMap::new(),
+            owner_configs: DashMap::new(),
+            owner_ttl: Duration::from_secs(5),
+            leases: DashMap::new(),
+        }
+    }
+
+    fn limiter(
+        &self,
+        map: &DashMap<String, (RateLimit, Arc<Gcra>)>,
+        id: &str,
+        cfg: RateLimit,
+    ) -> Arc<Gcra> {
+        if let Some(entry) = map.get(id) {
+            if entry.0 == cfg {
+                return entry.1.clone();
+            }
+        }
+        let burst = NonZeroU32::new(cfg.limit.max(1)).expect("limit >= 1");
+        let interval = Duration::from_secs(u64::from(cfg.period)) / cfg.limit.max(1);
+        let quota = governor::Quota::with_period(interval.max(Duration::from_nanos(1)))
+            .expect("non-zero interval")
+            .allow_burst(burst);
+        let gcra = Arc::new(
+            governor::RateLimiter::direct_with_clock(quota, self.clock.clone()).with_middleware(),
+        );
+        map.insert(id.to_owned(), (cfg, gcra.clone()));
+        gcra
+    }
+
+    fn count(&self, cfg: RateLimit, gcra: &Gcra) -> RateInfo {
+        let interval_ns =
+            (u128::from(cfg.period) * 1_000_000_000 / u128::from(cfg.limit.max(1))) as i64;
+        let now_ms = self.clock.0.now().timestamp_millis();
+        match gcra.check() {
+            Ok(snapshot) => {
+                let remaining = snapshot.remaining_burst_capacity();
+                let to_full_ms =
+                    i64::from(cfg.limit - remaining.min(cfg.limit)) * interval_ns / 1_000_000;
+                RateInfo {
+                    limit: cfg.limit,
+                    remaining,
+                    reset: now_ms + to_full_ms,
+                    allowed: true,
+                    retry_after: Duration::ZERO,
+                    reset_after: Duration::from_millis(to_full_ms as u64),
+                }
+            }
+            Err(not_until) => {
+                let wait = not_until.wait_time_from(self.clock.now());
+                let to_full_ms = wait.as_millis() as i64
+                    + i64::from(cfg.limit.saturating_sub(1)) * interval_ns / 1_000_000;
+                RateInfo {
+                    limit: cfg.limit,
+                    remaining: 0,
+                    reset: now_ms + to_full_ms,
+                    allowed: false,
+                    retry_after: wait,
+                    reset_after: Duration::from_millis(to_full_ms as u64),
+                }
+            }
+        }
+    }
+
+    async fn owner_limit(
+        &self,
+        store: &dyn Store,
+        key: &KeyRecord,
+        owner: &Owner,
+    ) -> keyward_store::Result<Option<RateLimit>> {
+        let id = owner_key(&key.org_id, owner);
+        if let Some(entry) = self.owner_configs.get(&id) {
+            if entry.1.elapsed() < self.owner_ttl {
+                return Ok(entry.0);
+            }
+        }
+        let cfg = store
+            .get_owner_limit(&key.org_id, owner.type_str(), owner.id())
+            .await?;
+        self.owner_configs.insert(id, (cfg, Instant::now()));
+        Ok(cfg)
+    }
+
+    /// Forgets a cached owner limit (after it was changed on this node).
+    pub fn forget_owner(&self, org_id: &str, owner: &Owner) {
+        let id = owner_key(org_id, owner);
+        self.owner_configs.remove(&id);
+        self.by_owner.remove(&id);
+    }
+
+    /// Counts one request against the owner's and the key's limits. Returns the most
+    /// constraining of the two (the refusal, if any), or `None` when neither is limited.
+    pub async fn admit(
+        &self,
+        store: &dyn Store,
+        key: &KeyRecord,
+    ) -> keyward_store::Result<Option<RateInfo>> {
+        let mut result: Option<RateInfo> = None;
+        if let Some(owner) = &key.owner {
+            if let Some(cfg) = self.owner_limit(store, key, owner).await? {
+                let info = self.count(
+                    cfg,
+                    &self.limiter(&self.by_owner, &owner_key(&key.org_id, owner), cfg),
+                );
+                if !info.allowed {
+                    return Ok(Some(info));
+                }
+                result = Some(info);
+            }
+        }
+        if let Some(cfg) = key.ratelimit {
+            let info = self.count(cfg, &self.limiter(&self.by_key, &key.id, cfg));
+            if !info.allowed || result.is_none_or(|r| info.remaining < r.remaining) {
+                result = Some(info);
+            }
+        }
+        Ok(result)
+    }
+
+    /// Spends `cost` credits of the key's quota, leasing more from the database when the
+    /// node's lease runs short. `None` when the key has no quota.
+    pub async fn spend(
+        &self,
+        store: &dyn Store,
+        key: &KeyRecord,
+        cost: i64,
+        now: DateTime<Utc>,
+    ) -> keyward_store::Result<Option<QuotaInfo>> {
+        let Some(quota) = key.quota else {
+            return Ok(None);
+        };
+        let period = quota.period_at(now);
+        let lease = self
+            .leases
+            .entry(key.id.clone())
+            .or_insert_with(|| {
+                Arc::new(tokio::sync::Mutex::new(Lease {
+                    quota: None,
+                    period,
+                    available: 0,
+                    db_remaining: quota.limit,
+                }))
+            })
+            .clone();
+        let mut lease = lease.lock().await;
+        if lease.quota != Some(quota) || lease.period != period {
+            // A new period, or a changed quota (whose balance restarted): old credits are void.
+            *lease = Lease {
+                quota: Some(quota),
+                period,
+                available: 0,
+                db_remaining: store.quota_remaining(&key.id, &quota, period).await?,
+            };
+        }
+        if lease.available < cost {
+            let want = quota.lease_size(cost).max(cost - lease.available);
+            let (granted, left) = store.lease_quota(&key.id, &quota, period, want).await?;
+            lease.available += granted;
+            lease.db_remaining = left;
+        }
+        let allowed = lease.available >= cost;
+        if allowed {
+            lease.available -= cost;
+        }
+        Ok(Some(QuotaInfo {
+            limit: quota.limit,
+            remaining: lease.db_remaining + lease.available,
+            allowed,
+        }))
+    }
+
+    /// What is left of a key's quota, counting this node's unspent lease.
+    pub async fn remaining(
+        &self,
+        store: &dyn Store,
+        key: &KeyRecord,
+        now: DateTime<Utc>,
+    ) -> keyward_store::Result<Option<i64>> {
+        let Some(quota) = key.quota else {
+            return Ok(None);
+        };
+        let period = quota.period_at(now);
+        let local = match self.leases.get(&key.id).map(|l| l.clone()) {
+            Some(lease) => {
+                let lease = lease.lock().await;
+                if lease.quota == Some(quota) && lease.period == period {
+                    lease.available
+                } else {
+                    0
+                }
+            }
+            None => 0,
+        };
+        Ok(Some(
+            store.quota_remaining(&key.id, &quota, period).await? + local,
+        ))
+    }
+
+    /// Gives unspent leased credits back to the database (graceful shutdown).
+    pub async fn return_leases(&self, store: &dyn Store) -> keyward_store::Result<()> {
+        let leases: Vec<(String, Arc<tokio::sync::Mutex<Lease>>)> = self
+            .leases
+            .iter()
+            .map(|e| (e.key().clone(), e.value().clone()))
+            .collect();
+        for (key_id, lease) in leases {
+            let mut lease = lease.lock().await;
+            if lease.available > 0 {
+                store
+                    .return_quota(&key_id, lease.period, lease.available)
+                    .await?;
+                lease.available = 0;
+            }
+        }
+        Ok(())
+    }
+}
