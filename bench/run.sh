@@ -130,7 +130,11 @@ run_wrk() {
   printf '%-8s %10s req/s  p50 %8s  p99 %8s  server CPU %6s us/req (%s%% of a core)\n' \
     "$name" "$rps" "$p50" "$p99" "$us_per_req" "$util"
   printf -v "RPS_$name" '%s' "$rps"
+  if [ "$util" -lt 90 ]; then
+    WARN="${WARN}warning: the server used only ${util}% of its core during '$name': the load generator or other processes were the limit, so the ratio below does not measure the server"$'\n'
+  fi
 }
+WARN=""
 
 echo "== machine: $NCPU CPUs, $(lscpu | awk -F: '/Model name/ {gsub(/^ +/, "", $2); print $2; exit}'), $(free -g | awk '/^Mem:/ {print $2}') GiB RAM; $PINNING"
 echo "== load average before the run: $(cut -d' ' -f1-3 /proc/loadavg) (other processes share these cores)"
@@ -147,5 +151,6 @@ echo "== fixed rate: $RATE verifications/s for ${DURATION}s"
   --rate "$RATE" --duration "$DURATION"
 
 echo "== server memory: RSS $(( $(rss_kb) / 1024 )) MiB, peak $(( $(hwm_kb) / 1024 )) MiB"
+printf '%s' "$WARN"
 RATIO=$(awk -v v="$RPS_verify" -v t="$RPS_trivial" 'BEGIN {printf "%.2f", v / t}')
 echo "verify/trivial throughput ratio: $RATIO"
