@@ -21,6 +21,7 @@ use governor::state::{InMemoryState, NotKeyed};
 use keyward_core::{Clock, Owner, Quota, RateLimit};
 use keyward_store::{KeyRecord, Store};
 use serde::Serialize;
+use std::collections::HashMap;
 use std::num::NonZeroU32;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -41,6 +42,9 @@ impl governor::clock::Clock for GovClock {
         )
     }
 }
+
+/// Owner limits of one organization: owner type → owner id → limit.
+type OwnerLimits = HashMap<&'static str, HashMap<String, RateLimit>>;
 
 type Gcra = governor::RateLimiter<NotKeyed, InMemoryState, GovClock, StateInformationMiddleware>;
 
@@ -81,8 +85,8 @@ pub struct Limits {
     clock: GovClock,
     by_key: DashMap<String, (RateLimit, Arc<Gcra>)>,
     by_owner: DashMap<String, (RateLimit, Arc<Gcra>)>,
-    /// Owner limits read from the database, remembered for `owner_ttl`.
-    owner_configs: DashMap<String, (Option<RateLimit>, Instant)>,
+    /// Each organization's owner limits, read from the database, remembered for `owner_ttl`.
+    owner_limits: DashMap<String, (Arc<OwnerLimits>, Instant)>,
     owner_ttl: Duration,
     leases: DashMap<String, Arc<tokio::sync::Mutex<Lease>>>,
 }
@@ -97,7 +101,7 @@ impl Limits {
             clock: GovClock(clock),
             by_key: DashMap::new(),
             by_owner: DashMap::new(),
-            owner_configs: DashMap::new(),
+            owner_limits: DashMap::new(),
             owner_ttl: Duration::from_secs(5),
             leases: DashMap::new(),
         }
@@ -160,30 +164,52 @@ impl Limits {
         }
     }
 
+    /// The owner's shared limit. Owner limits are read per organization (one query,
+    /// remembered for `owner_ttl`) and looked up without allocating, so keys of
+    /// organizations without owner limits pay one map lookup.
     async fn owner_limit(
         &self,
         store: &dyn Store,
         key: &KeyRecord,
         owner: &Owner,
     ) -> keyward_store::Result<Option<RateLimit>> {
-        let id = owner_key(&key.org_id, owner);
-        if let Some(entry) = self.owner_configs.get(&id) {
-            if entry.1.elapsed() < self.owner_ttl {
-                return Ok(entry.0);
+        let cached = self
+            .owner_limits
+            .get(key.org_id.as_str())
+            .filter(|e| e.1.elapsed() < self.owner_ttl)
+            .map(|e| e.0.clone());
+        let limits = match cached {
+            Some(limits) => limits,
+            None => {
+                let mut by_type: OwnerLimits = HashMap::new();
+                for l in store.list_owner_limits(&key.org_id).await? {
+                    let owner_type = match l.owner_type.as_str() {
+                        "user" => "user",
+                        "service_account" => "service_account",
+                        "external" => "external",
+                        _ => continue,
+                    };
+                    by_type
+                        .entry(owner_type)
+                        .or_default()
+                        .insert(l.owner_id, l.ratelimit);
+                }
+                let limits = Arc::new(by_type);
+                self.owner_limits
+                    .insert(key.org_id.clone(), (limits.clone(), Instant::now()));
+                limits
             }
-        }
-        let cfg = store
-            .get_owner_limit(&key.org_id, owner.type_str(), owner.id())
-            .await?;
-        self.owner_configs.insert(id, (cfg, Instant::now()));
-        Ok(cfg)
+        };
+        Ok(limits
+            .get(owner.type_str())
+            .and_then(|m| m.get(owner.id()))
+            .copied())
     }
 
-    /// Forgets a cached owner limit (after it was changed on this node).
+    /// Forgets an organization's cached owner limits (after one changed on this node).
     pub fn forget_owner(&self, org_id: &str, owner: &Owner) {
-        let id = owner_key(org_id, owner);
-        self.owner_configs.remove(&id);
-        self.by_owner.remove(&id);
+        self.owner_limits.remove(org_id);
+        self.by_owner.remove(&owner_key(org_id, owner));
     }
 
     /// Counts one request against the owner's and the key's limits. Returns the most
