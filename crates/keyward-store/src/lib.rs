@@ -6,7 +6,9 @@
 //! Storage errors stay small ([`StoreError`]); the server maps them to API errors.
 
 mod model;
+pub mod postgres;
 pub mod sqlite;
+pub mod testing;
 
 pub use model::*;
 
@@ -288,18 +290,54 @@ pub trait Store: Send + Sync + 'static {
         audit: NewAuditEvent,
     ) -> Result<()>;
 
+    /// Subscribes to the changes that any node commits, for a node's caches. `None` for
+    /// a backend that serves one node only (SQLite), where the handlers' own cache
+    /// invalidation is all there is. Backends with a feed announce their changes from
+    /// inside the writing transaction, so a committed change is never left unannounced.
+    async fn subscribe(&self) -> Result<Option<Box<dyn ChangeFeed>>> {
+        Ok(None)
+    }
+
+    /// Sends `event` to every subscribed node (this one included): for liveness pings
+    /// and for changes made outside the store's own write methods. A no-op without a feed.
+    async fn publish(&self, _event: FeedEvent) -> Result<()> {
+        Ok(())
+    }
+
     /// Closes connections, after the last write-behind flush.
     async fn close(&self);
 }
 
-/// Opens the store a URL names: `sqlite://path` (created if missing).
+/// What a subscribed node hears from the database.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FeedEvent {
+    /// This key changed (revoked, edited, rotated…): forget what you know about it.
+    Key(KeyHash),
+    /// Forget everything (organization, member, channel or account changes).
+    All,
+    /// A liveness probe: proves that the subscription still delivers.
+    Ping,
+}
+
+/// A live subscription to [`FeedEvent`]s on its own connection.
+#[async_trait]
+pub trait ChangeFeed: Send {
+    /// The next event. An error means the subscription is gone and events may have been
+    /// missed: drop the feed, treat caches as stale, and subscribe again.
+    async fn next(&mut self) -> Result<FeedEvent>;
+}
+
+/// Opens the store a URL names: `sqlite://path` (created if missing) or
+/// `postgres://…` / `postgresql://…` (the database must exist).
 pub async fn connect(url: &str) -> Result<Arc<dyn Store>> {
     if url.starts_with("sqlite:") {
         Ok(Arc::new(sqlite::SqliteStore::connect(url).await?))
+    } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        Ok(Arc::new(postgres::PgStore::connect(url).await?))
     } else {
         Err(StoreError::Other(
             format!(
-                "unsupported database URL scheme in {:?} (expected sqlite://…)",
+                "unsupported database URL scheme in {:?} (expected sqlite://… or postgres://…)",
                 redact_url(url)
             )
             .into(),

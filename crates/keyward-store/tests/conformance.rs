@@ -1,0 +1,911 @@
+//! One suite of trait-level checks, run on every backend: SQLite always, PostgreSQL
+//! when `KEYWARD_TEST_DATABASE_URL` is set (each test in its own schema). Without the
+//! variable, the PostgreSQL variants print that they were skipped and pass.
+
+use chrono::{DateTime, Duration, Utc};
+use keyward_core::key::Environment;
+use keyward_core::{ids, KeyHash, KeyKind, Owner, PermissionSet, PlainKey, Quota, Scope};
+use keyward_store::testing::{postgres_url, PgScratch, DATABASE_URL_VAR};
+use keyward_store::*;
+use std::sync::Arc;
+
+struct Backend {
+    store: Arc<dyn Store>,
+    _dir: Option<tempfile::TempDir>,
+    _schema: Option<PgScratch>,
+}
+
+async fn sqlite() -> Backend {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("t.db").display());
+    let store = connect(&url).await.unwrap();
+    store.migrate().await.unwrap();
+    Backend {
+        store,
+        _dir: Some(dir),
+        _schema: None,
+    }
+}
+
+async fn postgres() -> Option<Backend> {
+    let base = postgres_url()?;
+    let schema = PgScratch::create(&base).await.unwrap();
+    let store = connect(schema.url()).await.unwrap();
+    store.migrate().await.unwrap();
+    Some(Backend {
+        store,
+        _dir: None,
+        _schema: Some(schema),
+    })
+}
+
+/// Generates `sqlite::<test>` and `postgres::<test>` for each check below.
+macro_rules! conformance {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+                async fn $name() {
+                    let b = super::sqlite().await;
+                    super::$name(b.store.clone()).await;
+                    b.store.close().await;
+                }
+            )*
+        }
+        mod postgres {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+                async fn $name() {
+                    let Some(b) = super::postgres().await else {
+                        eprintln!("skipped: {} is not set", super::DATABASE_URL_VAR);
+                        return;
+                    };
+                    super::$name(b.store.clone()).await;
+                    b.store.close().await;
+                }
+            )*
+        }
+    };
+}
+
+conformance!(
+    migrations_are_idempotent,
+    bootstrap_happens_once_even_when_racing,
+    keys_round_trip_and_page,
+    list_filters_by_owner_agent_and_service_account,
+    revoke_is_once_and_rotate_ends_the_old_key,
+    org_key_limit_holds_under_200_concurrent_creates,
+    worker_key_limit_holds_under_concurrent_creates,
+    last_used_never_moves_backwards,
+    resources_in_use_cannot_be_deleted,
+    cascading_revocations_return_the_hashes,
+    last_owner_cannot_leave,
+    audit_pages_newest_first,
+    usage_adds_up_and_quota_leases_never_overdraw,
+    change_feed_announces_committed_changes,
+);
+
+fn t0() -> DateTime<Utc> {
+    DateTime::parse_from_rfc3339("2030-01-01T00:00:00Z")
+        .unwrap()
+        .with_timezone(&Utc)
+}
+
+struct Org {
+    id: String,
+    owner: String,
+}
+
+fn event(org: &str, action: &str) -> NewAuditEvent {
+    NewAuditEvent {
+        org_id: org.to_owned(),
+        at: t0(),
+        actor: Actor {
+            actor_type: "system".into(),
+            id: None,
+            name: "conformance".into(),
+            key_id: None,
+        },
+        action: action.into(),
+        target_type: "test".into(),
+        target_id: "t".into(),
+        source_ip: None,
+        details: serde_json::json!({}),
+    }
+}
+
+fn new_key(org: &str, kind: KeyKind, owner: Option<Owner>, scope: Scope) -> NewKey {
+    let plain = PlainKey::generate(kind, Environment::Live);
+    NewKey {
+        id: ids::new_id("key"),
+        org_id: org.to_owned(),
+        kind,
+        environment: Environment::Live,
+        name: "k".into(),
+        prefix: plain.visible_prefix(),
+        hash: plain.hash(),
+        owner,
+        permissions: PermissionSet::all(),
+        scope,
+        metadata: Some(serde_json::json!({"team": "a"})),
+        created_at: t0(),
+        created_by: "test".into(),
+        expires_at: None,
+        rotated_from: None,
+        workspace_id: None,
+        channel_id: None,
+        ratelimit: None,
+        quota: None,
+    }
+}
+
+fn user(id: &str) -> Option<Owner> {
+    Some(Owner::User {
+        id: id.to_owned(),
+        name: format!("{id}@example.com"),
+    })
+}
+
+async fn setup(store: &dyn Store) -> Org {
+    let (org, owner) = (ids::new_id("org"), ids::new_id("usr"));
+    store
+        .bootstrap(NewBootstrap {
+            org_id: org.clone(),
+            org_name: "acme".into(),
+            user_id: owner.clone(),
+            email: "owner@example.com".into(),
+            at: t0(),
+            key: new_key(&org, KeyKind::Personal, user(&owner), Scope::Organization),
+            source_ip: None,
+        })
+        .await
+        .unwrap();
+    Org { id: org, owner }
+}
+
+async fn set_limits(store: &dyn Store, org: &str, max_keys: u32, max_workers: u32) {
+    let mut o = store.get_org(org).await.unwrap();
+    o.settings.max_keys = max_keys;
+    o.settings.max_worker_keys = max_workers;
+    store
+        .update_org(&o, event(org, "org.update"))
+        .await
+        .unwrap();
+}
+
+async fn migrations_are_idempotent(store: Arc<dyn Store>) {
+    store.migrate().await.unwrap();
+    store.migrate().await.unwrap();
+    assert_eq!(store.organization_count().await.unwrap(), 0);
+}
+
+async fn bootstrap_happens_once_even_when_racing(store: Arc<dyn Store>) {
+    let mut tasks = vec![];
+    for i in 0..8 {
+        let store = store.clone();
+        tasks.push(tokio::spawn(async move {
+            let org = ids::new_id("org");
+            let owner = ids::new_id("usr");
+            store
+                .bootstrap(NewBootstrap {
+                    org_id: org.clone(),
+                    org_name: "acme".into(),
+                    user_id: owner.clone(),
+                    email: format!("o{i}@example.com"),
+                    at: t0(),
+                    key: new_key(&org, KeyKind::Personal, user(&owner), Scope::Organization),
+                    source_ip: None,
+                })
+                .await
+        }));
+    }
+    let mut won = 0;
+    for t in tasks {
+        match t.await.unwrap() {
+            Ok(_) => won += 1,
+            Err(StoreError::Conflict(Conflict::AlreadyBootstrapped)) => {}
+            Err(e) => panic!("unexpected {e:?}"),
+        }
+    }
+    assert_eq!(won, 1);
+    assert_eq!(store.organization_count().await.unwrap(), 1);
+}
+
+async fn keys_round_trip_and_page(store: Arc<dyn Store>) {
+    let org = setup(store.as_ref()).await;
+    set_limits(store.as_ref(), &org.id, 100, 25).await;
+    let mut k = new_key(
+        &org.id,
+        KeyKind::Personal,
+        user(&org.owner),
+        Scope::Organization,
+    );
+    k.expires_at = Some(t0() + Duration::days(30));
+    k.quota = Some(Quota {
+        limit: 5,
+        refill: None,
+    });
+    let created = store
+        .create_key(k.clone(), event(&org.id, "key.create"))
+        .await
+        .unwrap();
+    assert_eq!(created.org_name, "acme");
+    assert_eq!(created.expires_at, k.expires_at);
+    assert_eq!(created.metadata, k.metadata);
+    assert_eq!(created.quota, k.quota);
+    let found = store.find_key_by_hash(&k.hash).await.unwrap().unwrap();
+    assert_eq!(found.id, k.id);
+    assert_eq!(found.hash, k.hash);
+    assert_eq!(found.owner, k.owner);
+    assert!(store
+        .find_key_by_hash(&KeyHash::of("kw_pat_nothing"))
+        .await
+        .unwrap()
+        .is_none());
+    // The same hash twice is a conflict, never a second row.
+    let mut dup = new_key(
+        &org.id,
+        KeyKind::Personal,
+        user(&org.owner),
+        Scope::Organization,
+    );
+    dup.hash = k.hash;
+    assert!(matches!(
+        store.create_key(dup, event(&org.id, "key.create")).await,
+        Err(StoreError::Conflict(Conflict::Duplicate))
+    ));
+    for i in 0..5 {
+        let mut k = new_key(
+            &org.id,
+            KeyKind::Personal,
+            user(&org.owner),
+            Scope::Organization,
+        );
+        k.created_at = t0() + Duration::seconds(i);
+        store
+            .create_key(k, event(&org.id, "key.create"))
+            .await
+            .unwrap();
+    }
+    let mut seen = vec![];
+    let mut cursor = None;
+    loop {
+        let page = store
+            .list_keys(
+                &org.id,
+                &KeyFilter::default(),
+                &PageRequest { limit: 3, cursor },
+            )
+            .await
+            .unwrap();
+        seen.extend(page.items.iter().map(|k| (k.created_at, k.id.clone())));
+        match page.next_cursor {
+            Some(c) => cursor = Some(c),
+            None => break,
+        }
+    }
+    assert_eq!(seen.len(), 7, "bootstrap key + 6");
+    let mut sorted = seen.clone();
+    sorted.sort_by(|a, b| b.cmp(a));
+    assert_eq!(seen, sorted, "newest first, no repeats");
+    assert!(matches!(
+        store
+            .list_keys(
+                &org.id,
+                &KeyFilter::default(),
+                &PageRequest {
+                    limit: 3,
+                    cursor: Some("garbage".into())
+                }
+            )
+            .await,
+        Err(StoreError::InvalidInput(_))
+    ));
+    let patched = store
+        .update_key(
+            &org.id,
+            &k.id,
+            &KeyPatch {
+                name: Some("renamed".into()),
+                permissions: Some(PermissionSet::read_only()),
+                ..KeyPatch::default()
+            },
+            event(&org.id, "key.update"),
+        )
+        .await
+        .unwrap();
+    assert_eq!(patched.name, "renamed");
+    assert_eq!(patched.permissions, PermissionSet::read_only());
+}
+
+async fn list_filters_by_owner_agent_and_service_account(store: Arc<dyn Store>) {
+    let org = setup(store.as_ref()).await;
+    set_limits(store.as_ref(), &org.id, 100, 25).await;
+    for (id, name) in [("agt_a", "a"), ("agt_b", "b")] {
+        store
+            .create_resource(
+                ResourceKind::Agent,
+                &org.id,
+                &Resource {
+                    id: id.into(),
+                    name: name.into(),
+                    created_at: t0(),
+                },
+                event(&org.id, "agent.create"),
+            )
+            .await
+            .unwrap();
+    }
+    let other = Some(Owner::External { id: "cust".into() });
+    for agent in ["agt_a", "agt_b"] {
+        store
+            .create_key(
+                new_key(
+                    &org.id,
+                    KeyKind::Personal,
+                    other.clone(),
+                    Scope::Agent {
+                        agent: agent.into(),
+                    },
+                ),
+                event(&org.id, "key.create"),
+            )
+            .await
+            .unwrap();
+    }
+    let sa = ServiceAccount {
+        id: ids::new_id("sa"),
+        name: "ci".into(),
+        scopes: PermissionSet::read_only(),
+        created_at: t0(),
+        created_by: "test".into(),
+    };
+    let sa_owner = Some(Owner::ServiceAccount {
+        id: sa.id.clone(),
+        name: "ci".into(),
+    });
+    store
+        .create_service_account(
+            &org.id,
+            &sa,
+            new_key(
+                &org.id,
+                KeyKind::ServiceAccount,
+                sa_owner,
+                Scope::Organization,
+            ),
+            event(&org.id, "sa.create"),
+        )
+        .await
+        .unwrap();
+    let page = PageRequest {
+        limit: 50,
+        cursor: None,
+    };
+    let count = |filter: KeyFilter| {
+        let store = store.clone();
+        let org = org.id.clone();
+        let page = page.clone();
+        async move {
+            store
+                .list_keys(&org, &filter, &page)
+                .await
+                .unwrap()
+                .items
+                .len()
+        }
+    };
+    assert_eq!(count(KeyFilter::default()).await, 4);
+    let mine = KeyFilter {
+        owner_user: Some(org.owner.clone()),
+        ..KeyFilter::default()
+    };
+    assert_eq!(count(mine.clone()).await, 1);
+    let with_agent = KeyFilter {
+        agents: Some(vec!["agt_b".into()]),
+        ..mine
+    };
+    assert_eq!(count(with_agent).await, 2, "own key + agent b's key");
+    let of_sa = KeyFilter {
+        service_account: Some(sa.id.clone()),
+        ..KeyFilter::default()
+    };
+    assert_eq!(count(of_sa).await, 1);
+}
+
+async fn revoke_is_once_and_rotate_ends_the_old_key(store: Arc<dyn Store>) {
+    let org = setup(store.as_ref()).await;
+    let k = new_key(
+        &org.id,
+        KeyKind::Personal,
+        user(&org.owner),
+        Scope::Organization,
+    );
+    store
+        .create_key(k.clone(), event(&org.id, "key.create"))
+        .await
+        .unwrap();
+    let (r, done) = store
+        .revoke_key(&org.id, &k.id, t0(), "me", event(&org.id, "key.revoke"))
+        .await
+        .unwrap();
+    assert!(done);
+    assert_eq!(r.revoked_at, Some(t0()));
+    let (_, again) = store
+        .revoke_key(&org.id, &k.id, t0(), "me", event(&org.id, "key.revoke"))
+        .await
+        .unwrap();
+    assert!(!again);
+
+    let old = new_key(
+        &org.id,
+        KeyKind::Personal,
+        user(&org.owner),
+        Scope::Organization,
+    );
+    store
+        .create_key(old.clone(), event(&org.id, "key.create"))
+        .await
+        .unwrap();
+    let rotation = |revoke_old: bool| {
+        let mut replacement = new_key(
+            &org.id,
+            KeyKind::Personal,
+            user(&org.owner),
+            Scope::Organization,
+        );
+        replacement.rotated_from = Some(old.id.clone());
+        Rotation {
+            org_id: org.id.clone(),
+            old_id: old.id.clone(),
+            replacement,
+            old_ends_at: t0() + Duration::hours(1),
+            revoke_old,
+            revoked_by: "me".into(),
+            audit: vec![event(&org.id, "key.rotate")],
+        }
+    };
+    let (o, n) = store.rotate_key(rotation(false)).await.unwrap();
+    assert_eq!(o.expires_at, Some(t0() + Duration::hours(1)));
+    assert_eq!(o.rotated_to.as_deref(), Some(n.id.as_str()));
+    assert!(matches!(
+        store.rotate_key(rotation(true)).await,
+        Err(StoreError::Conflict(Conflict::KeyAlreadyRotated))
+    ));
+}
+
+async fn org_key_limit_holds_under_200_concurrent_creates(store: Arc<dyn Store>) {
+    let org = setup(store.as_ref()).await;
+    set_limits(store.as_ref(), &org.id, 10, 25).await;
+    let mut tasks = vec![];
+    for _ in 0..200 {
+        let store = store.clone();
+        let k = new_key(
+            &org.id,
+            KeyKind::Personal,
+            user(&org.owner),
+            Scope::Organization,
+        );
+        let e = event(&org.id, "key.create");
+        tasks.push(tokio::spawn(async move { store.create_key(k, e).await }));
+    }
+    let (mut ok, mut refused) = (0, 0);
+    for t in tasks {
+        match t.await.unwrap() {
+            Ok(_) => ok += 1,
+            Err(StoreError::LimitReached { max: 10, .. }) => refused += 1,
+            Err(e) => panic!("unexpected {e:?}"),
+        }
+    }
+    assert_eq!(ok, 9, "10 including the bootstrap token");
+    assert_eq!(refused, 191);
+    let all = store
+        .list_keys(
+            &org.id,
+            &KeyFilter::default(),
+            &PageRequest {
+                limit: 100,
+                cursor: None,
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(all.items.len(), 10);
+}
+
+async fn worker_key_limit_holds_under_concurrent_creates(store: Arc<dyn Store>) {
+    let org = setup(store.as_ref()).await;
+    set_limits(store.as_ref(), &org.id, 10, 5).await;
+    let mut tasks = vec![];
+    for _ in 0..60 {
+        let store = store.clone();
+        let mut k = new_key(
+            &org.id,
+            KeyKind::Worker,
+            user(&org.owner),
+            Scope::Organization,
+        );
+        k.workspace_id = Some("wsp_1".into());
+        let e = event(&org.id, "key.create");
+        tasks.push(tokio::spawn(async move { store.create_key(k, e).await }));
+    }
+    let mut ok = 0;
+    for t in tasks {
+        match t.await.unwrap() {
+            Ok(_) => ok += 1,
+            Err(StoreError::LimitReached { max: 5, .. }) => {}
+            Err(e) => panic!("unexpected {e:?}"),
+        }
+    }
+    assert_eq!(ok, 5);
+}
+
+async fn last_used_never_moves_backwards(store: Arc<dyn Store>) {
+    let org = setup(store.as_ref()).await;
+    let k = new_key(
+        &org.id,
+        KeyKind::Personal,
+        user(&org.owner),
+        Scope::Organization,
+    );
+    store
+        .create_key(k.clone(), event(&org.id, "key.create"))
+        .await
+        .unwrap();
+    let later = t0() + Duration::minutes(5);
+    store
+        .record_last_used(&[(k.id.clone(), later)])
+        .await
+        .unwrap();
+    store
+        .record_last_used(&[(k.id.clone(), t0())])
+        .await
+        .unwrap();
+    assert_eq!(
+        store.get_key(&org.id, &k.id).await.unwrap().last_used_at,
+        Some(later)
+    );
+}
+
+async fn resources_in_use_cannot_be_deleted(store: Arc<dyn Store>) {
+    let org = setup(store.as_ref()).await;
+    for kind in [ResourceKind::Workspace, ResourceKind::Agent] {
+        store
+            .create_resource(
+                kind,
+                &org.id,
+                &Resource {
+                    id: format!("{}_1", kind.singular()),
+                    name: "one".into(),
+                    created_at: t0(),
+                },
+                event(&org.id, "create"),
+            )
+            .await
+            .unwrap();
+    }
+    let ws = new_key(
+        &org.id,
+        KeyKind::Personal,
+        user(&org.owner),
+        Scope::Workspaces {
+            workspaces: vec!["workspace_1".into()],
+        },
+    );
+    let ag = new_key(
+        &org.id,
+        KeyKind::Personal,
+        user(&org.owner),
+        Scope::Agent {
+            agent: "agent_1".into(),
+        },
+    );
+    for k in [&ws, &ag] {
+        store
+            .create_key(k.clone(), event(&org.id, "key.create"))
+            .await
+            .unwrap();
+    }
+    for (kind, key) in [(ResourceKind::Workspace, &ws), (ResourceKind::Agent, &ag)] {
+        let id = format!("{}_1", kind.singular());
+        assert!(matches!(
+            store
+                .delete_resource(kind, &org.id, &id, event(&org.id, "delete"))
+                .await,
+            Err(StoreError::Conflict(Conflict::InUse))
+        ));
+        store
+            .revoke_key(&org.id, &key.id, t0(), "me", event(&org.id, "key.revoke"))
+            .await
+            .unwrap();
+        store
+            .delete_resource(kind, &org.id, &id, event(&org.id, "delete"))
+            .await
+            .unwrap();
+        assert!(matches!(
+            store.get_resource(kind, &org.id, &id).await,
+            Err(StoreError::NotFound)
+        ));
+    }
+}
+
+async fn cascading_revocations_return_the_hashes(store: Arc<dyn Store>) {
+    let org = setup(store.as_ref()).await;
+    store
+        .create_resource(
+            ResourceKind::Agent,
+            &org.id,
+            &Resource {
+                id: "agt_1".into(),
+                name: "bot".into(),
+                created_at: t0(),
+            },
+            event(&org.id, "agent.create"),
+        )
+        .await
+        .unwrap();
+    let channel = Channel {
+        id: ids::new_id("chn"),
+        org_id: org.id.clone(),
+        agent_id: "agt_1".into(),
+        name: "support".into(),
+        hook_id: ids::new_id("hook"),
+        enabled: true,
+        created_at: t0(),
+        deleted: false,
+    };
+    store
+        .create_channel(&channel, event(&org.id, "channel.create"))
+        .await
+        .unwrap();
+    let mut token = new_key(
+        &org.id,
+        KeyKind::Channel,
+        None,
+        Scope::Agent {
+            agent: "agt_1".into(),
+        },
+    );
+    token.channel_id = Some(channel.id.clone());
+    store
+        .create_key(token.clone(), event(&org.id, "key.create"))
+        .await
+        .unwrap();
+    let disabled = store
+        .update_channel(
+            &Channel {
+                enabled: false,
+                ..channel.clone()
+            },
+            event(&org.id, "channel.update"),
+        )
+        .await
+        .unwrap();
+    assert!(!disabled.enabled);
+    let hashes = store
+        .delete_channel(&org.id, &channel.id, t0(), "me", event(&org.id, "x"))
+        .await
+        .unwrap();
+    assert_eq!(hashes, vec![token.hash]);
+    let found = store
+        .find_channel_by_hook(&channel.hook_id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(found.deleted);
+
+    let member = Member {
+        user_id: ids::new_id("usr"),
+        email: "m@example.com".into(),
+        role: keyward_core::Role::Member,
+        agents: vec![],
+        created_at: t0(),
+    };
+    let (_, first) = store
+        .add_member(
+            &org.id,
+            &member,
+            new_key(&org.id, KeyKind::Personal, None, Scope::Organization),
+            event(&org.id, "member.add"),
+        )
+        .await
+        .unwrap();
+    let hashes = store
+        .remove_member(&org.id, &member.user_id, t0(), "me", event(&org.id, "x"))
+        .await
+        .unwrap();
+    assert_eq!(hashes, vec![first.hash]);
+
+    let sa = ServiceAccount {
+        id: ids::new_id("sa"),
+        name: "ci".into(),
+        scopes: PermissionSet::read_only(),
+        created_at: t0(),
+        created_by: "test".into(),
+    };
+    let sa_key = new_key(
+        &org.id,
+        KeyKind::ServiceAccount,
+        Some(Owner::ServiceAccount {
+            id: sa.id.clone(),
+            name: "ci".into(),
+        }),
+        Scope::Organization,
+    );
+    store
+        .create_service_account(&org.id, &sa, sa_key.clone(), event(&org.id, "sa"))
+        .await
+        .unwrap();
+    let hashes = store
+        .delete_service_account(&org.id, &sa.id, t0(), "me", event(&org.id, "x"))
+        .await
+        .unwrap();
+    assert_eq!(hashes, vec![sa_key.hash]);
+    assert!(store
+        .find_key_by_hash(&sa_key.hash)
+        .await
+        .unwrap()
+        .unwrap()
+        .revoked_at
+        .is_some());
+}
+
+async fn last_owner_cannot_leave(store: Arc<dyn Store>) {
+    let org = setup(store.as_ref()).await;
+    assert!(matches!(
+        store
+            .remove_member(&org.id, &org.owner, t0(), "me", event(&org.id, "x"))
+            .await,
+        Err(StoreError::Conflict(Conflict::LastOwner))
+    ));
+}
+
+async fn audit_pages_newest_first(store: Arc<dyn Store>) {
+    let org = setup(store.as_ref()).await;
+    for i in 0..5 {
+        store
+            .update_org(
+                &store.get_org(&org.id).await.unwrap(),
+                event(&org.id, &format!("org.update.{i}")),
+            )
+            .await
+            .unwrap();
+    }
+    let first = store
+        .list_audit(
+            &org.id,
+            &PageRequest {
+                limit: 4,
+                cursor: None,
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(first.items[0].action, "org.update.4");
+    let rest = store
+        .list_audit(
+            &org.id,
+            &PageRequest {
+                limit: 100,
+                cursor: first.next_cursor,
+            },
+        )
+        .await
+        .unwrap();
+    // 5 updates + org.bootstrap + key.create.
+    assert_eq!(first.items.len() + rest.items.len(), 7);
+    assert!(rest.next_cursor.is_none());
+}
+
+async fn usage_adds_up_and_quota_leases_never_overdraw(store: Arc<dyn Store>) {
+    let row = |n| UsageRow {
+        key_id: "key_1".into(),
+        minute: 100,
+        valid: n,
+        denied: 1,
+        api: 0,
+    };
+    store.record_usage(&[row(2)]).await.unwrap();
+    store.record_usage(&[row(3)]).await.unwrap();
+    let rows = store.usage_minutes("key_1", 0, 1000).await.unwrap();
+    assert_eq!(rows.len(), 1);
+    assert_eq!((rows[0].valid, rows[0].denied), (5, 2));
+
+    let quota = Quota {
+        limit: 100,
+        refill: None,
+    };
+    let mut tasks = vec![];
+    for _ in 0..40 {
+        let store = store.clone();
+        tasks.push(tokio::spawn(async move {
+            store.lease_quota("key_q", &quota, 1, 7).await.unwrap().0
+        }));
+    }
+    let mut granted = 0;
+    for t in tasks {
+        granted += t.await.unwrap();
+    }
+    assert_eq!(granted, 100, "exactly the quota, never more");
+    assert_eq!(store.quota_remaining("key_q", &quota, 1).await.unwrap(), 0);
+    store.return_quota("key_q", 1, 4).await.unwrap();
+    assert_eq!(store.quota_remaining("key_q", &quota, 1).await.unwrap(), 4);
+    // A new period starts from the full quota.
+    assert_eq!(
+        store.lease_quota("key_q", &quota, 2, 10).await.unwrap().0,
+        10
+    );
+}
+
+/// SQLite has no feed (one node); PostgreSQL announces each committed change once,
+/// and nothing for a change that did not commit.
+async fn change_feed_announces_committed_changes(store: Arc<dyn Store>) {
+    let Some(mut feed) = store.subscribe().await.unwrap() else {
+        store.publish(FeedEvent::Ping).await.unwrap();
+        return;
+    };
+    let org = setup(store.as_ref()).await;
+    let k = new_key(
+        &org.id,
+        KeyKind::Personal,
+        user(&org.owner),
+        Scope::Organization,
+    );
+    store
+        .create_key(k.clone(), event(&org.id, "key.create"))
+        .await
+        .unwrap();
+    // Refused (revoked keys cannot be edited): rolled back, so nothing is announced.
+    store
+        .revoke_key(&org.id, &k.id, t0(), "me", event(&org.id, "key.revoke"))
+        .await
+        .unwrap();
+    assert!(store
+        .update_key(
+            &org.id,
+            &k.id,
+            &KeyPatch::default(),
+            event(&org.id, "key.update")
+        )
+        .await
+        .is_err());
+    // A later committed change marks the end: notifications arrive in commit order.
+    let marker = new_key(
+        &org.id,
+        KeyKind::Personal,
+        user(&org.owner),
+        Scope::Organization,
+    );
+    store
+        .create_key(marker.clone(), event(&org.id, "key.create"))
+        .await
+        .unwrap();
+    store
+        .revoke_key(
+            &org.id,
+            &marker.id,
+            t0(),
+            "me",
+            event(&org.id, "key.revoke"),
+        )
+        .await
+        .unwrap();
+    store.publish(FeedEvent::Ping).await.unwrap();
+    let mut events = vec![];
+    loop {
+        let e = tokio::time::timeout(std::time::Duration::from_secs(5), feed.next())
+            .await
+            .expect("the feed delivers within 5 s")
+            .unwrap();
+        if e == FeedEvent::Key(marker.hash) {
+            break;
+        }
+        events.push(e);
+    }
+    // Other tests share the server (and the channel): keep only this key's events.
+    let mine: Vec<_> = events
+        .iter()
+        .filter(|e| **e == FeedEvent::Key(k.hash))
+        .collect();
+    assert_eq!(mine.len(), 1, "{events:?}");
+}
