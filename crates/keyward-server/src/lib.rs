@@ -9,6 +9,7 @@
 pub mod auth;
 pub mod authz;
 pub mod bootstrap;
+pub mod cluster;
 pub mod errors;
 pub mod extract;
 pub mod http;
@@ -87,12 +88,27 @@ impl Application {
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> anyhow::Result<()> {
         let state = self.state.clone();
+        // Several nodes (PostgreSQL): subscribe to the change feed before serving, so no
+        // request is answered from a cache that could miss another node's change.
+        let followers = match state.store.subscribe().await? {
+            Some(feed) => {
+                state.keys.set_stale(false);
+                vec![
+                    tokio::spawn(cluster::follow(state.clone(), feed)),
+                    tokio::spawn(cluster::ping(state.clone())),
+                ]
+            }
+            None => vec![],
+        };
         let flusher = tokio::spawn(background(state.clone(), self.settings.flush_interval));
         let app = router(self.state.clone()).into_make_service_with_connect_info::<SocketAddr>();
         axum::serve(self.listener, app)
             .with_graceful_shutdown(shutdown)
             .await?;
         flusher.abort();
+        for task in followers {
+            task.abort();
+        }
         match state.last_used.flush(state.store.as_ref()).await {
             Ok(n) => tracing::info!(flushed = n, "last-used times written on shutdown"),
             Err(e) => tracing::error!(error = %e, "could not write last-used times on shutdown"),

@@ -676,9 +676,7 @@ async fn last_used_is_written_behind_and_on_shutdown() {
         "last_used_at was written on the request path"
     );
     app.stop().await;
-    let store = keyward_store::connect(&format!("sqlite://{}", app.db_path.display()))
-        .await
-        .unwrap();
+    let store = keyward_store::connect(&app.db_url).await.unwrap();
     let page = store
         .list_keys(
             &stored.org_id,

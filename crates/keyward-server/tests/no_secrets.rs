@@ -85,6 +85,10 @@ async fn raw_keys_never_reach_the_database_or_the_logs() {
     for entry in std::fs::read_dir(app.dir.path()).unwrap() {
         files.push(std::fs::read(entry.unwrap().path()).unwrap());
     }
+    if let Some(schema) = &app.pg {
+        // On PostgreSQL: every row of every table, as text.
+        files.push(schema.dump_text().await.unwrap().into_bytes());
+    }
     assert!(!files.is_empty());
     for key in &raw_keys {
         let secret_part = &key[key.len() - 38..];

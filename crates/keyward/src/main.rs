@@ -65,6 +65,12 @@ enum Command {
     ///
     /// Example: keyward migrate --database-url sqlite://keyward-data/keyward.db
     Migrate,
+    /// Write a consistent copy of the SQLite database to a file, while it is in use.
+    ///
+    /// SQLite only (`VACUUM INTO`); for PostgreSQL use `pg_dump -Fc` (docs/postgres.md).
+    ///
+    /// Example: keyward backup --to /backups/keyward-$(date +%F).db
+    Backup(BackupArgs),
     /// Developer tools (benchmark seeding).
     #[command(hide = true, subcommand)]
     Dev(dev::DevCommand),
@@ -83,6 +89,13 @@ struct ServeArgs {
     /// Email of the first owner, if the database is empty [default: owner@localhost]
     #[arg(long, env = "KEYWARD_BOOTSTRAP_EMAIL")]
     email: Option<String>,
+}
+
+#[derive(Args)]
+struct BackupArgs {
+    /// The file to write; must not exist yet
+    #[arg(long, value_name = "FILE")]
+    to: PathBuf,
 }
 
 #[derive(Args)]
@@ -178,6 +191,7 @@ async fn run(cli: Cli, file: config::FileConfig) -> anyhow::Result<()> {
             store.close().await;
             result
         }
+        Command::Backup(args) => backup(&cli.global, &file, &args.to).await,
         Command::Migrate => {
             let (store, shown) = open_store(&cli.global, &file).await?;
             store.close().await;
@@ -253,6 +267,45 @@ async fn run(cli: Cli, file: config::FileConfig) -> anyhow::Result<()> {
             app.run_until_stopped(shutdown).await
         }
     }
+}
+
+/// `keyward backup`: SQLite's online backup into a new file; PostgreSQL is refused with
+/// the command to use instead.
+async fn backup(
+    global: &Global,
+    file: &config::FileConfig,
+    to: &std::path::Path,
+) -> anyhow::Result<()> {
+    let url = global
+        .database_url
+        .clone()
+        .or_else(|| file.database_url.clone());
+    if let Some(url) = url.as_deref().filter(|u| u.starts_with("postgres")) {
+        anyhow::bail!(
+            "keyward backup copies SQLite databases only; {} is PostgreSQL: use its own tools, \
+             e.g. pg_dump -Fc -f keyward.dump '<database url>' (see docs/postgres.md)",
+            keyward_store::redact_url(url)
+        );
+    }
+    if to.exists() {
+        anyhow::bail!("{} already exists; backup writes a new file", to.display());
+    }
+    let data_dir = global
+        .data_dir
+        .clone()
+        .or_else(|| file.data_dir.clone())
+        .unwrap_or_else(|| PathBuf::from(config::DEFAULT_DATA_DIR));
+    let url = config::database_url(url, &data_dir)?;
+    let shown = keyward_store::redact_url(&url);
+    let store = keyward_store::sqlite::SqliteStore::connect(&url)
+        .await
+        .with_context(|| format!("cannot open database {shown}"))?;
+    let target = to.to_str().context("the backup path is not valid UTF-8")?;
+    let result = store.backup_to(target).await;
+    store.close().await;
+    result.with_context(|| format!("cannot write the backup to {}", to.display()))?;
+    println!("backed up {shown} to {}", to.display());
+    Ok(())
 }
 
 fn print_first_start(base: &str, org: &str, email: &str, token: &str) {

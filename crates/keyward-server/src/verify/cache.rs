@@ -7,11 +7,17 @@
 //! inserts what it read only if the generation is unchanged, checked under the shard
 //! lock that `remove` also takes. So a slow database read can never put a revoked key
 //! back, and a freshly created key is never refused because of a stale "unknown" entry.
+//!
+//! Across nodes (PostgreSQL), other nodes' changes arrive through `crate::cluster`,
+//! which calls the same `invalidate` (or `clear`), so the rule above holds for them
+//! too, delayed by the notification. While that feed is down the cache is *stale*:
+//! every lookup reads the database and nothing read then is ever served from memory
+//! (`set_stale(false)` clears the cache before trusting it again).
 
 use dashmap::DashMap;
 use keyward_core::KeyHash;
 use keyward_store::{KeyRecord, Store};
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -29,6 +35,8 @@ pub struct KeyCache {
     missing: AtomicUsize,
     negative_ttl: Duration,
     max_missing: usize,
+    /// Other nodes' changes may be missing (see the module docs).
+    stale: AtomicBool,
 }
 
 impl KeyCache {
@@ -39,6 +47,7 @@ impl KeyCache {
             missing: AtomicUsize::new(0),
             negative_ttl,
             max_missing,
+            stale: AtomicBool::new(false),
         }
     }
 
@@ -48,6 +57,9 @@ impl KeyCache {
         store: &dyn Store,
         hash: &KeyHash,
     ) -> keyward_store::Result<Option<Arc<KeyRecord>>> {
+        if self.stale.load(Ordering::SeqCst) {
+            return Ok(store.find_key_by_hash(hash).await?.map(Arc::new));
+        }
         if let Some(entry) = self.entries.get(hash) {
             match &*entry {
                 Entry::Found(record) => return Ok(Some(record.clone())),
@@ -65,7 +77,9 @@ impl KeyCache {
             None => return Ok(None),
         };
         let slot = self.entries.entry(*hash);
-        if self.generation.load(Ordering::SeqCst) == generation {
+        if self.generation.load(Ordering::SeqCst) == generation
+            && !self.stale.load(Ordering::SeqCst)
+        {
             let was_missing = matches!(&slot, dashmap::Entry::Occupied(o) if matches!(o.get(), Entry::Missing { .. }));
             let now_missing = matches!(entry, Entry::Missing { .. });
             slot.insert(entry);
@@ -95,6 +109,34 @@ impl KeyCache {
         let hash = record.hash;
         self.invalidate(&hash);
         self.entries.insert(hash, Entry::Found(record));
+    }
+
+    /// Forgets everything, with the same guarantee as [`Self::invalidate`].
+    pub fn clear(&self) {
+        self.generation.fetch_add(1, Ordering::SeqCst);
+        let mut removed = 0;
+        self.entries.retain(|_, e| {
+            if matches!(e, Entry::Missing { .. }) {
+                removed += 1;
+            }
+            false
+        });
+        self.missing.fetch_sub(removed, Ordering::Relaxed);
+    }
+
+    /// Stale: lookups bypass memory until `set_stale(false)`, which clears first.
+    pub fn set_stale(&self, stale: bool) {
+        if stale {
+            self.stale.store(true, Ordering::SeqCst);
+            self.clear();
+        } else {
+            self.clear();
+            self.stale.store(false, Ordering::SeqCst);
+        }
+    }
+
+    pub fn is_stale(&self) -> bool {
+        self.stale.load(Ordering::SeqCst)
     }
 
     /// Drops "unknown" entries whose time is up; run periodically.

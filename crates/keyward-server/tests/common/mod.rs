@@ -1,5 +1,9 @@
-//! Spawns a real Keyward server on a free loopback port with its own fresh SQLite
-//! file, a bootstrapped organization and a manual clock, and talks to it over HTTP.
+//! Spawns a real Keyward server on a free loopback port with its own fresh database, a
+//! bootstrapped organization and a manual clock, and talks to it over HTTP.
+//!
+//! The database is a SQLite file, or with `KEYWARD_TEST_BACKEND=postgres` a schema of
+//! its own on the server `KEYWARD_TEST_DATABASE_URL` names (`.ci/run` runs the suite
+//! both ways).
 #![allow(dead_code)]
 
 use chrono::{DateTime, Utc};
@@ -22,7 +26,11 @@ pub struct TestApp {
     /// The bootstrap owner's token (every permission).
     pub owner_token: String,
     pub db_path: std::path::PathBuf,
+    /// The store's URL (SQLite file or PostgreSQL schema), to reconnect after a stop.
+    pub db_url: String,
     pub dir: tempfile::TempDir,
+    /// The PostgreSQL schema, when running on PostgreSQL; dropped after the server.
+    pub pg: Option<keyward_store::testing::PgScratch>,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
     server: Option<tokio::task::JoinHandle<anyhow::Result<()>>>,
 }
@@ -61,6 +69,28 @@ fn system_event(org_id: &str, action: &str) -> keyward_store::NewAuditEvent {
     }
 }
 
+pub enum Backend {
+    Sqlite,
+    /// The server's base URL.
+    Postgres(String),
+}
+
+/// `KEYWARD_TEST_BACKEND`: `sqlite` (the default) or `postgres`.
+pub fn backend() -> Backend {
+    match std::env::var("KEYWARD_TEST_BACKEND").as_deref() {
+        Ok("postgres") => {
+            Backend::Postgres(keyward_store::testing::postgres_url().unwrap_or_else(|| {
+                panic!(
+                    "KEYWARD_TEST_BACKEND=postgres needs {}",
+                    keyward_store::testing::DATABASE_URL_VAR
+                )
+            }))
+        }
+        Ok("sqlite") | Ok("") | Err(_) => Backend::Sqlite,
+        Ok(other) => panic!("KEYWARD_TEST_BACKEND={other:?}: expected sqlite or postgres"),
+    }
+}
+
 pub fn start_time() -> DateTime<Utc> {
     DateTime::parse_from_rfc3339(START)
         .unwrap()
@@ -76,9 +106,19 @@ impl TestApp {
     pub async fn spawn_with(flush_interval: Duration) -> Self {
         let dir = tempfile::tempdir().unwrap();
         let db_path = dir.path().join("keyward.db");
-        let store = keyward_store::connect(&format!("sqlite://{}", db_path.display()))
-            .await
-            .unwrap();
+        let pg = match backend() {
+            Backend::Sqlite => None,
+            Backend::Postgres(base) => Some(
+                keyward_store::testing::PgScratch::create(&base)
+                    .await
+                    .unwrap(),
+            ),
+        };
+        let url = match &pg {
+            Some(schema) => schema.url().to_owned(),
+            None => format!("sqlite://{}", db_path.display()),
+        };
+        let store = keyward_store::connect(&url).await.unwrap();
         store.migrate().await.unwrap();
         let clock = Arc::new(ManualClock::new(start_time()));
         let (token, record) = keyward_server::bootstrap::bootstrap(
@@ -118,7 +158,9 @@ impl TestApp {
             state,
             owner_token: token.expose_secret().to_owned(),
             db_path,
+            db_url: url,
             dir,
+            pg,
             stop: Some(tx),
             server: Some(server),
         }
@@ -128,9 +170,7 @@ impl TestApp {
     /// the same database and clock, as after a restart of the process.
     pub async fn restart(&mut self) {
         self.stop().await;
-        let store = keyward_store::connect(&format!("sqlite://{}", self.db_path.display()))
-            .await
-            .unwrap();
+        let store = keyward_store::connect(&self.db_url).await.unwrap();
         store.migrate().await.unwrap();
         let settings = Settings {
             listen: "127.0.0.1:0".parse().unwrap(),

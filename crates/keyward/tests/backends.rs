@@ -1,0 +1,105 @@
+//! `keyward migrate` on both backends and `keyward backup` (SQLite only). PostgreSQL
+//! checks run when `KEYWARD_TEST_DATABASE_URL` is set and are skipped otherwise.
+
+use std::process::Command;
+
+fn keyward(dir: &std::path::Path) -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_keyward"));
+    cmd.current_dir(dir);
+    for (name, _) in std::env::vars() {
+        if name.starts_with("KEYWARD_") {
+            cmd.env_remove(name);
+        }
+    }
+    cmd
+}
+
+fn ok(out: std::process::Output) -> String {
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
+#[test]
+fn backup_copies_a_live_sqlite_database() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("live.db").display());
+    ok(keyward(dir.path())
+        .args(["bootstrap", "--database-url", &url, "--org", "backed-up"])
+        .output()
+        .unwrap());
+    let copy = dir.path().join("copy.db");
+    let out = ok(keyward(dir.path())
+        .args(["backup", "--database-url", &url, "--to"])
+        .arg(&copy)
+        .output()
+        .unwrap());
+    assert!(out.contains("backed up"), "{out}");
+    // The copy is a working database with the same organization.
+    let copy_url = format!("sqlite://{}", copy.display());
+    let again = keyward(dir.path())
+        .args(["bootstrap", "--database-url", &copy_url])
+        .output()
+        .unwrap();
+    assert_eq!(again.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&again.stderr).contains("already has an organization"));
+    // An existing file is never overwritten.
+    let refused = keyward(dir.path())
+        .args(["backup", "--database-url", &url, "--to"])
+        .arg(&copy)
+        .output()
+        .unwrap();
+    assert_eq!(refused.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("already exists"));
+}
+
+#[test]
+fn backup_points_postgres_users_to_pg_dump() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = keyward(dir.path())
+        .args([
+            "backup",
+            "--database-url",
+            "postgres://kw:secret@db.example/keyward",
+            "--to",
+            "x.dump",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("pg_dump -Fc"), "{err}");
+    assert!(!err.contains("secret"), "the password is not echoed: {err}");
+}
+
+#[test]
+fn migrate_and_bootstrap_on_postgres() {
+    let Some(base) = keyward_store::testing::postgres_url() else {
+        eprintln!(
+            "skipped: {} is not set",
+            keyward_store::testing::DATABASE_URL_VAR
+        );
+        return;
+    };
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let schema = rt
+        .block_on(keyward_store::testing::PgScratch::create(&base))
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    for _ in 0..2 {
+        let out = ok(keyward(dir.path())
+            .args(["migrate", "--database-url", schema.url()])
+            .output()
+            .unwrap());
+        assert!(out.contains("is up to date"), "{out}");
+    }
+    let token = ok(keyward(dir.path())
+        .args(["bootstrap", "--database-url", schema.url()])
+        .output()
+        .unwrap());
+    assert!(token.trim().starts_with("kw_pat_"));
+    drop(schema);
+}
