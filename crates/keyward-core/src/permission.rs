@@ -30,6 +30,14 @@ fn valid_part(s: &str) -> bool {
 }
 
 impl Permission {
+    /// Checks the shape of `resource:action` without allocating; returns the parts.
+    pub fn split(raw: &str) -> Result<(&str, &str), PermissionError> {
+        match raw.split_once(':') {
+            Some((r, a)) if valid_part(r) && valid_part(a) => Ok((r, a)),
+            _ => Err(PermissionError(raw.to_owned())),
+        }
+    }
+
     pub fn parse(raw: &str) -> Result<Self, PermissionError> {
         let (resource, action) = raw
             .split_once(':')
@@ -76,9 +84,28 @@ impl fmt::Display for Permission {
 }
 
 /// A sorted, de-duplicated set of grants. Serialized as a list of strings.
-#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
-#[serde(try_from = "Vec<String>", into = "Vec<String>")]
+#[derive(Debug, Clone, PartialEq, Eq, Default, Deserialize)]
+#[serde(try_from = "Vec<String>")]
 pub struct PermissionSet(Vec<Permission>);
+
+/// Written as a list of `resource:action` strings, without building them first: this
+/// is on the verify path.
+impl Serialize for PermissionSet {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeSeq;
+        struct AsStr<'a>(&'a Permission);
+        impl Serialize for AsStr<'_> {
+            fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                s.collect_str(self.0)
+            }
+        }
+        let mut seq = serializer.serialize_seq(Some(self.0.len()))?;
+        for p in &self.0 {
+            seq.serialize_element(&AsStr(p))?;
+        }
+        seq.end()
+    }
+}
 
 impl PermissionSet {
     pub fn all() -> Self {

@@ -15,7 +15,8 @@ use std::sync::Arc;
 
 pub struct Principal {
     pub key: Arc<KeyRecord>,
-    pub source_ip: Option<String>,
+    /// The peer address; formatted only when an audit event needs it.
+    pub source: Option<SocketAddr>,
 }
 
 impl Principal {
@@ -93,13 +94,6 @@ pub fn bearer_token(parts: &Parts) -> Result<&str, ApiError> {
     Ok(token)
 }
 
-pub fn source_ip(parts: &Parts) -> Option<String> {
-    parts
-        .extensions
-        .get::<ConnectInfo<SocketAddr>>()
-        .map(|ci| ci.0.ip().to_string())
-}
-
 impl FromRequestParts<AppState> for Principal {
     type Rejection = ApiError;
 
@@ -140,7 +134,10 @@ impl FromRequestParts<AppState> for Principal {
         state.usage.record(&key.id, state.clock.now(), Outcome::Api);
         Ok(Principal {
             key,
-            source_ip: source_ip(parts),
+            source: parts
+                .extensions
+                .get::<ConnectInfo<SocketAddr>>()
+                .map(|ci| ci.0),
         })
     }
 }

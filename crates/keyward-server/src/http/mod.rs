@@ -76,7 +76,7 @@ pub fn actor_event(
         action: action.to_owned(),
         target_type: target_type.to_owned(),
         target_id: target_id.to_owned(),
-        source_ip: principal.source_ip.clone(),
+        source_ip: principal.source.map(|a| a.ip().to_string()),
         details,
     }
 }
