@@ -83,6 +83,15 @@ impl fmt::Display for Permission {
     }
 }
 
+/// A resource's level in the `restricted` preset.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Access {
+    None,
+    Read,
+    Write,
+}
+
 /// A sorted, de-duplicated set of grants. Serialized as a list of strings.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Deserialize)]
 #[serde(try_from = "Vec<String>")]
@@ -129,6 +138,25 @@ impl PermissionSet {
             "read_only" => Some(Self::read_only()),
             _ => None,
         }
+    }
+
+    /// The `restricted` preset: per resource `none`, `read` or `write`, plus named
+    /// actions (`skills:execute`).
+    pub fn restricted<'a>(
+        levels: impl IntoIterator<Item = (&'a str, Access)>,
+        actions: &[String],
+    ) -> Result<Self, PermissionError> {
+        let mut grants = vec![];
+        for (resource, access) in levels {
+            let action = match access {
+                Access::None => continue,
+                Access::Read => "read",
+                Access::Write => "write",
+            };
+            grants.push(format!("{resource}:{action}"));
+        }
+        grants.extend(actions.iter().cloned());
+        Self::parse_list(&grants)
     }
 
     pub fn parse_list<S: AsRef<str>>(items: &[S]) -> Result<Self, PermissionError> {
@@ -258,6 +286,25 @@ mod tests {
             reader.missing_from(&set(&["keys:read", "keys:verify"])),
             ["keys:verify"]
         );
+    }
+
+    #[test]
+    fn restricted_levels_become_grants() {
+        let s = PermissionSet::restricted(
+            [
+                ("keys", Access::Write),
+                ("audit", Access::Read),
+                ("skills", Access::None),
+            ],
+            &["skills:execute".to_owned()],
+        )
+        .unwrap();
+        assert_eq!(
+            s.to_strings(),
+            ["audit:read", "keys:write", "skills:execute"]
+        );
+        assert!(s.allows("keys", "read") && !s.allows("skills", "read"));
+        assert!(PermissionSet::restricted([("Bad", Access::Read)], &[]).is_err());
     }
 
     #[test]

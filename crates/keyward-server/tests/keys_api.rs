@@ -362,6 +362,56 @@ async fn verify_needs_the_keys_verify_permission() {
 }
 
 #[tokio::test]
+async fn permission_presets_all_read_only_and_restricted() {
+    let app = TestApp::spawn().await;
+    let cases = [
+        (json!("all"), json!(["*:*"])),
+        (json!("read_only"), json!(["*:read"])),
+        (
+            json!({"restricted": {"keys": "write", "audit": "read", "skills": "none"}, "actions": ["skills:execute"]}),
+            json!(["audit:read", "keys:write", "skills:execute"]),
+        ),
+        (
+            json!(["keys:read", "keys:verify"]),
+            json!(["keys:read", "keys:verify"]),
+        ),
+    ];
+    for (input, stored) in cases {
+        let r = app
+            .post(
+                "/v1/keys",
+                &app.owner_token,
+                json!({"name": "p", "permissions": input}),
+            )
+            .await;
+        assert_eq!(
+            (r.status, &r.body["permissions"]),
+            (StatusCode::CREATED, &stored),
+            "{input}"
+        );
+    }
+    let (restricted, _) = app
+        .create_key(json!({"name": "r", "permissions": {"restricted": {"keys": "read"}}}))
+        .await;
+    assert_eq!(
+        app.verify(&restricted, Some("keys:read")).await.body["code"],
+        "VALID"
+    );
+    assert_eq!(
+        app.verify(&restricted, Some("keys:write")).await.body["code"],
+        "INSUFFICIENT_PERMISSIONS"
+    );
+    let bad = app
+        .post(
+            "/v1/keys",
+            &app.owner_token,
+            json!({"name": "p", "permissions": {"restricted": {"keys": "admin"}}}),
+        )
+        .await;
+    assert_eq!(bad.status, StatusCode::UNPROCESSABLE_ENTITY);
+}
+
+#[tokio::test]
 async fn a_key_cannot_grant_more_than_its_creator_holds() {
     let app = TestApp::spawn().await;
     let (writer, _) = app

@@ -106,12 +106,24 @@ pub struct RotatedKey {
     pub previous: KeyView,
 }
 
-/// `all`, `read_only`, or a list of `resource:action` grants.
+/// `all`, `read_only`, a list of `resource:action` grants, or
+/// `{"restricted": {"keys": "write", "audit": "read", "skills": "none"}, "actions": ["skills:execute"]}`.
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(untagged)]
 pub enum PermissionsInput {
     Preset(String),
     Grants(Vec<String>),
+    Restricted(RestrictedInput),
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RestrictedInput {
+    /// Per resource: `none`, `read` or `write` (write includes read).
+    pub restricted: std::collections::BTreeMap<String, keyward_core::permission::Access>,
+    /// Named actions on top, e.g. `skills:execute`.
+    #[serde(default)]
+    pub actions: Vec<String>,
 }
 
 impl PermissionsInput {
@@ -126,6 +138,11 @@ impl PermissionsInput {
             PermissionsInput::Grants(list) => {
                 PermissionSet::parse_list(list).map_err(|e| ApiError::validation("permissions", e))
             }
+            PermissionsInput::Restricted(r) => PermissionSet::restricted(
+                r.restricted.iter().map(|(k, v)| (k.as_str(), *v)),
+                &r.actions,
+            )
+            .map_err(|e| ApiError::validation("permissions", e)),
         }
     }
 }
