@@ -33,6 +33,7 @@ pub enum ErrorCode {
     KeyRevoked,
     KeyAlreadyRotated,
     Conflict,
+    RateLimited,
     InternalError,
     Other(String),
 }
@@ -62,6 +63,7 @@ const CODES: &[(&str, ErrorCode)] = &[
     ("key_revoked", ErrorCode::KeyRevoked),
     ("key_already_rotated", ErrorCode::KeyAlreadyRotated),
     ("conflict", ErrorCode::Conflict),
+    ("rate_limited", ErrorCode::RateLimited),
     ("internal_error", ErrorCode::InternalError),
 ];
 
@@ -105,6 +107,8 @@ pub struct ApiError {
     pub field: Option<String>,
     /// For `forbidden`: the permission the request needed.
     pub required_permission: Option<String>,
+    /// For `rate_limited` (429): the `Retry-After` header, in seconds.
+    pub retry_after: Option<u64>,
 }
 
 #[derive(Deserialize)]
@@ -128,6 +132,7 @@ impl ApiError {
                 detail: p.detail.unwrap_or_default(),
                 field: p.field,
                 required_permission: p.required_permission,
+                retry_after: None,
             },
             Err(_) => ApiError {
                 status,
@@ -136,6 +141,7 @@ impl ApiError {
                 detail: format!("the server answered HTTP {status} without a problem document"),
                 field: None,
                 required_permission: None,
+                retry_after: None,
             },
         }
     }
@@ -208,10 +214,13 @@ mod tests {
             assert_eq!(code.as_str(), *s);
         }
         assert_eq!(
-            ErrorCode::parse("rate_limited"),
-            ErrorCode::Other("rate_limited".into())
+            ErrorCode::parse("brand_new_code"),
+            ErrorCode::Other("brand_new_code".into())
         );
-        assert_eq!(ErrorCode::parse("rate_limited").as_str(), "rate_limited");
+        assert_eq!(
+            ErrorCode::parse("brand_new_code").as_str(),
+            "brand_new_code"
+        );
     }
 
     #[test]

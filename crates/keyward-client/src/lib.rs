@@ -238,15 +238,19 @@ impl Client {
         })?;
         let status = response.status();
         self.note_deprecation(response.headers());
+        let retry_after = response
+            .headers()
+            .get(reqwest::header::RETRY_AFTER)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.trim().parse::<u64>().ok());
         let bytes = response.bytes().await.map_err(|e| Error::Connect {
             url: display_base(&url),
             message: root_cause(&e),
         })?;
         if !status.is_success() {
-            return Err(Error::Api(Box::new(ApiError::from_body(
-                status.as_u16(),
-                &bytes,
-            ))));
+            let mut error = ApiError::from_body(status.as_u16(), &bytes);
+            error.retry_after = retry_after;
+            return Err(Error::Api(Box::new(error)));
         }
         if status == StatusCode::NO_CONTENT && bytes.is_empty() {
             return serde_json::from_slice(b"null").map_err(|e| Error::Decode(e.to_string()));
@@ -339,23 +343,58 @@ impl Client {
     }
 
     /// `POST /v1/keys/verify`: is `key` valid (and does it hold `permission`)?
-    /// Keys that fail the offline check are not sent.
     pub async fn verify(&self, key: &ApiKey, permission: Option<&str>) -> Result<Verification> {
+        let options = VerifyOptions {
+            permission: permission.map(str::to_owned),
+            ..Default::default()
+        };
+        self.verify_with(key, &options).await
+    }
+
+    /// `POST /v1/keys/verify` with every check: permission, workspace, agent, channel,
+    /// and the quota credits to spend. Always answers with a `code` (read it), unless
+    /// the caller's own key is refused.
+    pub async fn verify_with(&self, key: &ApiKey, options: &VerifyOptions) -> Result<Verification> {
         #[derive(Serialize)]
         struct Body<'a> {
             key: &'a str,
-            #[serde(skip_serializing_if = "Option::is_none")]
-            permission: Option<&'a str>,
+            #[serde(flatten)]
+            options: &'a VerifyOptions,
         }
         self.send(
             Method::POST,
             self.url(&["v1", "keys", "verify"]),
             Some(&Body {
                 key: key.expose_secret(),
-                permission,
+                options,
             }),
         )
         .await
+    }
+
+    /// `GET /v1/keys/{id}/usage`: verifications and API calls over time, with the
+    /// utilization of the key's rate limits and quota.
+    pub async fn key_usage(&self, id: &str, params: &UsageParams) -> Result<UsageReport> {
+        let mut url = self.url(&["v1", "keys", id, "usage"]);
+        {
+            let mut q = url.query_pairs_mut();
+            let time = |t: &chrono::DateTime<chrono::Utc>| {
+                t.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true)
+            };
+            if let Some(from) = &params.from {
+                q.append_pair("from", &time(from));
+            }
+            if let Some(to) = &params.to {
+                q.append_pair("to", &time(to));
+            }
+            if let Some(g) = params.granularity {
+                q.append_pair("granularity", g.as_str());
+            }
+        }
+        if url.query() == Some("") {
+            url.set_query(None);
+        }
+        self.send(Method::GET, url, None::<&()>).await
     }
 
     /// `GET /v1/audit-log`: one page, newest first.
@@ -441,6 +480,77 @@ mod tests {
         );
         let url = client.list_url(&["v1", "keys"], &ListParams::default());
         assert_eq!(url.as_str(), "https://keys.example.com/base/v1/keys");
+    }
+
+    #[test]
+    fn limits_and_verify_options_serialize_as_the_api_expects() {
+        let j = |v: &dyn erased::Ser| v.json();
+        let update = UpdateKey {
+            ratelimit: Some(None),
+            quota: Some(Some(Quota {
+                limit: 5,
+                refill: Some(Refill::Daily),
+            })),
+            ..Default::default()
+        };
+        assert_eq!(
+            j(&update),
+            r#"{"ratelimit":null,"quota":{"limit":5,"refill":"daily"}}"#
+        );
+        assert_eq!(j(&UpdateKey::default()), "{}");
+        let create = CreateKey {
+            name: "x".into(),
+            ratelimit: Some(RateLimit {
+                limit: 100,
+                period: 60,
+            }),
+            ..Default::default()
+        };
+        assert_eq!(
+            j(&create),
+            r#"{"name":"x","ratelimit":{"limit":100,"period":"1m"}}"#
+        );
+        let patch = OrgSettingsPatch {
+            max_keys: Some(3),
+            default_quota: Some(None),
+            ..Default::default()
+        };
+        assert_eq!(j(&patch), r#"{"max_keys":3,"default_quota":null}"#);
+        let options = VerifyOptions {
+            channel: Some("hook_1".into()),
+            cost: Some(0),
+            ..Default::default()
+        };
+        assert_eq!(j(&options), r#"{"channel":"hook_1","cost":0}"#);
+        // Answers of older servers (no limits) still decode.
+        let v: Verification = serde_json::from_str(
+            r#"{"valid":true,"code":"VALID","message":null,"key_id":"key_1","name":"n","owner":null,
+                "org":null,"scope":null,"permissions":null,"expires_at":null,"metadata":null}"#,
+        )
+        .unwrap();
+        assert_eq!((v.ratelimit, v.quota), (None, None));
+        let report: UsageReport = serde_json::from_str(
+            r#"{"key_id":"key_1","from":"2030-01-01T00:00:00Z","to":"2030-01-01T01:00:00Z",
+                "granularity":"hour","totals":{"valid":1,"denied":2,"api":3},
+                "series":[{"start":"2030-01-01T00:00:00Z","valid":1,"denied":2,"api":3}],
+                "ratelimit":{"limit":10,"period":"1m","used_in_last_period":1,"utilization":0.1,"peak_utilization":0.2},
+                "owner_ratelimit":null,"quota":{"limit":10,"remaining":9,"used":1,"utilization":0.1}}"#,
+        )
+        .unwrap();
+        assert_eq!(report.series[0].counts.denied, 2);
+        assert_eq!(report.quota.unwrap().refill, None);
+    }
+
+    /// `serde_json::to_string` behind a trait object, for the test above.
+    mod erased {
+        pub trait Ser {
+            fn json(&self) -> String;
+        }
+        impl<T: serde::Serialize> Ser for T {
+            fn json(&self) -> String {
+                serde_json::to_string(self).unwrap()
+            }
+        }
     }
 
     #[test]

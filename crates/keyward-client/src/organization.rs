@@ -3,8 +3,9 @@
 
 use crate::{
     AddMember, AddedMember, Channel, Client, CreateChannel, CreateServiceAccount,
-    CreateServiceAccountKey, CreatedKey, CreatedServiceAccount, Member, Resource, ResourceKind,
-    Result, ServiceAccount, UpdateChannel, UpdateMember,
+    CreateServiceAccountKey, CreatedKey, CreatedServiceAccount, Member, MyOrganization,
+    OrgSettingsPatch, Organization, OwnerLimit, RateLimit, Resource, ResourceKind, Result,
+    ServiceAccount, UpdateChannel, UpdateMember,
 };
 use reqwest::Method;
 use serde_json::json;
@@ -178,6 +179,68 @@ impl Client {
         self.send(
             Method::DELETE,
             self.url(&["v1", "members", user_id]),
+            NO_BODY,
+        )
+        .await
+    }
+
+    /// `GET /v1/me/organizations`: the caller's organizations and role in each.
+    pub async fn my_organizations(&self) -> Result<Vec<MyOrganization>> {
+        self.send(
+            Method::GET,
+            self.url(&["v1", "me", "organizations"]),
+            NO_BODY,
+        )
+        .await
+    }
+
+    /// `GET /v1/organizations/{id}` (the caller's own organization).
+    pub async fn get_organization(&self, id: &str) -> Result<Organization> {
+        self.send(Method::GET, self.url(&["v1", "organizations", id]), NO_BODY)
+            .await
+    }
+
+    /// `PATCH /v1/organizations/{id}` with new settings (owners and org admins).
+    pub async fn update_organization_settings(
+        &self,
+        id: &str,
+        settings: &OrgSettingsPatch,
+    ) -> Result<Organization> {
+        self.send(
+            Method::PATCH,
+            self.url(&["v1", "organizations", id]),
+            Some(&json!({ "settings": settings })),
+        )
+        .await
+    }
+
+    /// `GET /v1/owner-limits`: rate limits shared by all keys of an owner.
+    pub async fn list_owner_limits(&self) -> Result<Vec<OwnerLimit>> {
+        self.send(Method::GET, self.url(&["v1", "owner-limits"]), NO_BODY)
+            .await
+    }
+
+    /// `PUT /v1/owner-limits/{owner_type}/{owner_id}`; `owner_type` is `user`,
+    /// `service_account` or `external`.
+    pub async fn set_owner_limit(
+        &self,
+        owner_type: &str,
+        owner_id: &str,
+        ratelimit: RateLimit,
+    ) -> Result<OwnerLimit> {
+        self.send(
+            Method::PUT,
+            self.url(&["v1", "owner-limits", owner_type, owner_id]),
+            Some(&json!({ "ratelimit": ratelimit })),
+        )
+        .await
+    }
+
+    /// `DELETE /v1/owner-limits/{owner_type}/{owner_id}`.
+    pub async fn remove_owner_limit(&self, owner_type: &str, owner_id: &str) -> Result<()> {
+        self.send(
+            Method::DELETE,
+            self.url(&["v1", "owner-limits", owner_type, owner_id]),
             NO_BODY,
         )
         .await

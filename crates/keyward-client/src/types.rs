@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 
 pub use keyward_core::expiry::KeyStatus;
 pub use keyward_core::key::Environment;
-pub use keyward_core::{KeyKind, Owner, Role, Scope};
+pub use keyward_core::{KeyKind, Owner, Quota, RateLimit, Refill, Role, Scope};
 
 use crate::ApiKey;
 
@@ -69,6 +69,12 @@ pub struct KeyView {
     /// The channel a channel token belongs to.
     #[serde(default)]
     pub channel: Option<String>,
+    /// Requests per period the key may make, if it is rate limited.
+    #[serde(default)]
+    pub ratelimit: Option<RateLimit>,
+    /// Credits verifications spend, if the key has a quota.
+    #[serde(default)]
+    pub quota: Option<Quota>,
 }
 
 /// The answer to a create: the only time the raw key is shown.
@@ -147,6 +153,12 @@ pub struct CreateKey {
     pub owner: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub metadata: Option<serde_json::Map<String, serde_json::Value>>,
+    /// Requests per period; defaults to the organization's default rate limit.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ratelimit: Option<RateLimit>,
+    /// Credits verifications spend; defaults to the organization's default quota.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub quota: Option<Quota>,
 }
 
 /// `PATCH /v1/keys/{id}`.
@@ -160,6 +172,12 @@ pub struct UpdateKey {
     /// A new scope of the same level (e.g. another list of workspaces).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub scope: Option<Scope>,
+    /// `Some(None)` removes the key's rate limit.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ratelimit: Option<Option<RateLimit>>,
+    /// A new quota (its balance starts afresh); `Some(None)` removes it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub quota: Option<Option<Quota>>,
 }
 
 /// `POST /v1/keys/{id}/rotate`.
@@ -188,6 +206,195 @@ pub struct Verification {
     pub permissions: Option<Vec<String>>,
     pub expires_at: Option<DateTime<Utc>>,
     pub metadata: Option<serde_json::Value>,
+    /// The key's (or its owner's) rate limit after this request, if it has one.
+    #[serde(default)]
+    pub ratelimit: Option<VerifyRateLimit>,
+    /// The key's quota after this request, if it has one.
+    #[serde(default)]
+    pub quota: Option<VerifyQuota>,
+}
+
+/// What a verification may check besides the key itself.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct VerifyOptions {
+    /// A permission the key must hold, e.g. `keys:read`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub permission: Option<String>,
+    /// A workspace id the key's scope must reach.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub workspace: Option<String>,
+    /// An agent id the key's scope must reach.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub agent: Option<String>,
+    /// A channel's hook id: it must exist and be enabled, and the key must reach it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub channel: Option<String>,
+    /// Quota credits this verification spends (server default 1; 0 checks only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cost: Option<i64>,
+}
+
+/// A rate limit's state after a verification.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct VerifyRateLimit {
+    pub limit: u32,
+    pub remaining: u32,
+    /// When the allowance is full again (unix milliseconds).
+    pub reset: i64,
+}
+
+/// A quota's state after a verification.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct VerifyQuota {
+    pub limit: i64,
+    pub remaining: i64,
+}
+
+/// `minute`, `hour` or `day`: the size of a usage report's buckets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Granularity {
+    Minute,
+    Hour,
+    Day,
+}
+
+impl Granularity {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Granularity::Minute => "minute",
+            Granularity::Hour => "hour",
+            Granularity::Day => "day",
+        }
+    }
+}
+
+/// The query of `GET /v1/keys/{id}/usage`; the server defaults to the last 24 hours by hour.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct UsageParams {
+    pub from: Option<DateTime<Utc>>,
+    /// Exclusive.
+    pub to: Option<DateTime<Utc>>,
+    pub granularity: Option<Granularity>,
+}
+
+/// Verifications and API calls, counted.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UsageCounts {
+    /// Verifications that answered VALID.
+    pub valid: i64,
+    /// Verifications of this key that answered anything else.
+    pub denied: i64,
+    /// Calls to Keyward's API made with this key.
+    pub api: i64,
+}
+
+/// One bucket of a usage series.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct UsageBucket {
+    pub start: DateTime<Utc>,
+    #[serde(flatten)]
+    pub counts: UsageCounts,
+}
+
+/// How much of a rate limit a key used.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RateLimitUsage {
+    pub limit: u32,
+    /// `1m`, `1h`, `10s`, … as the server prints it.
+    pub period: String,
+    /// Requests (valid verifications and API calls) in the last period.
+    pub used_in_last_period: i64,
+    /// `used_in_last_period / limit`.
+    pub utilization: f64,
+    /// The highest utilization of any period-long window in the report.
+    pub peak_utilization: f64,
+}
+
+/// How much of its quota a key spent in the current refill period.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct QuotaUsage {
+    pub limit: i64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub refill: Option<Refill>,
+    pub remaining: i64,
+    pub used: i64,
+    pub utilization: f64,
+}
+
+/// `GET /v1/keys/{id}/usage`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct UsageReport {
+    pub key_id: String,
+    pub from: DateTime<Utc>,
+    pub to: DateTime<Utc>,
+    pub granularity: Granularity,
+    pub totals: UsageCounts,
+    pub series: Vec<UsageBucket>,
+    pub ratelimit: Option<RateLimitUsage>,
+    /// The limit shared by all keys of the key's owner, measured on this key.
+    pub owner_ratelimit: Option<RateLimitUsage>,
+    pub quota: Option<QuotaUsage>,
+}
+
+/// A rate limit shared by all keys of one owner.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OwnerLimit {
+    /// `user`, `service_account` or `external`.
+    pub owner_type: String,
+    pub owner_id: String,
+    pub ratelimit: RateLimit,
+}
+
+/// Per-organization limits and switches.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OrgSettings {
+    /// Keys per organization (worker keys and channel tokens aside).
+    pub max_keys: u32,
+    /// Active worker keys per user per workspace.
+    pub max_worker_keys: u32,
+    /// Whether new legacy workspace tokens may be created.
+    pub allow_legacy_tokens: bool,
+    /// Rate limit given to new keys created without one.
+    #[serde(default)]
+    pub default_ratelimit: Option<RateLimit>,
+    /// Quota given to new keys created without one.
+    #[serde(default)]
+    pub default_quota: Option<Quota>,
+}
+
+/// An organization and its settings.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Organization {
+    pub id: String,
+    pub name: String,
+    pub created_at: DateTime<Utc>,
+    pub settings: OrgSettings,
+}
+
+/// An organization of the caller's, with the caller's role in it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MyOrganization {
+    #[serde(flatten)]
+    pub org: Organization,
+    pub role: Role,
+}
+
+/// The `settings` of `PATCH /v1/organizations/{id}`: only what is `Some` changes.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct OrgSettingsPatch {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub max_keys: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub max_worker_keys: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub allow_legacy_tokens: Option<bool>,
+    /// `Some(None)` removes the default.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub default_ratelimit: Option<Option<RateLimit>>,
+    /// `Some(None)` removes the default.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub default_quota: Option<Option<Quota>>,
 }
 
 /// One entry of the audit log.

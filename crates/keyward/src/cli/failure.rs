@@ -30,6 +30,9 @@ pub struct Failure {
     pub hint: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub status: Option<u16>,
+    /// Already reported on stdout (e.g. a verification's answer): only the exit code.
+    #[serde(skip)]
+    pub quiet: bool,
 }
 
 impl Failure {
@@ -40,7 +43,14 @@ impl Failure {
             message: message.into(),
             hint: None,
             status: None,
+            quiet: false,
         }
+    }
+
+    /// Prints nothing: the command already said what happened.
+    pub fn quiet(mut self) -> Self {
+        self.quiet = true;
+        self
     }
 
     pub fn with_hint(mut self, hint: impl Into<String>) -> Self {
@@ -182,6 +192,18 @@ impl Failure {
                 api.detail.clone(),
                 Some("this key's kind may not do that: use a personal access token or a service-account key".to_owned()),
             ),
+            ErrorCode::RateLimited => {
+                let wait = api
+                    .retry_after
+                    .map(|s| format!("retry in {s} second{}", if s == 1 { "" } else { "s" }))
+                    .unwrap_or_else(|| "retry in a moment".to_owned());
+                (
+                    format!("the API key from {source} is rate limited: {}", api.detail),
+                    Some(format!(
+                        "{wait}; or use a key without this rate limit (see `keyward keys show`, field \"Rate limit\")"
+                    )),
+                )
+            }
             ErrorCode::InternalError => (
                 "the server had an internal error".to_owned(),
                 Some("try again; if it persists, the server's log has the details".to_owned()),
@@ -194,10 +216,14 @@ impl Failure {
             message,
             hint,
             status: Some(api.status),
+            quiet: false,
         }
     }
 
     pub fn print(&self, json: bool) {
+        if self.quiet {
+            return;
+        }
         if json {
             let body = serde_json::json!({ "error": self });
             eprintln!("{body}");
@@ -234,6 +260,13 @@ fn flag_for_field(field: &str) -> String {
         }
         "permissions" => "--permission".to_owned(),
         "limit" => "--limit".to_owned(),
+        "ratelimit" | "ratelimit.period" | "ratelimit.limit" => "--ratelimit".to_owned(),
+        "quota" | "quota.limit" | "quota.refill" => "--quota".to_owned(),
+        "from" => "--from".to_owned(),
+        "to" => "--to".to_owned(),
+        "granularity" => "--granularity".to_owned(),
+        "cost" => "--cost".to_owned(),
+        "permission" => "--permission".to_owned(),
         "cursor" => "--cursor".to_owned(),
         other => other.to_owned(),
     }

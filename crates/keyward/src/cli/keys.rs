@@ -1,4 +1,4 @@
-//! `keyward keys create|list|show|edit|revoke|rotate`.
+//! `keyward keys create|list|show|edit|revoke|rotate|usage|verify`.
 //!
 //! A key is named on the command line by its id (`key_…`), its visible prefix
 //! (`kw_pat_kcnl`) or its name. A full raw key is refused before anything is sent, so
@@ -6,13 +6,16 @@
 
 use super::context::{ConnArgs, Context, Resolved};
 use super::failure::Failure;
+use super::limits::{parse_quota, parse_ratelimit};
 use super::output::{self, Cell, Color, Style};
+use super::usage;
 use super::CmdResult;
 use chrono::Utc;
 use clap::{ArgGroup, Args, Subcommand, ValueEnum};
 use keyward_client::{
-    ApiKey, Client, CreateKey, Environment, KeyKind, KeyStatus, KeyView, ListParams, Permissions,
-    ResourceKind, RotateKey, Scope, UpdateKey,
+    ApiKey, Client, CreateKey, Environment, Granularity, KeyKind, KeyStatus, KeyView, ListParams,
+    Permissions, Quota, RateLimit, ResourceKind, RotateKey, Scope, UpdateKey, UsageParams,
+    VerifyOptions,
 };
 use serde_json::json;
 use std::io::{IsTerminal, Write};
@@ -42,6 +45,7 @@ pub enum KeysCommand {
             keyward keys create --name acme --kind api --environment test --owner cus_123 --metadata plan=pro\n  \
             keyward keys create --name support-bot --agent support-bot --permission channels:read\n  \
             keyward keys create --name mac-worker --kind worker --workspace production\n  \
+            keyward keys create --name gateway --kind api --owner cus_123 --ratelimit 100/1m --quota 10000/monthly\n  \
             KEY=$(keyward keys create --name worker --expires 2027-01-01)"
     )]
     Create(CreateArgs),
@@ -57,11 +61,13 @@ pub enum KeysCommand {
         keyward keys show kw_pat_kcnl\n  \
         keyward keys show \"CI pipeline\" --json")]
     Show(KeyRef),
-    /// Change a key's name, permissions or scope (the scope level is fixed).
+    /// Change a key's name, permissions, scope (the scope level is fixed), rate limit or quota.
     #[command(after_help = "Examples:\n  \
         keyward keys edit key_4kQ0… --name \"CI pipeline (old)\"\n  \
         keyward keys edit key_4kQ0… --read-only\n  \
-        keyward keys edit key_4kQ0… --workspaces ws_a,ws_b")]
+        keyward keys edit key_4kQ0… --workspaces ws_a,ws_b\n  \
+        keyward keys edit key_4kQ0… --ratelimit 100/1m --quota 10000/monthly\n  \
+        keyward keys edit key_4kQ0… --no-ratelimit --no-quota")]
     Edit(EditArgs),
     /// Revoke a key at once and for good.
     #[command(
@@ -83,6 +89,99 @@ pub enum KeysCommand {
             keyward keys rotate kw_pat_kcnl --grace 24h --expires 90d"
     )]
     Rotate(RotateArgs),
+    /// A key's verifications and API calls over time, with its rate limit and quota use.
+    #[command(
+        long_about = "A key's verifications (valid and denied) and API calls over time, as a \
+            chart with one row per minute, hour or day, then the totals and how much of the \
+            key's rate limit, its owner's shared rate limit and its quota are used. With \
+            --json, the server's report (GET /v1/keys/{id}/usage).",
+        after_help = "Examples:\n  \
+            keyward keys usage \"CI pipeline\"                     # the last 24 hours, by hour\n  \
+            keyward keys usage key_4kQ0… --from 7d --granularity day\n  \
+            keyward keys usage kw_live_ab12 --from 1h --granularity minute\n  \
+            keyward keys usage key_4kQ0… --from 2026-11-01T00:00:00Z --to 2026-11-02T00:00:00Z --json"
+    )]
+    Usage(UsageArgs),
+    /// Ask the server whether a raw key is valid, as your services do.
+    #[command(
+        long_about = "Ask the server whether a raw key is valid (POST /v1/keys/verify), optionally \
+            for a permission, a workspace, an agent or a channel, and spend quota credits as \
+            your services do. Prints the answer's code and details; exits 0 for VALID and 1 \
+            for any other code (MALFORMED, NOT_FOUND, REVOKED, EXPIRED, FORBIDDEN, \
+            CHANNEL_NOT_FOUND, INSUFFICIENT_PERMISSIONS, RATE_LIMITED, QUOTA_EXCEEDED).\n\n\
+            Pass - instead of the key to read it from stdin (or a hidden prompt), so it stays \
+            out of your shell history. The key is never printed back. Verifying counts as a use \
+            of the key: it spends its rate limit and quota like any other verification.",
+        after_help = "Examples:\n  \
+            echo \"$KEY\" | keyward keys verify -\n  \
+            keyward keys verify - --permission orders:read --workspace ws_…\n  \
+            keyward keys verify - --channel hook_… --cost 0\n  \
+            keyward keys verify - --json < key.txt | jq -r .code"
+    )]
+    Verify(VerifyArgs),
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum GranularityArg {
+    Minute,
+    Hour,
+    Day,
+}
+
+#[derive(Args)]
+pub struct UsageArgs {
+    #[command(flatten)]
+    key: KeyRef,
+    /// Start: RFC 3339, a date, or a time ago (24h, 7d) [default: 24 hours before --to]
+    #[arg(long, value_name = "TIME", value_parser = usage::parse_time)]
+    from: Option<chrono::DateTime<Utc>>,
+    /// End: RFC 3339, a date, now, or a time ago (1h) [default: now]
+    #[arg(long, value_name = "TIME", value_parser = usage::parse_time)]
+    to: Option<chrono::DateTime<Utc>>,
+    /// The size of a row
+    #[arg(long, value_enum, default_value = "hour")]
+    granularity: GranularityArg,
+}
+
+#[derive(Args)]
+pub struct VerifyArgs {
+    /// The raw key to check, or - to read it from stdin
+    #[arg(value_name = "RAW_KEY")]
+    key: String,
+    /// A permission the key must hold, e.g. orders:read
+    #[arg(long, short = 'p', value_name = "PERMISSION", value_parser = parse_permission)]
+    permission: Option<String>,
+    /// A workspace id the key's scope must reach
+    #[arg(long, value_name = "WORKSPACE")]
+    workspace: Option<String>,
+    /// An agent id the key's scope must reach
+    #[arg(long, value_name = "AGENT")]
+    agent: Option<String>,
+    /// A channel's hook id the key must reach
+    #[arg(long, value_name = "HOOK")]
+    channel: Option<String>,
+    /// Quota credits to spend (0 checks without spending) [default: 1]
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(i64).range(0..=1_000_000))]
+    cost: Option<i64>,
+}
+
+impl std::fmt::Debug for VerifyArgs {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("VerifyArgs")
+            .field("key", &"[REDACTED]")
+            .finish_non_exhaustive()
+    }
+}
+
+/// `--ratelimit` / `--quota` on create.
+#[derive(Args)]
+struct LimitArgs {
+    /// Requests per period, e.g. 100/1m (period 1s … 30d) [default: the organization's default]
+    #[arg(long, value_name = "LIMIT/PERIOD", value_parser = parse_ratelimit)]
+    ratelimit: Option<RateLimit>,
+    /// Credits verifications spend, e.g. 10000, 10000/daily or 10000/monthly [default: the organization's default]
+    #[arg(long, value_name = "LIMIT[/REFILL]", value_parser = parse_quota)]
+    quota: Option<Quota>,
 }
 
 #[derive(Args)]
@@ -211,6 +310,8 @@ pub struct CreateArgs {
     /// KEY=VALUE returned by verify; repeat for more
     #[arg(long, value_name = "KEY=VALUE", value_parser = parse_metadata)]
     metadata: Vec<(String, String)>,
+    #[command(flatten)]
+    limits: LimitArgs,
 }
 
 #[derive(Args)]
@@ -231,7 +332,8 @@ pub struct ListArgs {
 
 #[derive(Args)]
 #[command(group(ArgGroup::new("change").required(true).multiple(true)
-    .args(["name", "all", "read_only", "permission", "workspaces", "agent"])))]
+    .args(["name", "all", "read_only", "permission", "workspaces", "agent",
+        "ratelimit", "no_ratelimit", "quota", "no_quota"])))]
 pub struct EditArgs {
     #[command(flatten)]
     key: KeyRef,
@@ -242,6 +344,18 @@ pub struct EditArgs {
     permissions: PermissionArgs,
     #[command(flatten)]
     scope: ScopeArgs,
+    /// A new rate limit, e.g. 100/1m (period 1s … 30d)
+    #[arg(long, value_name = "LIMIT/PERIOD", value_parser = parse_ratelimit, conflicts_with = "no_ratelimit")]
+    ratelimit: Option<RateLimit>,
+    /// Remove the key's rate limit
+    #[arg(long)]
+    no_ratelimit: bool,
+    /// A new quota, e.g. 10000 or 10000/monthly; its balance starts afresh
+    #[arg(long, value_name = "LIMIT[/REFILL]", value_parser = parse_quota, conflicts_with = "no_quota")]
+    quota: Option<Quota>,
+    /// Remove the key's quota
+    #[arg(long)]
+    no_quota: bool,
 }
 
 #[derive(Args)]
@@ -300,6 +414,11 @@ pub async fn run(ctx: &Context, command: KeysCommand) -> CmdResult {
             .with_hint("pass --yes to revoke without asking"));
         }
     }
+    // Read a key from stdin before anything else, so a failure to connect cannot lose it.
+    let stdin_key = match &command {
+        KeysCommand::Verify(args) if args.key.trim() == "-" => Some(read_key_to_verify()?),
+        _ => None,
+    };
     let (resolved, client) = ctx.connect()?;
     let session = Session {
         ctx,
@@ -313,7 +432,29 @@ pub async fn run(ctx: &Context, command: KeysCommand) -> CmdResult {
         KeysCommand::Edit(args) => session.edit(args).await,
         KeysCommand::Revoke(args) => session.revoke(args).await,
         KeysCommand::Rotate(args) => session.rotate(args).await,
+        KeysCommand::Usage(args) => session.usage(args).await,
+        KeysCommand::Verify(args) => {
+            let key = stdin_key.unwrap_or_else(|| ApiKey::new(args.key.as_str()));
+            session.verify(&key, args).await
+        }
     }
+}
+
+/// The key to verify from a hidden prompt, or from stdin when it is not a terminal.
+fn read_key_to_verify() -> Result<ApiKey, Failure> {
+    let raw = if std::io::stdin().is_terminal() {
+        rpassword::prompt_password("Paste the key to verify (input is hidden): ")
+            .map(zeroize::Zeroizing::new)
+            .map_err(|e| Failure::error(format!("cannot read the key: {e}")))?
+    } else {
+        super::read_stdin_line().map_err(|e| Failure::error(format!("cannot read stdin: {e}")))?
+    };
+    if raw.trim().is_empty() {
+        return Err(Failure::usage(
+            "no key to verify on stdin: pipe it in (echo \"$KEY\" | keyward keys verify -)",
+        ));
+    }
+    Ok(ApiKey::new(raw.trim()))
 }
 
 struct Session<'a> {
@@ -487,6 +628,8 @@ impl Session<'_> {
             }),
             owner: args.owner,
             metadata,
+            ratelimit: args.limits.ratelimit,
+            quota: args.limits.quota,
         };
         let created = self
             .client
@@ -567,6 +710,7 @@ impl Session<'_> {
                                 .unwrap_or_else(|| "never".into()),
                         ),
                         Cell::new(expiry_text(k, now)),
+                        Cell::new(limits_text(k)),
                     ]
                 })
                 .collect();
@@ -584,7 +728,8 @@ impl Session<'_> {
                         "STATUS",
                         "CREATED",
                         "LAST USED",
-                        "EXPIRES"
+                        "EXPIRES",
+                        "LIMITS"
                     ],
                     &rows
                 )
@@ -614,6 +759,16 @@ impl Session<'_> {
             name: args.name,
             permissions: args.permissions.permissions(),
             scope: self.scope_ids(args.scope.scope()).await?,
+            ratelimit: if args.no_ratelimit {
+                Some(None)
+            } else {
+                args.ratelimit.map(Some)
+            },
+            quota: if args.no_quota {
+                Some(None)
+            } else {
+                args.quota.map(Some)
+            },
         };
         let updated = self
             .client
@@ -639,6 +794,25 @@ impl Session<'_> {
                     "scope {} → {}",
                     scope_text(&key.scope),
                     scope_text(&updated.scope)
+                ));
+            }
+            if updated.ratelimit != key.ratelimit {
+                changes.push(format!(
+                    "rate limit {} → {}",
+                    usage::ratelimit_or_none(key.ratelimit.as_ref()),
+                    usage::ratelimit_or_none(updated.ratelimit.as_ref())
+                ));
+            }
+            if args.quota.is_some() || updated.quota != key.quota {
+                changes.push(format!(
+                    "quota {} → {}{}",
+                    usage::quota_or_none(key.quota.as_ref()),
+                    usage::quota_or_none(updated.quota.as_ref()),
+                    if updated.quota.is_some() {
+                        " (balance restarted)"
+                    } else {
+                        ""
+                    }
                 ));
             }
             if changes.is_empty() {
@@ -729,6 +903,76 @@ impl Session<'_> {
     }
 }
 
+impl Session<'_> {
+    async fn usage(&self, args: UsageArgs) -> CmdResult {
+        if let (Some(from), Some(to)) = (args.from, args.to) {
+            if from >= to {
+                return Err(Failure::usage(format!(
+                    "--from ({}) must be before --to ({})",
+                    output::absolute(from),
+                    output::absolute(to)
+                )));
+            }
+        }
+        let key = self.find(&args.key.key).await?;
+        let params = UsageParams {
+            from: args.from,
+            to: args.to,
+            granularity: Some(match args.granularity {
+                GranularityArg::Minute => Granularity::Minute,
+                GranularityArg::Hour => Granularity::Hour,
+                GranularityArg::Day => Granularity::Day,
+            }),
+        };
+        let report = self
+            .client
+            .key_usage(&key.id, &params)
+            .await
+            .map_err(|e| self.fail(e))?;
+        if self.ctx.json() {
+            output::print_json(&report);
+        } else {
+            let label = format!("\"{}\" ({}, {}…)", key.name, key.id, key.prefix);
+            print!("{}", usage::render_report(Style::stdout(), &report, &label));
+        }
+        Ok(())
+    }
+
+    async fn verify(&self, key: &ApiKey, args: VerifyArgs) -> CmdResult {
+        let options = VerifyOptions {
+            permission: args.permission,
+            workspace: args.workspace,
+            agent: args.agent,
+            channel: args.channel,
+            cost: args.cost,
+        };
+        let answer = self
+            .client
+            .verify_with(key, &options)
+            .await
+            .map_err(|e| self.fail(e))?;
+        let now = Utc::now();
+        if self.ctx.json() {
+            output::print_json(&answer);
+        } else if answer.valid {
+            print!("{}", usage::valid_report(Style::stdout(), &answer, now));
+        } else {
+            println!("{}", usage::denied_line(Style::stdout(), &answer, now));
+        }
+        if answer.valid {
+            Ok(())
+        } else {
+            // The answer was printed: exit 1 without an error line.
+            Err(Failure::new(
+                super::failure::EXIT_ERROR,
+                &answer.code,
+                answer.message.clone().unwrap_or_default(),
+            )
+            .quiet())
+        }
+    }
+}
+
 /// Asks on the terminal; anything but y/yes is no.
 fn confirm(key: &KeyView) -> Result<bool, Failure> {
     let style = Style::stderr();
@@ -780,6 +1024,12 @@ pub fn show_new_key(
     if details.scope != Scope::Organization {
         fields.push(("Scope", scope_text(&details.scope)));
     }
+    if let Some(r) = &details.ratelimit {
+        fields.push(("Rate limit", super::limits::ratelimit_text(r)));
+    }
+    if let Some(q) = &details.quota {
+        fields.push(("Quota", super::limits::quota_text(q)));
+    }
     fields.push(("Expires", expires));
     super::once::print(
         json_mode,
@@ -824,6 +1074,22 @@ fn expiry_text(k: &KeyView, now: chrono::DateTime<Utc>) -> String {
     }
 }
 
+/// `100/1m, quota 10000/monthly`, or `-`.
+fn limits_text(k: &KeyView) -> String {
+    let mut parts = Vec::new();
+    if let Some(r) = &k.ratelimit {
+        parts.push(super::limits::ratelimit_text(r));
+    }
+    if let Some(q) = &k.quota {
+        parts.push(format!("quota {}", super::limits::quota_text(q)));
+    }
+    if parts.is_empty() {
+        "-".to_owned()
+    } else {
+        parts.join(", ")
+    }
+}
+
 fn print_key(k: &KeyView) {
     let now = Utc::now();
     let style = Style::stdout();
@@ -855,6 +1121,8 @@ fn print_key(k: &KeyView) {
             k.permissions.join(", ")
         ),
     ));
+    rows.push(("Rate limit", usage::ratelimit_or_none(k.ratelimit.as_ref())));
+    rows.push(("Quota", usage::quota_or_none(k.quota.as_ref())));
     rows.push((
         "Status",
         style.paint(

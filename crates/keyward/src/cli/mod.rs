@@ -1,4 +1,5 @@
-//! The client commands: `keyward auth …`, `login`, `keys …`, `audit`, `completions`.
+//! The client commands: `keyward auth …`, `login`, `keys …`, `audit`, `owner-limits …`,
+//! `orgs …`, the organization's resources, `completions`.
 //!
 //! Each command resolves a key and a server ([`context`]), calls the API through the
 //! SDK (`keyward-client`), and prints either text for people ([`output`]) or JSON for
@@ -12,9 +13,11 @@ mod credentials;
 pub mod dotenv;
 mod failure;
 mod keys;
+mod limits;
 mod once;
 mod org;
 mod output;
+mod usage;
 
 use clap::{Args, Subcommand};
 use context::Context;
@@ -48,11 +51,14 @@ pub enum ClientCommand {
             echo \"$KEY\" | keyward login                        # reads the key from stdin\n\n", exit_codes!())
     )]
     Login(auth::LoginTop),
-    /// Create, list, show, rename, revoke and rotate API keys.
+    /// Create, list, show, edit, revoke and rotate API keys; see their usage; verify a key.
     #[command(after_help = concat!("Examples:\n  \
         keyward keys create --name \"CI pipeline\" --expires 90d --read-only\n  \
+        keyward keys create --name gateway --ratelimit 100/1m --quota 10000/monthly\n  \
         keyward keys list\n  \
         keyward keys show key_…\n  \
+        keyward keys usage key_… --from 7d --granularity day\n  \
+        echo \"$KEY\" | keyward keys verify - --permission orders:read\n  \
         keyward keys rotate key_… --grace 24h\n  \
         keyward keys revoke key_…\n\n", exit_codes!()))]
     Keys(keys::KeysArgs),
@@ -94,6 +100,18 @@ pub enum ClientCommand {
         keyward members update alice@company.com --role org-admin\n  \
         keyward members remove alice@company.com\n\n", exit_codes!()))]
     Members(org::MembersArgs),
+    /// Rate limits shared by all keys of one person, service account or customer.
+    #[command(after_help = concat!("Examples:\n  \
+        keyward owner-limits set external cus_123 --ratelimit 1000/1h\n  \
+        keyward owner-limits list\n  \
+        keyward owner-limits remove external cus_123\n\n", exit_codes!()))]
+    OwnerLimits(limits::OwnerLimitsArgs),
+    /// Your organizations, and your organization's settings (key limits, default limits).
+    #[command(after_help = concat!("Examples:\n  \
+        keyward orgs list\n  \
+        keyward orgs show\n  \
+        keyward orgs settings --max-keys 50 --default-ratelimit 100/1m --default-quota 10000/monthly\n\n", exit_codes!()))]
+    Orgs(limits::OrgsArgs),
     /// Print a shell completion script.
     #[command(
         long_about = "Print a shell completion script on stdout.",
@@ -147,6 +165,8 @@ const CLIENT_COMMANDS: &[&str] = &[
     "agents",
     "channels",
     "members",
+    "owner-limits",
+    "orgs",
     "completions",
 ];
 
@@ -173,6 +193,8 @@ pub fn run(command: ClientCommand, cli: fn() -> clap::Command) -> ExitCode {
         ),
         ClientCommand::Channels(args) => (args.conn, Job::Channels(args.command)),
         ClientCommand::Members(args) => (args.conn, Job::Members(args.command)),
+        ClientCommand::OwnerLimits(args) => (args.conn, Job::OwnerLimits(args.command)),
+        ClientCommand::Orgs(args) => (args.conn, Job::Orgs(args.command)),
     };
     let dotenv = dotenv::DotEnv::read_current_dir();
     if let (Some(problem), Some(path)) = (&dotenv.problem, &dotenv.path) {
@@ -202,6 +224,8 @@ pub fn run(command: ClientCommand, cli: fn() -> clap::Command) -> ExitCode {
             Job::Resources(kind, cmd) => org::resources(&ctx, kind, cmd).await,
             Job::Channels(cmd) => org::channels(&ctx, cmd).await,
             Job::Members(cmd) => org::members(&ctx, cmd).await,
+            Job::OwnerLimits(cmd) => limits::owner_limits(&ctx, cmd).await,
+            Job::Orgs(cmd) => limits::orgs(&ctx, cmd).await,
         }
     });
     ctx.warn_deprecation();
@@ -222,6 +246,8 @@ enum Job {
     Resources(keyward_client::ResourceKind, org::ResourceCommand),
     Channels(org::ChannelsCommand),
     Members(org::MembersCommand),
+    OwnerLimits(limits::OwnerLimitsCommand),
+    Orgs(limits::OrgsCommand),
 }
 
 /// Reads one line from stdin (a key or an answer), at most 4 KiB.

@@ -925,7 +925,7 @@ pub async fn channels(ctx: &Context, command: ChannelsCommand) -> CmdResult {
 
 // ---------------------------------------------------------------- members
 
-fn role_text(role: Role) -> &'static str {
+pub(super) fn role_text(role: Role) -> &'static str {
     match role {
         Role::Owner => "owner",
         Role::OrgAdmin => "org-admin",

@@ -1,0 +1,458 @@
+//! How `keys usage` and `keys verify` read for people: a bar chart of a usage report
+//! with its totals and utilization lines, and a verification's answer.
+//!
+//! Everything here is a pure function of the data and a [`Style`], so it is tested
+//! without a server.
+
+use super::limits::{count_text, percent_text, quota_text, ratelimit_text};
+use super::output::{self, Color, Style};
+use chrono::{DateTime, Local, Utc};
+use keyward_client::{Granularity, Quota, RateLimit, RateLimitUsage, UsageReport, Verification};
+
+/// The widest bar, in characters.
+const BAR_WIDTH: usize = 40;
+
+/// `--from` / `--to`: RFC 3339, a date (`2026-11-01`, midnight UTC), `now`, or a
+/// duration ago (`30m`, `24h`, `7d`).
+pub fn parse_time(s: &str) -> Result<DateTime<Utc>, String> {
+    parse_time_at(s, Utc::now())
+}
+
+fn parse_time_at(s: &str, now: DateTime<Utc>) -> Result<DateTime<Utc>, String> {
+    let s = s.trim();
+    if s.eq_ignore_ascii_case("now") {
+        return Ok(now);
+    }
+    if let Ok(t) = DateTime::parse_from_rfc3339(s) {
+        return Ok(t.with_timezone(&Utc));
+    }
+    if let Ok(d) = chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d") {
+        return Ok(d.and_hms_opt(0, 0, 0).unwrap_or_default().and_utc());
+    }
+    let ago = s.strip_suffix(" ago").unwrap_or(s);
+    let ago = ago.strip_suffix('w').map_or_else(
+        || keyward_core::expiry::parse_duration(ago, chrono::Duration::days(3660), "3660d").ok(),
+        |weeks| {
+            weeks
+                .parse::<i64>()
+                .ok()
+                .and_then(chrono::Duration::try_weeks)
+        },
+    );
+    match ago {
+        Some(d) => Ok(now - d),
+        None => Err(format!(
+            "{s:?} is not a time: use RFC 3339 (2026-11-22T16:00:00Z), a date (2026-11-22), now, or a time ago (30m, 24h, 7d, 2w)"
+        )),
+    }
+}
+
+/// The start of a bucket in local time, as precise as the granularity.
+fn bucket_label(start: DateTime<Utc>, granularity: Granularity, with_date: bool) -> String {
+    let local = start.with_timezone(&Local);
+    match granularity {
+        Granularity::Day => local.format("%a %d %b").to_string(),
+        _ if with_date => local.format("%a %d %b %H:%M").to_string(),
+        _ => local.format("%H:%M").to_string(),
+    }
+}
+
+/// `█` for the requests that went through, `░` for the denied ones, scaled to `max`.
+fn bar(style: Style, ok: i64, denied: i64, max: i64) -> (String, usize) {
+    if max <= 0 {
+        return (String::new(), 0);
+    }
+    let cells = |n: i64| -> usize {
+        if n <= 0 {
+            0
+        } else {
+            ((n as f64 / max as f64 * BAR_WIDTH as f64).round() as usize).max(1)
+        }
+    };
+    let (mut a, mut b) = (cells(ok), cells(denied));
+    while a + b > BAR_WIDTH {
+        if b > 1 || (b == 1 && a == 0) {
+            b -= 1;
+        } else {
+            a -= 1;
+        }
+    }
+    let text = format!(
+        "{}{}",
+        style.paint(Color::Green, &"█".repeat(a)),
+        style.paint(Color::Red, &"░".repeat(b))
+    );
+    (text, a + b)
+}
+
+fn rate_line(label: &str, r: &RateLimitUsage) -> String {
+    format!(
+        "{label} {}/{}: {} now ({} in the last {}), peak {}",
+        r.limit,
+        r.period,
+        percent_text(r.utilization),
+        count_text(r.used_in_last_period),
+        r.period,
+        percent_text(r.peak_utilization),
+    )
+}
+
+/// The whole human report: a header, one row per bucket, totals and utilization.
+pub fn render_report(style: Style, report: &UsageReport, key_label: &str) -> String {
+    let mut out = String::new();
+    let local_offset = Local::now().format("%:z");
+    out.push_str(&format!(
+        "Usage of {key_label}, {} to {}, by {} (times are local, UTC{local_offset})\n\n",
+        output::absolute(report.from),
+        output::absolute(report.to),
+        report.granularity.as_str(),
+    ));
+    let max = report
+        .series
+        .iter()
+        .map(|b| b.counts.valid + b.counts.api + b.counts.denied)
+        .max()
+        .unwrap_or(0);
+    let multi_day = report.to - report.from > chrono::Duration::hours(24)
+        || report.from.with_timezone(&Local).date_naive()
+            != (report.to - chrono::Duration::seconds(1))
+                .with_timezone(&Local)
+                .date_naive();
+    let labels: Vec<String> = report
+        .series
+        .iter()
+        .map(|b| bucket_label(b.start, report.granularity, multi_day))
+        .collect();
+    let label_width = labels
+        .iter()
+        .map(|l| l.chars().count())
+        .max()
+        .unwrap_or(4)
+        .max(4);
+    let nums = |f: fn(&keyward_client::UsageCounts) -> i64, head: &str| {
+        report
+            .series
+            .iter()
+            .map(|b| count_text(f(&b.counts)).chars().count())
+            .chain([head.len()])
+            .max()
+            .unwrap_or(0)
+    };
+    let (wv, wd, wa) = (
+        nums(|c| c.valid, "VALID"),
+        nums(|c| c.denied, "DENIED"),
+        nums(|c| c.api, "API"),
+    );
+    out.push_str(&style.paint(
+        Color::Bold,
+        &format!(
+            "{:<label_width$}  {:<BAR_WIDTH$}  {:>wv$}  {:>wd$}  {:>wa$}",
+            "TIME", "", "VALID", "DENIED", "API"
+        ),
+    ));
+    out.push('\n');
+    for (b, label) in report.series.iter().zip(&labels) {
+        let c = &b.counts;
+        let (bar_text, bar_len) = bar(style, c.valid + c.api, c.denied, max);
+        let dim = |n: i64, w: usize| {
+            let text = format!("{:>w$}", count_text(n));
+            if n == 0 {
+                style.paint(Color::Dim, &text)
+            } else {
+                text
+            }
+        };
+        out.push_str(&format!(
+            "{label:<label_width$}  {bar_text}{}  {}  {}  {}",
+            " ".repeat(BAR_WIDTH - bar_len),
+            dim(c.valid, wv),
+            dim(c.denied, wd),
+            dim(c.api, wa),
+        ));
+        out.push('\n');
+    }
+    out.push_str(&format!(
+        "\n{} valid and {} denied verifications, {} API calls.\n",
+        count_text(report.totals.valid),
+        count_text(report.totals.denied),
+        count_text(report.totals.api),
+    ));
+    if max > 0 {
+        out.push_str(&style.paint(
+            Color::Dim,
+            &format!(
+                "█ valid verifications and API calls, ░ denied; the longest bar is {} requests.\n",
+                count_text(max)
+            ),
+        ));
+    }
+    out.push_str(&utilization_lines(report));
+    out
+}
+
+/// "Rate limit 100/1m: 12% now, peak 55%" and "Quota 10000/monthly: 2 340 used, 7 660 left (23%)".
+pub fn utilization_lines(report: &UsageReport) -> String {
+    let mut out = String::new();
+    match &report.ratelimit {
+        Some(r) => out.push_str(&rate_line("Rate limit", r)),
+        None => out.push_str("Rate limit: none"),
+    }
+    out.push('\n');
+    if let Some(r) = &report.owner_ratelimit {
+        out.push_str(&rate_line("Owner's shared rate limit", r));
+        out.push('\n');
+    }
+    match &report.quota {
+        Some(q) => {
+            let spec = quota_text(&Quota {
+                limit: q.limit,
+                refill: q.refill,
+            });
+            out.push_str(&format!(
+                "Quota {spec}: {} used, {} left ({})",
+                count_text(q.used),
+                count_text(q.remaining),
+                percent_text(q.utilization)
+            ));
+        }
+        None => out.push_str("Quota: none"),
+    }
+    out.push('\n');
+    out
+}
+
+/// The one line for a verification that did not answer VALID (never the key).
+pub fn denied_line(style: Style, v: &Verification, now: DateTime<Utc>) -> String {
+    let mut reason = match v.code.as_str() {
+        "RATE_LIMITED" => match &v.ratelimit {
+            Some(r) => format!(
+                "the rate limit of {} requests is used up; full again {}",
+                count_text(i64::from(r.limit)),
+                reset_text(r.reset, now)
+            ),
+            None => "the rate limit is used up".to_owned(),
+        },
+        "QUOTA_EXCEEDED" => match &v.quota {
+            Some(q) => format!(
+                "the quota is used up: {} of {} credits left",
+                count_text(q.remaining),
+                count_text(q.limit)
+            ),
+            None => "the quota is used up".to_owned(),
+        },
+        _ => v.message.clone().unwrap_or_else(|| "not valid".to_owned()),
+    };
+    if let Some(id) = &v.key_id {
+        let name = v
+            .name
+            .as_deref()
+            .map(|n| format!(" \"{n}\""))
+            .unwrap_or_default();
+        reason.push_str(&format!(" (key {id}{name})"));
+    }
+    format!(
+        "{} {}: {reason}",
+        style.paint(Color::Red, "✗"),
+        style.paint(Color::Bold, &v.code)
+    )
+}
+
+/// `in 20 seconds` from a unix-milliseconds instant.
+fn reset_text(reset_ms: i64, now: DateTime<Utc>) -> String {
+    match DateTime::from_timestamp_millis(reset_ms) {
+        Some(at) if at > now => {
+            let secs = (at - now).num_milliseconds().div_euclid(1000) + 1;
+            if secs < 90 {
+                format!("in {secs} second{}", if secs == 1 { "" } else { "s" })
+            } else {
+                output::relative(at, now)
+            }
+        }
+        _ => "now".to_owned(),
+    }
+}
+
+/// A VALID verification: the heading and the key's details as `key: value` lines.
+pub fn valid_report(style: Style, v: &Verification, now: DateTime<Utc>) -> String {
+    let mut out = format!(
+        "{} {}",
+        style.paint(Color::Green, "✓"),
+        style.paint(Color::Bold, &v.code)
+    );
+    if let (Some(id), Some(name)) = (&v.key_id, &v.name) {
+        out.push_str(&format!(": \"{name}\" ({id})"));
+    }
+    out.push('\n');
+    let mut rows: Vec<(&str, String)> = Vec::new();
+    if let Some(owner) = &v.owner {
+        rows.push(("Owner", format!("{} ({})", owner.label(), owner.type_str())));
+    }
+    if let Some(org) = &v.org {
+        rows.push(("Organization", format!("{} ({})", org.name, org.id)));
+    }
+    if let Some(scope) = &v.scope {
+        rows.push(("Scope", super::keys::scope_text(scope)));
+    }
+    if let Some(p) = &v.permissions {
+        rows.push(("Permissions", output::permissions(p)));
+    }
+    rows.push((
+        "Expires",
+        v.expires_at
+            .map(|t| output::both(t, now))
+            .unwrap_or_else(|| "never".to_owned()),
+    ));
+    if let Some(r) = &v.ratelimit {
+        rows.push((
+            "Rate limit",
+            format!(
+                "{} of {} left, full again {}",
+                count_text(i64::from(r.remaining)),
+                count_text(i64::from(r.limit)),
+                reset_text(r.reset, now)
+            ),
+        ));
+    }
+    if let Some(q) = &v.quota {
+        rows.push((
+            "Quota",
+            format!(
+                "{} of {} credits left",
+                count_text(q.remaining),
+                count_text(q.limit)
+            ),
+        ));
+    }
+    if let Some(m) = &v.metadata {
+        rows.push(("Metadata", m.to_string()));
+    }
+    out.push_str(&output::fields(style, &rows));
+    out
+}
+
+/// For `keys show` and `keys list`: `100/1m` or `none`.
+pub fn ratelimit_or_none(r: Option<&RateLimit>) -> String {
+    r.map(ratelimit_text).unwrap_or_else(|| "none".to_owned())
+}
+
+/// For `keys show` and `keys list`: `10000/monthly` or `none`.
+pub fn quota_or_none(q: Option<&Quota>) -> String {
+    q.map(quota_text).unwrap_or_else(|| "none".to_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use keyward_client::{QuotaUsage, Refill, UsageBucket, UsageCounts};
+
+    fn t(s: &str) -> DateTime<Utc> {
+        DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc)
+    }
+
+    #[test]
+    fn times_are_absolute_or_ago() {
+        let now = t("2030-01-10T12:00:00Z");
+        assert_eq!(
+            parse_time_at("24h", now).unwrap(),
+            t("2030-01-09T12:00:00Z")
+        );
+        assert_eq!(parse_time_at("7d", now).unwrap(), t("2030-01-03T12:00:00Z"));
+        assert_eq!(parse_time_at("2w", now).unwrap(), t("2029-12-27T12:00:00Z"));
+        assert_eq!(parse_time_at("now", now).unwrap(), now);
+        assert_eq!(
+            parse_time_at("2030-01-01T01:00:00+01:00", now).unwrap(),
+            t("2030-01-01T00:00:00Z")
+        );
+        assert_eq!(
+            parse_time_at("2030-01-02", now).unwrap(),
+            t("2030-01-02T00:00:00Z")
+        );
+        for bad in ["yesterday", "24", "h", ""] {
+            assert!(parse_time_at(bad, now).is_err(), "{bad}");
+        }
+    }
+
+    fn report() -> UsageReport {
+        let bucket = |start: &str, valid, denied, api| UsageBucket {
+            start: t(start),
+            counts: UsageCounts { valid, denied, api },
+        };
+        UsageReport {
+            key_id: "key_1".into(),
+            from: t("2030-01-01T00:00:00Z"),
+            to: t("2030-01-01T03:00:00Z"),
+            granularity: Granularity::Hour,
+            totals: UsageCounts {
+                valid: 30,
+                denied: 10,
+                api: 0,
+            },
+            series: vec![
+                bucket("2030-01-01T00:00:00Z", 20, 0, 0),
+                bucket("2030-01-01T01:00:00Z", 0, 0, 0),
+                bucket("2030-01-01T02:00:00Z", 10, 10, 0),
+            ],
+            ratelimit: Some(RateLimitUsage {
+                limit: 100,
+                period: "1m".into(),
+                used_in_last_period: 12,
+                utilization: 0.12,
+                peak_utilization: 0.55,
+            }),
+            owner_ratelimit: None,
+            quota: Some(QuotaUsage {
+                limit: 10_000,
+                refill: Some(Refill::Monthly),
+                remaining: 7_660,
+                used: 2_340,
+                utilization: 0.234,
+            }),
+        }
+    }
+
+    #[test]
+    fn the_chart_scales_bars_to_the_busiest_bucket() {
+        let out = render_report(Style { color: false }, &report(), "\"ci\" (key_1)");
+        // Chart rows start with the time; the legend starts with a bar.
+        let rows: Vec<&str> = out
+            .lines()
+            .filter(|l| !l.starts_with('█'))
+            .filter(|l| l.contains('█') || l.contains('░'))
+            .collect();
+        assert_eq!(rows.len(), 2, "{out}");
+        assert_eq!(rows[0].matches('█').count(), BAR_WIDTH, "{out}");
+        assert_eq!(rows[1].matches('█').count(), BAR_WIDTH / 2, "{out}");
+        assert_eq!(rows[1].matches('░').count(), BAR_WIDTH / 2, "{out}");
+        assert!(
+            out.contains("30 valid and 10 denied verifications, 0 API calls."),
+            "{out}"
+        );
+        assert!(
+            out.contains("Rate limit 100/1m: 12% now (12 in the last 1m), peak 55%"),
+            "{out}"
+        );
+        assert!(
+            out.contains("Quota 10000/monthly: 2 340 used, 7 660 left (23%)"),
+            "{out}"
+        );
+        assert!(!out.contains('\x1b'));
+        let colored = render_report(Style { color: true }, &report(), "k");
+        assert!(colored.contains("\x1b[32m█"));
+    }
+
+    #[test]
+    fn an_empty_report_has_no_bars() {
+        let mut r = report();
+        for b in &mut r.series {
+            b.counts = UsageCounts::default();
+        }
+        r.ratelimit = None;
+        r.quota = None;
+        let out = render_report(Style { color: false }, &r, "k");
+        assert!(!out.contains('█'));
+        assert!(
+            out.contains("Rate limit: none") && out.contains("Quota: none"),
+            "{out}"
+        );
+    }
+}
