@@ -10,7 +10,7 @@ use axum::body::Body;
 use axum::http::{header, Request};
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use keyward_core::key::Environment;
-use keyward_core::{ids, Clock, KeyKind, Owner, PermissionSet, PlainKey, Scope, SystemClock};
+use keyward_core::{Clock, KeyKind, Owner, PermissionSet, PlainKey, SystemClock};
 use keyward_server::verify::Verdict;
 use keyward_server::AppState;
 use keyward_store::NewKey;
@@ -23,27 +23,12 @@ const KEYS: usize = 1000;
 
 fn new_key(org_id: &str, plain: &PlainKey, permissions: &[&str]) -> NewKey {
     NewKey {
-        id: ids::new_id("key"),
-        org_id: org_id.to_owned(),
-        kind: plain.kind(),
-        environment: plain.environment(),
-        name: "bench key".into(),
-        prefix: plain.visible_prefix(),
-        hash: plain.hash(),
         owner: Some(Owner::External {
             id: "cust_1".into(),
         }),
         permissions: PermissionSet::parse_list(permissions).unwrap(),
-        scope: Scope::Organization,
         metadata: Some(serde_json::json!({ "plan": "bench" })),
-        created_at: SystemClock.now(),
-        created_by: "bench".into(),
-        expires_at: None,
-        rotated_from: None,
-        workspace_id: None,
-        channel_id: None,
-        ratelimit: None,
-        quota: None,
+        ..NewKey::for_plain(plain, org_id, "bench key", SystemClock.now(), "bench")
     }
 }
 

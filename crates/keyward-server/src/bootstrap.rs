@@ -1,7 +1,7 @@
 //! The first organization, its owner, and the owner's first token.
 
 use keyward_core::key::Environment;
-use keyward_core::{ids, Clock, KeyKind, Owner, PermissionSet, PlainKey, Scope};
+use keyward_core::{ids, Clock, KeyKind, Owner, PermissionSet, PlainKey};
 use keyward_store::{KeyRecord, NewBootstrap, NewKey, Store};
 
 pub const DEFAULT_ORG: &str = "default";
@@ -40,28 +40,12 @@ pub async fn bootstrap(
     let user_id = ids::new_id("usr");
     let plain = PlainKey::generate(KeyKind::Personal, Environment::Live);
     let key = NewKey {
-        id: ids::new_id("key"),
-        org_id: org_id.clone(),
-        kind: KeyKind::Personal,
-        environment: Environment::Live,
-        name: "bootstrap token".into(),
-        prefix: plain.visible_prefix(),
-        hash: plain.hash(),
         owner: Some(Owner::User {
             id: user_id.clone(),
             name: email.to_owned(),
         }),
         permissions: PermissionSet::all(),
-        scope: Scope::Organization,
-        metadata: None,
-        created_at: now,
-        created_by: "bootstrap".into(),
-        expires_at: None,
-        rotated_from: None,
-        workspace_id: None,
-        channel_id: None,
-        ratelimit: None,
-        quota: None,
+        ..NewKey::for_plain(&plain, &org_id, "bootstrap token", now, "bootstrap")
     };
     let record = store
         .bootstrap(NewBootstrap {

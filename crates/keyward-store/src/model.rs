@@ -2,7 +2,8 @@
 
 use chrono::{DateTime, Utc};
 use keyward_core::{
-    key::Environment, KeyHash, KeyKind, Owner, PermissionSet, Quota, RateLimit, Role, Scope,
+    key::Environment, KeyHash, KeyKind, Owner, PermissionSet, PlainKey, Quota, RateLimit, Role,
+    Scope,
 };
 use serde::Serialize;
 
@@ -36,6 +37,41 @@ pub struct KeyRecord {
     pub channel_id: Option<String>,
     pub ratelimit: Option<RateLimit>,
     pub quota: Option<Quota>,
+}
+
+impl NewKey {
+    /// A key for `plain` with a fresh id and the defaults of a new key: organization
+    /// scope, no owner, no permissions, no expiry, no limits. Callers set what differs
+    /// with struct-update syntax: `NewKey { owner, permissions, ..NewKey::for_plain(…) }`.
+    pub fn for_plain(
+        plain: &PlainKey,
+        org_id: &str,
+        name: impl Into<String>,
+        created_at: DateTime<Utc>,
+        created_by: impl Into<String>,
+    ) -> Self {
+        Self {
+            id: keyward_core::ids::new_id("key"),
+            org_id: org_id.to_owned(),
+            kind: plain.kind(),
+            environment: plain.environment(),
+            name: name.into(),
+            prefix: plain.visible_prefix(),
+            hash: plain.hash(),
+            owner: None,
+            permissions: PermissionSet::default(),
+            scope: Scope::Organization,
+            metadata: None,
+            created_at,
+            created_by: created_by.into(),
+            expires_at: None,
+            rotated_from: None,
+            workspace_id: None,
+            channel_id: None,
+            ratelimit: None,
+            quota: None,
+        }
+    }
 }
 
 /// A key to insert. Holds only the hash of the secret.

@@ -9,7 +9,7 @@
 use anyhow::{bail, Context};
 use clap::{Args, Subcommand};
 use keyward_core::key::Environment;
-use keyward_core::{ids, Clock, KeyHash, KeyKind, Owner, PermissionSet, PlainKey, Scope};
+use keyward_core::{ids, Clock, KeyHash, KeyKind, Owner, PermissionSet, PlainKey};
 use keyward_store::{NewKey, Store};
 use std::io::Write;
 use std::path::PathBuf;
@@ -89,27 +89,18 @@ async fn seed_keys(args: SeedArgs, store: &dyn Store, clock: &dyn Clock) -> anyh
             written += 1;
         }
         chunk.push(NewKey {
-            id: ids::new_id("key"),
-            org_id: org_id.clone(),
-            kind: KeyKind::Api,
-            environment: Environment::Live,
-            name: format!("bench key {i}"),
-            prefix: plain.visible_prefix(),
-            hash: plain.hash(),
             owner: Some(Owner::External {
                 id: format!("cust_{i}"),
             }),
             permissions: permissions.clone(),
-            scope: Scope::Organization,
             metadata: Some(serde_json::json!({ "plan": "bench" })),
-            created_at: now,
-            created_by: "dev seed-keys".into(),
-            expires_at: None,
-            rotated_from: None,
-            workspace_id: None,
-            channel_id: None,
-            ratelimit: None,
-            quota: None,
+            ..NewKey::for_plain(
+                &plain,
+                &org_id,
+                format!("bench key {i}"),
+                now,
+                "dev seed-keys",
+            )
         });
         if chunk.len() == CHUNK {
             store.create_keys_bulk(&chunk).await?;
@@ -118,28 +109,12 @@ async fn seed_keys(args: SeedArgs, store: &dyn Store, clock: &dyn Clock) -> anyh
     }
     let verifier = PlainKey::generate(KeyKind::ServiceAccount, Environment::Live);
     chunk.push(NewKey {
-        id: ids::new_id("key"),
-        org_id: org_id.clone(),
-        kind: KeyKind::ServiceAccount,
-        environment: Environment::Live,
-        name: "bench verifier".into(),
-        prefix: verifier.visible_prefix(),
-        hash: verifier.hash(),
         owner: Some(Owner::ServiceAccount {
             id: ids::new_id("sa"),
             name: "bench-verifier".into(),
         }),
         permissions: PermissionSet::parse_list(&["keys:verify"]).expect("valid permission"),
-        scope: Scope::Organization,
-        metadata: None,
-        created_at: now,
-        created_by: "dev seed-keys".into(),
-        expires_at: None,
-        rotated_from: None,
-        workspace_id: None,
-        channel_id: None,
-        ratelimit: None,
-        quota: None,
+        ..NewKey::for_plain(&verifier, &org_id, "bench verifier", now, "dev seed-keys")
     });
     store.create_keys_bulk(&chunk).await?;
     out.flush()?;

@@ -474,25 +474,22 @@ pub async fn create_key(
     let plain = PlainKey::generate(kind, environment);
     let actor = principal.actor();
     let new = NewKey {
-        id: ids::new_id("key"),
-        org_id,
-        kind,
-        environment,
-        name: req.name.to_string(),
-        prefix: plain.visible_prefix(),
-        hash: plain.hash(),
         owner,
         permissions,
         scope,
         metadata,
-        created_at: now,
-        created_by: actor.name.clone(),
         expires_at,
-        rotated_from: None,
         workspace_id,
         channel_id,
         ratelimit,
         quota,
+        ..NewKey::for_plain(
+            &plain,
+            &org_id,
+            req.name.to_string(),
+            now,
+            actor.name.clone(),
+        )
     };
     let audit = actor_event(
         &principal,
@@ -767,25 +764,23 @@ pub async fn rotate_key(
     let plain = PlainKey::generate(old.kind, old.environment);
     let actor = principal.actor();
     let replacement = NewKey {
-        id: ids::new_id("key"),
-        org_id: old.org_id.clone(),
-        kind: old.kind,
-        environment: old.environment,
-        name: old.name.clone(),
-        prefix: plain.visible_prefix(),
-        hash: plain.hash(),
         owner: old.owner.clone(),
         permissions: old.permissions.clone(),
         scope: old.scope.clone(),
         metadata: old.metadata.clone(),
-        created_at: now,
-        created_by: actor.name.clone(),
         expires_at,
         rotated_from: Some(old.id.clone()),
         workspace_id: old.workspace_id.clone(),
         channel_id: old.channel_id.clone(),
         ratelimit: old.ratelimit,
         quota: old.quota,
+        ..NewKey::for_plain(
+            &plain,
+            &old.org_id,
+            old.name.clone(),
+            now,
+            actor.name.clone(),
+        )
     };
     let audit = vec![
         actor_event(

@@ -12,7 +12,7 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::Json;
 use keyward_core::key::Environment;
-use keyward_core::{ids, KeyKind, Owner, PermissionSet, PlainKey, Role, Scope};
+use keyward_core::{ids, KeyKind, Owner, PermissionSet, PlainKey, Role};
 use keyward_store::{Member, NewKey, ResourceKind, StoreError};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -140,28 +140,18 @@ pub async fn add_member(
     }
     let plain = PlainKey::generate(KeyKind::Personal, Environment::Live);
     let key = NewKey {
-        id: ids::new_id("key"),
-        org_id: principal.org_id().to_owned(),
-        kind: KeyKind::Personal,
-        environment: Environment::Live,
-        name: format!("{email} first token"),
-        prefix: plain.visible_prefix(),
-        hash: plain.hash(),
         owner: Some(Owner::User {
             id: user_id.clone(),
             name: email.clone(),
         }),
         permissions,
-        scope: Scope::Organization,
-        metadata: None,
-        created_at: now,
-        created_by: principal.actor().name,
-        expires_at: None,
-        rotated_from: None,
-        workspace_id: None,
-        channel_id: None,
-        ratelimit: None,
-        quota: None,
+        ..NewKey::for_plain(
+            &plain,
+            principal.org_id(),
+            format!("{email} first token"),
+            now,
+            principal.actor().name,
+        )
     };
     let audit = actor_event(
         &principal,

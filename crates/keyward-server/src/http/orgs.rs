@@ -9,7 +9,7 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::Json;
 use keyward_core::key::Environment;
-use keyward_core::{ids, KeyKind, Name, Owner, PermissionSet, PlainKey, Role, Scope};
+use keyward_core::{ids, KeyKind, Name, Owner, PermissionSet, PlainKey, Role};
 use keyward_store::{NewKey, OrgSettings, Organization};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -84,25 +84,15 @@ pub async fn create_org(
     };
     let plain = PlainKey::generate(KeyKind::Personal, Environment::Live);
     let key = NewKey {
-        id: ids::new_id("key"),
-        org_id: org.id.clone(),
-        kind: KeyKind::Personal,
-        environment: Environment::Live,
-        name: format!("{} owner token", org.name),
-        prefix: plain.visible_prefix(),
-        hash: plain.hash(),
         owner: Some(owner.clone()),
         permissions: PermissionSet::all(),
-        scope: Scope::Organization,
-        metadata: None,
-        created_at: now,
-        created_by: owner.label().to_owned(),
-        expires_at: None,
-        rotated_from: None,
-        workspace_id: None,
-        channel_id: None,
-        ratelimit: None,
-        quota: None,
+        ..NewKey::for_plain(
+            &plain,
+            &org.id,
+            format!("{} owner token", org.name),
+            now,
+            owner.label(),
+        )
     };
     let mut audit = actor_event(
         &principal,

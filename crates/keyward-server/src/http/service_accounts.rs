@@ -12,7 +12,7 @@ use axum::http::StatusCode;
 use axum::Json;
 use keyward_core::expiry::Expiry;
 use keyward_core::key::Environment;
-use keyward_core::{ids, KeyKind, Name, Owner, PermissionSet, PlainKey, Scope};
+use keyward_core::{ids, KeyKind, Name, Owner, PermissionSet, PlainKey};
 use keyward_store::{NewKey, ServiceAccount, StoreError};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -98,28 +98,19 @@ fn new_sa_key(
         .map_err(|e| ApiError::validation("expires", e))?;
     let plain = PlainKey::generate(KeyKind::ServiceAccount, Environment::Live);
     let key = NewKey {
-        id: ids::new_id("key"),
-        org_id: principal.org_id().to_owned(),
-        kind: KeyKind::ServiceAccount,
-        environment: Environment::Live,
-        name,
-        prefix: plain.visible_prefix(),
-        hash: plain.hash(),
         owner: Some(Owner::ServiceAccount {
             id: sa.id.clone(),
             name: sa.name.clone(),
         }),
         permissions: sa.scopes.clone(),
-        scope: Scope::Organization,
-        metadata: None,
-        created_at: now,
-        created_by: principal.actor().name,
         expires_at,
-        rotated_from: None,
-        workspace_id: None,
-        channel_id: None,
-        ratelimit: None,
-        quota: None,
+        ..NewKey::for_plain(
+            &plain,
+            principal.org_id(),
+            name,
+            now,
+            principal.actor().name,
+        )
     };
     Ok((plain, key))
 }
