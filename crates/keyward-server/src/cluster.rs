@@ -29,7 +29,10 @@ const RETRY: Duration = Duration::from_millis(250);
 pub fn apply(state: &AppState, event: FeedEvent) {
     match event {
         FeedEvent::Key(hash) => state.keys.invalidate(&hash),
-        FeedEvent::All => state.keys.clear(),
+        FeedEvent::All => {
+            state.keys.clear();
+            state.limits.forget_all_owners();
+        }
         FeedEvent::Ping => {}
     }
 }

@@ -206,6 +206,12 @@ impl Limits {
             .copied())
     }
 
+    /// Forgets every cached owner limit (another node announced changes it does not detail).
+    pub fn forget_all_owners(&self) {
+        self.owner_limits.clear();
+        self.by_owner.clear();
+    }
+
     /// Forgets an organization's cached owner limits (after one changed on this node).
     pub fn forget_owner(&self, org_id: &str, owner: &Owner) {
         self.owner_limits.remove(org_id);
