@@ -297,6 +297,14 @@ async fn backup(
         .unwrap_or_else(|| PathBuf::from(config::DEFAULT_DATA_DIR));
     let url = config::database_url(url, &data_dir)?;
     let shown = keyward_store::redact_url(&url);
+    // Connecting would create an empty database and back that up: refuse instead.
+    let path = url
+        .trim_start_matches("sqlite://")
+        .trim_start_matches("sqlite:");
+    let path = path.split('?').next().unwrap_or(path);
+    if !std::path::Path::new(path).exists() {
+        anyhow::bail!("there is no database at {path}; nothing to back up (check --data-dir or --database-url)");
+    }
     let store = keyward_store::sqlite::SqliteStore::connect(&url)
         .await
         .with_context(|| format!("cannot open database {shown}"))?;

@@ -54,6 +54,21 @@ fn backup_copies_a_live_sqlite_database() {
         .unwrap();
     assert_eq!(refused.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&refused.stderr).contains("already exists"));
+    // A database that does not exist is not created just to be backed up.
+    let missing = dir.path().join("missing.db");
+    let refused = keyward(dir.path())
+        .args([
+            "backup",
+            "--database-url",
+            &format!("sqlite://{}", missing.display()),
+            "--to",
+        ])
+        .arg(dir.path().join("other.db"))
+        .output()
+        .unwrap();
+    assert_eq!(refused.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("no database"));
+    assert!(!missing.exists());
 }
 
 #[test]
