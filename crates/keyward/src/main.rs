@@ -1,6 +1,11 @@
 //! `keyward`: the server and its administration commands. Thin: parsing and printing
 //! here, everything else in the library crates.
 
+/// mimalloc: the verify path allocates little, but what it allocates it frees at once,
+/// a pattern mimalloc serves faster than glibc's malloc (see BENCHMARKS.md).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 mod cli;
 mod config;
 mod dev;
