@@ -9,7 +9,7 @@
 use anyhow::{bail, Context};
 use clap::{Args, Subcommand};
 use keyward_core::key::Environment;
-use keyward_core::{ids, Clock, KeyHash, KeyKind, Owner, PermissionSet, PlainKey};
+use keyward_core::{ids, Clock, KeyHash, KeyKind, Owner, PermissionSet, PlainKey, RateLimit};
 use keyward_store::{NewKey, Store};
 use std::io::Write;
 use std::path::PathBuf;
@@ -94,6 +94,11 @@ async fn seed_keys(args: SeedArgs, store: &dyn Store, clock: &dyn Clock) -> anyh
             }),
             permissions: permissions.clone(),
             metadata: Some(serde_json::json!({ "plan": "bench" })),
+            // A limit that never refuses, so the benchmark pays for the GCRA check.
+            ratelimit: Some(RateLimit {
+                limit: 1_000_000,
+                period: 1,
+            }),
             ..NewKey::for_plain(
                 &plain,
                 &org_id,
