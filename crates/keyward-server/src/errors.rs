@@ -293,9 +293,7 @@ impl Problem {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        if let ApiError::Internal = self {
-            // The cause was logged where it happened (see `From<StoreError>`).
-        }
+        // Internal errors carry no detail here: the cause was logged where it happened.
         let mut response = self.problem().into_response_with(self.challenge());
         if let ApiError::RateLimited(wait) = self {
             let secs = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
