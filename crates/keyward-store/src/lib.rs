@@ -7,6 +7,7 @@
 
 mod model;
 pub mod postgres;
+mod rows;
 pub mod sqlite;
 pub mod testing;
 

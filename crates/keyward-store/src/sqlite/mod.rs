@@ -6,7 +6,7 @@
 
 use crate::*;
 use chrono::{DateTime, Utc};
-use keyward_core::{key::Environment, KeyHash, KeyKind, Owner, PermissionSet, Role, Scope};
+use keyward_core::{KeyHash, KeyKind, Owner, Role};
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteRow, SqliteSynchronous,
 };
@@ -19,6 +19,30 @@ static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite")
 pub struct SqliteStore {
     reader: SqlitePool,
     writer: SqlitePool,
+}
+
+use crate::rows::{corrupt, from_ms, json_text, ms, owner_columns};
+use crate::rows::{ChannelRow, KeyRow, OrgRow, ResourceRow, ServiceAccountRow};
+use sqlx::FromRow;
+
+fn key_from_row(row: &SqliteRow) -> Result<KeyRecord> {
+    KeyRow::from_row(row)?.try_into()
+}
+
+fn org_from_row(row: &SqliteRow) -> Result<Organization> {
+    OrgRow::from_row(row)?.try_into()
+}
+
+fn resource_from_row(row: &SqliteRow) -> Result<Resource> {
+    Ok(ResourceRow::from_row(row)?.into())
+}
+
+fn channel_from_row(row: &SqliteRow) -> Result<Channel> {
+    Ok(ChannelRow::from_row(row)?.into())
+}
+
+fn sa_from_row(row: &SqliteRow) -> Result<ServiceAccount> {
+    ServiceAccountRow::from_row(row)?.try_into()
 }
 
 const KEY_SELECT: &str = "SELECT k.id, k.org_id, o.name AS org_name, k.kind, k.environment, k.name, k.prefix, k.key_hash, \
@@ -56,86 +80,6 @@ impl SqliteStore {
     }
 }
 
-fn ms(t: DateTime<Utc>) -> i64 {
-    t.timestamp_millis()
-}
-
-fn from_ms(v: i64) -> DateTime<Utc> {
-    DateTime::from_timestamp_millis(v).unwrap_or_default()
-}
-
-fn opt_ms(v: Option<i64>) -> Option<DateTime<Utc>> {
-    v.map(from_ms)
-}
-
-fn corrupt(what: &str, value: &str) -> StoreError {
-    StoreError::Other(format!("unreadable {what} in the database: {value:?}").into())
-}
-
-fn owner_columns(owner: &Option<Owner>) -> (Option<&'static str>, Option<&str>, Option<&str>) {
-    match owner {
-        None => (None, None, None),
-        Some(o @ Owner::External { id }) => (Some(o.type_str()), Some(id), None),
-        Some(o) => (Some(o.type_str()), Some(o.id()), Some(o.label())),
-    }
-}
-
-fn key_from_row(row: &SqliteRow) -> Result<KeyRecord> {
-    let kind: String = row.try_get("kind")?;
-    let env: String = row.try_get("environment")?;
-    let permissions: String = row.try_get("permissions")?;
-    let scope: String = row.try_get("scope")?;
-    let metadata: Option<String> = row.try_get("metadata")?;
-    let owner_type: Option<String> = row.try_get("owner_type")?;
-    let owner_id: Option<String> = row.try_get("owner_id")?;
-    let owner_name: Option<String> = row.try_get("owner_name")?;
-    let owner = match (owner_type.as_deref(), owner_id) {
-        (Some("user"), Some(id)) => Some(Owner::User {
-            id,
-            name: owner_name.unwrap_or_default(),
-        }),
-        (Some("service_account"), Some(id)) => Some(Owner::ServiceAccount {
-            id,
-            name: owner_name.unwrap_or_default(),
-        }),
-        (Some("external"), Some(id)) => Some(Owner::External { id }),
-        (None, _) => None,
-        (Some(other), _) => return Err(corrupt("owner type", other)),
-    };
-    Ok(KeyRecord {
-        id: row.try_get("id")?,
-        org_id: row.try_get("org_id")?,
-        org_name: row.try_get("org_name")?,
-        kind: KeyKind::parse(&kind).ok_or_else(|| corrupt("key kind", &kind))?,
-        environment: Environment::parse(&env).ok_or_else(|| corrupt("environment", &env))?,
-        name: row.try_get("name")?,
-        prefix: row.try_get("prefix")?,
-        hash: KeyHash::from_bytes(&row.try_get::<Vec<u8>, _>("key_hash")?)
-            .ok_or_else(|| corrupt("key hash", "…"))?,
-        owner,
-        permissions: serde_json::from_str::<PermissionSet>(&permissions)
-            .map_err(|_| corrupt("permissions", &permissions))?,
-        scope: serde_json::from_str::<Scope>(&scope).map_err(|_| corrupt("scope", &scope))?,
-        metadata: metadata
-            .as_deref()
-            .map(serde_json::from_str)
-            .transpose()
-            .map_err(|_| corrupt("metadata", "…"))?,
-        created_at: from_ms(row.try_get("created_at")?),
-        created_by: row.try_get("created_by")?,
-        expires_at: opt_ms(row.try_get("expires_at")?),
-        last_used_at: opt_ms(row.try_get("last_used_at")?),
-        revoked_at: opt_ms(row.try_get("revoked_at")?),
-        revoked_by: row.try_get("revoked_by")?,
-        rotated_from: row.try_get("rotated_from")?,
-        rotated_to: row.try_get("rotated_to")?,
-        workspace_id: row.try_get("workspace_id")?,
-        channel_id: row.try_get("channel_id")?,
-        ratelimit: json_column(row, "ratelimit")?,
-        quota: json_column(row, "quota")?,
-    })
-}
-
 async fn insert_key(conn: &mut sqlx::SqliteConnection, k: &NewKey) -> Result<()> {
     let (owner_type, owner_id, owner_name) = owner_columns(&k.owner);
     sqlx::query(
@@ -164,8 +108,8 @@ async fn insert_key(conn: &mut sqlx::SqliteConnection, k: &NewKey) -> Result<()>
     .bind(k.scope.level())
     .bind(&k.workspace_id)
     .bind(&k.channel_id)
-    .bind(k.ratelimit.map(|r| serde_json::to_string(&r).expect("ratelimit serializes")))
-    .bind(k.quota.map(|q| serde_json::to_string(&q).expect("quota serializes")))
+    .bind(json_text(&k.ratelimit))
+    .bind(json_text(&k.quota))
     .execute(&mut *conn)
     .await?;
     Ok(())
@@ -252,63 +196,9 @@ const ORG_SELECT: &str =
     "SELECT id, name, created_at, max_keys, max_worker_keys, allow_legacy_tokens, \
     default_ratelimit, default_quota FROM organizations";
 
-/// A nullable JSON column of a typed value.
-fn json_column<T: serde::de::DeserializeOwned>(row: &SqliteRow, column: &str) -> Result<Option<T>> {
-    let raw: Option<String> = row.try_get(column)?;
-    raw.map(|s| serde_json::from_str(&s).map_err(|_| corrupt(column, &s)))
-        .transpose()
-}
-
 const CHANNEL_SELECT: &str =
     "SELECT id, org_id, agent_id, name, hook_id, enabled, created_at, deleted_at FROM channels";
 const SA_SELECT: &str = "SELECT id, name, scopes, created_at, created_by FROM service_accounts";
-
-fn org_from_row(row: &SqliteRow) -> Result<Organization> {
-    Ok(Organization {
-        id: row.try_get("id")?,
-        name: row.try_get("name")?,
-        created_at: from_ms(row.try_get("created_at")?),
-        settings: OrgSettings {
-            max_keys: row.try_get::<i64, _>("max_keys")? as u32,
-            max_worker_keys: row.try_get::<i64, _>("max_worker_keys")? as u32,
-            allow_legacy_tokens: row.try_get("allow_legacy_tokens")?,
-            default_ratelimit: json_column(row, "default_ratelimit")?,
-            default_quota: json_column(row, "default_quota")?,
-        },
-    })
-}
-
-fn resource_from_row(row: &SqliteRow) -> Result<Resource> {
-    Ok(Resource {
-        id: row.try_get("id")?,
-        name: row.try_get("name")?,
-        created_at: from_ms(row.try_get("created_at")?),
-    })
-}
-
-fn channel_from_row(row: &SqliteRow) -> Result<Channel> {
-    Ok(Channel {
-        id: row.try_get("id")?,
-        org_id: row.try_get("org_id")?,
-        agent_id: row.try_get("agent_id")?,
-        name: row.try_get("name")?,
-        hook_id: row.try_get("hook_id")?,
-        enabled: row.try_get("enabled")?,
-        created_at: from_ms(row.try_get("created_at")?),
-        deleted: row.try_get::<Option<i64>, _>("deleted_at")?.is_some(),
-    })
-}
-
-fn sa_from_row(row: &SqliteRow) -> Result<ServiceAccount> {
-    let scopes: String = row.try_get("scopes")?;
-    Ok(ServiceAccount {
-        id: row.try_get("id")?,
-        name: row.try_get("name")?,
-        scopes: serde_json::from_str(&scopes).map_err(|_| corrupt("scopes", &scopes))?,
-        created_at: from_ms(row.try_get("created_at")?),
-        created_by: row.try_get("created_by")?,
-    })
-}
 
 async fn fetch_member(
     conn: &mut sqlx::SqliteConnection,
@@ -599,8 +489,8 @@ impl Store for SqliteStore {
             .bind(serde_json::to_string(permissions).expect("permissions serialize"))
             .bind(serde_json::to_string(scope).expect("scope serializes"))
             .bind(scope.level())
-            .bind(ratelimit.map(|r| serde_json::to_string(&r).expect("ratelimit serializes")))
-            .bind(quota.map(|q| serde_json::to_string(&q).expect("quota serializes")))
+            .bind(json_text(&ratelimit))
+            .bind(json_text(&quota))
             .bind(org_id)
             .bind(id)
             .execute(&mut *tx)
@@ -799,8 +689,8 @@ impl Store for SqliteStore {
             .bind(i64::from(org.settings.max_keys))
             .bind(i64::from(org.settings.max_worker_keys))
             .bind(org.settings.allow_legacy_tokens)
-            .bind(org.settings.default_ratelimit.map(|r| serde_json::to_string(&r).expect("ratelimit serializes")))
-            .bind(org.settings.default_quota.map(|q| serde_json::to_string(&q).expect("quota serializes")))
+            .bind(json_text(&org.settings.default_ratelimit))
+            .bind(json_text(&org.settings.default_quota))
             .execute(&mut *tx)
             .await?;
         sqlx::query(
@@ -828,8 +718,8 @@ impl Store for SqliteStore {
             .bind(i64::from(org.settings.max_keys))
             .bind(i64::from(org.settings.max_worker_keys))
             .bind(org.settings.allow_legacy_tokens)
-            .bind(org.settings.default_ratelimit.map(|r| serde_json::to_string(&r).expect("ratelimit serializes")))
-            .bind(org.settings.default_quota.map(|q| serde_json::to_string(&q).expect("quota serializes")))
+            .bind(json_text(&org.settings.default_ratelimit))
+            .bind(json_text(&org.settings.default_quota))
             .bind(&org.id)
             .execute(&mut *tx)
             .await?
