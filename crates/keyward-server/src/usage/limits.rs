@@ -107,6 +107,9 @@ impl Limits {
         }
     }
 
+    /// The limiter of `id` for `cfg`. Created (or replaced, when the limit changed) under
+    /// the map's entry lock, so concurrent first requests share one limiter instead of
+    /// each counting on its own.
     fn limiter(
         &self,
         map: &DashMap<String, (RateLimit, Arc<Gcra>)>,
@@ -118,16 +121,25 @@ impl Limits {
                 return entry.1.clone();
             }
         }
-        let burst = NonZeroU32::new(cfg.limit.max(1)).expect("limit >= 1");
-        let interval = Duration::from_secs(u64::from(cfg.period)) / cfg.limit.max(1);
-        let quota = governor::Quota::with_period(interval.max(Duration::from_nanos(1)))
-            .expect("non-zero interval")
-            .allow_burst(burst);
-        let gcra = Arc::new(
-            governor::RateLimiter::direct_with_clock(quota, self.clock.clone()).with_middleware(),
-        );
-        map.insert(id.to_owned(), (cfg, gcra.clone()));
-        gcra
+        let new = || {
+            let burst = NonZeroU32::new(cfg.limit.max(1)).expect("limit >= 1");
+            let interval = Duration::from_secs(u64::from(cfg.period)) / cfg.limit.max(1);
+            let quota = governor::Quota::with_period(interval.max(Duration::from_nanos(1)))
+                .expect("non-zero interval")
+                .allow_burst(burst);
+            (
+                cfg,
+                Arc::new(
+                    governor::RateLimiter::direct_with_clock(quota, self.clock.clone())
+                        .with_middleware(),
+                ),
+            )
+        };
+        let mut entry = map.entry(id.to_owned()).or_insert_with(new);
+        if entry.0 != cfg {
+            *entry = new();
+        }
+        entry.1.clone()
     }
 
     fn count(&self, cfg: RateLimit, gcra: &Gcra) -> RateInfo {
@@ -343,5 +355,51 @@ impl Limits {
             }
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use keyward_core::ManualClock;
+    use std::sync::atomic::{AtomicU32, Ordering};
+    use std::sync::Barrier;
+
+    /// Threads released together on a limiter nobody has used yet must share one
+    /// allowance: exactly `limit` requests pass, whoever creates the limiter.
+    #[test]
+    fn concurrent_first_requests_share_one_limiter() {
+        let clock = Arc::new(ManualClock::new(chrono::Utc::now()));
+        let limits = Arc::new(Limits::new(clock));
+        let cfg = RateLimit {
+            limit: 10,
+            period: 60,
+        };
+        for round in 0..50 {
+            let id = format!("key_{round}");
+            let allowed = Arc::new(AtomicU32::new(0));
+            let barrier = Arc::new(Barrier::new(8));
+            let threads: Vec<_> = (0..8)
+                .map(|_| {
+                    let (limits, id, allowed, barrier) =
+                        (limits.clone(), id.clone(), allowed.clone(), barrier.clone());
+                    std::thread::spawn(move || {
+                        barrier.wait();
+                        for _ in 0..4 {
+                            if limits
+                                .count(cfg, &limits.limiter(&limits.by_key, &id, cfg))
+                                .allowed
+                            {
+                                allowed.fetch_add(1, Ordering::SeqCst);
+                            }
+                        }
+                    })
+                })
+                .collect();
+            for t in threads {
+                t.join().unwrap();
+            }
+            assert_eq!(allowed.load(Ordering::SeqCst), 10, "round {round}");
+        }
     }
 }
