@@ -1387,6 +1387,56 @@ async fn organizations_are_isolated_tenants() {
             .status,
         StatusCode::NOT_FOUND
     );
+    // Only an owner deletes an organization; then every key of it stops at once.
+    let labs_id = me.body["org"]["id"].as_str().unwrap().to_owned();
+    let r = app
+        .delete(&format!("/v1/organizations/{first_org}"), &w.admin)
+        .await;
+    assert_eq!(
+        (r.status, r.code()),
+        (StatusCode::FORBIDDEN, "role_forbidden")
+    );
+    assert_eq!(
+        app.delete(&format!("/v1/organizations/{labs_id}"), t)
+            .await
+            .status,
+        StatusCode::NOT_FOUND
+    );
+    let labs_key = app
+        .post("/v1/keys", &other_token, json!({"name": "labs key"}))
+        .await
+        .body["key"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert_eq!(
+        app.delete(&format!("/v1/organizations/{labs_id}"), &other_token)
+            .await
+            .status,
+        StatusCode::NO_CONTENT
+    );
+    assert_eq!(
+        app.get("/v1/me", &other_token).await.code(),
+        "token_revoked"
+    );
+    assert_eq!(app.get("/v1/me", &labs_key).await.code(), "token_revoked");
+    assert_eq!(
+        app.get("/v1/me/organizations", t)
+            .await
+            .body
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
+    let again = app
+        .post("/v1/organizations", t, json!({"name": "acme-labs"}))
+        .await;
+    assert_eq!(
+        again.status,
+        StatusCode::CREATED,
+        "a deleted organization's name is free again"
+    );
     // A workspace in use cannot be deleted; an unused one can.
     let _bound = app
         .post("/v1/keys", t, json!({"name": "w", "scope": w.fill(WS1)}))

@@ -157,6 +157,15 @@ pub trait Store: Send + Sync + 'static {
         audit: NewAuditEvent,
     ) -> Result<KeyRecord>;
     async fn update_org(&self, org: &Organization, audit: NewAuditEvent) -> Result<Organization>;
+    /// Marks an organization deleted (renamed so its name is free again) and revokes
+    /// every key of it; returns their hashes.
+    async fn delete_org(
+        &self,
+        id: &str,
+        at: DateTime<Utc>,
+        by: &str,
+        audit: NewAuditEvent,
+    ) -> Result<Vec<KeyHash>>;
 
     // Workspaces and agents.
     async fn create_resource(

@@ -129,7 +129,7 @@ fn api() -> OpenApiRouter<AppState> {
         .routes(routes!(usage::set_owner_limit, usage::delete_owner_limit))
         .routes(routes!(orgs::my_organizations))
         .routes(routes!(orgs::create_org))
-        .routes(routes!(orgs::get_org, orgs::update_org))
+        .routes(routes!(orgs::get_org, orgs::update_org, orgs::delete_org))
         .routes(routes!(
             resources::create_workspace,
             resources::list_workspaces

@@ -2,6 +2,7 @@
 
 use super::{actor_event, keys::CreatedKey, keys::KeyView};
 use crate::auth::Principal;
+use crate::authz::Reach;
 use crate::errors::{ApiError, Result};
 use crate::extract::ApiJson;
 use crate::state::AppState;
@@ -214,4 +215,47 @@ pub async fn update_org(
         serde_json::json!({ "from": { "name": before.name, "settings": before.settings }, "to": { "name": org.name, "settings": org.settings } }),
     );
     Ok(Json(state.store.update_org(&org, audit).await?))
+}
+
+/// Delete the organization (owners only). Every key of it is revoked at once; its
+/// audit log is kept.
+#[utoipa::path(delete, path = "/v1/organizations/{id}", tag = "organizations", params(("id" = String, Path)),
+    responses((status = 204), (status = "4XX", body = crate::errors::Problem)),
+    security(("bearer" = ["organizations:write"])))]
+pub async fn delete_org(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path(id): Path<String>,
+) -> Result<StatusCode> {
+    principal.require("organizations:write")?;
+    same_org(&principal, &id)?;
+    let reach = principal.require_admin(&state).await?;
+    if !matches!(
+        reach,
+        Reach::Admin {
+            role: Some(Role::Owner)
+        }
+    ) {
+        return Err(ApiError::RoleForbidden(
+            "only owners delete an organization".into(),
+        ));
+    }
+    let now = state.clock.now();
+    let audit = actor_event(
+        &principal,
+        now,
+        "org.delete",
+        "organization",
+        &id,
+        serde_json::json!({}),
+    );
+    let revoked = state
+        .store
+        .delete_org(&id, now, &principal.actor().name, audit)
+        .await?;
+    for hash in &revoked {
+        state.keys.invalidate(hash);
+    }
+    tracing::info!(org_id = %id, keys_revoked = revoked.len(), "organization deleted");
+    Ok(StatusCode::NO_CONTENT)
 }

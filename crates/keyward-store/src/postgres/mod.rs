@@ -738,11 +738,13 @@ impl Store for PgStore {
     }
 
     async fn get_org(&self, id: &str) -> Result<Organization> {
-        let row = sqlx::query(&format!("{ORG_SELECT} WHERE id = $1"))
-            .bind(id)
-            .fetch_optional(&self.pool)
-            .await?
-            .ok_or(StoreError::NotFound)?;
+        let row = sqlx::query(&format!(
+            "{ORG_SELECT} WHERE id = $1 AND deleted_at IS NULL"
+        ))
+        .bind(id)
+        .fetch_optional(&self.pool)
+        .await?
+        .ok_or(StoreError::NotFound)?;
         org_from_row(&row)
     }
 
@@ -750,7 +752,7 @@ impl Store for PgStore {
         let rows = sqlx::query(
             "SELECT o.id, o.name, o.created_at, o.max_keys, o.max_worker_keys, o.allow_legacy_tokens, \
              o.default_ratelimit, o.default_quota, m.role \
-             FROM memberships m JOIN organizations o ON o.id = m.org_id WHERE m.user_id = $1 ORDER BY o.name",
+             FROM memberships m JOIN organizations o ON o.id = m.org_id WHERE m.user_id = $1 AND o.deleted_at IS NULL ORDER BY o.name",
         )
         .bind(user_id)
         .fetch_all(&self.pool)
@@ -807,7 +809,7 @@ impl Store for PgStore {
         let mut tx = self.pool.begin().await?;
         let done = sqlx::query(
             "UPDATE organizations SET name = $1, max_keys = $2, max_worker_keys = $3, allow_legacy_tokens = $4, \
-             default_ratelimit = $5, default_quota = $6 WHERE id = $7",
+             default_ratelimit = $5, default_quota = $6 WHERE id = $7 AND deleted_at IS NULL",
         )
             .bind(&org.name)
             .bind(i64::from(org.settings.max_keys))
@@ -827,6 +829,33 @@ impl Store for PgStore {
         notify(&mut tx, FLUSH_ALL).await?;
         tx.commit().await?;
         self.get_org(&org.id).await
+    }
+
+    async fn delete_org(
+        &self,
+        id: &str,
+        at: DateTime<Utc>,
+        by: &str,
+        audit: NewAuditEvent,
+    ) -> Result<Vec<KeyHash>> {
+        let mut tx = self.pool.begin().await?;
+        lock_org(&mut tx, id).await?;
+        let done = sqlx::query(
+            "UPDATE organizations SET deleted_at = $1, name = name || ' (deleted ' || id || ')' \
+             WHERE id = $2 AND deleted_at IS NULL",
+        )
+        .bind(ms(at))
+        .bind(id)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        if done == 0 {
+            return Err(StoreError::NotFound);
+        }
+        let hashes = revoke_where(&mut tx, id, "org_id = $2", id, at, by).await?;
+        insert_audit(&mut tx, &audit).await?;
+        tx.commit().await?;
+        Ok(hashes)
     }
 
     async fn create_resource(

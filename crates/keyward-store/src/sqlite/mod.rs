@@ -643,7 +643,7 @@ impl Store for SqliteStore {
     }
 
     async fn get_org(&self, id: &str) -> Result<Organization> {
-        let row = sqlx::query(&format!("{ORG_SELECT} WHERE id = ?"))
+        let row = sqlx::query(&format!("{ORG_SELECT} WHERE id = ? AND deleted_at IS NULL"))
             .bind(id)
             .fetch_optional(&self.reader)
             .await?
@@ -655,7 +655,7 @@ impl Store for SqliteStore {
         let rows = sqlx::query(
             "SELECT o.id, o.name, o.created_at, o.max_keys, o.max_worker_keys, o.allow_legacy_tokens, \
              o.default_ratelimit, o.default_quota, m.role \
-             FROM memberships m JOIN organizations o ON o.id = m.org_id WHERE m.user_id = ? ORDER BY o.name",
+             FROM memberships m JOIN organizations o ON o.id = m.org_id WHERE m.user_id = ? AND o.deleted_at IS NULL ORDER BY o.name",
         )
         .bind(user_id)
         .fetch_all(&self.reader)
@@ -712,7 +712,7 @@ impl Store for SqliteStore {
         let mut tx = self.writer.begin().await?;
         let done = sqlx::query(
             "UPDATE organizations SET name = ?, max_keys = ?, max_worker_keys = ?, allow_legacy_tokens = ?, \
-             default_ratelimit = ?, default_quota = ? WHERE id = ?",
+             default_ratelimit = ?, default_quota = ? WHERE id = ? AND deleted_at IS NULL",
         )
             .bind(&org.name)
             .bind(i64::from(org.settings.max_keys))
@@ -730,6 +730,32 @@ impl Store for SqliteStore {
         insert_audit(&mut tx, &audit).await?;
         tx.commit().await?;
         self.get_org(&org.id).await
+    }
+
+    async fn delete_org(
+        &self,
+        id: &str,
+        at: DateTime<Utc>,
+        by: &str,
+        audit: NewAuditEvent,
+    ) -> Result<Vec<KeyHash>> {
+        let mut tx = self.writer.begin().await?;
+        let done = sqlx::query(
+            "UPDATE organizations SET deleted_at = ?, name = name || ' (deleted ' || id || ')' \
+             WHERE id = ? AND deleted_at IS NULL",
+        )
+        .bind(ms(at))
+        .bind(id)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        if done == 0 {
+            return Err(StoreError::NotFound);
+        }
+        let hashes = revoke_where(&mut tx, id, "org_id = ?", id, at, by).await?;
+        insert_audit(&mut tx, &audit).await?;
+        tx.commit().await?;
+        Ok(hashes)
     }
 
     async fn create_resource(
