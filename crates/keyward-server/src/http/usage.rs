@@ -263,7 +263,7 @@ pub struct OwnerLimitRequest {
     pub ratelimit: RateLimit,
 }
 
-/// Checks that the owner exists in the caller's organization.
+/// Checks that the owner exists in the caller's organization; returns it.
 async fn owner(
     state: &AppState,
     principal: &Principal,
@@ -334,7 +334,7 @@ pub async fn set_owner_limit(
     req.ratelimit
         .validate()
         .map_err(|e| ApiError::validation("ratelimit", e))?;
-    let owner = owner(&state, &principal, &owner_type, &owner_id).await?;
+    owner(&state, &principal, &owner_type, &owner_id).await?;
     let audit = actor_event(
         &principal,
         state.clock.now(),
@@ -353,7 +353,7 @@ pub async fn set_owner_limit(
             audit,
         )
         .await?;
-    state.limits.forget_owner(principal.org_id(), &owner);
+    state.limits.forget_owner_limits(principal.org_id());
     Ok(Json(OwnerLimit {
         owner_type,
         owner_id,
@@ -373,7 +373,7 @@ pub async fn delete_owner_limit(
 ) -> Result<StatusCode> {
     principal.require("limits:write")?;
     principal.require_admin(&state).await?;
-    let owner = owner(&state, &principal, &owner_type, &owner_id).await?;
+    owner(&state, &principal, &owner_type, &owner_id).await?;
     let audit = actor_event(
         &principal,
         state.clock.now(),
@@ -386,6 +386,6 @@ pub async fn delete_owner_limit(
         .store
         .set_owner_limit(principal.org_id(), &owner_type, &owner_id, None, audit)
         .await?;
-    state.limits.forget_owner(principal.org_id(), &owner);
+    state.limits.forget_owner_limits(principal.org_id());
     Ok(StatusCode::NO_CONTENT)
 }

@@ -218,16 +218,16 @@ impl Limits {
             .copied())
     }
 
-    /// Forgets every cached owner limit (another node announced changes it does not detail).
+    /// Forgets every cached owner-limit setting (another node announced changes it does
+    /// not detail). Only the settings: what owners have already spent stays counted, and
+    /// `limiter` starts afresh only for an owner whose limit really changed.
     pub fn forget_all_owners(&self) {
         self.owner_limits.clear();
-        self.by_owner.clear();
     }
 
-    /// Forgets an organization's cached owner limits (after one changed on this node).
-    pub fn forget_owner(&self, org_id: &str, owner: &Owner) {
+    /// Forgets an organization's cached owner-limit settings (after one changed here).
+    pub fn forget_owner_limits(&self, org_id: &str) {
         self.owner_limits.remove(org_id);
-        self.by_owner.remove(&owner_key(org_id, owner));
     }
 
     /// Counts one request against the owner's and the key's limits. Returns the most
@@ -401,5 +401,46 @@ mod tests {
             }
             assert_eq!(allowed.load(Ordering::SeqCst), 10, "round {round}");
         }
+    }
+
+    /// Other nodes' changes flush cached settings at any moment; they must not hand an
+    /// owner a fresh allowance.
+    #[test]
+    fn forgetting_settings_keeps_what_was_spent() {
+        let limits = Limits::new(Arc::new(ManualClock::new(chrono::Utc::now())));
+        let cfg = RateLimit {
+            limit: 10,
+            period: 60,
+        };
+        let mut allowed = 0;
+        for i in 0..30 {
+            if i % 4 == 0 {
+                limits.forget_all_owners();
+                limits.forget_owner_limits("org");
+            }
+            if limits
+                .count(
+                    cfg,
+                    &limits.limiter(&limits.by_owner, "org/external/cus_1", cfg),
+                )
+                .allowed
+            {
+                allowed += 1;
+            }
+        }
+        assert_eq!(allowed, 10);
+        // A changed limit is a new allowance.
+        let bigger = RateLimit {
+            limit: 20,
+            period: 60,
+        };
+        assert!(
+            limits
+                .count(
+                    bigger,
+                    &limits.limiter(&limits.by_owner, "org/external/cus_1", bigger)
+                )
+                .allowed
+        );
     }
 }
