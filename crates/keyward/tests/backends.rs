@@ -118,3 +118,44 @@ fn migrate_and_bootstrap_on_postgres() {
     assert!(token.trim().starts_with("kw_pat_"));
     drop(schema);
 }
+
+#[test]
+fn postgres_connections_can_require_tls() {
+    let Some(base) = keyward_store::testing::postgres_url() else {
+        eprintln!(
+            "skipped: {} is not set",
+            keyward_store::testing::DATABASE_URL_VAR
+        );
+        return;
+    };
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let ssl: String = rt.block_on(async {
+        let pool = sqlx::PgPool::connect(&base).await.unwrap();
+        sqlx::query_scalar("SHOW ssl")
+            .fetch_one(&pool)
+            .await
+            .unwrap()
+    });
+    if ssl != "on" {
+        eprintln!(
+            "skipped: the PostgreSQL server at {} has ssl = {ssl}",
+            keyward_store::redact_url(&base)
+        );
+        return;
+    }
+    let schema = rt
+        .block_on(keyward_store::testing::PgScratch::create(&base))
+        .unwrap();
+    let url = schema.url();
+    let tls_url = format!(
+        "{url}{}sslmode=require",
+        if url.contains('?') { '&' } else { '?' }
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let out = ok(keyward(dir.path())
+        .args(["migrate", "--database-url", &tls_url])
+        .output()
+        .unwrap());
+    assert!(out.contains("is up to date"), "{out}");
+    drop(schema);
+}
