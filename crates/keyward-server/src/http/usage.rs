@@ -9,7 +9,7 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::Json;
 use chrono::{DateTime, Duration, Utc};
-use keyward_core::{Owner, Quota, RateLimit};
+use keyward_core::{Quota, RateLimit};
 use keyward_store::{OwnerLimit, UsageRow};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -263,45 +263,38 @@ pub struct OwnerLimitRequest {
     pub ratelimit: RateLimit,
 }
 
-/// Checks that the owner exists in the caller's organization; returns it.
-async fn owner(
+/// 404 unless the owner exists in the caller's organization (any customer id is one).
+async fn check_owner_exists(
     state: &AppState,
     principal: &Principal,
     owner_type: &str,
     owner_id: &str,
-) -> Result<Owner> {
+) -> Result<()> {
     let org = principal.org_id();
     match owner_type {
         "user" => {
-            let m = state
+            state
                 .store
                 .get_member(org, owner_id)
                 .await?
                 .ok_or(ApiError::NotFound("member"))?;
-            Ok(Owner::User {
-                id: m.user_id,
-                name: m.email,
-            })
         }
         "service_account" => {
-            let sa = state
+            state
                 .store
                 .get_service_account(org, owner_id)
                 .await
                 .map_err(|_| ApiError::NotFound("service account"))?;
-            Ok(Owner::ServiceAccount {
-                id: sa.id,
-                name: sa.name,
-            })
         }
-        "external" if !owner_id.is_empty() && owner_id.len() <= 255 => Ok(Owner::External {
-            id: owner_id.to_owned(),
-        }),
-        _ => Err(ApiError::validation(
-            "owner_type",
-            "must be user, service_account or external",
-        )),
+        "external" if !owner_id.is_empty() && owner_id.len() <= 255 => {}
+        _ => {
+            return Err(ApiError::validation(
+                "owner_type",
+                "must be user, service_account or external",
+            ))
+        }
     }
+    Ok(())
 }
 
 /// Rate limits shared by all keys of an owner.
@@ -334,7 +327,7 @@ pub async fn set_owner_limit(
     req.ratelimit
         .validate()
         .map_err(|e| ApiError::validation("ratelimit", e))?;
-    owner(&state, &principal, &owner_type, &owner_id).await?;
+    check_owner_exists(&state, &principal, &owner_type, &owner_id).await?;
     let audit = actor_event(
         &principal,
         state.clock.now(),
@@ -373,7 +366,7 @@ pub async fn delete_owner_limit(
 ) -> Result<StatusCode> {
     principal.require("limits:write")?;
     principal.require_admin(&state).await?;
-    owner(&state, &principal, &owner_type, &owner_id).await?;
+    check_owner_exists(&state, &principal, &owner_type, &owner_id).await?;
     let audit = actor_event(
         &principal,
         state.clock.now(),
