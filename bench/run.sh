@@ -4,6 +4,10 @@
 #
 #   bench/run.sh [--keys N] [--duration SECONDS] [--connections C] [--rate R]
 #
+# Three phases, back to back: the trivial route (GET /livez), the floor (the verify
+# requests sent to POST /__bench/floor, which reads them and answers a fixed verify-sized
+# answer: HTTP with verify's message sizes and no verifying), and verify itself.
+#
 # Environment: KEYWARD_BENCH_KEYS_COUNT (N, default 1000), KEYWARD_BENCH_DURATION (10),
 # KEYWARD_BENCH_CONNECTIONS (32), KEYWARD_BENCH_RATE (1000), KEYWARD_BENCH_NO_PIN=1 to
 # run without taskset, CARGO_TARGET_DIR (default target/).
@@ -83,7 +87,7 @@ PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); pr
 ADDR=127.0.0.1:$PORT
 URL=http://$ADDR
 START_NS=$(date +%s%N)
-"${SERVER_PIN[@]}" "$BIN" serve --listen "$ADDR" --data-dir "$TMP/data" >"$TMP/server.log" 2>&1 &
+"${SERVER_PIN[@]}" "$BIN" serve --bench-floor --listen "$ADDR" --data-dir "$TMP/data" >"$TMP/server.log" 2>&1 &
 SERVER_PID=$!
 until curl -fsS -o /dev/null "$URL/livez" 2>/dev/null; do
   kill -0 "$SERVER_PID" 2>/dev/null || { cat "$TMP/server.log" >&2; exit 1; }
@@ -144,6 +148,9 @@ echo "== $KEYS keys stored (database $DB_SIZE), ready to serve ${READY_MS} ms af
 "${CLIENT_PIN[@]}" wrk -t1 -c"$CONNECTIONS" -d2s -s bench/verify.lua "$URL" >/dev/null
 
 run_wrk trivial "$DURATION" "$URL/livez"
+export KEYWARD_BENCH_PATH=/__bench/floor
+run_wrk floor "$DURATION" -s bench/verify.lua "$URL"
+unset KEYWARD_BENCH_PATH
 run_wrk verify "$DURATION" -s bench/verify.lua "$URL"
 
 echo "== fixed rate: $RATE verifications/s for ${DURATION}s"
@@ -152,5 +159,9 @@ echo "== fixed rate: $RATE verifications/s for ${DURATION}s"
 
 echo "== server memory: RSS $(( $(rss_kb) / 1024 )) MiB, peak $(( $(hwm_kb) / 1024 )) MiB"
 printf '%s' "$WARN"
+FLOOR_LEN=$(curl -fsS -X POST -H 'Content-Type: application/json' -d '{}' "$URL/__bench/floor" | wc -c)
+echo "== answer sizes: verify $(printf '%s' "$CHECK" | wc -c) bytes, floor $FLOOR_LEN bytes"
+awk -v f="$RPS_floor" -v t="$RPS_trivial" 'BEGIN {printf "floor/trivial throughput ratio: %.2f (the most any verify could reach: HTTP with verify-sized messages)\n", f / t}'
+awk -v v="$RPS_verify" -v f="$RPS_floor" 'BEGIN {printf "verify/floor throughput ratio: %.2f (what verifying itself costs)\n", v / f}'
 RATIO=$(awk -v v="$RPS_verify" -v t="$RPS_trivial" 'BEGIN {printf "%.2f", v / t}')
 echo "verify/trivial throughput ratio: $RATIO"

@@ -1,12 +1,14 @@
 -- wrk script for POST /v1/keys/verify, rotating through the raw keys in $KEYWARD_BENCH_KEYS
 -- with a permission check. Requests are formatted once in init(), so the load generator
--- spends its time sending, not building strings.
+-- spends its time sending, not building strings. KEYWARD_BENCH_PATH sends the same
+-- requests elsewhere (bench/run.sh: /__bench/floor).
 local requests = {}
 local i = 0
 
 function init(args)
   local token = os.getenv("KEYWARD_BENCH_TOKEN")
   local permission = os.getenv("KEYWARD_BENCH_PERMISSION") or "keys:read"
+  local path = os.getenv("KEYWARD_BENCH_PATH") or "/v1/keys/verify"
   local headers = {
     ["Authorization"] = "Bearer " .. token,
     ["Content-Type"] = "application/json",
@@ -14,7 +16,7 @@ function init(args)
   for key in io.lines(os.getenv("KEYWARD_BENCH_KEYS")) do
     if key ~= "" then
       local body = '{"key":"' .. key .. '","permission":"' .. permission .. '"}'
-      requests[#requests + 1] = wrk.format("POST", "/v1/keys/verify", headers, body)
+      requests[#requests + 1] = wrk.format("POST", path, headers, body)
     end
   end
   -- Each wrk thread starts at a different place in the rotation.

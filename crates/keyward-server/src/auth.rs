@@ -9,12 +9,12 @@ use crate::verify::Verdict;
 use axum::extract::{ConnectInfo, FromRequestParts};
 use axum::http::{header, request::Parts};
 use keyward_core::{KeyKind, Owner};
-use keyward_store::{Actor, KeyRecord};
+use keyward_store::Actor;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
 pub struct Principal {
-    pub key: Arc<KeyRecord>,
+    pub key: Arc<crate::verify::CachedKey>,
     /// The peer address; formatted only when an audit event needs it.
     pub source: Option<SocketAddr>,
 }
@@ -102,7 +102,8 @@ impl FromRequestParts<AppState> for Principal {
         state: &AppState,
     ) -> Result<Self, Self::Rejection> {
         let token = bearer_token(parts)?;
-        let key = match state.check_key(token).await? {
+        let now = state.clock.now();
+        let key = match state.check_at(token, None, now).await? {
             Verdict::Valid(key) => key,
             Verdict::Malformed(e) => return Err(ApiError::MalformedToken(e)),
             Verdict::NotFound => return Err(ApiError::UnknownToken),
@@ -123,7 +124,7 @@ impl FromRequestParts<AppState> for Principal {
             }
         }
         // The caller's own rate limits apply to Keyward's API too.
-        if let Some(info) = state.limits.admit(state.store.as_ref(), &key).await? {
+        if let Some(info) = state.limits.admit(state.store.as_ref(), &key, now).await? {
             if let Some(h) = &hints {
                 h.0.lock().expect("hints lock").ratelimit = Some(info);
             }
@@ -131,7 +132,7 @@ impl FromRequestParts<AppState> for Principal {
                 return Err(ApiError::RateLimited(info.retry_after));
             }
         }
-        state.usage.record(&key.id, state.clock.now(), Outcome::Api);
+        state.usage.record(&key.id, now, Outcome::Api);
         Ok(Principal {
             key,
             source: parts

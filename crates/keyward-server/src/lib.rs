@@ -33,6 +33,9 @@ pub struct Settings {
     pub listen: SocketAddr,
     /// How often `last_used_at` is written behind.
     pub flush_interval: Duration,
+    /// Also serve `POST /__bench/floor` (see [`http::meta::bench_floor`]); for
+    /// `bench/run.sh` only, never needed in production.
+    pub bench_floor: bool,
 }
 
 impl Default for Settings {
@@ -40,6 +43,7 @@ impl Default for Settings {
         Self {
             listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
             flush_interval: Duration::from_secs(2),
+            bench_floor: false,
         }
     }
 }
@@ -101,7 +105,8 @@ impl Application {
             None => vec![],
         };
         let flusher = tokio::spawn(background(state.clone(), self.settings.flush_interval));
-        let app = router(self.state.clone()).into_make_service_with_connect_info::<SocketAddr>();
+        let app = http::router_with(self.state.clone(), self.settings.bench_floor)
+            .into_make_service_with_connect_info::<SocketAddr>();
         axum::serve(self.listener, app)
             .with_graceful_shutdown(shutdown)
             .await?;

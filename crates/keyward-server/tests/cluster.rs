@@ -29,6 +29,7 @@ impl Node {
         let settings = Settings {
             listen: "127.0.0.1:0".parse().unwrap(),
             flush_interval,
+            ..Settings::default()
         };
         let app = Application::build(
             settings,

@@ -280,3 +280,13 @@ async fn routing_errors_are_problems_too() {
 async fn openapi_document_is_stable() {
     insta::assert_json_snapshot!("openapi", keyward_server::openapi());
 }
+
+/// The benchmark's floor route exists only with `serve --bench-floor`.
+#[tokio::test]
+async fn the_benchmark_floor_route_is_off_by_default() {
+    let app = TestApp::spawn().await;
+    let reply = app
+        .post("/__bench/floor", &app.owner_token, json!({"key": "x"}))
+        .await;
+    assert_eq!(reply.status, StatusCode::NOT_FOUND);
+}

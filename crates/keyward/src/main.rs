@@ -94,6 +94,9 @@ struct ServeArgs {
     /// Email of the first owner, if the database is empty [default: owner@localhost]
     #[arg(long, env = "KEYWARD_BOOTSTRAP_EMAIL")]
     email: Option<String>,
+    /// Also serve POST /__bench/floor, the baseline of bench/run.sh
+    #[arg(long, hide = true)]
+    bench_floor: bool,
 }
 
 #[derive(Args)]
@@ -240,6 +243,7 @@ async fn run(cli: Cli, file: config::FileConfig) -> anyhow::Result<()> {
             let app = Application::build(
                 Settings {
                     listen,
+                    bench_floor: args.bench_floor,
                     ..Settings::default()
                 },
                 store.clone(),

@@ -503,7 +503,7 @@ pub async fn create_key(
         }),
     );
     let record = Arc::new(state.store.create_key(new, audit).await?);
-    state.keys.insert_fresh(record.clone());
+    state.keys.insert_fresh(&record);
     tracing::info!(key_id = %record.id, kind = kind.as_str(), "key created");
     Ok((
         StatusCode::CREATED,
@@ -819,7 +819,7 @@ pub async fn rotate_key(
         .await?;
     state.keys.invalidate(&old.hash);
     let new = Arc::new(new);
-    state.keys.insert_fresh(new.clone());
+    state.keys.insert_fresh(&new);
     tracing::info!(key_id = %old.id, replacement = %new.id, "key rotated");
     Ok((
         StatusCode::CREATED,

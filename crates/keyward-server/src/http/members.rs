@@ -167,7 +167,7 @@ pub async fn add_member(
         .await
         .map_err(member_not_found)?;
     let record = std::sync::Arc::new(record);
-    state.keys.insert_fresh(record.clone());
+    state.keys.insert_fresh(&record);
     Ok((
         StatusCode::CREATED,
         Json(AddedMember {

@@ -38,6 +38,31 @@ pub async fn livez() -> &'static str {
     "ok"
 }
 
+/// The benchmark's floor (`keyward serve --bench-floor` only): takes a request shaped like
+/// a verify call (its body read in full) and answers a fixed verify answer of the same
+/// size, checking nothing. `bench/run.sh` runs it beside `/livez` and verify: what verify
+/// costs above it is the cost of verifying; what it costs above `/livez` is the cost of
+/// moving the bigger request and answer.
+pub async fn bench_floor(_body: axum::body::Bytes) -> impl IntoResponse {
+    (
+        [(
+            axum::http::header::CONTENT_TYPE,
+            axum::http::HeaderValue::from_static("application/json"),
+        )],
+        BENCH_FLOOR_ANSWER,
+    )
+}
+
+/// The size and shape of the benchmark keys' VALID answer (`bench/run.sh` prints both
+/// lengths).
+const BENCH_FLOOR_ANSWER: &str = concat!(
+    r#"{"valid":true,"code":"VALID","message":null,"key_id":"key_TRg4yDY92mL6eSJlQz2m","#,
+    r#""name":"bench key 0","owner":{"type":"external","id":"cust_0"},"#,
+    r#""org":{"id":"org_YOmGUlzJKAtu0FJTNqcI","name":"default"},"scope":{"type":"organization"},"#,
+    r#""permissions":["keys:read","skills:execute"],"expires_at":null,"metadata":{"plan":"bench"},"#,
+    r#""ratelimit":{"limit":1000000,"remaining":999999,"reset":1795372896156},"quota":null}"#
+);
+
 pub async fn openapi_json(doc: Arc<utoipa::openapi::OpenApi>) -> impl IntoResponse {
     Json(doc.as_ref().clone())
 }

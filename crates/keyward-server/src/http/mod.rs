@@ -180,8 +180,17 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
 }
 
 pub fn router(state: AppState) -> Router {
-    let (router, doc) = api().split_for_parts();
+    router_with(state, false)
+}
+
+/// The router, with `POST /__bench/floor` when `bench_floor` is set. The floor route sits
+/// behind the same layers as every other route, so the benchmark compares like with like.
+pub fn router_with(state: AppState, bench_floor: bool) -> Router {
+    let (mut router, doc) = api().split_for_parts();
     let doc = std::sync::Arc::new(doc);
+    if bench_floor {
+        router = router.route("/__bench/floor", axum::routing::post(meta::bench_floor));
+    }
     router
         .route(
             "/openapi.json",

@@ -160,7 +160,7 @@ pub async fn create_service_account(
             .create_service_account(principal.org_id(), &sa, key, audit)
             .await?,
     );
-    state.keys.insert_fresh(record.clone());
+    state.keys.insert_fresh(&record);
     Ok((
         StatusCode::CREATED,
         Json(CreatedServiceAccount {
@@ -215,7 +215,7 @@ pub async fn create_service_account_key(
         serde_json::json!({ "service_account": sa.id, "kind": "service_account", "prefix": key.prefix }),
     );
     let record = std::sync::Arc::new(state.store.create_key(key, audit).await?);
-    state.keys.insert_fresh(record.clone());
+    state.keys.insert_fresh(&record);
     Ok((
         StatusCode::CREATED,
         Json(CreatedKey {

@@ -6,7 +6,7 @@ use crate::errors::{ApiError, Result};
 use crate::extract::ApiJson;
 use crate::state::AppState;
 use crate::usage::{Outcome, QuotaInfo, RateInfo};
-use crate::verify::Verdict;
+use crate::verify::{CachedKey, Verdict};
 use axum::extract::State;
 use axum::http::{header, HeaderValue};
 use axum::response::{IntoResponse, Response};
@@ -130,6 +130,47 @@ fn json_body(value: &impl Serialize) -> Response {
     }
 }
 
+/// A VALID answer: the part that depends only on the key record is serialized once per
+/// cached record (`CachedKey::valid_answer_head`); each request appends its own
+/// `ratelimit` and `quota`. The bytes are exactly what serializing the whole
+/// [`VerifyResponse`] gives (tested below).
+fn valid_answer(k: &CachedKey, ratelimit: Option<RateInfo>, quota: Option<QuotaInfo>) -> Response {
+    let head = k.valid_answer_head.get_or_init(|| valid_head(k));
+    let mut buf = Vec::with_capacity(head.len() + 96);
+    buf.extend_from_slice(head);
+    let tail = serde_json::to_writer(&mut buf, &ratelimit)
+        .and_then(|()| {
+            buf.extend_from_slice(br#","quota":"#);
+            serde_json::to_writer(&mut buf, &quota)
+        })
+        .map(|()| buf.push(b'}'));
+    if head.is_empty() || tail.is_err() {
+        return json_body(&VerifyResponse {
+            ratelimit,
+            quota,
+            ..VerifyResponse::about(VerifyCode::Valid, Some(k), None)
+        });
+    }
+    (
+        [(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        )],
+        buf,
+    )
+        .into_response()
+}
+
+/// `{"valid":true,…,"ratelimit":` for this record; empty if it cannot be serialized (then
+/// every answer takes the general path).
+fn valid_head(k: &KeyRecord) -> Box<[u8]> {
+    const TAIL: &[u8] = br#"null,"quota":null}"#;
+    match serde_json::to_vec(&VerifyResponse::about(VerifyCode::Valid, Some(k), None)) {
+        Ok(full) if full.ends_with(TAIL) => full[..full.len() - TAIL.len()].into(),
+        _ => Box::default(),
+    }
+}
+
 /// Is this key valid, and may it do X? Always 200; read `code`.
 #[utoipa::path(post, path = "/v1/keys/verify", tag = "verify", request_body = VerifyRequest,
     responses((status = 200, body = VerifyResponse), (status = "4XX", body = crate::errors::Problem)),
@@ -153,8 +194,10 @@ pub async fn verify_key(
             "must be between 0 and 1000000",
         ));
     }
-    let verdict = state.check_key_in_org(&req.key, principal.org_id()).await?;
     let now = state.clock.now();
+    let verdict = state
+        .check_at(&req.key, Some(principal.org_id()), now)
+        .await?;
     let response = match &verdict {
         Verdict::Malformed(e) => {
             VerifyResponse::about(VerifyCode::Malformed, None, Some(e.to_string()))
@@ -166,7 +209,7 @@ pub async fn verify_key(
             state.usage.record(&k.id, now, Outcome::Denied);
             VerifyResponse::about(
                 VerifyCode::Revoked,
-                Some(k),
+                Some(&**k),
                 Some("the key was revoked".into()),
             )
         }
@@ -174,7 +217,7 @@ pub async fn verify_key(
             state.usage.record(&k.id, now, Outcome::Denied);
             VerifyResponse::about(
                 VerifyCode::Expired,
-                Some(k),
+                Some(&**k),
                 Some("the key has expired".into()),
             )
         }
@@ -184,7 +227,7 @@ pub async fn verify_key(
             let mut ratelimit = None;
             let mut quota = None;
             if code == VerifyCode::Valid {
-                ratelimit = state.limits.admit(state.store.as_ref(), k).await?;
+                ratelimit = state.limits.admit(state.store.as_ref(), k, now).await?;
                 if ratelimit.is_some_and(|r| !r.allowed) {
                     code = VerifyCode::RateLimited;
                     message = Some("rate limit exceeded; retry after `ratelimit.reset`".into());
@@ -205,10 +248,13 @@ pub async fn verify_key(
                 Outcome::Denied
             };
             state.usage.record(&k.id, now, outcome);
+            if code == VerifyCode::Valid {
+                return Ok(valid_answer(k, ratelimit, quota));
+            }
             VerifyResponse {
                 ratelimit,
                 quota,
-                ..VerifyResponse::about(code, Some(k), message)
+                ..VerifyResponse::about(code, Some(&**k), message)
             }
         }
     };
@@ -269,4 +315,98 @@ async fn decide(
         }
     }
     Ok((VerifyCode::Valid, None))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use keyward_core::key::Environment;
+    use keyward_core::KeyHash;
+
+    fn record(owner: Option<Owner>, metadata: Option<serde_json::Value>) -> KeyRecord {
+        let at = DateTime::from_timestamp(1_790_000_000, 0).unwrap();
+        KeyRecord {
+            id: "key_1".into(),
+            org_id: "org_1".into(),
+            org_name: "Acme \"quoted\" \u{e9}".into(),
+            kind: KeyKind::Api,
+            environment: Environment::Live,
+            name: "name with \\ and \n".into(),
+            prefix: "kw_live_abcd".into(),
+            hash: KeyHash::of("kw_live_not_a_real_key"),
+            owner,
+            permissions: PermissionSet::parse_list(&["keys:read", "skills:execute"]).unwrap(),
+            scope: Scope::Workspaces {
+                workspaces: vec!["ws_1".into(), "ws_2".into()],
+            },
+            metadata,
+            created_at: at,
+            created_by: "test".into(),
+            expires_at: Some(at),
+            last_used_at: None,
+            revoked_at: None,
+            revoked_by: None,
+            rotated_from: None,
+            rotated_to: None,
+            workspace_id: None,
+            channel_id: None,
+            ratelimit: None,
+            quota: None,
+        }
+    }
+
+    async fn body(response: Response) -> Vec<u8> {
+        axum::body::to_bytes(response.into_body(), 1 << 16)
+            .await
+            .unwrap()
+            .to_vec()
+    }
+
+    /// The cached head plus the per-request tail is byte for byte what serializing the
+    /// whole answer gives, whatever the record holds and whether limits are set.
+    #[tokio::test]
+    async fn valid_answer_from_the_cached_head_equals_the_serialized_answer() {
+        let records = [
+            record(None, None),
+            record(
+                Some(Owner::External { id: "c\"1".into() }),
+                Some(serde_json::json!({"plan": "pro", "nested": {"a": [1, 2.5, null]}})),
+            ),
+        ];
+        let rate = RateInfo {
+            limit: 10,
+            remaining: 3,
+            reset: 1_790_000_000_123,
+            allowed: true,
+            retry_after: std::time::Duration::ZERO,
+            reset_after: std::time::Duration::from_secs(7),
+        };
+        let quota = QuotaInfo {
+            limit: 100,
+            remaining: 42,
+            allowed: true,
+        };
+        for r in records {
+            let k = CachedKey::new(r);
+            for (ratelimit, quota) in [
+                (None, None),
+                (Some(rate), None),
+                (None, Some(quota)),
+                (Some(rate), Some(quota)),
+            ] {
+                let expected = serde_json::to_vec(&VerifyResponse {
+                    ratelimit,
+                    quota,
+                    ..VerifyResponse::about(VerifyCode::Valid, Some(&k), None)
+                })
+                .unwrap();
+                let got = body(valid_answer(&k, ratelimit, quota)).await;
+                assert_eq!(
+                    String::from_utf8(got).unwrap(),
+                    String::from_utf8(expected).unwrap()
+                );
+                assert!(!k.valid_answer_head.get().unwrap().is_empty());
+            }
+        }
+    }
 }

@@ -17,9 +17,11 @@ pub enum Outcome {
     Api,
 }
 
+/// Keyed by key id, hashed with a process-seeded foldhash (the verify path records two
+/// uses per request).
 #[derive(Default)]
 pub struct UsageCounters {
-    pending: DashMap<String, Mutex<BTreeMap<i64, [i64; 3]>>>,
+    pending: DashMap<String, Mutex<BTreeMap<i64, [i64; 3]>>, foldhash::fast::RandomState>,
 }
 
 impl UsageCounters {

@@ -12,6 +12,7 @@
 //! Both take time from the application's [`Clock`], so tests move time instead of
 //! sleeping.
 
+use crate::verify::CachedKey;
 use chrono::{DateTime, Utc};
 use dashmap::DashMap;
 use governor::clock::Clock as _;
@@ -44,9 +45,15 @@ impl governor::clock::Clock for GovClock {
 }
 
 /// Owner limits of one organization: owner type → owner id → limit.
-type OwnerLimits = HashMap<&'static str, HashMap<String, RateLimit>>;
+type OwnerLimits = HashMap<&'static str, HashMap<String, RateLimit, Hasher>, Hasher>;
 
-type Gcra = governor::RateLimiter<NotKeyed, InMemoryState, GovClock, StateInformationMiddleware>;
+/// The maps on the verify path hash short ids with a process-seeded foldhash: several
+/// lookups per request, where SipHash showed in profiles.
+type Hasher = foldhash::fast::RandomState;
+type Limiters = DashMap<String, (RateLimit, Arc<Gcra>), Hasher>;
+
+pub(crate) type Gcra =
+    governor::RateLimiter<NotKeyed, InMemoryState, GovClock, StateInformationMiddleware>;
 
 /// The state of one rate limit after a request was counted against it.
 #[derive(Debug, Clone, Copy, Serialize, utoipa::ToSchema)]
@@ -83,12 +90,12 @@ struct Lease {
 
 pub struct Limits {
     clock: GovClock,
-    by_key: DashMap<String, (RateLimit, Arc<Gcra>)>,
-    by_owner: DashMap<String, (RateLimit, Arc<Gcra>)>,
+    by_key: Limiters,
+    by_owner: Limiters,
     /// Each organization's owner limits, read from the database, remembered for `owner_ttl`.
-    owner_limits: DashMap<String, (Arc<OwnerLimits>, Instant)>,
+    owner_limits: DashMap<String, (Arc<OwnerLimits>, Instant), Hasher>,
     owner_ttl: Duration,
-    leases: DashMap<String, Arc<tokio::sync::Mutex<Lease>>>,
+    leases: DashMap<String, Arc<tokio::sync::Mutex<Lease>>, Hasher>,
 }
 
 pub fn owner_key(org_id: &str, owner: &Owner) -> String {
@@ -99,23 +106,18 @@ impl Limits {
     pub fn new(clock: Arc<dyn Clock>) -> Self {
         Self {
             clock: GovClock(clock),
-            by_key: DashMap::new(),
-            by_owner: DashMap::new(),
-            owner_limits: DashMap::new(),
+            by_key: DashMap::default(),
+            by_owner: DashMap::default(),
+            owner_limits: DashMap::default(),
             owner_ttl: Duration::from_secs(5),
-            leases: DashMap::new(),
+            leases: DashMap::default(),
         }
     }
 
     /// The limiter of `id` for `cfg`. Created (or replaced, when the limit changed) under
     /// the map's entry lock, so concurrent first requests share one limiter instead of
     /// each counting on its own.
-    fn limiter(
-        &self,
-        map: &DashMap<String, (RateLimit, Arc<Gcra>)>,
-        id: &str,
-        cfg: RateLimit,
-    ) -> Arc<Gcra> {
+    fn limiter(&self, map: &Limiters, id: &str, cfg: RateLimit) -> Arc<Gcra> {
         if let Some(entry) = map.get(id) {
             if entry.0 == cfg {
                 return entry.1.clone();
@@ -142,10 +144,11 @@ impl Limits {
         entry.1.clone()
     }
 
-    fn count(&self, cfg: RateLimit, gcra: &Gcra) -> RateInfo {
+    /// Counts one request; `now_ms` (the request's time) only dates `reset`, governor
+    /// reads the clock itself.
+    fn count(&self, cfg: RateLimit, gcra: &Gcra, now_ms: i64) -> RateInfo {
         let interval_ns =
             (u128::from(cfg.period) * 1_000_000_000 / u128::from(cfg.limit.max(1))) as i64;
-        let now_ms = self.clock.0.now().timestamp_millis();
         match gcra.check() {
             Ok(snapshot) => {
                 let remaining = snapshot.remaining_burst_capacity();
@@ -193,7 +196,7 @@ impl Limits {
         let limits = match cached {
             Some(limits) => limits,
             None => {
-                let mut by_type: OwnerLimits = HashMap::new();
+                let mut by_type = OwnerLimits::default();
                 for l in store.list_owner_limits(&key.org_id).await? {
                     let owner_type = match l.owner_type.as_str() {
                         "user" => "user",
@@ -235,14 +238,17 @@ impl Limits {
     pub async fn admit(
         &self,
         store: &dyn Store,
-        key: &KeyRecord,
+        key: &CachedKey,
+        now: DateTime<Utc>,
     ) -> keyward_store::Result<Option<RateInfo>> {
+        let now_ms = now.timestamp_millis();
         let mut result: Option<RateInfo> = None;
         if let Some(owner) = &key.owner {
             if let Some(cfg) = self.owner_limit(store, key, owner).await? {
                 let info = self.count(
                     cfg,
                     &self.limiter(&self.by_owner, &owner_key(&key.org_id, owner), cfg),
+                    now_ms,
                 );
                 if !info.allowed {
                     return Ok(Some(info));
@@ -251,7 +257,12 @@ impl Limits {
             }
         }
         if let Some(cfg) = key.ratelimit {
-            let info = self.count(cfg, &self.limiter(&self.by_key, &key.id, cfg));
+            // A key's limit is part of its record, and a changed record is a new
+            // `CachedKey`: the limiter found once stays right for the record's life.
+            let gcra = key
+                .limiter
+                .get_or_init(|| self.limiter(&self.by_key, &key.id, cfg));
+            let info = self.count(cfg, gcra, now_ms);
             if !info.allowed || result.is_none_or(|r| info.remaining < r.remaining) {
                 result = Some(info);
             }
@@ -387,7 +398,7 @@ mod tests {
                         barrier.wait();
                         for _ in 0..4 {
                             if limits
-                                .count(cfg, &limits.limiter(&limits.by_key, &id, cfg))
+                                .count(cfg, &limits.limiter(&limits.by_key, &id, cfg), 0)
                                 .allowed
                             {
                                 allowed.fetch_add(1, Ordering::SeqCst);
@@ -422,6 +433,7 @@ mod tests {
                 .count(
                     cfg,
                     &limits.limiter(&limits.by_owner, "org/external/cus_1", cfg),
+                    0,
                 )
                 .allowed
             {
@@ -438,7 +450,8 @@ mod tests {
             limits
                 .count(
                     bigger,
-                    &limits.limiter(&limits.by_owner, "org/external/cus_1", bigger)
+                    &limits.limiter(&limits.by_owner, "org/external/cus_1", bigger),
+                    0,
                 )
                 .allowed
         );

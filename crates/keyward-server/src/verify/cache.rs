@@ -17,13 +17,44 @@
 use dashmap::DashMap;
 use keyward_core::KeyHash;
 use keyward_store::{KeyRecord, Store};
+use std::ops::Deref;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
+
+/// A key record as the verify path holds it, with what is derived from it computed once
+/// per cached record instead of once per request. A change to the key replaces the whole
+/// `CachedKey` (invalidation drops it), so nothing derived can outlive the record it was
+/// derived from.
+pub struct CachedKey {
+    pub record: KeyRecord,
+    /// The serialized start of a VALID verify answer, up to `"ratelimit":`; filled by
+    /// `http::verify` on first use.
+    pub valid_answer_head: OnceLock<Box<[u8]>>,
+    /// The key's own rate limiter, looked up once in `Limits`.
+    pub(crate) limiter: OnceLock<Arc<crate::usage::limits::Gcra>>,
+}
+
+impl CachedKey {
+    pub fn new(record: KeyRecord) -> Self {
+        Self {
+            record,
+            valid_answer_head: OnceLock::new(),
+            limiter: OnceLock::new(),
+        }
+    }
+}
+
+impl Deref for CachedKey {
+    type Target = KeyRecord;
+    fn deref(&self) -> &KeyRecord {
+        &self.record
+    }
+}
 
 #[derive(Clone)]
 enum Entry {
-    Found(Arc<KeyRecord>),
+    Found(Arc<CachedKey>),
     Missing { until: Instant },
 }
 
@@ -56,9 +87,12 @@ impl KeyCache {
         &self,
         store: &dyn Store,
         hash: &KeyHash,
-    ) -> keyward_store::Result<Option<Arc<KeyRecord>>> {
+    ) -> keyward_store::Result<Option<Arc<CachedKey>>> {
         if self.stale.load(Ordering::SeqCst) {
-            return Ok(store.find_key_by_hash(hash).await?.map(Arc::new));
+            return Ok(store
+                .find_key_by_hash(hash)
+                .await?
+                .map(|r| Arc::new(CachedKey::new(r))));
         }
         if let Some(entry) = self.entries.get(hash) {
             match &*entry {
@@ -68,7 +102,10 @@ impl KeyCache {
             }
         }
         let generation = self.generation.load(Ordering::SeqCst);
-        let loaded = store.find_key_by_hash(hash).await?.map(Arc::new);
+        let loaded = store
+            .find_key_by_hash(hash)
+            .await?
+            .map(|r| Arc::new(CachedKey::new(r)));
         let entry = match &loaded {
             Some(record) => Entry::Found(record.clone()),
             None if self.missing.load(Ordering::Relaxed) < self.max_missing => Entry::Missing {
@@ -105,10 +142,11 @@ impl KeyCache {
     }
 
     /// Puts a record just written (a new key) in the cache, replacing any "unknown".
-    pub fn insert_fresh(&self, record: Arc<KeyRecord>) {
+    pub fn insert_fresh(&self, record: &KeyRecord) {
         let hash = record.hash;
         self.invalidate(&hash);
-        self.entries.insert(hash, Entry::Found(record));
+        self.entries
+            .insert(hash, Entry::Found(Arc::new(CachedKey::new(record.clone()))));
     }
 
     /// Forgets everything, with the same guarantee as [`Self::invalidate`].

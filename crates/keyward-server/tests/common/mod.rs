@@ -140,6 +140,7 @@ impl TestApp {
         let settings = Settings {
             listen: "127.0.0.1:0".parse().unwrap(),
             flush_interval,
+            ..Settings::default()
         };
         let app = Application::build(settings, store.clone(), clock.clone() as Arc<dyn Clock>)
             .await
@@ -175,6 +176,7 @@ impl TestApp {
         let settings = Settings {
             listen: "127.0.0.1:0".parse().unwrap(),
             flush_interval: Duration::from_secs(3600),
+            ..Settings::default()
         };
         let app = Application::build(
             settings,
