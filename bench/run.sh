@@ -2,7 +2,10 @@
 # Keyward HTTP benchmark: verify vs a trivial route, same process, same load generator,
 # same run; then a fixed-rate latency run. See BENCHMARKS.md.
 #
-#   bench/run.sh [--keys N] [--duration SECONDS] [--connections C] [--rate R]
+#   bench/run.sh [--keys N] [--hot] [--duration SECONDS] [--connections C] [--rate R]
+#
+# --hot: after the phases, verify every one of the N stored keys once (fixed rate,
+# 30 000/s) so all of them sit in the cache, and report the memory that takes.
 #
 # Three phases, back to back: the trivial route (GET /livez), the floor (the verify
 # requests sent to POST /__bench/floor, which reads them and answers a fixed verify-sized
@@ -21,13 +24,15 @@ KEYS=${KEYWARD_BENCH_KEYS_COUNT:-1000}
 DURATION=${KEYWARD_BENCH_DURATION:-10}
 CONNECTIONS=${KEYWARD_BENCH_CONNECTIONS:-32}
 RATE=${KEYWARD_BENCH_RATE:-1000}
+HOT=0
 while [ $# -gt 0 ]; do
   case "$1" in
     --keys) KEYS=$2; shift 2 ;;
+    --hot) HOT=1; shift ;;
     --duration) DURATION=$2; shift 2 ;;
     --connections) CONNECTIONS=$2; shift 2 ;;
     --rate) RATE=$2; shift 2 ;;
-    -h|--help) sed -n '2,14p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,22p' "$0"; exit 0 ;;
     *) echo "unknown argument: $1" >&2; exit 2 ;;
   esac
 done
@@ -79,7 +84,9 @@ trap cleanup EXIT
 # --- seed --------------------------------------------------------------------------------
 echo "== seeding $KEYS keys" >&2
 export KEYWARD_LOG=warn
-TOKEN=$("$BIN" dev seed-keys --count "$KEYS" --out "$TMP/keys.txt" --data-dir "$TMP/data")
+WRITE=1000
+[ "$HOT" = 1 ] && WRITE=$KEYS
+TOKEN=$("$BIN" dev seed-keys --count "$KEYS" --write "$WRITE" --out "$TMP/keys.txt" --data-dir "$TMP/data")
 DB_SIZE=$(du -sh "$TMP/data" | cut -f1)
 
 # --- start -------------------------------------------------------------------------------
@@ -158,6 +165,14 @@ echo "== fixed rate: $RATE verifications/s for ${DURATION}s"
   --rate "$RATE" --duration "$DURATION"
 
 echo "== server memory: RSS $(( $(rss_kb) / 1024 )) MiB, peak $(( $(hwm_kb) / 1024 )) MiB"
+if [ "$HOT" = 1 ]; then
+  SWEEP_RATE=30000
+  SWEEP_S=$(( KEYS / SWEEP_RATE + 1 ))
+  echo "== hot: verifying all $KEYS keys once ($SWEEP_RATE/s for ${SWEEP_S}s, 8 connections)"
+  "${CLIENT_PIN[@]}" "$FIXED" --addr "$ADDR" --token "$TOKEN" --keys "$TMP/keys.txt" \
+    --rate "$SWEEP_RATE" --duration "$SWEEP_S" --connections 8 | sed -n 1p
+  echo "== server memory with all $KEYS keys cached: RSS $(( $(rss_kb) / 1024 )) MiB, peak $(( $(hwm_kb) / 1024 )) MiB"
+fi
 printf '%s' "$WARN"
 FLOOR_LEN=$(curl -fsS -X POST -H 'Content-Type: application/json' -d '{}' "$URL/__bench/floor" | wc -c)
 echo "== answer sizes: verify $(printf '%s' "$CHECK" | wc -c) bytes, floor $FLOOR_LEN bytes"

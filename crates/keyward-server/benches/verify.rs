@@ -136,7 +136,7 @@ fn in_process(c: &mut Criterion) {
     g.finish();
 
     // The whole handler: auth, JSON in, permission check, JSON out; no sockets.
-    let router = keyward_server::router(f.state.clone());
+    let router = keyward_server::http::router_with(f.state.clone(), true);
     let bearer = format!("Bearer {}", f.verifier);
     let bodies: Vec<String> = f
         .keys
@@ -152,6 +152,27 @@ fn in_process(c: &mut Criterion) {
                 let start = Instant::now();
                 for i in 0..iters as usize {
                     let req = Request::post("/v1/keys/verify")
+                        .header(header::AUTHORIZATION, &bearer)
+                        .header(header::CONTENT_TYPE, "application/json")
+                        .body(Body::from(bodies[i % KEYS].clone()))
+                        .unwrap();
+                    let res = router.clone().oneshot(req).await.unwrap();
+                    assert!(res.status().is_success());
+                    let body = axum::body::to_bytes(res.into_body(), 1 << 16)
+                        .await
+                        .unwrap();
+                    black_box(body);
+                }
+                start.elapsed()
+            })
+        })
+    });
+    g.bench_function("POST /__bench/floor (router, no sockets)", |b| {
+        b.iter_custom(|iters| {
+            f.rt.block_on(async {
+                let start = Instant::now();
+                for i in 0..iters as usize {
+                    let req = Request::post("/__bench/floor")
                         .header(header::AUTHORIZATION, &bearer)
                         .header(header::CONTENT_TYPE, "application/json")
                         .body(Body::from(bodies[i % KEYS].clone()))

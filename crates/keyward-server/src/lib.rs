@@ -36,6 +36,8 @@ pub struct Settings {
     /// Also serve `POST /__bench/floor` (see [`http::meta::bench_floor`]); for
     /// `bench/run.sh` only, never needed in production.
     pub bench_floor: bool,
+    /// Key records the verify cache keeps at most (`state::DEFAULT_CACHE_MAX_KEYS`).
+    pub cache_max_keys: usize,
 }
 
 impl Default for Settings {
@@ -44,6 +46,7 @@ impl Default for Settings {
             listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
             flush_interval: Duration::from_secs(2),
             bench_floor: false,
+            cache_max_keys: state::DEFAULT_CACHE_MAX_KEYS,
         }
     }
 }
@@ -66,7 +69,7 @@ impl Application {
             .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", settings.listen))?;
         Ok(Self {
             listener,
-            state: AppState::new(store, clock),
+            state: AppState::with_cache_limit(store, clock, settings.cache_max_keys),
             settings,
         })
     }
@@ -142,6 +145,7 @@ async fn background(state: AppState, interval: Duration) {
             tracing::warn!(error = %e, "could not write usage counts; will retry");
         }
         state.keys.sweep();
+        state.limits.sweep(state.clock.now());
     }
 }
 

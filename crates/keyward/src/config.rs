@@ -17,6 +17,8 @@ pub struct FileConfig {
     pub data_dir: Option<PathBuf>,
     pub database_url: Option<String>,
     pub log: Option<String>,
+    /// How many key records the verify cache keeps at most.
+    pub cache_max_keys: Option<usize>,
     pub bootstrap: Option<BootstrapConfig>,
 }
 

@@ -18,12 +18,10 @@ use std::time::Instant;
 /// Keys inserted per transaction: big enough to be fast, small enough that a million
 /// keys never sit in memory at once.
 const CHUNK: usize = 20_000;
-/// How many raw keys `seed-keys` writes out.
-const KEYS_OUT: usize = 1000;
 
 #[derive(Subcommand)]
 pub enum DevCommand {
-    /// Create N API keys in bulk and write the first 1000 raw keys to a file.
+    /// Create N API keys in bulk and write the first 1000 (or --write) raw keys to a file.
     ///
     /// Example: keyward dev seed-keys --count 1000000 --out /tmp/keys.txt --data-dir /tmp/kw
     SeedKeys(SeedArgs),
@@ -34,9 +32,12 @@ pub struct SeedArgs {
     /// How many keys to create
     #[arg(long, default_value_t = 1000)]
     count: usize,
-    /// Where to write the raw keys of the first 1000 (created with mode 0600)
+    /// Where to write the raw keys of the first --write keys (created with mode 0600)
     #[arg(long)]
     out: PathBuf,
+    /// How many raw keys to write to --out
+    #[arg(long, default_value_t = 1000)]
+    write: usize,
     /// A key of the organization to seed, when the database is already bootstrapped
     #[arg(long)]
     token: Option<String>,
@@ -84,7 +85,7 @@ async fn seed_keys(args: SeedArgs, store: &dyn Store, clock: &dyn Clock) -> anyh
     let mut written = 0;
     for i in 0..args.count {
         let plain = PlainKey::generate(KeyKind::Api, Environment::Live);
-        if written < KEYS_OUT {
+        if written < args.write {
             writeln!(out, "{}", plain.expose_secret())?;
             written += 1;
         }

@@ -94,6 +94,10 @@ struct ServeArgs {
     /// Email of the first owner, if the database is empty [default: owner@localhost]
     #[arg(long, env = "KEYWARD_BOOTSTRAP_EMAIL")]
     email: Option<String>,
+    /// Key records the verify cache keeps at most; more are read from the database
+    /// [default: 100000]
+    #[arg(long, env = "KEYWARD_CACHE_MAX_KEYS", value_name = "N")]
+    cache_max_keys: Option<usize>,
     /// Also serve POST /__bench/floor, the baseline of bench/run.sh
     #[arg(long, hide = true)]
     bench_floor: bool,
@@ -244,6 +248,10 @@ async fn run(cli: Cli, file: config::FileConfig) -> anyhow::Result<()> {
                 Settings {
                     listen,
                     bench_floor: args.bench_floor,
+                    cache_max_keys: args
+                        .cache_max_keys
+                        .or(file.cache_max_keys)
+                        .unwrap_or(keyward_server::state::DEFAULT_CACHE_MAX_KEYS),
                     ..Settings::default()
                 },
                 store.clone(),

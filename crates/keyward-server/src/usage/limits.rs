@@ -24,6 +24,7 @@ use keyward_store::{KeyRecord, Store};
 use serde::Serialize;
 use std::collections::HashMap;
 use std::num::NonZeroU32;
+use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -50,10 +51,16 @@ type OwnerLimits = HashMap<&'static str, HashMap<String, RateLimit, Hasher>, Has
 /// The maps on the verify path hash short ids with a process-seeded foldhash: several
 /// lookups per request, where SipHash showed in profiles.
 type Hasher = foldhash::fast::RandomState;
-type Limiters = DashMap<String, (RateLimit, Arc<Gcra>), Hasher>;
+type Limiters = DashMap<String, (RateLimit, Arc<Limiter>), Hasher>;
 
-pub(crate) type Gcra =
-    governor::RateLimiter<NotKeyed, InMemoryState, GovClock, StateInformationMiddleware>;
+type Gcra = governor::RateLimiter<NotKeyed, InMemoryState, GovClock, StateInformationMiddleware>;
+
+/// One GCRA limiter and when it last counted a request: a limiter idle for a whole
+/// period has its full allowance back, the same as a new one, so `sweep` may drop it.
+pub struct Limiter {
+    gcra: Gcra,
+    last_ms: AtomicI64,
+}
 
 /// The state of one rate limit after a request was counted against it.
 #[derive(Debug, Clone, Copy, Serialize, utoipa::ToSchema)]
@@ -117,7 +124,7 @@ impl Limits {
     /// The limiter of `id` for `cfg`. Created (or replaced, when the limit changed) under
     /// the map's entry lock, so concurrent first requests share one limiter instead of
     /// each counting on its own.
-    fn limiter(&self, map: &Limiters, id: &str, cfg: RateLimit) -> Arc<Gcra> {
+    fn limiter(&self, map: &Limiters, id: &str, cfg: RateLimit) -> Arc<Limiter> {
         if let Some(entry) = map.get(id) {
             if entry.0 == cfg {
                 return entry.1.clone();
@@ -131,10 +138,11 @@ impl Limits {
                 .allow_burst(burst);
             (
                 cfg,
-                Arc::new(
-                    governor::RateLimiter::direct_with_clock(quota, self.clock.clone())
+                Arc::new(Limiter {
+                    gcra: governor::RateLimiter::direct_with_clock(quota, self.clock.clone())
                         .with_middleware(),
-                ),
+                    last_ms: AtomicI64::new(0),
+                }),
             )
         };
         let mut entry = map.entry(id.to_owned()).or_insert_with(new);
@@ -146,7 +154,9 @@ impl Limits {
 
     /// Counts one request; `now_ms` (the request's time) only dates `reset`, governor
     /// reads the clock itself.
-    fn count(&self, cfg: RateLimit, gcra: &Gcra, now_ms: i64) -> RateInfo {
+    fn count(&self, cfg: RateLimit, limiter: &Limiter, now_ms: i64) -> RateInfo {
+        limiter.last_ms.fetch_max(now_ms, Ordering::Relaxed);
+        let gcra = &limiter.gcra;
         let interval_ns =
             (u128::from(cfg.period) * 1_000_000_000 / u128::from(cfg.limit.max(1))) as i64;
         match gcra.check() {
@@ -221,6 +231,18 @@ impl Limits {
             .copied())
     }
 
+    /// Drops limiters idle for longer than their period (their allowance is full, so a
+    /// new limiter would answer the same): without this the maps would keep an entry for
+    /// every key and owner ever limited. Run periodically.
+    pub fn sweep(&self, now: DateTime<Utc>) {
+        let now_ms = now.timestamp_millis();
+        let busy = |(cfg, l): &mut (RateLimit, Arc<Limiter>)| {
+            now_ms - l.last_ms.load(Ordering::Relaxed) <= i64::from(cfg.period) * 1000
+        };
+        self.by_key.retain(|_, v| busy(v));
+        self.by_owner.retain(|_, v| busy(v));
+    }
+
     /// Forgets every cached owner-limit setting (another node announced changes it does
     /// not detail). Only the settings: what owners have already spent stays counted, and
     /// `limiter` starts afresh only for an owner whose limit really changed.
@@ -259,10 +281,10 @@ impl Limits {
         if let Some(cfg) = key.ratelimit {
             // A key's limit is part of its record, and a changed record is a new
             // `CachedKey`: the limiter found once stays right for the record's life.
-            let gcra = key
+            let limiter = key
                 .limiter
                 .get_or_init(|| self.limiter(&self.by_key, &key.id, cfg));
-            let info = self.count(cfg, gcra, now_ms);
+            let info = self.count(cfg, limiter, now_ms);
             if !info.allowed || result.is_none_or(|r| info.remaining < r.remaining) {
                 result = Some(info);
             }
@@ -455,5 +477,33 @@ mod tests {
                 )
                 .allowed
         );
+    }
+
+    /// The sweep drops a limiter only once it has been idle for a whole period: a busy
+    /// key keeps what it spent.
+    #[test]
+    fn the_sweep_keeps_busy_limiters_and_drops_idle_ones() {
+        let clock = Arc::new(ManualClock::new(chrono::Utc::now()));
+        let limits = Limits::new(clock.clone());
+        let cfg = RateLimit {
+            limit: 2,
+            period: 60,
+        };
+        let count = |limits: &Limits| {
+            let now_ms = clock.now().timestamp_millis();
+            limits
+                .count(cfg, &limits.limiter(&limits.by_key, "key_1", cfg), now_ms)
+                .allowed
+        };
+        assert!(count(&limits) && count(&limits));
+        assert!(!count(&limits));
+        clock.advance(chrono::Duration::seconds(20));
+        limits.sweep(clock.now());
+        assert_eq!(limits.by_key.len(), 1);
+        assert!(!count(&limits), "a sweep must not hand back the allowance");
+        clock.advance(chrono::Duration::seconds(61));
+        limits.sweep(clock.now());
+        assert_eq!(limits.by_key.len(), 0);
+        assert!(count(&limits));
     }
 }

@@ -8,6 +8,11 @@
 //! lock that `remove` also takes. So a slow database read can never put a revoked key
 //! back, and a freshly created key is never refused because of a stale "unknown" entry.
 //!
+//! Memory is bounded: past `max_keys` records, each insert of a record first evicts a
+//! batch of arbitrary entries (hash order, i.e. random with respect to use). Eviction
+//! only removes, so it cannot break the rule above; an evicted key is read from the
+//! database again on its next use.
+//!
 //! Across nodes (PostgreSQL), other nodes' changes arrive through `crate::cluster`,
 //! which calls the same `invalidate` (or `clear`), so the rule above holds for them
 //! too, delayed by the notification. While that feed is down the cache is *stale*:
@@ -32,7 +37,7 @@ pub struct CachedKey {
     /// `http::verify` on first use.
     pub valid_answer_head: OnceLock<Box<[u8]>>,
     /// The key's own rate limiter, looked up once in `Limits`.
-    pub(crate) limiter: OnceLock<Arc<crate::usage::limits::Gcra>>,
+    pub(crate) limiter: OnceLock<Arc<crate::usage::limits::Limiter>>,
 }
 
 impl CachedKey {
@@ -66,19 +71,46 @@ pub struct KeyCache {
     missing: AtomicUsize,
     negative_ttl: Duration,
     max_missing: usize,
+    /// Records (not "unknown" entries) kept at most, roughly: see `make_room`.
+    max_keys: usize,
     /// Other nodes' changes may be missing (see the module docs).
     stale: AtomicBool,
 }
 
 impl KeyCache {
-    pub fn new(negative_ttl: Duration, max_missing: usize) -> Self {
+    pub fn new(negative_ttl: Duration, max_missing: usize, max_keys: usize) -> Self {
         Self {
             entries: DashMap::with_hasher(foldhash::fast::RandomState::default()),
             generation: AtomicU64::new(0),
             missing: AtomicUsize::new(0),
             negative_ttl,
             max_missing,
+            max_keys: max_keys.max(1),
             stale: AtomicBool::new(false),
+        }
+    }
+
+    /// Before a record is added: when the cache holds `max_keys` records or more, evicts
+    /// a batch (1% of the bound, at least one) so the next ones fit without evicting on
+    /// every miss. Never called under a shard lock (iteration takes them).
+    fn make_room(&self) {
+        let missing = self.missing.load(Ordering::Relaxed);
+        if self.entries.len().saturating_sub(missing) < self.max_keys {
+            return;
+        }
+        let batch = (self.max_keys / 100).max(1);
+        let victims: Vec<KeyHash> = self
+            .entries
+            .iter()
+            .filter(|e| matches!(e.value(), Entry::Found(_)))
+            .take(batch)
+            .map(|e| *e.key())
+            .collect();
+        for hash in victims {
+            // Only records: an "unknown" entry that took the slot meanwhile is counted
+            // in `missing` and must go through `invalidate`/`sweep`.
+            self.entries
+                .remove_if(&hash, |_, e| matches!(e, Entry::Found(_)));
         }
     }
 
@@ -107,7 +139,10 @@ impl KeyCache {
             .await?
             .map(|r| Arc::new(CachedKey::new(r)));
         let entry = match &loaded {
-            Some(record) => Entry::Found(record.clone()),
+            Some(record) => {
+                self.make_room();
+                Entry::Found(record.clone())
+            }
             None if self.missing.load(Ordering::Relaxed) < self.max_missing => Entry::Missing {
                 until: Instant::now() + self.negative_ttl,
             },
@@ -145,6 +180,7 @@ impl KeyCache {
     pub fn insert_fresh(&self, record: &KeyRecord) {
         let hash = record.hash;
         self.invalidate(&hash);
+        self.make_room();
         self.entries
             .insert(hash, Entry::Found(Arc::new(CachedKey::new(record.clone()))));
     }
@@ -197,5 +233,59 @@ impl KeyCache {
 
     pub fn is_empty(&self) -> bool {
         self.entries.is_empty()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use keyward_core::key::Environment;
+    use keyward_core::{Clock, KeyKind, PlainKey, SystemClock};
+    use keyward_store::NewKey;
+
+    /// Past `max_keys` records the cache evicts instead of growing, and an evicted key
+    /// is still found (read again from the database).
+    #[tokio::test]
+    async fn the_cache_stays_within_its_bound_and_evicted_keys_still_verify() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}", dir.path().join("c.db").display());
+        let store = keyward_store::connect(&url).await.unwrap();
+        store.migrate().await.unwrap();
+        let (_, owner) = crate::bootstrap::bootstrap(store.as_ref(), &SystemClock, "org", "o@x.io")
+            .await
+            .unwrap();
+        let plains: Vec<PlainKey> = (0..60)
+            .map(|_| PlainKey::generate(KeyKind::Api, Environment::Live))
+            .collect();
+        let rows: Vec<NewKey> = plains
+            .iter()
+            .enumerate()
+            .map(|(i, p)| {
+                NewKey::for_plain(p, &owner.org_id, format!("k{i}"), SystemClock.now(), "t")
+            })
+            .collect();
+        store.create_keys_bulk(&rows).await.unwrap();
+
+        let cache = KeyCache::new(Duration::from_secs(10), 100, 20);
+        for round in 0..2 {
+            for (i, p) in plains.iter().enumerate() {
+                let hash = KeyHash::of(p.expose_secret());
+                let found = cache.lookup(store.as_ref(), &hash).await.unwrap();
+                assert_eq!(
+                    found.map(|k| k.name.clone()),
+                    Some(format!("k{i}")),
+                    "round {round}"
+                );
+                assert!(cache.len() <= 20, "{} entries", cache.len());
+            }
+        }
+        // Unknown keys are bounded separately and do not count against records.
+        let unknown = KeyHash::of("kw_live_unknown");
+        assert!(cache
+            .lookup(store.as_ref(), &unknown)
+            .await
+            .unwrap()
+            .is_none());
+        assert!(cache.len() <= 21);
     }
 }
