@@ -77,6 +77,7 @@ conformance!(
     org_key_limit_holds_under_200_concurrent_creates,
     worker_key_limit_holds_under_concurrent_creates,
     last_used_never_moves_backwards,
+    write_behind_flushes_of_thousands_of_keys,
     resources_in_use_cannot_be_deleted,
     cascading_revocations_return_the_hashes,
     last_owner_cannot_leave,
@@ -565,6 +566,59 @@ async fn last_used_never_moves_backwards(store: Arc<dyn Store>) {
         store.get_key(&org.id, &k.id).await.unwrap().last_used_at,
         Some(later)
     );
+}
+
+/// A flush after a busy interval carries thousands of keys (more than one statement's
+/// worth): every one lands, counts add to what is stored, and last-used never goes back.
+async fn write_behind_flushes_of_thousands_of_keys(store: Arc<dyn Store>) {
+    let org = setup(store.as_ref()).await;
+    let keys: Vec<NewKey> = (0..2500)
+        .map(|_| new_key(&org.id, KeyKind::Api, None, Scope::Organization))
+        .collect();
+    store.create_keys_bulk(&keys).await.unwrap();
+    let at = |i: usize| t0() + Duration::seconds(i as i64);
+    let uses: Vec<(String, DateTime<Utc>)> = keys
+        .iter()
+        .enumerate()
+        .map(|(i, k)| (k.id.clone(), at(i)))
+        .collect();
+    store.record_last_used(&uses).await.unwrap();
+    // An older flush (a slow node) must not move any of them back.
+    let older: Vec<(String, DateTime<Utc>)> = keys
+        .iter()
+        .map(|k| (k.id.clone(), t0() - Duration::days(1)))
+        .collect();
+    store.record_last_used(&older).await.unwrap();
+    for i in [0, 999, 1000, 1001, 2499] {
+        let k = store.get_key(&org.id, &keys[i].id).await.unwrap();
+        assert_eq!(k.last_used_at, Some(at(i)), "key {i}");
+    }
+
+    let rows = |n: i64| -> Vec<UsageRow> {
+        keys.iter()
+            .enumerate()
+            .flat_map(|(i, k)| {
+                [7, 8].map(|minute| UsageRow {
+                    key_id: k.id.clone(),
+                    minute,
+                    valid: n * i as i64,
+                    denied: n,
+                    api: 1,
+                })
+            })
+            .collect()
+    };
+    store.record_usage(&rows(1)).await.unwrap();
+    store.record_usage(&rows(2)).await.unwrap();
+    for i in [0, 1234, 2499] {
+        let got = store.usage_minutes(&keys[i].id, 0, 100).await.unwrap();
+        let summary: Vec<(i64, i64, i64, i64)> = got
+            .iter()
+            .map(|r| (r.minute, r.valid, r.denied, r.api))
+            .collect();
+        let v = 3 * i as i64;
+        assert_eq!(summary, vec![(7, v, 3, 2), (8, v, 3, 2)], "key {i}");
+    }
 }
 
 async fn resources_in_use_cannot_be_deleted(store: Arc<dyn Store>) {

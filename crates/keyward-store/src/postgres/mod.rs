@@ -676,17 +676,20 @@ impl Store for PgStore {
         if uses.is_empty() {
             return Ok(());
         }
-        let mut tx = self.pool.begin().await?;
-        for (id, at) in uses {
-            sqlx::query(
-                "UPDATE api_keys SET last_used_at = GREATEST(COALESCE(last_used_at, 0), $1) WHERE id = $2",
-            )
-            .bind(ms(*at))
-            .bind(id)
-            .execute(&mut *tx)
-            .await?;
-        }
-        tx.commit().await?;
+        // One statement for the whole flush (arrays, not a round trip per row), rows
+        // locked in id order so two nodes flushing the same keys cannot deadlock.
+        let mut sorted: Vec<&(String, DateTime<Utc>)> = uses.iter().collect();
+        sorted.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+        let ids: Vec<&str> = sorted.iter().map(|(id, _)| id.as_str()).collect();
+        let ats: Vec<i64> = sorted.iter().map(|(_, at)| ms(*at)).collect();
+        sqlx::query(
+            "UPDATE api_keys k SET last_used_at = GREATEST(COALESCE(k.last_used_at, 0), u.at) \
+             FROM UNNEST($1::text[], $2::bigint[]) AS u(id, at) WHERE k.id = u.id",
+        )
+        .bind(&ids)
+        .bind(&ats)
+        .execute(&self.pool)
+        .await?;
         Ok(())
     }
 
@@ -1372,22 +1375,25 @@ impl Store for PgStore {
         if rows.is_empty() {
             return Ok(());
         }
-        let mut tx = self.pool.begin().await?;
-        for r in rows {
-            sqlx::query(
-                "INSERT INTO usage_minutes (key_id, minute, valid, denied, api) VALUES ($1, $2, $3, $4, $5) \
-                 ON CONFLICT (key_id, minute) DO UPDATE SET valid = usage_minutes.valid + excluded.valid, \
-                 denied = usage_minutes.denied + excluded.denied, api = usage_minutes.api + excluded.api",
-            )
-            .bind(&r.key_id)
-            .bind(r.minute)
-            .bind(r.valid)
-            .bind(r.denied)
-            .bind(r.api)
-            .execute(&mut *tx)
-            .await?;
-        }
-        tx.commit().await?;
+        // One statement, rows in (key, minute) order (see `record_last_used`). The rows
+        // come from a map, so no (key, minute) repeats, which ON CONFLICT would refuse.
+        let mut sorted: Vec<&UsageRow> = rows.iter().collect();
+        sorted.sort_unstable_by(|a, b| (&a.key_id, a.minute).cmp(&(&b.key_id, b.minute)));
+        let col = |f: fn(&UsageRow) -> i64| sorted.iter().map(|r| f(r)).collect::<Vec<i64>>();
+        let ids: Vec<&str> = sorted.iter().map(|r| r.key_id.as_str()).collect();
+        sqlx::query(
+            "INSERT INTO usage_minutes (key_id, minute, valid, denied, api) \
+             SELECT * FROM UNNEST($1::text[], $2::bigint[], $3::bigint[], $4::bigint[], $5::bigint[]) \
+             ON CONFLICT (key_id, minute) DO UPDATE SET valid = usage_minutes.valid + excluded.valid, \
+             denied = usage_minutes.denied + excluded.denied, api = usage_minutes.api + excluded.api",
+        )
+        .bind(&ids)
+        .bind(col(|r| r.minute))
+        .bind(col(|r| r.valid))
+        .bind(col(|r| r.denied))
+        .bind(col(|r| r.api))
+        .execute(&self.pool)
+        .await?;
         Ok(())
     }
 

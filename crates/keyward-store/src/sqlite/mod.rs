@@ -51,6 +51,10 @@ const KEY_SELECT: &str = "SELECT k.id, k.org_id, o.name AS org_name, k.kind, k.e
     k.workspace_id, k.channel_id, k.ratelimit, k.quota \
     FROM api_keys k JOIN organizations o ON o.id = k.org_id";
 
+/// Rows per statement in the write-behind flushes (5 bound values each, well under
+/// SQLite's 32766).
+const WRITE_BATCH: usize = 1000;
+
 impl SqliteStore {
     pub async fn connect(url: &str) -> Result<Self> {
         let options = SqliteConnectOptions::from_str(url)?
@@ -581,15 +585,18 @@ impl Store for SqliteStore {
         if uses.is_empty() {
             return Ok(());
         }
+        // One statement per `WRITE_BATCH` rows instead of one per row: a flush after a
+        // busy interval holds tens of thousands of keys.
         let mut tx = self.writer.begin().await?;
-        for (id, at) in uses {
-            sqlx::query(
-                "UPDATE api_keys SET last_used_at = MAX(COALESCE(last_used_at, 0), ?) WHERE id = ?",
-            )
-            .bind(ms(*at))
-            .bind(id)
-            .execute(&mut *tx)
-            .await?;
+        for chunk in uses.chunks(WRITE_BATCH) {
+            let mut q = sqlx::QueryBuilder::new(
+                "UPDATE api_keys SET last_used_at = MAX(COALESCE(api_keys.last_used_at, 0), v.column2) FROM (",
+            );
+            q.push_values(chunk, |mut row, (id, at)| {
+                row.push_bind(id).push_bind(ms(*at));
+            });
+            q.push(") AS v WHERE api_keys.id = v.column1");
+            q.build().execute(&mut *tx).await?;
         }
         tx.commit().await?;
         Ok(())
@@ -1265,19 +1272,22 @@ impl Store for SqliteStore {
             return Ok(());
         }
         let mut tx = self.writer.begin().await?;
-        for r in rows {
-            sqlx::query(
-                "INSERT INTO usage_minutes (key_id, minute, valid, denied, api) VALUES (?, ?, ?, ?, ?) \
-                 ON CONFLICT (key_id, minute) DO UPDATE SET valid = valid + excluded.valid, \
+        for chunk in rows.chunks(WRITE_BATCH) {
+            let mut q = sqlx::QueryBuilder::new(
+                "INSERT INTO usage_minutes (key_id, minute, valid, denied, api) ",
+            );
+            q.push_values(chunk, |mut row, r| {
+                row.push_bind(&r.key_id)
+                    .push_bind(r.minute)
+                    .push_bind(r.valid)
+                    .push_bind(r.denied)
+                    .push_bind(r.api);
+            });
+            q.push(
+                " ON CONFLICT (key_id, minute) DO UPDATE SET valid = valid + excluded.valid, \
                  denied = denied + excluded.denied, api = api + excluded.api",
-            )
-            .bind(&r.key_id)
-            .bind(r.minute)
-            .bind(r.valid)
-            .bind(r.denied)
-            .bind(r.api)
-            .execute(&mut *tx)
-            .await?;
+            );
+            q.build().execute(&mut *tx).await?;
         }
         tx.commit().await?;
         Ok(())
