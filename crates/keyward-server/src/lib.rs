@@ -117,7 +117,11 @@ impl Application {
         for task in followers {
             task.abort();
         }
-        match state.last_used.flush(state.store.as_ref()).await {
+        match state
+            .last_used
+            .flush(state.store.as_ref(), state.clock.now(), true)
+            .await
+        {
             Ok(n) => tracing::info!(flushed = n, "last-used times written on shutdown"),
             Err(e) => tracing::error!(error = %e, "could not write last-used times on shutdown"),
         }
@@ -138,7 +142,11 @@ async fn background(state: AppState, interval: Duration) {
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tick.tick().await;
-        if let Err(e) = state.last_used.flush(state.store.as_ref()).await {
+        if let Err(e) = state
+            .last_used
+            .flush(state.store.as_ref(), state.clock.now(), false)
+            .await
+        {
             tracing::warn!(error = %e, "could not write last-used times; will retry");
         }
         if let Err(e) = state.usage.flush(state.store.as_ref()).await {

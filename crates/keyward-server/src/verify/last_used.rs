@@ -1,10 +1,16 @@
 //! `last_used_at` without a database write on the request path: uses are recorded in
-//! memory and written in one transaction every few seconds and on graceful shutdown.
-//! A crash loses at most one flush interval of `last_used_at` updates, nothing else.
+//! memory and written every few seconds and on graceful shutdown.
 //!
-//! A hit on a key already pending costs a shard *read* lock and one atomic max: readers
-//! never wait for each other, and nothing is allocated. Only the first use of a key
-//! after a flush allocates its map entry. Times are kept in unix milliseconds, the
+//! A key's first use seen by this node is written at the next flush; after that, a key
+//! in continuous use is written at most once per [`WRITE_EVERY_MS`] (GitHub shows "last
+//! used within the last week"; nobody needs a busy key's time to the second in the
+//! database, and a flush of every busy key every 2 s was half of all write-behind work).
+//! Listings on this node overlay the in-memory value, so they are exact; the database
+//! and other nodes may be up to a minute behind for a key in continuous use. A crash
+//! loses at most that much of last-used times, nothing else.
+//!
+//! A hit on a key already tracked costs a shard *read* lock and one atomic max: readers
+//! never wait for each other, and nothing is allocated. Times are unix milliseconds, the
 //! precision the database stores.
 
 use chrono::{DateTime, Utc};
@@ -12,14 +18,27 @@ use dashmap::DashMap;
 use keyward_store::Store;
 use std::sync::atomic::{AtomicI64, Ordering};
 
+/// How often, at most, a key in continuous use has its `last_used_at` written.
+pub const WRITE_EVERY_MS: i64 = 60_000;
+
+/// Nothing written yet by this node.
+const NEVER: i64 = i64::MIN;
+
+struct Slot {
+    /// The newest use.
+    latest: AtomicI64,
+    /// What this node last wrote for the key.
+    written: AtomicI64,
+}
+
 pub struct LastUsed {
-    pending: DashMap<String, AtomicI64, foldhash::fast::RandomState>,
+    tracked: DashMap<String, Slot, foldhash::fast::RandomState>,
 }
 
 impl Default for LastUsed {
     fn default() -> Self {
         Self {
-            pending: DashMap::with_hasher(foldhash::fast::RandomState::default()),
+            tracked: DashMap::with_hasher(foldhash::fast::RandomState::default()),
         }
     }
 }
@@ -27,45 +46,68 @@ impl Default for LastUsed {
 impl LastUsed {
     pub fn record(&self, key_id: &str, at: DateTime<Utc>) {
         let ms = at.timestamp_millis();
-        if let Some(t) = self.pending.get(key_id) {
-            t.fetch_max(ms, Ordering::Relaxed);
+        if let Some(slot) = self.tracked.get(key_id) {
+            slot.latest.fetch_max(ms, Ordering::Relaxed);
             return;
         }
-        self.pending
+        self.tracked
             .entry(key_id.to_owned())
-            .or_insert_with(|| AtomicI64::new(ms))
+            .or_insert_with(|| Slot {
+                latest: AtomicI64::new(ms),
+                written: AtomicI64::new(NEVER),
+            })
+            .latest
             .fetch_max(ms, Ordering::Relaxed);
     }
 
-    /// The newest unflushed use, so listings are current before the flush.
+    /// The newest use this node has seen, so listings are current before any flush.
     pub fn pending(&self, key_id: &str) -> Option<DateTime<Utc>> {
-        self.pending
+        self.tracked
             .get(key_id)
-            .and_then(|t| DateTime::from_timestamp_millis(t.load(Ordering::Relaxed)))
+            .and_then(|t| DateTime::from_timestamp_millis(t.latest.load(Ordering::Relaxed)))
     }
 
-    /// Writes what is pending; entries updated meanwhile stay for the next flush.
-    pub async fn flush(&self, store: &dyn Store) -> keyward_store::Result<usize> {
+    /// Writes the uses that are due: a key's first, then at most one per
+    /// [`WRITE_EVERY_MS`]; with `all` (shutdown), every use not yet written. Forgets keys
+    /// fully written and idle for longer than that. Returns how many were written.
+    pub async fn flush(
+        &self,
+        store: &dyn Store,
+        now: DateTime<Utc>,
+        all: bool,
+    ) -> keyward_store::Result<usize> {
         let batch: Vec<(String, i64)> = self
-            .pending
+            .tracked
             .iter()
-            .map(|e| (e.key().clone(), e.value().load(Ordering::Relaxed)))
+            .filter_map(|e| {
+                let latest = e.latest.load(Ordering::Relaxed);
+                let written = e.written.load(Ordering::Relaxed);
+                let due = latest > written
+                    && (all || written == NEVER || latest - written >= WRITE_EVERY_MS);
+                due.then(|| (e.key().clone(), latest))
+            })
             .collect();
-        if batch.is_empty() {
-            return Ok(0);
+        if !batch.is_empty() {
+            let uses: Vec<(String, DateTime<Utc>)> = batch
+                .iter()
+                .filter_map(|(id, ms)| Some((id.clone(), DateTime::from_timestamp_millis(*ms)?)))
+                .collect();
+            store.record_last_used(&uses).await?;
+            for (id, ms) in &batch {
+                if let Some(slot) = self.tracked.get(id) {
+                    slot.written.fetch_max(*ms, Ordering::Relaxed);
+                }
+            }
         }
-        let uses: Vec<(String, DateTime<Utc>)> = batch
-            .iter()
-            .filter_map(|(id, ms)| Some((id.clone(), DateTime::from_timestamp_millis(*ms)?)))
-            .collect();
-        store.record_last_used(&uses).await?;
-        // `remove_if` holds the shard's write lock while it compares, and `record`
-        // raises the value under the read lock: a use that raced the flush either
-        // shows here as a newer value (and stays) or finds no entry and adds one.
-        for (id, ms) in &batch {
-            self.pending
-                .remove_if(id, |_, t| t.load(Ordering::Relaxed) == *ms);
-        }
+        // `remove_if` holds the shard's write lock while it compares, and `record` raises
+        // `latest` under the read lock: a use racing this either shows as a newer
+        // `latest` (the slot stays) or finds no slot and adds one (written at the next
+        // flush, as a first use).
+        let idle_before = now.timestamp_millis() - WRITE_EVERY_MS;
+        self.tracked.retain(|_, slot| {
+            let latest = slot.latest.load(Ordering::Relaxed);
+            latest != slot.written.load(Ordering::Relaxed) || latest >= idle_before
+        });
         Ok(batch.len())
     }
 }
@@ -87,5 +129,61 @@ mod tests {
         l.record("key_a", at(3_000));
         assert_eq!(l.pending("key_a"), Some(at(3_000)));
         assert_eq!(l.pending("key_b"), None);
+    }
+
+    /// First use written at once; a busy key at most once a minute; everything on
+    /// shutdown; idle, fully written keys forgotten.
+    #[tokio::test]
+    async fn writes_first_uses_then_at_most_once_a_minute() {
+        use keyward_core::key::Environment;
+        use keyward_core::{KeyKind, PlainKey};
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}", dir.path().join("l.db").display());
+        let store = keyward_store::connect(&url).await.unwrap();
+        store.migrate().await.unwrap();
+        let t0 = DateTime::from_timestamp(1_800_000_000, 0).unwrap();
+        let (_, owner) = crate::bootstrap::bootstrap(
+            store.as_ref(),
+            &keyward_core::ManualClock::new(t0),
+            "org",
+            "o@x.io",
+        )
+        .await
+        .unwrap();
+        let plain = PlainKey::generate(KeyKind::Api, Environment::Live);
+        let key = keyward_store::NewKey::for_plain(&plain, &owner.org_id, "k", t0, "t");
+        store
+            .create_keys_bulk(std::slice::from_ref(&key))
+            .await
+            .unwrap();
+        let stored = || async {
+            store
+                .get_key(&owner.org_id, &key.id)
+                .await
+                .unwrap()
+                .last_used_at
+        };
+        let s = |secs| t0 + chrono::Duration::seconds(secs);
+
+        let l = LastUsed::default();
+        l.record(&key.id, s(0));
+        assert_eq!(l.flush(store.as_ref(), s(0), false).await.unwrap(), 1);
+        assert_eq!(stored().await, Some(s(0)));
+
+        l.record(&key.id, s(10));
+        assert_eq!(l.flush(store.as_ref(), s(10), false).await.unwrap(), 0);
+        assert_eq!(stored().await, Some(s(0)), "written again within a minute");
+        assert_eq!(l.pending(&key.id), Some(s(10)), "listings still see it");
+
+        l.record(&key.id, s(61));
+        assert_eq!(l.flush(store.as_ref(), s(61), false).await.unwrap(), 1);
+        assert_eq!(stored().await, Some(s(61)));
+
+        l.record(&key.id, s(70));
+        assert_eq!(l.flush(store.as_ref(), s(70), true).await.unwrap(), 1);
+        assert_eq!(stored().await, Some(s(70)), "shutdown writes everything");
+
+        assert_eq!(l.flush(store.as_ref(), s(200), false).await.unwrap(), 0);
+        assert_eq!(l.pending(&key.id), None, "idle and written: forgotten");
     }
 }
