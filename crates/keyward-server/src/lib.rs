@@ -18,6 +18,20 @@ pub mod usage;
 pub mod verify;
 
 pub use http::{openapi, router};
+
+/// For unit tests that need a real store: a migrated SQLite database in `dir` with one
+/// bootstrapped organization, whose id is returned.
+#[cfg(test)]
+pub(crate) async fn test_store(dir: &std::path::Path) -> (Arc<dyn Store>, String) {
+    let url = format!("sqlite://{}", dir.join("test.db").display());
+    let store = keyward_store::connect(&url).await.unwrap();
+    store.migrate().await.unwrap();
+    let (_, owner) =
+        bootstrap::bootstrap(store.as_ref(), &keyward_core::SystemClock, "org", "o@x.io")
+            .await
+            .unwrap();
+    (store, owner.org_id)
+}
 pub use state::AppState;
 
 use keyward_core::Clock;

@@ -248,21 +248,14 @@ mod tests {
     #[tokio::test]
     async fn the_cache_stays_within_its_bound_and_evicted_keys_still_verify() {
         let dir = tempfile::tempdir().unwrap();
-        let url = format!("sqlite://{}", dir.path().join("c.db").display());
-        let store = keyward_store::connect(&url).await.unwrap();
-        store.migrate().await.unwrap();
-        let (_, owner) = crate::bootstrap::bootstrap(store.as_ref(), &SystemClock, "org", "o@x.io")
-            .await
-            .unwrap();
+        let (store, org_id) = crate::test_store(dir.path()).await;
         let plains: Vec<PlainKey> = (0..60)
             .map(|_| PlainKey::generate(KeyKind::Api, Environment::Live))
             .collect();
         let rows: Vec<NewKey> = plains
             .iter()
             .enumerate()
-            .map(|(i, p)| {
-                NewKey::for_plain(p, &owner.org_id, format!("k{i}"), SystemClock.now(), "t")
-            })
+            .map(|(i, p)| NewKey::for_plain(p, &org_id, format!("k{i}"), SystemClock.now(), "t"))
             .collect();
         store.create_keys_bulk(&rows).await.unwrap();
 

@@ -138,31 +138,15 @@ mod tests {
         use keyward_core::key::Environment;
         use keyward_core::{KeyKind, PlainKey};
         let dir = tempfile::tempdir().unwrap();
-        let url = format!("sqlite://{}", dir.path().join("l.db").display());
-        let store = keyward_store::connect(&url).await.unwrap();
-        store.migrate().await.unwrap();
+        let (store, org_id) = crate::test_store(dir.path()).await;
         let t0 = DateTime::from_timestamp(1_800_000_000, 0).unwrap();
-        let (_, owner) = crate::bootstrap::bootstrap(
-            store.as_ref(),
-            &keyward_core::ManualClock::new(t0),
-            "org",
-            "o@x.io",
-        )
-        .await
-        .unwrap();
         let plain = PlainKey::generate(KeyKind::Api, Environment::Live);
-        let key = keyward_store::NewKey::for_plain(&plain, &owner.org_id, "k", t0, "t");
+        let key = keyward_store::NewKey::for_plain(&plain, &org_id, "k", t0, "t");
         store
             .create_keys_bulk(std::slice::from_ref(&key))
             .await
             .unwrap();
-        let stored = || async {
-            store
-                .get_key(&owner.org_id, &key.id)
-                .await
-                .unwrap()
-                .last_used_at
-        };
+        let stored = || async { store.get_key(&org_id, &key.id).await.unwrap().last_used_at };
         let s = |secs| t0 + chrono::Duration::seconds(secs);
 
         let l = LastUsed::default();
