@@ -242,16 +242,20 @@ async fn run(cli: Cli, file: config::FileConfig) -> anyhow::Result<()> {
             let listen = listen.parse().with_context(|| {
                 format!("--listen {listen:?} is not an address like 127.0.0.1:8080")
             })?;
+            let cache_max_keys = args
+                .cache_max_keys
+                .or(file.cache_max_keys)
+                .unwrap_or(keyward_server::state::DEFAULT_CACHE_MAX_KEYS);
+            if cache_max_keys == 0 {
+                anyhow::bail!("--cache-max-keys (cache_max_keys) must be at least 1");
+            }
             let (store, shown) = open_store(&cli.global, &file).await?;
             let bootstrap_file = file.bootstrap.unwrap_or_default();
             let app = Application::build(
                 Settings {
                     listen,
                     bench_floor: args.bench_floor,
-                    cache_max_keys: args
-                        .cache_max_keys
-                        .or(file.cache_max_keys)
-                        .unwrap_or(keyward_server::state::DEFAULT_CACHE_MAX_KEYS),
+                    cache_max_keys,
                     ..Settings::default()
                 },
                 store.clone(),

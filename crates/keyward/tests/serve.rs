@@ -287,3 +287,30 @@ fn configuration_file_environment_and_flags_are_layered() {
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("KW_TEST_DIR"));
 }
+
+/// `--cache-max-keys` (or `cache_max_keys:` in the file) must be at least 1; the file
+/// setting is accepted, and a bad one is named before anything is opened.
+#[test]
+fn the_cache_bound_is_checked() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = keyward(dir.path())
+        .args(["serve", "--data-dir", "d", "--cache-max-keys", "0"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("must be at least 1"));
+    assert!(
+        !dir.path().join("d").exists(),
+        "nothing opened for a bad setting"
+    );
+
+    std::fs::write(
+        dir.path().join("keyward.yaml"),
+        "listen: 127.0.0.1:0\ndata_dir: from-yaml\ncache_max_keys: 10\n",
+    )
+    .unwrap();
+    let mut cmd = keyward(dir.path());
+    cmd.arg("serve");
+    let server = serve(cmd);
+    assert!(server.terminate().success());
+}
