@@ -10,7 +10,6 @@ use chrono::{Duration, Utc};
 use clap::{Args, Subcommand};
 use keyward_client::{ApiKey, Client, KeyKind, Me};
 use serde_json::json;
-use std::io::IsTerminal;
 
 /// Keys closer than this to their expiry get a warning.
 const EXPIRY_WARNING_DAYS: i64 = 7;
@@ -234,19 +233,10 @@ async fn login(ctx: &Context) -> CmdResult {
 
 /// The key from a hidden prompt, or from stdin when it is not a terminal.
 fn read_key() -> Result<ApiKey, Failure> {
-    let raw = if std::io::stdin().is_terminal() {
-        rpassword::prompt_password("Paste your Keyward API key (input is hidden): ")
-            .map(zeroize::Zeroizing::new)
-            .map_err(|e| Failure::error(format!("cannot read the key: {e}")))?
-    } else {
-        super::read_stdin_line().map_err(|e| Failure::error(format!("cannot read stdin: {e}")))?
-    };
-    if raw.trim().is_empty() {
-        return Err(Failure::usage(
-            "no API key given: pass --token <key>, paste it at the prompt, or pipe it on stdin",
-        ));
-    }
-    Ok(ApiKey::new(raw.trim()))
+    super::read_key(
+        "Paste your Keyward API key (input is hidden): ",
+        "no API key given: pass --token <key>, paste it at the prompt, or pipe it on stdin",
+    )
 }
 
 fn logout(ctx: &Context) -> CmdResult {

@@ -18,7 +18,7 @@ use keyward_client::{
     VerifyOptions,
 };
 use serde_json::json;
-use std::io::{IsTerminal, Write};
+use std::io::IsTerminal;
 
 /// How many pages `keys list --all` and name lookups read at most.
 const MAX_PAGES: usize = 1000;
@@ -442,19 +442,10 @@ pub async fn run(ctx: &Context, command: KeysCommand) -> CmdResult {
 
 /// The key to verify from a hidden prompt, or from stdin when it is not a terminal.
 fn read_key_to_verify() -> Result<ApiKey, Failure> {
-    let raw = if std::io::stdin().is_terminal() {
-        rpassword::prompt_password("Paste the key to verify (input is hidden): ")
-            .map(zeroize::Zeroizing::new)
-            .map_err(|e| Failure::error(format!("cannot read the key: {e}")))?
-    } else {
-        super::read_stdin_line().map_err(|e| Failure::error(format!("cannot read stdin: {e}")))?
-    };
-    if raw.trim().is_empty() {
-        return Err(Failure::usage(
-            "no key to verify on stdin: pipe it in (echo \"$KEY\" | keyward keys verify -)",
-        ));
-    }
-    Ok(ApiKey::new(raw.trim()))
+    super::read_key(
+        "Paste the key to verify (input is hidden): ",
+        "no key to verify on stdin: pipe it in (echo \"$KEY\" | keyward keys verify -)",
+    )
 }
 
 struct Session<'a> {
@@ -837,13 +828,16 @@ impl Session<'_> {
                 format!("{} ({}…) is already revoked", key.id, key.prefix),
             ));
         }
-        if !args.yes && !confirm(&key)? {
-            return Err(Failure::new(
-                super::failure::EXIT_ERROR,
-                "cancelled",
-                "not revoked: the revocation was not confirmed",
-            ));
-        }
+        super::confirm_or_cancel(
+            args.yes,
+            &format!(
+                "Revoke \"{}\" ({}, {}…)? Everything using it loses access immediately; this cannot be undone.",
+                key.name,
+                key.id,
+                Style::stderr().paint(Color::Cyan, &key.prefix)
+            ),
+            "not revoked: the revocation was not confirmed",
+        )?;
         let revoked = self
             .client
             .revoke_key(&key.id)
@@ -971,24 +965,6 @@ impl Session<'_> {
             .quiet())
         }
     }
-}
-
-/// Asks on the terminal; anything but y/yes is no.
-fn confirm(key: &KeyView) -> Result<bool, Failure> {
-    let style = Style::stderr();
-    eprint!(
-        "Revoke \"{}\" ({}, {}…)? Everything using it loses access immediately; this cannot be undone. [y/N] ",
-        key.name,
-        key.id,
-        style.paint(Color::Cyan, &key.prefix)
-    );
-    let _ = std::io::stderr().flush();
-    let answer = super::read_stdin_line()
-        .map_err(|e| Failure::error(format!("cannot read the answer: {e}")))?;
-    Ok(matches!(
-        answer.trim().to_ascii_lowercase().as_str(),
-        "y" | "yes"
-    ))
 }
 
 /// Prints a new key once: details and key on a terminal, only the key when piped,

@@ -258,4 +258,39 @@ fn read_stdin_line() -> std::io::Result<zeroize::Zeroizing<String>> {
     Ok(line)
 }
 
+/// A key from a hidden prompt, or from stdin when it is not a terminal; `if_empty` is
+/// the usage error when nothing was given.
+fn read_key(prompt: &str, if_empty: &str) -> Result<keyward_client::ApiKey, Failure> {
+    use std::io::IsTerminal;
+    let raw = if std::io::stdin().is_terminal() {
+        rpassword::prompt_password(prompt)
+            .map(zeroize::Zeroizing::new)
+            .map_err(|e| Failure::error(format!("cannot read the key: {e}")))?
+    } else {
+        read_stdin_line().map_err(|e| Failure::error(format!("cannot read stdin: {e}")))?
+    };
+    if raw.trim().is_empty() {
+        return Err(Failure::usage(if_empty));
+    }
+    Ok(keyward_client::ApiKey::new(raw.trim()))
+}
+
+/// Unless `yes`, asks `question` on the terminal; anything but y/yes cancels with
+/// `not_done` (exit 1, code `cancelled`).
+fn confirm_or_cancel(yes: bool, question: &str, not_done: &str) -> CmdResult {
+    use std::io::Write;
+    if yes {
+        return Ok(());
+    }
+    eprint!("{question} [y/N] ");
+    let _ = std::io::stderr().flush();
+    let answer =
+        read_stdin_line().map_err(|e| Failure::error(format!("cannot read the answer: {e}")))?;
+    if matches!(answer.trim().to_ascii_lowercase().as_str(), "y" | "yes") {
+        Ok(())
+    } else {
+        Err(Failure::new(failure::EXIT_ERROR, "cancelled", not_done))
+    }
+}
+
 type CmdResult = Result<(), Failure>;

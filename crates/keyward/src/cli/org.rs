@@ -18,7 +18,7 @@ use keyward_client::{
     Member, Resource, ResourceKind, Role, ServiceAccount, UpdateChannel, UpdateMember,
 };
 use serde_json::json;
-use std::io::{IsTerminal, Write};
+use std::io::IsTerminal;
 
 // ---------------------------------------------------------------- arguments
 
@@ -366,26 +366,6 @@ pub fn refuse_unconfirmable(yes: bool, what: &str) -> CmdResult {
     Ok(())
 }
 
-/// Asks `question [y/N]` on the terminal; anything but y/yes is no.
-pub fn confirm(question: &str) -> Result<bool, Failure> {
-    eprint!("{question} [y/N] ");
-    let _ = std::io::stderr().flush();
-    let answer = super::read_stdin_line()
-        .map_err(|e| Failure::error(format!("cannot read the answer: {e}")))?;
-    Ok(matches!(
-        answer.trim().to_ascii_lowercase().as_str(),
-        "y" | "yes"
-    ))
-}
-
-fn declined(what: &str) -> Failure {
-    Failure::new(
-        EXIT_ERROR,
-        "cancelled",
-        format!("not {what}: it was not confirmed"),
-    )
-}
-
 /// Picks one item by id or by name from a list.
 fn pick<T: Clone>(
     items: &[T],
@@ -642,14 +622,14 @@ pub async fn service_accounts(ctx: &Context, command: ServiceAccountsCommand) ->
         }
         ServiceAccountsCommand::Delete(args) => {
             let a = s.service_account(&args.account.account).await?;
-            if !args.yes
-                && !confirm(&format!(
+            super::confirm_or_cancel(
+                args.yes,
+                &format!(
                     "Delete service account \"{}\" ({})? Its keys stop working immediately; this cannot be undone.",
                     a.name, a.id
-                ))?
-            {
-                return Err(declined("deleted"));
-            }
+                ),
+                "not deleted: it was not confirmed",
+            )?;
             s.client
                 .delete_service_account(&a.id)
                 .await
@@ -764,14 +744,14 @@ pub async fn resources(ctx: &Context, kind: ResourceKind, command: ResourceComma
         }
         ResourceCommand::Delete(args) => {
             let r = s.resource(kind, &args.target.target).await?;
-            if !args.yes
-                && !confirm(&format!(
+            super::confirm_or_cancel(
+                args.yes,
+                &format!(
                     "Delete {noun} \"{}\" ({})? This cannot be undone.",
                     r.name, r.id
-                ))?
-            {
-                return Err(declined("deleted"));
-            }
+                ),
+                "not deleted: it was not confirmed",
+            )?;
             s.client
                 .delete_resource(kind, &r.id)
                 .await
@@ -901,14 +881,14 @@ pub async fn channels(ctx: &Context, command: ChannelsCommand) -> CmdResult {
         }
         ChannelsCommand::Delete(args) => {
             let c = s.channel(&args.channel.channel).await?;
-            if !args.yes
-                && !confirm(&format!(
+            super::confirm_or_cancel(
+                args.yes,
+                &format!(
                     "Delete channel \"{}\" ({}, hook id {})? Its hook id stops working; this cannot be undone.",
                     c.name, c.id, c.hook_id
-                ))?
-            {
-                return Err(declined("deleted"));
-            }
+                ),
+                "not deleted: it was not confirmed",
+            )?;
             s.client
                 .delete_channel(&c.id)
                 .await
@@ -1055,14 +1035,14 @@ pub async fn members(ctx: &Context, command: MembersCommand) -> CmdResult {
         }
         MembersCommand::Remove(args) => {
             let m = s.member(&args.member.member).await?;
-            if !args.yes
-                && !confirm(&format!(
+            super::confirm_or_cancel(
+                args.yes,
+                &format!(
                     "Remove {} ({}) from the organization? Their keys stop working.",
                     m.email, m.user_id
-                ))?
-            {
-                return Err(declined("removed"));
-            }
+                ),
+                "not removed: it was not confirmed",
+            )?;
             s.client
                 .remove_member(&m.user_id)
                 .await
