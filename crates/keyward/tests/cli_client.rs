@@ -31,6 +31,27 @@ fn whoami_prints_the_exact_line_for_a_personal_token() {
     );
 }
 
+/// At a terminal, `auth login` asks for the key at its hidden prompt. (That the typing
+/// is not echoed cannot be seen here: `script` feeds the answer before the prompt turns
+/// echo off, so the terminal echoes it on arrival.)
+#[test]
+fn login_at_a_terminal_reads_the_key_from_the_prompt() {
+    let server = Server::start();
+    let user = User::new();
+    let out = user.at_terminal(
+        &["auth", "login", "--server", &server.url],
+        &format!("{}\n", server.token),
+    );
+    assert_eq!(out.code, 0, "{}", out.stdout);
+    assert!(out.stdout.contains("input is hidden"), "{}", out.stdout);
+    let whoami = run(user.cmd(&["auth", "whoami"])).ok();
+    assert!(
+        whoami.stdout.starts_with("Authenticated as:"),
+        "{}",
+        whoami.stdout
+    );
+}
+
 #[test]
 fn login_checks_the_key_stores_it_0600_and_logout_forgets_it() {
     let server = Server::start();
@@ -273,10 +294,26 @@ fn revoke_asks_for_confirmation_unless_yes() {
     let shown = run(user.cmd(&["keys", "show", &id, "--json"])).ok().json();
     assert_eq!(shown["status"], "active");
 
-    let out = run(user.cmd(&["keys", "revoke", &id, "--yes"])).ok();
+    // At a terminal: the prompt names the key; "n" keeps it, exit 1 `cancelled`.
+    let out = user.at_terminal(&["keys", "revoke", &id], "n\n");
+    assert_eq!(out.code, 1, "{}", out.stdout);
+    assert!(out.stdout.contains("Revoke \"laptop\""), "{}", out.stdout);
+    assert!(out.stdout.contains("[y/N]"), "{}", out.stdout);
+    assert!(out.stdout.contains("not revoked"), "{}", out.stdout);
+    let shown = run(user.cmd(&["keys", "show", &id, "--json"])).ok().json();
+    assert_eq!(shown["status"], "active");
+
+    // "yes" revokes.
+    let out = user.at_terminal(&["keys", "revoke", &id], "yes\n");
+    assert_eq!(out.code, 0, "{}", out.stdout);
     assert!(out.stdout.contains("Revoked \"laptop\""), "{}", out.stdout);
     let shown = run(user.cmd(&["keys", "show", &id, "--json"])).ok().json();
     assert_eq!(shown["status"], "revoked");
+
+    // --yes does not ask.
+    let (_, other) = create_key(&user, &server, &["--name", "ci"]);
+    let out = run(user.cmd(&["keys", "revoke", &other, "--yes"])).ok();
+    assert!(out.stdout.contains("Revoked \"ci\""), "{}", out.stdout);
 
     // The revoked key is refused with its own message and a hint.
     let out = run(user.cmd(&["auth", "whoami", "--token", &key]));

@@ -140,6 +140,30 @@ impl User {
         cmd
     }
 
+    /// `keyward ARGS` on a pseudo-terminal (util-linux `script`), as a person at a
+    /// prompt: `answer` is what they type. stdout and stderr both arrive on stdout.
+    pub fn at_terminal(&self, args: &[&str], answer: &str) -> Run {
+        let quoted: Vec<String> = std::iter::once(BIN)
+            .chain(args.iter().copied())
+            .map(|a| format!("'{}'", a.replace('\'', r"'\''")))
+            .collect();
+        let mut cmd = Command::new("script");
+        cmd.env_clear()
+            .env("HOME", self.home.path())
+            .current_dir(self.cwd.path())
+            .timeout(COMMAND_TIMEOUT)
+            .args(["-qec", &quoted.join(" "), "/dev/null"]);
+        if let Some(dir) = &self.config_dir {
+            cmd.env("KEYWARD_CONFIG_DIR", dir);
+        }
+        let out = cmd.write_stdin(answer).output().unwrap();
+        Run {
+            code: out.status.code().unwrap_or(-1),
+            stdout: text(&out.stdout),
+            stderr: text(&out.stderr),
+        }
+    }
+
     pub fn write_dotenv(&self, text: &str) {
         std::fs::write(self.cwd.path().join(".env"), text).unwrap();
     }
