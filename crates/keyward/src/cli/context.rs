@@ -137,6 +137,34 @@ pub struct Context {
 }
 
 /// A key, a server, and where they came from.
+/// A connected command: the context, what it resolved to, and a client for it. Each
+/// command module adds its own lookups in its own `impl Session`.
+pub struct Session<'a> {
+    pub ctx: &'a Context,
+    pub resolved: Resolved,
+    pub client: Client,
+}
+
+impl<'a> Session<'a> {
+    pub fn open(ctx: &'a Context) -> Result<Self, Failure> {
+        let (resolved, client) = ctx.connect()?;
+        Ok(Self {
+            ctx,
+            resolved,
+            client,
+        })
+    }
+
+    /// An API failure, with hints that name the key and server in use.
+    pub fn fail(&self, e: keyward_client::Error) -> Failure {
+        Failure::client(&e, &self.resolved)
+    }
+
+    pub fn json(&self) -> bool {
+        self.ctx.json()
+    }
+}
+
 pub struct Resolved {
     pub key: ApiKey,
     pub source: Source,

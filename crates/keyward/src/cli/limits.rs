@@ -2,13 +2,13 @@
 //! commands about limits that are not a key's: `keyward owner-limits …` and
 //! `keyward orgs …`.
 
-use super::context::{ConnArgs, Context, Resolved};
+use super::context::{ConnArgs, Context, Session};
 use super::failure::{Failure, EXIT_ERROR};
 use super::output::{self, Cell, Color, Style};
 use super::CmdResult;
 use chrono::Utc;
 use clap::{ArgGroup, Args, Subcommand, ValueEnum};
-use keyward_client::{Client, OrgSettingsPatch, Organization, Quota, RateLimit, Refill};
+use keyward_client::{OrgSettingsPatch, Organization, Quota, RateLimit, Refill};
 use serde_json::json;
 
 // ---------------------------------------------------------------- values
@@ -184,26 +184,7 @@ pub struct OwnerSetArgs {
     ratelimit: RateLimit,
 }
 
-struct Session<'a> {
-    ctx: &'a Context,
-    resolved: Resolved,
-    client: Client,
-}
-
-impl<'a> Session<'a> {
-    fn open(ctx: &'a Context) -> Result<Self, Failure> {
-        let (resolved, client) = ctx.connect()?;
-        Ok(Self {
-            ctx,
-            resolved,
-            client,
-        })
-    }
-
-    fn fail(&self, e: keyward_client::Error) -> Failure {
-        Failure::client(&e, &self.resolved)
-    }
-
+impl Session<'_> {
     /// The owner id the API wants: emails and service-account names become ids.
     async fn owner_id(&self, owner: &OwnerRef) -> Result<String, Failure> {
         let wanted = owner.id.trim();
@@ -251,7 +232,7 @@ pub async fn owner_limits(ctx: &Context, command: OwnerLimitsCommand) -> CmdResu
     match command {
         OwnerLimitsCommand::List => {
             let limits = s.client.list_owner_limits().await.map_err(|e| s.fail(e))?;
-            if s.ctx.json() {
+            if s.json() {
                 output::print_json(&json!({ "data": limits }));
             } else if limits.is_empty() {
                 println!("No owner limits. Set one with `keyward owner-limits set external cus_123 --ratelimit 1000/1h`.");
@@ -284,7 +265,7 @@ pub async fn owner_limits(ctx: &Context, command: OwnerLimitsCommand) -> CmdResu
                 .set_owner_limit(owner_type, &id, args.ratelimit)
                 .await
                 .map_err(|e| s.fail(e))?;
-            if s.ctx.json() {
+            if s.json() {
                 output::print_json(&set);
             } else {
                 done(&format!(
@@ -300,7 +281,7 @@ pub async fn owner_limits(ctx: &Context, command: OwnerLimitsCommand) -> CmdResu
                 .remove_owner_limit(owner_type, &id)
                 .await
                 .map_err(|e| s.fail(e))?;
-            if s.ctx.json() {
+            if s.json() {
                 output::print_json(
                     &json!({ "removed": true, "owner_type": owner_type, "owner_id": id }),
                 );
@@ -384,7 +365,7 @@ pub async fn orgs(ctx: &Context, command: OrgsCommand) -> CmdResult {
     match command {
         OrgsCommand::List => {
             let orgs = s.client.my_organizations().await.map_err(|e| s.fail(e))?;
-            if s.ctx.json() {
+            if s.json() {
                 output::print_json(&json!({ "data": orgs }));
                 return Ok(());
             }
@@ -419,7 +400,7 @@ pub async fn orgs(ctx: &Context, command: OrgsCommand) -> CmdResult {
                 .get_organization(&id)
                 .await
                 .map_err(|e| s.fail(e))?;
-            if s.ctx.json() {
+            if s.json() {
                 output::print_json(&org);
             } else {
                 print_org(&org);
@@ -447,7 +428,7 @@ pub async fn orgs(ctx: &Context, command: OrgsCommand) -> CmdResult {
                 .update_organization_settings(&id, &patch)
                 .await
                 .map_err(|e| s.fail(e))?;
-            if s.ctx.json() {
+            if s.json() {
                 output::print_json(&org);
             } else {
                 done(&format!(

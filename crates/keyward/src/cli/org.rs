@@ -5,7 +5,7 @@
 //! by its name (an email for members). Deleting asks for confirmation like `keys
 //! revoke`: pass `--yes` when stdin is not a terminal.
 
-use super::context::{ConnArgs, Context, Resolved};
+use super::context::{ConnArgs, Context, Session};
 use super::failure::{Failure, EXIT_ERROR};
 use super::keys::show_new_key;
 use super::once::{self, Shown};
@@ -14,8 +14,8 @@ use super::CmdResult;
 use chrono::Utc;
 use clap::{ArgGroup, Args, Subcommand, ValueEnum};
 use keyward_client::{
-    AddMember, Channel, Client, CreateChannel, CreateServiceAccount, CreateServiceAccountKey,
-    Member, Resource, ResourceKind, Role, ServiceAccount, UpdateChannel, UpdateMember,
+    AddMember, Channel, CreateChannel, CreateServiceAccount, CreateServiceAccountKey, Member,
+    Resource, ResourceKind, Role, ServiceAccount, UpdateChannel, UpdateMember,
 };
 use serde_json::json;
 use std::io::IsTerminal;
@@ -403,30 +403,7 @@ fn pick<T: Clone>(
     }
 }
 
-struct Session<'a> {
-    ctx: &'a Context,
-    resolved: Resolved,
-    client: Client,
-}
-
-impl<'a> Session<'a> {
-    fn open(ctx: &'a Context) -> Result<Self, Failure> {
-        let (resolved, client) = ctx.connect()?;
-        Ok(Self {
-            ctx,
-            resolved,
-            client,
-        })
-    }
-
-    fn fail(&self, e: keyward_client::Error) -> Failure {
-        Failure::client(&e, &self.resolved)
-    }
-
-    fn json(&self) -> bool {
-        self.ctx.json()
-    }
-
+impl Session<'_> {
     async fn service_account(&self, wanted: &str) -> Result<ServiceAccount, Failure> {
         if wanted.starts_with("sa_") {
             return self
