@@ -281,4 +281,25 @@ mod tests {
             .is_none());
         assert!(cache.len() <= 21);
     }
+
+    /// A key remembered as unknown (a flood of garbage stays off the database) is still
+    /// found the moment it is created: creation replaces the "unknown" entry.
+    #[tokio::test]
+    async fn a_key_created_after_being_remembered_as_unknown_is_found() {
+        let dir = tempfile::tempdir().unwrap();
+        let (store, org_id) = crate::test_store(dir.path()).await;
+        let cache = KeyCache::new(Duration::from_secs(3600), 100, 100);
+        let plain = PlainKey::generate(KeyKind::Api, Environment::Live);
+        let hash = KeyHash::of(plain.expose_secret());
+        assert!(cache.lookup(store.as_ref(), &hash).await.unwrap().is_none());
+
+        let key = NewKey::for_plain(&plain, &org_id, "late", SystemClock.now(), "t");
+        store.create_keys_bulk(&[key]).await.unwrap();
+        // Without the creation path the remembered "unknown" would still answer.
+        assert!(cache.lookup(store.as_ref(), &hash).await.unwrap().is_none());
+        let record = store.find_key_by_hash(&hash).await.unwrap().unwrap();
+        cache.insert_fresh(&record);
+        let found = cache.lookup(store.as_ref(), &hash).await.unwrap();
+        assert_eq!(found.map(|k| k.name.clone()), Some("late".to_owned()));
+    }
 }
