@@ -25,18 +25,10 @@ impl AppState {
         self.check_at(raw, None, self.clock.now()).await
     }
 
-    /// As [`Self::check_key`], but a key of another organization is `NotFound`: a
-    /// tenant's verify calls learn nothing about other tenants' keys.
-    pub async fn check_key_in_org(
-        &self,
-        raw: &str,
-        org_id: &str,
-    ) -> keyward_store::Result<Verdict> {
-        self.check_at(raw, Some(org_id), self.clock.now()).await
-    }
-
     /// The check at a `now` the caller read once for the whole request (the hot path
-    /// reads the clock as few times as it can). `org_id` as in [`Self::check_key_in_org`].
+    /// reads the clock as few times as it can). With `org_id`, a key of another
+    /// organization is `NotFound`: a tenant's verify calls learn nothing about other
+    /// tenants' keys.
     pub async fn check_at(
         &self,
         raw: &str,
