@@ -114,9 +114,7 @@ impl FromRequestParts<AppState> for Principal {
                 return Err(ApiError::ExpiredToken(k.expires_at.unwrap_or_default()))
             }
         };
-        tracing::Span::current()
-            .record("key_id", key.id.as_str())
-            .record("org_id", key.org_id.as_str());
+        record_caller(&tracing::Span::current(), &key);
         let hints = parts.extensions.get::<ResponseHints>().cloned();
         if key.kind == KeyKind::LegacyWorkspace {
             if let Some(h) = &hints {
@@ -141,6 +139,26 @@ impl FromRequestParts<AppState> for Principal {
                 .map(|ci| ci.0),
         })
     }
+}
+
+/// Names the caller's key and organization on the request span (`http::router` declares
+/// both fields empty), so every log line of the request carries them. One `record_all`
+/// for both, as plain text: each separate `record` costs the subscriber a span lookup and
+/// a formatting pass, on every authenticated request.
+fn record_caller(span: &tracing::Span, key: &crate::verify::CachedKey) {
+    use tracing::field::{display, Value};
+    let Some(fields) = span.metadata().map(|m| m.fields()) else {
+        return;
+    };
+    let (Some(key_field), Some(org_field)) = (fields.field("key_id"), fields.field("org_id"))
+    else {
+        return;
+    };
+    let (key_id, org_id) = (display(&key.id), display(&key.org_id));
+    span.record_all(&fields.value_set(&[
+        (&key_field, Some(&key_id as &dyn Value)),
+        (&org_field, Some(&org_id as &dyn Value)),
+    ]));
 }
 
 /// What the extractor learned that the response should say: a deprecation notice for

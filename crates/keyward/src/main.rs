@@ -163,6 +163,9 @@ fn init_tracing(from_file: Option<&str>) {
             tracing_subscriber::EnvFilter::try_new(&filter).unwrap_or_else(|_| "info".into()),
         )
         .with_writer(std::io::stderr)
+        // Colours only on a terminal (and not with NO_COLOR): a log file or collector gets
+        // plain text, and no request pays for escape codes nobody sees.
+        .with_ansi(cli::output::Style::stderr().color)
         .init();
 }
 

@@ -25,11 +25,13 @@ struct Server {
     stdout: Vec<String>,
 }
 
-/// Runs a `keyward … serve` command and reads stdout until it says where it listens.
+/// Runs a `keyward … serve` command and reads stdout until it says where it listens. The
+/// log (stderr) goes to `serve.log` in the command's directory.
 fn serve(mut cmd: Command) -> Server {
+    let log = cmd.get_current_dir().unwrap().join("serve.log");
     let mut child = cmd
         .stdout(Stdio::piped())
-        .stderr(Stdio::null())
+        .stderr(std::fs::File::create(log).unwrap())
         .spawn()
         .unwrap();
     let (tx, rx) = mpsc::channel();
@@ -141,6 +143,53 @@ fn first_start_creates_the_owner_and_prints_the_token_once() {
     assert_eq!(server.token(), None);
     assert_eq!(get_json(&format!("{}/v1/me", server.base), &token).0, 200);
     assert!(server.terminate().success());
+}
+
+/// A request's log lines name the caller's key and organization (fields of the request
+/// span), and a log that is not a terminal is plain text: no colour codes. No raw key.
+#[test]
+fn request_logs_name_the_caller_in_plain_text() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut cmd = keyward(dir.path());
+    cmd.args(["serve", "--data-dir", "data", "--listen", "127.0.0.1:0"]);
+    cmd.env("KEYWARD_BOOTSTRAP_ORG", "my-org")
+        .env("KEYWARD_BOOTSTRAP_EMAIL", "team@company.com");
+    let server = serve(cmd);
+    let token = server.token().unwrap();
+    let (_, me) = get_json(&format!("{}/v1/me", server.base), &token);
+    let created: serde_json::Value = tokio::runtime::Runtime::new()
+        .unwrap()
+        .block_on(async {
+            reqwest::Client::new()
+                .post(format!("{}/v1/keys", server.base))
+                .bearer_auth(&token)
+                .json(&serde_json::json!({"name": "logged"}))
+                .send()
+                .await
+                .unwrap()
+                .json()
+                .await
+        })
+        .unwrap();
+    let raw = created["key"].as_str().expect("the new key, shown once");
+    assert!(server.terminate().success());
+
+    let log = std::fs::read_to_string(dir.path().join("serve.log")).unwrap();
+    let line = log
+        .lines()
+        .find(|l| l.contains("key created"))
+        .unwrap_or_else(|| panic!("no 'key created' line in:\n{log}"));
+    let span = format!(
+        "request{{method=POST path=/v1/keys key_id={} org_id={}}}",
+        me["key"]["id"].as_str().unwrap(),
+        me["org"]["id"].as_str().unwrap()
+    );
+    assert!(line.contains(&span), "{line:?} should contain {span:?}");
+    assert!(!log.contains('\x1b'), "colour codes in a log file:\n{log}");
+    assert!(
+        !log.contains(&token) && !log.contains(raw),
+        "a raw key in the log"
+    );
 }
 
 #[test]

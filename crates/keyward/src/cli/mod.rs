@@ -16,7 +16,7 @@ mod keys;
 mod limits;
 mod once;
 mod org;
-mod output;
+pub mod output;
 mod usage;
 
 use clap::{Args, Subcommand};
