@@ -83,10 +83,9 @@ trap cleanup EXIT
 
 # --- seed --------------------------------------------------------------------------------
 echo "== seeding $KEYS keys" >&2
-export KEYWARD_LOG=warn
 WRITE=1000
 [ "$HOT" = 1 ] && WRITE=$KEYS
-TOKEN=$("$BIN" dev seed-keys --count "$KEYS" --write "$WRITE" --out "$TMP/keys.txt" --data-dir "$TMP/data")
+TOKEN=$(KEYWARD_LOG=warn "$BIN" dev seed-keys --count "$KEYS" --write "$WRITE" --out "$TMP/keys.txt" --data-dir "$TMP/data")
 DB_SIZE=$(du -sh "$TMP/data" | cut -f1)
 
 # --- start -------------------------------------------------------------------------------
@@ -94,7 +93,8 @@ PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); pr
 ADDR=127.0.0.1:$PORT
 URL=http://$ADDR
 START_NS=$(date +%s%N)
-"${SERVER_PIN[@]}" "$BIN" serve --bench-floor --listen "$ADDR" --data-dir "$TMP/data" >"$TMP/server.log" 2>&1 &
+# The server logs as shipped (info, one span per request), whatever KEYWARD_LOG says here.
+"${SERVER_PIN[@]}" env -u KEYWARD_LOG "$BIN" serve --bench-floor --listen "$ADDR" --data-dir "$TMP/data" >"$TMP/server.log" 2>&1 &
 SERVER_PID=$!
 until curl -fsS -o /dev/null "$URL/livez" 2>/dev/null; do
   kill -0 "$SERVER_PID" 2>/dev/null || { cat "$TMP/server.log" >&2; exit 1; }
@@ -160,12 +160,35 @@ run_wrk floor "$DURATION" -s bench/verify.lua "$URL"
 unset KEYWARD_BENCH_PATH
 run_wrk verify "$DURATION" -s bench/verify.lua "$URL"
 
+# How often the server's CPU is taken away from a process that wants it (another tenant
+# on the host, the hypervisor): a spinning loop on that CPU, 3 s, before and after the
+# fixed-rate phase. A tail in milliseconds with stalls like these is the host, not the
+# server (BENCHMARKS.md, runs O–Q).
+stalls() {
+  "${SERVER_PIN[@]}" python3 - 3 <<'EOF'
+import sys, time
+seconds = float(sys.argv[1])
+end = time.perf_counter() + seconds
+last = time.perf_counter()
+gaps = []
+while last < end:
+    now = time.perf_counter()
+    if now - last > 0.0002:
+        gaps.append(now - last)
+    last = now
+over_1ms = sum(g > 0.001 for g in gaps)
+print("%d stalls over 1 ms in %.0f s (longest %.1f ms, %.1f ms lost in all)"
+      % (over_1ms, seconds, 1000 * max(gaps, default=0), 1000 * sum(gaps)))
+EOF
+}
+echo "== CPU stalls on the server's CPU, before the fixed-rate phase: $(stalls)"
 echo "== fixed rate: $RATE verifications/s for ${DURATION}s"
 # The same 1000 (warm) keys as wrk; with --hot the file holds every key.
 head -n 1000 "$TMP/keys.txt" > "$TMP/keys-1000.txt"
 "${CLIENT_PIN[@]}" "$FIXED" --addr "$ADDR" --token "$TOKEN" --keys "$TMP/keys-1000.txt" \
   --rate "$RATE" --duration "$DURATION"
 
+echo "== CPU stalls on the server's CPU, after the fixed-rate phase: $(stalls)"
 echo "== server memory: RSS $(( $(rss_kb) / 1024 )) MiB, peak $(( $(hwm_kb) / 1024 )) MiB"
 if [ "$HOT" = 1 ]; then
   SWEEP_RATE=30000
