@@ -39,13 +39,8 @@ done
 cd "$(dirname "$0")/.."
 TARGET=${CARGO_TARGET_DIR:-$(pwd)/target}
 
-if ! command -v valgrind >/dev/null || ! command -v callgrind_control >/dev/null; then
-  echo "== installing valgrind (Debian package)" >&2
-  SUDO=""
-  [ "$(id -u)" -ne 0 ] && SUDO="sudo"
-  $SUDO apt-get update -qq
-  $SUDO apt-get install -y -qq valgrind >/dev/null
-fi
+. bench/lib.sh
+need_package callgrind_control valgrind
 
 echo "== building release binary" >&2
 CARGO_TARGET_DIR=$TARGET cargo build --release --quiet -p keyward

@@ -42,13 +42,8 @@ ROOT=$(pwd)
 TARGET=${CARGO_TARGET_DIR:-$ROOT/target}
 
 # --- load generator ------------------------------------------------------------------
-if ! command -v wrk >/dev/null; then
-  echo "== installing wrk (Debian package)" >&2
-  SUDO=""
-  [ "$(id -u)" -ne 0 ] && SUDO="sudo"
-  $SUDO apt-get update -qq
-  $SUDO apt-get install -y -qq wrk >/dev/null
-fi
+. bench/lib.sh
+need_package wrk wrk
 
 # --- build -----------------------------------------------------------------------------
 echo "== building release binary and the fixed-rate client" >&2

@@ -98,6 +98,15 @@ impl Drop for Server {
     }
 }
 
+/// `serve` on an empty data directory in `dir`, creating "my-org" and its owner.
+fn first_start(dir: &Path) -> Server {
+    let mut cmd = keyward(dir);
+    cmd.args(["serve", "--data-dir", "data", "--listen", "127.0.0.1:0"]);
+    cmd.env("KEYWARD_BOOTSTRAP_ORG", "my-org")
+        .env("KEYWARD_BOOTSTRAP_EMAIL", "team@company.com");
+    serve(cmd)
+}
+
 fn get_json(url: &str, token: &str) -> (u16, serde_json::Value) {
     tokio::runtime::Runtime::new().unwrap().block_on(async {
         let r = reqwest::Client::new()
@@ -113,11 +122,7 @@ fn get_json(url: &str, token: &str) -> (u16, serde_json::Value) {
 #[test]
 fn first_start_creates_the_owner_and_prints_the_token_once() {
     let dir = tempfile::tempdir().unwrap();
-    let mut cmd = keyward(dir.path());
-    cmd.args(["serve", "--data-dir", "data", "--listen", "127.0.0.1:0"]);
-    cmd.env("KEYWARD_BOOTSTRAP_ORG", "my-org")
-        .env("KEYWARD_BOOTSTRAP_EMAIL", "team@company.com");
-    let server = serve(cmd);
+    let server = first_start(dir.path());
     let token = server.token().expect("first start prints a token");
     assert!(keyward_core::key::check(&token).is_ok());
     let text = server.stdout.join("\n");
@@ -150,11 +155,7 @@ fn first_start_creates_the_owner_and_prints_the_token_once() {
 #[test]
 fn request_logs_name_the_caller_in_plain_text() {
     let dir = tempfile::tempdir().unwrap();
-    let mut cmd = keyward(dir.path());
-    cmd.args(["serve", "--data-dir", "data", "--listen", "127.0.0.1:0"]);
-    cmd.env("KEYWARD_BOOTSTRAP_ORG", "my-org")
-        .env("KEYWARD_BOOTSTRAP_EMAIL", "team@company.com");
-    let server = serve(cmd);
+    let server = first_start(dir.path());
     let token = server.token().unwrap();
     let (_, me) = get_json(&format!("{}/v1/me", server.base), &token);
     let created: serde_json::Value = tokio::runtime::Runtime::new()
