@@ -2,7 +2,8 @@
 # Keyward HTTP benchmark: verify vs a trivial route, same process, same load generator,
 # same run; then a fixed-rate latency run. See BENCHMARKS.md.
 #
-#   bench/run.sh [--keys N] [--hot] [--duration SECONDS] [--connections C] [--rate R]
+#   bench/run.sh [--keys N] [--hot] [--rounds K] [--duration SECONDS] [--connections C]
+#                [--rate R]
 #
 # --hot: after the phases, verify every one of the N stored keys once (fixed rate,
 # 30 000/s offered; cache misses go at the database's pace) and report the memory.
@@ -10,6 +11,10 @@
 # Three phases, back to back: the trivial route (GET /livez), the floor (the verify
 # requests sent to POST /__bench/floor, which reads them and answers a fixed verify-sized
 # answer: HTTP with verify's message sizes and no verifying), and verify itself.
+#
+# --rounds K: runs the three phases K times in turn (default 1) and reports each round's
+# ratios and their median. On a noisy host (another tenant taking the CPU now and then)
+# a burst of noise then spoils one round, not the ratio.
 #
 # Environment: KEYWARD_BENCH_KEYS_COUNT (N, default 1000), KEYWARD_BENCH_DURATION (10),
 # KEYWARD_BENCH_CONNECTIONS (32), KEYWARD_BENCH_RATE (1000), KEYWARD_BENCH_NO_PIN=1 to
@@ -25,14 +30,16 @@ DURATION=${KEYWARD_BENCH_DURATION:-10}
 CONNECTIONS=${KEYWARD_BENCH_CONNECTIONS:-32}
 RATE=${KEYWARD_BENCH_RATE:-1000}
 HOT=0
+ROUNDS=1
 while [ $# -gt 0 ]; do
   case "$1" in
     --keys) KEYS=$2; shift 2 ;;
     --hot) HOT=1; shift ;;
+    --rounds) ROUNDS=$2; shift 2 ;;
     --duration) DURATION=$2; shift 2 ;;
     --connections) CONNECTIONS=$2; shift 2 ;;
     --rate) RATE=$2; shift 2 ;;
-    -h|--help) sed -n '2,22p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,28p' "$0"; exit 0 ;;
     *) echo "unknown argument: $1" >&2; exit 2 ;;
   esac
 done
@@ -137,7 +144,7 @@ run_wrk() {
     "$name" "$rps" "$p50" "$p99" "$us_per_req" "$util"
   printf -v "RPS_$name" '%s' "$rps"
   if [ "$util" -lt 90 ]; then
-    WARN="${WARN}warning: the server used only ${util}% of its core during '$name': the load generator or other processes were the limit, so the ratio below does not measure the server"$'\n'
+    WARN="${WARN}warning: the server used only ${util}% of its core during '$name'${ROUND_LABEL:-}: the load generator or other processes were the limit, so the ratio below does not measure the server"$'\n'
   fi
 }
 WARN=""
@@ -149,11 +156,26 @@ echo "== $KEYS keys stored (database $DB_SIZE), ready to serve ${READY_MS} ms af
 # Warm-up: fills the verify cache with the 1000 rotated keys and the verifier's token.
 "${CLIENT_PIN[@]}" wrk -t1 -c"$CONNECTIONS" -d2s -s bench/verify.lua "$URL" >/dev/null
 
-run_wrk trivial "$DURATION" "$URL/livez"
-export KEYWARD_BENCH_PATH=/__bench/floor
-run_wrk floor "$DURATION" -s bench/verify.lua "$URL"
-unset KEYWARD_BENCH_PATH
-run_wrk verify "$DURATION" -s bench/verify.lua "$URL"
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN {printf "%.2f", a / b}'; }
+median() { printf '%s\n' "$@" | sort -n | awk '{v[NR] = $1} END {print (NR % 2) ? v[(NR + 1) / 2] : sprintf("%.2f", (v[NR / 2] + v[NR / 2 + 1]) / 2)}'; }
+FLOOR_TRIVIAL=() VERIFY_FLOOR=() VERIFY_TRIVIAL=()
+for round in $(seq 1 "$ROUNDS"); do
+  if [ "$ROUNDS" -gt 1 ]; then
+    echo "== round $round of $ROUNDS"
+    ROUND_LABEL=" in round $round"
+  fi
+  run_wrk trivial "$DURATION" "$URL/livez"
+  export KEYWARD_BENCH_PATH=/__bench/floor
+  run_wrk floor "$DURATION" -s bench/verify.lua "$URL"
+  unset KEYWARD_BENCH_PATH
+  run_wrk verify "$DURATION" -s bench/verify.lua "$URL"
+  FLOOR_TRIVIAL+=("$(ratio "$RPS_floor" "$RPS_trivial")")
+  VERIFY_FLOOR+=("$(ratio "$RPS_verify" "$RPS_floor")")
+  VERIFY_TRIVIAL+=("$(ratio "$RPS_verify" "$RPS_trivial")")
+  if [ "$ROUNDS" -gt 1 ]; then
+    echo "   round $round ratios: floor/trivial ${FLOOR_TRIVIAL[-1]}, verify/floor ${VERIFY_FLOOR[-1]}, verify/trivial ${VERIFY_TRIVIAL[-1]}"
+  fi
+done
 
 # How often the server's CPU is taken away from a process that wants it (another tenant
 # on the host, the hypervisor): a spinning loop on that CPU, 3 s, before and after the
@@ -196,7 +218,8 @@ fi
 printf '%s' "$WARN"
 FLOOR_LEN=$(curl -fsS -X POST -H 'Content-Type: application/json' -d '{}' "$URL/__bench/floor" | wc -c)
 echo "== answer sizes: verify $(printf '%s' "$CHECK" | wc -c) bytes, floor $FLOOR_LEN bytes"
-awk -v f="$RPS_floor" -v t="$RPS_trivial" 'BEGIN {printf "floor/trivial throughput ratio: %.2f (the most any verify could reach: HTTP with verify-sized messages)\n", f / t}'
-awk -v v="$RPS_verify" -v f="$RPS_floor" 'BEGIN {printf "verify/floor throughput ratio: %.2f (what verifying itself costs)\n", v / f}'
-RATIO=$(awk -v v="$RPS_verify" -v t="$RPS_trivial" 'BEGIN {printf "%.2f", v / t}')
-echo "verify/trivial throughput ratio: $RATIO"
+OF=""
+[ "$ROUNDS" -gt 1 ] && OF=", median of $ROUNDS rounds"
+echo "floor/trivial throughput ratio: $(median "${FLOOR_TRIVIAL[@]}") (the most any verify could reach: HTTP with verify-sized messages$OF)"
+echo "verify/floor throughput ratio: $(median "${VERIFY_FLOOR[@]}") (what verifying itself costs$OF)"
+echo "verify/trivial throughput ratio: $(median "${VERIFY_TRIVIAL[@]}")"
