@@ -54,7 +54,11 @@ pub struct KeyView {
     pub scope: Scope,
     pub permissions: Vec<String>,
     pub metadata: Option<serde_json::Value>,
+    /// `revoked` and `expired` win over `disabled`: they are for good.
     pub status: KeyStatus,
+    /// `false` while the key is switched off. Absent from servers older than the switch.
+    #[serde(default = "enabled_default")]
+    pub enabled: bool,
     pub created_at: DateTime<Utc>,
     pub created_by: String,
     pub last_used_at: Option<DateTime<Utc>>,
@@ -178,6 +182,10 @@ pub struct UpdateKey {
     /// A new quota (its balance starts afresh); `Some(None)` removes it.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub quota: Option<Option<Quota>>,
+    /// `Some(false)` switches the key off (verify answers `DISABLED`) until
+    /// `Some(true)`; unlike revoking, it can be undone.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub enabled: Option<bool>,
 }
 
 /// `POST /v1/keys/{id}/rotate`.
@@ -195,7 +203,7 @@ pub struct RotateKey {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Verification {
     pub valid: bool,
-    /// `VALID`, `MALFORMED`, `NOT_FOUND`, `REVOKED`, `EXPIRED`, `INSUFFICIENT_PERMISSIONS`, …
+    /// `VALID`, `MALFORMED`, `NOT_FOUND`, `REVOKED`, `EXPIRED`, `DISABLED`, `INSUFFICIENT_PERMISSIONS`, …
     pub code: String,
     pub message: Option<String>,
     pub key_id: Option<String>,
@@ -580,4 +588,8 @@ pub struct UpdateMember {
     pub role: Option<Role>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub agents: Option<Vec<String>>,
+}
+
+fn enabled_default() -> bool {
+    true
 }

@@ -102,19 +102,25 @@ pub fn parse_duration(
 #[serde(rename_all = "snake_case")]
 pub enum KeyStatus {
     Active,
+    /// Switched off for now; can be switched back on.
+    Disabled,
     Expired,
     Revoked,
 }
 
+/// Revoked and expired are for good, so they win over disabled, which is for now.
 pub fn status_at(
     revoked_at: Option<DateTime<Utc>>,
     expires_at: Option<DateTime<Utc>>,
+    enabled: bool,
     now: DateTime<Utc>,
 ) -> KeyStatus {
     if revoked_at.is_some_and(|r| r <= now) {
         KeyStatus::Revoked
     } else if expires_at.is_some_and(|e| e <= now) {
         KeyStatus::Expired
+    } else if !enabled {
+        KeyStatus::Disabled
     } else {
         KeyStatus::Active
     }
@@ -201,17 +207,28 @@ mod tests {
     }
 
     #[test]
-    fn status_depends_only_on_the_clock() {
+    fn status_depends_on_the_clock_then_on_the_switch() {
         let now = t("2026-06-01T00:00:00Z");
         let before = now - Duration::seconds(1);
         let after = now + Duration::seconds(1);
-        assert_eq!(status_at(None, None, now), KeyStatus::Active);
-        assert_eq!(status_at(None, Some(after), now), KeyStatus::Active);
-        assert_eq!(status_at(None, Some(now), now), KeyStatus::Expired);
+        assert_eq!(status_at(None, None, true, now), KeyStatus::Active);
+        assert_eq!(status_at(None, Some(after), true, now), KeyStatus::Active);
+        assert_eq!(status_at(None, Some(now), true, now), KeyStatus::Expired);
         assert_eq!(
-            status_at(Some(before), Some(before), now),
+            status_at(Some(before), Some(before), true, now),
             KeyStatus::Revoked
         );
-        assert_eq!(status_at(Some(after), None, now), KeyStatus::Active);
+        assert_eq!(status_at(Some(after), None, true, now), KeyStatus::Active);
+        assert_eq!(status_at(None, None, false, now), KeyStatus::Disabled);
+        assert_eq!(
+            status_at(None, Some(after), false, now),
+            KeyStatus::Disabled
+        );
+        // For good wins over for now.
+        assert_eq!(status_at(None, Some(now), false, now), KeyStatus::Expired);
+        assert_eq!(
+            status_at(Some(before), None, false, now),
+            KeyStatus::Revoked
+        );
     }
 }

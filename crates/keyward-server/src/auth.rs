@@ -113,6 +113,7 @@ impl FromRequestParts<AppState> for Principal {
             Verdict::Expired(k) => {
                 return Err(ApiError::ExpiredToken(k.expires_at.unwrap_or_default()))
             }
+            Verdict::Disabled(_) => return Err(ApiError::DisabledToken),
         };
         record_caller(&tracing::Span::current(), &key);
         let hints = parts.extensions.get::<ResponseHints>().cloned();

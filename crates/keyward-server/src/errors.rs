@@ -34,6 +34,8 @@ pub enum ApiError {
     RevokedToken(DateTime<Utc>),
     #[error("the API key expired at {}; create a new key", rfc3339(.0))]
     ExpiredToken(DateTime<Utc>),
+    #[error("the API key is disabled until someone who manages it enables it again")]
+    DisabledToken,
     #[error("this API key lacks the permission {0}")]
     Forbidden(String),
     #[error("a key cannot grant more than its creator holds; missing: {}", .0.join(", "))]
@@ -87,6 +89,7 @@ pub const CODES: &[(&str, u16, &str)] = &[
     ("unknown_token", 401, "Unknown API key"),
     ("token_revoked", 401, "API key revoked"),
     ("token_expired", 401, "API key expired"),
+    ("token_disabled", 401, "API key disabled"),
     ("forbidden", 403, "Permission denied"),
     (
         "cannot_grant",
@@ -139,6 +142,7 @@ impl ApiError {
             ApiError::UnknownToken => "unknown_token",
             ApiError::RevokedToken(_) => "token_revoked",
             ApiError::ExpiredToken(_) => "token_expired",
+            ApiError::DisabledToken => "token_disabled",
             ApiError::Forbidden(_) => "forbidden",
             ApiError::CannotGrant(_) => "cannot_grant",
             ApiError::RoleForbidden(_) => "role_forbidden",
@@ -190,7 +194,8 @@ impl ApiError {
             ApiError::MalformedToken(_)
             | ApiError::UnknownToken
             | ApiError::RevokedToken(_)
-            | ApiError::ExpiredToken(_) => Some(format!(
+            | ApiError::ExpiredToken(_)
+            | ApiError::DisabledToken => Some(format!(
                 r#"Bearer realm="keyward", error="invalid_token", error_description="{}""#,
                 description()
             )),
@@ -372,6 +377,7 @@ mod tests {
             ApiError::UnknownToken,
             ApiError::RevokedToken(Utc::now()),
             ApiError::ExpiredToken(Utc::now()),
+            ApiError::DisabledToken,
             ApiError::Forbidden(String::new()),
             ApiError::CannotGrant(vec![]),
             ApiError::RoleForbidden(String::new()),

@@ -257,6 +257,35 @@ async fn an_edit_reaches_every_node() {
     }
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn disabling_and_enabling_reach_every_node() {
+    let Some(cluster) = Cluster::start(2).await else {
+        return;
+    };
+    let (key, id) = cluster.warm_key().await;
+    for (enabled, wanted) in [(false, "disabled"), (true, "valid")] {
+        cluster
+            .call(
+                0,
+                reqwest::Method::PATCH,
+                &format!("/v1/keys/{id}"),
+                Some(json!({ "enabled": enabled })),
+            )
+            .await;
+        let changed = Instant::now();
+        loop {
+            let verdict = cluster.nodes[1].state.check_key(&key).await.unwrap();
+            match (&verdict, enabled) {
+                (Verdict::Disabled(_), false) | (Verdict::Valid(_), true) => break,
+                (Verdict::Disabled(_) | Verdict::Valid(_), _) => {}
+                _ => panic!("a key being switched off and on is disabled or valid, nothing else"),
+            }
+            assert!(changed.elapsed() < BOUND, "node 1 did not see it {wanted}");
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
+    }
+}
+
 /// A node whose listener connection is cut misses notifications; it must not serve
 /// from its cache until it has re-subscribed, so the missed revocation is still seen.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

@@ -24,6 +24,13 @@ async fn authentication_failures() {
     app.delete(&format!("/v1/keys/{revoked_id}"), &app.owner_token)
         .await;
     let (expiring, _) = app.create_key(json!({"name": "e", "expires": "7d"})).await;
+    let (disabled, disabled_id) = app.create_key(json!({"name": "d"})).await;
+    app.patch(
+        &format!("/v1/keys/{disabled_id}"),
+        &app.owner_token,
+        json!({"enabled": false}),
+    )
+    .await;
     app.clock.advance(Duration::days(8));
     let unknown = PlainKey::generate(KeyKind::Personal, Environment::Live);
     let mut bad_checksum = app.owner_token.clone();
@@ -49,6 +56,7 @@ async fn authentication_failures() {
         ),
         ("token_revoked", Some(revoked), StatusCode::UNAUTHORIZED),
         ("token_expired", Some(expiring), StatusCode::UNAUTHORIZED),
+        ("token_disabled", Some(disabled), StatusCode::UNAUTHORIZED),
     ];
     for (name, token, status) in cases {
         let r = app

@@ -218,6 +218,97 @@ async fn revoke_is_immediate_permanent_and_listed() {
     assert_eq!(revokes, 1, "a second revoke wrote another audit event");
 }
 
+/// `enabled: false` switches a key off at once, on every path that checks it, until it
+/// is switched back on; revoked and expired stay what they are.
+#[tokio::test]
+async fn disabling_refuses_the_key_until_it_is_enabled_again() {
+    let app = TestApp::spawn().await;
+    let (key, id) = app
+        .create_key(json!({"name": "paused", "permissions": ["keys:read"]}))
+        .await;
+    let path = format!("/v1/keys/{id}");
+    assert_eq!(app.verify_code(&key).await, "VALID");
+    assert_eq!(app.get("/v1/me", &key).await.status, StatusCode::OK);
+
+    let off = app
+        .patch(&path, &app.owner_token, json!({"enabled": false}))
+        .await;
+    assert_eq!(off.status, StatusCode::OK, "{}", off.body);
+    assert_eq!(
+        (off.body["status"].as_str(), off.body["enabled"].as_bool()),
+        (Some("disabled"), Some(false))
+    );
+    let v = app.verify(&key, Some("keys:read")).await;
+    assert_eq!(
+        (
+            v.body["valid"].as_bool(),
+            v.body["code"].as_str(),
+            v.body["key_id"].as_str()
+        ),
+        (Some(false), Some("DISABLED"), Some(id.as_str())),
+        "verify served the cached, enabled key after it was disabled"
+    );
+    let me = app.get("/v1/me", &key).await;
+    assert_eq!(
+        (me.status, me.code()),
+        (StatusCode::UNAUTHORIZED, "token_disabled")
+    );
+    assert_eq!(
+        app.get(&path, &app.owner_token).await.body["status"],
+        "disabled"
+    );
+    let audit = app.get("/v1/audit-log", &app.owner_token).await;
+    assert_eq!(audit.body["data"][0]["action"], "key.update");
+    assert_eq!(
+        audit.body["data"][0]["details"]["enabled"],
+        json!({"from": true, "to": false})
+    );
+
+    let on = app
+        .patch(&path, &app.owner_token, json!({"enabled": true}))
+        .await;
+    assert_eq!(
+        (on.body["status"].as_str(), on.body["enabled"].as_bool()),
+        (Some("active"), Some(true))
+    );
+    assert_eq!(app.verify_code(&key).await, "VALID");
+    assert_eq!(app.get("/v1/me", &key).await.status, StatusCode::OK);
+
+    let wrong = app
+        .patch(&path, &app.owner_token, json!({"enabled": "no"}))
+        .await;
+    assert_eq!(
+        (wrong.status, wrong.body["field"].as_str()),
+        (StatusCode::UNPROCESSABLE_ENTITY, Some("enabled")),
+        "{}",
+        wrong.body
+    );
+
+    // Expired (for good) wins over disabled (for now).
+    let (expiring, expiring_id) = app
+        .create_key(json!({"name": "short", "expires": "7d"}))
+        .await;
+    app.patch(
+        &format!("/v1/keys/{expiring_id}"),
+        &app.owner_token,
+        json!({"enabled": false}),
+    )
+    .await;
+    assert_eq!(app.verify_code(&expiring).await, "DISABLED");
+    app.clock.advance(Duration::days(8));
+    assert_eq!(app.verify_code(&expiring).await, "EXPIRED");
+    let shown = app
+        .get(&format!("/v1/keys/{expiring_id}"), &app.owner_token)
+        .await;
+    assert_eq!(
+        (
+            shown.body["status"].as_str(),
+            shown.body["enabled"].as_bool()
+        ),
+        (Some("expired"), Some(false))
+    );
+}
+
 #[tokio::test]
 async fn expiry_presets_custom_dates_and_never() {
     let app = TestApp::spawn().await;

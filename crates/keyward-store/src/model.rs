@@ -31,6 +31,9 @@ pub struct KeyRecord {
     pub revoked_by: Option<String>,
     pub rotated_from: Option<String>,
     pub rotated_to: Option<String>,
+    /// `false` while the key is switched off (verify answers DISABLED); revocation, by
+    /// contrast, is for good.
+    pub enabled: bool,
     /// The workspace a worker or legacy workspace key is bound to.
     pub workspace_id: Option<String>,
     /// The channel a channel token belongs to.
@@ -292,6 +295,7 @@ pub struct KeyPatch {
     pub ratelimit: Option<Option<RateLimit>>,
     /// `Some(_)` sets or removes the quota and restarts its balance.
     pub quota: Option<Option<Quota>>,
+    pub enabled: Option<bool>,
 }
 
 /// Counts of one key in one minute (unix minutes).

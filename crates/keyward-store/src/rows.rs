@@ -73,6 +73,7 @@ pub(crate) struct KeyRow {
     revoked_by: Option<String>,
     rotated_from: Option<String>,
     rotated_to: Option<String>,
+    enabled: bool,
     workspace_id: Option<String>,
     channel_id: Option<String>,
     ratelimit: Option<String>,
@@ -120,6 +121,7 @@ impl TryFrom<KeyRow> for KeyRecord {
             revoked_by: r.revoked_by,
             rotated_from: r.rotated_from,
             rotated_to: r.rotated_to,
+            enabled: r.enabled,
             workspace_id: r.workspace_id,
             channel_id: r.channel_id,
         })

@@ -317,6 +317,34 @@ async fn keys_round_trip_and_page(store: Arc<dyn Store>) {
         .unwrap();
     assert_eq!(patched.name, "renamed");
     assert_eq!(patched.permissions, PermissionSet::read_only());
+    assert!(patched.enabled, "a key is created enabled");
+
+    // The switch persists, and a patch that does not name it leaves it as it is.
+    let off = KeyPatch {
+        enabled: Some(false),
+        ..KeyPatch::default()
+    };
+    let disabled = store
+        .update_key(&org.id, &k.id, &off, event(&org.id, "key.update"))
+        .await
+        .unwrap();
+    assert!(!disabled.enabled);
+    let renamed = KeyPatch {
+        name: Some("renamed again".into()),
+        ..KeyPatch::default()
+    };
+    store
+        .update_key(&org.id, &k.id, &renamed, event(&org.id, "key.update"))
+        .await
+        .unwrap();
+    assert!(
+        !store
+            .find_key_by_hash(&k.hash)
+            .await
+            .unwrap()
+            .unwrap()
+            .enabled
+    );
 }
 
 async fn list_filters_by_owner_agent_and_service_account(store: Arc<dyn Store>) {

@@ -222,6 +222,51 @@ fn verify_exits_0_for_valid_and_1_with_the_code_otherwise() {
     assert_eq!(out.code, 2, "{}", out.stderr);
 }
 
+/// `keys disable` switches a key off (verify DISABLED, the key cannot log in) and
+/// `keys enable` back on.
+#[test]
+fn disable_and_enable_switch_a_key_off_and_on() {
+    let server = Server::start();
+    let user = owner(&server);
+    let (key, id) = create_key(&user, &server, &["--name", "paused"]);
+
+    let out = run(user.cmd(&["keys", "disable", &id])).ok();
+    assert!(
+        out.stdout.contains("Disabled") && out.stdout.contains("\"paused\""),
+        "{}",
+        out.stdout
+    );
+    let shown = run(user.cmd(&["keys", "show", &id, "--json"])).ok().json();
+    assert_eq!(
+        (&shown["status"], &shown["enabled"]),
+        (&json!("disabled"), &json!(false))
+    );
+    let listed = run(user.cmd(&["keys", "list"])).ok();
+    assert!(listed.stdout.contains("disabled"), "{}", listed.stdout);
+    let out = verify(&user, &key, &[]);
+    assert_eq!(out.code, 1);
+    assert!(out.stdout.contains("DISABLED"), "{}", out.stdout);
+    let out = run(user.cmd(&["auth", "whoami", "--token", &key]));
+    assert_eq!(out.code, 3);
+    assert!(
+        out.stderr.contains("[token_disabled]") && out.stderr.contains("keys enable"),
+        "{}",
+        out.stderr
+    );
+    let again = run(user.cmd(&["keys", "disable", &id])).ok();
+    assert!(
+        again.stdout.contains("Already disabled"),
+        "{}",
+        again.stdout
+    );
+
+    let out = run(user.cmd(&["keys", "enable", &id])).ok();
+    assert!(out.stdout.contains("Enabled"), "{}", out.stdout);
+    assert_eq!(verify(&user, &key, &[]).code, 0);
+    let shown = run(user.cmd(&["keys", "show", &id, "--json"])).ok().json();
+    assert_eq!(shown["status"], "active");
+}
+
 #[test]
 fn verify_reports_rate_limited_and_quota_exceeded() {
     let server = Server::start();

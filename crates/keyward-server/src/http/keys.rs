@@ -35,7 +35,10 @@ pub struct KeyView {
     pub permissions: Vec<String>,
     #[schema(value_type = Option<Object>)]
     pub metadata: Option<serde_json::Value>,
+    /// `revoked` and `expired` win over `disabled`: they are for good.
     pub status: KeyStatus,
+    /// `false` while the key is switched off (`PATCH` with `enabled`).
+    pub enabled: bool,
     pub created_at: DateTime<Utc>,
     pub created_by: String,
     pub last_used_at: Option<DateTime<Utc>>,
@@ -70,7 +73,8 @@ impl KeyView {
             scope: k.scope.clone(),
             permissions: k.permissions.to_strings(),
             metadata: k.metadata.clone(),
-            status: status_at(k.revoked_at, k.expires_at, state.clock.now()),
+            status: status_at(k.revoked_at, k.expires_at, k.enabled, state.clock.now()),
+            enabled: k.enabled,
             created_at: k.created_at,
             created_by: k.created_by.clone(),
             last_used_at,
@@ -199,6 +203,9 @@ pub struct UpdateKeyRequest {
     #[serde(default, deserialize_with = "crate::extract::double_option")]
     #[schema(value_type = Option<Quota>)]
     pub quota: Option<Option<Quota>>,
+    /// `false` switches the key off until it is set back to `true`: verify answers
+    /// `DISABLED` and the key cannot call Keyward. Unlike revoking, it can be undone.
+    pub enabled: Option<bool>,
 }
 
 #[derive(Debug, Deserialize, ToSchema, Default)]
@@ -587,10 +594,11 @@ pub async fn update_key(
         && req.scope.is_none()
         && req.ratelimit.is_none()
         && req.quota.is_none()
+        && req.enabled.is_none()
     {
         return Err(ApiError::validation(
             "body",
-            "nothing to change: send name, permissions, scope, ratelimit or quota",
+            "nothing to change: send name, permissions, scope, ratelimit, quota or enabled",
         ));
     }
     check_limits(
@@ -665,6 +673,12 @@ pub async fn update_key(
             serde_json::json!({ "from": current.quota, "to": q }),
         );
     }
+    if let Some(enabled) = req.enabled {
+        changes.insert(
+            "enabled".into(),
+            serde_json::json!({ "from": current.enabled, "to": enabled }),
+        );
+    }
     let audit = actor_event(
         &principal,
         now,
@@ -679,6 +693,7 @@ pub async fn update_key(
         scope: req.scope,
         ratelimit: req.ratelimit,
         quota: req.quota,
+        enabled: req.enabled,
     };
     let updated = state
         .store

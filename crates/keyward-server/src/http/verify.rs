@@ -42,6 +42,7 @@ pub enum VerifyCode {
     NotFound,
     Revoked,
     Expired,
+    Disabled,
     Forbidden,
     ChannelNotFound,
     InsufficientPermissions,
@@ -205,21 +206,10 @@ pub async fn verify_key(
         Verdict::NotFound => {
             VerifyResponse::about(VerifyCode::NotFound, None, Some("no such key".into()))
         }
-        Verdict::Revoked(k) => {
-            state.usage.record(&k.id, now, Outcome::Denied);
-            VerifyResponse::about(
-                VerifyCode::Revoked,
-                Some(&**k),
-                Some("the key was revoked".into()),
-            )
-        }
-        Verdict::Expired(k) => {
-            state.usage.record(&k.id, now, Outcome::Denied);
-            VerifyResponse::about(
-                VerifyCode::Expired,
-                Some(&**k),
-                Some("the key has expired".into()),
-            )
+        Verdict::Revoked(k) => refused(&state, k, now, VerifyCode::Revoked, "the key was revoked"),
+        Verdict::Expired(k) => refused(&state, k, now, VerifyCode::Expired, "the key has expired"),
+        Verdict::Disabled(k) => {
+            refused(&state, k, now, VerifyCode::Disabled, "the key is disabled")
         }
         Verdict::Valid(k) => {
             let (mut code, mut message) = decide(&state, k, &req, wanted).await?;
@@ -259,6 +249,19 @@ pub async fn verify_key(
         }
     };
     Ok(json_body(&response))
+}
+
+/// A key that exists but may not be used now: counted as denied, answered with its
+/// details so the caller can tell which key it was.
+fn refused<'a>(
+    state: &AppState,
+    k: &'a KeyRecord,
+    now: DateTime<Utc>,
+    code: VerifyCode,
+    message: &str,
+) -> VerifyResponse<'a> {
+    state.usage.record(&k.id, now, Outcome::Denied);
+    VerifyResponse::about(code, Some(k), Some(message.to_owned()))
 }
 
 /// Channel, then scope, then grants: the first that fails gives the code.
@@ -348,6 +351,7 @@ mod tests {
             revoked_by: None,
             rotated_from: None,
             rotated_to: None,
+            enabled: true,
             workspace_id: None,
             channel_id: None,
             ratelimit: None,

@@ -17,6 +17,7 @@ pub enum Verdict {
     NotFound,
     Revoked(Arc<CachedKey>),
     Expired(Arc<CachedKey>),
+    Disabled(Arc<CachedKey>),
 }
 
 impl AppState {
@@ -45,13 +46,16 @@ impl AppState {
         if org_id.is_some_and(|org| org != record.org_id) {
             return Ok(Verdict::NotFound);
         }
-        Ok(match status_at(record.revoked_at, record.expires_at, now) {
-            KeyStatus::Active => {
-                self.last_used.record(&record.id, now);
-                Verdict::Valid(record)
-            }
-            KeyStatus::Revoked => Verdict::Revoked(record),
-            KeyStatus::Expired => Verdict::Expired(record),
-        })
+        Ok(
+            match status_at(record.revoked_at, record.expires_at, record.enabled, now) {
+                KeyStatus::Active => {
+                    self.last_used.record(&record.id, now);
+                    Verdict::Valid(record)
+                }
+                KeyStatus::Revoked => Verdict::Revoked(record),
+                KeyStatus::Expired => Verdict::Expired(record),
+                KeyStatus::Disabled => Verdict::Disabled(record),
+            },
+        )
     }
 }

@@ -59,7 +59,7 @@ fn sa_from_row(row: &PgRow) -> Result<ServiceAccount> {
 
 const KEY_SELECT: &str = "SELECT k.id, k.org_id, o.name AS org_name, k.kind, k.environment, k.name, k.prefix, k.key_hash, \
     k.owner_type, k.owner_id, k.owner_name, k.permissions, k.scope, k.metadata, k.created_at, k.created_by, \
-    k.expires_at, k.last_used_at, k.revoked_at, k.revoked_by, k.rotated_from, k.rotated_to, \
+    k.expires_at, k.last_used_at, k.revoked_at, k.revoked_by, k.rotated_from, k.rotated_to, k.enabled, \
     k.workspace_id, k.channel_id, k.ratelimit, k.quota \
     FROM api_keys k JOIN organizations o ON o.id = k.org_id";
 
@@ -571,9 +571,10 @@ impl Store for PgStore {
         let scope = patch.scope.as_ref().unwrap_or(&current.scope);
         let ratelimit = patch.ratelimit.unwrap_or(current.ratelimit);
         let quota = patch.quota.unwrap_or(current.quota);
+        let enabled = patch.enabled.unwrap_or(current.enabled);
         sqlx::query(
-            "UPDATE api_keys SET name = $1, permissions = $2, scope = $3, scope_level = $4, ratelimit = $5, quota = $6 \
-             WHERE org_id = $7 AND id = $8",
+            "UPDATE api_keys SET name = $1, permissions = $2, scope = $3, scope_level = $4, ratelimit = $5, quota = $6, \
+             enabled = $7 WHERE org_id = $8 AND id = $9",
         )
         .bind(name)
         .bind(serde_json::to_string(permissions).expect("permissions serialize"))
@@ -581,6 +582,7 @@ impl Store for PgStore {
         .bind(scope.level())
         .bind(json_text(&ratelimit))
         .bind(json_text(&quota))
+        .bind(enabled)
         .bind(org_id)
         .bind(id)
         .execute(&mut *tx)

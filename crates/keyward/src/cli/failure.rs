@@ -131,6 +131,12 @@ impl Failure {
                 format!("the API key from {source} was revoked"),
                 Some(format!("revocation is permanent: get a new key, then {replace}")),
             ),
+            ErrorCode::TokenDisabled => (
+                format!("the API key from {source} is disabled"),
+                Some(format!(
+                    "someone who manages it can switch it back on (`keyward keys enable <id>`), or {replace}"
+                )),
+            ),
             ErrorCode::UnknownToken => (
                 format!("the API key from {source} is not known to {}", ctx.server),
                 Some(format!(

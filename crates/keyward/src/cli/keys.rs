@@ -78,6 +78,20 @@ pub enum KeysCommand {
             keyward keys revoke kw_pat_kcnl --yes"
     )]
     Revoke(RevokeArgs),
+    /// Switch a key off until it is enabled again: verify answers DISABLED.
+    #[command(
+        long_about = "Switch a key off until `keyward keys enable` switches it back on: \
+            verify answers DISABLED and the key cannot call Keyward meanwhile. Unlike \
+            revoking, it can be undone.",
+        after_help = "Examples:\n  \
+            keyward keys disable key_4kQ0…\n  \
+            keyward keys disable kw_live_x7Qa"
+    )]
+    Disable(KeyRef),
+    /// Switch a disabled key back on.
+    #[command(after_help = "Examples:\n  \
+        keyward keys enable key_4kQ0…")]
+    Enable(KeyRef),
     /// Replace a key with a new one of the same name and permissions; print it once.
     #[command(
         long_about = "Replace a key with a new one of the same name, scope and permissions, \
@@ -107,7 +121,7 @@ pub enum KeysCommand {
         long_about = "Ask the server whether a raw key is valid (POST /v1/keys/verify), optionally \
             for a permission, a workspace, an agent or a channel, and spend quota credits as \
             your services do. Prints the answer's code and details; exits 0 for VALID and 1 \
-            for any other code (MALFORMED, NOT_FOUND, REVOKED, EXPIRED, FORBIDDEN, \
+            for any other code (MALFORMED, NOT_FOUND, REVOKED, EXPIRED, DISABLED, FORBIDDEN, \
             CHANNEL_NOT_FOUND, INSUFFICIENT_PERMISSIONS, RATE_LIMITED, QUOTA_EXCEEDED).\n\n\
             Pass - instead of the key to read it from stdin (or a hidden prompt), so it stays \
             out of your shell history. The key is never printed back. Verifying counts as a use \
@@ -431,6 +445,8 @@ pub async fn run(ctx: &Context, command: KeysCommand) -> CmdResult {
         KeysCommand::Show(args) => session.show(args).await,
         KeysCommand::Edit(args) => session.edit(args).await,
         KeysCommand::Revoke(args) => session.revoke(args).await,
+        KeysCommand::Disable(args) => session.switch(args, false).await,
+        KeysCommand::Enable(args) => session.switch(args, true).await,
         KeysCommand::Rotate(args) => session.rotate(args).await,
         KeysCommand::Usage(args) => session.usage(args).await,
         KeysCommand::Verify(args) => {
@@ -760,6 +776,7 @@ impl Session<'_> {
             } else {
                 args.quota.map(Some)
             },
+            enabled: None,
         };
         let updated = self
             .client
@@ -815,6 +832,48 @@ impl Session<'_> {
                 updated.prefix,
                 changes.join("; ")
             );
+        }
+        Ok(())
+    }
+
+    /// `keys disable` (`enabled` false) and `keys enable` (true).
+    async fn switch(&self, args: KeyRef, enabled: bool) -> CmdResult {
+        let key = self.find(&args.key).await?;
+        let updated = self
+            .client
+            .update_key(
+                &key.id,
+                &UpdateKey {
+                    enabled: Some(enabled),
+                    ..UpdateKey::default()
+                },
+            )
+            .await
+            .map_err(|e| self.fail(e))?;
+        if self.ctx.json() {
+            output::print_json(&updated);
+            return Ok(());
+        }
+        let style = Style::stdout();
+        let (mark, what, effect) = match (key.enabled, enabled) {
+            (true, false) => ("⏸", "Disabled", ": it is refused until enabled again"),
+            (false, true) => ("✓", "Enabled", ": it works again"),
+            (false, false) => ("⏸", "Already disabled:", ""),
+            (true, true) => ("✓", "Already enabled:", ""),
+        };
+        let color = if enabled { Color::Green } else { Color::Yellow };
+        println!(
+            "{} {what} \"{}\" ({}, {}…){effect}",
+            style.paint(color, mark),
+            updated.name,
+            updated.id,
+            updated.prefix
+        );
+        if enabled && updated.status != KeyStatus::Active {
+            output::warn(&format!(
+                "enabled, but the key is {}: it still cannot be used",
+                status_word(updated.status)
+            ));
         }
         Ok(())
     }
@@ -1036,10 +1095,23 @@ fn kind_noun(kind: KeyKind) -> &'static str {
 }
 
 fn status_cell(status: KeyStatus) -> Cell {
+    Cell::colored(status_word(status), status_color(status))
+}
+
+fn status_word(status: KeyStatus) -> &'static str {
     match status {
-        KeyStatus::Active => Cell::colored("active", Color::Green),
-        KeyStatus::Expired => Cell::colored("expired", Color::Yellow),
-        KeyStatus::Revoked => Cell::colored("revoked", Color::Red),
+        KeyStatus::Active => "active",
+        KeyStatus::Disabled => "disabled",
+        KeyStatus::Expired => "expired",
+        KeyStatus::Revoked => "revoked",
+    }
+}
+
+fn status_color(status: KeyStatus) -> Color {
+    match status {
+        KeyStatus::Active => Color::Green,
+        KeyStatus::Disabled | KeyStatus::Expired => Color::Yellow,
+        KeyStatus::Revoked => Color::Red,
     }
 }
 
@@ -1101,18 +1173,7 @@ fn print_key(k: &KeyView) {
     rows.push(("Quota", usage::quota_or_none(k.quota.as_ref())));
     rows.push((
         "Status",
-        style.paint(
-            match k.status {
-                KeyStatus::Active => Color::Green,
-                KeyStatus::Expired => Color::Yellow,
-                KeyStatus::Revoked => Color::Red,
-            },
-            match k.status {
-                KeyStatus::Active => "active",
-                KeyStatus::Expired => "expired",
-                KeyStatus::Revoked => "revoked",
-            },
-        ),
+        style.paint(status_color(k.status), status_word(k.status)),
     ));
     rows.push((
         "Created",
