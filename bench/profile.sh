@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Keyward instruction profile: the server's instructions per request for the trivial route,
-# the floor and verify, counted by valgrind's callgrind. Counts repeat to about 1% for
+# the floor and verify, counted by valgrind's callgrind. Counts repeat to about 2% for
 # one binary, whatever else the machine is doing: use this where wall-clock throughput is
 # too noisy to compare two builds (a busy or virtualised machine). See BENCHMARKS.md.
 #
