@@ -228,13 +228,23 @@ fn verify_exits_0_for_valid_and_1_with_the_code_otherwise() {
 fn disable_and_enable_switch_a_key_off_and_on() {
     let server = Server::start();
     let user = owner(&server);
-    let (key, id) = create_key(&user, &server, &["--name", "paused"]);
+    let (key, id) = create_key(
+        &user,
+        &server,
+        &["--name", "paused", "--permission", "keys:write"],
+    );
 
-    let out = run(user.cmd(&["keys", "disable", &id])).ok();
+    // The key switches itself off: the command says so, and warns it was its own key.
+    let out = run(user.cmd(&["keys", "disable", &id, "--token", &key])).ok();
     assert!(
         out.stdout.contains("Disabled") && out.stdout.contains("\"paused\""),
         "{}",
         out.stdout
+    );
+    assert!(
+        out.stderr.contains("that was the key this command used"),
+        "{}",
+        out.stderr
     );
     let shown = run(user.cmd(&["keys", "show", &id, "--json"])).ok().json();
     assert_eq!(

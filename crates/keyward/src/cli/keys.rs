@@ -836,6 +836,16 @@ impl Session<'_> {
         Ok(())
     }
 
+    /// Warns when the key a command changed is the one it authenticated with.
+    fn warn_if_own_key(&self, prefix: &str, what_now: &str) {
+        if self.resolved.key.visible_prefix().as_deref() == Some(prefix) {
+            output::warn(&format!(
+                "that was the key this command used (from {}){what_now}",
+                self.resolved.source.describe()
+            ));
+        }
+    }
+
     /// `keys disable` (`enabled` false) and `keys enable` (true).
     async fn switch(&self, args: KeyRef, enabled: bool) -> CmdResult {
         let key = self.find(&args.key).await?;
@@ -869,6 +879,12 @@ impl Session<'_> {
             updated.id,
             updated.prefix
         );
+        if !enabled {
+            self.warn_if_own_key(
+                &updated.prefix,
+                "; enable it again with another key, or log in with another key",
+            );
+        }
         if enabled && updated.status != KeyStatus::Active {
             output::warn(&format!(
                 "enabled, but the key is {}: it still cannot be used",
@@ -914,12 +930,7 @@ impl Session<'_> {
                 revoked.prefix
             );
         }
-        if self.resolved.key.visible_prefix().as_deref() == Some(revoked.prefix.as_str()) {
-            output::warn(&format!(
-                "that was the key this command used (from {}); log in with another key",
-                self.resolved.source.describe()
-            ));
-        }
+        self.warn_if_own_key(&revoked.prefix, "; log in with another key");
         Ok(())
     }
 
@@ -946,12 +957,10 @@ impl Session<'_> {
             &what,
             Some(&rotated.previous),
         )?;
-        if self.resolved.key.visible_prefix().as_deref() == Some(rotated.previous.prefix.as_str()) {
-            output::warn(&format!(
-                "that was the key this command used (from {}): run `keyward auth login` with the new key",
-                self.resolved.source.describe()
-            ));
-        }
+        self.warn_if_own_key(
+            &rotated.previous.prefix,
+            ": run `keyward auth login` with the new key",
+        );
         Ok(())
     }
 }
