@@ -163,6 +163,9 @@ pub struct CreateKey {
     /// Credits verifications spend; defaults to the organization's default quota.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub quota: Option<Quota>,
+    /// `Some(false)` creates the key switched off (verify answers `DISABLED`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub enabled: Option<bool>,
 }
 
 /// `PATCH /v1/keys/{id}`.

@@ -284,6 +284,38 @@ async fn disabling_refuses_the_key_until_it_is_enabled_again() {
         wrong.body
     );
 
+    // Created switched off, and a rotation keeps the switch where it was.
+    let created = app
+        .post(
+            "/v1/keys",
+            &app.owner_token,
+            json!({"name": "later", "enabled": false}),
+        )
+        .await;
+    assert_eq!(created.status, StatusCode::CREATED, "{}", created.body);
+    assert_eq!(
+        (
+            created.body["status"].as_str(),
+            created.body["enabled"].as_bool()
+        ),
+        (Some("disabled"), Some(false))
+    );
+    let later = created.body["key"].as_str().unwrap().to_owned();
+    assert_eq!(app.verify_code(&later).await, "DISABLED");
+    let rotated = app
+        .post(
+            &format!("/v1/keys/{}/rotate", created.body["id"].as_str().unwrap()),
+            &app.owner_token,
+            json!({}),
+        )
+        .await;
+    assert_eq!(rotated.status, StatusCode::CREATED, "{}", rotated.body);
+    assert_eq!(
+        app.verify_code(rotated.body["key"].as_str().unwrap()).await,
+        "DISABLED",
+        "rotating a disabled key gave a working one"
+    );
+
     // Expired (for good) wins over disabled (for now).
     let (expiring, expiring_id) = app
         .create_key(json!({"name": "short", "expires": "7d"}))

@@ -73,6 +73,7 @@ impl NewKey {
             channel_id: None,
             ratelimit: None,
             quota: None,
+            enabled: true,
         }
     }
 }
@@ -99,6 +100,8 @@ pub struct NewKey {
     pub channel_id: Option<String>,
     pub ratelimit: Option<RateLimit>,
     pub quota: Option<Quota>,
+    /// `false` creates the key switched off (verify answers DISABLED until enabled).
+    pub enabled: bool,
 }
 
 #[derive(Debug, Clone)]

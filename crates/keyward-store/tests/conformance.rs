@@ -137,6 +137,7 @@ fn new_key(org: &str, kind: KeyKind, owner: Option<Owner>, scope: Scope) -> NewK
         channel_id: None,
         ratelimit: None,
         quota: None,
+        enabled: true,
     }
 }
 
@@ -345,6 +346,22 @@ async fn keys_round_trip_and_page(store: Arc<dyn Store>) {
             .unwrap()
             .enabled
     );
+
+    // A key can also be created switched off.
+    let off = NewKey {
+        enabled: false,
+        ..new_key(
+            &org.id,
+            KeyKind::Personal,
+            user(&org.owner),
+            Scope::Organization,
+        )
+    };
+    let created = store
+        .create_key(off, event(&org.id, "key.create"))
+        .await
+        .unwrap();
+    assert!(!created.enabled);
 }
 
 async fn list_filters_by_owner_agent_and_service_account(store: Arc<dyn Store>) {

@@ -275,6 +275,14 @@ fn disable_and_enable_switch_a_key_off_and_on() {
     assert_eq!(verify(&user, &key, &[]).code, 0);
     let shown = run(user.cmd(&["keys", "show", &id, "--json"])).ok().json();
     assert_eq!(shown["status"], "active");
+
+    // `keys create --disabled` creates it switched off.
+    let (later, later_id) = create_key(&user, &server, &["--name", "later", "--disabled"]);
+    let shown = run(user.cmd(&["keys", "show", &later_id, "--json"]))
+        .ok()
+        .json();
+    assert_eq!(shown["status"], "disabled");
+    assert_eq!(verify(&user, &later, &[]).code, 1);
 }
 
 #[test]

@@ -184,6 +184,9 @@ pub struct CreateKeyRequest {
     /// Up to 4 KiB of JSON, returned by verify.
     #[schema(value_type = Option<Object>)]
     pub metadata: Option<serde_json::Map<String, serde_json::Value>>,
+    /// `false` creates the key switched off: verify answers `DISABLED` until it is
+    /// enabled (`PATCH` with `enabled: true`). Default `true`.
+    pub enabled: Option<bool>,
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -490,6 +493,7 @@ pub async fn create_key(
         channel_id,
         ratelimit,
         quota,
+        enabled: req.enabled.unwrap_or(true),
         ..NewKey::for_plain(
             &plain,
             &org_id,
@@ -507,6 +511,7 @@ pub async fn create_key(
         serde_json::json!({
             "name": new.name, "kind": kind, "prefix": new.prefix,
             "permissions": new.permissions, "scope": new.scope, "expires_at": expires_at,
+            "enabled": new.enabled,
         }),
     );
     let record = Arc::new(state.store.create_key(new, audit).await?);
@@ -789,6 +794,8 @@ pub async fn rotate_key(
         channel_id: old.channel_id.clone(),
         ratelimit: old.ratelimit,
         quota: old.quota,
+        // A new secret for the same key: a disabled key's replacement is disabled too.
+        enabled: old.enabled,
         ..NewKey::for_plain(
             &plain,
             &old.org_id,

@@ -153,8 +153,8 @@ async fn insert_key(conn: &mut sqlx::PgConnection, k: &NewKey) -> Result<()> {
     sqlx::query(
         "INSERT INTO api_keys (id, org_id, kind, environment, name, prefix, key_hash, owner_type, owner_id, \
          owner_name, permissions, scope, metadata, created_at, created_by, expires_at, rotated_from, \
-         scope_level, workspace_id, channel_id, ratelimit, quota) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22)",
+         scope_level, workspace_id, channel_id, ratelimit, quota, enabled) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23)",
     )
     .bind(&k.id)
     .bind(&k.org_id)
@@ -178,6 +178,7 @@ async fn insert_key(conn: &mut sqlx::PgConnection, k: &NewKey) -> Result<()> {
     .bind(&k.channel_id)
     .bind(k.ratelimit.map(|r| serde_json::to_string(&r).expect("ratelimit serializes")))
     .bind(k.quota.map(|q| serde_json::to_string(&q).expect("quota serializes")))
+    .bind(k.enabled)
     .execute(&mut *conn)
     .await?;
     Ok(())

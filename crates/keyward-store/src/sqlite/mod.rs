@@ -90,8 +90,8 @@ async fn insert_key(conn: &mut sqlx::SqliteConnection, k: &NewKey) -> Result<()>
     sqlx::query(
         "INSERT INTO api_keys (id, org_id, kind, environment, name, prefix, key_hash, owner_type, owner_id, \
          owner_name, permissions, scope, metadata, created_at, created_by, expires_at, rotated_from, \
-         scope_level, workspace_id, channel_id, ratelimit, quota) \
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+         scope_level, workspace_id, channel_id, ratelimit, quota, enabled) \
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
     )
     .bind(&k.id)
     .bind(&k.org_id)
@@ -115,6 +115,7 @@ async fn insert_key(conn: &mut sqlx::SqliteConnection, k: &NewKey) -> Result<()>
     .bind(&k.channel_id)
     .bind(json_text(&k.ratelimit))
     .bind(json_text(&k.quota))
+    .bind(k.enabled)
     .execute(&mut *conn)
     .await?;
     Ok(())

@@ -326,6 +326,9 @@ pub struct CreateArgs {
     metadata: Vec<(String, String)>,
     #[command(flatten)]
     limits: LimitArgs,
+    /// Create the key switched off: it is refused until `keyward keys enable`
+    #[arg(long)]
+    disabled: bool,
 }
 
 #[derive(Args)]
@@ -637,6 +640,7 @@ impl Session<'_> {
             metadata,
             ratelimit: args.limits.ratelimit,
             quota: args.limits.quota,
+            enabled: args.disabled.then_some(false),
         };
         let created = self
             .client
