@@ -864,6 +864,12 @@ impl Session<'_> {
             )
             .await
             .map_err(|e| self.fail(e))?;
+        if !enabled {
+            self.warn_if_own_key(
+                &updated.prefix,
+                "; enable it again with another key, or log in with another key",
+            );
+        }
         if self.ctx.json() {
             output::print_json(&updated);
             return Ok(());
@@ -883,12 +889,6 @@ impl Session<'_> {
             updated.id,
             updated.prefix
         );
-        if !enabled {
-            self.warn_if_own_key(
-                &updated.prefix,
-                "; enable it again with another key, or log in with another key",
-            );
-        }
         if enabled && updated.status != KeyStatus::Active {
             output::warn(&format!(
                 "enabled, but the key is {}: it still cannot be used",
