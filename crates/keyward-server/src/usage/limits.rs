@@ -233,11 +233,15 @@ impl Limits {
 
     /// Drops limiters idle for longer than their period (their allowance is full, so a
     /// new limiter would answer the same): without this the maps would keep an entry for
-    /// every key and owner ever limited. Run periodically.
+    /// every key and owner ever limited. Run periodically. A limiter that a cached key
+    /// record holds (`CachedKey::limiter`) stays: dropped from the map, it would go on
+    /// counting for that record while a reloaded record got a fresh one beside it, its
+    /// allowance full again.
     pub fn sweep(&self, now: DateTime<Utc>) {
         let now_ms = now.timestamp_millis();
         let busy = |(cfg, l): &mut (RateLimit, Arc<Limiter>)| {
-            now_ms - l.last_ms.load(Ordering::Relaxed) <= i64::from(cfg.period) * 1000
+            Arc::strong_count(l) > 1
+                || now_ms - l.last_ms.load(Ordering::Relaxed) <= i64::from(cfg.period) * 1000
         };
         self.by_key.retain(|_, v| busy(v));
         self.by_owner.retain(|_, v| busy(v));
@@ -501,7 +505,13 @@ mod tests {
         limits.sweep(clock.now());
         assert_eq!(limits.by_key.len(), 1);
         assert!(!count(&limits), "a sweep must not hand back the allowance");
+        // Held by a cached record: kept however idle, so the record and the map never
+        // count on two different limiters.
+        let pinned = limits.limiter(&limits.by_key, "key_1", cfg);
         clock.advance(chrono::Duration::seconds(61));
+        limits.sweep(clock.now());
+        assert_eq!(limits.by_key.len(), 1);
+        drop(pinned);
         limits.sweep(clock.now());
         assert_eq!(limits.by_key.len(), 0);
         assert!(count(&limits));
