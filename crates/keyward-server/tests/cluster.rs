@@ -5,7 +5,7 @@
 use keyward_core::{Clock, SystemClock};
 use keyward_server::verify::Verdict;
 use keyward_server::{AppState, Application, Settings};
-use keyward_store::testing::{postgres_url, PgScratch, DATABASE_URL_VAR};
+use keyward_store::testing::{postgres_url_or_skip, PgScratch};
 use keyward_store::Store;
 use serde_json::{json, Value};
 use std::sync::Arc;
@@ -72,10 +72,7 @@ struct Cluster {
 
 impl Cluster {
     async fn start(n: usize) -> Option<Cluster> {
-        let Some(base) = postgres_url() else {
-            eprintln!("skipped: {DATABASE_URL_VAR} is not set");
-            return None;
-        };
+        let base = postgres_url_or_skip()?;
         let schema = PgScratch::create(&base).await.unwrap();
         let setup = keyward_store::connect(schema.url()).await.unwrap();
         setup.migrate().await.unwrap();

@@ -18,6 +18,16 @@ pub fn postgres_url() -> Option<String> {
         .filter(|u| !u.trim().is_empty())
 }
 
+/// The test server's URL for a test that runs only on PostgreSQL; without one, says on
+/// stderr that the test is skipped (the caller returns).
+pub fn postgres_url_or_skip() -> Option<String> {
+    let url = postgres_url();
+    if url.is_none() {
+        eprintln!("skipped: {DATABASE_URL_VAR} is not set");
+    }
+    url
+}
+
 /// A schema of its own on the test server; dropped (with everything in it) on drop.
 pub struct PgScratch {
     base: String,

@@ -92,11 +92,7 @@ fn backup_points_postgres_users_to_pg_dump() {
 
 #[test]
 fn migrate_and_bootstrap_on_postgres() {
-    let Some(base) = keyward_store::testing::postgres_url() else {
-        eprintln!(
-            "skipped: {} is not set",
-            keyward_store::testing::DATABASE_URL_VAR
-        );
+    let Some(base) = keyward_store::testing::postgres_url_or_skip() else {
         return;
     };
     let rt = tokio::runtime::Runtime::new().unwrap();
@@ -121,11 +117,7 @@ fn migrate_and_bootstrap_on_postgres() {
 
 #[test]
 fn postgres_connections_can_require_tls() {
-    let Some(base) = keyward_store::testing::postgres_url() else {
-        eprintln!(
-            "skipped: {} is not set",
-            keyward_store::testing::DATABASE_URL_VAR
-        );
+    let Some(base) = keyward_store::testing::postgres_url_or_skip() else {
         return;
     };
     let rt = tokio::runtime::Runtime::new().unwrap();
