@@ -15,7 +15,6 @@ use keyward_core::key::Environment;
 use keyward_core::{ids, KeyKind, Name, Owner, PermissionSet, PlainKey, Quota, RateLimit, Scope};
 use keyward_store::{KeyFilter, KeyPatch, KeyRecord, NewKey, ResourceKind, Rotation, StoreError};
 use serde::{Deserialize, Serialize};
-use std::sync::Arc;
 use utoipa::ToSchema;
 
 const MAX_GRACE: &str = "30d";
@@ -514,7 +513,7 @@ pub async fn create_key(
             "enabled": new.enabled,
         }),
     );
-    let record = Arc::new(state.store.create_key(new, audit).await?);
+    let record = state.store.create_key(new, audit).await?;
     state.keys.insert_fresh(&record);
     tracing::info!(key_id = %record.id, kind = kind.as_str(), "key created");
     Ok((
@@ -840,7 +839,6 @@ pub async fn rotate_key(
         })
         .await?;
     state.keys.invalidate(&old.hash);
-    let new = Arc::new(new);
     state.keys.insert_fresh(&new);
     tracing::info!(key_id = %old.id, replacement = %new.id, "key rotated");
     Ok((

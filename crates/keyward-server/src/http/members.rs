@@ -166,7 +166,6 @@ pub async fn add_member(
         .add_member(principal.org_id(), &member, key, audit)
         .await
         .map_err(member_not_found)?;
-    let record = std::sync::Arc::new(record);
     state.keys.insert_fresh(&record);
     Ok((
         StatusCode::CREATED,

@@ -105,7 +105,6 @@ pub async fn create_org(
     );
     audit.org_id = org.id.clone();
     let record = state.store.create_org(&org, user_id, key, audit).await?;
-    let record = std::sync::Arc::new(record);
     state.keys.insert_fresh(&record);
     Ok((
         StatusCode::CREATED,

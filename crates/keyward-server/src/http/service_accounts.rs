@@ -154,12 +154,10 @@ pub async fn create_service_account(
         &sa.id,
         serde_json::json!({ "name": sa.name, "scopes": sa.scopes, "key": key.id }),
     );
-    let record = std::sync::Arc::new(
-        state
-            .store
-            .create_service_account(principal.org_id(), &sa, key, audit)
-            .await?,
-    );
+    let record = state
+        .store
+        .create_service_account(principal.org_id(), &sa, key, audit)
+        .await?;
     state.keys.insert_fresh(&record);
     Ok((
         StatusCode::CREATED,
@@ -214,7 +212,7 @@ pub async fn create_service_account_key(
         &key.id,
         serde_json::json!({ "service_account": sa.id, "kind": "service_account", "prefix": key.prefix }),
     );
-    let record = std::sync::Arc::new(state.store.create_key(key, audit).await?);
+    let record = state.store.create_key(key, audit).await?;
     state.keys.insert_fresh(&record);
     Ok((
         StatusCode::CREATED,

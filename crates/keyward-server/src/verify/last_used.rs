@@ -99,7 +99,7 @@ impl LastUsed {
                 }
             }
         }
-        // `remove_if` holds the shard's write lock while it compares, and `record` raises
+        // `retain` holds the shard's write lock while it compares, and `record` raises
         // `latest` under the read lock: a use racing this either shows as a newer
         // `latest` (the slot stays) or finds no slot and adds one (written at the next
         // flush, as a first use).
