@@ -13,6 +13,7 @@ pub mod base62;
 pub mod clock;
 pub mod expiry;
 pub mod ids;
+pub mod invite;
 pub mod key;
 pub mod limits;
 pub mod name;

@@ -203,3 +203,22 @@ pub async fn response_hints(
     }
     response
 }
+
+/// `Option<Principal>`: `None` without an `Authorization` header; with one, the same
+/// authentication as [`Principal`] (a bad key is an error, not `None`). For endpoints
+/// where a credential is needed only sometimes (accepting an invitation).
+impl axum::extract::OptionalFromRequestParts<AppState> for Principal {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Option<Self>, Self::Rejection> {
+        if !parts.headers.contains_key(header::AUTHORIZATION) {
+            return Ok(None);
+        }
+        <Principal as FromRequestParts<AppState>>::from_request_parts(parts, state)
+            .await
+            .map(Some)
+    }
+}

@@ -36,6 +36,8 @@ pub enum ApiError {
     ExpiredToken(DateTime<Utc>),
     #[error("the API key is disabled until someone who manages it enables it again")]
     DisabledToken,
+    #[error("the API key stopped working while this request ran (it was revoked or switched off, or its owner was removed); nothing was changed")]
+    TokenWithdrawn,
     #[error("this API key lacks the permission {0}")]
     Forbidden(String),
     #[error("a key cannot grant more than its creator holds; missing: {}", .0.join(", "))]
@@ -68,6 +70,8 @@ pub enum ApiError {
     PayloadTooLarge,
     #[error("{0} not found")]
     NotFound(&'static str),
+    #[error("{0}")]
+    Gone(&'static str, String),
     #[error("this endpoint does not accept that method")]
     MethodNotAllowed,
     #[error("{1}")]
@@ -90,6 +94,11 @@ pub const CODES: &[(&str, u16, &str)] = &[
     ("token_revoked", 401, "API key revoked"),
     ("token_expired", 401, "API key expired"),
     ("token_disabled", 401, "API key disabled"),
+    (
+        "token_withdrawn",
+        401,
+        "API key stopped working during the request",
+    ),
     ("forbidden", 403, "Permission denied"),
     (
         "cannot_grant",
@@ -109,6 +118,7 @@ pub const CODES: &[(&str, u16, &str)] = &[
     ),
     ("channel_not_found", 404, "Channel not found"),
     ("key_limit_reached", 409, "Key limit reached"),
+    ("org_limit_reached", 409, "Organization limit reached"),
     ("resource_in_use", 409, "Resource in use"),
     ("last_owner", 409, "Last owner"),
     ("rate_limited", 429, "Rate limit exceeded"),
@@ -122,6 +132,15 @@ pub const CODES: &[(&str, u16, &str)] = &[
     ("key_revoked", 409, "Key is revoked"),
     ("key_already_rotated", 409, "Key already rotated"),
     ("conflict", 409, "Conflict"),
+    ("already_member", 409, "Already a member"),
+    ("invitation_used", 409, "Invitation already accepted"),
+    ("invitation_expired", 410, "Invitation expired or revoked"),
+    ("identity_required", 403, "Accept with your own token"),
+    (
+        "org_creation_disabled",
+        403,
+        "Creating organizations is disabled",
+    ),
     ("internal_error", 500, "Internal server error"),
 ];
 
@@ -143,6 +162,7 @@ impl ApiError {
             ApiError::RevokedToken(_) => "token_revoked",
             ApiError::ExpiredToken(_) => "token_expired",
             ApiError::DisabledToken => "token_disabled",
+            ApiError::TokenWithdrawn => "token_withdrawn",
             ApiError::Forbidden(_) => "forbidden",
             ApiError::CannotGrant(_) => "cannot_grant",
             ApiError::RoleForbidden(_) => "role_forbidden",
@@ -150,12 +170,17 @@ impl ApiError {
             ApiError::ChannelNotFound => "channel_not_found",
             ApiError::RateLimited(_) => "rate_limited",
             ApiError::LegacyTokensDisabled => "legacy_tokens_disabled",
+            ApiError::LimitReached {
+                limit: "organizations per person",
+                ..
+            } => "org_limit_reached",
             ApiError::LimitReached { .. } => "key_limit_reached",
             ApiError::InvalidJson(_) => "invalid_json",
             ApiError::Validation { .. } => "validation_failed",
             ApiError::UnsupportedMediaType => "unsupported_media_type",
             ApiError::PayloadTooLarge => "payload_too_large",
             ApiError::NotFound(_) => "not_found",
+            ApiError::Gone(code, _) => code,
             ApiError::MethodNotAllowed => "method_not_allowed",
             ApiError::Conflict(code, _) => code,
             ApiError::Internal => "internal_error",
@@ -195,7 +220,8 @@ impl ApiError {
             | ApiError::UnknownToken
             | ApiError::RevokedToken(_)
             | ApiError::ExpiredToken(_)
-            | ApiError::DisabledToken => Some(format!(
+            | ApiError::DisabledToken
+            | ApiError::TokenWithdrawn => Some(format!(
                 r#"Bearer realm="keyward", error="invalid_token", error_description="{}""#,
                 description()
             )),
@@ -322,6 +348,12 @@ impl From<StoreError> for ApiError {
                     Conflict::Duplicate => "conflict",
                     Conflict::InUse => "resource_in_use",
                     Conflict::LastOwner => "last_owner",
+                    Conflict::AlreadyMember => "already_member",
+                    Conflict::InvitationUsed => "invitation_used",
+                    Conflict::InvitationExpired => {
+                        return ApiError::Gone("invitation_expired", c.to_string())
+                    }
+                    Conflict::IdentityRequired => "identity_required",
                 };
                 ApiError::Conflict(code, c.to_string())
             }
@@ -334,6 +366,9 @@ impl From<StoreError> for ApiError {
                 max,
                 current,
             },
+            StoreError::Gone("channel") => ApiError::ChannelNotFound,
+            StoreError::Gone(what) => ApiError::NotFound(what),
+            StoreError::ActorInactive => ApiError::TokenWithdrawn,
             StoreError::InvalidInput(what) => {
                 ApiError::validation(what, "is not a value this endpoint returned")
             }
@@ -378,6 +413,7 @@ mod tests {
             ApiError::RevokedToken(Utc::now()),
             ApiError::ExpiredToken(Utc::now()),
             ApiError::DisabledToken,
+            ApiError::TokenWithdrawn,
             ApiError::Forbidden(String::new()),
             ApiError::CannotGrant(vec![]),
             ApiError::RoleForbidden(String::new()),
@@ -412,9 +448,23 @@ mod tests {
             Conflict::Duplicate,
             Conflict::InUse,
             Conflict::LastOwner,
+            Conflict::AlreadyMember,
+            Conflict::InvitationUsed,
+            Conflict::IdentityRequired,
+            Conflict::InvitationExpired,
         ] {
             let e = ApiError::from(StoreError::Conflict(c));
-            assert_eq!(e.entry().0, 409, "{}", e.code());
+            assert!(
+                CODES.iter().any(|(code, _, _)| *code == e.code()),
+                "{} is not in CODES",
+                e.code()
+            );
+            assert!(
+                matches!(e.entry().0, 403 | 409 | 410),
+                "{}: {}",
+                e.code(),
+                e.entry().0
+            );
         }
     }
 }

@@ -52,6 +52,8 @@ pub struct Settings {
     pub bench_floor: bool,
     /// Key records the verify cache keeps at most (`state::DEFAULT_CACHE_MAX_KEYS`).
     pub cache_max_keys: usize,
+    /// Server-wide rules (creating organizations).
+    pub policy: state::Policy,
 }
 
 impl Default for Settings {
@@ -61,6 +63,7 @@ impl Default for Settings {
             flush_interval: Duration::from_secs(2),
             bench_floor: false,
             cache_max_keys: state::DEFAULT_CACHE_MAX_KEYS,
+            policy: state::Policy::default(),
         }
     }
 }
@@ -83,7 +86,12 @@ impl Application {
             .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", settings.listen))?;
         Ok(Self {
             listener,
-            state: AppState::with_cache_limit(store, clock, settings.cache_max_keys),
+            state: AppState::with_settings(
+                store,
+                clock,
+                settings.cache_max_keys,
+                settings.policy.clone(),
+            ),
             settings,
         })
     }

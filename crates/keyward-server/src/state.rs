@@ -11,6 +11,7 @@ pub struct AppState(Arc<Inner>);
 
 pub struct Inner {
     pub store: Arc<dyn Store>,
+    pub policy: Policy,
     pub clock: Arc<dyn Clock>,
     pub keys: KeyCache,
     pub last_used: LastUsed,
@@ -25,6 +26,25 @@ impl std::ops::Deref for AppState {
     }
 }
 
+/// Server-wide rules that an operator sets, not an organization (`keyward serve` flags
+/// and `keyward.yaml`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Policy {
+    /// Whether people may create organizations through the API (`POST /v1/organizations`).
+    pub allow_org_creation: bool,
+    /// Organizations (not deleted) one person may have created through the API.
+    pub max_orgs_per_person: u32,
+}
+
+impl Default for Policy {
+    fn default() -> Self {
+        Self {
+            allow_org_creation: true,
+            max_orgs_per_person: 10,
+        }
+    }
+}
+
 /// Key records the verify cache keeps by default: a few hundred MB at most even with
 /// rich metadata (BENCHMARKS.md, "all keys hot").
 pub const DEFAULT_CACHE_MAX_KEYS: usize = 100_000;
@@ -36,8 +56,18 @@ impl AppState {
 
     /// As [`Self::new`], keeping at most about `max_keys` key records in the cache.
     pub fn with_cache_limit(store: Arc<dyn Store>, clock: Arc<dyn Clock>, max_keys: usize) -> Self {
+        Self::with_settings(store, clock, max_keys, Policy::default())
+    }
+
+    pub fn with_settings(
+        store: Arc<dyn Store>,
+        clock: Arc<dyn Clock>,
+        max_keys: usize,
+        policy: Policy,
+    ) -> Self {
         Self(Arc::new(Inner {
             store,
+            policy,
             keys: KeyCache::new(std::time::Duration::from_secs(10), 100_000, max_keys),
             last_used: LastUsed::default(),
             usage: UsageCounters::default(),

@@ -8,6 +8,7 @@
 mod model;
 pub mod postgres;
 mod rows;
+mod sql;
 pub mod sqlite;
 pub mod testing;
 
@@ -34,6 +35,16 @@ pub enum StoreError {
         max: u32,
         current: u32,
     },
+    /// Something the change depends on was deleted meanwhile (checked inside the
+    /// writing transaction): the organization, a key's owner, service account, channel,
+    /// workspace or agent. Names what is gone.
+    #[error("the {0} no longer exists")]
+    Gone(&'static str),
+    /// The key the change was requested with stopped working before the change could
+    /// be written (revoked, switched off, expired, or its owner or organization removed
+    /// while the request ran). Nothing was written.
+    #[error("the acting key no longer works")]
+    ActorInactive,
     #[error(transparent)]
     Other(#[from] Box<dyn std::error::Error + Send + Sync>),
 }
@@ -49,6 +60,14 @@ pub enum Conflict {
     InUse,
     /// The change would leave the organization without an owner.
     LastOwner,
+    /// The person is already a member of the organization.
+    AlreadyMember,
+    /// The invitation was already accepted.
+    InvitationUsed,
+    /// The invitation expired or was revoked (or the key that issued it stopped working).
+    InvitationExpired,
+    /// The invitation is for a person who already has an account: they must prove it.
+    IdentityRequired,
 }
 
 impl std::fmt::Display for Conflict {
@@ -60,6 +79,14 @@ impl std::fmt::Display for Conflict {
             Conflict::Duplicate => "a record with the same unique value exists",
             Conflict::InUse => "it still has active keys or channels; revoke or delete them first",
             Conflict::LastOwner => "an organization must keep at least one owner",
+            Conflict::AlreadyMember => "that person is already a member of the organization",
+            Conflict::InvitationUsed => "the invitation was already accepted",
+            Conflict::InvitationExpired => {
+                "the invitation expired or was revoked; ask for a new one"
+            }
+            Conflict::IdentityRequired => {
+                "the invitation is for a person who already has a Keyward account; accept it with one of their own personal access tokens"
+            }
         })
     }
 }
@@ -136,26 +163,31 @@ pub trait Store: Send + Sync + 'static {
     ) -> Result<(KeyRecord, bool)>;
 
     /// Creates `replacement` for `old_id` and ends the old key at `old_ends_at`
-    /// (revoked when `revoke_old`, otherwise its expiry is brought forward).
-    async fn rotate_key(&self, rotation: Rotation) -> Result<(KeyRecord, KeyRecord)>;
+    /// (revoked when `revoke_old`, otherwise its expiry is brought forward). A key in
+    /// grace is never rotated into another grace: if the old key was itself a
+    /// replacement whose predecessor still works, that predecessor is revoked now, so a
+    /// rotation chain has at most one key in grace.
+    async fn rotate_key(&self, rotation: Rotation) -> Result<Rotated>;
 
     /// Write-behind of `last_used_at`; never moves a time backwards.
     async fn record_last_used(&self, uses: &[(String, DateTime<Utc>)]) -> Result<()>;
 
-    async fn list_audit(&self, org_id: &str, page: &PageRequest) -> Result<Page<AuditEvent>>;
+    async fn list_audit(
+        &self,
+        org_id: &str,
+        filter: &AuditFilter,
+        page: &PageRequest,
+    ) -> Result<Page<AuditEvent>>;
 
     // Organizations and their settings.
     async fn get_org(&self, id: &str) -> Result<Organization>;
     /// The organizations a user belongs to, with their role in each.
     async fn list_user_orgs(&self, user_id: &str) -> Result<Vec<(Organization, Role)>>;
     /// A new organization whose owner is an existing user, with the owner's first token.
-    async fn create_org(
-        &self,
-        org: &Organization,
-        owner_user_id: &str,
-        key: NewKey,
-        audit: NewAuditEvent,
-    ) -> Result<KeyRecord>;
+    /// Refused with [`StoreError::LimitReached`] past `max_per_person`.
+    async fn create_org(&self, new: NewOrganization, audit: NewAuditEvent) -> Result<KeyRecord>;
+    /// Every organization that is not deleted, oldest first (for operators).
+    async fn list_orgs(&self) -> Result<Vec<Organization>>;
     async fn update_org(&self, org: &Organization, audit: NewAuditEvent) -> Result<Organization>;
     /// Marks an organization deleted (renamed so its name is free again) and revokes
     /// every key of it; returns their hashes.
@@ -214,14 +246,30 @@ pub trait Store: Send + Sync + 'static {
     // Members.
     async fn get_member(&self, org_id: &str, user_id: &str) -> Result<Option<Member>>;
     async fn list_members(&self, org_id: &str) -> Result<Vec<Member>>;
-    /// Adds a person (created by email if new) with a role and their first token.
-    async fn add_member(
+    /// Stores an invitation, replacing pending ones for the same email in the
+    /// organization. Refused with [`Conflict::AlreadyMember`] for a member.
+    async fn create_invitation(
+        &self,
+        invitation: &NewInvitation,
+        audit: NewAuditEvent,
+    ) -> Result<Invitation>;
+    /// The organization's invitations that were not accepted, newest first.
+    async fn list_invitations(&self, org_id: &str) -> Result<Vec<Invitation>>;
+    async fn get_invitation(&self, org_id: &str, id: &str) -> Result<Invitation>;
+    /// By the hash of its code, whatever its status.
+    async fn find_invitation(&self, code_hash: &KeyHash) -> Result<Option<Invitation>>;
+    async fn revoke_invitation(
         &self,
         org_id: &str,
-        member: &Member,
-        key: NewKey,
+        id: &str,
+        at: DateTime<Utc>,
         audit: NewAuditEvent,
-    ) -> Result<(Member, KeyRecord)>;
+    ) -> Result<Invitation>;
+    /// Redeems an invitation once: checks in one transaction that it is pending, that
+    /// the key that issued it still works, and that the invitee is who the caller says
+    /// (a `New` invitee must not exist yet, an `Existing` one must own the email); adds
+    /// the membership and the first token and marks the invitation accepted.
+    async fn accept_invitation(&self, acceptance: Acceptance) -> Result<(Member, KeyRecord)>;
     async fn update_member(
         &self,
         org_id: &str,
@@ -238,6 +286,13 @@ pub trait Store: Send + Sync + 'static {
         audit: NewAuditEvent,
     ) -> Result<Vec<KeyHash>>;
     async fn find_user_by_email(&self, email: &str) -> Result<Option<String>>;
+    /// The owners of an organization (for operators' break-glass commands).
+    async fn list_owners(&self, org_id: &str) -> Result<Vec<Member>>;
+
+    /// Every workspace and agent of every organization, for the verify path's index.
+    async fn all_resources(&self) -> Result<Vec<ResourceRef>>;
+    /// Every channel that is not deleted, for the verify path's index of hook ids.
+    async fn all_channels(&self) -> Result<Vec<Channel>>;
 
     // Service accounts.
     async fn create_service_account(
@@ -335,6 +390,57 @@ pub trait ChangeFeed: Send {
     /// The next event. An error means the subscription is gone and events may have been
     /// missed: drop the feed, treat caches as stale, and subscribe again.
     async fn next(&mut self) -> Result<FeedEvent>;
+}
+
+mod rotation {
+    use crate::{KeyRecord, NewAuditEvent, Rotation};
+
+    /// When rotating `old`, which was itself a replacement, the audit event that ends
+    /// its predecessor's grace period (the caller revokes it if it still works).
+    pub(crate) fn end_predecessor(old: &KeyRecord, r: &Rotation) -> Option<NewAuditEvent> {
+        let predecessor = old.rotated_from.clone()?;
+        let first = r.audit.first()?;
+        Some(NewAuditEvent {
+            action: "key.revoke".into(),
+            target_type: "key".into(),
+            target_id: predecessor,
+            details: serde_json::json!({
+                "reason": "grace period ended: the key that replaced it was rotated again",
+                "rotated": old.id,
+            }),
+            ..first.clone()
+        })
+    }
+}
+
+/// What a new key refers to besides its organization, as (what, query of
+/// [`sql`] taking `$1` org id and `$2` id, id): each must still exist when it is inserted.
+fn references(k: &NewKey) -> Vec<(&'static str, &'static str, &str)> {
+    use keyward_core::{Owner, Scope};
+    let mut needed = Vec::new();
+    match &k.owner {
+        Some(Owner::User { id, .. }) => needed.push(("member", sql::MEMBER_EXISTS, id.as_str())),
+        Some(Owner::ServiceAccount { id, .. }) => {
+            needed.push(("service account", sql::SERVICE_ACCOUNT_ALIVE, id.as_str()))
+        }
+        _ => {}
+    }
+    if let Some(c) = &k.channel_id {
+        needed.push(("channel", sql::CHANNEL_ALIVE, c.as_str()));
+    }
+    if let Some(w) = &k.workspace_id {
+        needed.push(("workspace", sql::WORKSPACE_EXISTS, w.as_str()));
+    }
+    match &k.scope {
+        Scope::Organization => {}
+        Scope::Workspaces { workspaces } => {
+            for w in workspaces {
+                needed.push(("workspace", sql::WORKSPACE_EXISTS, w.as_str()));
+            }
+        }
+        Scope::Agent { agent } => needed.push(("agent", sql::AGENT_EXISTS, agent.as_str())),
+    }
+    needed
 }
 
 /// Opens the store a URL names: `sqlite://path` (created if missing) or

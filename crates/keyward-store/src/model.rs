@@ -74,6 +74,7 @@ impl NewKey {
             ratelimit: None,
             quota: None,
             enabled: true,
+            exempt_from_limits: false,
         }
     }
 }
@@ -102,6 +103,9 @@ pub struct NewKey {
     pub quota: Option<Quota>,
     /// `false` creates the key switched off (verify answers DISABLED until enabled).
     pub enabled: bool,
+    /// Not counted against the organization's key limits: an operator's break-glass
+    /// token must be issued even when the organization is full.
+    pub exempt_from_limits: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -328,4 +332,122 @@ pub struct KeyFilter {
     pub agents: Option<Vec<String>>,
     /// Only keys of this service account.
     pub service_account: Option<String>,
+}
+
+/// A new organization whose owner is an existing person, with the owner's first token.
+#[derive(Debug, Clone)]
+pub struct NewOrganization {
+    pub org: Organization,
+    pub owner_user_id: String,
+    pub key: NewKey,
+    /// Organizations (not deleted) one person may have created; checked in the
+    /// inserting transaction, so parallel creates cannot overshoot it.
+    pub max_per_person: u32,
+}
+
+/// An invitation to join an organization, redeemed once with its code.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct Invitation {
+    pub id: String,
+    pub email: String,
+    pub role: Role,
+    /// For `agent_admin`: the agents they will administer.
+    pub agents: Vec<String>,
+    /// What the invited person's first token will hold.
+    #[schema(value_type = Vec<String>)]
+    pub permissions: PermissionSet,
+    pub created_at: DateTime<Utc>,
+    pub created_by: String,
+    pub expires_at: DateTime<Utc>,
+    pub accepted_at: Option<DateTime<Utc>>,
+    pub revoked_at: Option<DateTime<Utc>>,
+    #[serde(skip)]
+    pub org_id: String,
+    /// The key that issued the invitation: it must still work when the invitation is
+    /// accepted (removing the inviter ends their pending invitations).
+    #[serde(skip)]
+    pub created_by_key: Option<String>,
+}
+
+/// Where an invitation stands at a given instant.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum InvitationStatus {
+    Pending,
+    Accepted,
+    Revoked,
+    Expired,
+}
+
+impl Invitation {
+    pub fn status_at(&self, now: DateTime<Utc>) -> InvitationStatus {
+        if self.accepted_at.is_some() {
+            InvitationStatus::Accepted
+        } else if self.revoked_at.is_some() {
+            InvitationStatus::Revoked
+        } else if self.expires_at <= now {
+            InvitationStatus::Expired
+        } else {
+            InvitationStatus::Pending
+        }
+    }
+}
+
+/// An invitation to store; only the SHA-256 of its code is kept.
+#[derive(Debug, Clone)]
+pub struct NewInvitation {
+    pub id: String,
+    pub org_id: String,
+    pub email: String,
+    pub role: Role,
+    pub agents: Vec<String>,
+    pub permissions: PermissionSet,
+    pub code_hash: KeyHash,
+    pub created_at: DateTime<Utc>,
+    pub created_by: String,
+    pub created_by_key: Option<String>,
+    pub expires_at: DateTime<Utc>,
+}
+
+/// Who redeems an invitation: a person new to Keyward (created with this id), or one
+/// who already has an account and proved it with one of their own tokens.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Invitee {
+    New { user_id: String },
+    Existing { user_id: String },
+}
+
+/// Redeeming an invitation: membership and a first token, in one transaction.
+#[derive(Debug, Clone)]
+pub struct Acceptance {
+    pub code_hash: KeyHash,
+    pub at: DateTime<Utc>,
+    pub invitee: Invitee,
+    /// The first token; its owner is set to the invitee by the store.
+    pub key: NewKey,
+    pub audit: NewAuditEvent,
+}
+
+/// What a rotation changed: the old key, its replacement, and the hashes of every key
+/// whose record changed (the old key, and a predecessor whose grace period it ended).
+#[derive(Debug, Clone)]
+pub struct Rotated {
+    pub old: KeyRecord,
+    pub new: KeyRecord,
+    pub changed: Vec<KeyHash>,
+}
+
+/// Which audit events a listing shows: all of them, or only those about the keys a
+/// [`KeyFilter`] selects.
+#[derive(Debug, Clone, Default)]
+pub struct AuditFilter {
+    pub keys: Option<KeyFilter>,
+}
+
+/// Where a workspace, agent or channel lives, for the server's in-memory index.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ResourceRef {
+    pub kind: ResourceKind,
+    pub id: String,
+    pub org_id: String,
 }

@@ -227,3 +227,63 @@ impl TryFrom<ServiceAccountRow> for ServiceAccount {
         })
     }
 }
+
+#[derive(sqlx::FromRow)]
+pub(crate) struct InvitationRow {
+    id: String,
+    org_id: String,
+    email: String,
+    role: String,
+    agents: String,
+    permissions: String,
+    created_at: i64,
+    created_by: String,
+    created_by_key: Option<String>,
+    expires_at: i64,
+    accepted_at: Option<i64>,
+    revoked_at: Option<i64>,
+}
+
+impl TryFrom<InvitationRow> for Invitation {
+    type Error = StoreError;
+
+    fn try_from(r: InvitationRow) -> Result<Self> {
+        Ok(Invitation {
+            role: keyward_core::Role::parse(&r.role).ok_or_else(|| corrupt("role", &r.role))?,
+            agents: json_required("agents", r.agents)?,
+            permissions: json_required("permissions", r.permissions)?,
+            id: r.id,
+            org_id: r.org_id,
+            email: r.email,
+            created_at: from_ms(r.created_at),
+            created_by: r.created_by,
+            created_by_key: r.created_by_key,
+            expires_at: from_ms(r.expires_at),
+            accepted_at: opt_ms(r.accepted_at),
+            revoked_at: opt_ms(r.revoked_at),
+        })
+    }
+}
+
+#[derive(sqlx::FromRow)]
+pub(crate) struct ResourceRefRow {
+    kind: String,
+    id: String,
+    org_id: String,
+}
+
+impl TryFrom<ResourceRefRow> for ResourceRef {
+    type Error = StoreError;
+
+    fn try_from(r: ResourceRefRow) -> Result<Self> {
+        Ok(ResourceRef {
+            kind: match r.kind.as_str() {
+                "workspace" => ResourceKind::Workspace,
+                "agent" => ResourceKind::Agent,
+                other => return Err(corrupt("resource kind", other)),
+            },
+            id: r.id,
+            org_id: r.org_id,
+        })
+    }
+}

@@ -4,7 +4,7 @@
 
 use super::actor_event;
 use crate::auth::Principal;
-use crate::authz::Reach;
+use crate::authz::{Action, Reach, Target};
 use crate::errors::{ApiError, Result};
 use crate::extract::{parse_json, ApiJson, ApiQuery};
 use crate::state::AppState;
@@ -40,20 +40,25 @@ pub struct ChannelQuery {
     pub agent: Option<String>,
 }
 
-/// Org admins manage every channel; agent admins those of their agents.
-async fn require_channel_admin(
+/// Grants × reach × scope for acting on a channel of `agent_id`: org admins manage every
+/// channel, agent admins those of their agents, and only with a key whose scope reaches
+/// the agent.
+async fn authorize_channel(
     state: &AppState,
     principal: &Principal,
+    permission: &str,
+    action: Action,
     agent_id: &str,
 ) -> Result<()> {
-    principal.require("channels:write")?;
-    match principal.reach(state).await? {
-        Reach::Admin { .. } => Ok(()),
-        Reach::AgentAdmin { agents, .. } if agents.iter().any(|a| a == agent_id) => Ok(()),
-        _ => Err(ApiError::RoleForbidden(
-            "only org admins and this agent's admins manage its channels".into(),
-        )),
-    }
+    principal
+        .authorize(
+            state,
+            permission,
+            action,
+            Target::Channel { agent: agent_id },
+        )
+        .await
+        .map(drop)
 }
 
 fn channel_not_found(e: StoreError) -> ApiError {
@@ -80,12 +85,20 @@ pub async fn create_channel(
     principal: Principal,
     ApiJson(req): ApiJson<CreateChannelRequest>,
 ) -> Result<(StatusCode, Json<Channel>)> {
+    principal.require("channels:write")?;
     state
         .store
         .get_resource(ResourceKind::Agent, principal.org_id(), &req.agent)
         .await
         .map_err(|_| ApiError::validation("agent", "no such agent in this organization"))?;
-    require_channel_admin(&state, &principal, &req.agent).await?;
+    authorize_channel(
+        &state,
+        &principal,
+        "channels:write",
+        Action::Write,
+        &req.agent,
+    )
+    .await?;
     let mut hook_id = new_hook_id();
     while hook_id.len() < 20 {
         hook_id = new_hook_id();
@@ -120,12 +133,18 @@ pub async fn list_channels(
     principal: Principal,
     ApiQuery(q): ApiQuery<ChannelQuery>,
 ) -> Result<Json<Vec<Channel>>> {
-    principal.require("channels:read")?;
+    principal
+        .authorize(&state, "channels:read", Action::Read, Target::Listing)
+        .await?;
+    let channels = state
+        .store
+        .list_channels(principal.org_id(), q.agent.as_deref())
+        .await?;
     Ok(Json(
-        state
-            .store
-            .list_channels(principal.org_id(), q.agent.as_deref())
-            .await?,
+        channels
+            .into_iter()
+            .filter(|c| principal.key.scope.reaches_agent(&c.agent_id))
+            .collect(),
     ))
 }
 
@@ -138,13 +157,20 @@ pub async fn get_channel(
     Path(id): Path<String>,
 ) -> Result<Json<Channel>> {
     principal.require("channels:read")?;
-    Ok(Json(
-        state
-            .store
-            .get_channel(principal.org_id(), &id)
-            .await
-            .map_err(channel_not_found)?,
-    ))
+    let channel = state
+        .store
+        .get_channel(principal.org_id(), &id)
+        .await
+        .map_err(channel_not_found)?;
+    authorize_channel(
+        &state,
+        &principal,
+        "channels:read",
+        Action::Read,
+        &channel.agent_id,
+    )
+    .await?;
+    Ok(Json(channel))
 }
 
 /// Rename, enable or disable a channel.
@@ -156,12 +182,20 @@ pub async fn update_channel(
     Path(id): Path<String>,
     ApiJson(req): ApiJson<UpdateChannelRequest>,
 ) -> Result<Json<Channel>> {
+    principal.require("channels:write")?;
     let mut channel = state
         .store
         .get_channel(principal.org_id(), &id)
         .await
         .map_err(channel_not_found)?;
-    require_channel_admin(&state, &principal, &channel.agent_id).await?;
+    authorize_channel(
+        &state,
+        &principal,
+        "channels:write",
+        Action::Write,
+        &channel.agent_id,
+    )
+    .await?;
     let before = (channel.name.clone(), channel.enabled);
     if let Some(name) = req.name {
         channel.name = name.to_string();
@@ -193,12 +227,20 @@ pub async fn delete_channel(
     principal: Principal,
     Path(id): Path<String>,
 ) -> Result<StatusCode> {
+    principal.require("channels:write")?;
     let channel = state
         .store
         .get_channel(principal.org_id(), &id)
         .await
         .map_err(channel_not_found)?;
-    require_channel_admin(&state, &principal, &channel.agent_id).await?;
+    authorize_channel(
+        &state,
+        &principal,
+        "channels:write",
+        Action::Write,
+        &channel.agent_id,
+    )
+    .await?;
     let now = state.clock.now();
     let audit = actor_event(
         &principal,

@@ -2,7 +2,7 @@
 
 use super::{actor_event, ListQuery, ListResponse};
 use crate::auth::Principal;
-use crate::authz::{may_create, may_manage, Reach, Target};
+use crate::authz::{Action, KeyTarget, Reach, Target};
 use crate::errors::{ApiError, Result};
 use crate::extract::{parse_json, ApiJson, ApiQuery};
 use crate::state::AppState;
@@ -224,14 +224,17 @@ fn expiry_field(field: &'static str) -> impl Fn(keyward_core::expiry::ExpiryErro
     move |e| ApiError::validation(field, e)
 }
 
-/// The key `id` of the caller's organization, if the caller may manage it:
-/// 404 when it does not exist, 403 when it exists beyond the caller's reach.
+/// The key `id` of the caller's organization, if the caller may do `action` to it with
+/// `permission`: 404 when it does not exist, 403 when it is beyond the caller's reach
+/// or scope.
 pub(crate) async fn find(
     state: &AppState,
     principal: &Principal,
-    reach: &Reach,
+    permission: &str,
+    action: Action,
     id: &str,
-) -> Result<KeyRecord> {
+) -> Result<(KeyRecord, Reach)> {
+    principal.require(permission)?;
     if !ids::is_id("key", id) {
         return Err(ApiError::NotFound("key"));
     }
@@ -243,8 +246,10 @@ pub(crate) async fn find(
             StoreError::NotFound => ApiError::NotFound("key"),
             other => other.into(),
         })?;
-    may_manage(reach, &principal.key.scope, &Target::from(&key))?;
-    Ok(key)
+    let reach = principal
+        .authorize(state, permission, action, Target::from(&key))
+        .await?;
+    Ok((key, reach))
 }
 
 pub(crate) fn check_limits(ratelimit: Option<&RateLimit>, quota: Option<&Quota>) -> Result<()> {
@@ -306,7 +311,6 @@ pub async fn create_key(
     ApiJson(req): ApiJson<CreateKeyRequest>,
 ) -> Result<(StatusCode, Json<CreatedKey>)> {
     principal.require("keys:write")?;
-    let reach = principal.reach(&state).await?;
     let org_id = principal.org_id().to_owned();
     let caller_user = match &principal.key.owner {
         Some(o @ Owner::User { .. }) if principal.key.kind == KeyKind::Personal => Some(o.clone()),
@@ -378,19 +382,13 @@ pub async fn create_key(
                         )
                     })?)
                 } else {
-                    if !state
-                        .store
-                        .get_org(&org_id)
+                    if !principal
+                        .organization(&state)
                         .await?
                         .settings
                         .allow_legacy_tokens
                     {
                         return Err(ApiError::LegacyTokensDisabled);
-                    }
-                    if !matches!(reach, Reach::Admin { .. }) {
-                        return Err(ApiError::RoleForbidden(
-                            "only organization admins may create legacy workspace tokens".into(),
-                        ));
                     }
                     None
                 }
@@ -424,24 +422,24 @@ pub async fn create_key(
             }
         };
     check_scope_exists(&state, &org_id, &scope).await?;
-    if kind == KeyKind::Api && !matches!(reach, Reach::Admin { .. } | Reach::AgentAdmin { .. }) {
-        return Err(ApiError::RoleForbidden("only admins issue api keys".into()));
-    }
     // Customer keys belong to no person of the organization.
     let target_owner = if kind == KeyKind::Api {
         None
     } else {
         owner.as_ref()
     };
-    may_create(
-        &reach,
-        &principal.key.scope,
-        &Target {
-            kind,
-            owner: target_owner,
-            scope: &scope,
-        },
-    )?;
+    principal
+        .authorize(
+            &state,
+            "keys:write",
+            Action::Create,
+            Target::Key(KeyTarget {
+                kind,
+                owner: target_owner,
+                scope: &scope,
+            }),
+        )
+        .await?;
     let environment = match (kind, req.environment) {
         (KeyKind::Api, env) => env.unwrap_or_default(),
         (_, None | Some(Environment::Live)) => Environment::Live,
@@ -461,7 +459,7 @@ pub async fn create_key(
             principal.key.permissions.missing_from(&permissions),
         ));
     }
-    let org_settings = state.store.get_org(principal.org_id()).await?.settings;
+    let org_settings = principal.organization(&state).await?.settings;
     let ratelimit = req.ratelimit.or(org_settings.default_ratelimit);
     let quota = req.quota.or(org_settings.default_quota);
     check_limits(ratelimit.as_ref(), quota.as_ref())?;
@@ -514,7 +512,7 @@ pub async fn create_key(
         }),
     );
     let record = state.store.create_key(new, audit).await?;
-    state.keys.insert_fresh(&record);
+    state.keys.invalidate(&record.hash);
     tracing::info!(key_id = %record.id, kind = kind.as_str(), "key created");
     Ok((
         StatusCode::CREATED,
@@ -534,8 +532,9 @@ pub async fn list_keys(
     principal: Principal,
     ApiQuery(query): ApiQuery<ListQuery>,
 ) -> Result<Json<ListResponse<KeyView>>> {
-    principal.require("keys:read")?;
-    let reach = principal.reach(&state).await?;
+    let reach = principal
+        .authorize(&state, "keys:read", Action::Read, Target::Listing)
+        .await?;
     let filter = match &reach {
         Reach::Admin { .. } => KeyFilter::default(),
         Reach::AgentAdmin { user_id, agents } => KeyFilter {
@@ -558,7 +557,7 @@ pub async fn list_keys(
         data: page
             .items
             .iter()
-            .filter(|k| principal.key.scope.covers(&k.scope))
+            .filter(|k| principal.sees(&k.scope))
             .map(|k| KeyView::new(&state, k))
             .collect(),
         next_cursor: page.next_cursor,
@@ -574,9 +573,7 @@ pub async fn get_key(
     principal: Principal,
     Path(id): Path<String>,
 ) -> Result<Json<KeyView>> {
-    principal.require("keys:read")?;
-    let reach = principal.reach(&state).await?;
-    let key = find(&state, &principal, &reach, &id).await?;
+    let (key, _) = find(&state, &principal, "keys:read", Action::Read, &id).await?;
     Ok(Json(KeyView::new(&state, &key)))
 }
 
@@ -590,9 +587,7 @@ pub async fn update_key(
     Path(id): Path<String>,
     ApiJson(req): ApiJson<UpdateKeyRequest>,
 ) -> Result<Json<KeyView>> {
-    principal.require("keys:write")?;
-    let reach = principal.reach(&state).await?;
-    let current = find(&state, &principal, &reach, &id).await?;
+    let (current, _) = find(&state, &principal, "keys:write", Action::Write, &id).await?;
     if req.name.is_none()
         && req.permissions.is_none()
         && req.scope.is_none()
@@ -635,15 +630,17 @@ pub async fn update_key(
             ));
         }
         check_scope_exists(&state, principal.org_id(), scope).await?;
-        may_manage(
-            &reach,
-            &principal.key.scope,
-            &Target {
-                kind: current.kind,
-                owner: current.owner.as_ref(),
-                scope,
-            },
-        )?;
+        principal
+            .authorize(
+                &state,
+                "keys:write",
+                Action::Write,
+                Target::Key(KeyTarget {
+                    scope,
+                    ..KeyTarget::from(&current)
+                }),
+            )
+            .await?;
     }
     let now = state.clock.now();
     let mut changes = serde_json::Map::new();
@@ -716,9 +713,7 @@ pub async fn revoke_key(
     principal: Principal,
     Path(id): Path<String>,
 ) -> Result<Json<KeyView>> {
-    principal.require("keys:write")?;
-    let reach = principal.reach(&state).await?;
-    find(&state, &principal, &reach, &id).await?;
+    find(&state, &principal, "keys:write", Action::Write, &id).await?;
     let now = state.clock.now();
     let actor = principal.actor();
     let audit = actor_event(
@@ -755,8 +750,7 @@ pub async fn rotate_key(
     } else {
         parse_json(&body)?
     };
-    let reach = principal.reach(&state).await?;
-    let old = find(&state, &principal, &reach, &id).await?;
+    let (old, _) = find(&state, &principal, "keys:write", Action::Write, &id).await?;
     if !principal.key.permissions.covers(&old.permissions) {
         return Err(ApiError::CannotGrant(
             principal.key.permissions.missing_from(&old.permissions),
@@ -826,7 +820,7 @@ pub async fn rotate_key(
             }),
         ),
     ];
-    let (old, new) = state
+    let rotated = state
         .store
         .rotate_key(Rotation {
             org_id: old.org_id.clone(),
@@ -838,8 +832,10 @@ pub async fn rotate_key(
             audit,
         })
         .await?;
-    state.keys.invalidate(&old.hash);
-    state.keys.insert_fresh(&new);
+    for hash in rotated.changed.iter().chain([&rotated.new.hash]) {
+        state.keys.invalidate(hash);
+    }
+    let (old, new) = (rotated.old, rotated.new);
     tracing::info!(key_id = %old.id, replacement = %new.id, "key rotated");
     Ok((
         StatusCode::CREATED,

@@ -3,6 +3,7 @@
 
 pub mod audit;
 pub mod channels;
+pub mod invitations;
 pub mod keys;
 pub mod me;
 pub mod members;
@@ -93,7 +94,7 @@ pub fn actor_event(
          (name = "workspaces", description = "Workspaces keys can be scoped to"),
          (name = "agents", description = "Agents (bots) that own channels"),
          (name = "channels", description = "Agent channels with public hook ids, and dual authentication"),
-         (name = "members", description = "People and their roles"),
+         (name = "members", description = "People, their roles, and invitations to join"),
          (name = "service-accounts", description = "Non-human principals with explicit scopes"),
          (name = "meta", description = "Health and documentation"))
 )]
@@ -155,7 +156,13 @@ fn api() -> OpenApiRouter<AppState> {
             channels::channel_context_get,
             channels::channel_context_post
         ))
-        .routes(routes!(members::add_member, members::list_members))
+        .routes(routes!(members::list_members))
+        .routes(routes!(
+            invitations::create_invitation,
+            invitations::list_invitations
+        ))
+        .routes(routes!(invitations::revoke_invitation))
+        .routes(routes!(invitations::accept_invitation))
         .routes(routes!(
             members::get_member,
             members::update_member,

@@ -4,6 +4,7 @@
 use super::actor_event;
 use super::keys::{CreatedKey, KeyView};
 use crate::auth::Principal;
+use crate::authz::{Action, Target};
 use crate::errors::{ApiError, Result};
 use crate::extract::{parse_json, ApiJson};
 use crate::state::AppState;
@@ -124,8 +125,14 @@ pub async fn create_service_account(
     principal: Principal,
     ApiJson(req): ApiJson<CreateServiceAccountRequest>,
 ) -> Result<(StatusCode, Json<CreatedServiceAccount>)> {
-    principal.require("service_accounts:write")?;
-    principal.require_admin(&state).await?;
+    principal
+        .authorize(
+            &state,
+            "service_accounts:write",
+            Action::Write,
+            Target::Organization,
+        )
+        .await?;
     let scopes = req.scopes.parse()?;
     if !principal.key.permissions.covers(&scopes) {
         return Err(ApiError::CannotGrant(
@@ -158,7 +165,7 @@ pub async fn create_service_account(
         .store
         .create_service_account(principal.org_id(), &sa, key, audit)
         .await?;
-    state.keys.insert_fresh(&record);
+    state.keys.invalidate(&record.hash);
     Ok((
         StatusCode::CREATED,
         Json(CreatedServiceAccount {
@@ -182,8 +189,14 @@ pub async fn create_service_account_key(
     Path(id): Path<String>,
     body: axum::body::Bytes,
 ) -> Result<(StatusCode, Json<CreatedKey>)> {
-    principal.require("service_accounts:write")?;
-    principal.require_admin(&state).await?;
+    principal
+        .authorize(
+            &state,
+            "service_accounts:write",
+            Action::Write,
+            Target::Organization,
+        )
+        .await?;
     let req: CreateServiceAccountKeyRequest = if body.iter().all(u8::is_ascii_whitespace) {
         Default::default()
     } else {
@@ -213,7 +226,7 @@ pub async fn create_service_account_key(
         serde_json::json!({ "service_account": sa.id, "kind": "service_account", "prefix": key.prefix }),
     );
     let record = state.store.create_key(key, audit).await?;
-    state.keys.insert_fresh(&record);
+    state.keys.invalidate(&record.hash);
     Ok((
         StatusCode::CREATED,
         Json(CreatedKey {
@@ -231,7 +244,14 @@ pub async fn list_service_accounts(
     State(state): State<AppState>,
     principal: Principal,
 ) -> Result<Json<Vec<ServiceAccount>>> {
-    principal.require("service_accounts:read")?;
+    principal
+        .authorize(
+            &state,
+            "service_accounts:read",
+            Action::Read,
+            Target::Organization,
+        )
+        .await?;
     Ok(Json(
         state
             .store
@@ -249,7 +269,14 @@ pub async fn get_service_account(
     principal: Principal,
     Path(id): Path<String>,
 ) -> Result<Json<ServiceAccount>> {
-    principal.require("service_accounts:read")?;
+    principal
+        .authorize(
+            &state,
+            "service_accounts:read",
+            Action::Read,
+            Target::Organization,
+        )
+        .await?;
     Ok(Json(
         state
             .store
@@ -270,8 +297,14 @@ pub async fn update_service_account(
     Path(id): Path<String>,
     ApiJson(req): ApiJson<UpdateServiceAccountRequest>,
 ) -> Result<Json<ServiceAccount>> {
-    principal.require("service_accounts:write")?;
-    principal.require_admin(&state).await?;
+    principal
+        .authorize(
+            &state,
+            "service_accounts:write",
+            Action::Write,
+            Target::Organization,
+        )
+        .await?;
     let mut sa = state
         .store
         .get_service_account(principal.org_id(), &id)
@@ -303,8 +336,14 @@ pub async fn delete_service_account(
     principal: Principal,
     Path(id): Path<String>,
 ) -> Result<StatusCode> {
-    principal.require("service_accounts:write")?;
-    principal.require_admin(&state).await?;
+    principal
+        .authorize(
+            &state,
+            "service_accounts:write",
+            Action::Write,
+            Target::Organization,
+        )
+        .await?;
     let now = state.clock.now();
     let audit = actor_event(
         &principal,
