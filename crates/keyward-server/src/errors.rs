@@ -62,6 +62,9 @@ pub enum ApiError {
     },
     #[error("the request body is not valid JSON: {0}")]
     InvalidJson(String),
+    /// A request that contradicts itself (two values for one thing).
+    #[error("{0}")]
+    BadRequest(String),
     #[error("{field}: {message}")]
     Validation { field: String, message: String },
     #[error("the request body must be JSON (Content-Type: application/json)")]
@@ -123,6 +126,7 @@ pub const CODES: &[(&str, u16, &str)] = &[
     ("last_owner", 409, "Last owner"),
     ("rate_limited", 429, "Rate limit exceeded"),
     ("invalid_json", 400, "Invalid JSON"),
+    ("bad_request", 400, "Contradictory request"),
     ("validation_failed", 422, "Invalid request field"),
     ("unsupported_media_type", 415, "Unsupported media type"),
     ("payload_too_large", 413, "Request body too large"),
@@ -176,6 +180,7 @@ impl ApiError {
             } => "org_limit_reached",
             ApiError::LimitReached { .. } => "key_limit_reached",
             ApiError::InvalidJson(_) => "invalid_json",
+            ApiError::BadRequest(_) => "bad_request",
             ApiError::Validation { .. } => "validation_failed",
             ApiError::UnsupportedMediaType => "unsupported_media_type",
             ApiError::PayloadTooLarge => "payload_too_large",
@@ -427,6 +432,7 @@ mod tests {
                 current: 1,
             },
             ApiError::InvalidJson(String::new()),
+            ApiError::BadRequest(String::new()),
             ApiError::validation("f", "m"),
             ApiError::UnsupportedMediaType,
             ApiError::PayloadTooLarge,

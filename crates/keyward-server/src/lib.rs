@@ -84,14 +84,20 @@ impl Application {
         let listener = TcpListener::bind(settings.listen)
             .await
             .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", settings.listen))?;
+        let state = AppState::with_settings(
+            store,
+            clock,
+            settings.cache_max_keys,
+            settings.policy.clone(),
+        );
+        state
+            .index
+            .reload(state.store.as_ref())
+            .await
+            .map_err(|e| anyhow::anyhow!("cannot read workspaces, agents and channels: {e}"))?;
         Ok(Self {
             listener,
-            state: AppState::with_settings(
-                store,
-                clock,
-                settings.cache_max_keys,
-                settings.policy.clone(),
-            ),
+            state,
             settings,
         })
     }

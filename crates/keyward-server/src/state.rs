@@ -1,7 +1,7 @@
 //! What every handler shares.
 
 use crate::usage::{Limits, UsageCounters};
-use crate::verify::{cache::KeyCache, last_used::LastUsed};
+use crate::verify::{cache::KeyCache, index::ResourceIndex, last_used::LastUsed};
 use keyward_core::Clock;
 use keyward_store::Store;
 use std::sync::Arc;
@@ -14,6 +14,8 @@ pub struct Inner {
     pub policy: Policy,
     pub clock: Arc<dyn Clock>,
     pub keys: KeyCache,
+    /// Whose workspaces, agents and channels are whose (`verify::index`).
+    pub index: ResourceIndex,
     pub last_used: LastUsed,
     pub usage: UsageCounters,
     pub limits: Limits,
@@ -69,6 +71,7 @@ impl AppState {
             store,
             policy,
             keys: KeyCache::new(std::time::Duration::from_secs(10), 100_000, max_keys),
+            index: ResourceIndex::default(),
             last_used: LastUsed::default(),
             usage: UsageCounters::default(),
             limits: Limits::new(clock.clone()),

@@ -524,3 +524,117 @@ async fn a_server_can_forbid_creating_organizations() {
         (StatusCode::FORBIDDEN, "org_creation_disabled")
     );
 }
+
+/// Verify answers FORBIDDEN for a workspace or agent that is not the key's
+/// organization's (another tenant's, or none at all), and honours the channel however
+/// it is named: `channel`, `hookId` or `X-Hook-Id`, refusing two that differ.
+#[tokio::test]
+async fn verify_checks_that_workspaces_agents_and_channels_are_the_keys() {
+    let app = TestApp::spawn().await;
+    let t = &app.owner_token;
+    let ws = app
+        .post("/v1/workspaces", t, json!({"name": "prod"}))
+        .await
+        .body["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let agent = app.post("/v1/agents", t, json!({"name": "bot"})).await.body["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let hook = app
+        .post("/v1/channels", t, json!({"agent": agent, "name": "c"}))
+        .await
+        .body["hook_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let other = app
+        .post("/v1/organizations", t, json!({"name": "tenant-b"}))
+        .await;
+    let b = other.body["token"]["key"].as_str().unwrap().to_owned();
+    let b_ws = app
+        .post("/v1/workspaces", &b, json!({"name": "theirs"}))
+        .await
+        .body["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let b_agent = app
+        .post("/v1/agents", &b, json!({"name": "theirs"}))
+        .await
+        .body["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let (key, _) = app
+        .create_key(json!({"name": "org-wide", "kind": "api"}))
+        .await;
+    let verify = |body: serde_json::Value| async {
+        let mut body = body;
+        body["key"] = json!(key);
+        app.post("/v1/keys/verify", t, body).await
+    };
+    for (field, id) in [
+        ("workspace", b_ws.as_str()),
+        ("workspace", "ws_doesnotexist"),
+        ("agent", b_agent.as_str()),
+        ("agent", "agt_doesnotexist"),
+        ("workspace", agent.as_str()),
+    ] {
+        let r = verify(json!({ field: id })).await;
+        assert_eq!(r.body["code"], "FORBIDDEN", "{field} {id}: {}", r.body);
+    }
+    assert_eq!(verify(json!({"workspace": ws})).await.body["code"], "VALID");
+    assert_eq!(verify(json!({"agent": agent})).await.body["code"], "VALID");
+    for body in [json!({"channel": hook}), json!({"hookId": hook})] {
+        assert_eq!(verify(body).await.body["code"], "VALID");
+    }
+    assert_eq!(
+        verify(json!({"hookId": "no-such-hook"})).await.body["code"],
+        "CHANNEL_NOT_FOUND"
+    );
+    let with_header = |value: &str, body: serde_json::Value| {
+        let mut body = body;
+        body["key"] = json!(key);
+        app.client
+            .post(format!("{}/v1/keys/verify", app.base))
+            .bearer_auth(t)
+            .header("x-hook-id", value)
+            .json(&body)
+    };
+    let r: serde_json::Value = with_header("no-such-hook", json!({}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(r["code"], "CHANNEL_NOT_FOUND");
+    let r = with_header(&hook, json!({})).send().await.unwrap();
+    assert_eq!(
+        r.json::<serde_json::Value>().await.unwrap()["code"],
+        "VALID"
+    );
+    let r = with_header(&hook, json!({"hookId": "other"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+    let body: serde_json::Value = r.json().await.unwrap();
+    assert_eq!(body["code"], "bad_request");
+    let r = verify(json!({"channel": hook, "hookId": "x"})).await;
+    assert_eq!(
+        (r.status, r.code()),
+        (StatusCode::BAD_REQUEST, "bad_request")
+    );
+    // Deleting the channel takes it out of the index at once.
+    let channels = app.get("/v1/channels", t).await;
+    let id = channels.body[0]["id"].as_str().unwrap().to_owned();
+    app.delete(&format!("/v1/channels/{id}"), t).await;
+    assert_eq!(
+        verify(json!({"channel": hook})).await.body["code"],
+        "CHANNEL_NOT_FOUND"
+    );
+}

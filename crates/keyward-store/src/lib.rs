@@ -380,6 +380,9 @@ pub enum FeedEvent {
     Key(KeyHash),
     /// Forget everything (organization, member, channel or account changes).
     All,
+    /// A workspace, agent or channel was created, changed or deleted: reload the index
+    /// of them that verification answers from.
+    Resources,
     /// A liveness probe: proves that the subscription still delivers.
     Ping,
 }

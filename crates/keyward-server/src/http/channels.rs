@@ -122,6 +122,7 @@ pub async fn create_channel(
         serde_json::json!({ "agent": channel.agent_id, "name": channel.name, "hook_id": channel.hook_id }),
     );
     state.store.create_channel(&channel, audit).await?;
+    state.index.put_channel(&channel);
     Ok((StatusCode::CREATED, Json(channel)))
 }
 
@@ -216,7 +217,9 @@ pub async fn update_channel(
         &id,
         serde_json::json!({ "name": { "from": before.0, "to": channel.name }, "enabled": channel.enabled }),
     );
-    Ok(Json(state.store.update_channel(&channel, audit).await?))
+    let updated = state.store.update_channel(&channel, audit).await?;
+    state.index.put_channel(&updated);
+    Ok(Json(updated))
 }
 
 /// Delete a channel; its hook id stops working and its tokens are revoked.
@@ -254,6 +257,7 @@ pub async fn delete_channel(
         .store
         .delete_channel(principal.org_id(), &id, now, &principal.actor().name, audit)
         .await?;
+    state.index.remove_hook(&channel.hook_id);
     for hash in &revoked {
         state.keys.invalidate(hash);
     }

@@ -26,6 +26,8 @@ static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres
 pub const CHANGES_CHANNEL: &str = "keyward_changes";
 /// Payload of a "flush everything" notification.
 const FLUSH_ALL: &str = "*";
+/// Payload of "the workspaces, agents or channels changed".
+const RESOURCES: &str = "resources";
 /// Payload of a liveness probe (see [`Store::publish`] and `cluster.rs` in the server).
 const PING: &str = "ping";
 
@@ -190,6 +192,7 @@ impl ChangeFeed for PgChangeFeed {
         Ok(match n.payload() {
             FLUSH_ALL => FeedEvent::All,
             PING => FeedEvent::Ping,
+            RESOURCES => FeedEvent::Resources,
             // Anything else that is not a hash (another program on the channel) is
             // read the safe way: forget everything.
             hex => from_hex(hex).map_or(FeedEvent::All, FeedEvent::Key),
@@ -1057,6 +1060,7 @@ impl Store for PgStore {
         .execute(&mut *tx)
         .await?;
         insert_audit(&mut tx, &audit).await?;
+        notify(&mut tx, RESOURCES).await?;
         tx.commit().await?;
         Ok(())
     }
@@ -1170,6 +1174,7 @@ impl Store for PgStore {
             return Err(StoreError::NotFound);
         }
         insert_audit(&mut tx, &audit).await?;
+        notify(&mut tx, RESOURCES).await?;
         tx.commit().await?;
         Ok(())
     }
@@ -1187,6 +1192,7 @@ impl Store for PgStore {
             .execute(&mut *tx)
             .await?;
         insert_audit(&mut tx, &audit).await?;
+        notify(&mut tx, RESOURCES).await?;
         tx.commit().await?;
         Ok(())
     }
@@ -1239,6 +1245,7 @@ impl Store for PgStore {
         insert_audit(&mut tx, &audit).await?;
         // Rare; flushing everything keeps any node-side view of channels honest too.
         notify(&mut tx, FLUSH_ALL).await?;
+        notify(&mut tx, RESOURCES).await?;
         tx.commit().await?;
         self.get_channel(&c.org_id, &c.id).await
     }
@@ -1264,6 +1271,7 @@ impl Store for PgStore {
         }
         let hashes = revoke_where(&mut tx, org_id, "channel_id = $2", id, at, by).await?;
         insert_audit(&mut tx, &audit).await?;
+        notify(&mut tx, RESOURCES).await?;
         tx.commit().await?;
         Ok(hashes)
     }
@@ -1916,6 +1924,7 @@ impl Store for PgStore {
         match event {
             FeedEvent::Key(hash) => notify(&mut conn, &to_hex(&hash)).await,
             FeedEvent::All => notify(&mut conn, FLUSH_ALL).await,
+            FeedEvent::Resources => notify(&mut conn, RESOURCES).await,
             FeedEvent::Ping => notify(&mut conn, PING).await,
         }
     }
