@@ -14,6 +14,8 @@ use sqlx::{Row, SqlitePool};
 use std::str::FromStr;
 use std::time::Duration;
 
+mod files;
+
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
 
 pub struct SqliteStore {
@@ -58,6 +60,7 @@ const WRITE_BATCH: usize = 100;
 
 impl SqliteStore {
     pub async fn connect(url: &str) -> Result<Self> {
+        files::prepare(url)?;
         let options = SqliteConnectOptions::from_str(url)?
             .create_if_missing(true)
             .journal_mode(SqliteJournalMode::Wal)
@@ -75,12 +78,14 @@ impl SqliteStore {
         Ok(Self { reader, writer })
     }
 
-    /// A consistent copy of the live database in one file (`VACUUM INTO`).
+    /// A consistent copy of the live database in one new file, 0600 (`VACUUM INTO`).
     pub async fn backup_to(&self, path: &str) -> Result<()> {
+        let target = files::BackupFile::create(path)?;
         sqlx::query("VACUUM INTO ?")
-            .bind(path)
+            .bind(target.name()?)
             .execute(&self.writer)
             .await?;
+        target.keep();
         Ok(())
     }
 }
