@@ -364,3 +364,85 @@ fn the_cache_bound_is_checked() {
     let server = serve(cmd);
     assert!(server.terminate().success());
 }
+
+/// A path's permission bits in octal ("0600").
+#[cfg(unix)]
+fn mode(path: &Path) -> String {
+    use std::os::unix::fs::PermissionsExt;
+    let meta = std::fs::metadata(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    format!("{:04o}", meta.permissions().mode() & 0o7777)
+}
+
+#[cfg(unix)]
+fn set_mode(path: &Path, mode: u32) {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).unwrap();
+}
+
+/// The database holds emails, the audit log and key hashes: under the test runner's
+/// umask (022), `serve` on a fresh data directory still makes it 0700 and every database
+/// file 0600, the WAL and shared-memory files included (they exist while it runs).
+#[cfg(unix)]
+#[test]
+fn serve_keeps_the_data_directory_and_database_files_owner_only() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = first_start(dir.path());
+    let data = dir.path().join("data");
+    assert_eq!(mode(&data), "0700");
+    for file in ["keyward.db", "keyward.db-wal", "keyward.db-shm"] {
+        assert_eq!(mode(&data.join(file)), "0600", "{file}");
+    }
+    assert!(server.terminate().success());
+    assert_eq!(mode(&data.join("keyward.db")), "0600");
+}
+
+/// An installation an older Keyward left 0755/0644 is tightened at the next start, with
+/// a warning naming each path and its old mode. The data directory's missing parents are
+/// created like any other directory, and a data directory that holds other files too is
+/// not Keyward's to change.
+#[cfg(unix)]
+#[test]
+fn migrate_tightens_an_older_installation_and_leaves_parents_alone() {
+    let dir = tempfile::tempdir().unwrap();
+    let migrate = |data: &str| {
+        let out = keyward(dir.path())
+            .args(["migrate", "--data-dir", data])
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{out:?}");
+        String::from_utf8_lossy(&out.stderr).into_owned()
+    };
+    migrate("outer/data");
+    let (outer, data) = (dir.path().join("outer"), dir.path().join("outer/data"));
+    assert_eq!(mode(&data), "0700");
+    assert_eq!(mode(&data.join("keyward.db")), "0600");
+    std::fs::create_dir(dir.path().join("plain")).unwrap();
+    assert_eq!(mode(&outer), mode(&dir.path().join("plain")), "a parent");
+
+    set_mode(&data, 0o755);
+    set_mode(&data.join("keyward.db"), 0o644);
+    let log = migrate("outer/data");
+    assert_eq!(mode(&data), "0700");
+    assert_eq!(mode(&data.join("keyward.db")), "0600");
+    assert!(
+        log.contains("path=outer/data ") && log.contains("old_mode=0755"),
+        "{log}"
+    );
+    assert!(
+        log.contains("path=outer/data/keyward.db") && log.contains("old_mode=0644"),
+        "{log}"
+    );
+    assert!(
+        !migrate("outer/data").contains("WARN"),
+        "nothing left to warn about"
+    );
+
+    let shared = dir.path().join("shared");
+    std::fs::create_dir(&shared).unwrap();
+    std::fs::write(shared.join("notes.txt"), "mine").unwrap();
+    set_mode(&shared, 0o755);
+    let log = migrate("shared");
+    assert_eq!(mode(&shared), "0755");
+    assert_eq!(mode(&shared.join("keyward.db")), "0600");
+    assert!(log.contains("left as they are"), "{log}");
+}

@@ -14,6 +14,8 @@ use sqlx::{Row, SqlitePool};
 use std::str::FromStr;
 use std::time::Duration;
 
+mod files;
+
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
 
 pub struct SqliteStore {
@@ -60,6 +62,7 @@ const WRITE_BATCH: usize = 100;
 
 impl SqliteStore {
     pub async fn connect(url: &str) -> Result<Self> {
+        files::prepare(url)?;
         let options = SqliteConnectOptions::from_str(url)?
             .create_if_missing(true)
             .journal_mode(SqliteJournalMode::Wal)
@@ -98,12 +101,14 @@ impl SqliteStore {
         Ok(tx)
     }
 
-    /// A consistent copy of the live database in one file (`VACUUM INTO`).
+    /// A consistent copy of the live database in one new file, 0600 (`VACUUM INTO`).
     pub async fn backup_to(&self, path: &str) -> Result<()> {
+        let target = files::BackupFile::create(path)?;
         sqlx::query("VACUUM INTO ?")
-            .bind(path)
+            .bind(target.name()?)
             .execute(&self.writer)
             .await?;
+        target.keep();
         Ok(())
     }
 }
