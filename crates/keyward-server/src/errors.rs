@@ -346,20 +346,98 @@ impl From<StoreError> for ApiError {
 }
 
 /// Fills `instance` of problem responses with the request path, which the error
-/// itself does not know.
+/// itself does not know; and turns any other error response (an axum rejection such as
+/// `Path`'s plain-text 400, anything a layer answers) into a problem with the stable code
+/// its status stands for, so every error a client sees is problem+json with a `code`.
 pub async fn add_problem_instance(
     request: axum::extract::Request,
     next: axum::middleware::Next,
 ) -> Response {
     let path = request.uri().path().to_owned();
     let mut response = next.run(request).await;
-    if let Some(mut problem) = response.extensions_mut().remove::<Problem>() {
-        problem.instance = Some(path);
-        let body = serde_json::to_vec(&problem).expect("problem serializes");
-        *response.body_mut() = axum::body::Body::from(body);
-        response.headers_mut().remove(header::CONTENT_LENGTH);
-    }
+    let mut problem = match response.extensions_mut().remove::<Problem>() {
+        Some(problem) => problem,
+        None if response.status().is_client_error() || response.status().is_server_error() => {
+            let (parts, body) = std::mem::take(&mut response).into_parts();
+            let text = axum::body::to_bytes(body, 1024).await.ok();
+            response = Response::from_parts(parts, axum::body::Body::empty());
+            Problem::for_status(response.status(), plain_text(&response, text.as_deref()))
+        }
+        None => return response,
+    };
+    problem.instance = Some(path);
+    let body = serde_json::to_vec(&problem).expect("problem serializes");
+    *response.body_mut() = axum::body::Body::from(body);
+    let headers = response.headers_mut();
+    headers.remove(header::CONTENT_LENGTH);
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/problem+json"),
+    );
     response
+}
+
+/// The short plain-text message of a 4xx rejection (axum writes them for clients, e.g.
+/// "Invalid URL: …"), to keep as the problem's detail. Nothing of a 5xx is kept: it
+/// could say something about the server's insides.
+fn plain_text(response: &Response, body: Option<&[u8]>) -> Option<String> {
+    let is_text = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("text/plain"));
+    if !response.status().is_client_error() || !is_text {
+        return None;
+    }
+    let text = std::str::from_utf8(body?).ok()?.trim();
+    (!text.is_empty()).then(|| text.to_owned())
+}
+
+impl Problem {
+    /// A problem for an error response that no [`ApiError`] made: the code its status
+    /// stands for in [`CODES`], the status itself kept.
+    pub fn for_status(status: StatusCode, detail: Option<String>) -> Problem {
+        let code = match status.as_u16() {
+            400 => "invalid_request",
+            401 => "missing_token",
+            403 => "forbidden",
+            404 => "not_found",
+            405 => "method_not_allowed",
+            409 => "conflict",
+            413 => "payload_too_large",
+            415 => "unsupported_media_type",
+            422 => "validation_failed",
+            429 => "rate_limited",
+            500..=599 => "internal_error",
+            _ => "invalid_request",
+        };
+        if status.is_server_error() {
+            tracing::error!(
+                status = status.as_u16(),
+                "an error response without a problem"
+            );
+        }
+        let title = CODES
+            .iter()
+            .find(|(c, _, _)| *c == code)
+            .map(|(_, _, t)| *t)
+            .unwrap_or("Internal server error");
+        let detail = detail.unwrap_or_else(|| match status.canonical_reason() {
+            Some(reason) if status.is_client_error() => format!("the request failed: {reason}"),
+            _ => "an internal error occurred".to_owned(),
+        });
+        Problem {
+            problem_type: format!("/problems/{code}"),
+            title,
+            status: status.as_u16(),
+            detail,
+            instance: None,
+            code,
+            field: None,
+            limit: None,
+            required_permission: None,
+        }
+    }
 }
 
 #[cfg(test)]

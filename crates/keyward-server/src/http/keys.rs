@@ -4,7 +4,7 @@ use super::{actor_event, ListQuery, ListResponse};
 use crate::auth::Principal;
 use crate::authz::{may_create, may_manage, Reach, Target};
 use crate::errors::{ApiError, Result};
-use crate::extract::{parse_json, ApiJson, ApiQuery};
+use crate::extract::{ApiJson, ApiJsonOrEmpty, ApiQuery};
 use crate::state::AppState;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
@@ -739,22 +739,17 @@ pub async fn revoke_key(
 }
 
 /// Replace a key with a new one of the same name, scope and permissions.
-#[utoipa::path(post, path = "/v1/keys/{id}/rotate", tag = "keys", params(("id" = String, Path)), request_body = RotateKeyRequest,
+#[utoipa::path(post, path = "/v1/keys/{id}/rotate", tag = "keys", params(("id" = String, Path)), request_body = Option<RotateKeyRequest>,
     responses((status = 201, body = RotatedKey), (status = "4XX", body = crate::errors::Problem)),
     security(("bearer" = ["keys:write"])))]
 pub async fn rotate_key(
     State(state): State<AppState>,
     principal: Principal,
     Path(id): Path<String>,
-    body: axum::body::Bytes,
+    // The body is optional: an empty one means "rotate now, same lifetime".
+    ApiJsonOrEmpty(req): ApiJsonOrEmpty<RotateKeyRequest>,
 ) -> Result<(StatusCode, Json<RotatedKey>)> {
     principal.require("keys:write")?;
-    // The body is optional: an empty one means "rotate now, same lifetime".
-    let req: RotateKeyRequest = if body.iter().all(u8::is_ascii_whitespace) {
-        Default::default()
-    } else {
-        parse_json(&body)?
-    };
     let reach = principal.reach(&state).await?;
     let old = find(&state, &principal, &reach, &id).await?;
     if !principal.key.permissions.covers(&old.permissions) {
