@@ -422,6 +422,8 @@ impl Problem {
             .find(|(c, _, _)| *c == code)
             .map(|(_, _, t)| *t)
             .unwrap_or("Internal server error");
+        // A 5xx keeps nothing of what it said: it could describe the server's insides.
+        let detail = detail.filter(|_| status.is_client_error());
         let detail = detail.unwrap_or_else(|| match status.canonical_reason() {
             Some(reason) if status.is_client_error() => format!("the request failed: {reason}"),
             _ => "an internal error occurred".to_owned(),
@@ -443,6 +445,32 @@ impl Problem {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The safety net names a code from the table for every error status, and keeps
+    /// the status.
+    #[test]
+    fn every_error_status_has_a_code_from_the_table() {
+        for status in 400..=599 {
+            let status = StatusCode::from_u16(status).unwrap();
+            let problem = Problem::for_status(status, None);
+            assert!(
+                CODES.iter().any(|(c, _, _)| *c == problem.code),
+                "{status}: {}",
+                problem.code
+            );
+            assert_eq!(problem.status, status.as_u16());
+            assert!(!problem.detail.is_empty());
+        }
+        assert_eq!(
+            Problem::for_status(StatusCode::PAYLOAD_TOO_LARGE, None).code,
+            "payload_too_large"
+        );
+        let hidden = Problem::for_status(StatusCode::BAD_GATEWAY, Some("secret".into()));
+        assert_eq!(
+            (hidden.code, hidden.detail.as_str()),
+            ("internal_error", "an internal error occurred")
+        );
+    }
 
     /// A code missing from the table would be answered as a 500.
     #[test]
