@@ -314,3 +314,92 @@ async fn optional_bodies_are_empty_or_strict_json() {
         "channel with text/plain",
     );
 }
+
+/// The `{name}`s of a path template.
+fn template_params(template: &str) -> Vec<String> {
+    template
+        .split('/')
+        .filter_map(|s| s.strip_prefix('{').and_then(|s| s.strip_suffix('}')))
+        .map(str::to_owned)
+        .collect()
+}
+
+/// The document declares what the routes read: path parameters are the template's,
+/// query parameters are optional and read by their route (sending one is not refused as
+/// unknown, while an undeclared one is).
+#[tokio::test]
+async fn the_openapi_parameters_are_the_ones_the_routes_read() {
+    let app = TestApp::spawn().await;
+    let doc = openapi(&app).await;
+    let ids = fixtures(&app).await;
+    let mut queries = 0;
+    for (method, template, op) in operations(&doc) {
+        let what = format!("{method} {template}");
+        let params = op["parameters"].as_array().cloned().unwrap_or_default();
+        let declared = |place: &str| -> Vec<Value> {
+            params
+                .iter()
+                .filter(|p| p["in"] == place)
+                .cloned()
+                .collect()
+        };
+        let mut in_path: Vec<String> = declared("path")
+            .iter()
+            .map(|p| p["name"].as_str().unwrap().to_owned())
+            .collect();
+        in_path.sort();
+        let mut in_template = template_params(&template);
+        in_template.sort();
+        assert_eq!(in_path, in_template, "{what}: path parameters");
+        for p in declared("path") {
+            assert_eq!(p["required"], true, "{what}: {p}");
+        }
+        let query = declared("query");
+        if query.is_empty() {
+            continue;
+        }
+        let path = fill(&template, &ids);
+        for p in &query {
+            let name = p["name"].as_str().unwrap();
+            assert_ne!(p["required"], true, "{what}: ?{name} is optional");
+            let r = app
+                .send(
+                    method.clone(),
+                    &format!("{path}?{name}=x"),
+                    Some(&app.owner_token),
+                    None,
+                )
+                .await;
+            let detail = r.body["detail"].as_str().unwrap_or("");
+            assert!(
+                !(r.status == StatusCode::UNPROCESSABLE_ENTITY && detail.contains("unknown field")),
+                "{what}: ?{name} is declared but the route does not read it: {}",
+                r.body
+            );
+            queries += 1;
+        }
+        let r = app
+            .send(
+                method.clone(),
+                &format!("{path}?zzz_undeclared=1"),
+                Some(&app.owner_token),
+                None,
+            )
+            .await;
+        assert_problem(
+            &r,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "validation_failed",
+            &format!("{what}?zzz_undeclared"),
+        );
+        assert!(
+            r.body["detail"]
+                .as_str()
+                .is_some_and(|d| d.contains("zzz_undeclared")),
+            "{what}: {}",
+            r.body
+        );
+    }
+    // limit and cursor twice, agent, from, to and granularity at least.
+    assert!(queries >= 8, "only {queries} query parameters declared");
+}

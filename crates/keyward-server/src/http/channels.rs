@@ -35,6 +35,7 @@ pub struct UpdateChannelRequest {
 
 #[derive(Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct ChannelQuery {
     /// Only this agent's channels.
     pub agent: Option<String>,

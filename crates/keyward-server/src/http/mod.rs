@@ -31,6 +31,7 @@ const MAX_BODY_BYTES: usize = 64 * 1024;
 
 #[derive(Debug, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct ListQuery {
     /// 1 to 100, default 50.
     pub limit: Option<u32>,

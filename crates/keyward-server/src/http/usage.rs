@@ -37,6 +37,7 @@ impl Granularity {
 
 #[derive(Debug, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct UsageQuery {
     /// Start (RFC 3339); default: 24 hours before `to`.
     pub from: Option<DateTime<Utc>>,
