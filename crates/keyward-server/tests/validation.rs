@@ -403,3 +403,168 @@ async fn the_openapi_parameters_are_the_ones_the_routes_read() {
     // limit and cursor twice, agent, from, to and granularity at least.
     assert!(queries >= 8, "only {queries} query parameters declared");
 }
+
+/// Adds a member with `email`; the reply.
+async fn add_member(app: &TestApp, email: &str) -> Reply {
+    app.post(
+        "/v1/members",
+        &app.owner_token,
+        json!({"email": email, "role": "member"}),
+    )
+    .await
+}
+
+#[tokio::test]
+async fn member_emails_are_addresses() {
+    let app = TestApp::spawn().await;
+    let refused = [
+        ("nul\u{0}@example.com", "control characters"),
+        ("bell\u{7}@example.com", "control characters"),
+        (
+            "<script>alert(1)</script>@example.com",
+            "must not contain '<'",
+        ),
+        (
+            "alice@example.com<script>",
+            "the domain must not contain '<'",
+        ),
+        ("alice@", "no domain after the @"),
+        ("alice", "there is no @"),
+        ("@example.com", "nothing before the @"),
+        ("a@b@example.com", "exactly one @"),
+        ("alice smith@example.com", "must not contain ' '"),
+        ("alice..smith@example.com", "two dots in a row"),
+        ("alice@-example.com", "hyphen"),
+    ];
+    for (email, message) in refused {
+        let r = add_member(&app, email).await;
+        assert_problem(
+            &r,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "validation_failed",
+            email,
+        );
+        assert_eq!(r.body["field"], "email", "{email}");
+        let detail = r.body["detail"].as_str().unwrap();
+        assert!(detail.contains(message), "{email:?}: {detail}");
+    }
+    let r = add_member(&app, "  Alice.Smith@Example.COM ").await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+    assert_eq!(r.body["member"]["email"], "alice.smith@example.com");
+    // One label is a domain too (the bootstrap default is owner@localhost).
+    let r = add_member(&app, "ops@intranet").await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+}
+
+/// A bootstrap owner's email is held to the same rules.
+#[tokio::test]
+async fn bootstrap_emails_are_addresses() {
+    let clock = keyward_core::ManualClock::new(common::start_time());
+    for (email, ok) in [
+        ("owner@localhost", true),
+        ("alice@", false),
+        ("<b>@x.io", false),
+        ("a\u{0}@x.io", false),
+    ] {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}", dir.path().join("b.db").display());
+        let store = keyward_store::connect(&url).await.unwrap();
+        store.migrate().await.unwrap();
+        let r = keyward_server::bootstrap::bootstrap(store.as_ref(), &clock, "acme", email).await;
+        match (ok, r) {
+            (true, r) => assert!(r.is_ok(), "{email}"),
+            (false, Ok(_)) => panic!("{email:?} was accepted"),
+            (false, Err(e)) => assert!(
+                matches!(e, keyward_server::bootstrap::BootstrapError::Email(..)),
+                "{email:?}: {e}"
+            ),
+        }
+    }
+}
+
+#[tokio::test]
+async fn external_owner_ids_are_bounded_and_printable() {
+    let app = TestApp::spawn().await;
+    let long = "c".repeat(256);
+    for (owner, message) in [
+        ("", "blank"),
+        ("   ", "blank"),
+        ("cust\u{0}1", "control characters"),
+        ("cust\n1", "control characters"),
+        (" cust", "whitespace"),
+        (long.as_str(), "at most 255 characters"),
+    ] {
+        let r = app
+            .post(
+                "/v1/keys",
+                &app.owner_token,
+                json!({"name": "k", "kind": "api", "owner": owner}),
+            )
+            .await;
+        assert_problem(
+            &r,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "validation_failed",
+            owner,
+        );
+        assert_eq!(r.body["field"], "owner", "{owner:?}");
+        assert!(
+            r.body["detail"].as_str().unwrap().contains(message),
+            "{owner:?}: {}",
+            r.body
+        );
+    }
+    let r = app
+        .post(
+            "/v1/keys",
+            &app.owner_token,
+            json!({"name": "k", "kind": "api", "owner": "cust_8412"}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+    assert_eq!(r.body["owner"]["id"], "cust_8412");
+
+    // The same rules for the path of owner limits, naming owner_id.
+    let limit = json!({"ratelimit": {"limit": 10, "period": "1m"}});
+    for (owner_id, message) in [
+        ("%20%20", "blank"),
+        ("cust%001", "control characters"),
+        ("cust%0A1", "control characters"),
+        ("%20cust", "whitespace"),
+        (long.as_str(), "at most 255 characters"),
+    ] {
+        let path = format!("/v1/owner-limits/external/{owner_id}");
+        for r in [
+            app.send(
+                Method::PUT,
+                &path,
+                Some(&app.owner_token),
+                Some(limit.clone()),
+            )
+            .await,
+            app.delete(&path, &app.owner_token).await,
+        ] {
+            assert_problem(
+                &r,
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "validation_failed",
+                &path,
+            );
+            assert_eq!(r.body["field"], "owner_id", "{path}: {}", r.body);
+            assert!(
+                r.body["detail"].as_str().unwrap().contains(message),
+                "{path}: {}",
+                r.body
+            );
+        }
+    }
+    let r = app
+        .send(
+            Method::PUT,
+            "/v1/owner-limits/external/cust_8412",
+            Some(&app.owner_token),
+            Some(limit),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+}

@@ -12,7 +12,9 @@ use axum::Json;
 use chrono::{DateTime, Duration, Utc};
 use keyward_core::expiry::{parse_duration, status_at, Expiry, KeyStatus};
 use keyward_core::key::Environment;
-use keyward_core::{ids, KeyKind, Name, Owner, PermissionSet, PlainKey, Quota, RateLimit, Scope};
+use keyward_core::{
+    ids, ExternalId, KeyKind, Name, Owner, PermissionSet, PlainKey, Quota, RateLimit, Scope,
+};
 use keyward_store::{KeyFilter, KeyPatch, KeyRecord, NewKey, ResourceKind, Rotation, StoreError};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -179,7 +181,7 @@ pub struct CreateKeyRequest {
     /// For `api` keys: `live` (default) or `test`.
     pub environment: Option<Environment>,
     /// For `api` keys: your identifier of the customer the key belongs to.
-    pub owner: Option<String>,
+    pub owner: Option<ExternalId>,
     /// Up to 4 KiB of JSON, returned by verify.
     #[schema(value_type = Option<Object>)]
     pub metadata: Option<serde_json::Map<String, serde_json::Value>>,
@@ -349,13 +351,7 @@ pub async fn create_key(
                     )
                 })?
                 .into(),
-            KeyKind::Api => match req.owner {
-                Some(id) if id.trim().is_empty() || id.len() > 255 => {
-                    return Err(ApiError::validation("owner", "must be 1 to 255 characters"))
-                }
-                Some(id) => Some(Owner::External { id }),
-                None => None,
-            },
+            KeyKind::Api => req.owner.map(|id| Owner::External { id: id.into() }),
             KeyKind::Worker | KeyKind::LegacyWorkspace => {
                 let ws = req.workspace.clone().ok_or_else(|| {
                     ApiError::validation("workspace", "is required for this kind")

@@ -12,7 +12,7 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::Json;
 use keyward_core::key::Environment;
-use keyward_core::{ids, KeyKind, Owner, PermissionSet, PlainKey, Role};
+use keyward_core::{ids, Email, KeyKind, Owner, PermissionSet, PlainKey, Role};
 use keyward_store::{Member, NewKey, ResourceKind, StoreError};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -20,7 +20,7 @@ use utoipa::ToSchema;
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AddMemberRequest {
-    pub email: String,
+    pub email: Email,
     pub role: Role,
     /// For `agent_admin`: the agents they administer.
     #[serde(default)]
@@ -39,15 +39,6 @@ pub struct AddedMember {
     pub member: Member,
     /// The person's first personal access token (shown once): hand it over safely.
     pub token: CreatedKey,
-}
-
-fn valid_email(email: &str) -> bool {
-    let email = email.trim();
-    email.len() <= 254
-        && email.contains('@')
-        && !email.starts_with('@')
-        && !email.ends_with('@')
-        && !email.chars().any(char::is_whitespace)
 }
 
 /// Only owners hand out or take away ownership.
@@ -112,10 +103,7 @@ pub async fn add_member(
 ) -> Result<(StatusCode, Json<AddedMember>)> {
     principal.require("members:write")?;
     let reach = principal.require_admin(&state).await?;
-    let email = req.email.trim().to_lowercase();
-    if !valid_email(&email) {
-        return Err(ApiError::validation("email", "is not an email address"));
-    }
+    let email = req.email.to_string();
     check_role_change(&reach, req.role)?;
     check_agents(&state, principal.org_id(), req.role, &req.agents).await?;
     let now = state.clock.now();

@@ -9,7 +9,7 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::Json;
 use chrono::{DateTime, Duration, Utc};
-use keyward_core::{Quota, RateLimit};
+use keyward_core::{ExternalId, Quota, RateLimit};
 use keyward_store::{OwnerLimit, UsageRow};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -287,7 +287,9 @@ async fn check_owner_exists(
                 .await
                 .map_err(|_| ApiError::NotFound("service account"))?;
         }
-        "external" if !owner_id.is_empty() && owner_id.len() <= 255 => {}
+        "external" => {
+            ExternalId::parse(owner_id).map_err(|e| ApiError::validation("owner_id", e))?;
+        }
         _ => {
             return Err(ApiError::validation(
                 "owner_type",
