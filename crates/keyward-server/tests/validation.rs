@@ -568,3 +568,65 @@ async fn external_owner_ids_are_bounded_and_printable() {
         .await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.body);
 }
+
+#[tokio::test]
+async fn usage_times_take_the_cli_forms() {
+    let app = TestApp::spawn().await;
+    let (_, key) = app.create_key(json!({"name": "k"})).await;
+    // The clock is at 2030-01-01T00:00:00Z.
+    for (query, from, to) in [
+        (
+            "from=2029-12-30",
+            "2029-12-30T00:00:00Z",
+            "2030-01-01T00:00:00Z",
+        ),
+        ("from=24h", "2029-12-31T00:00:00Z", "2030-01-01T00:00:00Z"),
+        (
+            "from=2d%20ago&to=1d",
+            "2029-12-30T00:00:00Z",
+            "2029-12-31T00:00:00Z",
+        ),
+        (
+            "from=1w&to=now&granularity=day",
+            "2029-12-25T00:00:00Z",
+            "2030-01-01T00:00:00Z",
+        ),
+        (
+            "from=2029-12-31T12:00:00Z",
+            "2029-12-31T12:00:00Z",
+            "2030-01-01T00:00:00Z",
+        ),
+    ] {
+        let r = app
+            .get(&format!("/v1/keys/{key}/usage?{query}"), &app.owner_token)
+            .await;
+        assert_eq!(r.status, StatusCode::OK, "{query}: {}", r.body);
+        assert_eq!(
+            (r.body["from"].as_str(), r.body["to"].as_str()),
+            (Some(from), Some(to)),
+            "{query}"
+        );
+    }
+    for (query, field) in [
+        ("from=yesterday", "from"),
+        ("from=2026-11-31", "from"),
+        ("to=24", "to"),
+        ("from=", "from"),
+    ] {
+        let r = app
+            .get(&format!("/v1/keys/{key}/usage?{query}"), &app.owner_token)
+            .await;
+        assert_problem(
+            &r,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "validation_failed",
+            query,
+        );
+        assert_eq!(r.body["field"], field, "{query}");
+        let detail = r.body["detail"].as_str().unwrap();
+        assert!(
+            detail.contains("is not a time: use RFC 3339") && detail.contains("24h"),
+            "{query}: {detail}"
+        );
+    }
+}
