@@ -630,3 +630,67 @@ async fn usage_times_take_the_cli_forms() {
         );
     }
 }
+
+#[tokio::test]
+async fn the_channel_hook_id_can_be_in_the_query_string() {
+    let app = TestApp::spawn().await;
+    let t = &app.owner_token;
+    let agent = app.post("/v1/agents", t, json!({"name": "bot"})).await.body["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let mut hooks = Vec::new();
+    for name in ["one", "two"] {
+        let r = app
+            .post("/v1/channels", t, json!({"agent": agent, "name": name}))
+            .await;
+        hooks.push(r.body["hook_id"].as_str().unwrap().to_owned());
+    }
+    let (hook1, hook2) = (&hooks[0], &hooks[1]);
+    let get = |query: String, header: Option<&str>| {
+        let mut req = app
+            .client
+            .get(format!("{}/v1/channel{query}", app.base))
+            .bearer_auth(t);
+        if let Some(h) = header {
+            req = req.header("x-hook-id", h);
+        }
+        reply(req)
+    };
+    let r = get(format!("?hookId={hook1}"), None).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    assert_eq!(r.body["channel"]["hook_id"], hook1.as_str());
+    // Both, agreeing: fine. Both, differing: refused, naming both.
+    let r = get(format!("?hookId={hook1}"), Some(hook1)).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    let r = get(format!("?hookId={hook1}"), Some(hook2)).await;
+    assert_problem(
+        &r,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "validation_failed",
+        "two hook ids",
+    );
+    let detail = r.body["detail"].as_str().unwrap();
+    assert!(
+        detail.contains("X-Hook-Id") && detail.contains("hookId"),
+        "{detail}"
+    );
+    // The same in a POST body.
+    let r = reply(
+        app.client
+            .post(format!("{}/v1/channel", app.base))
+            .bearer_auth(t)
+            .header("x-hook-id", hook2)
+            .json(&json!({"hookId": hook1})),
+    )
+    .await;
+    assert_problem(
+        &r,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "validation_failed",
+        "two hook ids in a POST",
+    );
+    // Neither: the message says where to send it.
+    let r = get(String::new(), None).await;
+    assert_eq!(r.body["field"], "hookId", "{}", r.body);
+}

@@ -237,7 +237,17 @@ pub struct HookBody {
     pub hook_id: Option<String>,
 }
 
-/// Finds the channel a request names (`X-Hook-Id`, else `hookId` in the body) and
+/// `GET /v1/channel`'s query string.
+#[derive(Deserialize, Default, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct HookQuery {
+    /// The channel's hook id, if not sent in `X-Hook-Id`.
+    #[serde(rename = "hookId")]
+    pub hook_id: Option<String>,
+}
+
+/// Finds the channel a request names (`X-Hook-Id`, else `hookId`) and
 /// checks that the caller may act for it: its own channel token, or a personal token
 /// whose scope reaches the channel's agent.
 pub async fn resolve_channel(
@@ -310,16 +320,17 @@ fn requested_hook(headers: &HeaderMap, hook_id: Option<String>) -> Result<Option
     }
 }
 
-/// The channel named by `X-Hook-Id`, for a personal token or the channel's own token.
+/// The channel named by `X-Hook-Id` or `?hookId=`, for a personal or channel token.
 #[utoipa::path(get, path = "/v1/channel", tag = "channels",
-    params(("X-Hook-Id" = String, Header, description = "The channel's hook id")),
+    params(("X-Hook-Id" = Option<String>, Header, description = "The channel's hook id (or send hookId)"), HookQuery),
     responses((status = 200, body = ChannelContext), (status = "4XX", body = crate::errors::Problem)), security(("bearer" = [])))]
 pub async fn channel_context_get(
     State(state): State<AppState>,
     principal: Principal,
     headers: HeaderMap,
+    ApiQuery(q): ApiQuery<HookQuery>,
 ) -> Result<Json<ChannelContext>> {
-    let hook = requested_hook(&headers, None)?;
+    let hook = requested_hook(&headers, q.hook_id)?;
     Ok(Json(
         resolve_channel(&state, &principal, hook.as_deref()).await?,
     ))
