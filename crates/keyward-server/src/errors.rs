@@ -24,6 +24,11 @@ pub type Result<T, E = ApiError> = std::result::Result<T, E>;
 pub enum ApiError {
     #[error("no API key was sent: use the header Authorization: Bearer <key>")]
     MissingToken,
+    /// An Authorization header of another scheme (`Basic …`): no credentials of ours.
+    #[error(
+        "the Authorization header does not use the Bearer scheme: send Authorization: Bearer <key>"
+    )]
+    WrongScheme,
     #[error("{0}")]
     InvalidRequest(String),
     #[error("{0}")]
@@ -135,7 +140,7 @@ impl ApiError {
 
     pub fn code(&self) -> &'static str {
         match self {
-            ApiError::MissingToken => "missing_token",
+            ApiError::MissingToken | ApiError::WrongScheme => "missing_token",
             ApiError::InvalidRequest(_) => "invalid_request",
             ApiError::MalformedToken(KeyError::BadChecksum) => "bad_checksum",
             ApiError::MalformedToken(_) => "malformed_token",
@@ -186,7 +191,9 @@ impl ApiError {
                 .collect::<String>()
         };
         match self {
-            ApiError::MissingToken => Some(r#"Bearer realm="keyward""#.to_owned()),
+            ApiError::MissingToken | ApiError::WrongScheme => {
+                Some(r#"Bearer realm="keyward""#.to_owned())
+            }
             ApiError::InvalidRequest(_) => Some(format!(
                 r#"Bearer realm="keyward", error="invalid_request", error_description="{}""#,
                 description()
@@ -477,6 +484,7 @@ mod tests {
     fn every_error_has_an_entry_in_the_code_table() {
         let all = [
             ApiError::MissingToken,
+            ApiError::WrongScheme,
             ApiError::InvalidRequest(String::new()),
             ApiError::MalformedToken(KeyError::WrongLength),
             ApiError::MalformedToken(KeyError::BadChecksum),

@@ -694,3 +694,54 @@ async fn the_channel_hook_id_can_be_in_the_query_string() {
     let r = get(String::new(), None).await;
     assert_eq!(r.body["field"], "hookId", "{}", r.body);
 }
+
+#[tokio::test]
+async fn malformed_authorization_headers_are_named() {
+    let app = TestApp::spawn().await;
+    let token = &app.owner_token;
+    let with = |value: Vec<u8>| {
+        let value = reqwest::header::HeaderValue::from_bytes(&value).unwrap();
+        reply(
+            app.client
+                .get(format!("{}/v1/me", app.base))
+                .header("authorization", value),
+        )
+    };
+    let malformed: Vec<Vec<u8>> = vec![
+        format!("Bearer\t{token}").into_bytes(),
+        format!("Bearer \t{token}").into_bytes(),
+        format!("Bearer{token}").into_bytes(),
+        b"Bearer".to_vec(),
+        b"Bearer    ".to_vec(),
+        [b"Bearer kw_pat_".as_slice(), "é".as_bytes()].concat(),
+        [b"Bearer ".as_slice(), &[0xff, 0xfe]].concat(),
+        [b"Bearer ".as_slice(), token.as_bytes(), &[0x80]].concat(),
+    ];
+    for value in malformed {
+        let shown = String::from_utf8_lossy(&value).into_owned();
+        let r = with(value).await;
+        assert_problem(&r, StatusCode::BAD_REQUEST, "invalid_request", &shown);
+        let detail = r.body["detail"].as_str().unwrap();
+        assert!(
+            detail.contains("Authorization header") && detail.contains("Bearer <key>"),
+            "{shown:?}: {detail}"
+        );
+        assert!(r
+            .header("www-authenticate")
+            .is_some_and(|c| c.contains(r#"error="invalid_request""#)));
+    }
+    // No header: missing_token, as before. Another scheme: still missing_token, but the
+    // message says which scheme to use.
+    let r = reply(app.client.get(format!("{}/v1/me", app.base))).await;
+    assert_problem(&r, StatusCode::UNAUTHORIZED, "missing_token", "no header");
+    let r = with(format!("Basic {token}").into_bytes()).await;
+    assert_problem(&r, StatusCode::UNAUTHORIZED, "missing_token", "Basic");
+    assert!(
+        r.body["detail"].as_str().unwrap().contains("Bearer scheme"),
+        "{}",
+        r.body
+    );
+    // Several spaces are still one separator.
+    let r = with(format!("Bearer   {token}").into_bytes()).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+}
