@@ -745,3 +745,129 @@ async fn malformed_authorization_headers_are_named() {
     let r = with(format!("Bearer   {token}").into_bytes()).await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.body);
 }
+
+#[tokio::test]
+async fn scopes_refuse_fields_of_other_types() {
+    let app = TestApp::spawn().await;
+    let t = &app.owner_token;
+    let ws = app
+        .post("/v1/workspaces", t, json!({"name": "w"}))
+        .await
+        .body["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    for (scope, message) in [
+        (
+            json!({"type": "organization", "agent": "x"}),
+            "takes no agent",
+        ),
+        (
+            json!({"type": "organization", "workspaces": [ws]}),
+            "takes no workspaces",
+        ),
+        (
+            json!({"type": "workspaces", "workspaces": [ws], "agent": "x"}),
+            "takes no agent",
+        ),
+        (
+            json!({"type": "agent", "workspaces": [ws]}),
+            "takes no workspaces",
+        ),
+        (json!({"type": "agent"}), "needs agent"),
+        (
+            json!({"type": "organization", "zzz": 1}),
+            "unknown field `zzz`",
+        ),
+    ] {
+        let r = app
+            .post("/v1/keys", t, json!({"name": "k", "scope": scope}))
+            .await;
+        assert_problem(
+            &r,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "validation_failed",
+            &scope.to_string(),
+        );
+        assert!(
+            r.body["field"].as_str().unwrap().starts_with("scope"),
+            "{scope}: {}",
+            r.body
+        );
+        assert!(
+            r.body["detail"].as_str().unwrap().contains(message),
+            "{scope}: {}",
+            r.body
+        );
+    }
+    // Editing a key's scope goes through the same reading.
+    let (_, key) = app
+        .create_key(json!({"name": "k", "scope": {"type": "workspaces", "workspaces": [ws]}}))
+        .await;
+    let r = app
+        .patch(
+            &format!("/v1/keys/{key}"),
+            t,
+            json!({"scope": {"type": "workspaces", "workspaces": [ws], "agent": "x"}}),
+        )
+        .await;
+    assert_problem(
+        &r,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "validation_failed",
+        "patch",
+    );
+}
+
+#[tokio::test]
+async fn scope_workspaces_are_deduplicated_and_capped() {
+    let app = TestApp::spawn().await;
+    let t = &app.owner_token;
+    let mut ids = Vec::new();
+    for name in ["a", "b"] {
+        let r = app.post("/v1/workspaces", t, json!({"name": name})).await;
+        ids.push(r.body["id"].as_str().unwrap().to_owned());
+    }
+    let dupes: Vec<&String> = (0..1000).map(|i| &ids[i % 2]).collect();
+    let r = app
+        .post(
+            "/v1/keys",
+            t,
+            json!({"name": "k", "scope": {"type": "workspaces", "workspaces": dupes}}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+    assert_eq!(
+        r.body["scope"],
+        json!({"type": "workspaces", "workspaces": ids})
+    );
+    let key = r.body["id"].as_str().unwrap().to_owned();
+    let r = app.get(&format!("/v1/keys/{key}"), t).await;
+    assert_eq!(
+        r.body["scope"]["workspaces"],
+        json!(ids),
+        "stored deduplicated"
+    );
+    let many: Vec<String> = (0..101).map(|i| format!("wsp_{i}")).collect();
+    let r = app
+        .post(
+            "/v1/keys",
+            t,
+            json!({"name": "k", "scope": {"type": "workspaces", "workspaces": many}}),
+        )
+        .await;
+    assert_problem(
+        &r,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "validation_failed",
+        "101 workspaces",
+    );
+    assert!(
+        r.body["detail"]
+            .as_str()
+            .unwrap()
+            .contains("at most 100 workspaces"),
+        "{}",
+        r.body
+    );
+}
