@@ -59,7 +59,11 @@ impl Principal {
     }
 }
 
-/// The bearer token of a request, per RFC 6750: header only, one of it.
+/// The bearer token of a request, per RFC 6750: header only, one of it, `Bearer`, one or
+/// more spaces, the key. No header is `missing_token` (no credentials), as is another
+/// scheme (`Basic …`: not ours); a header that tries to be `Bearer <key>` and is not
+/// (a tab, no key, non-ASCII bytes, `Bearerkey`) is 400 `invalid_request` naming the
+/// header, not "no API key was sent".
 pub fn bearer_token(parts: &Parts) -> Result<&str, ApiError> {
     if let Some(q) = parts.uri.query() {
         if form_urlencoded::parse(q.as_bytes()).any(|(k, _)| k == "access_token") {
@@ -77,19 +81,51 @@ pub fn bearer_token(parts: &Parts) -> Result<&str, ApiError> {
             "send exactly one Authorization header".into(),
         ));
     }
-    let value = value.to_str().map_err(|_| ApiError::MissingToken)?;
-    let (scheme, token) = value.trim().split_once(' ').ok_or(ApiError::MissingToken)?;
+    let malformed = |why: &str| {
+        ApiError::InvalidRequest(format!(
+            "the Authorization header {why}; the expected form is Authorization: Bearer <key>"
+        ))
+    };
+    // Visible ASCII (and tabs) only: a key is ASCII, so anything else is a mangled header.
+    let value = value
+        .to_str()
+        .map_err(|_| malformed("holds bytes that are not printable ASCII"))?
+        .trim_matches(' ');
+    if value.is_empty() {
+        return Err(malformed("is empty"));
+    }
+    let scheme_end = value
+        .find(|c: char| c.is_ascii_whitespace())
+        .unwrap_or(value.len());
+    let (scheme, rest) = value.split_at(scheme_end);
     if !scheme.eq_ignore_ascii_case("bearer") {
-        return Err(ApiError::MissingToken);
+        if scheme
+            .get(..6)
+            .is_some_and(|s| s.eq_ignore_ascii_case("bearer"))
+        {
+            return Err(malformed("has no space between Bearer and the key"));
+        }
+        return Err(ApiError::WrongScheme);
     }
-    let token = token.trim();
-    if token.is_empty() {
-        return Err(ApiError::MissingToken);
+    if rest
+        .trim_matches(|c: char| c.is_ascii_whitespace())
+        .is_empty()
+    {
+        return Err(malformed("holds no key after Bearer"));
     }
+    let Some(token) = rest.strip_prefix(' ') else {
+        return Err(malformed(
+            "separates Bearer from the key with a tab instead of a space",
+        ));
+    };
+    let token = token.trim_start_matches(' ');
     if token.contains(' ') {
         return Err(ApiError::InvalidRequest(
             "the Authorization header holds more than one token".into(),
         ));
+    }
+    if token.contains(|c: char| c.is_ascii_whitespace()) {
+        return Err(malformed("holds a tab or line break within the key"));
     }
     Ok(token)
 }

@@ -24,6 +24,11 @@ pub type Result<T, E = ApiError> = std::result::Result<T, E>;
 pub enum ApiError {
     #[error("no API key was sent: use the header Authorization: Bearer <key>")]
     MissingToken,
+    /// An Authorization header of another scheme (`Basic …`): no credentials of ours.
+    #[error(
+        "the Authorization header does not use the Bearer scheme: send Authorization: Bearer <key>"
+    )]
+    WrongScheme,
     #[error("{0}")]
     InvalidRequest(String),
     #[error("{0}")]
@@ -158,7 +163,7 @@ impl ApiError {
 
     pub fn code(&self) -> &'static str {
         match self {
-            ApiError::MissingToken => "missing_token",
+            ApiError::MissingToken | ApiError::WrongScheme => "missing_token",
             ApiError::InvalidRequest(_) => "invalid_request",
             ApiError::MalformedToken(KeyError::BadChecksum) => "bad_checksum",
             ApiError::MalformedToken(_) => "malformed_token",
@@ -216,7 +221,9 @@ impl ApiError {
                 .collect::<String>()
         };
         match self {
-            ApiError::MissingToken => Some(r#"Bearer realm="keyward""#.to_owned()),
+            ApiError::MissingToken | ApiError::WrongScheme => {
+                Some(r#"Bearer realm="keyward""#.to_owned())
+            }
             ApiError::InvalidRequest(_) => Some(format!(
                 r#"Bearer realm="keyward", error="invalid_request", error_description="{}""#,
                 description()
@@ -386,31 +393,138 @@ impl From<StoreError> for ApiError {
 }
 
 /// Fills `instance` of problem responses with the request path, which the error
-/// itself does not know.
+/// itself does not know; and turns any other error response (an axum rejection such as
+/// `Path`'s plain-text 400, anything a layer answers) into a problem with the stable code
+/// its status stands for, so every error a client sees is problem+json with a `code`.
 pub async fn add_problem_instance(
     request: axum::extract::Request,
     next: axum::middleware::Next,
 ) -> Response {
     let path = request.uri().path().to_owned();
     let mut response = next.run(request).await;
-    if let Some(mut problem) = response.extensions_mut().remove::<Problem>() {
-        problem.instance = Some(path);
-        let body = serde_json::to_vec(&problem).expect("problem serializes");
-        *response.body_mut() = axum::body::Body::from(body);
-        response.headers_mut().remove(header::CONTENT_LENGTH);
-    }
+    let mut problem = match response.extensions_mut().remove::<Problem>() {
+        Some(problem) => problem,
+        None if response.status().is_client_error() || response.status().is_server_error() => {
+            let (parts, body) = std::mem::take(&mut response).into_parts();
+            let text = axum::body::to_bytes(body, 1024).await.ok();
+            response = Response::from_parts(parts, axum::body::Body::empty());
+            Problem::for_status(response.status(), plain_text(&response, text.as_deref()))
+        }
+        None => return response,
+    };
+    problem.instance = Some(path);
+    let body = serde_json::to_vec(&problem).expect("problem serializes");
+    *response.body_mut() = axum::body::Body::from(body);
+    let headers = response.headers_mut();
+    headers.remove(header::CONTENT_LENGTH);
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/problem+json"),
+    );
     response
+}
+
+/// The short plain-text message of a 4xx rejection (axum writes them for clients, e.g.
+/// "Invalid URL: …"), to keep as the problem's detail. Nothing of a 5xx is kept: it
+/// could say something about the server's insides.
+fn plain_text(response: &Response, body: Option<&[u8]>) -> Option<String> {
+    let is_text = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("text/plain"));
+    if !response.status().is_client_error() || !is_text {
+        return None;
+    }
+    let text = std::str::from_utf8(body?).ok()?.trim();
+    (!text.is_empty()).then(|| text.to_owned())
+}
+
+impl Problem {
+    /// A problem for an error response that no [`ApiError`] made: the code its status
+    /// stands for in [`CODES`], the status itself kept.
+    pub fn for_status(status: StatusCode, detail: Option<String>) -> Problem {
+        let code = match status.as_u16() {
+            400 => "invalid_request",
+            401 => "missing_token",
+            403 => "forbidden",
+            404 => "not_found",
+            405 => "method_not_allowed",
+            409 => "conflict",
+            413 => "payload_too_large",
+            415 => "unsupported_media_type",
+            422 => "validation_failed",
+            429 => "rate_limited",
+            500..=599 => "internal_error",
+            _ => "invalid_request",
+        };
+        if status.is_server_error() {
+            tracing::error!(
+                status = status.as_u16(),
+                "an error response without a problem"
+            );
+        }
+        let title = CODES
+            .iter()
+            .find(|(c, _, _)| *c == code)
+            .map(|(_, _, t)| *t)
+            .unwrap_or("Internal server error");
+        // A 5xx keeps nothing of what it said: it could describe the server's insides.
+        let detail = detail.filter(|_| status.is_client_error());
+        let detail = detail.unwrap_or_else(|| match status.canonical_reason() {
+            Some(reason) if status.is_client_error() => format!("the request failed: {reason}"),
+            _ => "an internal error occurred".to_owned(),
+        });
+        Problem {
+            problem_type: format!("/problems/{code}"),
+            title,
+            status: status.as_u16(),
+            detail,
+            instance: None,
+            code,
+            field: None,
+            limit: None,
+            required_permission: None,
+        }
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    /// The safety net names a code from the table for every error status, and keeps
+    /// the status.
+    #[test]
+    fn every_error_status_has_a_code_from_the_table() {
+        for status in 400..=599 {
+            let status = StatusCode::from_u16(status).unwrap();
+            let problem = Problem::for_status(status, None);
+            assert!(
+                CODES.iter().any(|(c, _, _)| *c == problem.code),
+                "{status}: {}",
+                problem.code
+            );
+            assert_eq!(problem.status, status.as_u16());
+            assert!(!problem.detail.is_empty());
+        }
+        assert_eq!(
+            Problem::for_status(StatusCode::PAYLOAD_TOO_LARGE, None).code,
+            "payload_too_large"
+        );
+        let hidden = Problem::for_status(StatusCode::BAD_GATEWAY, Some("secret".into()));
+        assert_eq!(
+            (hidden.code, hidden.detail.as_str()),
+            ("internal_error", "an internal error occurred")
+        );
+    }
+
     /// A code missing from the table would be answered as a 500.
     #[test]
     fn every_error_has_an_entry_in_the_code_table() {
         let all = [
             ApiError::MissingToken,
+            ApiError::WrongScheme,
             ApiError::InvalidRequest(String::new()),
             ApiError::MalformedToken(KeyError::WrongLength),
             ApiError::MalformedToken(KeyError::BadChecksum),

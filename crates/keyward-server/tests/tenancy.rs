@@ -969,11 +969,7 @@ async fn dual_authentication_on_channel_endpoints() {
             (Some(via), Some(w.hook1.as_str()))
         );
         let by_body = app
-            .post(
-                "/v1/channel",
-                token,
-                json!({"hookId": w.hook1, "email": "user@example.com"}),
-            )
+            .post("/v1/channel", token, json!({"hookId": w.hook1}))
             .await;
         assert_eq!(
             (by_body.status, by_body.body["authenticated_with"].as_str()),

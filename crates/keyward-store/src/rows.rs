@@ -49,6 +49,12 @@ fn json_required<T: serde::de::DeserializeOwned>(column: &str, raw: String) -> R
     serde_json::from_str(&raw).map_err(|_| corrupt(column, &raw))
 }
 
+/// A key's scope column, read without the cap new scopes meet (`Scope::deserialize_stored`).
+fn stored_scope(raw: String) -> Result<Scope> {
+    Scope::deserialize_stored(&mut serde_json::Deserializer::from_str(&raw))
+        .map_err(|_| corrupt("scope", &raw))
+}
+
 #[derive(sqlx::FromRow)]
 pub(crate) struct KeyRow {
     id: String,
@@ -104,7 +110,7 @@ impl TryFrom<KeyRow> for KeyRecord {
             hash: KeyHash::from_bytes(&r.key_hash).ok_or_else(|| corrupt("key hash", "…"))?,
             owner,
             permissions: json_required::<PermissionSet>("permissions", r.permissions)?,
-            scope: json_required::<Scope>("scope", r.scope)?,
+            scope: stored_scope(r.scope)?,
             metadata: json("metadata", r.metadata)?,
             created_at: from_ms(r.created_at),
             expires_at: opt_ms(r.expires_at),

@@ -6,7 +6,7 @@ use super::actor_event;
 use crate::auth::Principal;
 use crate::authz::{Action, Reach, Target};
 use crate::errors::{ApiError, Result};
-use crate::extract::{parse_json, ApiJson, ApiQuery};
+use crate::extract::{ApiJson, ApiJsonOrEmpty, ApiQuery};
 use crate::state::AppState;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
@@ -35,6 +35,7 @@ pub struct UpdateChannelRequest {
 
 #[derive(Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct ChannelQuery {
     /// Only this agent's channels.
     pub agent: Option<String>,
@@ -273,13 +274,26 @@ pub struct ChannelContext {
     pub caller: String,
 }
 
-#[derive(Deserialize, Default)]
-struct HookBody {
+/// `POST /v1/channel`'s optional body.
+#[derive(Deserialize, Default, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct HookBody {
+    /// The channel's hook id, if not sent in `X-Hook-Id`.
     #[serde(rename = "hookId")]
-    hook_id: Option<String>,
+    pub hook_id: Option<String>,
 }
 
-/// Finds the channel a request names (`X-Hook-Id`, else `hookId` in the body) and
+/// `GET /v1/channel`'s query string.
+#[derive(Deserialize, Default, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct HookQuery {
+    /// The channel's hook id, if not sent in `X-Hook-Id`.
+    #[serde(rename = "hookId")]
+    pub hook_id: Option<String>,
+}
+
+/// Finds the channel a request names (`X-Hook-Id`, else `hookId`) and
 /// checks that the caller may act for it: its own channel token, or a personal token
 /// whose scope reaches the channel's agent.
 pub async fn resolve_channel(
@@ -336,46 +350,50 @@ pub async fn resolve_channel(
     })
 }
 
-fn header_hook(headers: &HeaderMap) -> Option<String> {
-    headers
+/// The hook id a request names: `X-Hook-Id`, or `hookId` (query string or body). Both
+/// may be sent if they agree; two different ones are refused rather than one chosen.
+fn requested_hook(headers: &HeaderMap, hook_id: Option<String>) -> Result<Option<String>> {
+    let header = headers
         .get("x-hook-id")
         .and_then(|v| v.to_str().ok())
-        .map(str::to_owned)
+        .map(str::to_owned);
+    match (header, hook_id) {
+        (Some(h), Some(p)) if h != p => Err(ApiError::validation(
+            "hookId",
+            "the X-Hook-Id header and hookId name different channels; send one of them",
+        )),
+        (h, p) => Ok(h.or(p)),
+    }
 }
 
-/// The channel named by `X-Hook-Id`, for a personal token or the channel's own token.
+/// The channel named by `X-Hook-Id` or `?hookId=`, for a personal or channel token.
 #[utoipa::path(get, path = "/v1/channel", tag = "channels",
-    params(("X-Hook-Id" = String, Header, description = "The channel's hook id")),
+    params(("X-Hook-Id" = Option<String>, Header, description = "The channel's hook id (or send hookId)"), HookQuery),
     responses((status = 200, body = ChannelContext), (status = "4XX", body = crate::errors::Problem)), security(("bearer" = [])))]
 pub async fn channel_context_get(
     State(state): State<AppState>,
     principal: Principal,
     headers: HeaderMap,
+    ApiQuery(q): ApiQuery<HookQuery>,
 ) -> Result<Json<ChannelContext>> {
+    let hook = requested_hook(&headers, q.hook_id)?;
     Ok(Json(
-        resolve_channel(&state, &principal, header_hook(&headers).as_deref()).await?,
+        resolve_channel(&state, &principal, hook.as_deref()).await?,
     ))
 }
 
-/// The same, with `hookId` in a JSON body (the header wins when both are sent).
+/// The same, with `hookId` in an optional JSON body (or `X-Hook-Id`).
 #[utoipa::path(post, path = "/v1/channel", tag = "channels",
+    params(("X-Hook-Id" = Option<String>, Header, description = "The channel's hook id (or send hookId)")),
+    request_body = Option<HookBody>,
     responses((status = 200, body = ChannelContext), (status = "4XX", body = crate::errors::Problem)), security(("bearer" = [])))]
 pub async fn channel_context_post(
     State(state): State<AppState>,
     principal: Principal,
     headers: HeaderMap,
-    body: axum::body::Bytes,
+    ApiJsonOrEmpty(body): ApiJsonOrEmpty<HookBody>,
 ) -> Result<Json<ChannelContext>> {
-    let from_body = if body.iter().all(u8::is_ascii_whitespace) {
-        None
-    } else {
-        // Other fields belong to the caller's payload; only hookId matters here.
-        let value: serde_json::Value = parse_json(&body)?;
-        serde_json::from_value::<HookBody>(value)
-            .unwrap_or_default()
-            .hook_id
-    };
-    let hook = header_hook(&headers).or(from_body);
+    let hook = requested_hook(&headers, body.hook_id)?;
     Ok(Json(
         resolve_channel(&state, &principal, hook.as_deref()).await?,
     ))

@@ -4,7 +4,7 @@ use super::{actor_event, ListQuery, ListResponse};
 use crate::auth::Principal;
 use crate::authz::{Action, KeyTarget, Reach, Target};
 use crate::errors::{ApiError, Result};
-use crate::extract::{parse_json, ApiJson, ApiQuery};
+use crate::extract::{ApiJson, ApiJsonOrEmpty, ApiQuery};
 use crate::state::AppState;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
@@ -12,7 +12,9 @@ use axum::Json;
 use chrono::{DateTime, Duration, Utc};
 use keyward_core::expiry::{parse_duration, status_at, Expiry, KeyStatus};
 use keyward_core::key::Environment;
-use keyward_core::{ids, KeyKind, Name, Owner, PermissionSet, PlainKey, Quota, RateLimit, Scope};
+use keyward_core::{
+    ids, ExternalId, KeyKind, Name, Owner, PermissionSet, PlainKey, Quota, RateLimit, Scope,
+};
 use keyward_store::{KeyFilter, KeyPatch, KeyRecord, NewKey, ResourceKind, Rotation, StoreError};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -179,7 +181,7 @@ pub struct CreateKeyRequest {
     /// For `api` keys: `live` (default) or `test`.
     pub environment: Option<Environment>,
     /// For `api` keys: your identifier of the customer the key belongs to.
-    pub owner: Option<String>,
+    pub owner: Option<ExternalId>,
     /// Up to 4 KiB of JSON, returned by verify.
     #[schema(value_type = Option<Object>)]
     pub metadata: Option<serde_json::Map<String, serde_json::Value>>,
@@ -353,13 +355,7 @@ pub async fn create_key(
                     )
                 })?
                 .into(),
-            KeyKind::Api => match req.owner {
-                Some(id) if id.trim().is_empty() || id.len() > 255 => {
-                    return Err(ApiError::validation("owner", "must be 1 to 255 characters"))
-                }
-                Some(id) => Some(Owner::External { id }),
-                None => None,
-            },
+            KeyKind::Api => req.owner.map(|id| Owner::External { id: id.into() }),
             KeyKind::Worker | KeyKind::LegacyWorkspace => {
                 let ws = req.workspace.clone().ok_or_else(|| {
                     ApiError::validation("workspace", "is required for this kind")
@@ -734,22 +730,17 @@ pub async fn revoke_key(
 }
 
 /// Replace a key with a new one of the same name, scope and permissions.
-#[utoipa::path(post, path = "/v1/keys/{id}/rotate", tag = "keys", params(("id" = String, Path)), request_body = RotateKeyRequest,
+#[utoipa::path(post, path = "/v1/keys/{id}/rotate", tag = "keys", params(("id" = String, Path)), request_body = Option<RotateKeyRequest>,
     responses((status = 201, body = RotatedKey), (status = "4XX", body = crate::errors::Problem)),
     security(("bearer" = ["keys:write"])))]
 pub async fn rotate_key(
     State(state): State<AppState>,
     principal: Principal,
     Path(id): Path<String>,
-    body: axum::body::Bytes,
+    // The body is optional: an empty one means "rotate now, same lifetime".
+    ApiJsonOrEmpty(req): ApiJsonOrEmpty<RotateKeyRequest>,
 ) -> Result<(StatusCode, Json<RotatedKey>)> {
     principal.require("keys:write")?;
-    // The body is optional: an empty one means "rotate now, same lifetime".
-    let req: RotateKeyRequest = if body.iter().all(u8::is_ascii_whitespace) {
-        Default::default()
-    } else {
-        parse_json(&body)?
-    };
     let (old, _) = find(&state, &principal, "keys:write", Action::Write, &id).await?;
     if !principal.key.permissions.covers(&old.permissions) {
         return Err(ApiError::CannotGrant(

@@ -6,7 +6,7 @@ use super::keys::{CreatedKey, KeyView};
 use crate::auth::Principal;
 use crate::authz::{Action, Target};
 use crate::errors::{ApiError, Result};
-use crate::extract::{parse_json, ApiJson};
+use crate::extract::{ApiJson, ApiJsonOrEmpty};
 use crate::state::AppState;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
@@ -180,14 +180,14 @@ pub async fn create_service_account(
 
 /// Another key for a service account (for instance before rotating machines).
 #[utoipa::path(post, path = "/v1/service-accounts/{id}/keys", tag = "service-accounts", params(("id" = String, Path)),
-    request_body = CreateServiceAccountKeyRequest,
+    request_body = Option<CreateServiceAccountKeyRequest>,
     responses((status = 201, body = CreatedKey), (status = "4XX", body = crate::errors::Problem)),
     security(("bearer" = ["service_accounts:write"])))]
 pub async fn create_service_account_key(
     State(state): State<AppState>,
     principal: Principal,
     Path(id): Path<String>,
-    body: axum::body::Bytes,
+    ApiJsonOrEmpty(req): ApiJsonOrEmpty<CreateServiceAccountKeyRequest>,
 ) -> Result<(StatusCode, Json<CreatedKey>)> {
     principal
         .authorize(
@@ -197,11 +197,6 @@ pub async fn create_service_account_key(
             Target::Organization,
         )
         .await?;
-    let req: CreateServiceAccountKeyRequest = if body.iter().all(u8::is_ascii_whitespace) {
-        Default::default()
-    } else {
-        parse_json(&body)?
-    };
     let sa = state
         .store
         .get_service_account(principal.org_id(), &id)

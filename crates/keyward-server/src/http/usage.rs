@@ -10,7 +10,8 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::Json;
 use chrono::{DateTime, Duration, Utc};
-use keyward_core::{Quota, RateLimit};
+use keyward_core::expiry::parse_instant;
+use keyward_core::{ExternalId, Quota, RateLimit};
 use keyward_store::{OwnerLimit, UsageRow};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -38,13 +39,31 @@ impl Granularity {
 
 #[derive(Debug, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct UsageQuery {
-    /// Start (RFC 3339); default: 24 hours before `to`.
-    pub from: Option<DateTime<Utc>>,
-    /// End, exclusive (RFC 3339); default: now.
-    pub to: Option<DateTime<Utc>>,
+    /// Start: RFC 3339, a date (`2026-11-30`, midnight UTC), `now`, or a time ago (`30m`,
+    /// `24h`, `7d`, `2w`); default: 24 hours before `to`.
+    #[param(example = "7d")]
+    pub from: Option<String>,
+    /// End, exclusive, in the same forms as `from`; default: now.
+    #[param(example = "now")]
+    pub to: Option<String>,
     /// `minute`, `hour` (default) or `day`.
     pub granularity: Option<Granularity>,
+}
+
+impl UsageQuery {
+    /// `(from, to)`, relative times counted back from `now` (the request's clock).
+    fn range(&self, now: DateTime<Utc>) -> Result<(DateTime<Utc>, DateTime<Utc>)> {
+        let at = |field: &'static str, raw: &Option<String>| {
+            raw.as_deref()
+                .map(|t| parse_instant(t, now).map_err(|e| ApiError::validation(field, e)))
+                .transpose()
+        };
+        let to = at("to", &self.to)?.unwrap_or(now);
+        let from = at("from", &self.from)?.unwrap_or(to - Duration::hours(24));
+        Ok((from, to))
+    }
 }
 
 #[derive(Debug, Serialize, ToSchema, Default, Clone, Copy)]
@@ -154,8 +173,7 @@ pub async fn key_usage(
     let (key, _) = super::keys::find(&state, &principal, "keys:read", Action::Read, &id).await?;
     let now = state.clock.now();
     let granularity = q.granularity.unwrap_or(Granularity::Hour);
-    let to = q.to.unwrap_or(now);
-    let from = q.from.unwrap_or(to - Duration::hours(24));
+    let (from, to) = q.range(now)?;
     if from >= to {
         return Err(ApiError::validation("from", "must be before to"));
     }
@@ -301,7 +319,10 @@ async fn authorize_owner(
                 .map_err(|_| ApiError::NotFound("service account"))?;
             Target::Organization
         }
-        "external" if !owner_id.is_empty() && owner_id.len() <= 255 => Target::Organization,
+        "external" => {
+            ExternalId::parse(owner_id).map_err(|e| ApiError::validation("owner_id", e))?;
+            Target::Organization
+        }
         _ => {
             return Err(ApiError::validation(
                 "owner_type",
