@@ -17,6 +17,11 @@ pub struct Principal {
     pub key: Arc<crate::verify::CachedKey>,
     /// The peer address; formatted only when an audit event needs it.
     pub source: Option<SocketAddr>,
+    /// The caller's reach, read once per request (`authz`); the role in it goes into
+    /// every change's [`Actor`], which the store checks is still the person's role.
+    pub(crate) reach: std::sync::OnceLock<crate::authz::Reach>,
+    /// The person's membership role when `reach` was read (people's keys only).
+    pub(crate) role: std::sync::OnceLock<keyward_core::Role>,
 }
 
 impl Principal {
@@ -55,6 +60,7 @@ impl Principal {
             id,
             name,
             key_id: Some(self.key.id.clone()),
+            role: self.role.get().copied(),
         }
     }
 }
@@ -169,6 +175,8 @@ impl FromRequestParts<AppState> for Principal {
         }
         state.usage.record(&key.id, now, Outcome::Api);
         Ok(Principal {
+            reach: std::sync::OnceLock::new(),
+            role: std::sync::OnceLock::new(),
             key,
             source: parts
                 .extensions

@@ -150,8 +150,18 @@ impl Target<'_> {
 
 impl Principal {
     /// The caller's reach, from its key kind and (for people) its current role, read
-    /// from the database on every call: a role change or removal takes effect at once.
+    /// from the database once per request: a role change or removal takes effect at the
+    /// next request, and a change that commits while this one runs stops its write (the
+    /// store checks the role in the change's actor).
     pub async fn reach(&self, state: &AppState) -> Result<Reach, ApiError> {
+        if let Some(reach) = self.reach.get() {
+            return Ok(reach.clone());
+        }
+        let reach = self.read_reach(state).await?;
+        Ok(self.reach.get_or_init(|| reach).clone())
+    }
+
+    async fn read_reach(&self, state: &AppState) -> Result<Reach, ApiError> {
         let user_id = match (&self.key.kind, &self.key.owner) {
             (KeyKind::ServiceAccount | KeyKind::LegacyWorkspace, _) => {
                 return Ok(Reach::Admin { role: None })
@@ -160,6 +170,9 @@ impl Principal {
             _ => return Ok(Reach::None),
         };
         let member = state.store.get_member(self.org_id(), &user_id).await?;
+        if let Some(m) = &member {
+            let _ = self.role.set(m.role);
+        }
         Ok(match member {
             // Removing a person revokes their keys: this one was authenticated just
             // before the removal committed.

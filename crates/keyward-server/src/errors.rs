@@ -142,6 +142,7 @@ pub const CODES: &[(&str, u16, &str)] = &[
     ("key_already_rotated", 409, "Key already rotated"),
     ("conflict", 409, "Conflict"),
     ("already_member", 409, "Already a member"),
+    ("role_changed", 409, "Role changed during the request"),
     ("invitation_used", 409, "Invitation already accepted"),
     ("invitation_expired", 410, "Invitation expired or revoked"),
     ("identity_required", 403, "Accept with your own token"),
@@ -381,6 +382,11 @@ impl From<StoreError> for ApiError {
             StoreError::Gone("channel") => ApiError::ChannelNotFound,
             StoreError::Gone(what) => ApiError::NotFound(what),
             StoreError::ActorInactive => ApiError::TokenWithdrawn,
+            StoreError::ActorRoleChanged => ApiError::Conflict(
+                "role_changed",
+                "your role in the organization changed while this request ran; nothing was changed"
+                    .into(),
+            ),
             StoreError::InvalidInput(what) => {
                 ApiError::validation(what, "is not a value this endpoint returned")
             }

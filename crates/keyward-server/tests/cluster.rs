@@ -196,6 +196,7 @@ fn keyward_server_test_event(org: &str) -> keyward_store::NewAuditEvent {
             id: None,
             name: "test setup".into(),
             key_id: None,
+            role: None,
         },
         action: "org.update".into(),
         target_type: "organization".into(),

@@ -45,6 +45,10 @@ pub enum StoreError {
     /// while the request ran). Nothing was written.
     #[error("the acting key no longer works")]
     ActorInactive,
+    /// The acting person's role changed after the request was authorized (a demotion
+    /// that committed while it ran). Nothing was written.
+    #[error("the acting person's role changed")]
+    ActorRoleChanged,
     #[error(transparent)]
     Other(#[from] Box<dyn std::error::Error + Send + Sync>),
 }
@@ -413,6 +417,18 @@ mod rotation {
             }),
             ..first.clone()
         })
+    }
+}
+
+/// Whether the acting key's row from [`sql::KEY_WORKS`] allows the change: the key works
+/// and its person still has the role the request was authorized with.
+fn actor_allowed(actor: &Actor, found: Option<Option<String>>) -> Result<()> {
+    match (found, actor.role) {
+        (None, _) => Err(StoreError::ActorInactive),
+        (Some(role), Some(wanted)) if role.as_deref() != Some(wanted.as_str()) => {
+            Err(StoreError::ActorRoleChanged)
+        }
+        _ => Ok(()),
     }
 }
 

@@ -144,6 +144,11 @@ pub struct Actor {
     pub name: String,
     /// The key the actor authenticated with.
     pub key_id: Option<String>,
+    /// The role the request was authorized with (people only). A change checks it is
+    /// still the person's role, so a demotion that commits while the request runs
+    /// stops it (`StoreError::ActorRoleChanged`). Not part of the audit record.
+    #[serde(skip)]
+    pub role: Option<Role>,
 }
 
 #[derive(Debug, Clone)]

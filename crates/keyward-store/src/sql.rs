@@ -8,7 +8,12 @@
 /// inside every change, after the change has taken its serialization (the single writer
 /// on SQLite, the organization's row lock on PostgreSQL), so a change requested with a
 /// key that a deletion has since revoked sees the deletion and writes nothing.
-pub const KEY_WORKS: &str = "SELECT k.id FROM api_keys k JOIN organizations o ON o.id = k.org_id \
+///
+/// Selects the role of the key's person (NULL for other keys), which a change compares
+/// with the role its request was authorized with.
+pub const KEY_WORKS: &str = "SELECT k.id, (SELECT m.role FROM memberships m \
+        WHERE m.org_id = k.org_id AND m.user_id = k.owner_id AND k.owner_type = 'user') AS role \
+    FROM api_keys k JOIN organizations o ON o.id = k.org_id \
     WHERE k.id = $1 AND k.revoked_at IS NULL AND k.enabled = TRUE \
     AND (k.expires_at IS NULL OR k.expires_at > $2) AND o.deleted_at IS NULL \
     AND (k.owner_type IS NULL OR k.owner_type <> 'user' OR EXISTS \

@@ -112,6 +112,7 @@ fn event(org: &str, action: &str) -> NewAuditEvent {
             id: None,
             name: "conformance".into(),
             key_id: None,
+            role: None,
         },
         action: action.into(),
         target_type: "test".into(),
@@ -218,6 +219,7 @@ fn acting(org: &str, key_id: &str, at: DateTime<Utc>) -> NewAuditEvent {
             id: None,
             name: "someone".into(),
             key_id: Some(key_id.to_owned()),
+            role: None,
         },
         ..event(org, "key.create")
     }
@@ -1179,6 +1181,29 @@ async fn changes_made_with_a_key_that_stopped_working_write_nothing(store: Arc<d
             .await,
         Err(StoreError::ActorInactive)
     ));
+
+    // A change authorized with a role the person no longer has writes nothing.
+    let (_, still) = join(store.as_ref(), &org.id, "demoted@example.com").await;
+    let mut as_admin = acting(&org.id, &still.id, t0());
+    as_admin.actor.role = Some(keyward_core::Role::OrgAdmin);
+    assert!(matches!(
+        store
+            .create_key(
+                new_key(&org.id, KeyKind::Api, None, Scope::Organization),
+                as_admin
+            )
+            .await,
+        Err(StoreError::ActorRoleChanged)
+    ));
+    let mut as_member = acting(&org.id, &still.id, t0());
+    as_member.actor.role = Some(keyward_core::Role::Member);
+    store
+        .create_key(
+            new_key(&org.id, KeyKind::Api, None, Scope::Organization),
+            as_member,
+        )
+        .await
+        .unwrap();
 
     // Switched off or expired keys cannot write either.
     let mut off = new_key(

@@ -293,6 +293,7 @@ pub async fn accept_invitation(
                 id: None,
                 name: invitation.email.clone(),
                 key_id: None,
+                role: None,
             },
         ),
         Some(user_id) => {
@@ -317,6 +318,7 @@ pub async fn accept_invitation(
                     id: Some(user_id.clone()),
                     name: invitation.email.clone(),
                     key_id: None,
+                    role: None,
                 });
             (Invitee::Existing { user_id }, actor)
         }

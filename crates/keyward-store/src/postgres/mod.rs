@@ -107,9 +107,15 @@ impl PgStore {
             lock_org(&mut tx, org).await?;
         }
         if let Some(key_id) = &audit.actor.key_id {
-            if !key_works(&mut tx, key_id, audit.at).await? {
-                return Err(StoreError::ActorInactive);
-            }
+            let found: Option<Option<String>> = sqlx::query_scalar::<_, Option<String>>(&format!(
+                "SELECT role FROM ({}) AS w",
+                sql::KEY_WORKS
+            ))
+            .bind(key_id)
+            .bind(ms(audit.at))
+            .fetch_optional(&mut *tx)
+            .await?;
+            crate::actor_allowed(&audit.actor, found)?;
         }
         Ok(tx)
     }
@@ -569,6 +575,7 @@ impl Store for PgStore {
             id: None,
             name: "bootstrap".into(),
             key_id: None,
+            role: None,
         };
         for (action, target_type, target_id) in [
             ("org.bootstrap", "organization", &b.org_id),
@@ -876,6 +883,7 @@ impl Store for PgStore {
                         id: row.try_get("actor_id")?,
                         name: row.try_get("actor_name")?,
                         key_id: row.try_get("actor_key_id")?,
+                        role: None,
                     },
                     action: row.try_get("action")?,
                     target: AuditTarget {

@@ -131,10 +131,15 @@ async fn check_actor(
     let Some(key_id) = &actor.key_id else {
         return Ok(());
     };
-    key_works(conn, key_id, at)
-        .await?
-        .then_some(())
-        .ok_or(StoreError::ActorInactive)
+    let found: Option<Option<String>> = sqlx::query_scalar::<_, Option<String>>(&format!(
+        "SELECT role FROM ({}) AS w",
+        sql::KEY_WORKS
+    ))
+    .bind(key_id)
+    .bind(ms(at))
+    .fetch_optional(&mut *conn)
+    .await?;
+    crate::actor_allowed(actor, found)
 }
 
 async fn key_works(
@@ -500,6 +505,7 @@ impl Store for SqliteStore {
             id: None,
             name: "bootstrap".into(),
             key_id: None,
+            role: None,
         };
         for (action, target_type, target_id) in [
             ("org.bootstrap", "organization", &b.org_id),
@@ -792,6 +798,7 @@ impl Store for SqliteStore {
                         id: row.try_get("actor_id")?,
                         name: row.try_get("actor_name")?,
                         key_id: row.try_get("actor_key_id")?,
+                        role: None,
                     },
                     action: row.try_get("action")?,
                     target: AuditTarget {
