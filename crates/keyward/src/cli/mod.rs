@@ -93,9 +93,10 @@ pub enum ClientCommand {
         keyward channels list --agent support-bot\n  \
         keyward channels update ch_… --disable\n\n", exit_codes!()))]
     Channels(org::ChannelsArgs),
-    /// People in the organization and their roles.
+    /// People in the organization, their roles, and invitations to join.
     #[command(after_help = concat!("Examples:\n  \
-        keyward members add --email alice@company.com --role member\n  \
+        keyward members invite --email alice@company.com --role member\n  \
+        keyward members invitations\n  \
         keyward members list\n  \
         keyward members update alice@company.com --role org-admin\n  \
         keyward members remove alice@company.com\n\n", exit_codes!()))]
