@@ -245,3 +245,57 @@ pub fn mode(path: &Path) -> u32 {
     use std::os::unix::fs::PermissionsExt;
     std::fs::metadata(path).unwrap().permissions().mode() & 0o777
 }
+
+/// `members invite` by `inviter` (with `inviter_token`), then `auth accept-invite` on a
+/// fresh machine of the invited person; returns their first token.
+pub fn invite_and_accept(server: &Server, inviter_token: &str, email: &str, role: &str) -> String {
+    let machine = User::new();
+    let invited = run(machine.cmd(&[
+        "members",
+        "invite",
+        "--email",
+        email,
+        "--role",
+        role,
+        "--json",
+        "--token",
+        inviter_token,
+        "--server",
+        &server.url,
+    ]))
+    .ok()
+    .json();
+    let code = invited["code"].as_str().unwrap().to_owned();
+    let accepted = run(machine.cmd(&[
+        "auth",
+        "accept-invite",
+        &code,
+        "--server",
+        &server.url,
+        "--json",
+    ]))
+    .ok()
+    .json();
+    accepted["token"]["key"].as_str().unwrap().to_owned()
+}
+
+/// `POST /v1/organizations` as the holder of `token`: the new organization's first token.
+pub fn create_org(server: &Server, token: &str, name: &str) -> String {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(async {
+        let response = reqwest::Client::new()
+            .post(format!("{}/v1/organizations", server.url))
+            .bearer_auth(token)
+            .json(&serde_json::json!({ "name": name }))
+            .timeout(Duration::from_secs(10))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status().as_u16(), 201, "{response:?}");
+        let body: serde_json::Value = response.json().await.unwrap();
+        body["token"]["key"].as_str().unwrap().to_owned()
+    })
+}
