@@ -552,6 +552,26 @@ fn completions_and_examples_in_help() {
     }
     let serve = run(user.cmd(&["serve", "--help"])).ok();
     assert!(serve.stdout.contains("--data-dir"));
+    // The operator's break-glass commands work on the database: they take its options.
+    for cmd in [
+        &["admin"][..],
+        &["admin", "orgs"],
+        &["admin", "mint-owner-token"],
+        &["admin", "clear-owner-limits"],
+    ] {
+        let mut args = cmd.to_vec();
+        args.push("--help");
+        let out = run(user.cmd(&args)).ok();
+        assert!(
+            out.stdout.contains("Example"),
+            "{cmd:?} --help has no example"
+        );
+        assert!(out.stdout.contains("--data-dir"), "{cmd:?}");
+    }
+    let mint = run(user.cmd(&["admin", "mint-owner-token", "--help"])).ok();
+    assert!(mint.stdout.contains("24h"), "{}", mint.stdout);
+    let clear = run(user.cmd(&["admin", "clear-owner-limits", "--help"])).ok();
+    assert!(clear.stdout.contains("within 5 s"), "{}", clear.stdout);
 }
 
 #[test]

@@ -19,6 +19,9 @@ mod org;
 pub mod output;
 mod usage;
 
+pub(crate) use limits::ratelimit_text;
+pub(crate) use once::NOTICE as ONCE_NOTICE;
+
 use clap::{Args, Subcommand};
 use context::Context;
 use failure::Failure;
