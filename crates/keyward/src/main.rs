@@ -6,6 +6,7 @@
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
+mod admin;
 mod cli;
 mod config;
 mod dev;
@@ -76,6 +77,25 @@ enum Command {
     ///
     /// Example: keyward backup --to /backups/keyward-$(date +%F).db
     Backup(BackupArgs),
+    /// Break-glass commands for the operator, on the database directly (no API key).
+    ///
+    /// For when nobody holds a working owner token: list organizations and their owners,
+    /// mint an owner token, remove owner rate limits that lock owners out. Every change is
+    /// recorded in the organization's audit log as an operator action. They take the
+    /// database from --data-dir, --database-url or keyward.yaml like `serve`, and work
+    /// while the server runs: a minted token works at once; a removed owner limit takes
+    /// effect within 5 s on SQLite (the server's owner-limit cache) and at once on
+    /// PostgreSQL (every node is notified).
+    ///
+    /// Example: keyward admin mint-owner-token --org my-org --data-dir /var/lib/keyward
+    #[command(
+        subcommand,
+        after_help = "Examples:\n  \
+            keyward admin orgs --data-dir /var/lib/keyward\n  \
+            TOKEN=$(keyward admin mint-owner-token --org my-org --data-dir /var/lib/keyward)\n  \
+            keyward admin clear-owner-limits --org my-org --database-url postgres://keyward@db/keyward"
+    )]
+    Admin(admin::AdminCommand),
     /// Developer tools (benchmark seeding).
     #[command(hide = true, subcommand)]
     Dev(dev::DevCommand),
@@ -196,6 +216,49 @@ async fn open_store(
     Ok((store, shown))
 }
 
+/// The path of a `sqlite:` URL's file.
+fn sqlite_path(url: &str) -> &str {
+    let path = url
+        .trim_start_matches("sqlite://")
+        .trim_start_matches("sqlite:");
+    path.split('?').next().unwrap_or(path)
+}
+
+/// [`open_store`] for commands that need a database that exists: a missing SQLite file
+/// (a wrong --data-dir) is refused instead of created empty.
+async fn open_existing_store(
+    global: &Global,
+    file: &config::FileConfig,
+) -> anyhow::Result<(Arc<dyn Store>, String)> {
+    let url = global
+        .database_url
+        .clone()
+        .or_else(|| file.database_url.clone());
+    let missing = match &url {
+        Some(url) if url.starts_with("sqlite:") => {
+            let path = PathBuf::from(sqlite_path(url));
+            (!path.exists()).then_some(path)
+        }
+        Some(_) => None,
+        None => {
+            let data_dir = global
+                .data_dir
+                .clone()
+                .or_else(|| file.data_dir.clone())
+                .unwrap_or_else(|| PathBuf::from(config::DEFAULT_DATA_DIR));
+            let path = data_dir.join("keyward.db");
+            (!path.exists()).then_some(path)
+        }
+    };
+    if let Some(path) = missing {
+        anyhow::bail!(
+            "there is no database at {}; pass the server's --data-dir or --database-url (or run where its keyward.yaml is)",
+            path.display()
+        );
+    }
+    open_store(global, file).await
+}
+
 async fn run(cli: Cli, file: config::FileConfig) -> anyhow::Result<()> {
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     match cli.command {
@@ -207,6 +270,12 @@ async fn run(cli: Cli, file: config::FileConfig) -> anyhow::Result<()> {
             result
         }
         Command::Backup(args) => backup(&cli.global, &file, &args.to).await,
+        Command::Admin(command) => {
+            let (store, _) = open_existing_store(&cli.global, &file).await?;
+            let result = admin::run(command, store.as_ref(), clock.as_ref()).await;
+            store.close().await;
+            result
+        }
         Command::Migrate => {
             let (store, shown) = open_store(&cli.global, &file).await?;
             store.close().await;
@@ -322,10 +391,7 @@ async fn backup(
     let url = config::database_url(url, &data_dir)?;
     let shown = keyward_store::redact_url(&url);
     // Connecting would create an empty database and back that up: refuse instead.
-    let path = url
-        .trim_start_matches("sqlite://")
-        .trim_start_matches("sqlite:");
-    let path = path.split('?').next().unwrap_or(path);
+    let path = sqlite_path(&url);
     if !std::path::Path::new(path).exists() {
         anyhow::bail!("there is no database at {path}; nothing to back up (check --data-dir or --database-url)");
     }
