@@ -34,6 +34,8 @@ pub enum ErrorCode {
     ResourceInUse,
     LastOwner,
     InvalidJson,
+    /// The request contradicts itself (e.g. two different hook ids).
+    BadRequest,
     ValidationFailed,
     UnsupportedMediaType,
     PayloadTooLarge,
@@ -54,6 +56,8 @@ pub enum ErrorCode {
     IdentityRequired,
     /// The server does not let people create organizations.
     OrgCreationDisabled,
+    /// The caller's role changed while the request ran; nothing was changed.
+    RoleChanged,
     RateLimited,
     InternalError,
     Other(String),
@@ -69,6 +73,8 @@ const CODES: &[(&str, ErrorCode)] = &[
     ("token_expired", ErrorCode::TokenExpired),
     ("token_disabled", ErrorCode::TokenDisabled),
     ("token_withdrawn", ErrorCode::TokenWithdrawn),
+    ("bad_request", ErrorCode::BadRequest),
+    ("role_changed", ErrorCode::RoleChanged),
     ("forbidden", ErrorCode::Forbidden),
     ("cannot_grant", ErrorCode::CannotGrant),
     ("role_forbidden", ErrorCode::RoleForbidden),

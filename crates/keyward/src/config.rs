@@ -20,6 +20,17 @@ pub struct FileConfig {
     /// How many key records the verify cache keeps at most.
     pub cache_max_keys: Option<usize>,
     pub bootstrap: Option<BootstrapConfig>,
+    /// Who may create organizations through the API.
+    pub organizations: Option<OrganizationsConfig>,
+}
+
+#[derive(Debug, Default, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct OrganizationsConfig {
+    /// `false` stops people creating organizations (`POST /v1/organizations`).
+    pub allow_create: Option<bool>,
+    /// Organizations one person may have created.
+    pub max_per_person: Option<u32>,
 }
 
 #[derive(Debug, Default, Deserialize, PartialEq)]

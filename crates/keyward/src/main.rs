@@ -118,6 +118,13 @@ struct ServeArgs {
     /// [default: 100000]
     #[arg(long, env = "KEYWARD_CACHE_MAX_KEYS", value_name = "N")]
     cache_max_keys: Option<usize>,
+    /// Whether people may create organizations through the API (true or false)
+    /// [default: true]
+    #[arg(long, env = "KEYWARD_ALLOW_ORG_CREATION", value_name = "BOOL")]
+    allow_org_creation: Option<bool>,
+    /// Organizations one person may have created through the API [default: 10]
+    #[arg(long, env = "KEYWARD_MAX_ORGS_PER_PERSON", value_name = "N")]
+    max_orgs_per_person: Option<u32>,
     /// Also serve POST /__bench/floor, the baseline of bench/run.sh
     #[arg(long, hide = true)]
     bench_floor: bool,
@@ -321,6 +328,24 @@ async fn run(cli: Cli, file: config::FileConfig) -> anyhow::Result<()> {
             if cache_max_keys == 0 {
                 anyhow::bail!("--cache-max-keys (cache_max_keys) must be at least 1");
             }
+            let organizations = file.organizations.clone().unwrap_or_default();
+            let defaults = keyward_server::state::Policy::default();
+            let policy = keyward_server::state::Policy {
+                allow_org_creation: args
+                    .allow_org_creation
+                    .or(organizations.allow_create)
+                    .unwrap_or(defaults.allow_org_creation),
+                max_orgs_per_person: args
+                    .max_orgs_per_person
+                    .or(organizations.max_per_person)
+                    .unwrap_or(defaults.max_orgs_per_person),
+            };
+            if policy.max_orgs_per_person == 0 {
+                anyhow::bail!(
+                    "--max-orgs-per-person (organizations.max_per_person) must be at least 1; \
+                     to stop people creating organizations use --allow-org-creation false"
+                );
+            }
             let (store, shown) = open_store(&cli.global, &file).await?;
             let bootstrap_file = file.bootstrap.unwrap_or_default();
             let app = Application::build(
@@ -328,6 +353,7 @@ async fn run(cli: Cli, file: config::FileConfig) -> anyhow::Result<()> {
                     listen,
                     bench_floor: args.bench_floor,
                     cache_max_keys,
+                    policy,
                     ..Settings::default()
                 },
                 store.clone(),

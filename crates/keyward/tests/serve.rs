@@ -446,3 +446,94 @@ fn migrate_tightens_an_older_installation_and_leaves_parents_alone() {
     assert_eq!(mode(&shared.join("keyward.db")), "0600");
     assert!(log.contains("left as they are"), "{log}");
 }
+
+fn post_json(url: &str, token: &str, body: serde_json::Value) -> (u16, serde_json::Value) {
+    tokio::runtime::Runtime::new().unwrap().block_on(async {
+        let r = reqwest::Client::new()
+            .post(url)
+            .bearer_auth(token)
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        (r.status().as_u16(), r.json().await.unwrap())
+    })
+}
+
+/// Creating organizations is the operator's call: a flag, the environment or
+/// `organizations:` in `keyward.yaml` turns it off or caps it per person.
+#[test]
+fn the_operator_decides_who_creates_organizations() {
+    for (how, flag, env, yaml) in [
+        ("flag", Some(["--allow-org-creation", "false"]), None, None),
+        (
+            "env",
+            None,
+            Some(("KEYWARD_ALLOW_ORG_CREATION", "false")),
+            None,
+        ),
+        (
+            "file",
+            None,
+            None,
+            Some("organizations:\n  allow_create: false\n"),
+        ),
+    ] {
+        let dir = tempfile::tempdir().unwrap();
+        if let Some(y) = yaml {
+            std::fs::write(dir.path().join("keyward.yaml"), y).unwrap();
+        }
+        let mut cmd = keyward(dir.path());
+        cmd.args(["serve", "--data-dir", "data", "--listen", "127.0.0.1:0"]);
+        if let Some(f) = flag {
+            cmd.args(f);
+        }
+        if let Some((k, v)) = env {
+            cmd.env(k, v);
+        }
+        let server = serve(cmd);
+        let token = server.token().unwrap();
+        let (status, body) = post_json(
+            &format!("{}/v1/organizations", server.base),
+            &token,
+            serde_json::json!({"name": "another"}),
+        );
+        assert_eq!(
+            (status, body["code"].as_str()),
+            (403, Some("org_creation_disabled")),
+            "{how}: {body}"
+        );
+        assert!(server.terminate().success());
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let mut cmd = keyward(dir.path());
+    cmd.args([
+        "serve",
+        "--data-dir",
+        "data",
+        "--listen",
+        "127.0.0.1:0",
+        "--max-orgs-per-person",
+        "1",
+    ]);
+    let server = serve(cmd);
+    let token = server.token().unwrap();
+    let url = format!("{}/v1/organizations", server.base);
+    assert_eq!(
+        post_json(&url, &token, serde_json::json!({"name": "one"})).0,
+        201
+    );
+    let (status, body) = post_json(&url, &token, serde_json::json!({"name": "two"}));
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (409, Some("org_limit_reached")),
+        "{body}"
+    );
+    assert!(server.terminate().success());
+    let out = keyward(dir.path())
+        .args(["serve", "--data-dir", "data", "--max-orgs-per-person", "0"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--allow-org-creation false"));
+}

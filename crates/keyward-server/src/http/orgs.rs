@@ -81,7 +81,7 @@ pub async fn create_org(
     if !state.policy.allow_org_creation {
         return Err(ApiError::Conflict(
             "org_creation_disabled",
-            "this server does not let people create organizations; ask its operator (keyward serve --allow-org-creation)".into(),
+            "this server does not let people create organizations; its operator turned it off (keyward serve --allow-org-creation false)".into(),
         ));
     }
     principal
