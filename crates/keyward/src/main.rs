@@ -42,7 +42,7 @@ struct Global {
     /// Directory of the embedded SQLite database [default: ./keyward-data]
     #[arg(long, global = true, env = "KEYWARD_DATA_DIR")]
     data_dir: Option<PathBuf>,
-    /// Database URL (sqlite://path); overrides --data-dir
+    /// Database URL (sqlite://path or postgres://…); overrides --data-dir
     #[arg(
         long,
         global = true,
