@@ -47,8 +47,13 @@ pub enum ErrorCode {
     Conflict,
     /// The invited person is already a member of the organization.
     AlreadyMember,
+    /// What the request acted on changed while it ran (a member's role, a key being
+    /// rotated); nothing was changed.
+    ChangedMeanwhile,
     /// The invitation's code was already redeemed.
     InvitationUsed,
+    /// The email has a pending invitation that only someone ranked higher may replace.
+    InvitationPending,
     /// The invitation expired or was revoked.
     InvitationExpired,
     /// The invited email already has an account: accept with one of its own personal
@@ -56,8 +61,9 @@ pub enum ErrorCode {
     IdentityRequired,
     /// The server does not let people create organizations.
     OrgCreationDisabled,
-    /// The caller's role changed while the request ran; nothing was changed.
-    RoleChanged,
+    /// The caller's role, or its key's permissions or scope, changed while the request
+    /// ran; nothing was changed.
+    AuthorizationChanged,
     RateLimited,
     InternalError,
     Other(String),
@@ -74,7 +80,9 @@ const CODES: &[(&str, ErrorCode)] = &[
     ("token_disabled", ErrorCode::TokenDisabled),
     ("token_withdrawn", ErrorCode::TokenWithdrawn),
     ("bad_request", ErrorCode::BadRequest),
-    ("role_changed", ErrorCode::RoleChanged),
+    ("authorization_changed", ErrorCode::AuthorizationChanged),
+    ("changed_meanwhile", ErrorCode::ChangedMeanwhile),
+    ("invitation_pending", ErrorCode::InvitationPending),
     ("forbidden", ErrorCode::Forbidden),
     ("cannot_grant", ErrorCode::CannotGrant),
     ("role_forbidden", ErrorCode::RoleForbidden),

@@ -44,6 +44,15 @@ impl Principal {
         }
     }
 
+    /// Who acts, as `disabled_by` / `limits_by` record it: the person's or service
+    /// account's id, else the key's own id.
+    pub fn actor_id(&self) -> String {
+        match &self.key.owner {
+            Some(Owner::User { id, .. }) | Some(Owner::ServiceAccount { id, .. }) => id.clone(),
+            _ => self.key.id.clone(),
+        }
+    }
+
     pub fn actor(&self) -> Actor {
         let (actor_type, id, name) = match &self.key.owner {
             Some(o @ Owner::External { .. })
@@ -60,7 +69,11 @@ impl Principal {
             id,
             name,
             key_id: Some(self.key.id.clone()),
-            role: self.role.get().copied(),
+            authority: Some(keyward_store::Authority {
+                role: self.role.get().copied(),
+                permissions: self.key.permissions.clone(),
+                scope: self.key.scope.clone(),
+            }),
         }
     }
 }

@@ -77,6 +77,10 @@ pub enum Action {
     Write,
     /// Create a key: as `Write`, and agent admins create only agent-level keys.
     Create,
+    /// Rotate a key: as `Write`, and the new secret goes to the caller, so a person's
+    /// token is rotated only by that person (anyone else would hold a credential of
+    /// theirs); others may revoke or switch it off.
+    Rotate,
 }
 
 /// What an endpoint acts on, with what decisions need to know of it.
@@ -85,6 +89,9 @@ pub enum Target<'a> {
     /// The organization itself and what belongs to it as a whole: settings, members,
     /// service accounts, invitations, new workspaces and agents, owner limits.
     Organization,
+    /// Organization-level records that only owners and admins read: pending invitations
+    /// (emails, roles) and owner limits.
+    AdminRecords,
     /// A listing the handler filters with [`Principal::sees`]; any scope may ask.
     Listing,
     Workspace(&'a str),
@@ -133,9 +140,10 @@ impl Target<'_> {
     /// The scope a key must cover to act on this target (`None`: any scope may ask).
     fn scope(&self) -> Option<Scope> {
         Some(match self {
-            Target::Organization | Target::Person { .. } | Target::NewOrganization => {
-                Scope::Organization
-            }
+            Target::Organization
+            | Target::AdminRecords
+            | Target::Person { .. }
+            | Target::NewOrganization => Scope::Organization,
             Target::Listing => return None,
             Target::Workspace(w) => Scope::Workspaces {
                 workspaces: vec![(*w).to_owned()],
@@ -279,12 +287,17 @@ async fn check_reach(
             }
             Ok(())
         }
-        (Target::Organization | Target::Listing | Target::Workspace(_) | Target::Agent(_), _) => {
-            match reach {
-                Reach::Admin { .. } => Ok(()),
-                _ => Err(refuse("only organization owners and admins may do this")),
-            }
-        }
+        (
+            Target::Organization
+            | Target::AdminRecords
+            | Target::Listing
+            | Target::Workspace(_)
+            | Target::Agent(_),
+            _,
+        ) => match reach {
+            Reach::Admin { .. } => Ok(()),
+            _ => Err(refuse("only organization owners and admins may do this")),
+        },
     }
 }
 
@@ -302,7 +315,15 @@ async fn check_key_reach(
         }
         _ => None,
     };
-    let own = person.is_some() && person == reach.user_id();
+    let own = person.is_some() && person == reach.user_id()
+        || person.is_some_and(
+            |p| matches!(&principal.key.owner, Some(Owner::User { id, .. }) if id == p),
+        );
+    if action == Action::Rotate && person.is_some() && !own {
+        return Err(refuse(
+            "only its owner rotates a person's token (rotating hands over the new secret); revoke or switch it off instead",
+        ));
+    }
     if action == Action::Create {
         match key.kind {
             KeyKind::Api if !matches!(reach, Reach::Admin { .. } | Reach::AgentAdmin { .. }) => {
@@ -343,11 +364,7 @@ async fn check_key_reach(
     base?;
     // Acting on another person's token needs to outrank them: an org admin cannot
     // revoke, limit or switch off an owner's token, nor an agent admin an org admin's.
-    let acts_on_other = person.filter(|p| {
-        action != Action::Read
-            && !own
-            && !matches!(&principal.key.owner, Some(Owner::User { id, .. }) if id == p)
-    });
+    let acts_on_other = person.filter(|_| action != Action::Read && !own);
     if let Some(user_id) = acts_on_other {
         let role = state
             .store

@@ -131,7 +131,7 @@ pub const CODES: &[(&str, u16, &str)] = &[
     ("last_owner", 409, "Last owner"),
     ("rate_limited", 429, "Rate limit exceeded"),
     ("invalid_json", 400, "Invalid JSON"),
-    ("bad_request", 400, "Contradictory request"),
+    ("bad_request", 400, "Bad request"),
     ("validation_failed", 422, "Invalid request field"),
     ("unsupported_media_type", 415, "Unsupported media type"),
     ("payload_too_large", 413, "Request body too large"),
@@ -142,8 +142,14 @@ pub const CODES: &[(&str, u16, &str)] = &[
     ("key_already_rotated", 409, "Key already rotated"),
     ("conflict", 409, "Conflict"),
     ("already_member", 409, "Already a member"),
-    ("role_changed", 409, "Role changed during the request"),
+    ("changed_meanwhile", 409, "Changed during the request"),
+    (
+        "authorization_changed",
+        409,
+        "Authorization changed during the request",
+    ),
     ("invitation_used", 409, "Invitation already accepted"),
+    ("invitation_pending", 409, "A pending invitation exists"),
     ("invitation_expired", 410, "Invitation expired or revoked"),
     ("identity_required", 403, "Accept with your own token"),
     (
@@ -367,6 +373,7 @@ impl From<StoreError> for ApiError {
                         return ApiError::Gone("invitation_expired", c.to_string())
                     }
                     Conflict::IdentityRequired => "identity_required",
+                    Conflict::ChangedMeanwhile => "changed_meanwhile",
                 };
                 ApiError::Conflict(code, c.to_string())
             }
@@ -382,10 +389,9 @@ impl From<StoreError> for ApiError {
             StoreError::Gone("channel") => ApiError::ChannelNotFound,
             StoreError::Gone(what) => ApiError::NotFound(what),
             StoreError::ActorInactive => ApiError::TokenWithdrawn,
-            StoreError::ActorRoleChanged => ApiError::Conflict(
-                "role_changed",
-                "your role in the organization changed while this request ran; nothing was changed"
-                    .into(),
+            StoreError::ActorChanged => ApiError::Conflict(
+                "authorization_changed",
+                "your role or your key's permissions or scope changed while this request ran; nothing was changed".into(),
             ),
             StoreError::InvalidInput(what) => {
                 ApiError::validation(what, "is not a value this endpoint returned")
@@ -451,7 +457,7 @@ impl Problem {
     /// stands for in [`CODES`], the status itself kept.
     pub fn for_status(status: StatusCode, detail: Option<String>) -> Problem {
         let code = match status.as_u16() {
-            400 => "invalid_request",
+            400 => "bad_request",
             401 => "missing_token",
             403 => "forbidden",
             404 => "not_found",
@@ -462,7 +468,7 @@ impl Problem {
             422 => "validation_failed",
             429 => "rate_limited",
             500..=599 => "internal_error",
-            _ => "invalid_request",
+            _ => "bad_request",
         };
         if status.is_server_error() {
             tracing::error!(
@@ -578,6 +584,7 @@ mod tests {
             Conflict::InvitationUsed,
             Conflict::IdentityRequired,
             Conflict::InvitationExpired,
+            Conflict::ChangedMeanwhile,
         ] {
             let e = ApiError::from(StoreError::Conflict(c));
             assert!(

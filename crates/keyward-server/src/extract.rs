@@ -154,3 +154,30 @@ where
 {
     <Option<T> as serde::Deserialize>::deserialize(d).map(Some)
 }
+
+/// The channel a request names, by hook id: any `X-Hook-Id` headers plus the request's
+/// own fields (`(name, value)`, e.g. `("hookId", …)`). They may repeat one hook id;
+/// two different ones, or a header that is not ASCII, are a 400 `bad_request` rather
+/// than one silently chosen. Verify and the channel endpoints both read it this way.
+pub fn named_hook(
+    headers: &axum::http::HeaderMap,
+    fields: &[(&'static str, Option<&str>)],
+) -> Result<Option<String>, ApiError> {
+    let mut named: Vec<(&'static str, &str)> = Vec::new();
+    for value in headers.get_all("x-hook-id") {
+        let value = value.to_str().map_err(|_| {
+            ApiError::BadRequest("the X-Hook-Id header holds characters that are not ASCII".into())
+        })?;
+        named.push(("X-Hook-Id", value));
+    }
+    named.extend(fields.iter().filter_map(|(from, v)| v.map(|v| (*from, v))));
+    let Some(&(first_from, first)) = named.first() else {
+        return Ok(None);
+    };
+    if let Some((from, _)) = named.iter().find(|(_, v)| *v != first) {
+        return Err(ApiError::BadRequest(format!(
+            "{first_from} and {from} name different channels; send the hook id once"
+        )));
+    }
+    Ok(Some(first.to_owned()))
+}

@@ -196,7 +196,7 @@ fn keyward_server_test_event(org: &str) -> keyward_store::NewAuditEvent {
             id: None,
             name: "test setup".into(),
             key_id: None,
-            role: None,
+            authority: None,
         },
         action: "org.update".into(),
         target_type: "organization".into(),

@@ -20,10 +20,24 @@ async fn create_until_stopped(
     clients: usize,
     stop: &Arc<AtomicBool>,
 ) -> Vec<tokio::task::JoinHandle<Vec<String>>> {
+    create_at_until_stopped(app, token, "/v1/keys", json!({}), clients, stop).await
+}
+
+/// As [`create_until_stopped`], posting `body` (plus a fresh name) to `path`; a 404
+/// (what the keys belong to is gone) ends a task like a 401.
+async fn create_at_until_stopped(
+    app: &Arc<TestApp>,
+    token: &str,
+    path: &str,
+    body: serde_json::Value,
+    clients: usize,
+    stop: &Arc<AtomicBool>,
+) -> Vec<tokio::task::JoinHandle<Vec<String>>> {
     let created = Arc::new(AtomicUsize::new(0));
     let tasks = (0..clients)
         .map(|i| {
             let (app, token, stop) = (app.clone(), token.to_owned(), stop.clone());
+            let (path, body) = (path.to_owned(), body.clone());
             let created = created.clone();
             tokio::spawn(async move {
                 let mut made = vec![];
@@ -31,19 +45,15 @@ async fn create_until_stopped(
                     if stop.load(Ordering::SeqCst) && n > 0 {
                         break;
                     }
-                    let r = app
-                        .post(
-                            "/v1/keys",
-                            &token,
-                            json!({"name": format!("racer {i}.{n}")}),
-                        )
-                        .await;
+                    let mut body = body.clone();
+                    body["name"] = json!(format!("racer {i}.{n}"));
+                    let r = app.post(&path, &token, body).await;
                     match r.status {
                         StatusCode::CREATED => {
                             created.fetch_add(1, Ordering::SeqCst);
                             made.push(r.body["key"].as_str().unwrap().to_owned())
                         }
-                        StatusCode::UNAUTHORIZED => break,
+                        StatusCode::UNAUTHORIZED | StatusCode::NOT_FOUND => break,
                         other => panic!("unexpected {other}: {}", r.body),
                     }
                 }
@@ -96,6 +106,63 @@ async fn keys_created_while_their_member_is_removed_stop_working() {
         );
         let r = app.post("/v1/keys", &member, json!({"name": "late"})).await;
         assert_eq!(r.status, StatusCode::UNAUTHORIZED, "{}", r.body);
+    }
+}
+
+/// Keys of a service account, and tokens of a channel, created by 50 clients while an
+/// admin deletes the account or the channel: none of them works afterwards.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn service_account_keys_and_channel_tokens_do_not_outlive_their_deletion() {
+    let app = Arc::new(TestApp::spawn().await);
+    let t = app.owner_token.clone();
+    let sa = app
+        .post(
+            "/v1/service-accounts",
+            &t,
+            json!({"name": "bot", "scopes": "keys:read"}),
+        )
+        .await;
+    let sa_id = sa.body["id"].as_str().unwrap().to_owned();
+    let agent = app
+        .post("/v1/agents", &t, json!({"name": "bot"}))
+        .await
+        .body["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let channel = app
+        .post("/v1/channels", &t, json!({"agent": agent, "name": "c"}))
+        .await;
+    let channel_id = channel.body["id"].as_str().unwrap().to_owned();
+    for (path, body, delete) in [
+        (
+            format!("/v1/service-accounts/{sa_id}/keys"),
+            json!({}),
+            format!("/v1/service-accounts/{sa_id}"),
+        ),
+        (
+            "/v1/keys".to_owned(),
+            json!({"kind": "channel", "channel": channel_id}),
+            format!("/v1/channels/{channel_id}"),
+        ),
+    ] {
+        let stop = Arc::new(AtomicBool::new(false));
+        let tasks = create_at_until_stopped(&app, &t, &path, body, 50, &stop).await;
+        let r = app.delete(&delete, &t).await;
+        assert_eq!(r.status, StatusCode::NO_CONTENT, "{}", r.body);
+        stop.store(true, Ordering::SeqCst);
+        let mut made = vec![];
+        for task in tasks {
+            made.extend(task.await.unwrap());
+        }
+        assert!(!made.is_empty(), "{path}: the race created nothing");
+        for key in &made {
+            assert_ne!(
+                app.verify_code(key).await,
+                "VALID",
+                "{path}: a key survived"
+            );
+        }
     }
 }
 
@@ -637,4 +704,466 @@ async fn verify_checks_that_workspaces_agents_and_channels_are_the_keys() {
         verify(json!({"channel": hook})).await.body["code"],
         "CHANNEL_NOT_FOUND"
     );
+}
+
+/// Rotating hands over the new secret: only a token's own person rotates it. An admin,
+/// an agent admin, a service account or a legacy token that could (they reach the key)
+/// would otherwise hold a working credential of someone else.
+#[tokio::test]
+async fn only_its_person_rotates_a_personal_token() {
+    let app = TestApp::spawn().await;
+    let t = &app.owner_token;
+    let org = app.org_id().await;
+    app.patch(
+        &format!("/v1/organizations/{org}"),
+        t,
+        json!({"settings": {"allow_legacy_tokens": true}}),
+    )
+    .await;
+    let agent = app.post("/v1/agents", t, json!({"name": "bot"})).await.body["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let ws = app
+        .post("/v1/workspaces", t, json!({"name": "prod"}))
+        .await
+        .body["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let (admin, _) = app.join("admin@company.com", "org_admin", &[]).await;
+    let (agent_admin, _) = app
+        .join("agents@company.com", "agent_admin", &[&agent])
+        .await;
+    let (member, _) = app.join("dev@company.com", "member", &[]).await;
+    let sa = app
+        .post(
+            "/v1/service-accounts",
+            t,
+            json!({"name": "ops", "scopes": ["keys:write", "keys:read"]}),
+        )
+        .await;
+    let sa_key = sa.body["key"]["key"].as_str().unwrap().to_owned();
+    let (legacy, _) = app
+        .create_key(json!({"name": "legacy", "kind": "legacy_workspace", "workspace": ws}))
+        .await;
+    let theirs = app
+        .post(
+            "/v1/keys",
+            &member,
+            json!({"name": "agent pat", "scope": {"type": "agent", "agent": agent}}),
+        )
+        .await;
+    let theirs = theirs.body["id"].as_str().unwrap().to_owned();
+    for (who, token) in [
+        ("an org admin", admin.as_str()),
+        ("the agent's admin", agent_admin.as_str()),
+        ("a service account", sa_key.as_str()),
+        ("the owner", t.as_str()),
+    ] {
+        let r = app
+            .post(&format!("/v1/keys/{theirs}/rotate"), token, json!({}))
+            .await;
+        assert_eq!(r.status, StatusCode::FORBIDDEN, "{who}: {}", r.body);
+        assert!(!r.body.to_string().contains("kw_pat_"), "{who}");
+    }
+    let r = app
+        .post(&format!("/v1/keys/{theirs}/rotate"), &legacy, json!({}))
+        .await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN, "legacy: {}", r.body);
+    // Revoking or switching it off stays possible; the person rotates their own.
+    let r = app
+        .patch(
+            &format!("/v1/keys/{theirs}"),
+            &admin,
+            json!({"enabled": false}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    let r = app
+        .post(&format!("/v1/keys/{theirs}/rotate"), &member, json!({}))
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+}
+
+/// Someone removed from every organization (or whose organizations were deleted) has no
+/// token left to prove who they are: an invitation alone brings them back.
+#[tokio::test]
+async fn a_removed_person_can_be_invited_back() {
+    let app = TestApp::spawn().await;
+    let t = &app.owner_token;
+    let (member, user_id) = app.join("back@company.com", "member", &[]).await;
+    assert_eq!(
+        app.delete(&format!("/v1/members/{user_id}"), t)
+            .await
+            .status,
+        StatusCode::NO_CONTENT
+    );
+    assert_eq!(
+        app.get("/v1/me", &member).await.status,
+        StatusCode::UNAUTHORIZED
+    );
+    let code = app
+        .invite(t, json!({"email": "back@company.com", "role": "member"}))
+        .await;
+    let r = app.accept(&code, None).await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+    assert_eq!(
+        r.body["member"]["user_id"],
+        user_id.as_str(),
+        "the same person"
+    );
+    let token = r.body["token"]["key"].as_str().unwrap().to_owned();
+    assert_eq!(app.get("/v1/me", &token).await.status, StatusCode::OK);
+}
+
+/// An admin's writes racing their demotion: once the demotion committed, none of their
+/// admin writes is committed after it (the audit log is the order of commits).
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn writes_authorized_before_a_demotion_do_not_commit_after_it() {
+    let app = Arc::new(TestApp::spawn().await);
+    let (admin, admin_id) = app.join("demoted@company.com", "org_admin", &[]).await;
+    let stop = Arc::new(AtomicBool::new(false));
+    let tasks: Vec<_> = (0..20)
+        .map(|i| {
+            let (app, admin, stop) = (app.clone(), admin.clone(), stop.clone());
+            tokio::spawn(async move {
+                for n in 0..500 {
+                    if stop.load(Ordering::SeqCst) {
+                        break;
+                    }
+                    let r = app
+                        .post(
+                            "/v1/workspaces",
+                            &admin,
+                            json!({"name": format!("ws {i}.{n}")}),
+                        )
+                        .await;
+                    assert!(
+                        r.status.is_success()
+                            || r.status == StatusCode::FORBIDDEN
+                            || r.code() == "authorization_changed",
+                        "{}: {}",
+                        r.status,
+                        r.body
+                    );
+                }
+            })
+        })
+        .collect();
+    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    let r = app
+        .patch(
+            &format!("/v1/members/{admin_id}"),
+            &app.owner_token,
+            json!({"role": "member"}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    stop.store(true, Ordering::SeqCst);
+    for t in tasks {
+        t.await.unwrap();
+    }
+    let mut events = vec![];
+    let mut cursor: Option<String> = None;
+    loop {
+        let path = match &cursor {
+            Some(c) => format!("/v1/audit-log?limit=100&cursor={c}"),
+            None => "/v1/audit-log?limit=100".to_owned(),
+        };
+        let page = app.get(&path, &app.owner_token).await.body;
+        events.extend(page["data"].as_array().unwrap().clone());
+        match page["next_cursor"].as_str() {
+            Some(c) => cursor = Some(c.to_owned()),
+            None => break,
+        }
+    }
+    events.reverse();
+    let demotion = events
+        .iter()
+        .position(|e| e["action"] == "member.update" && e["target"]["id"] == admin_id.as_str())
+        .expect("the demotion is audited");
+    let late: Vec<_> = events[demotion..]
+        .iter()
+        .filter(|e| e["action"] == "workspace.create" && e["actor"]["id"] == admin_id.as_str())
+        .collect();
+    assert!(
+        late.is_empty(),
+        "{} admin writes committed after the demotion",
+        late.len()
+    );
+    assert!(
+        events[..demotion]
+            .iter()
+            .any(|e| e["action"] == "workspace.create"),
+        "the race created nothing before the demotion"
+    );
+}
+
+/// An invitation is only as good as its inviter now: demoting or narrowing the inviter
+/// ends it, rotating the inviter's key does not; and an admin cannot replace an owner's
+/// pending invitation by inviting the same email again.
+#[tokio::test]
+async fn invitations_follow_their_inviter() {
+    let app = TestApp::spawn().await;
+    let t = &app.owner_token;
+    let (admin, admin_id) = app.join("inviter@company.com", "org_admin", &[]).await;
+    let admin_key = app.get("/v1/me", &admin).await.body["key"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let code = app
+        .invite(&admin, json!({"email": "b@company.com", "role": "member"}))
+        .await;
+    // Rotating the inviter's key carries its invitations over.
+    let r = app
+        .post(&format!("/v1/keys/{admin_key}/rotate"), &admin, json!({}))
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+    let admin = r.body["key"].as_str().unwrap().to_owned();
+    let rotated_code = app
+        .invite(&admin, json!({"email": "c@company.com", "role": "member"}))
+        .await;
+    let r = app.accept(&code, None).await;
+    assert_eq!(
+        r.status,
+        StatusCode::CREATED,
+        "after a rotation: {}",
+        r.body
+    );
+    // Demoting the inviter ends what they handed out.
+    let r = app
+        .patch(
+            &format!("/v1/members/{admin_id}"),
+            t,
+            json!({"role": "member"}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    assert_eq!(
+        app.accept(&rotated_code, None).await.code(),
+        "invitation_expired"
+    );
+
+    // Narrowing the inviter's key ends invitations it could no longer hand out.
+    let (narrowable, narrowable_id) = app.create_key(json!({"name": "inviter key"})).await;
+    let code = app
+        .invite(
+            &narrowable,
+            json!({"email": "d@company.com", "role": "member"}),
+        )
+        .await;
+    let r = app
+        .patch(
+            &format!("/v1/keys/{narrowable_id}"),
+            t,
+            json!({"permissions": ["members:read"]}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    assert_eq!(app.accept(&code, None).await.code(), "invitation_expired");
+
+    // An owner's pending invitation is not an admin's to replace.
+    app.invite(t, json!({"email": "boss@company.com", "role": "owner"}))
+        .await;
+    let (other_admin, _) = app.join("admin2@company.com", "org_admin", &[]).await;
+    let r = app
+        .post(
+            "/v1/invitations",
+            &other_admin,
+            json!({"email": "boss@company.com", "role": "member"}),
+        )
+        .await;
+    assert_eq!(
+        (r.status, r.code()),
+        (StatusCode::CONFLICT, "invitation_pending"),
+        "{}",
+        r.body
+    );
+}
+
+/// What an admin imposes on a person's key (switching it off, limits, the
+/// organization's default limits) the person cannot undo; what they did themselves,
+/// they can.
+#[tokio::test]
+async fn people_cannot_undo_restrictions_others_put_on_their_keys() {
+    let app = TestApp::spawn().await;
+    let t = &app.owner_token;
+    let (member, _) = app.join("dev@company.com", "member", &[]).await;
+    let (admin, _) = app.join("admin@company.com", "org_admin", &[]).await;
+    let made = app.post("/v1/keys", &member, json!({"name": "mine"})).await;
+    let id = made.body["id"].as_str().unwrap().to_owned();
+    let path = format!("/v1/keys/{id}");
+    assert_eq!(
+        app.patch(&path, &admin, json!({"enabled": false}))
+            .await
+            .status,
+        StatusCode::OK
+    );
+    let r = app.patch(&path, &member, json!({"enabled": true})).await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN, "{}", r.body);
+    assert_eq!(
+        app.patch(&path, &admin, json!({"enabled": true}))
+            .await
+            .status,
+        StatusCode::OK
+    );
+    // Their own switch they may flip back.
+    assert_eq!(
+        app.patch(&path, &member, json!({"enabled": false}))
+            .await
+            .status,
+        StatusCode::OK
+    );
+    assert_eq!(
+        app.patch(&path, &member, json!({"enabled": true}))
+            .await
+            .status,
+        StatusCode::OK
+    );
+    // Limits set by an admin stay.
+    let limit = json!({"ratelimit": {"limit": 10, "period": "1m"}});
+    assert_eq!(
+        app.patch(&path, &admin, limit.clone()).await.status,
+        StatusCode::OK
+    );
+    let r = app.patch(&path, &member, json!({"ratelimit": null})).await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN, "{}", r.body);
+    // And so do the organization's defaults.
+    let org = app.org_id().await;
+    app.patch(
+        &format!("/v1/organizations/{org}"),
+        t,
+        json!({"settings": {"default_ratelimit": {"limit": 100, "period": "1m"}}}),
+    )
+    .await;
+    let made = app
+        .post("/v1/keys", &member, json!({"name": "defaulted"}))
+        .await;
+    let id = made.body["id"].as_str().unwrap().to_owned();
+    let r = app
+        .patch(
+            &format!("/v1/keys/{id}"),
+            &member,
+            json!({"ratelimit": null}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN, "{}", r.body);
+    // Limits a person put on their own key they may change.
+    let made = app
+        .post(
+            "/v1/keys",
+            &member,
+            json!({"name": "self-limited", "ratelimit": {"limit": 5, "period": "1m"}}),
+        )
+        .await;
+    let id = made.body["id"].as_str().unwrap().to_owned();
+    let r = app
+        .patch(
+            &format!("/v1/keys/{id}"),
+            &member,
+            json!({"ratelimit": {"limit": 50, "period": "1m"}}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+}
+
+/// A key never outlives the key that makes it: a 20-minute key cannot mint, rotate into
+/// or found anything that lasts longer.
+#[tokio::test]
+async fn keys_never_outlive_the_key_that_made_them() {
+    let app = TestApp::spawn().await;
+    let (short, short_id) = app
+        .create_key(json!({"name": "short", "expires": chrono::DateTime::parse_from_rfc3339(common::START).unwrap().checked_add_signed(chrono::Duration::minutes(20)).unwrap().to_rfc3339()}))
+        .await;
+    let ends = app.get(&format!("/v1/keys/{short_id}"), &short).await.body["expires_at"].clone();
+    let r = app
+        .post(
+            "/v1/keys",
+            &short,
+            json!({"name": "forever", "expires": "never"}),
+        )
+        .await;
+    assert_eq!(
+        (r.status, r.body["field"].as_str()),
+        (StatusCode::UNPROCESSABLE_ENTITY, Some("expires")),
+        "{}",
+        r.body
+    );
+    let r = app
+        .post("/v1/keys", &short, json!({"name": "default"}))
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+    assert_eq!(
+        r.body["expires_at"], ends,
+        "a key without expiry inherits its creator's"
+    );
+    let r = app
+        .post(
+            &format!("/v1/keys/{short_id}/rotate"),
+            &short,
+            json!({"expires": "never"}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.body);
+    let r = app
+        .post("/v1/organizations", &short, json!({"name": "lasting"}))
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+    assert_eq!(r.body["token"]["expires_at"], ends);
+    let sa = app
+        .post(
+            "/v1/service-accounts",
+            &short,
+            json!({"name": "bot", "scopes": "keys:read", "expires": "1y"}),
+        )
+        .await;
+    assert_eq!(sa.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", sa.body);
+}
+
+/// Deleting an agent while channels are created for it: each create either lands before
+/// (and the agent is then in use) or finds the agent gone (404); never a 500.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn creates_racing_an_agents_deletion_never_fail_with_500() {
+    let app = Arc::new(TestApp::spawn().await);
+    for round in 0..5 {
+        let agent = app
+            .post(
+                "/v1/agents",
+                &app.owner_token,
+                json!({"name": format!("bot {round}")}),
+            )
+            .await
+            .body["id"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        let tasks: Vec<_> = (0..10)
+            .map(|i| {
+                let (app, agent) = (app.clone(), agent.clone());
+                tokio::spawn(async move {
+                    app.post(
+                        "/v1/channels",
+                        &app.owner_token,
+                        json!({"agent": agent, "name": format!("c{i}")}),
+                    )
+                    .await
+                })
+            })
+            .collect();
+        let deleted = app
+            .delete(&format!("/v1/agents/{agent}"), &app.owner_token)
+            .await;
+        assert!(!deleted.status.is_server_error(), "{}", deleted.body);
+        for t in tasks {
+            let r = t.await.unwrap();
+            assert!(
+                !r.status.is_server_error(),
+                "round {round}: {} {}",
+                r.status,
+                r.body
+            );
+        }
+    }
 }

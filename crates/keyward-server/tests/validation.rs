@@ -230,7 +230,7 @@ async fn axum_rejections_are_problems() {
             if r.status == StatusCode::METHOD_NOT_ALLOWED {
                 continue;
             }
-            assert_problem(&r, StatusCode::BAD_REQUEST, "invalid_request", path);
+            assert_problem(&r, StatusCode::BAD_REQUEST, "bad_request", path);
             assert!(
                 !r.body["detail"].as_str().unwrap_or("").is_empty(),
                 "{}",
@@ -666,12 +666,7 @@ async fn the_channel_hook_id_can_be_in_the_query_string() {
     let r = get(format!("?hookId={hook1}"), Some(hook1)).await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.body);
     let r = get(format!("?hookId={hook1}"), Some(hook2)).await;
-    assert_problem(
-        &r,
-        StatusCode::UNPROCESSABLE_ENTITY,
-        "validation_failed",
-        "two hook ids",
-    );
+    assert_problem(&r, StatusCode::BAD_REQUEST, "bad_request", "two hook ids");
     let detail = r.body["detail"].as_str().unwrap();
     assert!(
         detail.contains("X-Hook-Id") && detail.contains("hookId"),
@@ -688,10 +683,33 @@ async fn the_channel_hook_id_can_be_in_the_query_string() {
     .await;
     assert_problem(
         &r,
-        StatusCode::UNPROCESSABLE_ENTITY,
-        "validation_failed",
+        StatusCode::BAD_REQUEST,
+        "bad_request",
         "two hook ids in a POST",
     );
+    // Two X-Hook-Id headers that differ, or one that is not ASCII: refused too.
+    for headers in [
+        vec![hook1.as_bytes().to_vec(), hook2.as_bytes().to_vec()],
+        vec![b"caf\xe9".to_vec()],
+    ] {
+        let mut req = app
+            .client
+            .get(format!("{}/v1/channel", app.base))
+            .bearer_auth(t);
+        for h in headers {
+            req = req.header(
+                "x-hook-id",
+                reqwest::header::HeaderValue::from_bytes(&h).unwrap(),
+            );
+        }
+        let r = reply(req).await;
+        assert_problem(
+            &r,
+            StatusCode::BAD_REQUEST,
+            "bad_request",
+            "two X-Hook-Id headers",
+        );
+    }
     // Neither: the message says where to send it.
     let r = get(String::new(), None).await;
     assert_eq!(r.body["field"], "hookId", "{}", r.body);

@@ -45,10 +45,11 @@ pub enum StoreError {
     /// while the request ran). Nothing was written.
     #[error("the acting key no longer works")]
     ActorInactive,
-    /// The acting person's role changed after the request was authorized (a demotion
-    /// that committed while it ran). Nothing was written.
-    #[error("the acting person's role changed")]
-    ActorRoleChanged,
+    /// What the request was authorized with changed before its change could be
+    /// written: the person's role, or the acting key's grants or scope (a demotion or an
+    /// edit that committed while it ran). Nothing was written.
+    #[error("the acting person's role or key changed")]
+    ActorChanged,
     #[error(transparent)]
     Other(#[from] Box<dyn std::error::Error + Send + Sync>),
 }
@@ -72,6 +73,9 @@ pub enum Conflict {
     InvitationExpired,
     /// The invitation is for a person who already has an account: they must prove it.
     IdentityRequired,
+    /// What the change acts on changed after the caller read it (a member's role, a
+    /// key being rotated): nothing was written; read it again.
+    ChangedMeanwhile,
 }
 
 impl std::fmt::Display for Conflict {
@@ -88,6 +92,9 @@ impl std::fmt::Display for Conflict {
             Conflict::InvitationExpired => {
                 "the invitation expired or was revoked; ask for a new one"
             }
+            Conflict::ChangedMeanwhile => {
+                "it changed while this request ran; nothing was changed: read it again and retry"
+            }
             Conflict::IdentityRequired => {
                 "the invitation is for a person who already has a Keyward account; accept it with one of their own personal access tokens"
             }
@@ -101,6 +108,11 @@ impl From<sqlx::Error> for StoreError {
             sqlx::Error::RowNotFound => StoreError::NotFound,
             sqlx::Error::Database(ref db) if db.is_unique_violation() => {
                 StoreError::Conflict(Conflict::Duplicate)
+            }
+            // Every change checks what it refers to inside its transaction; this is the
+            // safety net for one that does not, so a race never surfaces as a 500.
+            sqlx::Error::Database(ref db) if db.is_foreign_key_violation() => {
+                StoreError::Gone("record it refers to")
             }
             other => StoreError::Other(Box::new(other)),
         }
@@ -274,17 +286,22 @@ pub trait Store: Send + Sync + 'static {
     /// (a `New` invitee must not exist yet, an `Existing` one must own the email); adds
     /// the membership and the first token and marks the invitation accepted.
     async fn accept_invitation(&self, acceptance: Acceptance) -> Result<(Member, KeyRecord)>;
+    /// Changes a member's role and agents, if their role is still `expected` (what the
+    /// caller was authorized against); else [`Conflict::ChangedMeanwhile`].
     async fn update_member(
         &self,
         org_id: &str,
         member: &Member,
+        expected: Role,
         audit: NewAuditEvent,
     ) -> Result<Member>;
-    /// Removes a membership and revokes the person's keys in the organization.
+    /// Removes a membership and revokes the person's keys in the organization, if their
+    /// role is still `expected`; else [`Conflict::ChangedMeanwhile`].
     async fn remove_member(
         &self,
         org_id: &str,
         user_id: &str,
+        expected: Role,
         at: DateTime<Utc>,
         by: &str,
         audit: NewAuditEvent,
@@ -399,8 +416,45 @@ pub trait ChangeFeed: Send {
     async fn next(&mut self) -> Result<FeedEvent>;
 }
 
+/// A key's `disabled_by` and `limits_by` after `patch`: who switched it off stays
+/// recorded while it is off; who set its limits, while it has any.
+fn restrictions_after(current: &KeyRecord, patch: &KeyPatch) -> (Option<String>, Option<String>) {
+    let enabled = patch.enabled.unwrap_or(current.enabled);
+    let disabled_by = match (current.enabled, enabled) {
+        (_, true) => None,
+        (true, false) => patch.by.clone(),
+        (false, false) => current.disabled_by.clone(),
+    };
+    let ratelimit = patch.ratelimit.unwrap_or(current.ratelimit);
+    let quota = patch.quota.unwrap_or(current.quota);
+    let limits_by = if ratelimit.is_none() && quota.is_none() {
+        None
+    } else if patch.ratelimit.is_some() || patch.quota.is_some() {
+        patch.by.clone()
+    } else {
+        current.limits_by.clone()
+    };
+    (disabled_by, limits_by)
+}
+
 mod rotation {
     use crate::{KeyRecord, NewAuditEvent, Rotation};
+
+    /// Whether the replacement copies the old key as it is now (read inside the
+    /// rotating transaction): a key edited or switched off after the caller read it is
+    /// not rotated from the stale copy (`Conflict::ChangedMeanwhile`).
+    pub(crate) fn still_matches(old: &KeyRecord, replacement: &crate::NewKey) -> bool {
+        old.permissions == replacement.permissions
+            && old.scope == replacement.scope
+            && old.metadata == replacement.metadata
+            && old.ratelimit == replacement.ratelimit
+            && old.quota == replacement.quota
+            && old.enabled == replacement.enabled
+            && old.owner == replacement.owner
+            && old.workspace_id == replacement.workspace_id
+            && old.channel_id == replacement.channel_id
+            && old.kind == replacement.kind
+    }
 
     /// When rotating `old`, which was itself a replacement, the audit event that ends
     /// its predecessor's grace period (the caller revokes it if it still works).
@@ -420,16 +474,50 @@ mod rotation {
     }
 }
 
-/// Whether the acting key's row from [`sql::KEY_WORKS`] allows the change: the key works
-/// and its person still has the role the request was authorized with.
-fn actor_allowed(actor: &Actor, found: Option<Option<String>>) -> Result<()> {
-    match (found, actor.role) {
-        (None, _) => Err(StoreError::ActorInactive),
-        (Some(role), Some(wanted)) if role.as_deref() != Some(wanted.as_str()) => {
-            Err(StoreError::ActorRoleChanged)
-        }
-        _ => Ok(()),
+/// The acting key's row from [`sql::KEY_WORKS`]: (person's role, grants, scope).
+type KeyNow = (Option<String>, String, String);
+
+/// Whether the acting key's row allows the change: the key works, and what the request
+/// was authorized with (role, grants, scope) still holds.
+fn actor_allowed(actor: &Actor, found: Option<KeyNow>) -> Result<()> {
+    let Some((role, permissions, scope)) = found else {
+        return Err(StoreError::ActorInactive);
+    };
+    let Some(authority) = &actor.authority else {
+        return Ok(());
+    };
+    let role_now = role.as_deref().and_then(keyward_core::Role::parse);
+    let permissions_now: keyward_core::PermissionSet = serde_json::from_str(&permissions)
+        .map_err(|_| rows::corrupt("permissions", &permissions))?;
+    let scope_now =
+        keyward_core::Scope::deserialize_stored(&mut serde_json::Deserializer::from_str(&scope))
+            .map_err(|_| rows::corrupt("scope", &scope))?;
+    if authority.role.is_some_and(|r| Some(r) != role_now)
+        || authority.permissions != permissions_now
+        || authority.scope != scope_now
+    {
+        return Err(StoreError::ActorChanged);
     }
+    Ok(())
+}
+
+/// Whether the key that issued `inv`, as it is now (its [`sql::KEY_WORKS`] row), may
+/// still hand out what the invitation gives: its holder is still an owner or org admin
+/// (or a service account or legacy token, which rank as org admins) ranked above the
+/// invitation's role, and the key still holds the first token's grants. An invitation
+/// cannot outlive its inviter's demotion or narrowing.
+fn inviter_may(inviter: &KeyNow, inv: &Invitation) -> Result<bool> {
+    use keyward_core::Role;
+    let (role, permissions, _) = inviter;
+    let holds: keyward_core::PermissionSet =
+        serde_json::from_str(permissions).map_err(|_| rows::corrupt("permissions", permissions))?;
+    let ranks = match role.as_deref().map(Role::parse) {
+        None => Role::OrgAdmin.rank() > inv.role.rank(),
+        Some(Some(Role::Owner)) => true,
+        Some(Some(Role::OrgAdmin)) => Role::OrgAdmin.rank() > inv.role.rank(),
+        Some(_) => false,
+    };
+    Ok(ranks && holds.covers(&inv.permissions))
 }
 
 /// What a new key refers to besides its organization, as (what, query of

@@ -40,6 +40,10 @@ pub struct KeyRecord {
     pub channel_id: Option<String>,
     pub ratelimit: Option<RateLimit>,
     pub quota: Option<Quota>,
+    /// Who switched the key off (a user or service-account id), while it is off.
+    pub disabled_by: Option<String>,
+    /// Who set its rate limit or quota (an id, or `organization` for defaults).
+    pub limits_by: Option<String>,
 }
 
 impl NewKey {
@@ -75,6 +79,8 @@ impl NewKey {
             quota: None,
             enabled: true,
             exempt_from_limits: false,
+            disabled_by: None,
+            limits_by: None,
         }
     }
 }
@@ -106,6 +112,10 @@ pub struct NewKey {
     /// Not counted against the organization's key limits: an operator's break-glass
     /// token must be issued even when the organization is full.
     pub exempt_from_limits: bool,
+    /// Who created it switched off (with `enabled: false`).
+    pub disabled_by: Option<String>,
+    /// Who gave it its rate limit or quota (`organization` for the defaults).
+    pub limits_by: Option<String>,
 }
 
 #[derive(Debug, Clone)]
@@ -144,11 +154,21 @@ pub struct Actor {
     pub name: String,
     /// The key the actor authenticated with.
     pub key_id: Option<String>,
-    /// The role the request was authorized with (people only). A change checks it is
-    /// still the person's role, so a demotion that commits while the request runs
-    /// stops it (`StoreError::ActorRoleChanged`). Not part of the audit record.
+    /// What the request was authorized with. A change checks it still holds (the
+    /// person's role, the key's grants and scope), so a demotion or an edit of the key
+    /// that commits while the request runs stops it (`StoreError::ActorChanged`). Not
+    /// part of the audit record.
     #[serde(skip)]
+    pub authority: Option<Authority>,
+}
+
+/// The role, grants and scope a request was authorized with.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Authority {
+    /// The person's membership role (people's keys only).
     pub role: Option<Role>,
+    pub permissions: PermissionSet,
+    pub scope: Scope,
 }
 
 #[derive(Debug, Clone)]
@@ -308,6 +328,9 @@ pub struct KeyPatch {
     /// `Some(_)` sets or removes the quota and restarts its balance.
     pub quota: Option<Option<Quota>>,
     pub enabled: Option<bool>,
+    /// Who makes the change: recorded as `disabled_by` when it switches the key off and
+    /// as `limits_by` when it sets a rate limit or quota.
+    pub by: Option<String>,
 }
 
 /// Counts of one key in one minute (unix minutes).
@@ -418,8 +441,19 @@ pub struct NewInvitation {
 /// who already has an account and proved it with one of their own tokens.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Invitee {
-    New { user_id: String },
-    Existing { user_id: String },
+    New {
+        user_id: String,
+    },
+    Existing {
+        user_id: String,
+    },
+    /// A person with an account but no membership left in any organization (removed
+    /// everywhere, or their organizations deleted): nothing of theirs is reachable, so
+    /// the invitation alone may bring them back, as for a new person. Refused with
+    /// [`Conflict::IdentityRequired`] if they are a member somewhere after all.
+    Returning {
+        user_id: String,
+    },
 }
 
 /// Redeeming an invitation: membership and a first token, in one transaction.

@@ -84,6 +84,8 @@ pub(crate) struct KeyRow {
     channel_id: Option<String>,
     ratelimit: Option<String>,
     quota: Option<String>,
+    disabled_by: Option<String>,
+    limits_by: Option<String>,
 }
 
 impl TryFrom<KeyRow> for KeyRecord {
@@ -130,6 +132,8 @@ impl TryFrom<KeyRow> for KeyRecord {
             enabled: r.enabled,
             workspace_id: r.workspace_id,
             channel_id: r.channel_id,
+            disabled_by: r.disabled_by,
+            limits_by: r.limits_by,
         })
     }
 }

@@ -9,10 +9,11 @@
 /// on SQLite, the organization's row lock on PostgreSQL), so a change requested with a
 /// key that a deletion has since revoked sees the deletion and writes nothing.
 ///
-/// Selects the role of the key's person (NULL for other keys), which a change compares
-/// with the role its request was authorized with.
+/// Selects the role of the key's person (NULL for other keys) and the key's grants and
+/// scope, which a change compares with what its request was authorized with.
 pub const KEY_WORKS: &str = "SELECT k.id, (SELECT m.role FROM memberships m \
-        WHERE m.org_id = k.org_id AND m.user_id = k.owner_id AND k.owner_type = 'user') AS role \
+        WHERE m.org_id = k.org_id AND m.user_id = k.owner_id AND k.owner_type = 'user') AS role, \
+    k.permissions, k.scope \
     FROM api_keys k JOIN organizations o ON o.id = k.org_id \
     WHERE k.id = $1 AND k.revoked_at IS NULL AND k.enabled = TRUE \
     AND (k.expires_at IS NULL OR k.expires_at > $2) AND o.deleted_at IS NULL \
@@ -79,3 +80,7 @@ pub const ALL_RESOURCES: &str = "SELECT 'workspace' AS kind, w.id, w.org_id FROM
 
 pub const OWNERS: &str = "SELECT m.user_id FROM memberships m JOIN users u ON u.id = m.user_id \
     WHERE m.org_id = $1 AND m.role = 'owner' ORDER BY u.email";
+
+/// `$1` user id: one row if the person is a member of an organization that exists.
+pub const MEMBER_ANYWHERE: &str = "SELECT m.org_id FROM memberships m \
+    JOIN organizations o ON o.id = m.org_id WHERE m.user_id = $1 AND o.deleted_at IS NULL";

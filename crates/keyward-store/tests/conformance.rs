@@ -90,6 +90,7 @@ conformance!(
     organizations_per_person_are_capped_under_concurrency,
     invitations_are_redeemed_once_by_the_right_person,
     the_audit_log_can_show_only_events_about_a_persons_keys,
+    changes_to_something_that_changed_meanwhile_are_refused,
 );
 
 fn t0() -> DateTime<Utc> {
@@ -112,7 +113,7 @@ fn event(org: &str, action: &str) -> NewAuditEvent {
             id: None,
             name: "conformance".into(),
             key_id: None,
-            role: None,
+            authority: None,
         },
         action: action.into(),
         target_type: "test".into(),
@@ -146,6 +147,8 @@ fn new_key(org: &str, kind: KeyKind, owner: Option<Owner>, scope: Scope) -> NewK
         quota: None,
         enabled: true,
         exempt_from_limits: false,
+        disabled_by: None,
+        limits_by: None,
     }
 }
 
@@ -219,7 +222,7 @@ fn acting(org: &str, key_id: &str, at: DateTime<Utc>) -> NewAuditEvent {
             id: None,
             name: "someone".into(),
             key_id: Some(key_id.to_owned()),
-            role: None,
+            authority: None,
         },
         ..event(org, "key.create")
     }
@@ -874,7 +877,14 @@ async fn cascading_revocations_return_the_hashes(store: Arc<dyn Store>) {
 
     let (member, first) = join(store.as_ref(), &org.id, "m@example.com").await;
     let hashes = store
-        .remove_member(&org.id, &member.user_id, t0(), "me", event(&org.id, "x"))
+        .remove_member(
+            &org.id,
+            &member.user_id,
+            member.role,
+            t0(),
+            "me",
+            event(&org.id, "x"),
+        )
         .await
         .unwrap();
     assert_eq!(hashes, vec![first.hash]);
@@ -917,7 +927,14 @@ async fn last_owner_cannot_leave(store: Arc<dyn Store>) {
     let org = setup(store.as_ref()).await;
     assert!(matches!(
         store
-            .remove_member(&org.id, &org.owner, t0(), "me", event(&org.id, "x"))
+            .remove_member(
+                &org.id,
+                &org.owner,
+                keyward_core::Role::Owner,
+                t0(),
+                "me",
+                event(&org.id, "x")
+            )
             .await,
         Err(StoreError::Conflict(Conflict::LastOwner))
     ));
@@ -1154,7 +1171,14 @@ async fn changes_made_with_a_key_that_stopped_working_write_nothing(store: Arc<d
     set_limits(store.as_ref(), &org.id, 100, 25).await;
     let (member, token) = join(store.as_ref(), &org.id, "leaver@example.com").await;
     store
-        .remove_member(&org.id, &member.user_id, t0(), "me", event(&org.id, "x"))
+        .remove_member(
+            &org.id,
+            &member.user_id,
+            member.role,
+            t0(),
+            "me",
+            event(&org.id, "x"),
+        )
         .await
         .unwrap();
     let gone = |r: Result<KeyRecord>| matches!(r, Err(StoreError::ActorInactive));
@@ -1185,7 +1209,12 @@ async fn changes_made_with_a_key_that_stopped_working_write_nothing(store: Arc<d
     // A change authorized with a role the person no longer has writes nothing.
     let (_, still) = join(store.as_ref(), &org.id, "demoted@example.com").await;
     let mut as_admin = acting(&org.id, &still.id, t0());
-    as_admin.actor.role = Some(keyward_core::Role::OrgAdmin);
+    let authority = |role| Authority {
+        role: Some(role),
+        permissions: PermissionSet::all(),
+        scope: Scope::Organization,
+    };
+    as_admin.actor.authority = Some(authority(keyward_core::Role::OrgAdmin));
     assert!(matches!(
         store
             .create_key(
@@ -1193,10 +1222,25 @@ async fn changes_made_with_a_key_that_stopped_working_write_nothing(store: Arc<d
                 as_admin
             )
             .await,
-        Err(StoreError::ActorRoleChanged)
+        Err(StoreError::ActorChanged)
+    ));
+    // The same for a key whose grants were narrowed meanwhile.
+    let mut narrowed = acting(&org.id, &still.id, t0());
+    narrowed.actor.authority = Some(Authority {
+        permissions: PermissionSet::read_only(),
+        ..authority(keyward_core::Role::Member)
+    });
+    assert!(matches!(
+        store
+            .create_key(
+                new_key(&org.id, KeyKind::Api, None, Scope::Organization),
+                narrowed
+            )
+            .await,
+        Err(StoreError::ActorChanged)
     ));
     let mut as_member = acting(&org.id, &still.id, t0());
-    as_member.actor.role = Some(keyward_core::Role::Member);
+    as_member.actor.authority = Some(authority(keyward_core::Role::Member));
     store
         .create_key(
             new_key(&org.id, KeyKind::Api, None, Scope::Organization),
@@ -1283,7 +1327,14 @@ async fn new_keys_need_everything_they_refer_to(store: Arc<dyn Store>) {
     set_limits(store.as_ref(), &org.id, 100, 25).await;
     let (member, _) = join(store.as_ref(), &org.id, "gone@example.com").await;
     store
-        .remove_member(&org.id, &member.user_id, t0(), "me", event(&org.id, "x"))
+        .remove_member(
+            &org.id,
+            &member.user_id,
+            member.role,
+            t0(),
+            "me",
+            event(&org.id, "x"),
+        )
         .await
         .unwrap();
     let gone = |r: Result<KeyRecord>, what: &str| match r {
@@ -1447,7 +1498,14 @@ async fn keys_created_while_their_owner_is_deleted_do_not_survive(store: Arc<dyn
         }
         tokio::task::yield_now().await;
         store
-            .remove_member(&org.id, &member.user_id, t0(), "me", event(&org.id, "x"))
+            .remove_member(
+                &org.id,
+                &member.user_id,
+                member.role,
+                t0(),
+                "me",
+                event(&org.id, "x"),
+            )
             .await
             .unwrap();
         store
@@ -1905,4 +1963,108 @@ async fn another_org(store: &dyn Store, owner: &str) -> Org {
         id,
         owner: owner.to_owned(),
     }
+}
+
+/// A member whose role changed after the caller read it, and a key edited after the
+/// rotating caller read it, are not acted on from the stale copy.
+async fn changes_to_something_that_changed_meanwhile_are_refused(store: Arc<dyn Store>) {
+    let org = setup(store.as_ref()).await;
+    set_limits(store.as_ref(), &org.id, 100, 25).await;
+    let (member, _) = join(store.as_ref(), &org.id, "promoted@example.com").await;
+    let promoted = Member {
+        role: keyward_core::Role::OrgAdmin,
+        ..member.clone()
+    };
+    store
+        .update_member(
+            &org.id,
+            &promoted,
+            keyward_core::Role::Member,
+            event(&org.id, "x"),
+        )
+        .await
+        .unwrap();
+    // Someone who saw them as a member acts on the stale role: refused.
+    for result in [
+        store
+            .remove_member(
+                &org.id,
+                &member.user_id,
+                keyward_core::Role::Member,
+                t0(),
+                "me",
+                event(&org.id, "x"),
+            )
+            .await
+            .map(drop),
+        store
+            .update_member(
+                &org.id,
+                &member,
+                keyward_core::Role::Member,
+                event(&org.id, "x"),
+            )
+            .await
+            .map(drop),
+    ] {
+        assert!(
+            matches!(
+                result,
+                Err(StoreError::Conflict(Conflict::ChangedMeanwhile))
+            ),
+            "{result:?}"
+        );
+    }
+    assert_eq!(
+        store
+            .get_member(&org.id, &member.user_id)
+            .await
+            .unwrap()
+            .unwrap()
+            .role,
+        keyward_core::Role::OrgAdmin
+    );
+
+    let key = new_key(&org.id, KeyKind::Api, None, Scope::Organization);
+    store
+        .create_key(key.clone(), event(&org.id, "key.create"))
+        .await
+        .unwrap();
+    store
+        .update_key(
+            &org.id,
+            &key.id,
+            &KeyPatch {
+                permissions: Some(PermissionSet::read_only()),
+                enabled: Some(false),
+                ..Default::default()
+            },
+            event(&org.id, "key.update"),
+        )
+        .await
+        .unwrap();
+    // The rotating caller read the key before the edit: its replacement copies the
+    // old grants and switch, which are no longer the key's.
+    let mut replacement = new_key(&org.id, KeyKind::Api, None, Scope::Organization);
+    replacement.rotated_from = Some(key.id.clone());
+    let result = store
+        .rotate_key(Rotation {
+            org_id: org.id.clone(),
+            old_id: key.id.clone(),
+            replacement,
+            old_ends_at: t0(),
+            revoke_old: true,
+            revoked_by: "me".into(),
+            audit: vec![event(&org.id, "key.rotate")],
+        })
+        .await;
+    assert!(
+        matches!(
+            result,
+            Err(StoreError::Conflict(Conflict::ChangedMeanwhile))
+        ),
+        "{result:?}"
+    );
+    let still = store.find_key_by_hash(&key.hash).await.unwrap().unwrap();
+    assert!(still.revoked_at.is_none() && still.rotated_to.is_none());
 }

@@ -144,7 +144,7 @@ pub fn operator() -> Actor {
         name: format!("operator {}@{} (keyward admin)", os_user(), host_name()),
         // No key: the store checks no acting key, as for other system changes.
         key_id: None,
-        role: None,
+        authority: None,
     }
 }
 

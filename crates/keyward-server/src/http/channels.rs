@@ -6,7 +6,7 @@ use super::actor_event;
 use crate::auth::Principal;
 use crate::authz::{Action, Reach, Target};
 use crate::errors::{ApiError, Result};
-use crate::extract::{ApiJson, ApiJsonOrEmpty, ApiQuery};
+use crate::extract::{named_hook, ApiJson, ApiJsonOrEmpty, ApiQuery};
 use crate::state::AppState;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
@@ -350,22 +350,6 @@ pub async fn resolve_channel(
     })
 }
 
-/// The hook id a request names: `X-Hook-Id`, or `hookId` (query string or body). Both
-/// may be sent if they agree; two different ones are refused rather than one chosen.
-fn requested_hook(headers: &HeaderMap, hook_id: Option<String>) -> Result<Option<String>> {
-    let header = headers
-        .get("x-hook-id")
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_owned);
-    match (header, hook_id) {
-        (Some(h), Some(p)) if h != p => Err(ApiError::validation(
-            "hookId",
-            "the X-Hook-Id header and hookId name different channels; send one of them",
-        )),
-        (h, p) => Ok(h.or(p)),
-    }
-}
-
 /// The channel named by `X-Hook-Id` or `?hookId=`, for a personal or channel token.
 #[utoipa::path(get, path = "/v1/channel", tag = "channels",
     params(("X-Hook-Id" = Option<String>, Header, description = "The channel's hook id (or send hookId)"), HookQuery),
@@ -376,7 +360,7 @@ pub async fn channel_context_get(
     headers: HeaderMap,
     ApiQuery(q): ApiQuery<HookQuery>,
 ) -> Result<Json<ChannelContext>> {
-    let hook = requested_hook(&headers, q.hook_id)?;
+    let hook = named_hook(&headers, &[("hookId", q.hook_id.as_deref())])?;
     Ok(Json(
         resolve_channel(&state, &principal, hook.as_deref()).await?,
     ))
@@ -393,7 +377,7 @@ pub async fn channel_context_post(
     headers: HeaderMap,
     ApiJsonOrEmpty(body): ApiJsonOrEmpty<HookBody>,
 ) -> Result<Json<ChannelContext>> {
-    let hook = requested_hook(&headers, body.hook_id)?;
+    let hook = named_hook(&headers, &[("hookId", body.hook_id.as_deref())])?;
     Ok(Json(
         resolve_channel(&state, &principal, hook.as_deref()).await?,
     ))

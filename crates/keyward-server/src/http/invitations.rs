@@ -131,6 +131,31 @@ pub async fn create_invitation(
         )
         .await?;
     let email = req.email.to_string();
+    // Inviting again replaces a pending invitation of the same email, which is revoking
+    // it: only for someone who could revoke it.
+    for pending in state.store.list_invitations(principal.org_id()).await? {
+        let in_reach = principal
+            .authorize(
+                &state,
+                "members:write",
+                Action::Write,
+                Target::Person {
+                    user_id: "",
+                    role: pending.role,
+                },
+            )
+            .await
+            .is_ok();
+        if pending.email == email && !in_reach {
+            return Err(ApiError::Conflict(
+                "invitation_pending",
+                format!(
+                    "{email} has a pending invitation as {} that only an owner may replace",
+                    pending.role.as_str()
+                ),
+            ));
+        }
+    }
     check_agents(&state, principal.org_id(), req.role, &req.agents).await?;
     let now = state.clock.now();
     let lifetime = parse_duration(
@@ -191,7 +216,7 @@ pub async fn list_invitations(
     principal: Principal,
 ) -> Result<Json<Vec<InvitationView>>> {
     principal
-        .authorize(&state, "members:read", Action::Read, Target::Organization)
+        .authorize(&state, "members:read", Action::Read, Target::AdminRecords)
         .await?;
     let now = state.clock.now();
     Ok(Json(
@@ -293,7 +318,7 @@ pub async fn accept_invitation(
                 id: None,
                 name: invitation.email.clone(),
                 key_id: None,
-                role: None,
+                authority: None,
             },
         ),
         Some(user_id) => {
@@ -301,26 +326,21 @@ pub async fn accept_invitation(
                 p.key.kind == KeyKind::Personal
                     && matches!(&p.key.owner, Some(Owner::User { id, .. }) if *id == user_id)
             });
-            if !proven {
-                return Err(ApiError::Conflict(
-                    "identity_required",
-                    format!(
-                        "this invitation is for {}, who already has a Keyward account: accept it with one of their own personal access tokens (keyward auth login, then keyward auth accept-invite)",
-                        invitation.email
-                    ),
-                ));
+            match principal.as_ref().filter(|_| proven) {
+                Some(p) => (Invitee::Existing { user_id }, p.actor()),
+                // Without proof the person may only come back if they are a member
+                // nowhere (the store decides, in the accepting transaction).
+                None => {
+                    let actor = Actor {
+                        actor_type: "user".into(),
+                        id: Some(user_id.clone()),
+                        name: invitation.email.clone(),
+                        key_id: None,
+                        authority: None,
+                    };
+                    (Invitee::Returning { user_id }, actor)
+                }
             }
-            let actor = principal
-                .as_ref()
-                .map(Principal::actor)
-                .unwrap_or_else(|| Actor {
-                    actor_type: "user".into(),
-                    id: Some(user_id.clone()),
-                    name: invitation.email.clone(),
-                    key_id: None,
-                    role: None,
-                });
-            (Invitee::Existing { user_id }, actor)
         }
     };
     let plain = PlainKey::generate(KeyKind::Personal, Environment::Live);
@@ -363,6 +383,12 @@ pub async fn accept_invitation(
         .await
         .map_err(|e| match e {
             keyward_store::StoreError::NotFound => ApiError::NotFound("invitation"),
+            keyward_store::StoreError::Conflict(keyward_store::Conflict::IdentityRequired) => {
+                ApiError::Conflict(
+                    "identity_required",
+                    "this invitation is for someone who already has a Keyward account: accept it with one of their own personal access tokens (keyward auth login, then keyward auth accept-invite)".into(),
+                )
+            }
             other => member_not_found(other),
         })?;
     state.keys.invalidate(&record.hash);

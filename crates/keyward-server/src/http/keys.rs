@@ -21,6 +21,8 @@ use utoipa::ToSchema;
 
 const MAX_GRACE: &str = "30d";
 const MAX_METADATA_BYTES: usize = 4096;
+/// `limits_by` of a key whose limits are the organization's defaults.
+const ORGANIZATION_DEFAULTS: &str = "organization";
 
 /// A key as listings show it: never the key, never its hash.
 #[derive(Debug, Serialize, ToSchema)]
@@ -254,6 +256,68 @@ pub(crate) async fn find(
     Ok((key, reach))
 }
 
+/// A key never outlives the key that makes it (whose holder receives its secret): with
+/// `explicit` expiry it must end no later than the creating key; without one it inherits
+/// the creating key's expiry. A leaked short-lived key cannot mint a lasting one.
+pub(crate) fn bounded_expiry(
+    principal: &Principal,
+    requested: Option<DateTime<Utc>>,
+    explicit: bool,
+) -> Result<Option<DateTime<Utc>>> {
+    let Some(limit) = principal.key.expires_at else {
+        return Ok(requested);
+    };
+    match requested {
+        Some(at) if at <= limit => Ok(Some(at)),
+        _ if !explicit => Ok(Some(limit)),
+        _ => Err(ApiError::validation(
+            "expires",
+            format!(
+                "must be no later than {}, when the key making it expires: a key never outlives the key that made it",
+                limit.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+            ),
+        )),
+    }
+}
+
+/// A person editing their own key cannot undo what someone else imposed on it: switch
+/// it back on after someone else switched it off, or change limits someone else set (or
+/// the organization's defaults). Owners, whom nobody outranks, may.
+fn keep_restrictions(
+    principal: &Principal,
+    reach: &Reach,
+    current: &KeyRecord,
+    req: &UpdateKeyRequest,
+) -> Result<()> {
+    let person = match (&current.owner, current.kind) {
+        (Some(Owner::User { id, .. }), KeyKind::Personal | KeyKind::Worker) => id,
+        _ => return Ok(()),
+    };
+    let own = principal.actor_id() == *person;
+    if !own
+        || matches!(
+            reach,
+            Reach::Admin {
+                role: Some(keyward_core::Role::Owner)
+            }
+        )
+    {
+        return Ok(());
+    }
+    let by_someone_else = |by: &Option<String>| by.as_ref().is_some_and(|b| b != person);
+    if req.enabled == Some(true) && !current.enabled && by_someone_else(&current.disabled_by) {
+        return Err(ApiError::RoleForbidden(
+            "someone else switched this key off; ask an admin to switch it on".into(),
+        ));
+    }
+    if (req.ratelimit.is_some() || req.quota.is_some()) && by_someone_else(&current.limits_by) {
+        return Err(ApiError::RoleForbidden(
+            "this key's limits were set by someone else (or are the organization's defaults); ask an admin to change them".into(),
+        ));
+    }
+    Ok(())
+}
+
 pub(crate) fn check_limits(ratelimit: Option<&RateLimit>, quota: Option<&Quota>) -> Result<()> {
     if let Some(r) = ratelimit {
         r.validate()
@@ -473,6 +537,7 @@ pub async fn create_key(
     let expires_at = Expiry::parse(req.expires.as_deref().unwrap_or("never"))
         .and_then(|e| e.resolve(now))
         .map_err(expiry_field("expires"))?;
+    let expires_at = bounded_expiry(&principal, expires_at, req.expires.is_some())?;
 
     let plain = PlainKey::generate(kind, environment);
     let actor = principal.actor();
@@ -487,6 +552,15 @@ pub async fn create_key(
         ratelimit,
         quota,
         enabled: req.enabled.unwrap_or(true),
+        disabled_by: (req.enabled == Some(false)).then(|| principal.actor_id()),
+        limits_by: match (
+            req.ratelimit.is_some() || req.quota.is_some(),
+            ratelimit.is_some() || quota.is_some(),
+        ) {
+            (true, _) => Some(principal.actor_id()),
+            (false, true) => Some(ORGANIZATION_DEFAULTS.to_owned()),
+            (false, false) => None,
+        },
         ..NewKey::for_plain(
             &plain,
             &org_id,
@@ -583,7 +657,8 @@ pub async fn update_key(
     Path(id): Path<String>,
     ApiJson(req): ApiJson<UpdateKeyRequest>,
 ) -> Result<Json<KeyView>> {
-    let (current, _) = find(&state, &principal, "keys:write", Action::Write, &id).await?;
+    let (current, reach) = find(&state, &principal, "keys:write", Action::Write, &id).await?;
+    keep_restrictions(&principal, &reach, &current, &req)?;
     if req.name.is_none()
         && req.permissions.is_none()
         && req.scope.is_none()
@@ -691,6 +766,7 @@ pub async fn update_key(
         ratelimit: req.ratelimit,
         quota: req.quota,
         enabled: req.enabled,
+        by: Some(principal.actor_id()),
     };
     let updated = state
         .store
@@ -741,7 +817,7 @@ pub async fn rotate_key(
     ApiJsonOrEmpty(req): ApiJsonOrEmpty<RotateKeyRequest>,
 ) -> Result<(StatusCode, Json<RotatedKey>)> {
     principal.require("keys:write")?;
-    let (old, _) = find(&state, &principal, "keys:write", Action::Write, &id).await?;
+    let (old, _) = find(&state, &principal, "keys:write", Action::Rotate, &id).await?;
     if !principal.key.permissions.covers(&old.permissions) {
         return Err(ApiError::CannotGrant(
             principal.key.permissions.missing_from(&old.permissions),
@@ -754,11 +830,31 @@ pub async fn rotate_key(
         MAX_GRACE,
     )
     .map_err(expiry_field("grace"))?;
+    // A replacement lives at most as long as the key it replaces did, and never longer
+    // than the key that rotates it (unless that is the key itself).
+    let lifetime = old.expires_at.map(|end| now + (end - old.created_at));
     let expires_at = match req.expires.as_deref() {
-        Some(e) => Expiry::parse(e)
-            .and_then(|e| e.resolve(now))
-            .map_err(expiry_field("expires"))?,
-        None => old.expires_at.map(|end| now + (end - old.created_at)),
+        Some(e) => {
+            let at = Expiry::parse(e)
+                .and_then(|e| e.resolve(now))
+                .map_err(expiry_field("expires"))?;
+            if let Some(longest) = lifetime.filter(|l| at.is_none_or(|at| at > *l)) {
+                return Err(ApiError::validation(
+                    "expires",
+                    format!(
+                        "must be no later than {} (the lifetime of the key it replaces, from now)",
+                        longest.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+                    ),
+                ));
+            }
+            at
+        }
+        None => lifetime,
+    };
+    let expires_at = if principal.key.id == old.id {
+        expires_at
+    } else {
+        bounded_expiry(&principal, expires_at, req.expires.is_some())?
     };
     let revoke_old = grace.is_zero();
     let old_ends_at = match old.expires_at {
@@ -780,6 +876,8 @@ pub async fn rotate_key(
         quota: old.quota,
         // A new secret for the same key: a disabled key's replacement is disabled too.
         enabled: old.enabled,
+        disabled_by: old.disabled_by.clone(),
+        limits_by: old.limits_by.clone(),
         ..NewKey::for_plain(
             &plain,
             &old.org_id,

@@ -147,7 +147,7 @@ pub async fn update_member(
     Ok(Json(
         state
             .store
-            .update_member(principal.org_id(), &updated, audit)
+            .update_member(principal.org_id(), &updated, current.role, audit)
             .await
             .map_err(member_not_found)?,
     ))
@@ -192,6 +192,7 @@ pub async fn remove_member(
         .remove_member(
             principal.org_id(),
             &user_id,
+            current.role,
             now,
             &principal.actor().name,
             audit,

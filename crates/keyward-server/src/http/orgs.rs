@@ -105,6 +105,8 @@ pub async fn create_org(
     let key = NewKey {
         owner: Some(owner.clone()),
         permissions: principal.key.permissions.clone(),
+        // Nor does it outlive the creating key.
+        expires_at: principal.key.expires_at,
         ..NewKey::for_plain(
             &plain,
             &org.id,

@@ -345,7 +345,7 @@ pub async fn list_owner_limits(
     principal: Principal,
 ) -> Result<Json<Vec<OwnerLimit>>> {
     principal
-        .authorize(&state, "limits:read", Action::Read, Target::Organization)
+        .authorize(&state, "limits:read", Action::Read, Target::AdminRecords)
         .await?;
     Ok(Json(
         state.store.list_owner_limits(principal.org_id()).await?,

@@ -187,7 +187,13 @@ pub async fn verify_key(
     ApiJson(mut req): ApiJson<VerifyRequest>,
 ) -> Result<Response> {
     principal.require("keys:verify")?;
-    req.channel = named_channel(&req, &headers)?;
+    req.channel = crate::extract::named_hook(
+        &headers,
+        &[
+            ("channel", req.channel.as_deref()),
+            ("hookId", req.hook_id.as_deref()),
+        ],
+    )?;
     let wanted = req
         .permission
         .as_deref()
@@ -268,36 +274,6 @@ fn refused<'a>(
 ) -> VerifyResponse<'a> {
     state.usage.record(&k.id, now, Outcome::Denied);
     VerifyResponse::about(code, Some(k), Some(message.to_owned()))
-}
-
-/// The channel a verification names: `channel`, `hookId` or `X-Hook-Id`, which must
-/// agree when more than one is sent.
-fn named_channel(req: &VerifyRequest, headers: &axum::http::HeaderMap) -> Result<Option<String>> {
-    let header =
-        match headers.get("x-hook-id") {
-            None => None,
-            Some(v) => Some(v.to_str().map_err(|_| {
-                ApiError::BadRequest("the X-Hook-Id header is not a hook id".into())
-            })?),
-        };
-    let mut named = [
-        ("channel", req.channel.as_deref()),
-        ("hookId", req.hook_id.as_deref()),
-        ("X-Hook-Id", header),
-    ]
-    .into_iter()
-    .filter_map(|(from, v)| v.map(|v| (from, v)));
-    let Some((first_from, first)) = named.next() else {
-        return Ok(None);
-    };
-    for (from, value) in named {
-        if value != first {
-            return Err(ApiError::BadRequest(format!(
-                "{first_from} and {from} name different channels; send the hook id once"
-            )));
-        }
-    }
-    Ok(Some(first.to_owned()))
 }
 
 /// Channel, then scope, then grants: the first that fails gives the code. Workspaces,
@@ -411,6 +387,8 @@ mod tests {
             channel_id: None,
             ratelimit: None,
             quota: None,
+            disabled_by: None,
+            limits_by: None,
         }
     }
 

@@ -60,7 +60,7 @@ fn system_event(org_id: &str, action: &str) -> keyward_store::NewAuditEvent {
             id: None,
             name: "test setup".into(),
             key_id: None,
-            role: None,
+            authority: None,
         },
         action: action.to_owned(),
         target_type: "organization".into(),

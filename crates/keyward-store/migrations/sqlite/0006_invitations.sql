@@ -22,3 +22,9 @@ CREATE INDEX invitations_by_email ON invitations (org_id, email);
 
 ALTER TABLE organizations ADD COLUMN created_by_user TEXT;
 CREATE INDEX organizations_by_creator ON organizations (created_by_user);
+
+-- Who switched a key off, and who set its rate limit or quota (a user, service account
+-- or "organization" for an organization's defaults): a person cannot undo what someone
+-- else imposed on their own key.
+ALTER TABLE api_keys ADD COLUMN disabled_by TEXT;
+ALTER TABLE api_keys ADD COLUMN limits_by TEXT;

@@ -64,7 +64,7 @@ fn sa_from_row(row: &PgRow) -> Result<ServiceAccount> {
 const KEY_SELECT: &str = "SELECT k.id, k.org_id, o.name AS org_name, k.kind, k.environment, k.name, k.prefix, k.key_hash, \
     k.owner_type, k.owner_id, k.owner_name, k.permissions, k.scope, k.metadata, k.created_at, k.created_by, \
     k.expires_at, k.last_used_at, k.revoked_at, k.revoked_by, k.rotated_from, k.rotated_to, k.enabled, \
-    k.workspace_id, k.channel_id, k.ratelimit, k.quota \
+    k.workspace_id, k.channel_id, k.ratelimit, k.quota, k.disabled_by, k.limits_by \
     FROM api_keys k JOIN organizations o ON o.id = k.org_id";
 
 impl PgStore {
@@ -107,8 +107,8 @@ impl PgStore {
             lock_org(&mut tx, org).await?;
         }
         if let Some(key_id) = &audit.actor.key_id {
-            let found: Option<Option<String>> = sqlx::query_scalar::<_, Option<String>>(&format!(
-                "SELECT role FROM ({}) AS w",
+            let found: Option<crate::KeyNow> = sqlx::query_as::<_, crate::KeyNow>(&format!(
+                "SELECT role, permissions, scope FROM ({}) AS w",
                 sql::KEY_WORKS
             ))
             .bind(key_id)
@@ -119,15 +119,6 @@ impl PgStore {
         }
         Ok(tx)
     }
-}
-
-async fn key_works(conn: &mut sqlx::PgConnection, key_id: &str, at: DateTime<Utc>) -> Result<bool> {
-    Ok(sqlx::query(sql::KEY_WORKS)
-        .bind(key_id)
-        .bind(ms(at))
-        .fetch_optional(&mut *conn)
-        .await?
-        .is_some())
 }
 
 /// One row for `sql` bound to `args`?
@@ -237,8 +228,8 @@ async fn insert_key_row(conn: &mut sqlx::PgConnection, k: &NewKey) -> Result<()>
     sqlx::query(
         "INSERT INTO api_keys (id, org_id, kind, environment, name, prefix, key_hash, owner_type, owner_id, \
          owner_name, permissions, scope, metadata, created_at, created_by, expires_at, rotated_from, \
-         scope_level, workspace_id, channel_id, ratelimit, quota, enabled) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23)",
+         scope_level, workspace_id, channel_id, ratelimit, quota, enabled, disabled_by, limits_by) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24, $25)",
     )
     .bind(&k.id)
     .bind(&k.org_id)
@@ -263,6 +254,8 @@ async fn insert_key_row(conn: &mut sqlx::PgConnection, k: &NewKey) -> Result<()>
     .bind(k.ratelimit.map(|r| serde_json::to_string(&r).expect("ratelimit serializes")))
     .bind(k.quota.map(|q| serde_json::to_string(&q).expect("quota serializes")))
     .bind(k.enabled)
+    .bind(&k.disabled_by)
+    .bind(&k.limits_by)
     .execute(&mut *conn)
     .await?;
     Ok(())
@@ -509,6 +502,41 @@ async fn fetch_invitation_by_code(
         .transpose()
 }
 
+/// [`crate::inviter_may`] for the key that issued `inv`, following its rotations (a
+/// rotated key's replacement carries on its invitations).
+async fn inviter_still_may(
+    conn: &mut sqlx::PgConnection,
+    inv: &Invitation,
+    at: DateTime<Utc>,
+) -> Result<bool> {
+    let Some(mut key) = inv.created_by_key.clone() else {
+        return Ok(true);
+    };
+    for _ in 0..16 {
+        let now: Option<crate::KeyNow> = sqlx::query_as(&format!(
+            "SELECT role, permissions, scope FROM ({}) AS w",
+            sql::KEY_WORKS
+        ))
+        .bind(&key)
+        .bind(ms(at))
+        .fetch_optional(&mut *conn)
+        .await?;
+        if let Some(now) = now {
+            return crate::inviter_may(&now, inv);
+        }
+        let next: Option<Option<String>> =
+            sqlx::query_scalar("SELECT rotated_to FROM api_keys WHERE id = $1")
+                .bind(&key)
+                .fetch_optional(&mut *conn)
+                .await?;
+        match next.flatten() {
+            Some(replacement) => key = replacement,
+            None => return Ok(false),
+        }
+    }
+    Ok(false)
+}
+
 fn bad_cursor() -> StoreError {
     StoreError::InvalidInput("cursor")
 }
@@ -575,7 +603,7 @@ impl Store for PgStore {
             id: None,
             name: "bootstrap".into(),
             key_id: None,
-            role: None,
+            authority: None,
         };
         for (action, target_type, target_id) in [
             ("org.bootstrap", "organization", &b.org_id),
@@ -705,9 +733,10 @@ impl Store for PgStore {
         let ratelimit = patch.ratelimit.unwrap_or(current.ratelimit);
         let quota = patch.quota.unwrap_or(current.quota);
         let enabled = patch.enabled.unwrap_or(current.enabled);
+        let (disabled_by, limits_by) = crate::restrictions_after(&current, patch);
         sqlx::query(
             "UPDATE api_keys SET name = $1, permissions = $2, scope = $3, scope_level = $4, ratelimit = $5, quota = $6, \
-             enabled = $7 WHERE org_id = $8 AND id = $9",
+             enabled = $7, disabled_by = $8, limits_by = $9 WHERE org_id = $10 AND id = $11",
         )
         .bind(name)
         .bind(serde_json::to_string(permissions).expect("permissions serialize"))
@@ -716,6 +745,8 @@ impl Store for PgStore {
         .bind(json_text(&ratelimit))
         .bind(json_text(&quota))
         .bind(enabled)
+        .bind(&disabled_by)
+        .bind(&limits_by)
         .bind(org_id)
         .bind(id)
         .execute(&mut *tx)
@@ -771,6 +802,9 @@ impl Store for PgStore {
         }
         if old.rotated_to.is_some() {
             return Err(StoreError::Conflict(Conflict::KeyAlreadyRotated));
+        }
+        if !rotation::still_matches(&old, &r.replacement) {
+            return Err(StoreError::Conflict(Conflict::ChangedMeanwhile));
         }
         insert_key(&mut tx, &r.replacement).await?;
         let ends = ms(r.old_ends_at);
@@ -883,7 +917,7 @@ impl Store for PgStore {
                         id: row.try_get("actor_id")?,
                         name: row.try_get("actor_name")?,
                         key_id: row.try_get("actor_key_id")?,
-                        role: None,
+                        authority: None,
                     },
                     action: row.try_get("action")?,
                     target: AuditTarget {
@@ -1189,6 +1223,9 @@ impl Store for PgStore {
 
     async fn create_channel(&self, c: &Channel, audit: NewAuditEvent) -> Result<()> {
         let mut tx = self.begin_change(&audit).await?;
+        if !exists(&mut tx, sql::AGENT_EXISTS, &[&c.org_id, &c.agent_id]).await? {
+            return Err(StoreError::Gone("agent"));
+        }
         sqlx::query("INSERT INTO channels (id, org_id, agent_id, name, hook_id, enabled, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7)")
             .bind(&c.id)
             .bind(&c.org_id)
@@ -1415,10 +1452,7 @@ impl Store for PgStore {
         if inv.accepted_at.is_some() {
             return Err(StoreError::Conflict(Conflict::InvitationUsed));
         }
-        let inviter_works = match &inv.created_by_key {
-            Some(key) => key_works(&mut tx, key, a.at).await?,
-            None => true,
-        };
+        let inviter_works = inviter_still_may(&mut tx, &inv, a.at).await?;
         if inv.revoked_at.is_some() || inv.expires_at <= a.at || !inviter_works {
             return Err(StoreError::Conflict(Conflict::InvitationExpired));
         }
@@ -1448,6 +1482,12 @@ impl Store for PgStore {
                 user_id.clone()
             }
             (Invitee::Existing { user_id }, Some(found)) if *user_id == found => found,
+            (Invitee::Returning { user_id }, Some(found)) if *user_id == found => {
+                if exists(&mut tx, sql::MEMBER_ANYWHERE, &[&found]).await? {
+                    return Err(StoreError::Conflict(Conflict::IdentityRequired));
+                }
+                found
+            }
             _ => return Err(StoreError::Conflict(Conflict::IdentityRequired)),
         };
         if exists(&mut tx, sql::MEMBER_EXISTS, &[&org_id, &user_id]).await? {
@@ -1511,12 +1551,21 @@ impl Store for PgStore {
         &self,
         org_id: &str,
         m: &Member,
+        expected: Role,
         audit: NewAuditEvent,
     ) -> Result<Member> {
         let mut tx = self.begin_change(&audit).await?;
         let current = fetch_member(&mut tx, org_id, &m.user_id)
             .await?
             .ok_or(StoreError::NotFound)?;
+        if current.role != expected {
+            return Err(StoreError::Conflict(Conflict::ChangedMeanwhile));
+        }
+        for agent in &m.agents {
+            if !exists(&mut tx, sql::AGENT_EXISTS, &[org_id, agent]).await? {
+                return Err(StoreError::Gone("agent"));
+            }
+        }
         if current.role == Role::Owner && m.role != Role::Owner {
             let owners: i64 = sqlx::query_scalar(
                 "SELECT COUNT(*) FROM memberships WHERE org_id = $1 AND role = 'owner'",
@@ -1548,6 +1597,7 @@ impl Store for PgStore {
         &self,
         org_id: &str,
         user_id: &str,
+        expected: Role,
         at: DateTime<Utc>,
         by: &str,
         audit: NewAuditEvent,
@@ -1556,6 +1606,9 @@ impl Store for PgStore {
         let current = fetch_member(&mut tx, org_id, user_id)
             .await?
             .ok_or(StoreError::NotFound)?;
+        if current.role != expected {
+            return Err(StoreError::Conflict(Conflict::ChangedMeanwhile));
+        }
         if current.role == Role::Owner {
             let owners: i64 = sqlx::query_scalar(
                 "SELECT COUNT(*) FROM memberships WHERE org_id = $1 AND role = 'owner'",

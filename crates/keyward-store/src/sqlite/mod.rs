@@ -52,7 +52,7 @@ fn sa_from_row(row: &SqliteRow) -> Result<ServiceAccount> {
 const KEY_SELECT: &str = "SELECT k.id, k.org_id, o.name AS org_name, k.kind, k.environment, k.name, k.prefix, k.key_hash, \
     k.owner_type, k.owner_id, k.owner_name, k.permissions, k.scope, k.metadata, k.created_at, k.created_by, \
     k.expires_at, k.last_used_at, k.revoked_at, k.revoked_by, k.rotated_from, k.rotated_to, k.enabled, \
-    k.workspace_id, k.channel_id, k.ratelimit, k.quota \
+    k.workspace_id, k.channel_id, k.ratelimit, k.quota, k.disabled_by, k.limits_by \
     FROM api_keys k JOIN organizations o ON o.id = k.org_id";
 
 /// Rows per statement in the write-behind flushes: a hundredth of the round trips of one
@@ -131,8 +131,8 @@ async fn check_actor(
     let Some(key_id) = &actor.key_id else {
         return Ok(());
     };
-    let found: Option<Option<String>> = sqlx::query_scalar::<_, Option<String>>(&format!(
-        "SELECT role FROM ({}) AS w",
+    let found: Option<crate::KeyNow> = sqlx::query_as::<_, crate::KeyNow>(&format!(
+        "SELECT role, permissions, scope FROM ({}) AS w",
         sql::KEY_WORKS
     ))
     .bind(key_id)
@@ -140,19 +140,6 @@ async fn check_actor(
     .fetch_optional(&mut *conn)
     .await?;
     crate::actor_allowed(actor, found)
-}
-
-async fn key_works(
-    conn: &mut sqlx::SqliteConnection,
-    key_id: &str,
-    at: DateTime<Utc>,
-) -> Result<bool> {
-    Ok(sqlx::query(sql::KEY_WORKS)
-        .bind(key_id)
-        .bind(ms(at))
-        .fetch_optional(&mut *conn)
-        .await?
-        .is_some())
 }
 
 /// Inside the inserting transaction: everything a new key refers to is still there, so
@@ -182,8 +169,8 @@ async fn insert_key_row(conn: &mut sqlx::SqliteConnection, k: &NewKey) -> Result
     sqlx::query(
         "INSERT INTO api_keys (id, org_id, kind, environment, name, prefix, key_hash, owner_type, owner_id, \
          owner_name, permissions, scope, metadata, created_at, created_by, expires_at, rotated_from, \
-         scope_level, workspace_id, channel_id, ratelimit, quota, enabled) \
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+         scope_level, workspace_id, channel_id, ratelimit, quota, enabled, disabled_by, limits_by) \
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
     )
     .bind(&k.id)
     .bind(&k.org_id)
@@ -208,6 +195,8 @@ async fn insert_key_row(conn: &mut sqlx::SqliteConnection, k: &NewKey) -> Result
     .bind(json_text(&k.ratelimit))
     .bind(json_text(&k.quota))
     .bind(k.enabled)
+    .bind(&k.disabled_by)
+    .bind(&k.limits_by)
     .execute(&mut *conn)
     .await?;
     Ok(())
@@ -444,6 +433,41 @@ async fn fetch_invitation_by_code(
         .transpose()
 }
 
+/// [`crate::inviter_may`] for the key that issued `inv`, following its rotations (a
+/// rotated key's replacement carries on its invitations).
+async fn inviter_still_may(
+    conn: &mut sqlx::SqliteConnection,
+    inv: &Invitation,
+    at: DateTime<Utc>,
+) -> Result<bool> {
+    let Some(mut key) = inv.created_by_key.clone() else {
+        return Ok(true);
+    };
+    for _ in 0..16 {
+        let now: Option<crate::KeyNow> = sqlx::query_as(&format!(
+            "SELECT role, permissions, scope FROM ({}) AS w",
+            sql::KEY_WORKS
+        ))
+        .bind(&key)
+        .bind(ms(at))
+        .fetch_optional(&mut *conn)
+        .await?;
+        if let Some(now) = now {
+            return crate::inviter_may(&now, inv);
+        }
+        let next: Option<Option<String>> =
+            sqlx::query_scalar("SELECT rotated_to FROM api_keys WHERE id = $1")
+                .bind(&key)
+                .fetch_optional(&mut *conn)
+                .await?;
+        match next.flatten() {
+            Some(replacement) => key = replacement,
+            None => return Ok(false),
+        }
+    }
+    Ok(false)
+}
+
 fn bad_cursor() -> StoreError {
     StoreError::InvalidInput("cursor")
 }
@@ -505,7 +529,7 @@ impl Store for SqliteStore {
             id: None,
             name: "bootstrap".into(),
             key_id: None,
-            role: None,
+            authority: None,
         };
         for (action, target_type, target_id) in [
             ("org.bootstrap", "organization", &b.org_id),
@@ -624,9 +648,10 @@ impl Store for SqliteStore {
         let ratelimit = patch.ratelimit.unwrap_or(current.ratelimit);
         let quota = patch.quota.unwrap_or(current.quota);
         let enabled = patch.enabled.unwrap_or(current.enabled);
+        let (disabled_by, limits_by) = crate::restrictions_after(&current, patch);
         sqlx::query(
             "UPDATE api_keys SET name = ?, permissions = ?, scope = ?, scope_level = ?, ratelimit = ?, quota = ?, \
-             enabled = ? WHERE org_id = ? AND id = ?",
+             enabled = ?, disabled_by = ?, limits_by = ? WHERE org_id = ? AND id = ?",
         )
             .bind(name)
             .bind(serde_json::to_string(permissions).expect("permissions serialize"))
@@ -635,6 +660,8 @@ impl Store for SqliteStore {
             .bind(json_text(&ratelimit))
             .bind(json_text(&quota))
             .bind(enabled)
+            .bind(&disabled_by)
+            .bind(&limits_by)
             .bind(org_id)
             .bind(id)
             .execute(&mut *tx)
@@ -688,6 +715,9 @@ impl Store for SqliteStore {
         }
         if old.rotated_to.is_some() {
             return Err(StoreError::Conflict(Conflict::KeyAlreadyRotated));
+        }
+        if !rotation::still_matches(&old, &r.replacement) {
+            return Err(StoreError::Conflict(Conflict::ChangedMeanwhile));
         }
         insert_key(&mut tx, &r.replacement).await?;
         let ends = ms(r.old_ends_at);
@@ -798,7 +828,7 @@ impl Store for SqliteStore {
                         id: row.try_get("actor_id")?,
                         name: row.try_get("actor_name")?,
                         key_id: row.try_get("actor_key_id")?,
-                        role: None,
+                        authority: None,
                     },
                     action: row.try_get("action")?,
                     target: AuditTarget {
@@ -1093,6 +1123,9 @@ impl Store for SqliteStore {
 
     async fn create_channel(&self, c: &Channel, audit: NewAuditEvent) -> Result<()> {
         let mut tx = self.begin_change(&audit).await?;
+        if !exists(&mut tx, sql::AGENT_EXISTS, &[&c.org_id, &c.agent_id]).await? {
+            return Err(StoreError::Gone("agent"));
+        }
         sqlx::query("INSERT INTO channels (id, org_id, agent_id, name, hook_id, enabled, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)")
             .bind(&c.id)
             .bind(&c.org_id)
@@ -1314,10 +1347,7 @@ impl Store for SqliteStore {
         if inv.accepted_at.is_some() {
             return Err(StoreError::Conflict(Conflict::InvitationUsed));
         }
-        let inviter_works = match &inv.created_by_key {
-            Some(key) => key_works(&mut tx, key, a.at).await?,
-            None => true,
-        };
+        let inviter_works = inviter_still_may(&mut tx, &inv, a.at).await?;
         if inv.revoked_at.is_some() || inv.expires_at <= a.at || !inviter_works {
             return Err(StoreError::Conflict(Conflict::InvitationExpired));
         }
@@ -1339,6 +1369,12 @@ impl Store for SqliteStore {
                 user_id.clone()
             }
             (Invitee::Existing { user_id }, Some(found)) if *user_id == found => found,
+            (Invitee::Returning { user_id }, Some(found)) if *user_id == found => {
+                if exists(&mut tx, sql::MEMBER_ANYWHERE, &[&found]).await? {
+                    return Err(StoreError::Conflict(Conflict::IdentityRequired));
+                }
+                found
+            }
             _ => return Err(StoreError::Conflict(Conflict::IdentityRequired)),
         };
         if exists(&mut tx, sql::MEMBER_EXISTS, &[&org_id, &user_id]).await? {
@@ -1402,12 +1438,21 @@ impl Store for SqliteStore {
         &self,
         org_id: &str,
         m: &Member,
+        expected: Role,
         audit: NewAuditEvent,
     ) -> Result<Member> {
         let mut tx = self.begin_change(&audit).await?;
         let current = fetch_member(&mut tx, org_id, &m.user_id)
             .await?
             .ok_or(StoreError::NotFound)?;
+        if current.role != expected {
+            return Err(StoreError::Conflict(Conflict::ChangedMeanwhile));
+        }
+        for agent in &m.agents {
+            if !exists(&mut tx, sql::AGENT_EXISTS, &[org_id, agent]).await? {
+                return Err(StoreError::Gone("agent"));
+            }
+        }
         if current.role == Role::Owner && m.role != Role::Owner {
             let owners: i64 = sqlx::query_scalar(
                 "SELECT COUNT(*) FROM memberships WHERE org_id = ? AND role = 'owner'",
@@ -1438,6 +1483,7 @@ impl Store for SqliteStore {
         &self,
         org_id: &str,
         user_id: &str,
+        expected: Role,
         at: DateTime<Utc>,
         by: &str,
         audit: NewAuditEvent,
@@ -1446,6 +1492,9 @@ impl Store for SqliteStore {
         let current = fetch_member(&mut tx, org_id, user_id)
             .await?
             .ok_or(StoreError::NotFound)?;
+        if current.role != expected {
+            return Err(StoreError::Conflict(Conflict::ChangedMeanwhile));
+        }
         if current.role == Role::Owner {
             let owners: i64 = sqlx::query_scalar(
                 "SELECT COUNT(*) FROM memberships WHERE org_id = ? AND role = 'owner'",
