@@ -102,11 +102,9 @@ pub enum Target<'a> {
     },
     /// An existing key, or one about to be created.
     Key(KeyTarget<'a>),
-    /// A person of the organization and their current role.
-    Person {
-        user_id: &'a str,
-        role: Role,
-    },
+    /// A person of the organization, by their current role (or the role an invitation
+    /// hands out): acting on them needs to outrank them.
+    Person(Role),
     /// A new organization, founded by the caller: any person may, with a key for the
     /// whole of their current organization (a narrowly scoped key founds nothing).
     NewOrganization,
@@ -142,7 +140,7 @@ impl Target<'_> {
         Some(match self {
             Target::Organization
             | Target::AdminRecords
-            | Target::Person { .. }
+            | Target::Person(_)
             | Target::NewOrganization => Scope::Organization,
             Target::Listing => return None,
             Target::Workspace(w) => Scope::Workspaces {
@@ -266,7 +264,7 @@ async fn check_reach(
             | Target::Workspace(_)
             | Target::Agent(_)
             | Target::Channel { .. }
-            | Target::Person { .. },
+            | Target::Person(_),
             Action::Read,
         ) => Ok(()),
         (Target::Channel { agent }, _) => match reach {
@@ -276,7 +274,7 @@ async fn check_reach(
                 "only org admins and this agent's admins manage its channels",
             )),
         },
-        (Target::Person { role, .. }, _) => {
+        (Target::Person(role), _) => {
             if !matches!(reach, Reach::Admin { .. }) {
                 return Err(refuse("only organization owners and admins may do this"));
             }

@@ -124,10 +124,7 @@ pub async fn create_invitation(
             &state,
             "members:write",
             Action::Write,
-            Target::Person {
-                user_id: "",
-                role: req.role,
-            },
+            Target::Person(req.role),
         )
         .await?;
     let email = req.email.to_string();
@@ -139,10 +136,7 @@ pub async fn create_invitation(
                 &state,
                 "members:write",
                 Action::Write,
-                Target::Person {
-                    user_id: "",
-                    role: pending.role,
-                },
+                Target::Person(pending.role),
             )
             .await
             .is_ok();
@@ -250,10 +244,7 @@ pub async fn revoke_invitation(
             &state,
             "members:write",
             Action::Write,
-            Target::Person {
-                user_id: "",
-                role: invitation.role,
-            },
+            Target::Person(invitation.role),
         )
         .await?;
     let now = state.clock.now();

@@ -114,15 +114,7 @@ pub async fn update_member(
     // an org admin can neither demote an admin nor make one.
     for role in [current.role, role] {
         principal
-            .authorize(
-                &state,
-                "members:write",
-                Action::Write,
-                Target::Person {
-                    user_id: &user_id,
-                    role,
-                },
-            )
+            .authorize(&state, "members:write", Action::Write, Target::Person(role))
             .await?;
     }
     let agents = match (req.agents, role) {
@@ -172,10 +164,7 @@ pub async fn remove_member(
             &state,
             "members:write",
             Action::Write,
-            Target::Person {
-                user_id: &user_id,
-                role: current.role,
-            },
+            Target::Person(current.role),
         )
         .await?;
     let now = state.clock.now();

@@ -303,10 +303,7 @@ async fn authorize_owner(
                     state,
                     "limits:write",
                     Action::Write,
-                    Target::Person {
-                        user_id: owner_id,
-                        role: member.role,
-                    },
+                    Target::Person(member.role),
                 )
                 .await
                 .map(drop);
