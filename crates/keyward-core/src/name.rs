@@ -18,6 +18,15 @@ pub enum NameError {
     TooLong(usize),
     #[error("must not contain control characters")]
     ControlCharacter,
+    #[error("must not contain characters that reorder or hide text (bidirectional controls, zero-width characters)")]
+    InvisibleFormatting,
+}
+
+/// Characters that change how the text around them is displayed without being seen:
+/// bidirectional embeddings, overrides and isolates, and zero-width characters. A name
+/// holding them can pass for another in a listing.
+fn is_invisible_formatting(c: char) -> bool {
+    matches!(c, '\u{200B}'..='\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2060}'..='\u{2064}' | '\u{2066}'..='\u{2069}' | '\u{FEFF}')
 }
 
 impl Name {
@@ -32,6 +41,9 @@ impl Name {
         }
         if trimmed.chars().any(char::is_control) {
             return Err(NameError::ControlCharacter);
+        }
+        if trimmed.chars().any(is_invisible_formatting) {
+            return Err(NameError::InvisibleFormatting);
         }
         Ok(Self(trimmed.to_owned()))
     }
@@ -63,6 +75,18 @@ impl fmt::Display for Name {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn names_that_hide_or_reorder_text_are_refused() {
+        for bad in ["acme\u{202E}moc", "ac\u{200B}me", "\u{2066}x\u{2069}"] {
+            assert_eq!(
+                Name::parse(bad).unwrap_err(),
+                NameError::InvisibleFormatting,
+                "{bad:?}"
+            );
+        }
+        assert!(Name::parse("Ünïcödé ✓ 名前").is_ok());
+    }
 
     #[test]
     fn names_are_trimmed_and_bounded() {

@@ -45,6 +45,17 @@ impl Role {
     /// Seniority, for "who may act on whom": an admin acts only on people ranked below
     /// them (an org admin cannot limit, demote, remove or revoke an owner or another
     /// admin); owners act on everyone.
+    /// Whether someone acting with role `actor` may act on a person of role `target`:
+    /// owners on everyone, others only on people ranked below them. `None` is a
+    /// principal that is not a person (a service account, a legacy token), which ranks
+    /// as an org admin.
+    pub fn outranks(actor: Option<Role>, target: Role) -> bool {
+        match actor {
+            Some(Role::Owner) => true,
+            other => other.unwrap_or(Role::OrgAdmin).rank() > target.rank(),
+        }
+    }
+
     pub fn rank(self) -> u8 {
         match self {
             Role::Owner => 3,

@@ -50,15 +50,12 @@ impl Reach {
     /// on people ranked below them.
     pub fn outranks(&self, role: Role) -> bool {
         let mine = match self {
-            Reach::Admin {
-                role: Some(Role::Owner),
-            } => return true,
-            Reach::Admin { role } => role.unwrap_or(Role::OrgAdmin).rank(),
-            Reach::AgentAdmin { .. } => Role::AgentAdmin.rank(),
-            Reach::Member { .. } => Role::Member.rank(),
+            Reach::Admin { role } => *role,
+            Reach::AgentAdmin { .. } => Some(Role::AgentAdmin),
+            Reach::Member { .. } => Some(Role::Member),
             Reach::None => return false,
         };
-        mine > role.rank()
+        Role::outranks(mine, role)
     }
 
     fn user_id(&self) -> Option<&str> {
@@ -75,7 +72,9 @@ pub enum Action {
     Read,
     /// Change or delete something that exists (or create something that is not a key).
     Write,
-    /// Create a key: as `Write`, and agent admins create only agent-level keys.
+    /// Make a credential (a key, a service account's key, an invitation, an
+    /// organization with its first token): as `Write`, agent admins create only
+    /// agent-level keys, and a key in its rotation grace period makes nothing.
     Create,
     /// Rotate a key: as `Write`, and the new secret goes to the caller, so a person's
     /// token is rotated only by that person (anyone else would hold a credential of
@@ -206,6 +205,13 @@ impl Principal {
         target: Target<'_>,
     ) -> Result<Reach, ApiError> {
         self.require(permission)?;
+        if matches!(action, Action::Create | Action::Rotate) && self.key.rotated_to.is_some() {
+            // A key in its grace period still works, but it is on its way out: it mints
+            // nothing (else whoever holds it could take over its own replacement).
+            return Err(ApiError::RoleForbidden(
+                "this key was rotated: it works until its grace period ends but creates and rotates nothing; use its replacement".into(),
+            ));
+        }
         let reach = self.reach(state).await?;
         check_reach(state, self, &reach, action, &target).await?;
         if let Some(scope) = target.scope() {

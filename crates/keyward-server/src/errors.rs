@@ -78,7 +78,7 @@ pub enum ApiError {
     PayloadTooLarge,
     #[error("{0} not found")]
     NotFound(&'static str),
-    #[error("{0}")]
+    #[error("{1}")]
     Gone(&'static str, String),
     #[error("this endpoint does not accept that method")]
     MethodNotAllowed,
@@ -389,6 +389,7 @@ impl From<StoreError> for ApiError {
             StoreError::Gone("channel") => ApiError::ChannelNotFound,
             StoreError::Gone(what) => ApiError::NotFound(what),
             StoreError::ActorInactive => ApiError::TokenWithdrawn,
+            StoreError::Forbidden(why) => ApiError::RoleForbidden(why.to_owned()),
             StoreError::ActorChanged => ApiError::Conflict(
                 "authorization_changed",
                 "your role or your key's permissions or scope changed while this request ran; nothing was changed".into(),

@@ -1030,7 +1030,8 @@ async fn people_cannot_undo_restrictions_others_put_on_their_keys() {
     );
     let r = app.patch(&path, &member, json!({"ratelimit": null})).await;
     assert_eq!(r.status, StatusCode::FORBIDDEN, "{}", r.body);
-    // And so do the organization's defaults.
+    // The organization's defaults are defaults, not a cap: a person may change them on
+    // their own key, as they could by creating the key with limits of their own.
     let org = app.org_id().await;
     app.patch(
         &format!("/v1/organizations/{org}"),
@@ -1049,7 +1050,7 @@ async fn people_cannot_undo_restrictions_others_put_on_their_keys() {
             json!({"ratelimit": null}),
         )
         .await;
-    assert_eq!(r.status, StatusCode::FORBIDDEN, "{}", r.body);
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
     // Limits a person put on their own key they may change.
     let made = app
         .post(
@@ -1166,4 +1167,205 @@ async fn creates_racing_an_agents_deletion_never_fail_with_500() {
             );
         }
     }
+}
+
+/// A person racing an admin who switches their key off cannot win: the rule that
+/// someone else's switch sticks is checked inside the change, so once the admin's
+/// disable returned, the key stays off.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn an_admins_switch_off_wins_a_race_with_its_person() {
+    let app = Arc::new(TestApp::spawn().await);
+    let (member, _) = app.join("racer@company.com", "member", &[]).await;
+    let (admin, _) = app.join("admin@company.com", "org_admin", &[]).await;
+    for round in 0..5 {
+        let made = app
+            .post("/v1/keys", &member, json!({"name": format!("k{round}")}))
+            .await;
+        let path = format!("/v1/keys/{}", made.body["id"].as_str().unwrap());
+        let stop = Arc::new(AtomicBool::new(false));
+        let tasks: Vec<_> = (0..8)
+            .map(|_| {
+                let (app, member, path, stop) =
+                    (app.clone(), member.clone(), path.clone(), stop.clone());
+                tokio::spawn(async move {
+                    while !stop.load(Ordering::SeqCst) {
+                        let r = app.patch(&path, &member, json!({"enabled": true})).await;
+                        assert!(!r.status.is_server_error(), "{}", r.body);
+                    }
+                })
+            })
+            .collect();
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        let r = app.patch(&path, &admin, json!({"enabled": false})).await;
+        assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        stop.store(true, Ordering::SeqCst);
+        for t in tasks {
+            t.await.unwrap();
+        }
+        let now = app.get(&path, &admin).await;
+        assert_eq!(now.body["enabled"], false, "round {round}: {}", now.body);
+    }
+}
+
+/// A key in its rotation grace period mints nothing, and a key cannot renew itself past
+/// its own expiry by rotating itself.
+#[tokio::test]
+async fn rotated_and_short_lived_keys_cannot_renew_themselves() {
+    let app = TestApp::spawn().await;
+    let (member, _) = app.join("dev@company.com", "member", &[]).await;
+    let made = app
+        .post(
+            "/v1/keys",
+            &member,
+            json!({"name": "leaked", "expires": "7d"}),
+        )
+        .await;
+    let (leaked, leaked_id) = (
+        made.body["key"].as_str().unwrap().to_owned(),
+        made.body["id"].as_str().unwrap().to_owned(),
+    );
+    let ends = made.body["expires_at"].clone();
+    app.clock.advance(chrono::Duration::days(1));
+    // Rotating itself: the replacement does not outlive it.
+    let r = app
+        .post(
+            &format!("/v1/keys/{leaked_id}/rotate"),
+            &leaked,
+            json!({"grace": "1h"}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+    assert_eq!(r.body["expires_at"], ends, "{}", r.body);
+    let successor = r.body["id"].as_str().unwrap().to_owned();
+    // In grace, the old key creates and rotates nothing, its successor included.
+    let r = app
+        .post(&format!("/v1/keys/{successor}/rotate"), &leaked, json!({}))
+        .await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN, "{}", r.body);
+    let r = app
+        .post("/v1/keys", &leaked, json!({"name": "spare"}))
+        .await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN, "{}", r.body);
+    assert_eq!(
+        app.get("/v1/me", &leaked).await.status,
+        StatusCode::OK,
+        "it still works"
+    );
+}
+
+/// An invitation issued with a short-lived key gives a first token that expires with it.
+#[tokio::test]
+async fn an_invitations_first_token_does_not_outlive_the_inviting_key() {
+    let app = TestApp::spawn().await;
+    let made = app
+        .post(
+            "/v1/keys",
+            &app.owner_token,
+            json!({"name": "short", "expires": "7d"}),
+        )
+        .await;
+    let short = made.body["key"].as_str().unwrap().to_owned();
+    let code = app
+        .invite(
+            &short,
+            json!({"email": "new@company.com", "role": "org_admin"}),
+        )
+        .await;
+    let r = app.accept(&code, None).await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+    assert_eq!(r.body["token"]["expires_at"], made.body["expires_at"]);
+}
+
+/// An admin acting on a person's token while an owner promotes that person: the rank
+/// rule is checked inside the change, so no admin change of the token commits after the
+/// promotion (audit order).
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn an_admin_cannot_act_on_a_token_of_someone_promoted_meanwhile() {
+    let app = Arc::new(TestApp::spawn().await);
+    let (admin, admin_id) = app.join("admin@company.com", "org_admin", &[]).await;
+    let (member, member_id) = app.join("rising@company.com", "member", &[]).await;
+    let key = app.get("/v1/me", &member).await.body["key"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let stop = Arc::new(AtomicBool::new(false));
+    let tasks: Vec<_> = (0..8)
+        .map(|i| {
+            let (app, admin, key, stop) = (app.clone(), admin.clone(), key.clone(), stop.clone());
+            tokio::spawn(async move {
+                let mut n = 0;
+                while !stop.load(Ordering::SeqCst) {
+                    n += 1;
+                    let r = app
+                        .patch(
+                            &format!("/v1/keys/{key}"),
+                            &admin,
+                            json!({"name": format!("t{i}.{n}")}),
+                        )
+                        .await;
+                    assert!(!r.status.is_server_error(), "{}", r.body);
+                }
+            })
+        })
+        .collect();
+    tokio::time::sleep(std::time::Duration::from_millis(30)).await;
+    let r = app
+        .patch(
+            &format!("/v1/members/{member_id}"),
+            &app.owner_token,
+            json!({"role": "org_admin"}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    tokio::time::sleep(std::time::Duration::from_millis(30)).await;
+    stop.store(true, Ordering::SeqCst);
+    for t in tasks {
+        t.await.unwrap();
+    }
+    let log = app
+        .get("/v1/audit-log?limit=100", &app.owner_token)
+        .await
+        .body;
+    let mut events: Vec<_> = log["data"].as_array().unwrap().clone();
+    events.reverse();
+    let promoted = events
+        .iter()
+        .position(|e| e["action"] == "member.update" && e["target"]["id"] == member_id.as_str())
+        .unwrap();
+    assert!(
+        !events[promoted..]
+            .iter()
+            .any(|e| e["action"] == "key.update"
+                && e["target"]["id"] == key.as_str()
+                && e["actor"]["id"] == admin_id.as_str()),
+        "an admin changed an admin's token after the promotion"
+    );
+}
+
+/// A service account's key holds at most the account's scopes, whoever edits it.
+#[tokio::test]
+async fn a_service_account_key_cannot_be_widened_past_its_scopes() {
+    let app = TestApp::spawn().await;
+    let sa = app
+        .post(
+            "/v1/service-accounts",
+            &app.owner_token,
+            json!({"name": "ro", "scopes": "keys:read"}),
+        )
+        .await;
+    let key_id = sa.body["key"]["id"].as_str().unwrap().to_owned();
+    let r = app
+        .patch(
+            &format!("/v1/keys/{key_id}"),
+            &app.owner_token,
+            json!({"permissions": "all"}),
+        )
+        .await;
+    assert_eq!(
+        (r.status, r.body["field"].as_str()),
+        (StatusCode::UNPROCESSABLE_ENTITY, Some("permissions")),
+        "{}",
+        r.body
+    );
 }

@@ -45,6 +45,10 @@ pub enum StoreError {
     /// while the request ran). Nothing was written.
     #[error("the acting key no longer works")]
     ActorInactive,
+    /// The change is not the actor's to make, as checked inside its transaction (a rule
+    /// about people's keys, see `person_key_rules`).
+    #[error("{0}")]
+    Forbidden(&'static str),
     /// What the request was authorized with changed before its change could be
     /// written: the person's role, or the acting key's grants or scope (a demotion or an
     /// edit that committed while it ran). Nothing was written.
@@ -416,6 +420,60 @@ pub trait ChangeFeed: Send {
     async fn next(&mut self) -> Result<FeedEvent>;
 }
 
+/// `limits_by` of limits that are the organization's defaults.
+pub const ORGANIZATION_DEFAULTS: &str = "organization";
+
+/// The rules about a person's key that must hold when the change is written (checked
+/// inside its transaction, with the key and its person's role as they are now, so no
+/// race with a promotion or another change slips through):
+/// - someone else acts on it only when they outrank its person (an org admin never on
+///   an owner's or another admin's token);
+/// - its person cannot undo what someone else imposed: switch it back on after someone
+///   else switched it off, or change limits someone else set (owners, whom nobody
+///   outranks, may). `patch` is `None` for a revocation or rotation.
+fn person_key_rules(
+    actor: &Actor,
+    key: &KeyRecord,
+    person_role: Option<keyward_core::Role>,
+    patch: Option<&KeyPatch>,
+) -> Result<()> {
+    use keyward_core::{KeyKind, Owner, Role};
+    let person = match (&key.owner, key.kind) {
+        (Some(Owner::User { id, .. }), KeyKind::Personal | KeyKind::Worker) => id,
+        _ => return Ok(()),
+    };
+    let Some(authority) = &actor.authority else {
+        return Ok(()); // the system or an operator
+    };
+    if actor.id.as_deref() != Some(person.as_str()) {
+        if person_role.is_some_and(|target| !Role::outranks(authority.role, target)) {
+            return Err(StoreError::Forbidden(
+                "only someone ranked above a person acts on their tokens; only owners act on owners' and org admins' tokens",
+            ));
+        }
+        return Ok(());
+    }
+    let Some(patch) = patch else { return Ok(()) };
+    if authority.role == Some(Role::Owner) {
+        return Ok(());
+    }
+    let someone_else = |by: &Option<String>| {
+        by.as_deref()
+            .is_some_and(|b| b != person && b != ORGANIZATION_DEFAULTS)
+    };
+    if patch.enabled == Some(true) && !key.enabled && someone_else(&key.disabled_by) {
+        return Err(StoreError::Forbidden(
+            "someone else switched this key off; ask an admin to switch it on",
+        ));
+    }
+    if (patch.ratelimit.is_some() || patch.quota.is_some()) && someone_else(&key.limits_by) {
+        return Err(StoreError::Forbidden(
+            "this key's limits were set by someone else; ask an admin to change them",
+        ));
+    }
+    Ok(())
+}
+
 /// A key's `disabled_by` and `limits_by` after `patch`: who switched it off stays
 /// recorded while it is off; who set its limits, while it has any.
 fn restrictions_after(current: &KeyRecord, patch: &KeyPatch) -> (Option<String>, Option<String>) {
@@ -474,13 +532,13 @@ mod rotation {
     }
 }
 
-/// The acting key's row from [`sql::KEY_WORKS`]: (person's role, grants, scope).
-type KeyNow = (Option<String>, String, String);
+/// The acting key's row from [`sql::KEY_WORKS`]: (person's role, grants, scope, expiry).
+type KeyNow = (Option<String>, String, String, Option<i64>);
 
 /// Whether the acting key's row allows the change: the key works, and what the request
 /// was authorized with (role, grants, scope) still holds.
 fn actor_allowed(actor: &Actor, found: Option<KeyNow>) -> Result<()> {
-    let Some((role, permissions, scope)) = found else {
+    let Some((role, permissions, scope, _)) = found else {
         return Err(StoreError::ActorInactive);
     };
     let Some(authority) = &actor.authority else {
@@ -508,7 +566,7 @@ fn actor_allowed(actor: &Actor, found: Option<KeyNow>) -> Result<()> {
 /// cannot outlive its inviter's demotion or narrowing.
 fn inviter_may(inviter: &KeyNow, inv: &Invitation) -> Result<bool> {
     use keyward_core::Role;
-    let (role, permissions, _) = inviter;
+    let (role, permissions, _, _) = inviter;
     let holds: keyward_core::PermissionSet =
         serde_json::from_str(permissions).map_err(|_| rows::corrupt("permissions", permissions))?;
     let ranks = match role.as_deref().map(Role::parse) {

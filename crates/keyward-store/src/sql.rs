@@ -13,7 +13,7 @@
 /// scope, which a change compares with what its request was authorized with.
 pub const KEY_WORKS: &str = "SELECT k.id, (SELECT m.role FROM memberships m \
         WHERE m.org_id = k.org_id AND m.user_id = k.owner_id AND k.owner_type = 'user') AS role, \
-    k.permissions, k.scope \
+    k.permissions, k.scope, k.expires_at \
     FROM api_keys k JOIN organizations o ON o.id = k.org_id \
     WHERE k.id = $1 AND k.revoked_at IS NULL AND k.enabled = TRUE \
     AND (k.expires_at IS NULL OR k.expires_at > $2) AND o.deleted_at IS NULL \
@@ -84,3 +84,6 @@ pub const OWNERS: &str = "SELECT m.user_id FROM memberships m JOIN users u ON u.
 /// `$1` user id: one row if the person is a member of an organization that exists.
 pub const MEMBER_ANYWHERE: &str = "SELECT m.org_id FROM memberships m \
     JOIN organizations o ON o.id = m.org_id WHERE m.user_id = $1 AND o.deleted_at IS NULL";
+
+/// `$1` org id, `$2` user id: the person's role.
+pub const MEMBER_ROLE: &str = "SELECT role FROM memberships WHERE org_id = $1 AND user_id = $2";

@@ -148,12 +148,9 @@ pub fn operator() -> Actor {
     }
 }
 
+/// The operator's account name: from the process's real user id where the system says
+/// (not from `$USER`, which anyone can set), else the environment.
 fn os_user() -> String {
-    for var in ["USER", "LOGNAME", "USERNAME"] {
-        if let Some(u) = std::env::var(var).ok().filter(|u| !u.trim().is_empty()) {
-            return u.trim().to_owned();
-        }
-    }
     #[cfg(unix)]
     {
         use std::os::unix::fs::MetadataExt;
@@ -165,6 +162,15 @@ fn os_user() -> String {
                 })
             });
             return name.unwrap_or_else(|| format!("uid{uid}"));
+        }
+    }
+    for var in ["USER", "LOGNAME", "USERNAME"] {
+        if let Some(u) = std::env::var(var).ok().filter(|u| !u.trim().is_empty()) {
+            return u
+                .trim()
+                .chars()
+                .filter(|c| c.is_alphanumeric() || "._-".contains(*c))
+                .collect();
         }
     }
     "unknown".to_owned()

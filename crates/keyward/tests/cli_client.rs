@@ -993,6 +993,13 @@ fn an_existing_persons_invitation_needs_their_own_token() {
         "{}",
         out.stderr
     );
+    // Her key in KEYWARD_API_KEY is not sent to a server that asks for one unless
+    // KEYWARD_SERVER (in the environment, not a .env) names that server.
+    let mut with_env = alice.cmd(&["auth", "accept-invite", &code, "--server", &server.url]);
+    with_env.env("KEYWARD_API_KEY", &alice_in_my_org);
+    let out = run(with_env);
+    assert_eq!(out.code, 3, "{}", out.stderr);
+    assert!(out.stderr.contains("[identity_required]"), "{}", out.stderr);
     // A stored login for another server URL is not sent.
     alice.login(&server, &alice_in_my_org);
     let elsewhere = server.url.replace("127.0.0.1", "localhost");

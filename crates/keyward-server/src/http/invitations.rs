@@ -123,14 +123,19 @@ pub async fn create_invitation(
         .authorize(
             &state,
             "members:write",
-            Action::Write,
+            Action::Create,
             Target::Person(req.role),
         )
         .await?;
     let email = req.email.to_string();
     // Inviting again replaces a pending invitation of the same email, which is revoking
     // it: only for someone who could revoke it.
-    for pending in state.store.list_invitations(principal.org_id()).await? {
+    let now = state.clock.now();
+    let pending = state.store.list_invitations(principal.org_id()).await?;
+    for pending in pending
+        .into_iter()
+        .filter(|i| i.status_at(now) == InvitationStatus::Pending)
+    {
         let in_reach = principal
             .authorize(
                 &state,
@@ -151,7 +156,6 @@ pub async fn create_invitation(
         }
     }
     check_agents(&state, principal.org_id(), req.role, &req.agents).await?;
-    let now = state.clock.now();
     let lifetime = parse_duration(
         req.expires.as_deref().unwrap_or(DEFAULT_EXPIRY),
         Duration::days(30),

@@ -21,8 +21,6 @@ use utoipa::ToSchema;
 
 const MAX_GRACE: &str = "30d";
 const MAX_METADATA_BYTES: usize = 4096;
-/// `limits_by` of a key whose limits are the organization's defaults.
-const ORGANIZATION_DEFAULTS: &str = "organization";
 
 /// A key as listings show it: never the key, never its hash.
 #[derive(Debug, Serialize, ToSchema)]
@@ -280,44 +278,6 @@ pub(crate) fn bounded_expiry(
     }
 }
 
-/// A person editing their own key cannot undo what someone else imposed on it: switch
-/// it back on after someone else switched it off, or change limits someone else set (or
-/// the organization's defaults). Owners, whom nobody outranks, may.
-fn keep_restrictions(
-    principal: &Principal,
-    reach: &Reach,
-    current: &KeyRecord,
-    req: &UpdateKeyRequest,
-) -> Result<()> {
-    let person = match (&current.owner, current.kind) {
-        (Some(Owner::User { id, .. }), KeyKind::Personal | KeyKind::Worker) => id,
-        _ => return Ok(()),
-    };
-    let own = principal.actor_id() == *person;
-    if !own
-        || matches!(
-            reach,
-            Reach::Admin {
-                role: Some(keyward_core::Role::Owner)
-            }
-        )
-    {
-        return Ok(());
-    }
-    let by_someone_else = |by: &Option<String>| by.as_ref().is_some_and(|b| b != person);
-    if req.enabled == Some(true) && !current.enabled && by_someone_else(&current.disabled_by) {
-        return Err(ApiError::RoleForbidden(
-            "someone else switched this key off; ask an admin to switch it on".into(),
-        ));
-    }
-    if (req.ratelimit.is_some() || req.quota.is_some()) && by_someone_else(&current.limits_by) {
-        return Err(ApiError::RoleForbidden(
-            "this key's limits were set by someone else (or are the organization's defaults); ask an admin to change them".into(),
-        ));
-    }
-    Ok(())
-}
-
 pub(crate) fn check_limits(ratelimit: Option<&RateLimit>, quota: Option<&Quota>) -> Result<()> {
     if let Some(r) = ratelimit {
         r.validate()
@@ -558,7 +518,7 @@ pub async fn create_key(
             ratelimit.is_some() || quota.is_some(),
         ) {
             (true, _) => Some(principal.actor_id()),
-            (false, true) => Some(ORGANIZATION_DEFAULTS.to_owned()),
+            (false, true) => Some(keyward_store::ORGANIZATION_DEFAULTS.to_owned()),
             (false, false) => None,
         },
         ..NewKey::for_plain(
@@ -657,8 +617,7 @@ pub async fn update_key(
     Path(id): Path<String>,
     ApiJson(req): ApiJson<UpdateKeyRequest>,
 ) -> Result<Json<KeyView>> {
-    let (current, reach) = find(&state, &principal, "keys:write", Action::Write, &id).await?;
-    keep_restrictions(&principal, &reach, &current, &req)?;
+    let (current, _) = find(&state, &principal, "keys:write", Action::Write, &id).await?;
     if req.name.is_none()
         && req.permissions.is_none()
         && req.scope.is_none()
@@ -685,6 +644,25 @@ pub async fn update_key(
             return Err(ApiError::CannotGrant(
                 principal.key.permissions.missing_from(p),
             ));
+        }
+        // A service account's key holds at most the account's scopes.
+        if let Some(Owner::ServiceAccount { id: sa, .. }) = &current.owner {
+            let account = state
+                .store
+                .get_service_account(principal.org_id(), sa)
+                .await
+                .map_err(|_| ApiError::NotFound("service account"))?;
+            if !account.scopes.covers(p) {
+                return Err(ApiError::validation(
+                    "permissions",
+                    format!(
+                        "a key of service account {} holds at most its scopes ({}); missing: {}",
+                        account.name,
+                        account.scopes.to_strings().join(", "),
+                        account.scopes.missing_from(p).join(", ")
+                    ),
+                ));
+            }
         }
     }
     if let Some(scope) = &req.scope {
@@ -830,8 +808,7 @@ pub async fn rotate_key(
         MAX_GRACE,
     )
     .map_err(expiry_field("grace"))?;
-    // A replacement lives at most as long as the key it replaces did, and never longer
-    // than the key that rotates it (unless that is the key itself).
+    // A replacement lives at most as long as the key it replaces did, counted from now.
     let lifetime = old.expires_at.map(|end| now + (end - old.created_at));
     let expires_at = match req.expires.as_deref() {
         Some(e) => {
@@ -851,11 +828,8 @@ pub async fn rotate_key(
         }
         None => lifetime,
     };
-    let expires_at = if principal.key.id == old.id {
-        expires_at
-    } else {
-        bounded_expiry(&principal, expires_at, req.expires.is_some())?
-    };
+    // Nor than the key rotating it, itself included: a key cannot renew itself forever.
+    let expires_at = bounded_expiry(&principal, expires_at, req.expires.is_some())?;
     let revoke_old = grace.is_zero();
     let old_ends_at = match old.expires_at {
         Some(end) if end < now + grace => end,

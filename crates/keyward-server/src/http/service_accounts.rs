@@ -130,7 +130,7 @@ pub async fn create_service_account(
         .authorize(
             &state,
             "service_accounts:write",
-            Action::Write,
+            Action::Create,
             Target::Organization,
         )
         .await?;
@@ -194,7 +194,7 @@ pub async fn create_service_account_key(
         .authorize(
             &state,
             "service_accounts:write",
-            Action::Write,
+            Action::Create,
             Target::Organization,
         )
         .await?;

@@ -108,7 +108,7 @@ impl PgStore {
         }
         if let Some(key_id) = &audit.actor.key_id {
             let found: Option<crate::KeyNow> = sqlx::query_as::<_, crate::KeyNow>(&format!(
-                "SELECT role, permissions, scope FROM ({}) AS w",
+                "SELECT role, permissions, scope, expires_at FROM ({}) AS w",
                 sql::KEY_WORKS
             ))
             .bind(key_id)
@@ -508,13 +508,13 @@ async fn inviter_still_may(
     conn: &mut sqlx::PgConnection,
     inv: &Invitation,
     at: DateTime<Utc>,
-) -> Result<bool> {
+) -> Result<Option<Option<DateTime<Utc>>>> {
     let Some(mut key) = inv.created_by_key.clone() else {
-        return Ok(true);
+        return Ok(Some(None));
     };
     for _ in 0..16 {
         let now: Option<crate::KeyNow> = sqlx::query_as(&format!(
-            "SELECT role, permissions, scope FROM ({}) AS w",
+            "SELECT role, permissions, scope, expires_at FROM ({}) AS w",
             sql::KEY_WORKS
         ))
         .bind(&key)
@@ -522,7 +522,8 @@ async fn inviter_still_may(
         .fetch_optional(&mut *conn)
         .await?;
         if let Some(now) = now {
-            return crate::inviter_may(&now, inv);
+            let expires = now.3.map(from_ms);
+            return Ok(crate::inviter_may(&now, inv)?.then_some(expires));
         }
         let next: Option<Option<String>> =
             sqlx::query_scalar("SELECT rotated_to FROM api_keys WHERE id = $1")
@@ -531,10 +532,23 @@ async fn inviter_still_may(
                 .await?;
         match next.flatten() {
             Some(replacement) => key = replacement,
-            None => return Ok(false),
+            None => return Ok(None),
         }
     }
-    Ok(false)
+    Ok(None)
+}
+
+/// The role of the person who owns `key` (`None` for keys that are nobody's token).
+async fn person_role(conn: &mut sqlx::PgConnection, key: &KeyRecord) -> Result<Option<Role>> {
+    let Some(Owner::User { id, .. }) = &key.owner else {
+        return Ok(None);
+    };
+    let role: Option<String> = sqlx::query_scalar(sql::MEMBER_ROLE)
+        .bind(&key.org_id)
+        .bind(id)
+        .fetch_optional(&mut *conn)
+        .await?;
+    Ok(role.as_deref().and_then(Role::parse))
 }
 
 fn bad_cursor() -> StoreError {
@@ -727,6 +741,8 @@ impl Store for PgStore {
         if current.revoked_at.is_some() {
             return Err(StoreError::Conflict(Conflict::KeyRevoked));
         }
+        let role = person_role(&mut tx, &current).await?;
+        crate::person_key_rules(&audit.actor, &current, role, Some(patch))?;
         let name = patch.name.as_deref().unwrap_or(&current.name);
         let permissions = patch.permissions.as_ref().unwrap_or(&current.permissions);
         let scope = patch.scope.as_ref().unwrap_or(&current.scope);
@@ -774,6 +790,9 @@ impl Store for PgStore {
         audit: NewAuditEvent,
     ) -> Result<(KeyRecord, bool)> {
         let mut tx = self.begin_change(&audit).await?;
+        let current = fetch_key(&mut tx, org_id, id).await?;
+        let role = person_role(&mut tx, &current).await?;
+        crate::person_key_rules(&audit.actor, &current, role, None)?;
         let done = sqlx::query(
             "UPDATE api_keys SET revoked_at = $1, revoked_by = $2 WHERE org_id = $3 AND id = $4 AND revoked_at IS NULL",
         )
@@ -803,6 +822,8 @@ impl Store for PgStore {
         if old.rotated_to.is_some() {
             return Err(StoreError::Conflict(Conflict::KeyAlreadyRotated));
         }
+        let role = person_role(&mut tx, &old).await?;
+        crate::person_key_rules(&r.audit[0].actor, &old, role, None)?;
         if !rotation::still_matches(&old, &r.replacement) {
             return Err(StoreError::Conflict(Conflict::ChangedMeanwhile));
         }
@@ -1452,10 +1473,12 @@ impl Store for PgStore {
         if inv.accepted_at.is_some() {
             return Err(StoreError::Conflict(Conflict::InvitationUsed));
         }
-        let inviter_works = inviter_still_may(&mut tx, &inv, a.at).await?;
-        if inv.revoked_at.is_some() || inv.expires_at <= a.at || !inviter_works {
+        let inviter = inviter_still_may(&mut tx, &inv, a.at).await?;
+        let Some(inviter_expires) =
+            inviter.filter(|_| inv.revoked_at.is_none() && inv.expires_at > a.at)
+        else {
             return Err(StoreError::Conflict(Conflict::InvitationExpired));
-        }
+        };
         if !exists(&mut tx, sql::ORG_ALIVE, &[&org_id]).await? {
             return Err(StoreError::Gone("organization"));
         }
@@ -1506,12 +1529,19 @@ impl Store for PgStore {
             .execute(&mut *tx)
             .await?;
         set_agent_admins(&mut tx, &org_id, &user_id, &inv.agents).await?;
+        // The first token does not outlive the key that issued the invitation: a leaked
+        // short-lived admin key cannot plant a lasting credential.
+        let expires_at = match (a.key.expires_at, inviter_expires) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
         let key = NewKey {
             org_id: org_id.clone(),
             owner: Some(Owner::User {
                 id: user_id.clone(),
                 name: inv.email.clone(),
             }),
+            expires_at,
             ..a.key
         };
         check_limits(&mut tx, &key).await?;

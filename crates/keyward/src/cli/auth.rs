@@ -310,7 +310,11 @@ async fn accept_invite(ctx: &Context, args: AcceptInviteArgs) -> CmdResult {
     let (accepted, sent) = match client.accept_invitation(&code, None).await {
         Ok(accepted) => (accepted, None),
         Err(e) if e.code() == Some(&ErrorCode::IdentityRequired) => {
-            let (resolved, keyed) = match ctx.connect() {
+            let found = ctx
+                .key_bound_to(&server)
+                .and_then(|resolved| Ok((ctx.client_for(&resolved)?, resolved)))
+                .map(|(client, resolved)| (resolved, client));
+            let (resolved, keyed) = match found {
                 Ok(found) => found,
                 Err(f) if f.code == "not_logged_in" => {
                     return Err(Failure::new(
