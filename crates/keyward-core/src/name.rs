@@ -26,7 +26,21 @@ pub enum NameError {
 /// bidirectional embeddings, overrides and isolates, and zero-width characters. A name
 /// holding them can pass for another in a listing.
 fn is_invisible_formatting(c: char) -> bool {
-    matches!(c, '\u{200B}'..='\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2060}'..='\u{2064}' | '\u{2066}'..='\u{2069}' | '\u{FEFF}')
+    matches!(c,
+        '\u{00AD}' // soft hyphen
+        | '\u{034F}' // combining grapheme joiner
+        | '\u{061C}' // Arabic letter mark
+        | '\u{115F}' | '\u{1160}' | '\u{3164}' | '\u{FFA0}' // Hangul fillers
+        | '\u{17B4}' | '\u{17B5}' // Khmer inherent vowels
+        | '\u{180B}'..='\u{180F}' // Mongolian variation selectors and vowel separator
+        | '\u{200B}'..='\u{200F}' // zero-width characters, LRM, RLM
+        | '\u{2028}'..='\u{202E}' // line and paragraph separators, embeddings, overrides
+        | '\u{2060}'..='\u{206F}' // word joiner, invisible operators, isolates
+        | '\u{FEFF}' // zero-width no-break space
+        | '\u{FFF9}'..='\u{FFFB}' // interlinear annotation
+        | '\u{1D173}'..='\u{1D17A}' // musical formatting
+        | '\u{E0000}'..='\u{E007F}' // tags
+    )
 }
 
 impl Name {
@@ -78,7 +92,16 @@ mod tests {
 
     #[test]
     fn names_that_hide_or_reorder_text_are_refused() {
-        for bad in ["acme\u{202E}moc", "ac\u{200B}me", "\u{2066}x\u{2069}"] {
+        for bad in [
+            "acme\u{202E}moc",
+            "ac\u{200B}me",
+            "\u{2066}x\u{2069}",
+            "a\u{061C}b",
+            "a\u{00AD}b",
+            "a\u{3164}b",
+            "a\u{E0041}b",
+            "a\u{2028}b",
+        ] {
             assert_eq!(
                 Name::parse(bad).unwrap_err(),
                 NameError::InvisibleFormatting,

@@ -73,6 +73,7 @@ impl Principal {
                 role: self.role.get().copied(),
                 permissions: self.key.permissions.clone(),
                 scope: self.key.scope.clone(),
+                rotated: self.key.rotated_to.is_some(),
             }),
         }
     }

@@ -1022,6 +1022,28 @@ async fn people_cannot_undo_restrictions_others_put_on_their_keys() {
             .status,
         StatusCode::OK
     );
+    // Switched off by its person, then by an admin: the admin's switch is the one that
+    // holds.
+    for (who, body) in [
+        (&member, json!({"enabled": false})),
+        (&admin, json!({"enabled": false})),
+    ] {
+        assert_eq!(app.patch(&path, who, body).await.status, StatusCode::OK);
+    }
+    let r = app.patch(&path, &member, json!({"enabled": true})).await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN, "{}", r.body);
+    assert_eq!(
+        app.get(&path, &admin).await.body["disabled_by"]
+            .as_str()
+            .map(|s| s.starts_with("usr_")),
+        Some(true)
+    );
+    assert_eq!(
+        app.patch(&path, &admin, json!({"enabled": true}))
+            .await
+            .status,
+        StatusCode::OK
+    );
     // Limits set by an admin stay.
     let limit = json!({"ratelimit": {"limit": 10, "period": "1m"}});
     assert_eq!(
@@ -1208,10 +1230,11 @@ async fn an_admins_switch_off_wins_a_race_with_its_person() {
     }
 }
 
-/// A key in its rotation grace period mints nothing, and a key cannot renew itself past
-/// its own expiry by rotating itself.
+/// A key renews itself by rotation for its own lifetime at a time, never longer; a key in
+/// its rotation grace period mints nothing (it cannot take over its own replacement);
+/// and another key rotating it says so rather than shortening its life silently.
 #[tokio::test]
-async fn rotated_and_short_lived_keys_cannot_renew_themselves() {
+async fn rotation_renews_within_the_keys_lifetime_and_grace_keys_mint_nothing() {
     let app = TestApp::spawn().await;
     let (member, _) = app.join("dev@company.com", "member", &[]).await;
     let made = app
@@ -1225,9 +1248,16 @@ async fn rotated_and_short_lived_keys_cannot_renew_themselves() {
         made.body["key"].as_str().unwrap().to_owned(),
         made.body["id"].as_str().unwrap().to_owned(),
     );
-    let ends = made.body["expires_at"].clone();
     app.clock.advance(chrono::Duration::days(1));
-    // Rotating itself: the replacement does not outlive it.
+    // Rotating itself for longer than its lifetime: refused; for its lifetime: renewed.
+    let r = app
+        .post(
+            &format!("/v1/keys/{leaked_id}/rotate"),
+            &leaked,
+            json!({"grace": "1h", "expires": "30d"}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.body);
     let r = app
         .post(
             &format!("/v1/keys/{leaked_id}/rotate"),
@@ -1236,7 +1266,9 @@ async fn rotated_and_short_lived_keys_cannot_renew_themselves() {
         )
         .await;
     assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
-    assert_eq!(r.body["expires_at"], ends, "{}", r.body);
+    let renewed = (common::start_time() + chrono::Duration::days(8))
+        .to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+    assert_eq!(r.body["expires_at"], renewed.as_str(), "{}", r.body);
     let successor = r.body["id"].as_str().unwrap().to_owned();
     // In grace, the old key creates and rotates nothing, its successor included.
     let r = app
@@ -1251,6 +1283,64 @@ async fn rotated_and_short_lived_keys_cannot_renew_themselves() {
         app.get("/v1/me", &leaked).await.status,
         StatusCode::OK,
         "it still works"
+    );
+}
+
+/// Another key rotating a key keeps the key's lifetime, which may not outlive the
+/// rotating key: it is refused with a clear message rather than shortened silently.
+#[tokio::test]
+async fn rotating_with_a_shorter_lived_key_is_refused_not_shortened() {
+    let app = TestApp::spawn().await;
+    let (short, _) = app
+        .create_key(json!({"name": "short", "expires": "7d"}))
+        .await;
+    let (_, bot) = app.create_key(json!({"name": "bot", "kind": "api"})).await;
+    let r = app
+        .post(&format!("/v1/keys/{bot}/rotate"), &short, json!({}))
+        .await;
+    assert_eq!(
+        (r.status, r.body["field"].as_str()),
+        (StatusCode::UNPROCESSABLE_ENTITY, Some("expires")),
+        "{}",
+        r.body
+    );
+    let r = app
+        .post(
+            &format!("/v1/keys/{bot}/rotate"),
+            &short,
+            json!({"expires": "7d"}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+}
+
+/// An invitation issued by a key that is later rotated (grace period) gives a first token
+/// that follows the replacement, not the ending grace.
+#[tokio::test]
+async fn an_invitation_follows_its_inviting_key_through_a_rotation() {
+    let app = TestApp::spawn().await;
+    let (inviter, inviter_id) = app.create_key(json!({"name": "inviter"})).await;
+    let code = app
+        .invite(
+            &inviter,
+            json!({"email": "new@company.com", "role": "member"}),
+        )
+        .await;
+    let r = app
+        .post(
+            &format!("/v1/keys/{inviter_id}/rotate"),
+            &app.owner_token,
+            json!({"grace": "2h"}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+    let r = app.accept(&code, None).await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+    assert_eq!(
+        r.body["token"]["expires_at"],
+        serde_json::Value::Null,
+        "{}",
+        r.body
     );
 }
 

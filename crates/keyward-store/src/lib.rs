@@ -478,9 +478,25 @@ fn person_key_rules(
 /// recorded while it is off; who set its limits, while it has any.
 fn restrictions_after(current: &KeyRecord, patch: &KeyPatch) -> (Option<String>, Option<String>) {
     let enabled = patch.enabled.unwrap_or(current.enabled);
+    let person = match (&current.owner, current.kind) {
+        (
+            Some(keyward_core::Owner::User { id, .. }),
+            keyward_core::KeyKind::Personal | keyward_core::KeyKind::Worker,
+        ) => Some(id.as_str()),
+        _ => None,
+    };
     let disabled_by = match (current.enabled, enabled) {
         (_, true) => None,
         (true, false) => patch.by.clone(),
+        // Switched off again while off: someone else's switch outweighs the key's
+        // person's own, so the person cannot turn it back on afterwards.
+        (false, false)
+            if patch.enabled == Some(false)
+                && patch.by.as_deref() != person
+                && (current.disabled_by.is_none() || current.disabled_by.as_deref() == person) =>
+        {
+            patch.by.clone()
+        }
         (false, false) => current.disabled_by.clone(),
     };
     let ratelimit = patch.ratelimit.unwrap_or(current.ratelimit);
@@ -512,6 +528,8 @@ mod rotation {
             && old.workspace_id == replacement.workspace_id
             && old.channel_id == replacement.channel_id
             && old.kind == replacement.kind
+            && old.disabled_by == replacement.disabled_by
+            && old.limits_by == replacement.limits_by
     }
 
     /// When rotating `old`, which was itself a replacement, the audit event that ends
@@ -532,13 +550,14 @@ mod rotation {
     }
 }
 
-/// The acting key's row from [`sql::KEY_WORKS`]: (person's role, grants, scope, expiry).
-type KeyNow = (Option<String>, String, String, Option<i64>);
+/// The acting key's row from [`sql::KEY_WORKS`]: (person's role, grants, scope, expiry,
+/// the key that replaced it if it was rotated).
+type KeyNow = (Option<String>, String, String, Option<i64>, Option<String>);
 
 /// Whether the acting key's row allows the change: the key works, and what the request
 /// was authorized with (role, grants, scope) still holds.
 fn actor_allowed(actor: &Actor, found: Option<KeyNow>) -> Result<()> {
-    let Some((role, permissions, scope, _)) = found else {
+    let Some((role, permissions, scope, _, rotated_to)) = found else {
         return Err(StoreError::ActorInactive);
     };
     let Some(authority) = &actor.authority else {
@@ -553,6 +572,7 @@ fn actor_allowed(actor: &Actor, found: Option<KeyNow>) -> Result<()> {
     if authority.role.is_some_and(|r| Some(r) != role_now)
         || authority.permissions != permissions_now
         || authority.scope != scope_now
+        || authority.rotated != rotated_to.is_some()
     {
         return Err(StoreError::ActorChanged);
     }
@@ -566,7 +586,7 @@ fn actor_allowed(actor: &Actor, found: Option<KeyNow>) -> Result<()> {
 /// cannot outlive its inviter's demotion or narrowing.
 fn inviter_may(inviter: &KeyNow, inv: &Invitation) -> Result<bool> {
     use keyward_core::Role;
-    let (role, permissions, _, _) = inviter;
+    let (role, permissions, _, _, _) = inviter;
     let holds: keyward_core::PermissionSet =
         serde_json::from_str(permissions).map_err(|_| rows::corrupt("permissions", permissions))?;
     let ranks = match role.as_deref().map(Role::parse) {

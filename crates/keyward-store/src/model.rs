@@ -169,6 +169,9 @@ pub struct Authority {
     pub role: Option<Role>,
     pub permissions: PermissionSet,
     pub scope: Scope,
+    /// Whether the key had been rotated (was in its grace period): a key rotated while
+    /// the request ran no longer has the standing it was authorized with.
+    pub rotated: bool,
 }
 
 #[derive(Debug, Clone)]

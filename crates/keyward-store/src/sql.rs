@@ -13,7 +13,7 @@
 /// scope, which a change compares with what its request was authorized with.
 pub const KEY_WORKS: &str = "SELECT k.id, (SELECT m.role FROM memberships m \
         WHERE m.org_id = k.org_id AND m.user_id = k.owner_id AND k.owner_type = 'user') AS role, \
-    k.permissions, k.scope, k.expires_at \
+    k.permissions, k.scope, k.expires_at, k.rotated_to \
     FROM api_keys k JOIN organizations o ON o.id = k.org_id \
     WHERE k.id = $1 AND k.revoked_at IS NULL AND k.enabled = TRUE \
     AND (k.expires_at IS NULL OR k.expires_at > $2) AND o.deleted_at IS NULL \

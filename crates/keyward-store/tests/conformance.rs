@@ -1213,6 +1213,7 @@ async fn changes_made_with_a_key_that_stopped_working_write_nothing(store: Arc<d
         role: Some(role),
         permissions: PermissionSet::all(),
         scope: Scope::Organization,
+        rotated: false,
     };
     as_admin.actor.authority = Some(authority(keyward_core::Role::OrgAdmin));
     assert!(matches!(
@@ -1239,8 +1240,46 @@ async fn changes_made_with_a_key_that_stopped_working_write_nothing(store: Arc<d
             .await,
         Err(StoreError::ActorChanged)
     ));
+    // A key rotated after the request was authorized: it no longer mints.
+    let mut replacement = new_key(
+        &org.id,
+        KeyKind::Personal,
+        user(still.owner.as_ref().unwrap().id()),
+        Scope::Organization,
+    );
+    replacement.rotated_from = Some(still.id.clone());
+    replacement.owner = still.owner.clone();
+    store
+        .rotate_key(Rotation {
+            org_id: org.id.clone(),
+            old_id: still.id.clone(),
+            replacement: NewKey {
+                permissions: still.permissions.clone(),
+                ..replacement
+            },
+            old_ends_at: t0() + Duration::hours(1),
+            revoke_old: false,
+            revoked_by: "me".into(),
+            audit: vec![event(&org.id, "key.rotate")],
+        })
+        .await
+        .unwrap();
+    let mut before_rotation = acting(&org.id, &still.id, t0());
+    before_rotation.actor.authority = Some(authority(keyward_core::Role::Member));
+    assert!(matches!(
+        store
+            .create_key(
+                new_key(&org.id, KeyKind::Api, None, Scope::Organization),
+                before_rotation
+            )
+            .await,
+        Err(StoreError::ActorChanged)
+    ));
     let mut as_member = acting(&org.id, &still.id, t0());
-    as_member.actor.authority = Some(authority(keyward_core::Role::Member));
+    as_member.actor.authority = Some(Authority {
+        rotated: true,
+        ..authority(keyward_core::Role::Member)
+    });
     store
         .create_key(
             new_key(&org.id, KeyKind::Api, None, Scope::Organization),

@@ -150,10 +150,24 @@ struct BootstrapArgs {
     json: bool,
 }
 
+/// The commands that run the server or work on its database, which read `.env`.
+const SERVER_COMMANDS: &[&str] = &["serve", "bootstrap", "migrate", "backup", "admin", "dev"];
+
 fn main() -> ExitCode {
-    // `.env` feeds the server's settings; the client reads its own variables from it
-    // as a separate layer (see cli::dotenv).
-    cli::dotenv::load_server_settings();
+    // `.env` feeds the settings of the server's own commands (and `${VAR}` in
+    // keyward.yaml). Client commands never load it into the environment: a `.env` in a
+    // cloned repository must not set HTTP_PROXY or the config directory for a command
+    // that sends a stored key; the client reads only its own variables from it, as a
+    // separate layer (see cli::dotenv).
+    let first = cli::command(Cli::command()).try_get_matches();
+    let for_the_server = first
+        .as_ref()
+        .ok()
+        .and_then(|m| m.subcommand_name())
+        .is_some_and(|c| SERVER_COMMANDS.contains(&c));
+    if for_the_server {
+        cli::dotenv::load_server_settings();
+    }
     let matches = cli::command(Cli::command()).get_matches();
     let cli = match Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit()) {
         Cli {

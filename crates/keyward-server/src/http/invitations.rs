@@ -339,7 +339,13 @@ pub async fn accept_invitation(
         }
     };
     let plain = PlainKey::generate(KeyKind::Personal, Environment::Live);
+    // An existing person proving who they are with an expiring key gets a first token
+    // that expires no later (the store also bounds it by the inviting key).
     let key = NewKey {
+        expires_at: match &invitee {
+            Invitee::Existing { .. } => principal.as_ref().and_then(|p| p.key.expires_at),
+            _ => None,
+        },
         permissions: invitation.permissions.clone(),
         ..NewKey::for_plain(
             &plain,

@@ -52,6 +52,10 @@ pub struct KeyView {
     pub workspace: Option<String>,
     /// The channel a channel token belongs to.
     pub channel: Option<String>,
+    /// While switched off: who switched it off (a user or service-account id).
+    pub disabled_by: Option<String>,
+    /// Who set its rate limit or quota (an id, or `organization` for the defaults).
+    pub limits_by: Option<String>,
     /// Requests allowed per period, if limited.
     pub ratelimit: Option<RateLimit>,
     /// Credits verifications spend, if the key has a quota.
@@ -86,6 +90,8 @@ impl KeyView {
             rotated_to: k.rotated_to.clone(),
             workspace: k.workspace_id.clone(),
             channel: k.channel_id.clone(),
+            disabled_by: k.disabled_by.clone(),
+            limits_by: k.limits_by.clone(),
             ratelimit: k.ratelimit,
             quota: k.quota,
         }
@@ -828,8 +834,28 @@ pub async fn rotate_key(
         }
         None => lifetime,
     };
-    // Nor than the key rotating it, itself included: a key cannot renew itself forever.
-    let expires_at = bounded_expiry(&principal, expires_at, req.expires.is_some())?;
+    let expires_at = if principal.key.id == old.id {
+        // Renewal: a key may rotate itself into the same lifetime again, so its holder
+        // can keep it alive (the old secret ends with the grace period).
+        expires_at
+    } else if req.expires.is_some() {
+        bounded_expiry(&principal, expires_at, true)?
+    } else {
+        // Another key rotates it: the replacement keeps the old key's lifetime, which
+        // must not outlive the rotating key; say so rather than shorten it silently.
+        match (principal.key.expires_at, expires_at) {
+            (Some(limit), at) if at.is_none_or(|at| at > limit) => {
+                return Err(ApiError::validation(
+                    "expires",
+                    format!(
+                        "the replacement would keep the key's lifetime, past {} when the key rotating it expires; pass expires no later than that, or rotate with a longer-lived key",
+                        limit.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+                    ),
+                ))
+            }
+            _ => expires_at,
+        }
+    };
     let revoke_old = grace.is_zero();
     let old_ends_at = match old.expires_at {
         Some(end) if end < now + grace => end,

@@ -108,7 +108,7 @@ impl PgStore {
         }
         if let Some(key_id) = &audit.actor.key_id {
             let found: Option<crate::KeyNow> = sqlx::query_as::<_, crate::KeyNow>(&format!(
-                "SELECT role, permissions, scope, expires_at FROM ({}) AS w",
+                "SELECT role, permissions, scope, expires_at, rotated_to FROM ({}) AS w",
                 sql::KEY_WORKS
             ))
             .bind(key_id)
@@ -509,30 +509,36 @@ async fn inviter_still_may(
     inv: &Invitation,
     at: DateTime<Utc>,
 ) -> Result<Option<Option<DateTime<Utc>>>> {
-    let Some(mut key) = inv.created_by_key.clone() else {
+    let Some(first) = inv.created_by_key.clone() else {
         return Ok(Some(None));
     };
-    for _ in 0..16 {
+    // The issuing key and its replacements, oldest first (a few at most).
+    let mut chain = vec![first];
+    while chain.len() < 16 {
+        let next: Option<Option<String>> =
+            sqlx::query_scalar("SELECT rotated_to FROM api_keys WHERE id = $1")
+                .bind(chain.last().expect("not empty"))
+                .fetch_optional(&mut *conn)
+                .await?;
+        match next.flatten() {
+            Some(replacement) => chain.push(replacement),
+            None => break,
+        }
+    }
+    // The newest that works decides: a key in its grace period gives way to its
+    // replacement, whose expiry the first token inherits.
+    for key in chain.iter().rev() {
         let now: Option<crate::KeyNow> = sqlx::query_as(&format!(
-            "SELECT role, permissions, scope, expires_at FROM ({}) AS w",
+            "SELECT role, permissions, scope, expires_at, rotated_to FROM ({}) AS w",
             sql::KEY_WORKS
         ))
-        .bind(&key)
+        .bind(key)
         .bind(ms(at))
         .fetch_optional(&mut *conn)
         .await?;
         if let Some(now) = now {
             let expires = now.3.map(from_ms);
             return Ok(crate::inviter_may(&now, inv)?.then_some(expires));
-        }
-        let next: Option<Option<String>> =
-            sqlx::query_scalar("SELECT rotated_to FROM api_keys WHERE id = $1")
-                .bind(&key)
-                .fetch_optional(&mut *conn)
-                .await?;
-        match next.flatten() {
-            Some(replacement) => key = replacement,
-            None => return Ok(None),
         }
     }
     Ok(None)

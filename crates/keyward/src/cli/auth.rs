@@ -67,9 +67,10 @@ pub enum AuthCommand {
             token on stdout when stdout is not a terminal). Nobody else ever sees that token.\n\n\
             The code is sent first without any key, which is all a person new to this Keyward \
             server needs. If your email already has an account there, the server asks for proof \
-            (identity_required): the command then sends the key it would use for that server \
-            (--token, KEYWARD_API_KEY, .env, or the stored login if it is for the same server), \
-            which must be one of your own personal access tokens, from any organization. \
+            (identity_required): the command then sends a key that is unmistakably for that \
+            server: --token, KEYWARD_API_KEY when KEYWARD_SERVER in the environment names the \
+            same server, or the stored login for it (never a key from .env). It must be one of \
+            your own personal access tokens, from any organization. \
             --login stores the new token as your login for the server.",
         after_help = "Examples:\n  \
             keyward auth accept-invite kw_inv_… --server https://keys.example.com --login\n  \
