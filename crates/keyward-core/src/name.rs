@@ -23,8 +23,10 @@ pub enum NameError {
 }
 
 /// Characters that change how the text around them is displayed without being seen:
-/// bidirectional embeddings, overrides and isolates, and zero-width characters. A name
-/// holding them can pass for another in a listing.
+/// Unicode's default-ignorable code points (bidirectional embeddings, overrides and
+/// isolates, zero-width characters, fillers, tags) and a few blanks. A name holding them
+/// can pass for another in a listing. The emoji variation selectors (U+FE00–FE0F) stay
+/// allowed: "❤️" needs one.
 fn is_invisible_formatting(c: char) -> bool {
     matches!(c,
         '\u{00AD}' // soft hyphen
@@ -38,8 +40,12 @@ fn is_invisible_formatting(c: char) -> bool {
         | '\u{2060}'..='\u{206F}' // word joiner, invisible operators, isolates
         | '\u{FEFF}' // zero-width no-break space
         | '\u{FFF9}'..='\u{FFFB}' // interlinear annotation
+        | '\u{FFF0}'..='\u{FFF8}' // unassigned specials
+        | '\u{2800}' // braille blank
+        | '\u{13430}'..='\u{1343F}' // Egyptian hieroglyph format controls
+        | '\u{1BCA0}'..='\u{1BCA3}' // shorthand format controls
         | '\u{1D173}'..='\u{1D17A}' // musical formatting
-        | '\u{E0000}'..='\u{E007F}' // tags
+        | '\u{E0000}'..='\u{E0FFF}' // tags and variation selectors supplement
     )
 }
 
@@ -101,6 +107,9 @@ mod tests {
             "a\u{3164}b",
             "a\u{E0041}b",
             "a\u{2028}b",
+            "a\u{2800}b",
+            "a\u{E0100}b",
+            "a\u{1BCA0}b",
         ] {
             assert_eq!(
                 Name::parse(bad).unwrap_err(),
@@ -109,6 +118,7 @@ mod tests {
             );
         }
         assert!(Name::parse("Ünïcödé ✓ 名前").is_ok());
+        assert!(Name::parse("\u{2764}\u{FE0F} prod").is_ok());
     }
 
     #[test]
