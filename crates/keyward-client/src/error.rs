@@ -17,14 +17,25 @@ pub enum ErrorCode {
     TokenRevoked,
     TokenDisabled,
     TokenExpired,
+    /// The key stopped working while the request ran (revoked, switched off, or its
+    /// owner removed); nothing was changed.
+    TokenWithdrawn,
     Forbidden,
     CannotGrant,
+    /// The caller's role or key scope does not reach the target (e.g. an org admin
+    /// acting on an owner).
+    RoleForbidden,
     KeyKindNotAllowed,
+    LegacyTokensDisabled,
     ChannelNotFound,
     KeyLimitReached,
+    /// A person created as many organizations as the server allows.
+    OrgLimitReached,
     ResourceInUse,
     LastOwner,
     InvalidJson,
+    /// The request contradicts itself (e.g. two different hook ids).
+    BadRequest,
     ValidationFailed,
     UnsupportedMediaType,
     PayloadTooLarge,
@@ -34,6 +45,25 @@ pub enum ErrorCode {
     KeyRevoked,
     KeyAlreadyRotated,
     Conflict,
+    /// The invited person is already a member of the organization.
+    AlreadyMember,
+    /// What the request acted on changed while it ran (a member's role, a key being
+    /// rotated); nothing was changed.
+    ChangedMeanwhile,
+    /// The invitation's code was already redeemed.
+    InvitationUsed,
+    /// The email has a pending invitation that only someone ranked higher may replace.
+    InvitationPending,
+    /// The invitation expired or was revoked.
+    InvitationExpired,
+    /// The invited email already has an account: accept with one of its own personal
+    /// access tokens.
+    IdentityRequired,
+    /// The server does not let people create organizations.
+    OrgCreationDisabled,
+    /// The caller's role, or its key's permissions or scope, changed while the request
+    /// ran; nothing was changed.
+    AuthorizationChanged,
     RateLimited,
     InternalError,
     Other(String),
@@ -48,11 +78,19 @@ const CODES: &[(&str, ErrorCode)] = &[
     ("token_revoked", ErrorCode::TokenRevoked),
     ("token_expired", ErrorCode::TokenExpired),
     ("token_disabled", ErrorCode::TokenDisabled),
+    ("token_withdrawn", ErrorCode::TokenWithdrawn),
+    ("bad_request", ErrorCode::BadRequest),
+    ("authorization_changed", ErrorCode::AuthorizationChanged),
+    ("changed_meanwhile", ErrorCode::ChangedMeanwhile),
+    ("invitation_pending", ErrorCode::InvitationPending),
     ("forbidden", ErrorCode::Forbidden),
     ("cannot_grant", ErrorCode::CannotGrant),
+    ("role_forbidden", ErrorCode::RoleForbidden),
     ("key_kind_not_allowed", ErrorCode::KeyKindNotAllowed),
+    ("legacy_tokens_disabled", ErrorCode::LegacyTokensDisabled),
     ("channel_not_found", ErrorCode::ChannelNotFound),
     ("key_limit_reached", ErrorCode::KeyLimitReached),
+    ("org_limit_reached", ErrorCode::OrgLimitReached),
     ("resource_in_use", ErrorCode::ResourceInUse),
     ("last_owner", ErrorCode::LastOwner),
     ("invalid_json", ErrorCode::InvalidJson),
@@ -65,6 +103,11 @@ const CODES: &[(&str, ErrorCode)] = &[
     ("key_revoked", ErrorCode::KeyRevoked),
     ("key_already_rotated", ErrorCode::KeyAlreadyRotated),
     ("conflict", ErrorCode::Conflict),
+    ("already_member", ErrorCode::AlreadyMember),
+    ("invitation_used", ErrorCode::InvitationUsed),
+    ("invitation_expired", ErrorCode::InvitationExpired),
+    ("identity_required", ErrorCode::IdentityRequired),
+    ("org_creation_disabled", ErrorCode::OrgCreationDisabled),
     ("rate_limited", ErrorCode::RateLimited),
     ("internal_error", ErrorCode::InternalError),
 ];

@@ -15,13 +15,15 @@
 //! ```
 //!
 //! Errors carry the server's stable code ([`ErrorCode`]). The raw key lives in
-//! [`ApiKey`], whose `Debug` shows only its prefix and whose memory is zeroed on drop.
+//! [`ApiKey`], an invitation code in [`InvitationCode`]: their `Debug` shows only the
+//! prefix, they are neither `Display` nor `Serialize`, and their memory is zeroed on drop.
 
 mod error;
 mod organization;
 mod types;
 
 pub use error::{ApiError, Error, ErrorCode};
+pub use keyward_core::invite::InviteCodeError;
 pub use keyward_core::key::check as offline_check;
 pub use keyward_core::KeyError;
 pub use types::*;
@@ -102,11 +104,51 @@ impl<'de> Deserialize<'de> for ApiKey {
     }
 }
 
-/// A client for one server and one key. Cheap to clone.
+/// A one-time invitation code (`kw_inv_…`). It is not a credential of the invited
+/// person, but whoever holds it can redeem it once, so it is kept like a key: `Debug`
+/// shows only the prefix, and its memory is zeroed on drop.
+#[derive(Clone, PartialEq, Eq)]
+pub struct InvitationCode(Zeroizing<String>);
+
+impl InvitationCode {
+    /// Takes the code as given (surrounding whitespace removed), unchecked.
+    pub fn new(raw: impl Into<String>) -> Self {
+        let raw = Zeroizing::new(raw.into());
+        Self(Zeroizing::new(raw.trim().to_owned()))
+    }
+
+    /// Takes the code only if its prefix, shape and checksum are right, so a mistyped
+    /// code is refused without being sent.
+    pub fn parse(raw: impl Into<String>) -> Result<Self, InviteCodeError> {
+        let code = Self::new(raw);
+        keyward_core::invite::InviteCode::parse(code.expose_secret())?;
+        Ok(code)
+    }
+
+    /// The code itself. Call only to send it or to show it the one time it is shown.
+    pub fn expose_secret(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for InvitationCode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("InvitationCode(kw_inv_[REDACTED])")
+    }
+}
+
+impl<'de> Deserialize<'de> for InvitationCode {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        String::deserialize(d).map(InvitationCode::new)
+    }
+}
+
+/// A client for one server and one key (or none, for the calls that need none). Cheap
+/// to clone.
 #[derive(Clone)]
 pub struct Client {
     base: Url,
-    key: ApiKey,
+    key: Option<ApiKey>,
     http: reqwest::Client,
     deprecation: Arc<Mutex<Option<Deprecation>>>,
 }
@@ -169,7 +211,27 @@ pub fn is_loopback(url: &Url) -> bool {
 impl Client {
     /// A client for `server` (e.g. `http://127.0.0.1:8080`) that authenticates with `key`.
     pub fn new(server: &str, key: ApiKey) -> Result<Self> {
-        let http = reqwest::Client::builder()
+        Ok(Self::with_http(
+            parse_server_url(server)?,
+            key,
+            Self::http(server)?,
+        ))
+    }
+
+    /// A client for `server` that sends no key: for accepting an invitation as a person
+    /// new to Keyward ([`Client::accept_invitation`]). Other calls answer `missing_token`.
+    pub fn without_key(server: &str) -> Result<Self> {
+        let mut client = Self::with_http(
+            parse_server_url(server)?,
+            ApiKey::new(String::new()),
+            Self::http(server)?,
+        );
+        client.key = None;
+        Ok(client)
+    }
+
+    fn http(server: &str) -> Result<reqwest::Client> {
+        reqwest::Client::builder()
             .user_agent(concat!("keyward-client/", env!("CARGO_PKG_VERSION")))
             .connect_timeout(Duration::from_secs(10))
             .timeout(Duration::from_secs(30))
@@ -177,15 +239,14 @@ impl Client {
             .map_err(|e| Error::Connect {
                 url: server.to_owned(),
                 message: root_cause(&e),
-            })?;
-        Ok(Self::with_http(parse_server_url(server)?, key, http))
+            })
     }
 
     /// A client over a `reqwest::Client` you configured (proxies, timeouts, TLS roots).
     pub fn with_http(base: Url, key: ApiKey, http: reqwest::Client) -> Self {
         Self {
             base,
-            key,
+            key: Some(key),
             http,
             deprecation: Arc::default(),
         }
@@ -224,11 +285,25 @@ impl Client {
         url: Url,
         body: Option<&(impl Serialize + ?Sized)>,
     ) -> Result<T> {
+        self.send_as(self.key.as_ref(), method, url, body).await
+    }
+
+    /// [`Self::send`] with `key` as the credential instead of the client's own (`None`:
+    /// no `Authorization` header at all).
+    pub(crate) async fn send_as<T: DeserializeOwned>(
+        &self,
+        key: Option<&ApiKey>,
+        method: Method,
+        url: Url,
+        body: Option<&(impl Serialize + ?Sized)>,
+    ) -> Result<T> {
         let mut request = self
             .http
             .request(method, url.clone())
-            .bearer_auth(self.key.expose_secret())
             .header(ACCEPT, "application/json");
+        if let Some(key) = key {
+            request = request.bearer_auth(key.expose_secret());
+        }
         if let Some(body) = body {
             request = request.json(body);
         }

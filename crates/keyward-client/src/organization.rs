@@ -2,10 +2,11 @@
 //! and members.
 
 use crate::{
-    AddMember, AddedMember, Channel, Client, CreateChannel, CreateServiceAccount,
-    CreateServiceAccountKey, CreatedKey, CreatedServiceAccount, Member, MyOrganization,
-    OrgSettingsPatch, Organization, OwnerLimit, RateLimit, Resource, ResourceKind, Result,
-    ServiceAccount, UpdateChannel, UpdateMember,
+    AcceptedInvitation, ApiKey, Channel, Client, CreateChannel, CreateInvitation,
+    CreateServiceAccount, CreateServiceAccountKey, CreatedInvitation, CreatedKey,
+    CreatedServiceAccount, Invitation, InvitationCode, Member, MyOrganization, OrgSettingsPatch,
+    Organization, OwnerLimit, RateLimit, Resource, ResourceKind, Result, ServiceAccount,
+    UpdateChannel, UpdateMember,
 };
 use reqwest::Method;
 use serde_json::json;
@@ -150,10 +151,48 @@ impl Client {
             .await
     }
 
-    /// `POST /v1/members`: the member and their first token (shown once).
-    pub async fn add_member(&self, req: &AddMember) -> Result<AddedMember> {
-        self.send(Method::POST, self.url(&["v1", "members"]), Some(req))
+    /// `POST /v1/invitations`: invites a person by email with a role. The answer holds
+    /// the invitation's one-time code (shown once) for the invited person to redeem with
+    /// [`Client::accept_invitation`].
+    pub async fn create_invitation(&self, req: &CreateInvitation) -> Result<CreatedInvitation> {
+        self.send(Method::POST, self.url(&["v1", "invitations"]), Some(req))
             .await
+    }
+
+    /// `GET /v1/invitations`: the invitations not accepted or revoked (pending or
+    /// expired), newest first.
+    pub async fn list_invitations(&self) -> Result<Vec<Invitation>> {
+        self.send(Method::GET, self.url(&["v1", "invitations"]), NO_BODY)
+            .await
+    }
+
+    /// `DELETE /v1/invitations/{id}`: the invitation's code stops working.
+    pub async fn revoke_invitation(&self, id: &str) -> Result<()> {
+        self.send(
+            Method::DELETE,
+            self.url(&["v1", "invitations", id]),
+            NO_BODY,
+        )
+        .await
+    }
+
+    /// `POST /v1/invitations/accept`: redeems an invitation for the membership and a
+    /// first personal access token. Sends `token` as the credential, or none at all
+    /// when it is `None` (the client's own key is not used): a person new to Keyward
+    /// needs none; a person whose email already has an account gets `identity_required`
+    /// without one of their own personal access tokens (of any organization).
+    pub async fn accept_invitation(
+        &self,
+        code: &InvitationCode,
+        token: Option<&ApiKey>,
+    ) -> Result<AcceptedInvitation> {
+        self.send_as(
+            token,
+            Method::POST,
+            self.url(&["v1", "invitations", "accept"]),
+            Some(&json!({ "code": code.expose_secret() })),
+        )
+        .await
     }
 
     pub async fn list_members(&self) -> Result<Vec<Member>> {

@@ -8,7 +8,7 @@ pub use keyward_core::expiry::KeyStatus;
 pub use keyward_core::key::Environment;
 pub use keyward_core::{KeyKind, Owner, Quota, RateLimit, Refill, Role, Scope};
 
-use crate::ApiKey;
+use crate::{ApiKey, InvitationCode};
 
 /// `{id, name}` of an organization.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -567,21 +567,80 @@ pub struct Member {
     pub created_at: DateTime<Utc>,
 }
 
-/// The answer to adding a member: the member and their first token, once.
-#[derive(Debug, Clone, Deserialize)]
-pub struct AddedMember {
-    pub member: Member,
-    pub token: CreatedKey,
+/// Where an invitation stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum InvitationStatus {
+    /// Its code can be redeemed.
+    Pending,
+    Accepted,
+    Revoked,
+    /// Past `expires_at` without being accepted.
+    Expired,
+    /// A status this SDK does not know yet (a newer server).
+    #[serde(other)]
+    Unknown,
 }
 
-/// `POST /v1/members`.
-#[derive(Debug, Clone, Serialize)]
-pub struct AddMember {
+impl InvitationStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            InvitationStatus::Pending => "pending",
+            InvitationStatus::Accepted => "accepted",
+            InvitationStatus::Revoked => "revoked",
+            InvitationStatus::Expired => "expired",
+            InvitationStatus::Unknown => "unknown",
+        }
+    }
+}
+
+/// An invitation to join the organization; never its code.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Invitation {
+    pub id: String,
     pub email: String,
     pub role: Role,
-    /// For `agent_admin`: the agents they administer.
+    /// For agent admins: the agents they will administer.
+    #[serde(default)]
+    pub agents: Vec<String>,
+    /// What the invited person's first token will hold.
+    pub permissions: Vec<String>,
+    pub created_at: DateTime<Utc>,
+    pub created_by: String,
+    pub expires_at: DateTime<Utc>,
+    pub accepted_at: Option<DateTime<Utc>>,
+    pub revoked_at: Option<DateTime<Utc>>,
+    pub status: InvitationStatus,
+}
+
+/// `POST /v1/invitations`.
+#[derive(Debug, Clone, Serialize)]
+pub struct CreateInvitation {
+    pub email: String,
+    pub role: Role,
+    /// For `agent_admin`: the agents they will administer.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub agents: Vec<String>,
+    /// How long the code works: `1h` to `30d`; the server's default is `24h`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub expires: Option<String>,
+}
+
+/// The answer to an invitation: the invitation and its one-time code, shown only here.
+/// The code is for the invited person to redeem; it is not a credential of theirs.
+#[derive(Debug, Clone, Deserialize)]
+pub struct CreatedInvitation {
+    pub invitation: Invitation,
+    pub code: InvitationCode,
+}
+
+/// The answer to redeeming an invitation: the organization joined, the membership,
+/// and the invited person's first personal access token (shown once).
+#[derive(Debug, Clone, Deserialize)]
+pub struct AcceptedInvitation {
+    pub organization: OrgRef,
+    pub member: Member,
+    pub token: CreatedKey,
 }
 
 /// `PATCH /v1/members/{user_id}`.

@@ -5,9 +5,9 @@
 
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::IntoResponse;
-use axum::routing::get;
+use axum::routing::{get, post};
 use axum::Router;
-use keyward_client::{ApiKey, Client, Error, ErrorCode, KeyKind};
+use keyward_client::{ApiKey, Client, Error, ErrorCode, InvitationCode, KeyKind};
 use serde_json::json;
 
 const LEGACY: &str = "kw_ws_legacy";
@@ -46,10 +46,47 @@ async fn forbidden() -> impl IntoResponse {
     )
 }
 
+/// A code that passes the offline check (prefix, shape, checksum).
+const CODE: &str = "kw_inv_000000000000000000000000000000001jHEvN";
+
+/// `POST /v1/invitations/accept`: a new person's code works without a key; with a key,
+/// the answer names the key it was given, so the test sees what was sent.
+async fn accept(headers: HeaderMap, body: String) -> axum::response::Response {
+    let auth = headers
+        .get("authorization")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
+    let body: serde_json::Value = serde_json::from_str(&body).unwrap();
+    if body["code"] != CODE {
+        return (StatusCode::NOT_FOUND, "{}").into_response();
+    }
+    let key = match auth.as_deref() {
+        None => "kw_pat_from_no_auth".to_owned(),
+        Some(a) => format!("kw_pat_sent_{}", a.trim_start_matches("Bearer ")),
+    };
+    let created = "2026-01-01T00:00:00Z";
+    (
+        StatusCode::CREATED,
+        axum::Json(json!({
+            "organization": {"id": "org_1", "name": "my-org"},
+            "member": {"user_id": "usr_1", "email": "a@x.com", "role": "member", "agents": [],
+                       "created_at": created},
+            "token": {"key": key, "id": "key_1", "name": "a@x.com first token", "prefix": "kw_pat_abcd",
+                      "kind": "personal", "environment": "live", "owner": null,
+                      "scope": {"type": "organization"}, "permissions": ["*:read"], "metadata": null,
+                      "status": "active", "created_at": created, "created_by": "x",
+                      "last_used_at": null, "expires_at": null, "revoked_at": null,
+                      "revoked_by": null, "rotated_from": null, "rotated_to": null}
+        })),
+    )
+        .into_response()
+}
+
 async fn spawn() -> String {
     let app = Router::new()
         .route("/v1/me", get(me))
-        .route("/v1/keys", get(forbidden));
+        .route("/v1/keys", get(forbidden))
+        .route("/v1/invitations/accept", post(accept));
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
@@ -97,4 +134,38 @@ async fn an_unreachable_server_is_a_connect_error_that_names_it() {
         Error::Connect { url, .. } => assert_eq!(url, format!("http://{addr}")),
         other => panic!("expected a connect error, got {other:?}"),
     }
+}
+
+#[tokio::test]
+async fn accepting_an_invitation_sends_only_the_token_asked_for() {
+    let base = spawn().await;
+    let code = InvitationCode::new(CODE);
+    // No key at all: no Authorization header.
+    let anonymous = Client::without_key(&base).unwrap();
+    let accepted = anonymous.accept_invitation(&code, None).await.unwrap();
+    assert_eq!(accepted.token.key.expose_secret(), "kw_pat_from_no_auth");
+    assert_eq!(accepted.organization.name, "my-org");
+    // The token given, not the client's own key.
+    let client = Client::new(&base, ApiKey::new("kw_pat_own")).unwrap();
+    let accepted = client
+        .accept_invitation(&code, Some(&ApiKey::new("kw_pat_given")))
+        .await
+        .unwrap();
+    assert_eq!(
+        accepted.token.key.expose_secret(),
+        "kw_pat_sent_kw_pat_given"
+    );
+    let accepted = client.accept_invitation(&code, None).await.unwrap();
+    assert_eq!(accepted.token.key.expose_secret(), "kw_pat_from_no_auth");
+}
+
+#[test]
+fn invitation_codes_are_checked_offline_and_never_shown() {
+    let code = InvitationCode::parse(format!("  {CODE}\n")).unwrap();
+    assert_eq!(code.expose_secret(), CODE);
+    assert_eq!(format!("{code:?}"), "InvitationCode(kw_inv_[REDACTED])");
+    let mut typo = CODE.to_owned();
+    typo.replace_range(10..11, "1");
+    assert!(InvitationCode::parse(typo).is_err());
+    assert!(InvitationCode::parse(CODE.replace("kw_inv_", "kw_pat_")).is_err());
 }

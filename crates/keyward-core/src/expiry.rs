@@ -2,6 +2,7 @@
 //!
 //! Accepted expiry forms: the presets `7d`, `30d`, `60d`, `90d`, `180d`, `1y`; `never`
 //! (the default); an RFC 3339 timestamp; or a date `YYYY-MM-DD` (00:00 UTC that day).
+//! Report times ([`parse_instant`]) also take `now` and times ago (`24h`, `2w ago`).
 
 use chrono::{DateTime, Duration, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
@@ -95,6 +96,35 @@ pub fn parse_duration(
         });
     }
     Ok(d)
+}
+
+/// A time that is not one [`parse_instant`] reads; the message lists what it reads.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0:?} is not a time: use RFC 3339 (2026-11-22T16:00:00Z), a date (2026-11-22), now, or a time ago (30m, 24h, 7d, 2w)")]
+pub struct InstantError(pub String);
+
+/// An instant as people write one for a report (`keyward keys usage --from`, `GET
+/// /v1/keys/{id}/usage?from=`): RFC 3339, a date `YYYY-MM-DD` (midnight UTC), `now`, or a
+/// time ago `30m`, `24h`, `7d`, `2w` (up to 3660 days), optionally followed by ` ago`.
+/// Relative forms count back from `now`, the caller's clock.
+pub fn parse_instant(raw: &str, now: DateTime<Utc>) -> Result<DateTime<Utc>, InstantError> {
+    let s = raw.trim();
+    if s.eq_ignore_ascii_case("now") {
+        return Ok(now);
+    }
+    if let Ok(t) = DateTime::parse_from_rfc3339(s) {
+        return Ok(t.with_timezone(&Utc));
+    }
+    if let Ok(d) = NaiveDate::parse_from_str(s, "%Y-%m-%d") {
+        return Ok(d.and_hms_opt(0, 0, 0).expect("midnight exists").and_utc());
+    }
+    let ago = s.strip_suffix(" ago").unwrap_or(s);
+    let ago = match ago.strip_suffix('w') {
+        Some(weeks) => weeks.parse::<i64>().ok().and_then(Duration::try_weeks),
+        None => parse_duration(ago, Duration::days(3660), "3660d").ok(),
+    };
+    ago.and_then(|d| now.checked_sub_signed(d))
+        .ok_or_else(|| InstantError(s.to_owned()))
 }
 
 /// Where a key stands at a given instant.
@@ -204,6 +234,49 @@ mod tests {
                 "{bad}"
             );
         }
+    }
+
+    #[test]
+    fn instants_are_absolute_or_ago() {
+        let now = t("2030-01-10T12:00:00Z");
+        let cases = [
+            ("24h", "2030-01-09T12:00:00Z"),
+            ("24h ago", "2030-01-09T12:00:00Z"),
+            ("30m", "2030-01-10T11:30:00Z"),
+            ("7d", "2030-01-03T12:00:00Z"),
+            ("2w", "2029-12-27T12:00:00Z"),
+            ("2w ago", "2029-12-27T12:00:00Z"),
+            ("0", "2030-01-10T12:00:00Z"),
+            ("now", "2030-01-10T12:00:00Z"),
+            ("NOW", "2030-01-10T12:00:00Z"),
+            ("2030-01-01T01:00:00+01:00", "2030-01-01T00:00:00Z"),
+            ("2030-01-02", "2030-01-02T00:00:00Z"),
+            (" 2026-11-30 ", "2026-11-30T00:00:00Z"),
+        ];
+        for (raw, at) in cases {
+            assert_eq!(parse_instant(raw, now), Ok(t(at)), "{raw}");
+        }
+        for bad in [
+            "yesterday",
+            "24",
+            "h",
+            "",
+            "-1h",
+            "1.5h",
+            "3661d",
+            "2026-11-31",
+            "9999999999999w",
+        ] {
+            assert_eq!(
+                parse_instant(bad, now),
+                Err(InstantError(bad.trim().to_owned())),
+                "{bad}"
+            );
+        }
+        assert_eq!(
+            InstantError("24".into()).to_string(),
+            "\"24\" is not a time: use RFC 3339 (2026-11-22T16:00:00Z), a date (2026-11-22), now, or a time ago (30m, 24h, 7d, 2w)"
+        );
     }
 
     #[test]

@@ -8,11 +8,16 @@
 //! - [`clock`]: the clock trait every time-dependent decision takes.
 //! - [`ids`]: prefixed public identifiers (`key_…`, `org_…`).
 //! - [`name`]: validated display names.
+//! - [`email`]: people's email addresses, trimmed and lowercased.
+//! - [`external_id`]: the platform's identifiers of its customers, owners of `api` keys.
 
 pub mod base62;
 pub mod clock;
+pub mod email;
 pub mod expiry;
+pub mod external_id;
 pub mod ids;
+pub mod invite;
 pub mod key;
 pub mod limits;
 pub mod name;
@@ -21,6 +26,8 @@ pub mod role;
 pub mod scope;
 
 pub use clock::{Clock, ManualClock, SystemClock};
+pub use email::Email;
+pub use external_id::ExternalId;
 pub use key::{KeyError, KeyHash, KeyKind, PlainKey};
 pub use limits::{Quota, RateLimit, Refill};
 pub use name::Name;

@@ -1,7 +1,8 @@
 //! Roles of people in an organization.
 //!
-//! - `owner` and `org_admin` manage everything in the organization (only owners make
-//!   owners);
+//! - `owner` and `org_admin` manage everything in the organization, but an org admin
+//!   acts only on people ranked below them (see [`Role::rank`]): only owners make, limit
+//!   or remove owners and org admins;
 //! - `agent_admin` manages only agent-level keys and the channels of the agents they
 //!   administer;
 //! - `member` manages only their own personal and worker keys.
@@ -39,5 +40,28 @@ impl Role {
 
     pub fn is_org_admin(self) -> bool {
         matches!(self, Role::Owner | Role::OrgAdmin)
+    }
+
+    /// Seniority, for "who may act on whom": an admin acts only on people ranked below
+    /// them (an org admin cannot limit, demote, remove or revoke an owner or another
+    /// admin); owners act on everyone.
+    /// Whether someone acting with role `actor` may act on a person of role `target`:
+    /// owners on everyone, others only on people ranked below them. `None` is a
+    /// principal that is not a person (a service account, a legacy token), which ranks
+    /// as an org admin.
+    pub fn outranks(actor: Option<Role>, target: Role) -> bool {
+        match actor {
+            Some(Role::Owner) => true,
+            other => other.unwrap_or(Role::OrgAdmin).rank() > target.rank(),
+        }
+    }
+
+    pub fn rank(self) -> u8 {
+        match self {
+            Role::Owner => 3,
+            Role::OrgAdmin => 2,
+            Role::AgentAdmin => 1,
+            Role::Member => 0,
+        }
     }
 }

@@ -17,6 +17,11 @@ pub struct Principal {
     pub key: Arc<crate::verify::CachedKey>,
     /// The peer address; formatted only when an audit event needs it.
     pub source: Option<SocketAddr>,
+    /// The caller's reach, read once per request (`authz`); the role in it goes into
+    /// every change's [`Actor`], which the store checks is still the person's role.
+    pub(crate) reach: std::sync::OnceLock<crate::authz::Reach>,
+    /// The person's membership role when `reach` was read (people's keys only).
+    pub(crate) role: std::sync::OnceLock<keyward_core::Role>,
 }
 
 impl Principal {
@@ -39,6 +44,15 @@ impl Principal {
         }
     }
 
+    /// Who acts, as `disabled_by` / `limits_by` record it: the person's or service
+    /// account's id, else the key's own id.
+    pub fn actor_id(&self) -> String {
+        match &self.key.owner {
+            Some(Owner::User { id, .. }) | Some(Owner::ServiceAccount { id, .. }) => id.clone(),
+            _ => self.key.id.clone(),
+        }
+    }
+
     pub fn actor(&self) -> Actor {
         let (actor_type, id, name) = match &self.key.owner {
             Some(o @ Owner::External { .. })
@@ -55,11 +69,21 @@ impl Principal {
             id,
             name,
             key_id: Some(self.key.id.clone()),
+            authority: Some(keyward_store::Authority {
+                role: self.role.get().copied(),
+                permissions: self.key.permissions.clone(),
+                scope: self.key.scope.clone(),
+                rotated: self.key.rotated_to.is_some(),
+            }),
         }
     }
 }
 
-/// The bearer token of a request, per RFC 6750: header only, one of it.
+/// The bearer token of a request, per RFC 6750: header only, one of it, `Bearer`, one or
+/// more spaces, the key. No header is `missing_token` (no credentials), as is another
+/// scheme (`Basic …`: not ours); a header that tries to be `Bearer <key>` and is not
+/// (a tab, no key, non-ASCII bytes, `Bearerkey`) is 400 `invalid_request` naming the
+/// header, not "no API key was sent".
 pub fn bearer_token(parts: &Parts) -> Result<&str, ApiError> {
     if let Some(q) = parts.uri.query() {
         if form_urlencoded::parse(q.as_bytes()).any(|(k, _)| k == "access_token") {
@@ -77,19 +101,51 @@ pub fn bearer_token(parts: &Parts) -> Result<&str, ApiError> {
             "send exactly one Authorization header".into(),
         ));
     }
-    let value = value.to_str().map_err(|_| ApiError::MissingToken)?;
-    let (scheme, token) = value.trim().split_once(' ').ok_or(ApiError::MissingToken)?;
+    let malformed = |why: &str| {
+        ApiError::InvalidRequest(format!(
+            "the Authorization header {why}; the expected form is Authorization: Bearer <key>"
+        ))
+    };
+    // Visible ASCII (and tabs) only: a key is ASCII, so anything else is a mangled header.
+    let value = value
+        .to_str()
+        .map_err(|_| malformed("holds bytes that are not printable ASCII"))?
+        .trim_matches(' ');
+    if value.is_empty() {
+        return Err(malformed("is empty"));
+    }
+    let scheme_end = value
+        .find(|c: char| c.is_ascii_whitespace())
+        .unwrap_or(value.len());
+    let (scheme, rest) = value.split_at(scheme_end);
     if !scheme.eq_ignore_ascii_case("bearer") {
-        return Err(ApiError::MissingToken);
+        if scheme
+            .get(..6)
+            .is_some_and(|s| s.eq_ignore_ascii_case("bearer"))
+        {
+            return Err(malformed("has no space between Bearer and the key"));
+        }
+        return Err(ApiError::WrongScheme);
     }
-    let token = token.trim();
-    if token.is_empty() {
-        return Err(ApiError::MissingToken);
+    if rest
+        .trim_matches(|c: char| c.is_ascii_whitespace())
+        .is_empty()
+    {
+        return Err(malformed("holds no key after Bearer"));
     }
+    let Some(token) = rest.strip_prefix(' ') else {
+        return Err(malformed(
+            "separates Bearer from the key with a tab instead of a space",
+        ));
+    };
+    let token = token.trim_start_matches(' ');
     if token.contains(' ') {
         return Err(ApiError::InvalidRequest(
             "the Authorization header holds more than one token".into(),
         ));
+    }
+    if token.contains(|c: char| c.is_ascii_whitespace()) {
+        return Err(malformed("holds a tab or line break within the key"));
     }
     Ok(token)
 }
@@ -133,6 +189,8 @@ impl FromRequestParts<AppState> for Principal {
         }
         state.usage.record(&key.id, now, Outcome::Api);
         Ok(Principal {
+            reach: std::sync::OnceLock::new(),
+            role: std::sync::OnceLock::new(),
             key,
             source: parts
                 .extensions
@@ -202,4 +260,23 @@ pub async fn response_hints(
         headers.insert("ratelimit-reset", HeaderValue::from(reset_secs));
     }
     response
+}
+
+/// `Option<Principal>`: `None` without an `Authorization` header; with one, the same
+/// authentication as [`Principal`] (a bad key is an error, not `None`). For endpoints
+/// where a credential is needed only sometimes (accepting an invitation).
+impl axum::extract::OptionalFromRequestParts<AppState> for Principal {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Option<Self>, Self::Rejection> {
+        if !parts.headers.contains_key(header::AUTHORIZATION) {
+            return Ok(None);
+        }
+        <Principal as FromRequestParts<AppState>>::from_request_parts(parts, state)
+            .await
+            .map(Some)
+    }
 }

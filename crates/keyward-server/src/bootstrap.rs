@@ -1,7 +1,7 @@
 //! The first organization, its owner, and the owner's first token.
 
 use keyward_core::key::Environment;
-use keyward_core::{ids, Clock, KeyKind, Owner, PermissionSet, PlainKey};
+use keyward_core::{ids, Clock, Email, KeyKind, Owner, PermissionSet, PlainKey};
 use keyward_store::{KeyRecord, NewBootstrap, NewKey, Store};
 
 pub const DEFAULT_ORG: &str = "default";
@@ -11,8 +11,8 @@ pub const DEFAULT_EMAIL: &str = "owner@localhost";
 pub enum BootstrapError {
     #[error("organization name: {0}")]
     OrgName(keyward_core::name::NameError),
-    #[error("email {0:?} does not look like an email address")]
-    Email(String),
+    #[error("email {0:?}: {1}")]
+    Email(String, keyward_core::email::EmailError),
     #[error(transparent)]
     Store(#[from] keyward_store::StoreError),
 }
@@ -27,14 +27,7 @@ pub async fn bootstrap(
     email: &str,
 ) -> Result<(PlainKey, KeyRecord), BootstrapError> {
     let org_name = keyward_core::Name::parse(org).map_err(BootstrapError::OrgName)?;
-    let email = email.trim();
-    if email.len() > 254
-        || !email.contains('@')
-        || email.starts_with('@')
-        || email.chars().any(char::is_whitespace)
-    {
-        return Err(BootstrapError::Email(email.to_owned()));
-    }
+    let email = Email::parse(email).map_err(|e| BootstrapError::Email(email.to_owned(), e))?;
     let now = clock.now();
     let org_id = ids::new_id("org");
     let user_id = ids::new_id("usr");
@@ -42,7 +35,7 @@ pub async fn bootstrap(
     let key = NewKey {
         owner: Some(Owner::User {
             id: user_id.clone(),
-            name: email.to_owned(),
+            name: email.to_string(),
         }),
         permissions: PermissionSet::all(),
         ..NewKey::for_plain(&plain, &org_id, "bootstrap token", now, "bootstrap")
@@ -52,7 +45,7 @@ pub async fn bootstrap(
             org_id,
             org_name: org_name.to_string(),
             user_id,
-            email: email.to_owned(),
+            email: email.to_string(),
             at: now,
             key,
             source_ip: None,

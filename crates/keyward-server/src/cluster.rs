@@ -33,6 +33,7 @@ pub fn apply(state: &AppState, event: FeedEvent) {
             state.keys.clear();
             state.limits.forget_all_owners();
         }
+        FeedEvent::Resources => reload_index(state),
         FeedEvent::Ping => {}
     }
 }
@@ -49,6 +50,7 @@ pub async fn follow(state: AppState, feed: Box<dyn ChangeFeed>) {
         // Subscribed: anything committed from now on will be heard, and everything
         // cached before is dropped. Only now is the cache trusted.
         state.keys.set_stale(false);
+        reload_index(&state);
         tracing::debug!("change feed live; key cache trusted");
         loop {
             match tokio::time::timeout(SILENCE, live.next()).await {
@@ -68,6 +70,17 @@ pub async fn follow(state: AppState, feed: Box<dyn ChangeFeed>) {
         }
         state.keys.set_stale(true);
     }
+}
+
+/// Reloads the index of workspaces, agents and channels in the background (reloads are
+/// serialized inside the index, so the last one reads the newest state).
+fn reload_index(state: &AppState) {
+    let state = state.clone();
+    tokio::spawn(async move {
+        if let Err(e) = state.index.reload(state.store.as_ref()).await {
+            tracing::warn!(error = %e, "could not reload the workspace, agent and channel index");
+        }
+    });
 }
 
 async fn resubscribe(state: &AppState) -> Box<dyn ChangeFeed> {

@@ -2,8 +2,9 @@
 //! instead of axum's plain-text rejections.
 
 use crate::errors::ApiError;
+use axum::body::Bytes;
 use axum::extract::{FromRequest, FromRequestParts, Request};
-use axum::http::{header, request::Parts};
+use axum::http::{header, request::Parts, StatusCode};
 use serde::de::DeserializeOwned;
 
 /// JSON body: 400 `invalid_json` for syntax, 422 `validation_failed` naming the field
@@ -15,29 +16,58 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<T> {
     type Rejection = ApiError;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
-        let is_json = req
-            .headers()
-            .get(header::CONTENT_TYPE)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.split(';').next())
-            .is_some_and(|mime| {
-                let mime = mime.trim();
-                mime.eq_ignore_ascii_case("application/json") || mime.ends_with("+json")
-            });
-        if !is_json {
+        if !is_json(req.headers()) {
             return Err(ApiError::UnsupportedMediaType);
         }
-        let bytes = axum::body::Bytes::from_request(req, state)
-            .await
-            .map_err(|rejection| {
-                if rejection.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
-                    ApiError::PayloadTooLarge
-                } else {
-                    ApiError::InvalidJson(rejection.body_text())
-                }
-            })?;
+        let bytes = read_body(req, state).await?;
         parse_json(&bytes).map(ApiJson)
     }
+}
+
+/// A JSON body that may be left out: an empty (or all-whitespace) body is
+/// `T::default()`; any other body follows exactly [`ApiJson`]'s rules (JSON content
+/// type, an object, unknown fields refused, 413 when too large). For actions such as
+/// "rotate" whose options all have defaults, so `POST` with no body is the common case.
+pub struct ApiJsonOrEmpty<T>(pub T);
+
+impl<T: DeserializeOwned + Default, S: Send + Sync> FromRequest<S> for ApiJsonOrEmpty<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        let json = is_json(req.headers());
+        let bytes = read_body(req, state).await?;
+        if bytes.iter().all(u8::is_ascii_whitespace) {
+            return Ok(ApiJsonOrEmpty(T::default()));
+        }
+        if !json {
+            return Err(ApiError::UnsupportedMediaType);
+        }
+        parse_json(&bytes).map(ApiJsonOrEmpty)
+    }
+}
+
+/// `application/json` or any `+json` type, parameters (`; charset=utf-8`) aside.
+fn is_json(headers: &axum::http::HeaderMap) -> bool {
+    headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .is_some_and(|mime| {
+            let mime = mime.trim();
+            mime.eq_ignore_ascii_case("application/json") || mime.ends_with("+json")
+        })
+}
+
+/// The whole body, within the router's `DefaultBodyLimit`: 413 `payload_too_large`
+/// beyond it, never axum's plain-text rejection.
+async fn read_body<S: Send + Sync>(req: Request, state: &S) -> Result<Bytes, ApiError> {
+    Bytes::from_request(req, state).await.map_err(|rejection| {
+        if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            ApiError::PayloadTooLarge
+        } else {
+            ApiError::InvalidJson(rejection.body_text())
+        }
+    })
 }
 
 pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
@@ -123,4 +153,31 @@ where
     D: serde::Deserializer<'de>,
 {
     <Option<T> as serde::Deserialize>::deserialize(d).map(Some)
+}
+
+/// The channel a request names, by hook id: any `X-Hook-Id` headers plus the request's
+/// own fields (`(name, value)`, e.g. `("hookId", …)`). They may repeat one hook id;
+/// two different ones, or a header that is not ASCII, are a 400 `bad_request` rather
+/// than one silently chosen. Verify and the channel endpoints both read it this way.
+pub fn named_hook(
+    headers: &axum::http::HeaderMap,
+    fields: &[(&'static str, Option<&str>)],
+) -> Result<Option<String>, ApiError> {
+    let mut named: Vec<(&'static str, &str)> = Vec::new();
+    for value in headers.get_all("x-hook-id") {
+        let value = value.to_str().map_err(|_| {
+            ApiError::BadRequest("the X-Hook-Id header holds characters that are not ASCII".into())
+        })?;
+        named.push(("X-Hook-Id", value));
+    }
+    named.extend(fields.iter().filter_map(|(from, v)| v.map(|v| (*from, v))));
+    let Some(&(first_from, first)) = named.first() else {
+        return Ok(None);
+    };
+    if let Some((from, _)) = named.iter().find(|(_, v)| *v != first) {
+        return Err(ApiError::BadRequest(format!(
+            "{first_from} and {from} name different channels; send the hook id once"
+        )));
+    }
+    Ok(Some(first.to_owned()))
 }

@@ -52,6 +52,8 @@ pub struct Settings {
     pub bench_floor: bool,
     /// Key records the verify cache keeps at most (`state::DEFAULT_CACHE_MAX_KEYS`).
     pub cache_max_keys: usize,
+    /// Server-wide rules (creating organizations).
+    pub policy: state::Policy,
 }
 
 impl Default for Settings {
@@ -61,6 +63,7 @@ impl Default for Settings {
             flush_interval: Duration::from_secs(2),
             bench_floor: false,
             cache_max_keys: state::DEFAULT_CACHE_MAX_KEYS,
+            policy: state::Policy::default(),
         }
     }
 }
@@ -81,9 +84,20 @@ impl Application {
         let listener = TcpListener::bind(settings.listen)
             .await
             .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", settings.listen))?;
+        let state = AppState::with_settings(
+            store,
+            clock,
+            settings.cache_max_keys,
+            settings.policy.clone(),
+        );
+        state
+            .index
+            .reload(state.store.as_ref())
+            .await
+            .map_err(|e| anyhow::anyhow!("cannot read workspaces, agents and channels: {e}"))?;
         Ok(Self {
             listener,
-            state: AppState::with_cache_limit(store, clock, settings.cache_max_keys),
+            state,
             settings,
         })
     }

@@ -1,7 +1,7 @@
 //! What every handler shares.
 
 use crate::usage::{Limits, UsageCounters};
-use crate::verify::{cache::KeyCache, last_used::LastUsed};
+use crate::verify::{cache::KeyCache, index::ResourceIndex, last_used::LastUsed};
 use keyward_core::Clock;
 use keyward_store::Store;
 use std::sync::Arc;
@@ -11,8 +11,11 @@ pub struct AppState(Arc<Inner>);
 
 pub struct Inner {
     pub store: Arc<dyn Store>,
+    pub policy: Policy,
     pub clock: Arc<dyn Clock>,
     pub keys: KeyCache,
+    /// Whose workspaces, agents and channels are whose (`verify::index`).
+    pub index: ResourceIndex,
     pub last_used: LastUsed,
     pub usage: UsageCounters,
     pub limits: Limits,
@@ -22,6 +25,25 @@ impl std::ops::Deref for AppState {
     type Target = Inner;
     fn deref(&self) -> &Inner {
         &self.0
+    }
+}
+
+/// Server-wide rules that an operator sets, not an organization (`keyward serve` flags
+/// and `keyward.yaml`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Policy {
+    /// Whether people may create organizations through the API (`POST /v1/organizations`).
+    pub allow_org_creation: bool,
+    /// Organizations (not deleted) one person may have created through the API.
+    pub max_orgs_per_person: u32,
+}
+
+impl Default for Policy {
+    fn default() -> Self {
+        Self {
+            allow_org_creation: true,
+            max_orgs_per_person: 10,
+        }
     }
 }
 
@@ -36,9 +58,20 @@ impl AppState {
 
     /// As [`Self::new`], keeping at most about `max_keys` key records in the cache.
     pub fn with_cache_limit(store: Arc<dyn Store>, clock: Arc<dyn Clock>, max_keys: usize) -> Self {
+        Self::with_settings(store, clock, max_keys, Policy::default())
+    }
+
+    pub fn with_settings(
+        store: Arc<dyn Store>,
+        clock: Arc<dyn Clock>,
+        max_keys: usize,
+        policy: Policy,
+    ) -> Self {
         Self(Arc::new(Inner {
             store,
+            policy,
             keys: KeyCache::new(std::time::Duration::from_secs(10), 100_000, max_keys),
+            index: ResourceIndex::default(),
             last_used: LastUsed::default(),
             usage: UsageCounters::default(),
             limits: Limits::new(clock.clone()),

@@ -196,6 +196,7 @@ fn keyward_server_test_event(org: &str) -> keyward_store::NewAuditEvent {
             id: None,
             name: "test setup".into(),
             key_id: None,
+            authority: None,
         },
         action: "org.update".into(),
         target_type: "organization".into(),
@@ -360,4 +361,93 @@ async fn every_node_flushes_on_shutdown() {
         assert!(k.last_used_at.is_some(), "{id} lost its last use");
     }
     store.close().await;
+}
+
+/// Verify answers from each node's in-memory index of workspaces and channels: one
+/// created or deleted on another node reaches it through the change feed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn workspaces_and_channels_reach_every_nodes_index() {
+    let Some(cluster) = Cluster::start(2).await else {
+        return;
+    };
+    let (key, _) = cluster.warm_key().await;
+    let verify = |body: Value| {
+        let mut body = body;
+        body["key"] = json!(key);
+        let c = &cluster;
+        async move {
+            c.call(1, reqwest::Method::POST, "/v1/keys/verify", Some(body))
+                .await["code"]
+                .as_str()
+                .unwrap()
+                .to_owned()
+        }
+    };
+    let until = |body: Value, want: &'static str| {
+        let verify = &verify;
+        async move {
+            let start = Instant::now();
+            loop {
+                if verify(body.clone()).await == want {
+                    return start.elapsed();
+                }
+                assert!(start.elapsed() < Duration::from_secs(5), "never {want}");
+                tokio::time::sleep(Duration::from_millis(5)).await;
+            }
+        }
+    };
+    let ws = cluster
+        .call(
+            0,
+            reqwest::Method::POST,
+            "/v1/workspaces",
+            Some(json!({"name": "prod"})),
+        )
+        .await["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    until(json!({ "workspace": ws }), "VALID").await;
+    let agent = cluster
+        .call(
+            0,
+            reqwest::Method::POST,
+            "/v1/agents",
+            Some(json!({"name": "bot"})),
+        )
+        .await["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let channel = cluster
+        .call(
+            0,
+            reqwest::Method::POST,
+            "/v1/channels",
+            Some(json!({"agent": agent, "name": "c"})),
+        )
+        .await;
+    let hook = channel["hook_id"].as_str().unwrap().to_owned();
+    until(json!({ "channel": hook }), "VALID").await;
+    cluster
+        .call(
+            0,
+            reqwest::Method::PATCH,
+            &format!("/v1/channels/{}", channel["id"].as_str().unwrap()),
+            Some(json!({"enabled": false})),
+        )
+        .await;
+    until(json!({ "channel": hook }), "CHANNEL_NOT_FOUND").await;
+    cluster
+        .call(
+            0,
+            reqwest::Method::DELETE,
+            &format!("/v1/workspaces/{ws}"),
+            None,
+        )
+        .await;
+    until(json!({ "workspace": ws }), "FORBIDDEN").await;
+    for node in cluster.nodes {
+        node.stop().await;
+    }
 }

@@ -686,7 +686,8 @@ async fn rotation_with_and_without_grace() {
         "VALID"
     );
 
-    // A grace longer than the old key's own life ends at its expiry.
+    // A grace longer than the old key's own life ends at its expiry; a replacement may
+    // not live longer than the key it replaces did.
     let (short, short_id) = app
         .create_key(json!({"name": "short", "expires": "7d"}))
         .await;
@@ -695,6 +696,19 @@ async fn rotation_with_and_without_grace() {
             &format!("/v1/keys/{short_id}/rotate"),
             &app.owner_token,
             json!({"grace": "30d", "expires": "1y"}),
+        )
+        .await;
+    assert_eq!(
+        (r.status, r.body["field"].as_str()),
+        (StatusCode::UNPROCESSABLE_ENTITY, Some("expires")),
+        "{}",
+        r.body
+    );
+    let r = app
+        .post(
+            &format!("/v1/keys/{short_id}/rotate"),
+            &app.owner_token,
+            json!({"grace": "30d"}),
         )
         .await;
     assert_eq!(r.body["previous"]["expires_at"], "2030-01-09T00:00:00Z");

@@ -32,18 +32,7 @@ async fn id_of(r: Reply) -> String {
 }
 
 async fn add_member(app: &TestApp, email: &str, role: &str, agents: &[&str]) -> (String, String) {
-    let r = app
-        .post(
-            "/v1/members",
-            &app.owner_token,
-            json!({"email": email, "role": role, "agents": agents}),
-        )
-        .await;
-    assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
-    (
-        r.body["token"]["key"].as_str().unwrap().to_owned(),
-        r.body["member"]["user_id"].as_str().unwrap().to_owned(),
-    )
+    app.join(email, role, agents).await
 }
 
 async fn world() -> World {
@@ -129,6 +118,20 @@ impl World {
             .replace("$a2", &self.a2)
             .replace("$channel1", &self.channel1);
         serde_json::from_str(&text).unwrap()
+    }
+
+    /// A fresh customer (`api`) key with this scope: nobody's person, to act on.
+    async fn api_key(&self, scope: &str) -> String {
+        id_of(
+            self.app
+                .post(
+                    "/v1/keys",
+                    &self.app.owner_token,
+                    json!({"name": "target", "kind": "api", "scope": self.fill(scope)}),
+                )
+                .await,
+        )
+        .await
     }
 
     /// A fresh key owned by the bootstrap owner with this scope, to act on.
@@ -321,7 +324,16 @@ async fn authorization_matrix() {
             "legacy_tokens_disabled",
         ),
         // Acting on other people's keys of each scope.
-        (Admin, "DELETE", "/v1/keys/{target:ORG}", "", 200, ""),
+        // Admins act on people ranked below them only: an owner's token is out of reach.
+        (
+            Admin,
+            "DELETE",
+            "/v1/keys/{target:ORG}",
+            "",
+            403,
+            "role_forbidden",
+        ),
+        (Admin, "DELETE", "/v1/keys/{apikey:ORG}", "", 200, ""),
         (
             AgentAdmin,
             "DELETE",
@@ -341,10 +353,18 @@ async fn authorization_matrix() {
         (
             AgentAdmin,
             "DELETE",
-            "/v1/keys/{target:AGENT1}",
+            "/v1/keys/{apikey:AGENT1}",
             "",
             200,
             "",
+        ),
+        (
+            AgentAdmin,
+            "DELETE",
+            "/v1/keys/{target:AGENT1}",
+            "",
+            403,
+            "role_forbidden",
         ),
         (
             AgentAdmin,
@@ -382,15 +402,23 @@ async fn authorization_matrix() {
         (
             Admin,
             "PATCH",
-            "/v1/keys/{target:ORG}",
+            "/v1/keys/{apikey:ORG}",
             r#"{"name": "renamed", "permissions": "read_only"}"#,
             200,
             "",
         ),
         (
+            Admin,
+            "PATCH",
+            "/v1/keys/{target:ORG}",
+            r#"{"ratelimit": {"limit": 1, "period": "30d"}}"#,
+            403,
+            "role_forbidden",
+        ),
+        (
             AgentAdmin,
             "PATCH",
-            "/v1/keys/{target:AGENT1}",
+            "/v1/keys/{apikey:AGENT1}",
             r#"{"permissions": ["keys:read"]}"#,
             200,
             "",
@@ -406,7 +434,7 @@ async fn authorization_matrix() {
         (
             AgentAdmin,
             "POST",
-            "/v1/keys/{target:AGENT1}/rotate",
+            "/v1/keys/{apikey:AGENT1}/rotate",
             r#"{}"#,
             201,
             "",
@@ -447,7 +475,7 @@ async fn authorization_matrix() {
         (
             Admin,
             "PATCH",
-            "/v1/keys/{target:AGENT1}",
+            "/v1/keys/{apikey:AGENT1}",
             r#"{"scope": {"type": "organization"}}"#,
             422,
             "validation_failed",
@@ -513,7 +541,7 @@ async fn authorization_matrix() {
         (
             Admin,
             "POST",
-            "/v1/members",
+            "/v1/invitations",
             r#"{"email": "new@company.com", "role": "member"}"#,
             201,
             "",
@@ -521,15 +549,31 @@ async fn authorization_matrix() {
         (
             Admin,
             "POST",
-            "/v1/members",
+            "/v1/invitations",
             r#"{"email": "boss@company.com", "role": "owner"}"#,
             403,
             "role_forbidden",
         ),
         (
+            Admin,
+            "POST",
+            "/v1/invitations",
+            r#"{"email": "peer@company.com", "role": "org_admin"}"#,
+            403,
+            "role_forbidden",
+        ),
+        (
+            Owner,
+            "POST",
+            "/v1/invitations",
+            r#"{"email": "peer@company.com", "role": "org_admin"}"#,
+            201,
+            "",
+        ),
+        (
             AgentAdmin,
             "POST",
-            "/v1/members",
+            "/v1/invitations",
             r#"{"email": "x@company.com", "role": "member"}"#,
             403,
             "role_forbidden",
@@ -564,6 +608,10 @@ async fn authorization_matrix() {
         ] {
             if path.contains(marker) {
                 path = path.replace(marker, &w.owners_key(scope).await);
+            }
+            let marker = marker.replace("target", "apikey");
+            if path.contains(&marker) {
+                path = path.replace(&marker, &w.api_key(scope).await);
             }
         }
         let body = (!body.is_empty()).then(|| w.fill(body));
@@ -921,11 +969,7 @@ async fn dual_authentication_on_channel_endpoints() {
             (Some(via), Some(w.hook1.as_str()))
         );
         let by_body = app
-            .post(
-                "/v1/channel",
-                token,
-                json!({"hookId": w.hook1, "email": "user@example.com"}),
-            )
+            .post("/v1/channel", token, json!({"hookId": w.hook1}))
             .await;
         assert_eq!(
             (by_body.status, by_body.body["authenticated_with"].as_str()),
@@ -1311,19 +1355,26 @@ async fn members_roles_and_removal() {
     );
     let r = app
         .post(
-            "/v1/members",
+            "/v1/invitations",
             t,
             json!({"email": "agents@company.com", "role": "member"}),
         )
         .await;
-    assert_eq!(r.status, StatusCode::CONFLICT);
+    assert_eq!(
+        (r.status, r.code()),
+        (StatusCode::CONFLICT, "already_member")
+    );
     let r = app
-        .post("/v1/members", t, json!({"email": "bad", "role": "member"}))
+        .post(
+            "/v1/invitations",
+            t,
+            json!({"email": "bad", "role": "member"}),
+        )
         .await;
     assert_eq!(r.body["field"], "email");
     let r = app
         .post(
-            "/v1/members",
+            "/v1/invitations",
             t,
             json!({"email": "a@b.co", "role": "agent_admin"}),
         )
@@ -1347,15 +1398,13 @@ async fn organizations_are_isolated_tenants() {
         .await;
     assert_eq!(created.status, StatusCode::CREATED, "{}", created.body);
     let other_token = created.body["token"]["key"].as_str().unwrap().to_owned();
-    assert_eq!(
-        app.get("/v1/me/organizations", t)
-            .await
-            .body
-            .as_array()
-            .unwrap()
-            .len(),
-        2
-    );
+    // A key sees only its own organization, even when its person belongs to more.
+    let listed = app.get("/v1/me/organizations", t).await;
+    assert_eq!(listed.body.as_array().unwrap().len(), 1, "{}", listed.body);
+    assert_eq!(listed.body[0]["name"], "acme");
+    let listed = app.get("/v1/me/organizations", &other_token).await;
+    assert_eq!(listed.body.as_array().unwrap().len(), 1, "{}", listed.body);
+    assert_eq!(listed.body[0]["name"], "acme-labs");
     let me = app.get("/v1/me", &other_token).await;
     assert_eq!(me.body["org"]["name"], "acme-labs");
     // Nothing of one organization is visible from the other.
@@ -1420,15 +1469,6 @@ async fn organizations_are_isolated_tenants() {
         "token_revoked"
     );
     assert_eq!(app.get("/v1/me", &labs_key).await.code(), "token_revoked");
-    assert_eq!(
-        app.get("/v1/me/organizations", t)
-            .await
-            .body
-            .as_array()
-            .unwrap()
-            .len(),
-        1
-    );
     let again = app
         .post("/v1/organizations", t, json!({"name": "acme-labs"}))
         .await;

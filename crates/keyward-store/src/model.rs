@@ -40,6 +40,10 @@ pub struct KeyRecord {
     pub channel_id: Option<String>,
     pub ratelimit: Option<RateLimit>,
     pub quota: Option<Quota>,
+    /// Who switched the key off (a user or service-account id), while it is off.
+    pub disabled_by: Option<String>,
+    /// Who set its rate limit or quota (an id, or `organization` for defaults).
+    pub limits_by: Option<String>,
 }
 
 impl NewKey {
@@ -74,6 +78,9 @@ impl NewKey {
             ratelimit: None,
             quota: None,
             enabled: true,
+            exempt_from_limits: false,
+            disabled_by: None,
+            limits_by: None,
         }
     }
 }
@@ -102,6 +109,13 @@ pub struct NewKey {
     pub quota: Option<Quota>,
     /// `false` creates the key switched off (verify answers DISABLED until enabled).
     pub enabled: bool,
+    /// Not counted against the organization's key limits: an operator's break-glass
+    /// token must be issued even when the organization is full.
+    pub exempt_from_limits: bool,
+    /// Who created it switched off (with `enabled: false`).
+    pub disabled_by: Option<String>,
+    /// Who gave it its rate limit or quota (`organization` for the defaults).
+    pub limits_by: Option<String>,
 }
 
 #[derive(Debug, Clone)]
@@ -140,6 +154,24 @@ pub struct Actor {
     pub name: String,
     /// The key the actor authenticated with.
     pub key_id: Option<String>,
+    /// What the request was authorized with. A change checks it still holds (the
+    /// person's role, the key's grants and scope), so a demotion or an edit of the key
+    /// that commits while the request runs stops it (`StoreError::ActorChanged`). Not
+    /// part of the audit record.
+    #[serde(skip)]
+    pub authority: Option<Authority>,
+}
+
+/// The role, grants and scope a request was authorized with.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Authority {
+    /// The person's membership role (people's keys only).
+    pub role: Option<Role>,
+    pub permissions: PermissionSet,
+    pub scope: Scope,
+    /// Whether the key had been rotated (was in its grace period): a key rotated while
+    /// the request ran no longer has the standing it was authorized with.
+    pub rotated: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -299,6 +331,9 @@ pub struct KeyPatch {
     /// `Some(_)` sets or removes the quota and restarts its balance.
     pub quota: Option<Option<Quota>>,
     pub enabled: Option<bool>,
+    /// Who makes the change: recorded as `disabled_by` when it switches the key off and
+    /// as `limits_by` when it sets a rate limit or quota.
+    pub by: Option<String>,
 }
 
 /// Counts of one key in one minute (unix minutes).
@@ -328,4 +363,133 @@ pub struct KeyFilter {
     pub agents: Option<Vec<String>>,
     /// Only keys of this service account.
     pub service_account: Option<String>,
+}
+
+/// A new organization whose owner is an existing person, with the owner's first token.
+#[derive(Debug, Clone)]
+pub struct NewOrganization {
+    pub org: Organization,
+    pub owner_user_id: String,
+    pub key: NewKey,
+    /// Organizations (not deleted) one person may have created; checked in the
+    /// inserting transaction, so parallel creates cannot overshoot it.
+    pub max_per_person: u32,
+}
+
+/// An invitation to join an organization, redeemed once with its code.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct Invitation {
+    pub id: String,
+    pub email: String,
+    pub role: Role,
+    /// For `agent_admin`: the agents they will administer.
+    pub agents: Vec<String>,
+    /// What the invited person's first token will hold.
+    #[schema(value_type = Vec<String>)]
+    pub permissions: PermissionSet,
+    pub created_at: DateTime<Utc>,
+    pub created_by: String,
+    pub expires_at: DateTime<Utc>,
+    pub accepted_at: Option<DateTime<Utc>>,
+    pub revoked_at: Option<DateTime<Utc>>,
+    #[serde(skip)]
+    pub org_id: String,
+    /// The key that issued the invitation: it must still work when the invitation is
+    /// accepted (removing the inviter ends their pending invitations).
+    #[serde(skip)]
+    pub created_by_key: Option<String>,
+}
+
+/// Where an invitation stands at a given instant.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum InvitationStatus {
+    Pending,
+    Accepted,
+    Revoked,
+    Expired,
+}
+
+impl Invitation {
+    pub fn status_at(&self, now: DateTime<Utc>) -> InvitationStatus {
+        if self.accepted_at.is_some() {
+            InvitationStatus::Accepted
+        } else if self.revoked_at.is_some() {
+            InvitationStatus::Revoked
+        } else if self.expires_at <= now {
+            InvitationStatus::Expired
+        } else {
+            InvitationStatus::Pending
+        }
+    }
+}
+
+/// An invitation to store; only the SHA-256 of its code is kept.
+#[derive(Debug, Clone)]
+pub struct NewInvitation {
+    pub id: String,
+    pub org_id: String,
+    pub email: String,
+    pub role: Role,
+    pub agents: Vec<String>,
+    pub permissions: PermissionSet,
+    pub code_hash: KeyHash,
+    pub created_at: DateTime<Utc>,
+    pub created_by: String,
+    pub created_by_key: Option<String>,
+    pub expires_at: DateTime<Utc>,
+}
+
+/// Who redeems an invitation: a person new to Keyward (created with this id), or one
+/// who already has an account and proved it with one of their own tokens.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Invitee {
+    New {
+        user_id: String,
+    },
+    Existing {
+        user_id: String,
+    },
+    /// A person with an account but no membership left in any organization (removed
+    /// everywhere, or their organizations deleted): nothing of theirs is reachable, so
+    /// the invitation alone may bring them back, as for a new person. Refused with
+    /// [`Conflict::IdentityRequired`] if they are a member somewhere after all.
+    Returning {
+        user_id: String,
+    },
+}
+
+/// Redeeming an invitation: membership and a first token, in one transaction.
+#[derive(Debug, Clone)]
+pub struct Acceptance {
+    pub code_hash: KeyHash,
+    pub at: DateTime<Utc>,
+    pub invitee: Invitee,
+    /// The first token; its owner is set to the invitee by the store.
+    pub key: NewKey,
+    pub audit: NewAuditEvent,
+}
+
+/// What a rotation changed: the old key, its replacement, and the hashes of every key
+/// whose record changed (the old key, and a predecessor whose grace period it ended).
+#[derive(Debug, Clone)]
+pub struct Rotated {
+    pub old: KeyRecord,
+    pub new: KeyRecord,
+    pub changed: Vec<KeyHash>,
+}
+
+/// Which audit events a listing shows: all of them, or only those about the keys a
+/// [`KeyFilter`] selects.
+#[derive(Debug, Clone, Default)]
+pub struct AuditFilter {
+    pub keys: Option<KeyFilter>,
+}
+
+/// Where a workspace, agent or channel lives, for the server's in-memory index.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ResourceRef {
+    pub kind: ResourceKind,
+    pub id: String,
+    pub org_id: String,
 }

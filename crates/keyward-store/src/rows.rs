@@ -49,6 +49,12 @@ fn json_required<T: serde::de::DeserializeOwned>(column: &str, raw: String) -> R
     serde_json::from_str(&raw).map_err(|_| corrupt(column, &raw))
 }
 
+/// A key's scope column, read without the cap new scopes meet (`Scope::deserialize_stored`).
+fn stored_scope(raw: String) -> Result<Scope> {
+    Scope::deserialize_stored(&mut serde_json::Deserializer::from_str(&raw))
+        .map_err(|_| corrupt("scope", &raw))
+}
+
 #[derive(sqlx::FromRow)]
 pub(crate) struct KeyRow {
     id: String,
@@ -78,6 +84,8 @@ pub(crate) struct KeyRow {
     channel_id: Option<String>,
     ratelimit: Option<String>,
     quota: Option<String>,
+    disabled_by: Option<String>,
+    limits_by: Option<String>,
 }
 
 impl TryFrom<KeyRow> for KeyRecord {
@@ -104,7 +112,7 @@ impl TryFrom<KeyRow> for KeyRecord {
             hash: KeyHash::from_bytes(&r.key_hash).ok_or_else(|| corrupt("key hash", "…"))?,
             owner,
             permissions: json_required::<PermissionSet>("permissions", r.permissions)?,
-            scope: json_required::<Scope>("scope", r.scope)?,
+            scope: stored_scope(r.scope)?,
             metadata: json("metadata", r.metadata)?,
             created_at: from_ms(r.created_at),
             expires_at: opt_ms(r.expires_at),
@@ -124,6 +132,8 @@ impl TryFrom<KeyRow> for KeyRecord {
             enabled: r.enabled,
             workspace_id: r.workspace_id,
             channel_id: r.channel_id,
+            disabled_by: r.disabled_by,
+            limits_by: r.limits_by,
         })
     }
 }
@@ -224,6 +234,66 @@ impl TryFrom<ServiceAccountRow> for ServiceAccount {
             name: r.name,
             created_at: from_ms(r.created_at),
             created_by: r.created_by,
+        })
+    }
+}
+
+#[derive(sqlx::FromRow)]
+pub(crate) struct InvitationRow {
+    id: String,
+    org_id: String,
+    email: String,
+    role: String,
+    agents: String,
+    permissions: String,
+    created_at: i64,
+    created_by: String,
+    created_by_key: Option<String>,
+    expires_at: i64,
+    accepted_at: Option<i64>,
+    revoked_at: Option<i64>,
+}
+
+impl TryFrom<InvitationRow> for Invitation {
+    type Error = StoreError;
+
+    fn try_from(r: InvitationRow) -> Result<Self> {
+        Ok(Invitation {
+            role: keyward_core::Role::parse(&r.role).ok_or_else(|| corrupt("role", &r.role))?,
+            agents: json_required("agents", r.agents)?,
+            permissions: json_required("permissions", r.permissions)?,
+            id: r.id,
+            org_id: r.org_id,
+            email: r.email,
+            created_at: from_ms(r.created_at),
+            created_by: r.created_by,
+            created_by_key: r.created_by_key,
+            expires_at: from_ms(r.expires_at),
+            accepted_at: opt_ms(r.accepted_at),
+            revoked_at: opt_ms(r.revoked_at),
+        })
+    }
+}
+
+#[derive(sqlx::FromRow)]
+pub(crate) struct ResourceRefRow {
+    kind: String,
+    id: String,
+    org_id: String,
+}
+
+impl TryFrom<ResourceRefRow> for ResourceRef {
+    type Error = StoreError;
+
+    fn try_from(r: ResourceRefRow) -> Result<Self> {
+        Ok(ResourceRef {
+            kind: match r.kind.as_str() {
+                "workspace" => ResourceKind::Workspace,
+                "agent" => ResourceKind::Agent,
+                other => return Err(corrupt("resource kind", other)),
+            },
+            id: r.id,
+            org_id: r.org_id,
         })
     }
 }

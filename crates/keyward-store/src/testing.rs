@@ -19,10 +19,15 @@ pub fn postgres_url() -> Option<String> {
 }
 
 /// The test server's URL for a test that runs only on PostgreSQL; without one, says on
-/// stderr that the test is skipped (the caller returns).
+/// stderr that the test is skipped (the caller returns). Under CI (`CI=true`) a missing
+/// server is a failure, not a skip: a suite that silently skipped half its backends
+/// would pass without testing them.
 pub fn postgres_url_or_skip() -> Option<String> {
     let url = postgres_url();
     if url.is_none() {
+        if std::env::var("CI").is_ok_and(|v| v == "true" || v == "1") {
+            panic!("CI=true but {DATABASE_URL_VAR} is not set: the PostgreSQL tests cannot run");
+        }
         eprintln!("skipped: {DATABASE_URL_VAR} is not set");
     }
     url

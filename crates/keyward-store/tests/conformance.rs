@@ -83,6 +83,14 @@ conformance!(
     audit_pages_newest_first,
     usage_adds_up_and_quota_leases_never_overdraw,
     change_feed_announces_committed_changes,
+    changes_made_with_a_key_that_stopped_working_write_nothing,
+    new_keys_need_everything_they_refer_to,
+    keys_created_while_their_owner_is_deleted_do_not_survive,
+    rotating_a_replacement_ends_its_predecessors_grace,
+    organizations_per_person_are_capped_under_concurrency,
+    invitations_are_redeemed_once_by_the_right_person,
+    the_audit_log_can_show_only_events_about_a_persons_keys,
+    changes_to_something_that_changed_meanwhile_are_refused,
 );
 
 fn t0() -> DateTime<Utc> {
@@ -105,6 +113,7 @@ fn event(org: &str, action: &str) -> NewAuditEvent {
             id: None,
             name: "conformance".into(),
             key_id: None,
+            authority: None,
         },
         action: action.into(),
         target_type: "test".into(),
@@ -137,6 +146,9 @@ fn new_key(org: &str, kind: KeyKind, owner: Option<Owner>, scope: Scope) -> NewK
         ratelimit: None,
         quota: None,
         enabled: true,
+        exempt_from_limits: false,
+        disabled_by: None,
+        limits_by: None,
     }
 }
 
@@ -162,6 +174,76 @@ async fn setup(store: &dyn Store) -> Org {
         .await
         .unwrap();
     Org { id: org, owner }
+}
+
+/// Invites `email` as a member and accepts for a new person: (member, first token).
+async fn join(store: &dyn Store, org: &str, email: &str) -> (Member, KeyRecord) {
+    let code = keyward_core::invite::InviteCode::generate();
+    store
+        .create_invitation(&invitation(org, email, &code), event(org, "member.invite"))
+        .await
+        .unwrap();
+    store
+        .accept_invitation(Acceptance {
+            code_hash: code.hash(),
+            at: t0(),
+            invitee: Invitee::New {
+                user_id: ids::new_id("usr"),
+            },
+            key: new_key(org, KeyKind::Personal, None, Scope::Organization),
+            audit: event(org, "member.add"),
+        })
+        .await
+        .unwrap()
+}
+
+fn invitation(org: &str, email: &str, code: &keyward_core::invite::InviteCode) -> NewInvitation {
+    NewInvitation {
+        id: ids::new_id("inv"),
+        org_id: org.to_owned(),
+        email: email.to_owned(),
+        role: keyward_core::Role::Member,
+        agents: vec![],
+        permissions: PermissionSet::all(),
+        code_hash: code.hash(),
+        created_at: t0(),
+        created_by: "test".into(),
+        created_by_key: None,
+        expires_at: t0() + Duration::days(1),
+    }
+}
+
+/// An audit event of an actor acting with `key_id`.
+fn acting(org: &str, key_id: &str, at: DateTime<Utc>) -> NewAuditEvent {
+    NewAuditEvent {
+        at,
+        actor: Actor {
+            actor_type: "user".into(),
+            id: None,
+            name: "someone".into(),
+            key_id: Some(key_id.to_owned()),
+            authority: None,
+        },
+        ..event(org, "key.create")
+    }
+}
+
+async fn workspace(store: &dyn Store, org: &str) -> String {
+    let r = Resource {
+        id: ids::new_id("ws"),
+        name: format!("ws {}", ids::new_id("n")),
+        created_at: t0(),
+    };
+    store
+        .create_resource(
+            ResourceKind::Workspace,
+            org,
+            &r,
+            event(org, "workspace.create"),
+        )
+        .await
+        .unwrap();
+    r.id
 }
 
 async fn set_limits(store: &dyn Store, org: &str, max_keys: u32, max_workers: u32) {
@@ -510,7 +592,7 @@ async fn revoke_is_once_and_rotate_ends_the_old_key(store: Arc<dyn Store>) {
             audit: vec![event(&org.id, "key.rotate")],
         }
     };
-    let (o, n) = store.rotate_key(rotation(false)).await.unwrap();
+    let Rotated { old: o, new: n, .. } = store.rotate_key(rotation(false)).await.unwrap();
     assert_eq!(o.expires_at, Some(t0() + Duration::hours(1)));
     assert_eq!(o.rotated_to.as_deref(), Some(n.id.as_str()));
     assert!(matches!(
@@ -561,6 +643,7 @@ async fn org_key_limit_holds_under_200_concurrent_creates(store: Arc<dyn Store>)
 async fn worker_key_limit_holds_under_concurrent_creates(store: Arc<dyn Store>) {
     let org = setup(store.as_ref()).await;
     set_limits(store.as_ref(), &org.id, 10, 5).await;
+    let ws = workspace(store.as_ref(), &org.id).await;
     let mut tasks = vec![];
     for _ in 0..60 {
         let store = store.clone();
@@ -570,7 +653,7 @@ async fn worker_key_limit_holds_under_concurrent_creates(store: Arc<dyn Store>) 
             user(&org.owner),
             Scope::Organization,
         );
-        k.workspace_id = Some("wsp_1".into());
+        k.workspace_id = Some(ws.clone());
         let e = event(&org.id, "key.create");
         tasks.push(tokio::spawn(async move { store.create_key(k, e).await }));
     }
@@ -792,24 +875,16 @@ async fn cascading_revocations_return_the_hashes(store: Arc<dyn Store>) {
         .unwrap();
     assert!(found.deleted);
 
-    let member = Member {
-        user_id: ids::new_id("usr"),
-        email: "m@example.com".into(),
-        role: keyward_core::Role::Member,
-        agents: vec![],
-        created_at: t0(),
-    };
-    let (_, first) = store
-        .add_member(
-            &org.id,
-            &member,
-            new_key(&org.id, KeyKind::Personal, None, Scope::Organization),
-            event(&org.id, "member.add"),
-        )
-        .await
-        .unwrap();
+    let (member, first) = join(store.as_ref(), &org.id, "m@example.com").await;
     let hashes = store
-        .remove_member(&org.id, &member.user_id, t0(), "me", event(&org.id, "x"))
+        .remove_member(
+            &org.id,
+            &member.user_id,
+            member.role,
+            t0(),
+            "me",
+            event(&org.id, "x"),
+        )
         .await
         .unwrap();
     assert_eq!(hashes, vec![first.hash]);
@@ -852,7 +927,14 @@ async fn last_owner_cannot_leave(store: Arc<dyn Store>) {
     let org = setup(store.as_ref()).await;
     assert!(matches!(
         store
-            .remove_member(&org.id, &org.owner, t0(), "me", event(&org.id, "x"))
+            .remove_member(
+                &org.id,
+                &org.owner,
+                keyward_core::Role::Owner,
+                t0(),
+                "me",
+                event(&org.id, "x")
+            )
             .await,
         Err(StoreError::Conflict(Conflict::LastOwner))
     ));
@@ -872,6 +954,7 @@ async fn audit_pages_newest_first(store: Arc<dyn Store>) {
     let first = store
         .list_audit(
             &org.id,
+            &AuditFilter::default(),
             &PageRequest {
                 limit: 4,
                 cursor: None,
@@ -883,6 +966,7 @@ async fn audit_pages_newest_first(store: Arc<dyn Store>) {
     let rest = store
         .list_audit(
             &org.id,
+            &AuditFilter::default(),
             &PageRequest {
                 limit: 100,
                 cursor: first.next_cursor,
@@ -1006,4 +1090,1020 @@ async fn change_feed_announces_committed_changes(store: Arc<dyn Store>) {
         .filter(|e| **e == FeedEvent::Key(k.hash))
         .collect();
     assert_eq!(mine.len(), 1, "{events:?}");
+}
+
+async fn agent(store: &dyn Store, org: &str) -> String {
+    let r = Resource {
+        id: ids::new_id("agt"),
+        name: format!("agent {}", ids::new_id("n")),
+        created_at: t0(),
+    };
+    store
+        .create_resource(ResourceKind::Agent, org, &r, event(org, "agent.create"))
+        .await
+        .unwrap();
+    r.id
+}
+
+async fn channel(store: &dyn Store, org: &str, agent: &str) -> Channel {
+    let channel = Channel {
+        id: ids::new_id("ch"),
+        org_id: org.to_owned(),
+        agent_id: agent.to_owned(),
+        name: "support".into(),
+        hook_id: ids::new_id("hook"),
+        enabled: true,
+        created_at: t0(),
+        deleted: false,
+    };
+    store
+        .create_channel(&channel, event(org, "channel.create"))
+        .await
+        .unwrap();
+    channel
+}
+
+async fn service_account(store: &dyn Store, org: &str) -> ServiceAccount {
+    let sa = ServiceAccount {
+        id: ids::new_id("sa"),
+        name: format!("bot {}", ids::new_id("n")),
+        scopes: PermissionSet::read_only(),
+        created_at: t0(),
+        created_by: "test".into(),
+    };
+    let key = new_key(
+        org,
+        KeyKind::ServiceAccount,
+        Some(Owner::ServiceAccount {
+            id: sa.id.clone(),
+            name: sa.name.clone(),
+        }),
+        Scope::Organization,
+    );
+    store
+        .create_service_account(org, &sa, key, event(org, "sa"))
+        .await
+        .unwrap();
+    sa
+}
+
+/// Keys of `filter` in `org` that are not revoked.
+async fn working_keys(store: &dyn Store, org: &str, filter: KeyFilter) -> Vec<KeyRecord> {
+    let mut out = vec![];
+    let mut cursor = None;
+    loop {
+        let page = store
+            .list_keys(org, &filter, &PageRequest { limit: 100, cursor })
+            .await
+            .unwrap();
+        out.extend(page.items.into_iter().filter(|k| k.revoked_at.is_none()));
+        match page.next_cursor {
+            Some(c) => cursor = Some(c),
+            None => return out,
+        }
+    }
+}
+
+/// A request authenticated just before a deletion cannot write after it: the acting key
+/// is checked inside every change, under the same serialization as the deletion.
+async fn changes_made_with_a_key_that_stopped_working_write_nothing(store: Arc<dyn Store>) {
+    let org = setup(store.as_ref()).await;
+    set_limits(store.as_ref(), &org.id, 100, 25).await;
+    let (member, token) = join(store.as_ref(), &org.id, "leaver@example.com").await;
+    store
+        .remove_member(
+            &org.id,
+            &member.user_id,
+            member.role,
+            t0(),
+            "me",
+            event(&org.id, "x"),
+        )
+        .await
+        .unwrap();
+    let gone = |r: Result<KeyRecord>| matches!(r, Err(StoreError::ActorInactive));
+    let k = new_key(&org.id, KeyKind::Api, None, Scope::Organization);
+    assert!(gone(
+        store
+            .create_key(k.clone(), acting(&org.id, &token.id, t0()))
+            .await
+    ));
+    assert!(store.find_key_by_hash(&k.hash).await.unwrap().is_none());
+    let ws = Resource {
+        id: ids::new_id("ws"),
+        name: "late".into(),
+        created_at: t0(),
+    };
+    assert!(matches!(
+        store
+            .create_resource(
+                ResourceKind::Workspace,
+                &org.id,
+                &ws,
+                acting(&org.id, &token.id, t0())
+            )
+            .await,
+        Err(StoreError::ActorInactive)
+    ));
+
+    // A change authorized with a role the person no longer has writes nothing.
+    let (_, still) = join(store.as_ref(), &org.id, "demoted@example.com").await;
+    let mut as_admin = acting(&org.id, &still.id, t0());
+    let authority = |role| Authority {
+        role: Some(role),
+        permissions: PermissionSet::all(),
+        scope: Scope::Organization,
+        rotated: false,
+    };
+    as_admin.actor.authority = Some(authority(keyward_core::Role::OrgAdmin));
+    assert!(matches!(
+        store
+            .create_key(
+                new_key(&org.id, KeyKind::Api, None, Scope::Organization),
+                as_admin
+            )
+            .await,
+        Err(StoreError::ActorChanged)
+    ));
+    // The same for a key whose grants were narrowed meanwhile.
+    let mut narrowed = acting(&org.id, &still.id, t0());
+    narrowed.actor.authority = Some(Authority {
+        permissions: PermissionSet::read_only(),
+        ..authority(keyward_core::Role::Member)
+    });
+    assert!(matches!(
+        store
+            .create_key(
+                new_key(&org.id, KeyKind::Api, None, Scope::Organization),
+                narrowed
+            )
+            .await,
+        Err(StoreError::ActorChanged)
+    ));
+    // A key rotated after the request was authorized: it no longer mints.
+    let mut replacement = new_key(
+        &org.id,
+        KeyKind::Personal,
+        user(still.owner.as_ref().unwrap().id()),
+        Scope::Organization,
+    );
+    replacement.rotated_from = Some(still.id.clone());
+    replacement.owner = still.owner.clone();
+    store
+        .rotate_key(Rotation {
+            org_id: org.id.clone(),
+            old_id: still.id.clone(),
+            replacement: NewKey {
+                permissions: still.permissions.clone(),
+                ..replacement
+            },
+            old_ends_at: t0() + Duration::hours(1),
+            revoke_old: false,
+            revoked_by: "me".into(),
+            audit: vec![event(&org.id, "key.rotate")],
+        })
+        .await
+        .unwrap();
+    let mut before_rotation = acting(&org.id, &still.id, t0());
+    before_rotation.actor.authority = Some(authority(keyward_core::Role::Member));
+    assert!(matches!(
+        store
+            .create_key(
+                new_key(&org.id, KeyKind::Api, None, Scope::Organization),
+                before_rotation
+            )
+            .await,
+        Err(StoreError::ActorChanged)
+    ));
+    let mut as_member = acting(&org.id, &still.id, t0());
+    as_member.actor.authority = Some(Authority {
+        rotated: true,
+        ..authority(keyward_core::Role::Member)
+    });
+    store
+        .create_key(
+            new_key(&org.id, KeyKind::Api, None, Scope::Organization),
+            as_member,
+        )
+        .await
+        .unwrap();
+
+    // Switched off or expired keys cannot write either.
+    let mut off = new_key(
+        &org.id,
+        KeyKind::Personal,
+        user(&org.owner),
+        Scope::Organization,
+    );
+    off.enabled = false;
+    store
+        .create_key(off.clone(), event(&org.id, "key.create"))
+        .await
+        .unwrap();
+    assert!(gone(
+        store
+            .create_key(
+                new_key(&org.id, KeyKind::Api, None, Scope::Organization),
+                acting(&org.id, &off.id, t0())
+            )
+            .await
+    ));
+    let mut short = new_key(
+        &org.id,
+        KeyKind::Personal,
+        user(&org.owner),
+        Scope::Organization,
+    );
+    short.expires_at = Some(t0() + Duration::minutes(1));
+    store
+        .create_key(short.clone(), event(&org.id, "key.create"))
+        .await
+        .unwrap();
+    assert!(gone(
+        store
+            .create_key(
+                new_key(&org.id, KeyKind::Api, None, Scope::Organization),
+                acting(&org.id, &short.id, t0() + Duration::minutes(2))
+            )
+            .await
+    ));
+
+    // A key of a deleted organization can do nothing, and the organization stays deleted.
+    let owner_key = working_keys(
+        store.as_ref(),
+        &org.id,
+        KeyFilter {
+            owner_user: Some(org.owner.clone()),
+            ..Default::default()
+        },
+    )
+    .await
+    .into_iter()
+    .find(|k| k.enabled && k.expires_at.is_none())
+    .unwrap();
+    store
+        .delete_org(&org.id, t0(), "me", event(&org.id, "org.delete"))
+        .await
+        .unwrap();
+    assert!(gone(
+        store
+            .create_key(
+                new_key(&org.id, KeyKind::Api, None, Scope::Organization),
+                acting(&org.id, &owner_key.id, t0())
+            )
+            .await
+    ));
+    assert!(matches!(
+        store.get_org(&org.id).await,
+        Err(StoreError::NotFound)
+    ));
+}
+
+/// Whoever creates it, a key is inserted only while its organization, owner, service
+/// account, channel, workspace and agent all exist.
+async fn new_keys_need_everything_they_refer_to(store: Arc<dyn Store>) {
+    let org = setup(store.as_ref()).await;
+    set_limits(store.as_ref(), &org.id, 100, 25).await;
+    let (member, _) = join(store.as_ref(), &org.id, "gone@example.com").await;
+    store
+        .remove_member(
+            &org.id,
+            &member.user_id,
+            member.role,
+            t0(),
+            "me",
+            event(&org.id, "x"),
+        )
+        .await
+        .unwrap();
+    let gone = |r: Result<KeyRecord>, what: &str| match r {
+        Err(StoreError::Gone(w)) if w == what => {}
+        other => panic!("expected the {what} to be gone, got {other:?}"),
+    };
+    gone(
+        store
+            .create_key(
+                new_key(
+                    &org.id,
+                    KeyKind::Personal,
+                    user(&member.user_id),
+                    Scope::Organization,
+                ),
+                event(&org.id, "key.create"),
+            )
+            .await,
+        "member",
+    );
+    let sa = service_account(store.as_ref(), &org.id).await;
+    store
+        .delete_service_account(&org.id, &sa.id, t0(), "me", event(&org.id, "x"))
+        .await
+        .unwrap();
+    gone(
+        store
+            .create_key(
+                new_key(
+                    &org.id,
+                    KeyKind::ServiceAccount,
+                    Some(Owner::ServiceAccount {
+                        id: sa.id.clone(),
+                        name: sa.name.clone(),
+                    }),
+                    Scope::Organization,
+                ),
+                event(&org.id, "key.create"),
+            )
+            .await,
+        "service account",
+    );
+    let a = agent(store.as_ref(), &org.id).await;
+    let c = channel(store.as_ref(), &org.id, &a).await;
+    store
+        .delete_channel(&org.id, &c.id, t0(), "me", event(&org.id, "x"))
+        .await
+        .unwrap();
+    let mut token = new_key(
+        &org.id,
+        KeyKind::Channel,
+        None,
+        Scope::Agent { agent: a.clone() },
+    );
+    token.channel_id = Some(c.id.clone());
+    gone(
+        store.create_key(token, event(&org.id, "key.create")).await,
+        "channel",
+    );
+    gone(
+        store
+            .create_key(
+                new_key(
+                    &org.id,
+                    KeyKind::Api,
+                    None,
+                    Scope::Workspaces {
+                        workspaces: vec!["ws_nope".into()],
+                    },
+                ),
+                event(&org.id, "key.create"),
+            )
+            .await,
+        "workspace",
+    );
+    gone(
+        store
+            .create_key(
+                new_key(
+                    &org.id,
+                    KeyKind::Api,
+                    None,
+                    Scope::Agent {
+                        agent: "agt_nope".into(),
+                    },
+                ),
+                event(&org.id, "key.create"),
+            )
+            .await,
+        "agent",
+    );
+    store
+        .delete_org(&org.id, t0(), "me", event(&org.id, "org.delete"))
+        .await
+        .unwrap();
+    gone(
+        store
+            .create_key(
+                new_key(&org.id, KeyKind::Api, None, Scope::Organization),
+                event(&org.id, "key.create"),
+            )
+            .await,
+        "organization",
+    );
+}
+
+/// 50 creates race each deletion (member removal with the member's own key, service
+/// account and channel deletion by an admin, organization deletion): once the deletion
+/// returned and the creates settled, none of what they made works.
+async fn keys_created_while_their_owner_is_deleted_do_not_survive(store: Arc<dyn Store>) {
+    let first = setup(store.as_ref()).await;
+    for round in 0..3 {
+        let org = another_org(store.as_ref(), &first.owner).await;
+        set_limits(store.as_ref(), &org.id, 1_000_000, 25).await;
+        let (member, token) = join(
+            store.as_ref(),
+            &org.id,
+            &format!("racer{round}@example.com"),
+        )
+        .await;
+        let sa = service_account(store.as_ref(), &org.id).await;
+        let a = agent(store.as_ref(), &org.id).await;
+        let c = channel(store.as_ref(), &org.id, &a).await;
+        let mut tasks = vec![];
+        for i in 0..50 {
+            let store = store.clone();
+            let (org_id, member_id, token_id) =
+                (org.id.clone(), member.user_id.clone(), token.id.clone());
+            let (sa, a, c) = (sa.clone(), a.clone(), c.clone());
+            tasks.push(tokio::spawn(async move {
+                let k = match i % 3 {
+                    0 => new_key(
+                        &org_id,
+                        KeyKind::Personal,
+                        user(&member_id),
+                        Scope::Organization,
+                    ),
+                    1 => new_key(
+                        &org_id,
+                        KeyKind::ServiceAccount,
+                        Some(Owner::ServiceAccount {
+                            id: sa.id.clone(),
+                            name: sa.name.clone(),
+                        }),
+                        Scope::Organization,
+                    ),
+                    _ => {
+                        let mut k =
+                            new_key(&org_id, KeyKind::Channel, None, Scope::Agent { agent: a });
+                        k.channel_id = Some(c.id.clone());
+                        k
+                    }
+                };
+                let audit = if i % 3 == 0 {
+                    acting(&org_id, &token_id, t0())
+                } else {
+                    event(&org_id, "key.create")
+                };
+                store.create_key(k, audit).await
+            }));
+        }
+        tokio::task::yield_now().await;
+        store
+            .remove_member(
+                &org.id,
+                &member.user_id,
+                member.role,
+                t0(),
+                "me",
+                event(&org.id, "x"),
+            )
+            .await
+            .unwrap();
+        store
+            .delete_service_account(&org.id, &sa.id, t0(), "me", event(&org.id, "x"))
+            .await
+            .unwrap();
+        store
+            .delete_channel(&org.id, &c.id, t0(), "me", event(&org.id, "x"))
+            .await
+            .unwrap();
+        for t in tasks {
+            match t.await.unwrap() {
+                Ok(_) | Err(StoreError::ActorInactive) | Err(StoreError::Gone(_)) => {}
+                Err(e) => panic!("unexpected {e:?}"),
+            }
+        }
+        for filter in [
+            KeyFilter {
+                owner_user: Some(member.user_id.clone()),
+                ..Default::default()
+            },
+            KeyFilter {
+                service_account: Some(sa.id.clone()),
+                ..Default::default()
+            },
+        ] {
+            let left = working_keys(store.as_ref(), &org.id, filter).await;
+            assert!(
+                left.is_empty(),
+                "round {round}: {} keys survived",
+                left.len()
+            );
+        }
+        let tokens: Vec<_> = working_keys(store.as_ref(), &org.id, KeyFilter::default())
+            .await
+            .into_iter()
+            .filter(|k| k.channel_id.as_deref() == Some(c.id.as_str()))
+            .collect();
+        assert!(tokens.is_empty(), "round {round}: channel tokens survived");
+
+        // The organization: creates with the owner's key race its deletion.
+        let owner_key = working_keys(
+            store.as_ref(),
+            &org.id,
+            KeyFilter {
+                owner_user: Some(org.owner.clone()),
+                ..Default::default()
+            },
+        )
+        .await
+        .remove(0);
+        let mut tasks = vec![];
+        for _ in 0..50 {
+            let store = store.clone();
+            let (org_id, key_id) = (org.id.clone(), owner_key.id.clone());
+            tasks.push(tokio::spawn(async move {
+                store
+                    .create_key(
+                        new_key(&org_id, KeyKind::Api, None, Scope::Organization),
+                        acting(&org_id, &key_id, t0()),
+                    )
+                    .await
+            }));
+        }
+        tokio::task::yield_now().await;
+        store
+            .delete_org(&org.id, t0(), "me", event(&org.id, "org.delete"))
+            .await
+            .unwrap();
+        for t in tasks {
+            match t.await.unwrap() {
+                Ok(_) | Err(StoreError::ActorInactive) | Err(StoreError::Gone(_)) => {}
+                Err(e) => panic!("unexpected {e:?}"),
+            }
+        }
+        let left = working_keys(store.as_ref(), &org.id, KeyFilter::default()).await;
+        assert!(
+            left.is_empty(),
+            "round {round}: {} keys of a deleted organization work",
+            left.len()
+        );
+    }
+}
+
+async fn rotating_a_replacement_ends_its_predecessors_grace(store: Arc<dyn Store>) {
+    let org = setup(store.as_ref()).await;
+    let first = new_key(&org.id, KeyKind::Api, None, Scope::Organization);
+    store
+        .create_key(first.clone(), event(&org.id, "key.create"))
+        .await
+        .unwrap();
+    let mut current = first.clone();
+    let mut hashes = vec![first.hash];
+    for step in 1..=5 {
+        let mut replacement = new_key(&org.id, KeyKind::Api, None, Scope::Organization);
+        replacement.rotated_from = Some(current.id.clone());
+        replacement.created_at = t0() + Duration::minutes(step);
+        let rotated = store
+            .rotate_key(Rotation {
+                org_id: org.id.clone(),
+                old_id: current.id.clone(),
+                replacement: replacement.clone(),
+                old_ends_at: t0() + Duration::days(30),
+                revoke_old: false,
+                revoked_by: "me".into(),
+                audit: vec![event(&org.id, "key.rotate")],
+            })
+            .await
+            .unwrap();
+        assert!(rotated.changed.contains(&current.hash), "step {step}");
+        if step > 1 {
+            // The key before the one rotated now was in grace: it ends now.
+            assert!(
+                rotated.changed.contains(&hashes[hashes.len() - 2]),
+                "step {step}"
+            );
+        }
+        hashes.push(replacement.hash);
+        current = replacement;
+    }
+    let working: Vec<_> = working_keys(store.as_ref(), &org.id, KeyFilter::default())
+        .await
+        .into_iter()
+        .filter(|k| k.kind == KeyKind::Api)
+        .collect();
+    // The latest key and the one it replaced (in grace); nothing older.
+    assert_eq!(working.len(), 2, "{working:?}");
+    let ended = store.find_key_by_hash(&first.hash).await.unwrap().unwrap();
+    assert!(ended.revoked_at.is_some());
+}
+
+async fn organizations_per_person_are_capped_under_concurrency(store: Arc<dyn Store>) {
+    let org = setup(store.as_ref()).await;
+    let mut tasks = vec![];
+    for i in 0..20 {
+        let store = store.clone();
+        let owner = org.owner.clone();
+        tasks.push(tokio::spawn(async move {
+            let id = ids::new_id("org");
+            store
+                .create_org(
+                    NewOrganization {
+                        org: Organization {
+                            id: id.clone(),
+                            name: format!("org {i}"),
+                            created_at: t0(),
+                            settings: OrgSettings::default(),
+                        },
+                        owner_user_id: owner.clone(),
+                        key: new_key(&id, KeyKind::Personal, user(&owner), Scope::Organization),
+                        max_per_person: 3,
+                    },
+                    event(&id, "org.create"),
+                )
+                .await
+        }));
+    }
+    let mut ok = 0;
+    for t in tasks {
+        match t.await.unwrap() {
+            Ok(_) => ok += 1,
+            Err(StoreError::LimitReached { max: 3, .. }) => {}
+            Err(e) => panic!("unexpected {e:?}"),
+        }
+    }
+    assert_eq!(ok, 3);
+}
+
+async fn invitations_are_redeemed_once_by_the_right_person(store: Arc<dyn Store>) {
+    let org = setup(store.as_ref()).await;
+    let code = keyward_core::invite::InviteCode::generate();
+    let stored = store
+        .create_invitation(
+            &invitation(&org.id, "new@example.com", &code),
+            event(&org.id, "member.invite"),
+        )
+        .await
+        .unwrap();
+    assert_eq!(stored.status_at(t0()), InvitationStatus::Pending);
+    let mut tasks = vec![];
+    for _ in 0..10 {
+        let store = store.clone();
+        let (org_id, hash) = (org.id.clone(), code.hash());
+        tasks.push(tokio::spawn(async move {
+            store
+                .accept_invitation(Acceptance {
+                    code_hash: hash,
+                    at: t0(),
+                    invitee: Invitee::New {
+                        user_id: ids::new_id("usr"),
+                    },
+                    key: new_key(&org_id, KeyKind::Personal, None, Scope::Organization),
+                    audit: event(&org_id, "member.add"),
+                })
+                .await
+        }));
+    }
+    let mut ok = 0;
+    for t in tasks {
+        match t.await.unwrap() {
+            Ok((member, key)) => {
+                ok += 1;
+                assert_eq!(member.email, "new@example.com");
+                assert!(
+                    matches!(&key.owner, Some(Owner::User { id, .. }) if *id == member.user_id)
+                );
+            }
+            Err(StoreError::Conflict(Conflict::InvitationUsed | Conflict::IdentityRequired)) => {}
+            Err(e) => panic!("unexpected {e:?}"),
+        }
+    }
+    assert_eq!(ok, 1);
+    assert!(store.list_invitations(&org.id).await.unwrap().is_empty());
+    assert!(matches!(
+        store
+            .create_invitation(
+                &invitation(
+                    &org.id,
+                    "new@example.com",
+                    &keyward_core::invite::InviteCode::generate()
+                ),
+                event(&org.id, "member.invite"),
+            )
+            .await,
+        Err(StoreError::Conflict(Conflict::AlreadyMember))
+    ));
+
+    // An existing person (the owner, invited to a second organization) must prove it.
+    let other = ids::new_id("org");
+    store
+        .create_org(
+            NewOrganization {
+                org: Organization {
+                    id: other.clone(),
+                    name: "other".into(),
+                    created_at: t0(),
+                    settings: OrgSettings::default(),
+                },
+                owner_user_id: org.owner.clone(),
+                key: new_key(
+                    &other,
+                    KeyKind::Personal,
+                    user(&org.owner),
+                    Scope::Organization,
+                ),
+                max_per_person: 10,
+            },
+            event(&other, "org.create"),
+        )
+        .await
+        .unwrap();
+    let (joiner, _) = join(store.as_ref(), &other, "joiner@example.com").await;
+    let code = keyward_core::invite::InviteCode::generate();
+    store
+        .create_invitation(
+            &invitation(&org.id, "joiner@example.com", &code),
+            event(&org.id, "member.invite"),
+        )
+        .await
+        .unwrap();
+    let accept = |invitee: Invitee| Acceptance {
+        code_hash: code.hash(),
+        at: t0(),
+        invitee,
+        key: new_key(&org.id, KeyKind::Personal, None, Scope::Organization),
+        audit: event(&org.id, "member.add"),
+    };
+    for wrong in [
+        Invitee::New {
+            user_id: ids::new_id("usr"),
+        },
+        Invitee::Existing {
+            user_id: org.owner.clone(),
+        },
+    ] {
+        assert!(matches!(
+            store.accept_invitation(accept(wrong)).await,
+            Err(StoreError::Conflict(Conflict::IdentityRequired))
+        ));
+    }
+    let (member, _) = store
+        .accept_invitation(accept(Invitee::Existing {
+            user_id: joiner.user_id.clone(),
+        }))
+        .await
+        .unwrap();
+    assert_eq!(member.user_id, joiner.user_id);
+
+    // Expired, revoked, or issued by a key that stopped working: refused.
+    let expired = keyward_core::invite::InviteCode::generate();
+    store
+        .create_invitation(
+            &invitation(&org.id, "late@example.com", &expired),
+            event(&org.id, "member.invite"),
+        )
+        .await
+        .unwrap();
+    let late = Acceptance {
+        code_hash: expired.hash(),
+        at: t0() + Duration::days(2),
+        invitee: Invitee::New {
+            user_id: ids::new_id("usr"),
+        },
+        key: new_key(&org.id, KeyKind::Personal, None, Scope::Organization),
+        audit: event(&org.id, "member.add"),
+    };
+    assert!(matches!(
+        store.accept_invitation(late).await,
+        Err(StoreError::Conflict(Conflict::InvitationExpired))
+    ));
+    let inviter = new_key(
+        &org.id,
+        KeyKind::Personal,
+        user(&org.owner),
+        Scope::Organization,
+    );
+    store
+        .create_key(inviter.clone(), event(&org.id, "key.create"))
+        .await
+        .unwrap();
+    let orphan = keyward_core::invite::InviteCode::generate();
+    let mut inv = invitation(&org.id, "orphan@example.com", &orphan);
+    inv.created_by_key = Some(inviter.id.clone());
+    store
+        .create_invitation(&inv, acting(&org.id, &inviter.id, t0()))
+        .await
+        .unwrap();
+    store
+        .revoke_key(
+            &org.id,
+            &inviter.id,
+            t0(),
+            "me",
+            event(&org.id, "key.revoke"),
+        )
+        .await
+        .unwrap();
+    assert!(matches!(
+        store
+            .accept_invitation(Acceptance {
+                code_hash: orphan.hash(),
+                at: t0(),
+                invitee: Invitee::New {
+                    user_id: ids::new_id("usr"),
+                },
+                key: new_key(&org.id, KeyKind::Personal, None, Scope::Organization),
+                audit: event(&org.id, "member.add"),
+            })
+            .await,
+        Err(StoreError::Conflict(Conflict::InvitationExpired))
+    ));
+    // Revoking ends an invitation; a second revoke finds nothing.
+    let revoked = keyward_core::invite::InviteCode::generate();
+    let inv = invitation(&org.id, "maybe@example.com", &revoked);
+    store
+        .create_invitation(&inv, event(&org.id, "member.invite"))
+        .await
+        .unwrap();
+    let done = store
+        .revoke_invitation(&org.id, &inv.id, t0(), event(&org.id, "x"))
+        .await
+        .unwrap();
+    assert_eq!(done.status_at(t0()), InvitationStatus::Revoked);
+    assert!(matches!(
+        store
+            .revoke_invitation(&org.id, &inv.id, t0(), event(&org.id, "x"))
+            .await,
+        Err(StoreError::NotFound)
+    ));
+}
+
+async fn the_audit_log_can_show_only_events_about_a_persons_keys(store: Arc<dyn Store>) {
+    let org = setup(store.as_ref()).await;
+    set_limits(store.as_ref(), &org.id, 100, 25).await;
+    let (member, first) = join(store.as_ref(), &org.id, "dev@example.com").await;
+    let theirs = new_key(
+        &org.id,
+        KeyKind::Personal,
+        user(&member.user_id),
+        Scope::Organization,
+    );
+    let mine = new_key(
+        &org.id,
+        KeyKind::Personal,
+        user(&org.owner),
+        Scope::Organization,
+    );
+    for k in [&theirs, &mine] {
+        store
+            .create_key(
+                (*k).clone(),
+                NewAuditEvent {
+                    target_type: "key".into(),
+                    target_id: k.id.clone(),
+                    ..event(&org.id, "key.create")
+                },
+            )
+            .await
+            .unwrap();
+    }
+    let page = store
+        .list_audit(
+            &org.id,
+            &AuditFilter {
+                keys: Some(KeyFilter {
+                    owner_user: Some(member.user_id.clone()),
+                    ..Default::default()
+                }),
+            },
+            &PageRequest {
+                limit: 100,
+                cursor: None,
+            },
+        )
+        .await
+        .unwrap();
+    let targets: Vec<_> = page.items.iter().map(|e| e.target.id.as_str()).collect();
+    assert_eq!(targets, vec![theirs.id.as_str()]);
+    let _ = first;
+    let all = store
+        .list_audit(
+            &org.id,
+            &AuditFilter::default(),
+            &PageRequest {
+                limit: 100,
+                cursor: None,
+            },
+        )
+        .await
+        .unwrap();
+    assert!(all.items.iter().any(|e| e.target.id == mine.id));
+}
+
+/// A new organization owned by `owner` (an existing person).
+async fn another_org(store: &dyn Store, owner: &str) -> Org {
+    let id = ids::new_id("org");
+    store
+        .create_org(
+            NewOrganization {
+                org: Organization {
+                    id: id.clone(),
+                    name: format!("org {id}"),
+                    created_at: t0(),
+                    settings: OrgSettings::default(),
+                },
+                owner_user_id: owner.to_owned(),
+                key: new_key(&id, KeyKind::Personal, user(owner), Scope::Organization),
+                max_per_person: 100,
+            },
+            event(&id, "org.create"),
+        )
+        .await
+        .unwrap();
+    Org {
+        id,
+        owner: owner.to_owned(),
+    }
+}
+
+/// A member whose role changed after the caller read it, and a key edited after the
+/// rotating caller read it, are not acted on from the stale copy.
+async fn changes_to_something_that_changed_meanwhile_are_refused(store: Arc<dyn Store>) {
+    let org = setup(store.as_ref()).await;
+    set_limits(store.as_ref(), &org.id, 100, 25).await;
+    let (member, _) = join(store.as_ref(), &org.id, "promoted@example.com").await;
+    let promoted = Member {
+        role: keyward_core::Role::OrgAdmin,
+        ..member.clone()
+    };
+    store
+        .update_member(
+            &org.id,
+            &promoted,
+            keyward_core::Role::Member,
+            event(&org.id, "x"),
+        )
+        .await
+        .unwrap();
+    // Someone who saw them as a member acts on the stale role: refused.
+    for result in [
+        store
+            .remove_member(
+                &org.id,
+                &member.user_id,
+                keyward_core::Role::Member,
+                t0(),
+                "me",
+                event(&org.id, "x"),
+            )
+            .await
+            .map(drop),
+        store
+            .update_member(
+                &org.id,
+                &member,
+                keyward_core::Role::Member,
+                event(&org.id, "x"),
+            )
+            .await
+            .map(drop),
+    ] {
+        assert!(
+            matches!(
+                result,
+                Err(StoreError::Conflict(Conflict::ChangedMeanwhile))
+            ),
+            "{result:?}"
+        );
+    }
+    assert_eq!(
+        store
+            .get_member(&org.id, &member.user_id)
+            .await
+            .unwrap()
+            .unwrap()
+            .role,
+        keyward_core::Role::OrgAdmin
+    );
+
+    let key = new_key(&org.id, KeyKind::Api, None, Scope::Organization);
+    store
+        .create_key(key.clone(), event(&org.id, "key.create"))
+        .await
+        .unwrap();
+    store
+        .update_key(
+            &org.id,
+            &key.id,
+            &KeyPatch {
+                permissions: Some(PermissionSet::read_only()),
+                enabled: Some(false),
+                ..Default::default()
+            },
+            event(&org.id, "key.update"),
+        )
+        .await
+        .unwrap();
+    // The rotating caller read the key before the edit: its replacement copies the
+    // old grants and switch, which are no longer the key's.
+    let mut replacement = new_key(&org.id, KeyKind::Api, None, Scope::Organization);
+    replacement.rotated_from = Some(key.id.clone());
+    let result = store
+        .rotate_key(Rotation {
+            org_id: org.id.clone(),
+            old_id: key.id.clone(),
+            replacement,
+            old_ends_at: t0(),
+            revoke_old: true,
+            revoked_by: "me".into(),
+            audit: vec![event(&org.id, "key.rotate")],
+        })
+        .await;
+    assert!(
+        matches!(
+            result,
+            Err(StoreError::Conflict(Conflict::ChangedMeanwhile))
+        ),
+        "{result:?}"
+    );
+    let still = store.find_key_by_hash(&key.hash).await.unwrap().unwrap();
+    assert!(still.revoked_at.is_none() && still.rotated_to.is_none());
 }

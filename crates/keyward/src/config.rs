@@ -20,6 +20,17 @@ pub struct FileConfig {
     /// How many key records the verify cache keeps at most.
     pub cache_max_keys: Option<usize>,
     pub bootstrap: Option<BootstrapConfig>,
+    /// Who may create organizations through the API.
+    pub organizations: Option<OrganizationsConfig>,
+}
+
+#[derive(Debug, Default, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct OrganizationsConfig {
+    /// `false` stops people creating organizations (`POST /v1/organizations`).
+    pub allow_create: Option<bool>,
+    /// Organizations one person may have created.
+    pub max_per_person: Option<u32>,
 }
 
 #[derive(Debug, Default, Deserialize, PartialEq)]
@@ -90,12 +101,83 @@ pub fn database_url(url: Option<String>, data_dir: &Path) -> anyhow::Result<Stri
     if let Some(url) = url {
         return Ok(url);
     }
-    std::fs::create_dir_all(data_dir)
+    create_data_dir(data_dir)
         .with_context(|| format!("cannot create data directory {}", data_dir.display()))?;
     Ok(format!(
         "sqlite://{}",
         data_dir.join("keyward.db").display()
     ))
+}
+
+/// The files Keyward keeps in its data directory.
+#[cfg(unix)]
+const DATA_FILES: [&str; 4] = [
+    "keyward.db",
+    "keyward.db-wal",
+    "keyward.db-shm",
+    "keyward.db-journal",
+];
+
+/// Creates the data directory 0700 whatever the umask (missing parents as usual), and
+/// takes group and other access away from one an older Keyward created 0755. Only the
+/// directory itself is changed, and only if it holds nothing but Keyward's database: one
+/// that holds other files too (`--data-dir .`, `/tmp`) is someone else's and is left
+/// as it is, with a warning (the database files in it are 0600 in any case).
+fn create_data_dir(dir: &Path) -> std::io::Result<()> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
+        if let Some(parent) = dir.parent().filter(|p| !p.as_os_str().is_empty()) {
+            std::fs::create_dir_all(parent)?;
+        }
+        match std::fs::DirBuilder::new().mode(0o700).create(dir) {
+            Ok(()) => return Ok(()),
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists && dir.is_dir() => {}
+            Err(e) => return Err(e),
+        }
+        let mode = std::fs::metadata(dir)?.permissions().mode() & 0o7777;
+        if mode & 0o077 == 0 {
+            return Ok(());
+        }
+        if !holds_only_keyward_files(dir).unwrap_or(false) {
+            tracing::warn!(
+                path = %dir.display(),
+                mode = %format_args!("{mode:04o}"),
+                "the data directory is open to other users and holds other files than \
+                 Keyward's; its permissions are left as they are"
+            );
+            return Ok(());
+        }
+        let new = mode & !0o077;
+        match std::fs::set_permissions(dir, std::fs::Permissions::from_mode(new)) {
+            Ok(()) => tracing::warn!(
+                path = %dir.display(),
+                old_mode = %format_args!("{mode:04o}"),
+                new_mode = %format_args!("{new:04o}"),
+                "data directory was accessible to other users; now only its owner may enter it"
+            ),
+            Err(e) => tracing::warn!(
+                path = %dir.display(),
+                mode = %format_args!("{mode:04o}"),
+                error = %e,
+                "data directory is accessible to other users and its mode cannot be changed"
+            ),
+        }
+        Ok(())
+    }
+    #[cfg(not(unix))]
+    std::fs::create_dir_all(dir)
+}
+
+#[cfg(unix)]
+fn holds_only_keyward_files(dir: &Path) -> std::io::Result<bool> {
+    for entry in std::fs::read_dir(dir)? {
+        let name = entry?.file_name();
+        if !DATA_FILES.iter().any(|f| name == *f) {
+            return Ok(false);
+        }
+    }
+    Ok(true)
 }
 
 #[cfg(test)]

@@ -6,6 +6,7 @@
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
+mod admin;
 mod cli;
 mod config;
 mod dev;
@@ -41,7 +42,7 @@ struct Global {
     /// Directory of the embedded SQLite database [default: ./keyward-data]
     #[arg(long, global = true, env = "KEYWARD_DATA_DIR")]
     data_dir: Option<PathBuf>,
-    /// Database URL (sqlite://path); overrides --data-dir
+    /// Database URL (sqlite://path or postgres://…); overrides --data-dir
     #[arg(
         long,
         global = true,
@@ -76,6 +77,25 @@ enum Command {
     ///
     /// Example: keyward backup --to /backups/keyward-$(date +%F).db
     Backup(BackupArgs),
+    /// Break-glass commands for the operator, on the database directly (no API key).
+    ///
+    /// For when nobody holds a working owner token: list organizations and their owners,
+    /// mint an owner token, remove owner rate limits that lock owners out. Every change is
+    /// recorded in the organization's audit log as an operator action. They take the
+    /// database from --data-dir, --database-url or keyward.yaml like `serve`, and work
+    /// while the server runs: a minted token works at once; a removed owner limit takes
+    /// effect within 5 s on SQLite (the server's owner-limit cache) and at once on
+    /// PostgreSQL (every node is notified).
+    ///
+    /// Example: keyward admin mint-owner-token --org my-org --data-dir /var/lib/keyward
+    #[command(
+        subcommand,
+        after_help = "Examples:\n  \
+            keyward admin orgs --data-dir /var/lib/keyward\n  \
+            TOKEN=$(keyward admin mint-owner-token --org my-org --data-dir /var/lib/keyward)\n  \
+            keyward admin clear-owner-limits --org my-org --database-url postgres://keyward@db/keyward"
+    )]
+    Admin(admin::AdminCommand),
     /// Developer tools (benchmark seeding).
     #[command(hide = true, subcommand)]
     Dev(dev::DevCommand),
@@ -98,6 +118,13 @@ struct ServeArgs {
     /// [default: 100000]
     #[arg(long, env = "KEYWARD_CACHE_MAX_KEYS", value_name = "N")]
     cache_max_keys: Option<usize>,
+    /// Whether people may create organizations through the API (true or false)
+    /// [default: true]
+    #[arg(long, env = "KEYWARD_ALLOW_ORG_CREATION", value_name = "BOOL")]
+    allow_org_creation: Option<bool>,
+    /// Organizations one person may have created through the API [default: 10]
+    #[arg(long, env = "KEYWARD_MAX_ORGS_PER_PERSON", value_name = "N")]
+    max_orgs_per_person: Option<u32>,
     /// Also serve POST /__bench/floor, the baseline of bench/run.sh
     #[arg(long, hide = true)]
     bench_floor: bool,
@@ -123,10 +150,24 @@ struct BootstrapArgs {
     json: bool,
 }
 
+/// The commands that run the server or work on its database, which read `.env`.
+const SERVER_COMMANDS: &[&str] = &["serve", "bootstrap", "migrate", "backup", "admin", "dev"];
+
 fn main() -> ExitCode {
-    // `.env` feeds the server's settings; the client reads its own variables from it
-    // as a separate layer (see cli::dotenv).
-    cli::dotenv::load_server_settings();
+    // `.env` feeds the settings of the server's own commands (and `${VAR}` in
+    // keyward.yaml). Client commands never load it into the environment: a `.env` in a
+    // cloned repository must not set HTTP_PROXY or the config directory for a command
+    // that sends a stored key; the client reads only its own variables from it, as a
+    // separate layer (see cli::dotenv).
+    let first = cli::command(Cli::command()).try_get_matches();
+    let for_the_server = first
+        .as_ref()
+        .ok()
+        .and_then(|m| m.subcommand_name())
+        .is_some_and(|c| SERVER_COMMANDS.contains(&c));
+    if for_the_server {
+        cli::dotenv::load_server_settings();
+    }
     let matches = cli::command(Cli::command()).get_matches();
     let cli = match Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit()) {
         Cli {
@@ -196,6 +237,49 @@ async fn open_store(
     Ok((store, shown))
 }
 
+/// The path of a `sqlite:` URL's file.
+fn sqlite_path(url: &str) -> &str {
+    let path = url
+        .trim_start_matches("sqlite://")
+        .trim_start_matches("sqlite:");
+    path.split('?').next().unwrap_or(path)
+}
+
+/// [`open_store`] for commands that need a database that exists: a missing SQLite file
+/// (a wrong --data-dir) is refused instead of created empty.
+async fn open_existing_store(
+    global: &Global,
+    file: &config::FileConfig,
+) -> anyhow::Result<(Arc<dyn Store>, String)> {
+    let url = global
+        .database_url
+        .clone()
+        .or_else(|| file.database_url.clone());
+    let missing = match &url {
+        Some(url) if url.starts_with("sqlite:") => {
+            let path = PathBuf::from(sqlite_path(url));
+            (!path.exists()).then_some(path)
+        }
+        Some(_) => None,
+        None => {
+            let data_dir = global
+                .data_dir
+                .clone()
+                .or_else(|| file.data_dir.clone())
+                .unwrap_or_else(|| PathBuf::from(config::DEFAULT_DATA_DIR));
+            let path = data_dir.join("keyward.db");
+            (!path.exists()).then_some(path)
+        }
+    };
+    if let Some(path) = missing {
+        anyhow::bail!(
+            "there is no database at {}; pass the server's --data-dir or --database-url (or run where its keyward.yaml is)",
+            path.display()
+        );
+    }
+    open_store(global, file).await
+}
+
 async fn run(cli: Cli, file: config::FileConfig) -> anyhow::Result<()> {
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     match cli.command {
@@ -207,6 +291,12 @@ async fn run(cli: Cli, file: config::FileConfig) -> anyhow::Result<()> {
             result
         }
         Command::Backup(args) => backup(&cli.global, &file, &args.to).await,
+        Command::Admin(command) => {
+            let (store, _) = open_existing_store(&cli.global, &file).await?;
+            let result = admin::run(command, store.as_ref(), clock.as_ref()).await;
+            store.close().await;
+            result
+        }
         Command::Migrate => {
             let (store, shown) = open_store(&cli.global, &file).await?;
             store.close().await;
@@ -252,6 +342,24 @@ async fn run(cli: Cli, file: config::FileConfig) -> anyhow::Result<()> {
             if cache_max_keys == 0 {
                 anyhow::bail!("--cache-max-keys (cache_max_keys) must be at least 1");
             }
+            let organizations = file.organizations.clone().unwrap_or_default();
+            let defaults = keyward_server::state::Policy::default();
+            let policy = keyward_server::state::Policy {
+                allow_org_creation: args
+                    .allow_org_creation
+                    .or(organizations.allow_create)
+                    .unwrap_or(defaults.allow_org_creation),
+                max_orgs_per_person: args
+                    .max_orgs_per_person
+                    .or(organizations.max_per_person)
+                    .unwrap_or(defaults.max_orgs_per_person),
+            };
+            if policy.max_orgs_per_person == 0 {
+                anyhow::bail!(
+                    "--max-orgs-per-person (organizations.max_per_person) must be at least 1; \
+                     to stop people creating organizations use --allow-org-creation false"
+                );
+            }
             let (store, shown) = open_store(&cli.global, &file).await?;
             let bootstrap_file = file.bootstrap.unwrap_or_default();
             let app = Application::build(
@@ -259,6 +367,7 @@ async fn run(cli: Cli, file: config::FileConfig) -> anyhow::Result<()> {
                     listen,
                     bench_floor: args.bench_floor,
                     cache_max_keys,
+                    policy,
                     ..Settings::default()
                 },
                 store.clone(),
@@ -322,10 +431,7 @@ async fn backup(
     let url = config::database_url(url, &data_dir)?;
     let shown = keyward_store::redact_url(&url);
     // Connecting would create an empty database and back that up: refuse instead.
-    let path = url
-        .trim_start_matches("sqlite://")
-        .trim_start_matches("sqlite:");
-    let path = path.split('?').next().unwrap_or(path);
+    let path = sqlite_path(&url);
     if !std::path::Path::new(path).exists() {
         anyhow::bail!("there is no database at {path}; nothing to back up (check --data-dir or --database-url)");
     }

@@ -71,6 +71,26 @@ fn backup_copies_a_live_sqlite_database() {
     assert!(!missing.exists());
 }
 
+/// A backup holds what the database holds: only its owner may read it, whatever the
+/// umask (the test runner's is 022).
+#[cfg(unix)]
+#[test]
+fn a_backup_is_owner_only() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    ok(keyward(dir.path())
+        .args(["bootstrap", "--data-dir", "data"])
+        .output()
+        .unwrap());
+    ok(keyward(dir.path())
+        .args(["backup", "--data-dir", "data", "--to", "copy.db"])
+        .output()
+        .unwrap());
+    let meta = std::fs::metadata(dir.path().join("copy.db")).unwrap();
+    assert!(meta.len() > 0);
+    assert_eq!(format!("{:o}", meta.permissions().mode() & 0o7777), "600");
+}
+
 #[test]
 fn backup_points_postgres_users_to_pg_dump() {
     let dir = tempfile::tempdir().unwrap();

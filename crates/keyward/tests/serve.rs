@@ -364,3 +364,176 @@ fn the_cache_bound_is_checked() {
     let server = serve(cmd);
     assert!(server.terminate().success());
 }
+
+/// A path's permission bits in octal ("0600").
+#[cfg(unix)]
+fn mode(path: &Path) -> String {
+    use std::os::unix::fs::PermissionsExt;
+    let meta = std::fs::metadata(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    format!("{:04o}", meta.permissions().mode() & 0o7777)
+}
+
+#[cfg(unix)]
+fn set_mode(path: &Path, mode: u32) {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).unwrap();
+}
+
+/// The database holds emails, the audit log and key hashes: under the test runner's
+/// umask (022), `serve` on a fresh data directory still makes it 0700 and every database
+/// file 0600, the WAL and shared-memory files included (they exist while it runs).
+#[cfg(unix)]
+#[test]
+fn serve_keeps_the_data_directory_and_database_files_owner_only() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = first_start(dir.path());
+    let data = dir.path().join("data");
+    assert_eq!(mode(&data), "0700");
+    for file in ["keyward.db", "keyward.db-wal", "keyward.db-shm"] {
+        assert_eq!(mode(&data.join(file)), "0600", "{file}");
+    }
+    assert!(server.terminate().success());
+    assert_eq!(mode(&data.join("keyward.db")), "0600");
+}
+
+/// An installation an older Keyward left 0755/0644 is tightened at the next start, with
+/// a warning naming each path and its old mode. The data directory's missing parents are
+/// created like any other directory, and a data directory that holds other files too is
+/// not Keyward's to change.
+#[cfg(unix)]
+#[test]
+fn migrate_tightens_an_older_installation_and_leaves_parents_alone() {
+    let dir = tempfile::tempdir().unwrap();
+    let migrate = |data: &str| {
+        let out = keyward(dir.path())
+            .args(["migrate", "--data-dir", data])
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{out:?}");
+        String::from_utf8_lossy(&out.stderr).into_owned()
+    };
+    migrate("outer/data");
+    let (outer, data) = (dir.path().join("outer"), dir.path().join("outer/data"));
+    assert_eq!(mode(&data), "0700");
+    assert_eq!(mode(&data.join("keyward.db")), "0600");
+    std::fs::create_dir(dir.path().join("plain")).unwrap();
+    assert_eq!(mode(&outer), mode(&dir.path().join("plain")), "a parent");
+
+    set_mode(&data, 0o755);
+    set_mode(&data.join("keyward.db"), 0o644);
+    let log = migrate("outer/data");
+    assert_eq!(mode(&data), "0700");
+    assert_eq!(mode(&data.join("keyward.db")), "0600");
+    assert!(
+        log.contains("path=outer/data ") && log.contains("old_mode=0755"),
+        "{log}"
+    );
+    assert!(
+        log.contains("path=outer/data/keyward.db") && log.contains("old_mode=0644"),
+        "{log}"
+    );
+    assert!(
+        !migrate("outer/data").contains("WARN"),
+        "nothing left to warn about"
+    );
+
+    let shared = dir.path().join("shared");
+    std::fs::create_dir(&shared).unwrap();
+    std::fs::write(shared.join("notes.txt"), "mine").unwrap();
+    set_mode(&shared, 0o755);
+    let log = migrate("shared");
+    assert_eq!(mode(&shared), "0755");
+    assert_eq!(mode(&shared.join("keyward.db")), "0600");
+    assert!(log.contains("left as they are"), "{log}");
+}
+
+fn post_json(url: &str, token: &str, body: serde_json::Value) -> (u16, serde_json::Value) {
+    tokio::runtime::Runtime::new().unwrap().block_on(async {
+        let r = reqwest::Client::new()
+            .post(url)
+            .bearer_auth(token)
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        (r.status().as_u16(), r.json().await.unwrap())
+    })
+}
+
+/// Creating organizations is the operator's call: a flag, the environment or
+/// `organizations:` in `keyward.yaml` turns it off or caps it per person.
+#[test]
+fn the_operator_decides_who_creates_organizations() {
+    for (how, flag, env, yaml) in [
+        ("flag", Some(["--allow-org-creation", "false"]), None, None),
+        (
+            "env",
+            None,
+            Some(("KEYWARD_ALLOW_ORG_CREATION", "false")),
+            None,
+        ),
+        (
+            "file",
+            None,
+            None,
+            Some("organizations:\n  allow_create: false\n"),
+        ),
+    ] {
+        let dir = tempfile::tempdir().unwrap();
+        if let Some(y) = yaml {
+            std::fs::write(dir.path().join("keyward.yaml"), y).unwrap();
+        }
+        let mut cmd = keyward(dir.path());
+        cmd.args(["serve", "--data-dir", "data", "--listen", "127.0.0.1:0"]);
+        if let Some(f) = flag {
+            cmd.args(f);
+        }
+        if let Some((k, v)) = env {
+            cmd.env(k, v);
+        }
+        let server = serve(cmd);
+        let token = server.token().unwrap();
+        let (status, body) = post_json(
+            &format!("{}/v1/organizations", server.base),
+            &token,
+            serde_json::json!({"name": "another"}),
+        );
+        assert_eq!(
+            (status, body["code"].as_str()),
+            (403, Some("org_creation_disabled")),
+            "{how}: {body}"
+        );
+        assert!(server.terminate().success());
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let mut cmd = keyward(dir.path());
+    cmd.args([
+        "serve",
+        "--data-dir",
+        "data",
+        "--listen",
+        "127.0.0.1:0",
+        "--max-orgs-per-person",
+        "1",
+    ]);
+    let server = serve(cmd);
+    let token = server.token().unwrap();
+    let url = format!("{}/v1/organizations", server.base);
+    assert_eq!(
+        post_json(&url, &token, serde_json::json!({"name": "one"})).0,
+        201
+    );
+    let (status, body) = post_json(&url, &token, serde_json::json!({"name": "two"}));
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (409, Some("org_limit_reached")),
+        "{body}"
+    );
+    assert!(server.terminate().success());
+    let out = keyward(dir.path())
+        .args(["serve", "--data-dir", "data", "--max-orgs-per-person", "0"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--allow-org-creation false"));
+}

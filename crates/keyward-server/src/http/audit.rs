@@ -2,14 +2,17 @@
 
 use super::{ListQuery, ListResponse};
 use crate::auth::Principal;
-use crate::errors::Result;
+use crate::authz::{Action, Reach, Target};
+use crate::errors::{ApiError, Result};
 use crate::extract::ApiQuery;
 use crate::state::AppState;
 use axum::extract::State;
 use axum::Json;
-use keyward_store::AuditEvent;
+use keyward_store::{AuditEvent, AuditFilter, KeyFilter};
 
-/// The organization's audit log, newest first.
+/// The organization's audit log, newest first. Owners and org admins see every event;
+/// agent admins and members only the events about keys they manage (their own, and for
+/// agent admins the agent-level keys of their agents), as in GitHub and Unkey.
 #[utoipa::path(get, path = "/v1/audit-log", tag = "audit", params(ListQuery),
     responses((status = 200, body = ListResponse<AuditEvent>), (status = "4XX", body = crate::errors::Problem)),
     security(("bearer" = ["audit:read"])))]
@@ -18,10 +21,33 @@ pub async fn list_audit(
     principal: Principal,
     ApiQuery(query): ApiQuery<ListQuery>,
 ) -> Result<Json<ListResponse<AuditEvent>>> {
-    principal.require("audit:read")?;
+    let reach = principal
+        .authorize(&state, "audit:read", Action::Read, Target::Organization)
+        .await?;
+    let filter = match reach {
+        Reach::Admin { .. } => AuditFilter::default(),
+        Reach::AgentAdmin { user_id, agents } => AuditFilter {
+            keys: Some(KeyFilter {
+                owner_user: Some(user_id),
+                agents: Some(agents),
+                ..Default::default()
+            }),
+        },
+        Reach::Member { user_id } => AuditFilter {
+            keys: Some(KeyFilter {
+                owner_user: Some(user_id),
+                ..Default::default()
+            }),
+        },
+        Reach::None => {
+            return Err(ApiError::RoleForbidden(
+                "this key cannot read the audit log".into(),
+            ))
+        }
+    };
     let page = state
         .store
-        .list_audit(principal.org_id(), &query.page_request()?)
+        .list_audit(principal.org_id(), &filter, &query.page_request()?)
         .await?;
     Ok(Json(ListResponse {
         data: page.items,

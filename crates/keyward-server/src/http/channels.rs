@@ -4,9 +4,9 @@
 
 use super::actor_event;
 use crate::auth::Principal;
-use crate::authz::Reach;
+use crate::authz::{Action, Reach, Target};
 use crate::errors::{ApiError, Result};
-use crate::extract::{parse_json, ApiJson, ApiQuery};
+use crate::extract::{named_hook, ApiJson, ApiJsonOrEmpty, ApiQuery};
 use crate::state::AppState;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
@@ -35,25 +35,31 @@ pub struct UpdateChannelRequest {
 
 #[derive(Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct ChannelQuery {
     /// Only this agent's channels.
     pub agent: Option<String>,
 }
 
-/// Org admins manage every channel; agent admins those of their agents.
-async fn require_channel_admin(
+/// Grants × reach × scope for acting on a channel of `agent_id`: org admins manage every
+/// channel, agent admins those of their agents, and only with a key whose scope reaches
+/// the agent.
+async fn authorize_channel(
     state: &AppState,
     principal: &Principal,
+    permission: &str,
+    action: Action,
     agent_id: &str,
 ) -> Result<()> {
-    principal.require("channels:write")?;
-    match principal.reach(state).await? {
-        Reach::Admin { .. } => Ok(()),
-        Reach::AgentAdmin { agents, .. } if agents.iter().any(|a| a == agent_id) => Ok(()),
-        _ => Err(ApiError::RoleForbidden(
-            "only org admins and this agent's admins manage its channels".into(),
-        )),
-    }
+    principal
+        .authorize(
+            state,
+            permission,
+            action,
+            Target::Channel { agent: agent_id },
+        )
+        .await
+        .map(drop)
 }
 
 fn channel_not_found(e: StoreError) -> ApiError {
@@ -80,12 +86,20 @@ pub async fn create_channel(
     principal: Principal,
     ApiJson(req): ApiJson<CreateChannelRequest>,
 ) -> Result<(StatusCode, Json<Channel>)> {
+    principal.require("channels:write")?;
     state
         .store
         .get_resource(ResourceKind::Agent, principal.org_id(), &req.agent)
         .await
         .map_err(|_| ApiError::validation("agent", "no such agent in this organization"))?;
-    require_channel_admin(&state, &principal, &req.agent).await?;
+    authorize_channel(
+        &state,
+        &principal,
+        "channels:write",
+        Action::Write,
+        &req.agent,
+    )
+    .await?;
     let mut hook_id = new_hook_id();
     while hook_id.len() < 20 {
         hook_id = new_hook_id();
@@ -109,6 +123,7 @@ pub async fn create_channel(
         serde_json::json!({ "agent": channel.agent_id, "name": channel.name, "hook_id": channel.hook_id }),
     );
     state.store.create_channel(&channel, audit).await?;
+    state.index.put_channel(&channel);
     Ok((StatusCode::CREATED, Json(channel)))
 }
 
@@ -120,12 +135,18 @@ pub async fn list_channels(
     principal: Principal,
     ApiQuery(q): ApiQuery<ChannelQuery>,
 ) -> Result<Json<Vec<Channel>>> {
-    principal.require("channels:read")?;
+    principal
+        .authorize(&state, "channels:read", Action::Read, Target::Listing)
+        .await?;
+    let channels = state
+        .store
+        .list_channels(principal.org_id(), q.agent.as_deref())
+        .await?;
     Ok(Json(
-        state
-            .store
-            .list_channels(principal.org_id(), q.agent.as_deref())
-            .await?,
+        channels
+            .into_iter()
+            .filter(|c| principal.key.scope.reaches_agent(&c.agent_id))
+            .collect(),
     ))
 }
 
@@ -138,13 +159,20 @@ pub async fn get_channel(
     Path(id): Path<String>,
 ) -> Result<Json<Channel>> {
     principal.require("channels:read")?;
-    Ok(Json(
-        state
-            .store
-            .get_channel(principal.org_id(), &id)
-            .await
-            .map_err(channel_not_found)?,
-    ))
+    let channel = state
+        .store
+        .get_channel(principal.org_id(), &id)
+        .await
+        .map_err(channel_not_found)?;
+    authorize_channel(
+        &state,
+        &principal,
+        "channels:read",
+        Action::Read,
+        &channel.agent_id,
+    )
+    .await?;
+    Ok(Json(channel))
 }
 
 /// Rename, enable or disable a channel.
@@ -156,12 +184,20 @@ pub async fn update_channel(
     Path(id): Path<String>,
     ApiJson(req): ApiJson<UpdateChannelRequest>,
 ) -> Result<Json<Channel>> {
+    principal.require("channels:write")?;
     let mut channel = state
         .store
         .get_channel(principal.org_id(), &id)
         .await
         .map_err(channel_not_found)?;
-    require_channel_admin(&state, &principal, &channel.agent_id).await?;
+    authorize_channel(
+        &state,
+        &principal,
+        "channels:write",
+        Action::Write,
+        &channel.agent_id,
+    )
+    .await?;
     let before = (channel.name.clone(), channel.enabled);
     if let Some(name) = req.name {
         channel.name = name.to_string();
@@ -182,7 +218,9 @@ pub async fn update_channel(
         &id,
         serde_json::json!({ "name": { "from": before.0, "to": channel.name }, "enabled": channel.enabled }),
     );
-    Ok(Json(state.store.update_channel(&channel, audit).await?))
+    let updated = state.store.update_channel(&channel, audit).await?;
+    state.index.put_channel(&updated);
+    Ok(Json(updated))
 }
 
 /// Delete a channel; its hook id stops working and its tokens are revoked.
@@ -193,12 +231,20 @@ pub async fn delete_channel(
     principal: Principal,
     Path(id): Path<String>,
 ) -> Result<StatusCode> {
+    principal.require("channels:write")?;
     let channel = state
         .store
         .get_channel(principal.org_id(), &id)
         .await
         .map_err(channel_not_found)?;
-    require_channel_admin(&state, &principal, &channel.agent_id).await?;
+    authorize_channel(
+        &state,
+        &principal,
+        "channels:write",
+        Action::Write,
+        &channel.agent_id,
+    )
+    .await?;
     let now = state.clock.now();
     let audit = actor_event(
         &principal,
@@ -212,6 +258,7 @@ pub async fn delete_channel(
         .store
         .delete_channel(principal.org_id(), &id, now, &principal.actor().name, audit)
         .await?;
+    state.index.remove_hook(&channel.hook_id);
     for hash in &revoked {
         state.keys.invalidate(hash);
     }
@@ -227,13 +274,26 @@ pub struct ChannelContext {
     pub caller: String,
 }
 
-#[derive(Deserialize, Default)]
-struct HookBody {
+/// `POST /v1/channel`'s optional body.
+#[derive(Deserialize, Default, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct HookBody {
+    /// The channel's hook id, if not sent in `X-Hook-Id`.
     #[serde(rename = "hookId")]
-    hook_id: Option<String>,
+    pub hook_id: Option<String>,
 }
 
-/// Finds the channel a request names (`X-Hook-Id`, else `hookId` in the body) and
+/// `GET /v1/channel`'s query string.
+#[derive(Deserialize, Default, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct HookQuery {
+    /// The channel's hook id, if not sent in `X-Hook-Id`.
+    #[serde(rename = "hookId")]
+    pub hook_id: Option<String>,
+}
+
+/// Finds the channel a request names (`X-Hook-Id`, else `hookId`) and
 /// checks that the caller may act for it: its own channel token, or a personal token
 /// whose scope reaches the channel's agent.
 pub async fn resolve_channel(
@@ -290,46 +350,34 @@ pub async fn resolve_channel(
     })
 }
 
-fn header_hook(headers: &HeaderMap) -> Option<String> {
-    headers
-        .get("x-hook-id")
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_owned)
-}
-
-/// The channel named by `X-Hook-Id`, for a personal token or the channel's own token.
+/// The channel named by `X-Hook-Id` or `?hookId=`, for a personal or channel token.
 #[utoipa::path(get, path = "/v1/channel", tag = "channels",
-    params(("X-Hook-Id" = String, Header, description = "The channel's hook id")),
+    params(("X-Hook-Id" = Option<String>, Header, description = "The channel's hook id (or send hookId)"), HookQuery),
     responses((status = 200, body = ChannelContext), (status = "4XX", body = crate::errors::Problem)), security(("bearer" = [])))]
 pub async fn channel_context_get(
     State(state): State<AppState>,
     principal: Principal,
     headers: HeaderMap,
+    ApiQuery(q): ApiQuery<HookQuery>,
 ) -> Result<Json<ChannelContext>> {
+    let hook = named_hook(&headers, &[("hookId", q.hook_id.as_deref())])?;
     Ok(Json(
-        resolve_channel(&state, &principal, header_hook(&headers).as_deref()).await?,
+        resolve_channel(&state, &principal, hook.as_deref()).await?,
     ))
 }
 
-/// The same, with `hookId` in a JSON body (the header wins when both are sent).
+/// The same, with `hookId` in an optional JSON body (or `X-Hook-Id`).
 #[utoipa::path(post, path = "/v1/channel", tag = "channels",
+    params(("X-Hook-Id" = Option<String>, Header, description = "The channel's hook id (or send hookId)")),
+    request_body = Option<HookBody>,
     responses((status = 200, body = ChannelContext), (status = "4XX", body = crate::errors::Problem)), security(("bearer" = [])))]
 pub async fn channel_context_post(
     State(state): State<AppState>,
     principal: Principal,
     headers: HeaderMap,
-    body: axum::body::Bytes,
+    ApiJsonOrEmpty(body): ApiJsonOrEmpty<HookBody>,
 ) -> Result<Json<ChannelContext>> {
-    let from_body = if body.iter().all(u8::is_ascii_whitespace) {
-        None
-    } else {
-        // Other fields belong to the caller's payload; only hookId matters here.
-        let value: serde_json::Value = parse_json(&body)?;
-        serde_json::from_value::<HookBody>(value)
-            .unwrap_or_default()
-            .hook_id
-    };
-    let hook = header_hook(&headers).or(from_body);
+    let hook = named_hook(&headers, &[("hookId", body.hook_id.as_deref())])?;
     Ok(Json(
         resolve_channel(&state, &principal, hook.as_deref()).await?,
     ))

@@ -2,9 +2,9 @@
 
 use super::{actor_event, ListQuery, ListResponse};
 use crate::auth::Principal;
-use crate::authz::{may_create, may_manage, Reach, Target};
+use crate::authz::{Action, KeyTarget, Reach, Target};
 use crate::errors::{ApiError, Result};
-use crate::extract::{parse_json, ApiJson, ApiQuery};
+use crate::extract::{ApiJson, ApiJsonOrEmpty, ApiQuery};
 use crate::state::AppState;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
@@ -12,7 +12,9 @@ use axum::Json;
 use chrono::{DateTime, Duration, Utc};
 use keyward_core::expiry::{parse_duration, status_at, Expiry, KeyStatus};
 use keyward_core::key::Environment;
-use keyward_core::{ids, KeyKind, Name, Owner, PermissionSet, PlainKey, Quota, RateLimit, Scope};
+use keyward_core::{
+    ids, ExternalId, KeyKind, Name, Owner, PermissionSet, PlainKey, Quota, RateLimit, Scope,
+};
 use keyward_store::{KeyFilter, KeyPatch, KeyRecord, NewKey, ResourceKind, Rotation, StoreError};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -50,6 +52,10 @@ pub struct KeyView {
     pub workspace: Option<String>,
     /// The channel a channel token belongs to.
     pub channel: Option<String>,
+    /// While switched off: who switched it off (a user or service-account id).
+    pub disabled_by: Option<String>,
+    /// Who set its rate limit or quota (an id, or `organization` for the defaults).
+    pub limits_by: Option<String>,
     /// Requests allowed per period, if limited.
     pub ratelimit: Option<RateLimit>,
     /// Credits verifications spend, if the key has a quota.
@@ -84,6 +90,8 @@ impl KeyView {
             rotated_to: k.rotated_to.clone(),
             workspace: k.workspace_id.clone(),
             channel: k.channel_id.clone(),
+            disabled_by: k.disabled_by.clone(),
+            limits_by: k.limits_by.clone(),
             ratelimit: k.ratelimit,
             quota: k.quota,
         }
@@ -179,7 +187,7 @@ pub struct CreateKeyRequest {
     /// For `api` keys: `live` (default) or `test`.
     pub environment: Option<Environment>,
     /// For `api` keys: your identifier of the customer the key belongs to.
-    pub owner: Option<String>,
+    pub owner: Option<ExternalId>,
     /// Up to 4 KiB of JSON, returned by verify.
     #[schema(value_type = Option<Object>)]
     pub metadata: Option<serde_json::Map<String, serde_json::Value>>,
@@ -224,14 +232,17 @@ fn expiry_field(field: &'static str) -> impl Fn(keyward_core::expiry::ExpiryErro
     move |e| ApiError::validation(field, e)
 }
 
-/// The key `id` of the caller's organization, if the caller may manage it:
-/// 404 when it does not exist, 403 when it exists beyond the caller's reach.
+/// The key `id` of the caller's organization, if the caller may do `action` to it with
+/// `permission`: 404 when it does not exist, 403 when it is beyond the caller's reach
+/// or scope.
 pub(crate) async fn find(
     state: &AppState,
     principal: &Principal,
-    reach: &Reach,
+    permission: &str,
+    action: Action,
     id: &str,
-) -> Result<KeyRecord> {
+) -> Result<(KeyRecord, Reach)> {
+    principal.require(permission)?;
     if !ids::is_id("key", id) {
         return Err(ApiError::NotFound("key"));
     }
@@ -243,8 +254,34 @@ pub(crate) async fn find(
             StoreError::NotFound => ApiError::NotFound("key"),
             other => other.into(),
         })?;
-    may_manage(reach, &principal.key.scope, &Target::from(&key))?;
-    Ok(key)
+    let reach = principal
+        .authorize(state, permission, action, Target::from(&key))
+        .await?;
+    Ok((key, reach))
+}
+
+/// A key never outlives the key that makes it (whose holder receives its secret): with
+/// `explicit` expiry it must end no later than the creating key; without one it inherits
+/// the creating key's expiry. A leaked short-lived key cannot mint a lasting one.
+pub(crate) fn bounded_expiry(
+    principal: &Principal,
+    requested: Option<DateTime<Utc>>,
+    explicit: bool,
+) -> Result<Option<DateTime<Utc>>> {
+    let Some(limit) = principal.key.expires_at else {
+        return Ok(requested);
+    };
+    match requested {
+        Some(at) if at <= limit => Ok(Some(at)),
+        _ if !explicit => Ok(Some(limit)),
+        _ => Err(ApiError::validation(
+            "expires",
+            format!(
+                "must be no later than {}, when the key making it expires: a key never outlives the key that made it",
+                limit.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+            ),
+        )),
+    }
 }
 
 pub(crate) fn check_limits(ratelimit: Option<&RateLimit>, quota: Option<&Quota>) -> Result<()> {
@@ -306,7 +343,6 @@ pub async fn create_key(
     ApiJson(req): ApiJson<CreateKeyRequest>,
 ) -> Result<(StatusCode, Json<CreatedKey>)> {
     principal.require("keys:write")?;
-    let reach = principal.reach(&state).await?;
     let org_id = principal.org_id().to_owned();
     let caller_user = match &principal.key.owner {
         Some(o @ Owner::User { .. }) if principal.key.kind == KeyKind::Personal => Some(o.clone()),
@@ -349,13 +385,7 @@ pub async fn create_key(
                     )
                 })?
                 .into(),
-            KeyKind::Api => match req.owner {
-                Some(id) if id.trim().is_empty() || id.len() > 255 => {
-                    return Err(ApiError::validation("owner", "must be 1 to 255 characters"))
-                }
-                Some(id) => Some(Owner::External { id }),
-                None => None,
-            },
+            KeyKind::Api => req.owner.map(|id| Owner::External { id: id.into() }),
             KeyKind::Worker | KeyKind::LegacyWorkspace => {
                 let ws = req.workspace.clone().ok_or_else(|| {
                     ApiError::validation("workspace", "is required for this kind")
@@ -378,19 +408,13 @@ pub async fn create_key(
                         )
                     })?)
                 } else {
-                    if !state
-                        .store
-                        .get_org(&org_id)
+                    if !principal
+                        .organization(&state)
                         .await?
                         .settings
                         .allow_legacy_tokens
                     {
                         return Err(ApiError::LegacyTokensDisabled);
-                    }
-                    if !matches!(reach, Reach::Admin { .. }) {
-                        return Err(ApiError::RoleForbidden(
-                            "only organization admins may create legacy workspace tokens".into(),
-                        ));
                     }
                     None
                 }
@@ -424,24 +448,24 @@ pub async fn create_key(
             }
         };
     check_scope_exists(&state, &org_id, &scope).await?;
-    if kind == KeyKind::Api && !matches!(reach, Reach::Admin { .. } | Reach::AgentAdmin { .. }) {
-        return Err(ApiError::RoleForbidden("only admins issue api keys".into()));
-    }
     // Customer keys belong to no person of the organization.
     let target_owner = if kind == KeyKind::Api {
         None
     } else {
         owner.as_ref()
     };
-    may_create(
-        &reach,
-        &principal.key.scope,
-        &Target {
-            kind,
-            owner: target_owner,
-            scope: &scope,
-        },
-    )?;
+    principal
+        .authorize(
+            &state,
+            "keys:write",
+            Action::Create,
+            Target::Key(KeyTarget {
+                kind,
+                owner: target_owner,
+                scope: &scope,
+            }),
+        )
+        .await?;
     let environment = match (kind, req.environment) {
         (KeyKind::Api, env) => env.unwrap_or_default(),
         (_, None | Some(Environment::Live)) => Environment::Live,
@@ -461,7 +485,7 @@ pub async fn create_key(
             principal.key.permissions.missing_from(&permissions),
         ));
     }
-    let org_settings = state.store.get_org(principal.org_id()).await?.settings;
+    let org_settings = principal.organization(&state).await?.settings;
     let ratelimit = req.ratelimit.or(org_settings.default_ratelimit);
     let quota = req.quota.or(org_settings.default_quota);
     check_limits(ratelimit.as_ref(), quota.as_ref())?;
@@ -479,6 +503,7 @@ pub async fn create_key(
     let expires_at = Expiry::parse(req.expires.as_deref().unwrap_or("never"))
         .and_then(|e| e.resolve(now))
         .map_err(expiry_field("expires"))?;
+    let expires_at = bounded_expiry(&principal, expires_at, req.expires.is_some())?;
 
     let plain = PlainKey::generate(kind, environment);
     let actor = principal.actor();
@@ -493,6 +518,15 @@ pub async fn create_key(
         ratelimit,
         quota,
         enabled: req.enabled.unwrap_or(true),
+        disabled_by: (req.enabled == Some(false)).then(|| principal.actor_id()),
+        limits_by: match (
+            req.ratelimit.is_some() || req.quota.is_some(),
+            ratelimit.is_some() || quota.is_some(),
+        ) {
+            (true, _) => Some(principal.actor_id()),
+            (false, true) => Some(keyward_store::ORGANIZATION_DEFAULTS.to_owned()),
+            (false, false) => None,
+        },
         ..NewKey::for_plain(
             &plain,
             &org_id,
@@ -514,7 +548,7 @@ pub async fn create_key(
         }),
     );
     let record = state.store.create_key(new, audit).await?;
-    state.keys.insert_fresh(&record);
+    state.keys.invalidate(&record.hash);
     tracing::info!(key_id = %record.id, kind = kind.as_str(), "key created");
     Ok((
         StatusCode::CREATED,
@@ -534,8 +568,9 @@ pub async fn list_keys(
     principal: Principal,
     ApiQuery(query): ApiQuery<ListQuery>,
 ) -> Result<Json<ListResponse<KeyView>>> {
-    principal.require("keys:read")?;
-    let reach = principal.reach(&state).await?;
+    let reach = principal
+        .authorize(&state, "keys:read", Action::Read, Target::Listing)
+        .await?;
     let filter = match &reach {
         Reach::Admin { .. } => KeyFilter::default(),
         Reach::AgentAdmin { user_id, agents } => KeyFilter {
@@ -558,7 +593,7 @@ pub async fn list_keys(
         data: page
             .items
             .iter()
-            .filter(|k| principal.key.scope.covers(&k.scope))
+            .filter(|k| principal.sees(&k.scope))
             .map(|k| KeyView::new(&state, k))
             .collect(),
         next_cursor: page.next_cursor,
@@ -574,9 +609,7 @@ pub async fn get_key(
     principal: Principal,
     Path(id): Path<String>,
 ) -> Result<Json<KeyView>> {
-    principal.require("keys:read")?;
-    let reach = principal.reach(&state).await?;
-    let key = find(&state, &principal, &reach, &id).await?;
+    let (key, _) = find(&state, &principal, "keys:read", Action::Read, &id).await?;
     Ok(Json(KeyView::new(&state, &key)))
 }
 
@@ -590,9 +623,7 @@ pub async fn update_key(
     Path(id): Path<String>,
     ApiJson(req): ApiJson<UpdateKeyRequest>,
 ) -> Result<Json<KeyView>> {
-    principal.require("keys:write")?;
-    let reach = principal.reach(&state).await?;
-    let current = find(&state, &principal, &reach, &id).await?;
+    let (current, _) = find(&state, &principal, "keys:write", Action::Write, &id).await?;
     if req.name.is_none()
         && req.permissions.is_none()
         && req.scope.is_none()
@@ -620,6 +651,25 @@ pub async fn update_key(
                 principal.key.permissions.missing_from(p),
             ));
         }
+        // A service account's key holds at most the account's scopes.
+        if let Some(Owner::ServiceAccount { id: sa, .. }) = &current.owner {
+            let account = state
+                .store
+                .get_service_account(principal.org_id(), sa)
+                .await
+                .map_err(|_| ApiError::NotFound("service account"))?;
+            if !account.scopes.covers(p) {
+                return Err(ApiError::validation(
+                    "permissions",
+                    format!(
+                        "a key of service account {} holds at most its scopes ({}); missing: {}",
+                        account.name,
+                        account.scopes.to_strings().join(", "),
+                        account.scopes.missing_from(p).join(", ")
+                    ),
+                ));
+            }
+        }
     }
     if let Some(scope) = &req.scope {
         let same_level = match (&current.scope, scope) {
@@ -635,15 +685,17 @@ pub async fn update_key(
             ));
         }
         check_scope_exists(&state, principal.org_id(), scope).await?;
-        may_manage(
-            &reach,
-            &principal.key.scope,
-            &Target {
-                kind: current.kind,
-                owner: current.owner.as_ref(),
-                scope,
-            },
-        )?;
+        principal
+            .authorize(
+                &state,
+                "keys:write",
+                Action::Write,
+                Target::Key(KeyTarget {
+                    scope,
+                    ..KeyTarget::from(&current)
+                }),
+            )
+            .await?;
     }
     let now = state.clock.now();
     let mut changes = serde_json::Map::new();
@@ -698,6 +750,7 @@ pub async fn update_key(
         ratelimit: req.ratelimit,
         quota: req.quota,
         enabled: req.enabled,
+        by: Some(principal.actor_id()),
     };
     let updated = state
         .store
@@ -716,9 +769,7 @@ pub async fn revoke_key(
     principal: Principal,
     Path(id): Path<String>,
 ) -> Result<Json<KeyView>> {
-    principal.require("keys:write")?;
-    let reach = principal.reach(&state).await?;
-    find(&state, &principal, &reach, &id).await?;
+    find(&state, &principal, "keys:write", Action::Write, &id).await?;
     let now = state.clock.now();
     let actor = principal.actor();
     let audit = actor_event(
@@ -739,24 +790,18 @@ pub async fn revoke_key(
 }
 
 /// Replace a key with a new one of the same name, scope and permissions.
-#[utoipa::path(post, path = "/v1/keys/{id}/rotate", tag = "keys", params(("id" = String, Path)), request_body = RotateKeyRequest,
+#[utoipa::path(post, path = "/v1/keys/{id}/rotate", tag = "keys", params(("id" = String, Path)), request_body = Option<RotateKeyRequest>,
     responses((status = 201, body = RotatedKey), (status = "4XX", body = crate::errors::Problem)),
     security(("bearer" = ["keys:write"])))]
 pub async fn rotate_key(
     State(state): State<AppState>,
     principal: Principal,
     Path(id): Path<String>,
-    body: axum::body::Bytes,
+    // The body is optional: an empty one means "rotate now, same lifetime".
+    ApiJsonOrEmpty(req): ApiJsonOrEmpty<RotateKeyRequest>,
 ) -> Result<(StatusCode, Json<RotatedKey>)> {
     principal.require("keys:write")?;
-    // The body is optional: an empty one means "rotate now, same lifetime".
-    let req: RotateKeyRequest = if body.iter().all(u8::is_ascii_whitespace) {
-        Default::default()
-    } else {
-        parse_json(&body)?
-    };
-    let reach = principal.reach(&state).await?;
-    let old = find(&state, &principal, &reach, &id).await?;
+    let (old, _) = find(&state, &principal, "keys:write", Action::Rotate, &id).await?;
     if !principal.key.permissions.covers(&old.permissions) {
         return Err(ApiError::CannotGrant(
             principal.key.permissions.missing_from(&old.permissions),
@@ -769,11 +814,47 @@ pub async fn rotate_key(
         MAX_GRACE,
     )
     .map_err(expiry_field("grace"))?;
+    // A replacement lives at most as long as the key it replaces did, counted from now.
+    let lifetime = old.expires_at.map(|end| now + (end - old.created_at));
     let expires_at = match req.expires.as_deref() {
-        Some(e) => Expiry::parse(e)
-            .and_then(|e| e.resolve(now))
-            .map_err(expiry_field("expires"))?,
-        None => old.expires_at.map(|end| now + (end - old.created_at)),
+        Some(e) => {
+            let at = Expiry::parse(e)
+                .and_then(|e| e.resolve(now))
+                .map_err(expiry_field("expires"))?;
+            if let Some(longest) = lifetime.filter(|l| at.is_none_or(|at| at > *l)) {
+                return Err(ApiError::validation(
+                    "expires",
+                    format!(
+                        "must be no later than {} (the lifetime of the key it replaces, from now)",
+                        longest.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+                    ),
+                ));
+            }
+            at
+        }
+        None => lifetime,
+    };
+    let expires_at = if principal.key.id == old.id {
+        // Renewal: a key may rotate itself into the same lifetime again, so its holder
+        // can keep it alive (the old secret ends with the grace period).
+        expires_at
+    } else if req.expires.is_some() {
+        bounded_expiry(&principal, expires_at, true)?
+    } else {
+        // Another key rotates it: the replacement keeps the old key's lifetime, which
+        // must not outlive the rotating key; say so rather than shorten it silently.
+        match (principal.key.expires_at, expires_at) {
+            (Some(limit), at) if at.is_none_or(|at| at > limit) => {
+                return Err(ApiError::validation(
+                    "expires",
+                    format!(
+                        "the replacement would keep the key's lifetime, past {} when the key rotating it expires; pass expires no later than that, or rotate with a longer-lived key",
+                        limit.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+                    ),
+                ))
+            }
+            _ => expires_at,
+        }
     };
     let revoke_old = grace.is_zero();
     let old_ends_at = match old.expires_at {
@@ -795,6 +876,8 @@ pub async fn rotate_key(
         quota: old.quota,
         // A new secret for the same key: a disabled key's replacement is disabled too.
         enabled: old.enabled,
+        disabled_by: old.disabled_by.clone(),
+        limits_by: old.limits_by.clone(),
         ..NewKey::for_plain(
             &plain,
             &old.org_id,
@@ -826,7 +909,7 @@ pub async fn rotate_key(
             }),
         ),
     ];
-    let (old, new) = state
+    let rotated = state
         .store
         .rotate_key(Rotation {
             org_id: old.org_id.clone(),
@@ -838,8 +921,10 @@ pub async fn rotate_key(
             audit,
         })
         .await?;
-    state.keys.invalidate(&old.hash);
-    state.keys.insert_fresh(&new);
+    for hash in rotated.changed.iter().chain([&rotated.new.hash]) {
+        state.keys.invalidate(hash);
+    }
+    let (old, new) = (rotated.old, rotated.new);
     tracing::info!(key_id = %old.id, replacement = %new.id, "key rotated");
     Ok((
         StatusCode::CREATED,

@@ -1,31 +1,19 @@
-//! People of the organization and their roles. Adding a person hands back their first
-//! personal access token (shown once), which they then rotate or replace.
+//! People of the organization and their roles. People join through invitations
+//! (`http/invitations.rs`); here their role changes and they leave.
 
 use super::actor_event;
-use super::keys::{CreatedKey, KeyView};
 use crate::auth::Principal;
-use crate::authz::Reach;
+use crate::authz::{Action, Target};
 use crate::errors::{ApiError, Result};
 use crate::extract::ApiJson;
 use crate::state::AppState;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::Json;
-use keyward_core::key::Environment;
-use keyward_core::{ids, KeyKind, Owner, PermissionSet, PlainKey, Role};
-use keyward_store::{Member, NewKey, ResourceKind, StoreError};
-use serde::{Deserialize, Serialize};
+use keyward_core::Role;
+use keyward_store::{Member, ResourceKind, StoreError};
+use serde::Deserialize;
 use utoipa::ToSchema;
-
-#[derive(Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct AddMemberRequest {
-    pub email: String,
-    pub role: Role,
-    /// For `agent_admin`: the agents they administer.
-    #[serde(default)]
-    pub agents: Vec<String>,
-}
 
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -34,40 +22,12 @@ pub struct UpdateMemberRequest {
     pub agents: Option<Vec<String>>,
 }
 
-#[derive(Serialize, ToSchema)]
-pub struct AddedMember {
-    pub member: Member,
-    /// The person's first personal access token (shown once): hand it over safely.
-    pub token: CreatedKey,
-}
-
-fn valid_email(email: &str) -> bool {
-    let email = email.trim();
-    email.len() <= 254
-        && email.contains('@')
-        && !email.starts_with('@')
-        && !email.ends_with('@')
-        && !email.chars().any(char::is_whitespace)
-}
-
-/// Only owners hand out or take away ownership.
-fn check_role_change(reach: &Reach, role: Role) -> Result<()> {
-    if role == Role::Owner
-        && !matches!(
-            reach,
-            Reach::Admin {
-                role: Some(Role::Owner)
-            }
-        )
-    {
-        return Err(ApiError::RoleForbidden(
-            "only owners can make owners".into(),
-        ));
-    }
-    Ok(())
-}
-
-async fn check_agents(state: &AppState, org_id: &str, role: Role, agents: &[String]) -> Result<()> {
+pub(crate) async fn check_agents(
+    state: &AppState,
+    org_id: &str,
+    role: Role,
+    agents: &[String],
+) -> Result<()> {
     if role != Role::AgentAdmin && !agents.is_empty() {
         return Err(ApiError::validation(
             "agents",
@@ -92,7 +52,7 @@ async fn check_agents(state: &AppState, org_id: &str, role: Role, agents: &[Stri
     Ok(())
 }
 
-fn member_not_found(e: StoreError) -> ApiError {
+pub(crate) fn member_not_found(e: StoreError) -> ApiError {
     match e {
         StoreError::NotFound => ApiError::NotFound("member"),
         StoreError::Conflict(keyward_store::Conflict::Duplicate) => {
@@ -102,83 +62,6 @@ fn member_not_found(e: StoreError) -> ApiError {
     }
 }
 
-/// Add a person with a role; returns their first personal access token once.
-#[utoipa::path(post, path = "/v1/members", tag = "members", request_body = AddMemberRequest,
-    responses((status = 201, body = AddedMember), (status = "4XX", body = crate::errors::Problem)), security(("bearer" = ["members:write"])))]
-pub async fn add_member(
-    State(state): State<AppState>,
-    principal: Principal,
-    ApiJson(req): ApiJson<AddMemberRequest>,
-) -> Result<(StatusCode, Json<AddedMember>)> {
-    principal.require("members:write")?;
-    let reach = principal.require_admin(&state).await?;
-    let email = req.email.trim().to_lowercase();
-    if !valid_email(&email) {
-        return Err(ApiError::validation("email", "is not an email address"));
-    }
-    check_role_change(&reach, req.role)?;
-    check_agents(&state, principal.org_id(), req.role, &req.agents).await?;
-    let now = state.clock.now();
-    let user_id = state
-        .store
-        .find_user_by_email(&email)
-        .await?
-        .unwrap_or_else(|| ids::new_id("usr"));
-    let member = Member {
-        user_id: user_id.clone(),
-        email: email.clone(),
-        role: req.role,
-        agents: req.agents,
-        created_at: now,
-    };
-    // Their first token holds what the adder may hand on; its reach follows the role.
-    let permissions = PermissionSet::all();
-    if !principal.key.permissions.covers(&permissions) {
-        return Err(ApiError::CannotGrant(
-            principal.key.permissions.missing_from(&permissions),
-        ));
-    }
-    let plain = PlainKey::generate(KeyKind::Personal, Environment::Live);
-    let key = NewKey {
-        owner: Some(Owner::User {
-            id: user_id.clone(),
-            name: email.clone(),
-        }),
-        permissions,
-        ..NewKey::for_plain(
-            &plain,
-            principal.org_id(),
-            format!("{email} first token"),
-            now,
-            principal.actor().name,
-        )
-    };
-    let audit = actor_event(
-        &principal,
-        now,
-        "member.add",
-        "user",
-        &user_id,
-        serde_json::json!({ "email": email, "role": member.role, "agents": member.agents, "key": key.id }),
-    );
-    let (member, record) = state
-        .store
-        .add_member(principal.org_id(), &member, key, audit)
-        .await
-        .map_err(member_not_found)?;
-    state.keys.insert_fresh(&record);
-    Ok((
-        StatusCode::CREATED,
-        Json(AddedMember {
-            member,
-            token: CreatedKey {
-                key: plain.expose_secret().to_owned(),
-                details: KeyView::new(&state, &record),
-            },
-        }),
-    ))
-}
-
 /// The organization's people and roles.
 #[utoipa::path(get, path = "/v1/members", tag = "members",
     responses((status = 200, body = Vec<Member>), (status = "4XX", body = crate::errors::Problem)), security(("bearer" = ["members:read"])))]
@@ -186,7 +69,9 @@ pub async fn list_members(
     State(state): State<AppState>,
     principal: Principal,
 ) -> Result<Json<Vec<Member>>> {
-    principal.require("members:read")?;
+    principal
+        .authorize(&state, "members:read", Action::Read, Target::Organization)
+        .await?;
     Ok(Json(state.store.list_members(principal.org_id()).await?))
 }
 
@@ -198,7 +83,9 @@ pub async fn get_member(
     principal: Principal,
     Path(user_id): Path<String>,
 ) -> Result<Json<Member>> {
-    principal.require("members:read")?;
+    principal
+        .authorize(&state, "members:read", Action::Read, Target::Organization)
+        .await?;
     state
         .store
         .get_member(principal.org_id(), &user_id)
@@ -217,15 +104,18 @@ pub async fn update_member(
     ApiJson(req): ApiJson<UpdateMemberRequest>,
 ) -> Result<Json<Member>> {
     principal.require("members:write")?;
-    let reach = principal.require_admin(&state).await?;
     let current = state
         .store
         .get_member(principal.org_id(), &user_id)
         .await?
         .ok_or(ApiError::NotFound("member"))?;
     let role = req.role.unwrap_or(current.role);
-    if current.role == Role::Owner || role == Role::Owner {
-        check_role_change(&reach, Role::Owner)?;
+    // Both the person as they are and the role they would get must be below the caller:
+    // an org admin can neither demote an admin nor make one.
+    for role in [current.role, role] {
+        principal
+            .authorize(&state, "members:write", Action::Write, Target::Person(role))
+            .await?;
     }
     let agents = match (req.agents, role) {
         (Some(a), _) => a,
@@ -249,7 +139,7 @@ pub async fn update_member(
     Ok(Json(
         state
             .store
-            .update_member(principal.org_id(), &updated, audit)
+            .update_member(principal.org_id(), &updated, current.role, audit)
             .await
             .map_err(member_not_found)?,
     ))
@@ -264,15 +154,19 @@ pub async fn remove_member(
     Path(user_id): Path<String>,
 ) -> Result<StatusCode> {
     principal.require("members:write")?;
-    let reach = principal.require_admin(&state).await?;
     let current = state
         .store
         .get_member(principal.org_id(), &user_id)
         .await?
         .ok_or(ApiError::NotFound("member"))?;
-    if current.role == Role::Owner {
-        check_role_change(&reach, Role::Owner)?;
-    }
+    principal
+        .authorize(
+            &state,
+            "members:write",
+            Action::Write,
+            Target::Person(current.role),
+        )
+        .await?;
     let now = state.clock.now();
     let audit = actor_event(
         &principal,
@@ -287,6 +181,7 @@ pub async fn remove_member(
         .remove_member(
             principal.org_id(),
             &user_id,
+            current.role,
             now,
             &principal.actor().name,
             audit,

@@ -3,6 +3,7 @@
 
 pub mod audit;
 pub mod channels;
+pub mod invitations;
 pub mod keys;
 pub mod me;
 pub mod members;
@@ -31,6 +32,7 @@ const MAX_BODY_BYTES: usize = 64 * 1024;
 
 #[derive(Debug, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct ListQuery {
     /// 1 to 100, default 50.
     pub limit: Option<u32>,
@@ -93,7 +95,7 @@ pub fn actor_event(
          (name = "workspaces", description = "Workspaces keys can be scoped to"),
          (name = "agents", description = "Agents (bots) that own channels"),
          (name = "channels", description = "Agent channels with public hook ids, and dual authentication"),
-         (name = "members", description = "People and their roles"),
+         (name = "members", description = "People, their roles, and invitations to join"),
          (name = "service-accounts", description = "Non-human principals with explicit scopes"),
          (name = "meta", description = "Health and documentation"))
 )]
@@ -113,6 +115,36 @@ impl utoipa::Modify for BearerAuth {
                     .build(),
             ),
         );
+    }
+}
+
+/// `request_body = Option<T>` documents a body that may be left out (`required` is
+/// absent), but utoipa also writes its schema as "`null` or T", and a `null` body is
+/// refused like any other non-object. This keeps the "may be left out" and drops the
+/// `null`. It runs on the finished document: the paths are added after `ApiDoc`'s own
+/// modifiers ran.
+fn optional_bodies(openapi: &mut utoipa::openapi::OpenApi) {
+    use utoipa::openapi::{RefOr, Schema};
+    let null = serde_json::json!({"type": "null"});
+    for item in openapi.paths.paths.values_mut() {
+        let operations = [&mut item.post, &mut item.put, &mut item.patch];
+        for operation in operations.into_iter().flatten() {
+            let Some(body) = operation.request_body.as_mut() else {
+                continue;
+            };
+            for content in body.content.values_mut() {
+                let Some(RefOr::T(Schema::OneOf(one_of))) = &content.schema else {
+                    continue;
+                };
+                let (nulls, rest): (Vec<_>, Vec<_>) = one_of
+                    .items
+                    .iter()
+                    .partition(|s| serde_json::to_value(s).ok().as_ref() == Some(&null));
+                if let ([_], [only]) = (nulls.as_slice(), rest.as_slice()) {
+                    content.schema = Some((*only).clone());
+                }
+            }
+        }
     }
 }
 
@@ -155,7 +187,13 @@ fn api() -> OpenApiRouter<AppState> {
             channels::channel_context_get,
             channels::channel_context_post
         ))
-        .routes(routes!(members::add_member, members::list_members))
+        .routes(routes!(members::list_members))
+        .routes(routes!(
+            invitations::create_invitation,
+            invitations::list_invitations
+        ))
+        .routes(routes!(invitations::revoke_invitation))
+        .routes(routes!(invitations::accept_invitation))
         .routes(routes!(
             members::get_member,
             members::update_member,
@@ -176,7 +214,9 @@ fn api() -> OpenApiRouter<AppState> {
 
 /// The OpenAPI document, generated from the handlers' annotations.
 pub fn openapi() -> utoipa::openapi::OpenApi {
-    api().into_openapi()
+    let mut doc = api().into_openapi();
+    optional_bodies(&mut doc);
+    doc
 }
 
 pub fn router(state: AppState) -> Router {
@@ -186,7 +226,8 @@ pub fn router(state: AppState) -> Router {
 /// The router, with `POST /__bench/floor` when `bench_floor` is set. The floor route sits
 /// behind the same layers as every other route, so the benchmark compares like with like.
 pub fn router_with(state: AppState, bench_floor: bool) -> Router {
-    let (mut router, doc) = api().split_for_parts();
+    let (mut router, mut doc) = api().split_for_parts();
+    optional_bodies(&mut doc);
     let doc = std::sync::Arc::new(doc);
     if bench_floor {
         router = router.route("/__bench/floor", axum::routing::post(meta::bench_floor));

@@ -2,7 +2,7 @@
 
 use super::{actor_event, keys::CreatedKey, keys::KeyView};
 use crate::auth::Principal;
-use crate::authz::Reach;
+use crate::authz::{Action, Reach, Target};
 use crate::errors::{ApiError, Result};
 use crate::extract::ApiJson;
 use crate::state::AppState;
@@ -10,8 +10,8 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::Json;
 use keyward_core::key::Environment;
-use keyward_core::{ids, KeyKind, Name, Owner, PermissionSet, PlainKey, Role};
-use keyward_store::{NewKey, OrgSettings, Organization};
+use keyward_core::{ids, KeyKind, Name, Owner, PlainKey, Role};
+use keyward_store::{NewKey, NewOrganization, OrgSettings, Organization};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
@@ -22,7 +22,9 @@ pub struct MyOrganization {
     pub role: Role,
 }
 
-/// The organizations the calling person belongs to, with their role in each.
+/// The caller's organization, with the caller's role in it. A key sees only its own
+/// organization, never the other organizations its owner belongs to: a key is a
+/// credential for one organization (people see all of theirs in the console).
 #[utoipa::path(get, path = "/v1/me/organizations", tag = "organizations",
     responses((status = 200, body = Vec<MyOrganization>), (status = "4XX", body = crate::errors::Problem)),
     security(("bearer" = [])))]
@@ -30,19 +32,19 @@ pub async fn my_organizations(
     State(state): State<AppState>,
     principal: Principal,
 ) -> Result<Json<Vec<MyOrganization>>> {
-    let Some(Owner::User { id, .. }) = &principal.key.owner else {
-        let org = state.store.get_org(principal.org_id()).await?;
-        return Ok(Json(vec![MyOrganization {
-            org,
-            role: Role::Member,
-        }]));
+    let org = principal.organization(&state).await?;
+    let role = match &principal.key.owner {
+        Some(Owner::User { id, .. }) => state
+            .store
+            .get_member(principal.org_id(), id)
+            .await?
+            .map(|m| m.role),
+        _ => None,
     };
-    let orgs = state.store.list_user_orgs(id).await?;
-    Ok(Json(
-        orgs.into_iter()
-            .map(|(org, role)| MyOrganization { org, role })
-            .collect(),
-    ))
+    Ok(Json(vec![MyOrganization {
+        org,
+        role: role.unwrap_or(Role::Member),
+    }]))
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -76,6 +78,20 @@ pub async fn create_org(
             "only people create organizations; use a personal access token".into(),
         ));
     };
+    if !state.policy.allow_org_creation {
+        return Err(ApiError::Conflict(
+            "org_creation_disabled",
+            "this server does not let people create organizations; its operator turned it off (keyward serve --allow-org-creation false)".into(),
+        ));
+    }
+    principal
+        .authorize(
+            &state,
+            "organizations:write",
+            Action::Create,
+            Target::NewOrganization,
+        )
+        .await?;
     let now = state.clock.now();
     let org = Organization {
         id: ids::new_id("org"),
@@ -84,9 +100,13 @@ pub async fn create_org(
         settings: OrgSettings::default(),
     };
     let plain = PlainKey::generate(KeyKind::Personal, Environment::Live);
+    // The first token of the new organization holds at most what the creating key holds:
+    // a key never grants more than its creator, even to its own owner.
     let key = NewKey {
         owner: Some(owner.clone()),
-        permissions: PermissionSet::all(),
+        permissions: principal.key.permissions.clone(),
+        // Nor does it outlive the creating key.
+        expires_at: principal.key.expires_at,
         ..NewKey::for_plain(
             &plain,
             &org.id,
@@ -104,8 +124,19 @@ pub async fn create_org(
         serde_json::json!({ "name": org.name }),
     );
     audit.org_id = org.id.clone();
-    let record = state.store.create_org(&org, user_id, key, audit).await?;
-    state.keys.insert_fresh(&record);
+    let record = state
+        .store
+        .create_org(
+            NewOrganization {
+                org: org.clone(),
+                owner_user_id: user_id.clone(),
+                key,
+                max_per_person: state.policy.max_orgs_per_person,
+            },
+            audit,
+        )
+        .await?;
+    state.keys.invalidate(&record.hash);
     Ok((
         StatusCode::CREATED,
         Json(CreatedOrg {
@@ -136,7 +167,15 @@ pub async fn get_org(
 ) -> Result<Json<Organization>> {
     principal.require("organizations:read")?;
     same_org(&principal, &id)?;
-    Ok(Json(state.store.get_org(&id).await?))
+    principal
+        .authorize(
+            &state,
+            "organizations:read",
+            Action::Read,
+            Target::Organization,
+        )
+        .await?;
+    Ok(Json(principal.organization(&state).await?))
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -176,8 +215,15 @@ pub async fn update_org(
 ) -> Result<Json<Organization>> {
     principal.require("organizations:write")?;
     same_org(&principal, &id)?;
-    principal.require_admin(&state).await?;
-    let mut org = state.store.get_org(&id).await?;
+    principal
+        .authorize(
+            &state,
+            "organizations:write",
+            Action::Write,
+            Target::Organization,
+        )
+        .await?;
+    let mut org = principal.organization(&state).await?;
     let before = org.clone();
     if let Some(name) = req.name {
         org.name = name.to_string();
@@ -228,7 +274,14 @@ pub async fn delete_org(
 ) -> Result<StatusCode> {
     principal.require("organizations:write")?;
     same_org(&principal, &id)?;
-    let reach = principal.require_admin(&state).await?;
+    let reach = principal
+        .authorize(
+            &state,
+            "organizations:write",
+            Action::Write,
+            Target::Organization,
+        )
+        .await?;
     if !matches!(
         reach,
         Reach::Admin {

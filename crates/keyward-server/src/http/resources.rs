@@ -3,6 +3,7 @@
 
 use super::actor_event;
 use crate::auth::Principal;
+use crate::authz::{Action, Target};
 use crate::errors::{ApiError, Result};
 use crate::extract::ApiJson;
 use crate::state::AppState;
@@ -23,6 +24,22 @@ pub struct NameRequest {
 
 fn permission(kind: ResourceKind, action: &str) -> String {
     format!("{}:{action}", kind.table())
+}
+
+/// The authorization target of one workspace or agent.
+fn target(kind: ResourceKind, id: &str) -> Target<'_> {
+    match kind {
+        ResourceKind::Workspace => Target::Workspace(id),
+        ResourceKind::Agent => Target::Agent(id),
+    }
+}
+
+/// Whether a key of this scope sees the workspace or agent `id` in listings.
+fn in_scope(scope: &keyward_core::Scope, kind: ResourceKind, id: &str) -> bool {
+    match kind {
+        ResourceKind::Workspace => scope.reaches_workspace(id),
+        ResourceKind::Agent => scope.reaches_agent(id),
+    }
 }
 
 fn id_prefix(kind: ResourceKind) -> &'static str {
@@ -49,8 +66,14 @@ async fn create(
     kind: ResourceKind,
     name: Name,
 ) -> Result<(StatusCode, Json<Resource>)> {
-    principal.require(&permission(kind, "write"))?;
-    principal.require_admin(&state).await?;
+    principal
+        .authorize(
+            &state,
+            &permission(kind, "write"),
+            Action::Write,
+            Target::Organization,
+        )
+        .await?;
     let r = Resource {
         id: ids::new_id(id_prefix(kind)),
         name: name.to_string(),
@@ -69,6 +92,7 @@ async fn create(
         .create_resource(kind, principal.org_id(), &r, audit)
         .await
         .map_err(not_found(kind))?;
+    state.index.add_resource(kind, &r.id, principal.org_id());
     Ok((StatusCode::CREATED, Json(r)))
 }
 
@@ -77,9 +101,19 @@ async fn list(
     principal: Principal,
     kind: ResourceKind,
 ) -> Result<Json<Vec<Resource>>> {
-    principal.require(&permission(kind, "read"))?;
+    principal
+        .authorize(
+            &state,
+            &permission(kind, "read"),
+            Action::Read,
+            Target::Listing,
+        )
+        .await?;
+    let all = state.store.list_resources(kind, principal.org_id()).await?;
     Ok(Json(
-        state.store.list_resources(kind, principal.org_id()).await?,
+        all.into_iter()
+            .filter(|r| in_scope(&principal.key.scope, kind, &r.id))
+            .collect(),
     ))
 }
 
@@ -90,13 +124,20 @@ async fn get(
     id: String,
 ) -> Result<Json<Resource>> {
     principal.require(&permission(kind, "read"))?;
-    Ok(Json(
-        state
-            .store
-            .get_resource(kind, principal.org_id(), &id)
-            .await
-            .map_err(not_found(kind))?,
-    ))
+    let resource = state
+        .store
+        .get_resource(kind, principal.org_id(), &id)
+        .await
+        .map_err(not_found(kind))?;
+    principal
+        .authorize(
+            &state,
+            &permission(kind, "read"),
+            Action::Read,
+            target(kind, &id),
+        )
+        .await?;
+    Ok(Json(resource))
 }
 
 async fn rename(
@@ -106,8 +147,14 @@ async fn rename(
     id: String,
     name: Name,
 ) -> Result<Json<Resource>> {
-    principal.require(&permission(kind, "write"))?;
-    principal.require_admin(&state).await?;
+    principal
+        .authorize(
+            &state,
+            &permission(kind, "write"),
+            Action::Write,
+            target(kind, &id),
+        )
+        .await?;
     let audit = actor_event(
         &principal,
         state.clock.now(),
@@ -131,8 +178,14 @@ async fn delete(
     kind: ResourceKind,
     id: String,
 ) -> Result<StatusCode> {
-    principal.require(&permission(kind, "write"))?;
-    principal.require_admin(&state).await?;
+    principal
+        .authorize(
+            &state,
+            &permission(kind, "write"),
+            Action::Write,
+            target(kind, &id),
+        )
+        .await?;
     let audit = actor_event(
         &principal,
         state.clock.now(),
@@ -146,6 +199,7 @@ async fn delete(
         .delete_resource(kind, principal.org_id(), &id, audit)
         .await
         .map_err(not_found(kind))?;
+    state.index.remove_resource(&id);
     Ok(StatusCode::NO_CONTENT)
 }
 

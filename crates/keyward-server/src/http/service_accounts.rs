@@ -4,8 +4,9 @@
 use super::actor_event;
 use super::keys::{CreatedKey, KeyView};
 use crate::auth::Principal;
+use crate::authz::{Action, Target};
 use crate::errors::{ApiError, Result};
-use crate::extract::{parse_json, ApiJson};
+use crate::extract::{ApiJson, ApiJsonOrEmpty};
 use crate::state::AppState;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
@@ -96,6 +97,7 @@ fn new_sa_key(
     let expires_at = Expiry::parse(expires.unwrap_or("never"))
         .and_then(|e| e.resolve(now))
         .map_err(|e| ApiError::validation("expires", e))?;
+    let expires_at = super::keys::bounded_expiry(principal, expires_at, expires.is_some())?;
     let plain = PlainKey::generate(KeyKind::ServiceAccount, Environment::Live);
     let key = NewKey {
         owner: Some(Owner::ServiceAccount {
@@ -124,8 +126,14 @@ pub async fn create_service_account(
     principal: Principal,
     ApiJson(req): ApiJson<CreateServiceAccountRequest>,
 ) -> Result<(StatusCode, Json<CreatedServiceAccount>)> {
-    principal.require("service_accounts:write")?;
-    principal.require_admin(&state).await?;
+    principal
+        .authorize(
+            &state,
+            "service_accounts:write",
+            Action::Create,
+            Target::Organization,
+        )
+        .await?;
     let scopes = req.scopes.parse()?;
     if !principal.key.permissions.covers(&scopes) {
         return Err(ApiError::CannotGrant(
@@ -158,7 +166,7 @@ pub async fn create_service_account(
         .store
         .create_service_account(principal.org_id(), &sa, key, audit)
         .await?;
-    state.keys.insert_fresh(&record);
+    state.keys.invalidate(&record.hash);
     Ok((
         StatusCode::CREATED,
         Json(CreatedServiceAccount {
@@ -173,22 +181,23 @@ pub async fn create_service_account(
 
 /// Another key for a service account (for instance before rotating machines).
 #[utoipa::path(post, path = "/v1/service-accounts/{id}/keys", tag = "service-accounts", params(("id" = String, Path)),
-    request_body = CreateServiceAccountKeyRequest,
+    request_body = Option<CreateServiceAccountKeyRequest>,
     responses((status = 201, body = CreatedKey), (status = "4XX", body = crate::errors::Problem)),
     security(("bearer" = ["service_accounts:write"])))]
 pub async fn create_service_account_key(
     State(state): State<AppState>,
     principal: Principal,
     Path(id): Path<String>,
-    body: axum::body::Bytes,
+    ApiJsonOrEmpty(req): ApiJsonOrEmpty<CreateServiceAccountKeyRequest>,
 ) -> Result<(StatusCode, Json<CreatedKey>)> {
-    principal.require("service_accounts:write")?;
-    principal.require_admin(&state).await?;
-    let req: CreateServiceAccountKeyRequest = if body.iter().all(u8::is_ascii_whitespace) {
-        Default::default()
-    } else {
-        parse_json(&body)?
-    };
+    principal
+        .authorize(
+            &state,
+            "service_accounts:write",
+            Action::Create,
+            Target::Organization,
+        )
+        .await?;
     let sa = state
         .store
         .get_service_account(principal.org_id(), &id)
@@ -213,7 +222,7 @@ pub async fn create_service_account_key(
         serde_json::json!({ "service_account": sa.id, "kind": "service_account", "prefix": key.prefix }),
     );
     let record = state.store.create_key(key, audit).await?;
-    state.keys.insert_fresh(&record);
+    state.keys.invalidate(&record.hash);
     Ok((
         StatusCode::CREATED,
         Json(CreatedKey {
@@ -231,7 +240,14 @@ pub async fn list_service_accounts(
     State(state): State<AppState>,
     principal: Principal,
 ) -> Result<Json<Vec<ServiceAccount>>> {
-    principal.require("service_accounts:read")?;
+    principal
+        .authorize(
+            &state,
+            "service_accounts:read",
+            Action::Read,
+            Target::Organization,
+        )
+        .await?;
     Ok(Json(
         state
             .store
@@ -249,7 +265,14 @@ pub async fn get_service_account(
     principal: Principal,
     Path(id): Path<String>,
 ) -> Result<Json<ServiceAccount>> {
-    principal.require("service_accounts:read")?;
+    principal
+        .authorize(
+            &state,
+            "service_accounts:read",
+            Action::Read,
+            Target::Organization,
+        )
+        .await?;
     Ok(Json(
         state
             .store
@@ -270,8 +293,14 @@ pub async fn update_service_account(
     Path(id): Path<String>,
     ApiJson(req): ApiJson<UpdateServiceAccountRequest>,
 ) -> Result<Json<ServiceAccount>> {
-    principal.require("service_accounts:write")?;
-    principal.require_admin(&state).await?;
+    principal
+        .authorize(
+            &state,
+            "service_accounts:write",
+            Action::Write,
+            Target::Organization,
+        )
+        .await?;
     let mut sa = state
         .store
         .get_service_account(principal.org_id(), &id)
@@ -303,8 +332,14 @@ pub async fn delete_service_account(
     principal: Principal,
     Path(id): Path<String>,
 ) -> Result<StatusCode> {
-    principal.require("service_accounts:write")?;
-    principal.require_admin(&state).await?;
+    principal
+        .authorize(
+            &state,
+            "service_accounts:write",
+            Action::Write,
+            Target::Organization,
+        )
+        .await?;
     let now = state.clock.now();
     let audit = actor_event(
         &principal,

@@ -2,6 +2,7 @@
 
 use super::actor_event;
 use crate::auth::Principal;
+use crate::authz::{Action, Target};
 use crate::errors::{ApiError, Result};
 use crate::extract::{ApiJson, ApiQuery};
 use crate::state::AppState;
@@ -9,7 +10,8 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::Json;
 use chrono::{DateTime, Duration, Utc};
-use keyward_core::{Quota, RateLimit};
+use keyward_core::expiry::parse_instant;
+use keyward_core::{ExternalId, Quota, RateLimit};
 use keyward_store::{OwnerLimit, UsageRow};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -37,13 +39,31 @@ impl Granularity {
 
 #[derive(Debug, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct UsageQuery {
-    /// Start (RFC 3339); default: 24 hours before `to`.
-    pub from: Option<DateTime<Utc>>,
-    /// End, exclusive (RFC 3339); default: now.
-    pub to: Option<DateTime<Utc>>,
+    /// Start: RFC 3339, a date (`2026-11-30`, midnight UTC), `now`, or a time ago (`30m`,
+    /// `24h`, `7d`, `2w`); default: 24 hours before `to`.
+    #[param(example = "7d")]
+    pub from: Option<String>,
+    /// End, exclusive, in the same forms as `from`; default: now.
+    #[param(example = "now")]
+    pub to: Option<String>,
     /// `minute`, `hour` (default) or `day`.
     pub granularity: Option<Granularity>,
+}
+
+impl UsageQuery {
+    /// `(from, to)`, relative times counted back from `now` (the request's clock).
+    fn range(&self, now: DateTime<Utc>) -> Result<(DateTime<Utc>, DateTime<Utc>)> {
+        let at = |field: &'static str, raw: &Option<String>| {
+            raw.as_deref()
+                .map(|t| parse_instant(t, now).map_err(|e| ApiError::validation(field, e)))
+                .transpose()
+        };
+        let to = at("to", &self.to)?.unwrap_or(now);
+        let from = at("from", &self.from)?.unwrap_or(to - Duration::hours(24));
+        Ok((from, to))
+    }
 }
 
 #[derive(Debug, Serialize, ToSchema, Default, Clone, Copy)]
@@ -150,13 +170,10 @@ pub async fn key_usage(
     Path(id): Path<String>,
     ApiQuery(q): ApiQuery<UsageQuery>,
 ) -> Result<Json<UsageReport>> {
-    principal.require("keys:read")?;
-    let reach = principal.reach(&state).await?;
-    let key = super::keys::find(&state, &principal, &reach, &id).await?;
+    let (key, _) = super::keys::find(&state, &principal, "keys:read", Action::Read, &id).await?;
     let now = state.clock.now();
     let granularity = q.granularity.unwrap_or(Granularity::Hour);
-    let to = q.to.unwrap_or(now);
-    let from = q.from.unwrap_or(to - Duration::hours(24));
+    let (from, to) = q.range(now)?;
     if from >= to {
         return Err(ApiError::validation("from", "must be before to"));
     }
@@ -263,21 +280,33 @@ pub struct OwnerLimitRequest {
     pub ratelimit: RateLimit,
 }
 
-/// 404 unless the owner exists in the caller's organization (any customer id is one).
-async fn check_owner_exists(
+/// 404 unless the owner exists in the caller's organization (any customer id is one),
+/// then grants × reach × scope: a person's limit is set only by someone who outranks
+/// them (an org admin cannot throttle an owner or another admin).
+async fn authorize_owner(
     state: &AppState,
     principal: &Principal,
     owner_type: &str,
     owner_id: &str,
 ) -> Result<()> {
+    principal.require("limits:write")?;
     let org = principal.org_id();
-    match owner_type {
+    let target = match owner_type {
         "user" => {
-            state
+            let member = state
                 .store
                 .get_member(org, owner_id)
                 .await?
                 .ok_or(ApiError::NotFound("member"))?;
+            return principal
+                .authorize(
+                    state,
+                    "limits:write",
+                    Action::Write,
+                    Target::Person(member.role),
+                )
+                .await
+                .map(drop);
         }
         "service_account" => {
             state
@@ -285,16 +314,23 @@ async fn check_owner_exists(
                 .get_service_account(org, owner_id)
                 .await
                 .map_err(|_| ApiError::NotFound("service account"))?;
+            Target::Organization
         }
-        "external" if !owner_id.is_empty() && owner_id.len() <= 255 => {}
+        "external" => {
+            ExternalId::parse(owner_id).map_err(|e| ApiError::validation("owner_id", e))?;
+            Target::Organization
+        }
         _ => {
             return Err(ApiError::validation(
                 "owner_type",
                 "must be user, service_account or external",
             ))
         }
-    }
-    Ok(())
+    };
+    principal
+        .authorize(state, "limits:write", Action::Write, target)
+        .await
+        .map(drop)
 }
 
 /// Rate limits shared by all keys of an owner.
@@ -305,7 +341,9 @@ pub async fn list_owner_limits(
     State(state): State<AppState>,
     principal: Principal,
 ) -> Result<Json<Vec<OwnerLimit>>> {
-    principal.require("limits:read")?;
+    principal
+        .authorize(&state, "limits:read", Action::Read, Target::AdminRecords)
+        .await?;
     Ok(Json(
         state.store.list_owner_limits(principal.org_id()).await?,
     ))
@@ -322,12 +360,10 @@ pub async fn set_owner_limit(
     Path((owner_type, owner_id)): Path<(String, String)>,
     ApiJson(req): ApiJson<OwnerLimitRequest>,
 ) -> Result<Json<OwnerLimit>> {
-    principal.require("limits:write")?;
-    principal.require_admin(&state).await?;
+    authorize_owner(&state, &principal, &owner_type, &owner_id).await?;
     req.ratelimit
         .validate()
         .map_err(|e| ApiError::validation("ratelimit", e))?;
-    check_owner_exists(&state, &principal, &owner_type, &owner_id).await?;
     let audit = actor_event(
         &principal,
         state.clock.now(),
@@ -364,9 +400,7 @@ pub async fn delete_owner_limit(
     principal: Principal,
     Path((owner_type, owner_id)): Path<(String, String)>,
 ) -> Result<StatusCode> {
-    principal.require("limits:write")?;
-    principal.require_admin(&state).await?;
-    check_owner_exists(&state, &principal, &owner_type, &owner_id).await?;
+    authorize_owner(&state, &principal, &owner_type, &owner_id).await?;
     let audit = actor_event(
         &principal,
         state.clock.now(),

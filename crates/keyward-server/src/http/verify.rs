@@ -12,7 +12,7 @@ use axum::http::{header, HeaderValue};
 use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, Utc};
 use keyward_core::{KeyKind, Owner, Permission, PermissionSet, Scope};
-use keyward_store::KeyRecord;
+use keyward_store::{KeyRecord, ResourceKind};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
@@ -28,8 +28,12 @@ pub struct VerifyRequest {
     /// An agent id the key's scope must reach.
     pub agent: Option<String>,
     /// A channel's hook id: the channel must exist and be enabled, and the key must be
-    /// its channel token or reach its agent.
+    /// its channel token or reach its agent. Also accepted as `hookId`, or in the
+    /// `X-Hook-Id` header; several that differ are refused.
     pub channel: Option<String>,
+    /// The same as `channel` (the name the channel endpoints use).
+    #[serde(rename = "hookId")]
+    pub hook_id: Option<String>,
     /// Quota credits this verification spends (default 1; 0 checks without spending).
     pub cost: Option<i64>,
 }
@@ -179,9 +183,17 @@ fn valid_head(k: &KeyRecord) -> Box<[u8]> {
 pub async fn verify_key(
     State(state): State<AppState>,
     principal: Principal,
-    ApiJson(req): ApiJson<VerifyRequest>,
+    headers: axum::http::HeaderMap,
+    ApiJson(mut req): ApiJson<VerifyRequest>,
 ) -> Result<Response> {
     principal.require("keys:verify")?;
+    req.channel = crate::extract::named_hook(
+        &headers,
+        &[
+            ("channel", req.channel.as_deref()),
+            ("hookId", req.hook_id.as_deref()),
+        ],
+    )?;
     let wanted = req
         .permission
         .as_deref()
@@ -264,7 +276,9 @@ fn refused<'a>(
     VerifyResponse::about(code, Some(k), Some(message.to_owned()))
 }
 
-/// Channel, then scope, then grants: the first that fails gives the code.
+/// Channel, then scope, then grants: the first that fails gives the code. Workspaces,
+/// agents and channels are looked up in the in-memory index (`verify::index`): no
+/// database read on this path.
 async fn decide(
     state: &AppState,
     k: &KeyRecord,
@@ -272,15 +286,16 @@ async fn decide(
     wanted: Option<(&str, &str)>,
 ) -> Result<(VerifyCode, Option<String>)> {
     if let Some(hook_id) = req.channel.as_deref() {
-        let channel = state.store.find_channel_by_hook(hook_id).await?;
-        let Some(channel) = channel.filter(|c| c.enabled && !c.deleted && c.org_id == k.org_id)
-        else {
+        let channel = state.index.hook(hook_id);
+        let Some(channel) = channel.filter(|c| c.enabled && c.org_id == k.org_id) else {
             return Ok((
                 VerifyCode::ChannelNotFound,
                 Some("Channel not found".into()),
             ));
         };
-        if k.kind == KeyKind::Channel && k.channel_id.as_deref() != Some(channel.id.as_str()) {
+        if k.kind == KeyKind::Channel
+            && k.channel_id.as_deref() != Some(channel.channel_id.as_str())
+        {
             return Ok((
                 VerifyCode::Forbidden,
                 Some("the key is another channel's token".into()),
@@ -294,6 +309,14 @@ async fn decide(
         }
     }
     if let Some(ws) = req.workspace.as_deref() {
+        if !state.index.belongs(ResourceKind::Workspace, ws, &k.org_id) {
+            return Ok((
+                VerifyCode::Forbidden,
+                Some(format!(
+                    "workspace {ws} is not one of the key's organization"
+                )),
+            ));
+        }
         if !k.scope.reaches_workspace(ws) {
             return Ok((
                 VerifyCode::Forbidden,
@@ -302,6 +325,14 @@ async fn decide(
         }
     }
     if let Some(agent) = req.agent.as_deref() {
+        if !state.index.belongs(ResourceKind::Agent, agent, &k.org_id) {
+            return Ok((
+                VerifyCode::Forbidden,
+                Some(format!(
+                    "agent {agent} is not one of the key's organization"
+                )),
+            ));
+        }
         if !k.scope.reaches_agent(agent) {
             return Ok((
                 VerifyCode::Forbidden,
@@ -356,6 +387,8 @@ mod tests {
             channel_id: None,
             ratelimit: None,
             quota: None,
+            disabled_by: None,
+            limits_by: None,
         }
     }
 

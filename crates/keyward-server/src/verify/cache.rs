@@ -168,21 +168,16 @@ impl KeyCache {
         Ok(loaded)
     }
 
-    /// Forgets `hash`. Call after the change is committed and before responding.
+    /// Forgets `hash`. Call after the change is committed and before responding; also
+    /// after creating a key, to drop a remembered "unknown". A new key is never put in
+    /// the cache from the creating request: a deletion that committed between its
+    /// insert and the response revokes it, and the record in hand would not know
+    /// (the next lookup reads it under the generation rule instead).
     pub fn invalidate(&self, hash: &KeyHash) {
         self.generation.fetch_add(1, Ordering::SeqCst);
         if let Some((_, Entry::Missing { .. })) = self.entries.remove(hash) {
             self.missing.fetch_sub(1, Ordering::Relaxed);
         }
-    }
-
-    /// Puts a record just written (a new key) in the cache, replacing any "unknown".
-    pub fn insert_fresh(&self, record: &KeyRecord) {
-        let hash = record.hash;
-        self.invalidate(&hash);
-        self.make_room();
-        self.entries
-            .insert(hash, Entry::Found(Arc::new(CachedKey::new(record.clone()))));
     }
 
     /// Forgets everything, with the same guarantee as [`Self::invalidate`].
@@ -297,8 +292,8 @@ mod tests {
         store.create_keys_bulk(&[key]).await.unwrap();
         // Without the creation path the remembered "unknown" would still answer.
         assert!(cache.lookup(store.as_ref(), &hash).await.unwrap().is_none());
-        let record = store.find_key_by_hash(&hash).await.unwrap().unwrap();
-        cache.insert_fresh(&record);
+        // What creating a key does: forget the "unknown", so the next lookup reads it.
+        cache.invalidate(&hash);
         let found = cache.lookup(store.as_ref(), &hash).await.unwrap();
         assert_eq!(found.map(|k| k.name.clone()), Some("late".to_owned()));
     }

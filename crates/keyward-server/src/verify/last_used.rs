@@ -7,7 +7,8 @@
 //! database, and a flush of every busy key every 2 s was half of all write-behind work).
 //! Listings on this node overlay the in-memory value, so they are exact; the database
 //! and other nodes may be up to a minute behind for a key in continuous use. A crash
-//! loses at most that much of last-used times, nothing else.
+//! loses at most that much of last-used times (and, elsewhere, the usage counts not
+//! yet flushed and unspent quota leases; see ARCHITECTURE.md).
 //!
 //! A hit on a key already tracked costs a shard *read* lock and one atomic max: readers
 //! never wait for each other, and nothing is allocated. Times are unix milliseconds, the

@@ -2,6 +2,7 @@
 //! every API request: checksum → SHA-256 → cache → status at the clock's "now".
 
 pub mod cache;
+pub mod index;
 pub mod last_used;
 
 use crate::state::AppState;

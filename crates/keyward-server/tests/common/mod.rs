@@ -60,6 +60,7 @@ fn system_event(org_id: &str, action: &str) -> keyward_store::NewAuditEvent {
             id: None,
             name: "test setup".into(),
             key_id: None,
+            authority: None,
         },
         action: action.to_owned(),
         target_type: "organization".into(),
@@ -104,6 +105,11 @@ impl TestApp {
 
     /// `flush_interval` of the last-used write-behind.
     pub async fn spawn_with(flush_interval: Duration) -> Self {
+        Self::spawn_with_settings(|s| s.flush_interval = flush_interval).await
+    }
+
+    /// With server settings changed by `configure` (from a flush interval of an hour).
+    pub async fn spawn_with_settings(configure: impl FnOnce(&mut Settings)) -> Self {
         let dir = tempfile::tempdir().unwrap();
         let db_path = dir.path().join("keyward.db");
         let pg = match backend() {
@@ -137,11 +143,12 @@ impl TestApp {
             .update_org(&org, system_event(&record.org_id, "org.update"))
             .await
             .unwrap();
-        let settings = Settings {
+        let mut settings = Settings {
             listen: "127.0.0.1:0".parse().unwrap(),
-            flush_interval,
+            flush_interval: Duration::from_secs(3600),
             ..Settings::default()
         };
+        configure(&mut settings);
         let app = Application::build(settings, store.clone(), clock.clone() as Arc<dyn Clock>)
             .await
             .unwrap();
@@ -262,6 +269,41 @@ impl TestApp {
             r.body["key"].as_str().unwrap().to_owned(),
             r.body["id"].as_str().unwrap().to_owned(),
         )
+    }
+
+    /// Invites `email` as `role` with the owner's token, and redeems the code as the
+    /// invited person: (their first token, their user id).
+    pub async fn join(&self, email: &str, role: &str, agents: &[&str]) -> (String, String) {
+        let code = self
+            .invite(
+                &self.owner_token,
+                json!({"email": email, "role": role, "agents": agents}),
+            )
+            .await;
+        let r = self.accept(&code, None).await;
+        assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+        (
+            r.body["token"]["key"].as_str().unwrap().to_owned(),
+            r.body["member"]["user_id"].as_str().unwrap().to_owned(),
+        )
+    }
+
+    /// `POST /v1/invitations` with `token`; returns the one-time code.
+    pub async fn invite(&self, token: &str, body: Value) -> String {
+        let r = self.post("/v1/invitations", token, body).await;
+        assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+        r.body["code"].as_str().unwrap().to_owned()
+    }
+
+    /// `POST /v1/invitations/accept`, with a token of the invited person or without one.
+    pub async fn accept(&self, code: &str, token: Option<&str>) -> Reply {
+        self.send(
+            Method::POST,
+            "/v1/invitations/accept",
+            token,
+            Some(json!({ "code": code })),
+        )
+        .await
     }
 
     pub async fn org_id(&self) -> String {

@@ -26,6 +26,8 @@ static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres
 pub const CHANGES_CHANNEL: &str = "keyward_changes";
 /// Payload of a "flush everything" notification.
 const FLUSH_ALL: &str = "*";
+/// Payload of "the workspaces, agents or channels changed".
+const RESOURCES: &str = "resources";
 /// Payload of a liveness probe (see [`Store::publish`] and `cluster.rs` in the server).
 const PING: &str = "ping";
 
@@ -34,7 +36,9 @@ pub struct PgStore {
 }
 
 use crate::rows::{corrupt, from_ms, json_text, ms, owner_columns};
-use crate::rows::{ChannelRow, KeyRow, OrgRow, ResourceRow, ServiceAccountRow};
+use crate::rows::{
+    ChannelRow, InvitationRow, KeyRow, OrgRow, ResourceRefRow, ResourceRow, ServiceAccountRow,
+};
 use sqlx::FromRow;
 
 fn key_from_row(row: &PgRow) -> Result<KeyRecord> {
@@ -60,7 +64,7 @@ fn sa_from_row(row: &PgRow) -> Result<ServiceAccount> {
 const KEY_SELECT: &str = "SELECT k.id, k.org_id, o.name AS org_name, k.kind, k.environment, k.name, k.prefix, k.key_hash, \
     k.owner_type, k.owner_id, k.owner_name, k.permissions, k.scope, k.metadata, k.created_at, k.created_by, \
     k.expires_at, k.last_used_at, k.revoked_at, k.revoked_by, k.rotated_from, k.rotated_to, k.enabled, \
-    k.workspace_id, k.channel_id, k.ratelimit, k.quota \
+    k.workspace_id, k.channel_id, k.ratelimit, k.quota, k.disabled_by, k.limits_by \
     FROM api_keys k JOIN organizations o ON o.id = k.org_id";
 
 impl PgStore {
@@ -75,6 +79,70 @@ impl PgStore {
             .await?;
         Ok(Self { pool })
     }
+}
+
+impl PgStore {
+    /// Starts a change requested by `audit.actor`: locks the organization the change is
+    /// in and the one the acting key belongs to (in id order, so two changes never wait
+    /// for each other), then checks that the acting key still works. Every deletion
+    /// takes the same organization lock before it revokes, so a change that raced a
+    /// deletion either committed before it (and the deletion revokes what it made) or
+    /// sees it and writes nothing.
+    async fn begin_change(
+        &self,
+        audit: &NewAuditEvent,
+    ) -> Result<sqlx::Transaction<'static, sqlx::Postgres>> {
+        let mut tx = self.pool.begin().await?;
+        let mut orgs = vec![audit.org_id.clone()];
+        if let Some(key_id) = &audit.actor.key_id {
+            let actor_org: Option<String> = sqlx::query_scalar(sql::KEY_ORG)
+                .bind(key_id)
+                .fetch_optional(&mut *tx)
+                .await?;
+            orgs.extend(actor_org);
+        }
+        orgs.sort();
+        orgs.dedup();
+        for org in &orgs {
+            lock_org(&mut tx, org).await?;
+        }
+        if let Some(key_id) = &audit.actor.key_id {
+            let found: Option<crate::KeyNow> = sqlx::query_as::<_, crate::KeyNow>(&format!(
+                "SELECT role, permissions, scope, expires_at, rotated_to FROM ({}) AS w",
+                sql::KEY_WORKS
+            ))
+            .bind(key_id)
+            .bind(ms(audit.at))
+            .fetch_optional(&mut *tx)
+            .await?;
+            crate::actor_allowed(&audit.actor, found)?;
+        }
+        Ok(tx)
+    }
+}
+
+/// One row for `sql` bound to `args`?
+async fn exists(conn: &mut sqlx::PgConnection, sql: &str, args: &[&str]) -> Result<bool> {
+    let mut q = sqlx::query(sql);
+    for a in args {
+        q = q.bind(*a);
+    }
+    Ok(q.fetch_optional(&mut *conn).await?.is_some())
+}
+
+/// Inside the inserting transaction (after the organization lock): everything a new key
+/// refers to is still there.
+async fn check_references(conn: &mut sqlx::PgConnection, k: &NewKey) -> Result<()> {
+    let org = k.org_id.as_str();
+    if !exists(conn, sql::ORG_ALIVE, &[org]).await? {
+        return Err(StoreError::Gone("organization"));
+    }
+    for (what, query, id) in crate::references(k) {
+        if !exists(conn, query, &[org, id]).await? {
+            return Err(StoreError::Gone(what));
+        }
+    }
+    Ok(())
 }
 
 /// Announces that these keys changed; delivered to every listening node on commit.
@@ -121,6 +189,7 @@ impl ChangeFeed for PgChangeFeed {
         Ok(match n.payload() {
             FLUSH_ALL => FeedEvent::All,
             PING => FeedEvent::Ping,
+            RESOURCES => FeedEvent::Resources,
             // Anything else that is not a hash (another program on the channel) is
             // read the safe way: forget everything.
             hex => from_hex(hex).map_or(FeedEvent::All, FeedEvent::Key),
@@ -148,13 +217,19 @@ fn from_hex(hex: &str) -> Option<KeyHash> {
     KeyHash::from_bytes(&bytes)
 }
 
+/// Inserts a key after [`check_references`].
 async fn insert_key(conn: &mut sqlx::PgConnection, k: &NewKey) -> Result<()> {
+    check_references(conn, k).await?;
+    insert_key_row(conn, k).await
+}
+
+async fn insert_key_row(conn: &mut sqlx::PgConnection, k: &NewKey) -> Result<()> {
     let (owner_type, owner_id, owner_name) = owner_columns(&k.owner);
     sqlx::query(
         "INSERT INTO api_keys (id, org_id, kind, environment, name, prefix, key_hash, owner_type, owner_id, \
          owner_name, permissions, scope, metadata, created_at, created_by, expires_at, rotated_from, \
-         scope_level, workspace_id, channel_id, ratelimit, quota, enabled) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23)",
+         scope_level, workspace_id, channel_id, ratelimit, quota, enabled, disabled_by, limits_by) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24, $25)",
     )
     .bind(&k.id)
     .bind(&k.org_id)
@@ -179,6 +254,8 @@ async fn insert_key(conn: &mut sqlx::PgConnection, k: &NewKey) -> Result<()> {
     .bind(k.ratelimit.map(|r| serde_json::to_string(&r).expect("ratelimit serializes")))
     .bind(k.quota.map(|q| serde_json::to_string(&q).expect("quota serializes")))
     .bind(k.enabled)
+    .bind(&k.disabled_by)
+    .bind(&k.limits_by)
     .execute(&mut *conn)
     .await?;
     Ok(())
@@ -187,7 +264,7 @@ async fn insert_key(conn: &mut sqlx::PgConnection, k: &NewKey) -> Result<()> {
 /// Checks the organization's key limits for `k`; run inside the inserting transaction.
 /// The organization row stays locked until it commits, so parallel creates cannot overshoot.
 async fn check_limits(conn: &mut sqlx::PgConnection, k: &NewKey) -> Result<()> {
-    if k.rotated_from.is_some() || k.kind == KeyKind::Channel {
+    if k.rotated_from.is_some() || k.kind == KeyKind::Channel || k.exempt_from_limits {
         return Ok(());
     }
     let (max_keys, max_workers): (i64, i64) = sqlx::query_as(
@@ -352,6 +429,134 @@ async fn revoke_where(
     Ok(hashes)
 }
 
+/// The conditions of a [`KeyFilter`] on `api_keys k`, numbering placeholders after `n`;
+/// bound in the same order by [`bind_key_filter`].
+fn key_filter_sql(filter: &KeyFilter, n: &mut usize) -> String {
+    let mut next = || {
+        *n += 1;
+        *n
+    };
+    let mut sql = String::new();
+    if filter.owner_user.is_some() {
+        if filter.agents.is_some() {
+            let (user, agents) = (next(), next());
+            sql.push_str(&format!(" AND ((k.owner_type = 'user' AND k.owner_id = ${user}) OR (k.scope_level = 'agent' AND (k.scope::jsonb ->> 'agent') = ANY(${agents})))"));
+        } else {
+            sql.push_str(&format!(
+                " AND k.owner_type = 'user' AND k.owner_id = ${}",
+                next()
+            ));
+        }
+    }
+    if filter.service_account.is_some() {
+        sql.push_str(&format!(
+            " AND k.owner_type = 'service_account' AND k.owner_id = ${}",
+            next()
+        ));
+    }
+    sql
+}
+
+fn bind_key_filter<'q>(
+    mut q: sqlx::query::Query<'q, sqlx::Postgres, sqlx::postgres::PgArguments>,
+    filter: &'q KeyFilter,
+) -> sqlx::query::Query<'q, sqlx::Postgres, sqlx::postgres::PgArguments> {
+    if let Some(user) = &filter.owner_user {
+        q = q.bind(user);
+        if let Some(agents) = &filter.agents {
+            q = q.bind(agents);
+        }
+    }
+    if let Some(sa) = &filter.service_account {
+        q = q.bind(sa);
+    }
+    q
+}
+
+async fn fetch_invitation(
+    conn: &mut sqlx::PgConnection,
+    condition: &str,
+    args: &[&str],
+) -> Result<Option<Invitation>> {
+    let sql = format!("{} WHERE {condition}", sql::INVITATION_SELECT);
+    let mut q = sqlx::query(&sql);
+    for a in args {
+        q = q.bind(*a);
+    }
+    q.fetch_optional(&mut *conn)
+        .await?
+        .map(|r| InvitationRow::from_row(&r)?.try_into())
+        .transpose()
+}
+
+async fn fetch_invitation_by_code(
+    conn: &mut sqlx::PgConnection,
+    code_hash: &KeyHash,
+) -> Result<Option<Invitation>> {
+    let sql = format!("{} WHERE code_hash = $1", sql::INVITATION_SELECT);
+    sqlx::query(&sql)
+        .bind(&code_hash.as_bytes()[..])
+        .fetch_optional(&mut *conn)
+        .await?
+        .map(|r| InvitationRow::from_row(&r)?.try_into())
+        .transpose()
+}
+
+/// [`crate::inviter_may`] for the key that issued `inv`, following its rotations (a
+/// rotated key's replacement carries on its invitations).
+async fn inviter_still_may(
+    conn: &mut sqlx::PgConnection,
+    inv: &Invitation,
+    at: DateTime<Utc>,
+) -> Result<Option<Option<DateTime<Utc>>>> {
+    let Some(first) = inv.created_by_key.clone() else {
+        return Ok(Some(None));
+    };
+    // The issuing key and its replacements, oldest first (a few at most).
+    let mut chain = vec![first];
+    while chain.len() < 16 {
+        let next: Option<Option<String>> =
+            sqlx::query_scalar("SELECT rotated_to FROM api_keys WHERE id = $1")
+                .bind(chain.last().expect("not empty"))
+                .fetch_optional(&mut *conn)
+                .await?;
+        match next.flatten() {
+            Some(replacement) => chain.push(replacement),
+            None => break,
+        }
+    }
+    // The newest that works decides: a key in its grace period gives way to its
+    // replacement, whose expiry the first token inherits.
+    for key in chain.iter().rev() {
+        let now: Option<crate::KeyNow> = sqlx::query_as(&format!(
+            "SELECT role, permissions, scope, expires_at, rotated_to FROM ({}) AS w",
+            sql::KEY_WORKS
+        ))
+        .bind(key)
+        .bind(ms(at))
+        .fetch_optional(&mut *conn)
+        .await?;
+        if let Some(now) = now {
+            let expires = now.3.map(from_ms);
+            return Ok(crate::inviter_may(&now, inv)?.then_some(expires));
+        }
+    }
+    Ok(None)
+}
+
+/// The role of the person who owns `key` (`None` for keys that are nobody's token).
+async fn person_role(conn: &mut sqlx::PgConnection, key: &KeyRecord) -> Result<Option<Role>> {
+    let Some(Owner::User { id, .. }) = &key.owner else {
+        return Ok(None);
+    };
+    let role: Option<String> = sqlx::query_scalar(sql::MEMBER_ROLE)
+        .bind(&key.org_id)
+        .bind(id)
+        .fetch_optional(&mut *conn)
+        .await?;
+    Ok(role.as_deref().and_then(Role::parse))
+}
+
 fn bad_cursor() -> StoreError {
     StoreError::InvalidInput("cursor")
 }
@@ -418,6 +623,7 @@ impl Store for PgStore {
             id: None,
             name: "bootstrap".into(),
             key_id: None,
+            authority: None,
         };
         for (action, target_type, target_id) in [
             ("org.bootstrap", "organization", &b.org_id),
@@ -473,27 +679,11 @@ impl Store for PgStore {
         let limit = i64::from(page.limit);
         let mut sql = format!("{KEY_SELECT} WHERE k.org_id = $1");
         let mut n = 1;
+        sql.push_str(&key_filter_sql(filter, &mut n));
         let mut next = || {
             n += 1;
             n
         };
-        if filter.owner_user.is_some() {
-            if filter.agents.is_some() {
-                let (user, agents) = (next(), next());
-                sql.push_str(&format!(" AND ((k.owner_type = 'user' AND k.owner_id = ${user}) OR (k.scope_level = 'agent' AND (k.scope::jsonb ->> 'agent') = ANY(${agents})))"));
-            } else {
-                sql.push_str(&format!(
-                    " AND k.owner_type = 'user' AND k.owner_id = ${}",
-                    next()
-                ));
-            }
-        }
-        if filter.service_account.is_some() {
-            sql.push_str(&format!(
-                " AND k.owner_type = 'service_account' AND k.owner_id = ${}",
-                next()
-            ));
-        }
         let cursor = page
             .cursor
             .as_deref()
@@ -509,16 +699,7 @@ impl Store for PgStore {
             " ORDER BY k.created_at DESC, k.id DESC LIMIT ${}",
             next()
         ));
-        let mut q = sqlx::query(&sql).bind(org_id);
-        if let Some(user) = &filter.owner_user {
-            q = q.bind(user);
-            if let Some(agents) = &filter.agents {
-                q = q.bind(agents);
-            }
-        }
-        if let Some(sa) = &filter.service_account {
-            q = q.bind(sa);
-        }
+        let mut q = bind_key_filter(sqlx::query(&sql).bind(org_id), filter);
         if let Some((t, id)) = cursor {
             q = q.bind(t).bind(id);
         }
@@ -536,7 +717,7 @@ impl Store for PgStore {
     }
 
     async fn create_key(&self, key: NewKey, audit: NewAuditEvent) -> Result<KeyRecord> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_change(&audit).await?;
         check_limits(&mut tx, &key).await?;
         insert_key(&mut tx, &key).await?;
         insert_audit(&mut tx, &audit).await?;
@@ -548,7 +729,7 @@ impl Store for PgStore {
     async fn create_keys_bulk(&self, keys: &[NewKey]) -> Result<()> {
         let mut tx = self.pool.begin().await?;
         for key in keys {
-            insert_key(&mut tx, key).await?;
+            insert_key_row(&mut tx, key).await?;
         }
         tx.commit().await?;
         Ok(())
@@ -561,21 +742,23 @@ impl Store for PgStore {
         patch: &KeyPatch,
         audit: NewAuditEvent,
     ) -> Result<KeyRecord> {
-        let mut tx = self.pool.begin().await?;
-        lock_org(&mut tx, org_id).await?;
+        let mut tx = self.begin_change(&audit).await?;
         let current = fetch_key(&mut tx, org_id, id).await?;
         if current.revoked_at.is_some() {
             return Err(StoreError::Conflict(Conflict::KeyRevoked));
         }
+        let role = person_role(&mut tx, &current).await?;
+        crate::person_key_rules(&audit.actor, &current, role, Some(patch))?;
         let name = patch.name.as_deref().unwrap_or(&current.name);
         let permissions = patch.permissions.as_ref().unwrap_or(&current.permissions);
         let scope = patch.scope.as_ref().unwrap_or(&current.scope);
         let ratelimit = patch.ratelimit.unwrap_or(current.ratelimit);
         let quota = patch.quota.unwrap_or(current.quota);
         let enabled = patch.enabled.unwrap_or(current.enabled);
+        let (disabled_by, limits_by) = crate::restrictions_after(&current, patch);
         sqlx::query(
             "UPDATE api_keys SET name = $1, permissions = $2, scope = $3, scope_level = $4, ratelimit = $5, quota = $6, \
-             enabled = $7 WHERE org_id = $8 AND id = $9",
+             enabled = $7, disabled_by = $8, limits_by = $9 WHERE org_id = $10 AND id = $11",
         )
         .bind(name)
         .bind(serde_json::to_string(permissions).expect("permissions serialize"))
@@ -584,6 +767,8 @@ impl Store for PgStore {
         .bind(json_text(&ratelimit))
         .bind(json_text(&quota))
         .bind(enabled)
+        .bind(&disabled_by)
+        .bind(&limits_by)
         .bind(org_id)
         .bind(id)
         .execute(&mut *tx)
@@ -610,8 +795,10 @@ impl Store for PgStore {
         by: &str,
         audit: NewAuditEvent,
     ) -> Result<(KeyRecord, bool)> {
-        let mut tx = self.pool.begin().await?;
-        lock_org(&mut tx, org_id).await?;
+        let mut tx = self.begin_change(&audit).await?;
+        let current = fetch_key(&mut tx, org_id, id).await?;
+        let role = person_role(&mut tx, &current).await?;
+        crate::person_key_rules(&audit.actor, &current, role, None)?;
         let done = sqlx::query(
             "UPDATE api_keys SET revoked_at = $1, revoked_by = $2 WHERE org_id = $3 AND id = $4 AND revoked_at IS NULL",
         )
@@ -632,15 +819,19 @@ impl Store for PgStore {
         Ok((record, done))
     }
 
-    async fn rotate_key(&self, r: Rotation) -> Result<(KeyRecord, KeyRecord)> {
-        let mut tx = self.pool.begin().await?;
-        lock_org(&mut tx, &r.org_id).await?;
+    async fn rotate_key(&self, r: Rotation) -> Result<Rotated> {
+        let mut tx = self.begin_change(&r.audit[0]).await?;
         let old = fetch_key(&mut tx, &r.org_id, &r.old_id).await?;
         if old.revoked_at.is_some() {
             return Err(StoreError::Conflict(Conflict::KeyRevoked));
         }
         if old.rotated_to.is_some() {
             return Err(StoreError::Conflict(Conflict::KeyAlreadyRotated));
+        }
+        let role = person_role(&mut tx, &old).await?;
+        crate::person_key_rules(&r.audit[0].actor, &old, role, None)?;
+        if !rotation::still_matches(&old, &r.replacement) {
+            return Err(StoreError::Conflict(Conflict::ChangedMeanwhile));
         }
         insert_key(&mut tx, &r.replacement).await?;
         let ends = ms(r.old_ends_at);
@@ -665,14 +856,32 @@ impl Store for PgStore {
             .execute(&mut *tx)
             .await?;
         }
+        notify_keys(&mut tx, &[old.hash]).await?;
+        let mut changed = vec![old.hash];
+        // At most one key in grace per rotated key: the old key's own predecessor, if
+        // it still works, stops now (revoke_where announces it).
+        if let Some(ended) = rotation::end_predecessor(&old, &r) {
+            let hashes = revoke_where(
+                &mut tx,
+                &r.org_id,
+                "id = $2",
+                &ended.target_id,
+                r.replacement.created_at,
+                &r.revoked_by,
+            )
+            .await?;
+            if !hashes.is_empty() {
+                insert_audit(&mut tx, &ended).await?;
+                changed.extend(hashes);
+            }
+        }
         for event in &r.audit {
             insert_audit(&mut tx, event).await?;
         }
-        notify_keys(&mut tx, &[old.hash]).await?;
         let old = fetch_key(&mut tx, &r.org_id, &r.old_id).await?;
         let new = fetch_key(&mut tx, &r.org_id, &r.replacement.id).await?;
         tx.commit().await?;
-        Ok((old, new))
+        Ok(Rotated { old, new, changed })
     }
 
     async fn record_last_used(&self, uses: &[(String, DateTime<Utc>)]) -> Result<()> {
@@ -696,21 +905,33 @@ impl Store for PgStore {
         Ok(())
     }
 
-    async fn list_audit(&self, org_id: &str, page: &PageRequest) -> Result<Page<AuditEvent>> {
+    async fn list_audit(
+        &self,
+        org_id: &str,
+        filter: &AuditFilter,
+        page: &PageRequest,
+    ) -> Result<Page<AuditEvent>> {
         let before = match page.cursor.as_deref() {
             None => i64::MAX,
             Some(c) => c.parse::<i64>().map_err(|_| bad_cursor())?,
         };
         let limit = i64::from(page.limit);
-        let rows = sqlx::query(
+        let mut sql = String::from(
             "SELECT id, at, actor_type, actor_id, actor_name, actor_key_id, action, target_type, target_id, \
-             source_ip, details FROM audit_log WHERE org_id = $1 AND id < $2 ORDER BY id DESC LIMIT $3",
-        )
-        .bind(org_id)
-        .bind(before)
-        .bind(limit + 1)
-        .fetch_all(&self.pool)
-        .await?;
+             source_ip, details FROM audit_log WHERE org_id = $1 AND id < $2",
+        );
+        let mut n = 2;
+        if let Some(keys) = &filter.keys {
+            sql.push_str(" AND target_type = 'key' AND target_id IN (SELECT k.id FROM api_keys k WHERE k.org_id = $1");
+            sql.push_str(&key_filter_sql(keys, &mut n));
+            sql.push(')');
+        }
+        sql.push_str(&format!(" ORDER BY id DESC LIMIT ${}", n + 1));
+        let mut q = sqlx::query(&sql).bind(org_id).bind(before);
+        if let Some(keys) = &filter.keys {
+            q = bind_key_filter(q, keys);
+        }
+        let rows = q.bind(limit + 1).fetch_all(&self.pool).await?;
         let mut items = rows
             .iter()
             .map(|row| -> Result<AuditEvent> {
@@ -723,6 +944,7 @@ impl Store for PgStore {
                         id: row.try_get("actor_id")?,
                         name: row.try_get("actor_name")?,
                         key_id: row.try_get("actor_key_id")?,
+                        authority: None,
                     },
                     action: row.try_get("action")?,
                     target: AuditTarget {
@@ -774,17 +996,33 @@ impl Store for PgStore {
             .collect()
     }
 
-    async fn create_org(
-        &self,
-        org: &Organization,
-        owner_user_id: &str,
-        key: NewKey,
-        audit: NewAuditEvent,
-    ) -> Result<KeyRecord> {
-        let mut tx = self.pool.begin().await?;
+    async fn create_org(&self, new: NewOrganization, audit: NewAuditEvent) -> Result<KeyRecord> {
+        let NewOrganization {
+            org,
+            owner_user_id,
+            key,
+            max_per_person,
+        } = new;
+        let mut tx = self.begin_change(&audit).await?;
+        // One person's creates queue here, so parallel ones cannot overshoot the cap.
+        sqlx::query("SELECT 1 FROM users WHERE id = $1 FOR UPDATE")
+            .bind(&owner_user_id)
+            .fetch_optional(&mut *tx)
+            .await?;
+        let created: i64 = sqlx::query_scalar(sql::ORGS_CREATED_BY)
+            .bind(&owner_user_id)
+            .fetch_one(&mut *tx)
+            .await?;
+        if created >= i64::from(max_per_person) {
+            return Err(StoreError::LimitReached {
+                limit: "organizations per person",
+                max: max_per_person,
+                current: created as u32,
+            });
+        }
         sqlx::query(
             "INSERT INTO organizations (id, name, created_at, max_keys, max_worker_keys, allow_legacy_tokens, \
-             default_ratelimit, default_quota) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+             default_ratelimit, default_quota, created_by_user) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
         )
             .bind(&org.id)
             .bind(&org.name)
@@ -794,16 +1032,16 @@ impl Store for PgStore {
             .bind(org.settings.allow_legacy_tokens)
             .bind(json_text(&org.settings.default_ratelimit))
             .bind(json_text(&org.settings.default_quota))
+            .bind(&owner_user_id)
             .execute(&mut *tx)
             .await?;
-        sqlx::query(
-            "INSERT INTO memberships (org_id, user_id, role, created_at) VALUES ($1, $2, 'owner', $3)",
-        )
-        .bind(&org.id)
-        .bind(owner_user_id)
-        .bind(ms(org.created_at))
-        .execute(&mut *tx)
-        .await?;
+        sqlx::query(sql::INSERT_MEMBERSHIP)
+            .bind(&org.id)
+            .bind(&owner_user_id)
+            .bind(Role::Owner.as_str())
+            .bind(ms(org.created_at))
+            .execute(&mut *tx)
+            .await?;
         insert_key(&mut tx, &key).await?;
         insert_audit(&mut tx, &audit).await?;
         let record = fetch_key(&mut tx, &org.id, &key.id).await?;
@@ -811,8 +1049,17 @@ impl Store for PgStore {
         Ok(record)
     }
 
+    async fn list_orgs(&self) -> Result<Vec<Organization>> {
+        let rows = sqlx::query(&format!(
+            "{ORG_SELECT} WHERE deleted_at IS NULL ORDER BY created_at, id"
+        ))
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(org_from_row).collect()
+    }
+
     async fn update_org(&self, org: &Organization, audit: NewAuditEvent) -> Result<Organization> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_change(&audit).await?;
         let done = sqlx::query(
             "UPDATE organizations SET name = $1, max_keys = $2, max_worker_keys = $3, allow_legacy_tokens = $4, \
              default_ratelimit = $5, default_quota = $6 WHERE id = $7 AND deleted_at IS NULL",
@@ -844,8 +1091,7 @@ impl Store for PgStore {
         by: &str,
         audit: NewAuditEvent,
     ) -> Result<Vec<KeyHash>> {
-        let mut tx = self.pool.begin().await?;
-        lock_org(&mut tx, id).await?;
+        let mut tx = self.begin_change(&audit).await?;
         let done = sqlx::query(
             "UPDATE organizations SET deleted_at = $1, name = name || ' (deleted ' || id || ')' \
              WHERE id = $2 AND deleted_at IS NULL",
@@ -871,7 +1117,7 @@ impl Store for PgStore {
         r: &Resource,
         audit: NewAuditEvent,
     ) -> Result<()> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_change(&audit).await?;
         sqlx::query(&format!(
             "INSERT INTO {} (id, org_id, name, created_at) VALUES ($1, $2, $3, $4)",
             kind.table()
@@ -883,6 +1129,7 @@ impl Store for PgStore {
         .execute(&mut *tx)
         .await?;
         insert_audit(&mut tx, &audit).await?;
+        notify(&mut tx, RESOURCES).await?;
         tx.commit().await?;
         Ok(())
     }
@@ -919,7 +1166,7 @@ impl Store for PgStore {
         name: &str,
         audit: NewAuditEvent,
     ) -> Result<Resource> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_change(&audit).await?;
         let done = sqlx::query(&format!(
             "UPDATE {} SET name = $1 WHERE org_id = $2 AND id = $3",
             kind.table()
@@ -945,8 +1192,7 @@ impl Store for PgStore {
         id: &str,
         audit: NewAuditEvent,
     ) -> Result<()> {
-        let mut tx = self.pool.begin().await?;
-        lock_org(&mut tx, org_id).await?;
+        let mut tx = self.begin_change(&audit).await?;
         let in_use: i64 = match kind {
             ResourceKind::Workspace => sqlx::query_scalar(
                 "SELECT COUNT(*) FROM api_keys k WHERE k.org_id = $1 AND k.revoked_at IS NULL AND (k.workspace_id = $2 \
@@ -997,12 +1243,16 @@ impl Store for PgStore {
             return Err(StoreError::NotFound);
         }
         insert_audit(&mut tx, &audit).await?;
+        notify(&mut tx, RESOURCES).await?;
         tx.commit().await?;
         Ok(())
     }
 
     async fn create_channel(&self, c: &Channel, audit: NewAuditEvent) -> Result<()> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_change(&audit).await?;
+        if !exists(&mut tx, sql::AGENT_EXISTS, &[&c.org_id, &c.agent_id]).await? {
+            return Err(StoreError::Gone("agent"));
+        }
         sqlx::query("INSERT INTO channels (id, org_id, agent_id, name, hook_id, enabled, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7)")
             .bind(&c.id)
             .bind(&c.org_id)
@@ -1014,6 +1264,7 @@ impl Store for PgStore {
             .execute(&mut *tx)
             .await?;
         insert_audit(&mut tx, &audit).await?;
+        notify(&mut tx, RESOURCES).await?;
         tx.commit().await?;
         Ok(())
     }
@@ -1051,7 +1302,7 @@ impl Store for PgStore {
     }
 
     async fn update_channel(&self, c: &Channel, audit: NewAuditEvent) -> Result<Channel> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_change(&audit).await?;
         let done = sqlx::query("UPDATE channels SET name = $1, enabled = $2 WHERE org_id = $3 AND id = $4 AND deleted_at IS NULL")
             .bind(&c.name)
             .bind(c.enabled)
@@ -1066,6 +1317,7 @@ impl Store for PgStore {
         insert_audit(&mut tx, &audit).await?;
         // Rare; flushing everything keeps any node-side view of channels honest too.
         notify(&mut tx, FLUSH_ALL).await?;
+        notify(&mut tx, RESOURCES).await?;
         tx.commit().await?;
         self.get_channel(&c.org_id, &c.id).await
     }
@@ -1078,7 +1330,7 @@ impl Store for PgStore {
         by: &str,
         audit: NewAuditEvent,
     ) -> Result<Vec<KeyHash>> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_change(&audit).await?;
         let done = sqlx::query("UPDATE channels SET deleted_at = $1, enabled = FALSE WHERE org_id = $2 AND id = $3 AND deleted_at IS NULL")
             .bind(ms(at))
             .bind(org_id)
@@ -1091,6 +1343,7 @@ impl Store for PgStore {
         }
         let hashes = revoke_where(&mut tx, org_id, "channel_id = $2", id, at, by).await?;
         insert_audit(&mut tx, &audit).await?;
+        notify(&mut tx, RESOURCES).await?;
         tx.commit().await?;
         Ok(hashes)
     }
@@ -1117,61 +1370,215 @@ impl Store for PgStore {
         Ok(out)
     }
 
-    async fn add_member(
+    async fn create_invitation(
+        &self,
+        inv: &NewInvitation,
+        audit: NewAuditEvent,
+    ) -> Result<Invitation> {
+        let mut tx = self.begin_change(&audit).await?;
+        if !exists(&mut tx, sql::ORG_ALIVE, &[&inv.org_id]).await? {
+            return Err(StoreError::Gone("organization"));
+        }
+        if exists(&mut tx, sql::MEMBER_BY_EMAIL, &[&inv.org_id, &inv.email]).await? {
+            return Err(StoreError::Conflict(Conflict::AlreadyMember));
+        }
+        for agent in &inv.agents {
+            if !exists(&mut tx, sql::AGENT_EXISTS, &[&inv.org_id, agent]).await? {
+                return Err(StoreError::Gone("agent"));
+            }
+        }
+        sqlx::query(sql::REPLACE_PENDING_INVITATIONS)
+            .bind(ms(inv.created_at))
+            .bind(&inv.org_id)
+            .bind(&inv.email)
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query(sql::INSERT_INVITATION)
+            .bind(&inv.id)
+            .bind(&inv.org_id)
+            .bind(&inv.email)
+            .bind(inv.role.as_str())
+            .bind(serde_json::to_string(&inv.agents).expect("strings serialize"))
+            .bind(serde_json::to_string(&inv.permissions).expect("permissions serialize"))
+            .bind(&inv.code_hash.as_bytes()[..])
+            .bind(ms(inv.created_at))
+            .bind(&inv.created_by)
+            .bind(&inv.created_by_key)
+            .bind(ms(inv.expires_at))
+            .execute(&mut *tx)
+            .await?;
+        insert_audit(&mut tx, &audit).await?;
+        let invitation = fetch_invitation(&mut tx, "id = $1", &[&inv.id])
+            .await?
+            .ok_or(StoreError::NotFound)?;
+        tx.commit().await?;
+        Ok(invitation)
+    }
+
+    async fn list_invitations(&self, org_id: &str) -> Result<Vec<Invitation>> {
+        let rows = sqlx::query(&format!(
+            "{} WHERE org_id = $1 AND accepted_at IS NULL AND revoked_at IS NULL ORDER BY created_at DESC, id DESC",
+            sql::INVITATION_SELECT
+        ))
+        .bind(org_id)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| InvitationRow::from_row(r)?.try_into())
+            .collect()
+    }
+
+    async fn get_invitation(&self, org_id: &str, id: &str) -> Result<Invitation> {
+        let mut conn = self.pool.acquire().await?;
+        fetch_invitation(&mut conn, "org_id = $1 AND id = $2", &[org_id, id])
+            .await?
+            .ok_or(StoreError::NotFound)
+    }
+
+    async fn find_invitation(&self, code_hash: &KeyHash) -> Result<Option<Invitation>> {
+        let row = sqlx::query(&format!("{} WHERE code_hash = $1", sql::INVITATION_SELECT))
+            .bind(&code_hash.as_bytes()[..])
+            .fetch_optional(&self.pool)
+            .await?;
+        row.map(|r| InvitationRow::from_row(&r)?.try_into())
+            .transpose()
+    }
+
+    async fn revoke_invitation(
         &self,
         org_id: &str,
-        m: &Member,
-        key: NewKey,
+        id: &str,
+        at: DateTime<Utc>,
         audit: NewAuditEvent,
-    ) -> Result<(Member, KeyRecord)> {
-        let mut tx = self.pool.begin().await?;
-        let existing: Option<String> = sqlx::query_scalar("SELECT id FROM users WHERE email = $1")
-            .bind(&m.email)
+    ) -> Result<Invitation> {
+        let mut tx = self.begin_change(&audit).await?;
+        let done = sqlx::query(sql::REVOKE_INVITATION)
+            .bind(ms(at))
+            .bind(org_id)
+            .bind(id)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+        if done == 0 {
+            return Err(StoreError::NotFound);
+        }
+        insert_audit(&mut tx, &audit).await?;
+        let invitation = fetch_invitation(&mut tx, "org_id = $1 AND id = $2", &[org_id, id])
+            .await?
+            .ok_or(StoreError::NotFound)?;
+        tx.commit().await?;
+        Ok(invitation)
+    }
+
+    async fn accept_invitation(&self, a: Acceptance) -> Result<(Member, KeyRecord)> {
+        let mut tx = self.begin_change(&a.audit).await?;
+        let inv = fetch_invitation_by_code(&mut tx, &a.code_hash)
+            .await?
+            .ok_or(StoreError::NotFound)?;
+        let org_id = inv.org_id.clone();
+        if inv.accepted_at.is_some() {
+            return Err(StoreError::Conflict(Conflict::InvitationUsed));
+        }
+        let inviter = inviter_still_may(&mut tx, &inv, a.at).await?;
+        let Some(inviter_expires) =
+            inviter.filter(|_| inv.revoked_at.is_none() && inv.expires_at > a.at)
+        else {
+            return Err(StoreError::Conflict(Conflict::InvitationExpired));
+        };
+        if !exists(&mut tx, sql::ORG_ALIVE, &[&org_id]).await? {
+            return Err(StoreError::Gone("organization"));
+        }
+        let existing: Option<String> = sqlx::query_scalar(sql::USER_BY_EMAIL)
+            .bind(&inv.email)
             .fetch_optional(&mut *tx)
             .await?;
-        let user_id = match existing {
-            Some(id) => id,
-            None => {
-                sqlx::query("INSERT INTO users (id, email, created_at) VALUES ($1, $2, $3)")
-                    .bind(&m.user_id)
-                    .bind(&m.email)
-                    .bind(ms(m.created_at))
+        let user_id = match (&a.invitee, existing) {
+            (Invitee::New { user_id }, None) => {
+                // Two invitations of one new person accepted at once in two
+                // organizations: the second finds the person created and must prove it.
+                sqlx::query(sql::INSERT_USER)
+                    .bind(user_id)
+                    .bind(&inv.email)
+                    .bind(ms(a.at))
                     .execute(&mut *tx)
-                    .await?;
-                m.user_id.clone()
+                    .await
+                    .map_err(|e| match StoreError::from(e) {
+                        StoreError::Conflict(Conflict::Duplicate) => {
+                            StoreError::Conflict(Conflict::IdentityRequired)
+                        }
+                        other => other,
+                    })?;
+                user_id.clone()
             }
+            (Invitee::Existing { user_id }, Some(found)) if *user_id == found => found,
+            (Invitee::Returning { user_id }, Some(found)) if *user_id == found => {
+                if exists(&mut tx, sql::MEMBER_ANYWHERE, &[&found]).await? {
+                    return Err(StoreError::Conflict(Conflict::IdentityRequired));
+                }
+                found
+            }
+            _ => return Err(StoreError::Conflict(Conflict::IdentityRequired)),
         };
-        sqlx::query(
-            "INSERT INTO memberships (org_id, user_id, role, created_at) VALUES ($1, $2, $3, $4)",
-        )
-        .bind(org_id)
-        .bind(&user_id)
-        .bind(m.role.as_str())
-        .bind(ms(m.created_at))
-        .execute(&mut *tx)
-        .await?;
-        set_agent_admins(&mut tx, org_id, &user_id, &m.agents).await?;
+        if exists(&mut tx, sql::MEMBER_EXISTS, &[&org_id, &user_id]).await? {
+            return Err(StoreError::Conflict(Conflict::AlreadyMember));
+        }
+        for agent in &inv.agents {
+            if !exists(&mut tx, sql::AGENT_EXISTS, &[&org_id, agent]).await? {
+                return Err(StoreError::Gone("agent"));
+            }
+        }
+        sqlx::query(sql::INSERT_MEMBERSHIP)
+            .bind(&org_id)
+            .bind(&user_id)
+            .bind(inv.role.as_str())
+            .bind(ms(a.at))
+            .execute(&mut *tx)
+            .await?;
+        set_agent_admins(&mut tx, &org_id, &user_id, &inv.agents).await?;
+        // The first token does not outlive the key that issued the invitation: a leaked
+        // short-lived admin key cannot plant a lasting credential.
+        let expires_at = match (a.key.expires_at, inviter_expires) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
         let key = NewKey {
+            org_id: org_id.clone(),
             owner: Some(Owner::User {
                 id: user_id.clone(),
-                name: m.email.clone(),
+                name: inv.email.clone(),
             }),
-            ..key
+            expires_at,
+            ..a.key
         };
         check_limits(&mut tx, &key).await?;
         insert_key(&mut tx, &key).await?;
+        let marked = sqlx::query(sql::MARK_INVITATION_ACCEPTED)
+            .bind(ms(a.at))
+            .bind(&user_id)
+            .bind(&inv.id)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+        if marked != 1 {
+            return Err(StoreError::Conflict(Conflict::InvitationUsed));
+        }
         insert_audit(
             &mut tx,
             &NewAuditEvent {
+                org_id: org_id.clone(),
                 target_id: user_id.clone(),
-                ..audit
+                actor: Actor {
+                    id: Some(user_id.clone()),
+                    ..a.audit.actor.clone()
+                },
+                ..a.audit
             },
         )
         .await?;
-        let member = fetch_member(&mut tx, org_id, &user_id)
+        let member = fetch_member(&mut tx, &org_id, &user_id)
             .await?
             .ok_or(StoreError::NotFound)?;
-        let record = fetch_key(&mut tx, org_id, &key.id).await?;
+        let record = fetch_key(&mut tx, &org_id, &key.id).await?;
         tx.commit().await?;
         Ok((member, record))
     }
@@ -1180,13 +1587,21 @@ impl Store for PgStore {
         &self,
         org_id: &str,
         m: &Member,
+        expected: Role,
         audit: NewAuditEvent,
     ) -> Result<Member> {
-        let mut tx = self.pool.begin().await?;
-        lock_org(&mut tx, org_id).await?;
+        let mut tx = self.begin_change(&audit).await?;
         let current = fetch_member(&mut tx, org_id, &m.user_id)
             .await?
             .ok_or(StoreError::NotFound)?;
+        if current.role != expected {
+            return Err(StoreError::Conflict(Conflict::ChangedMeanwhile));
+        }
+        for agent in &m.agents {
+            if !exists(&mut tx, sql::AGENT_EXISTS, &[org_id, agent]).await? {
+                return Err(StoreError::Gone("agent"));
+            }
+        }
         if current.role == Role::Owner && m.role != Role::Owner {
             let owners: i64 = sqlx::query_scalar(
                 "SELECT COUNT(*) FROM memberships WHERE org_id = $1 AND role = 'owner'",
@@ -1218,15 +1633,18 @@ impl Store for PgStore {
         &self,
         org_id: &str,
         user_id: &str,
+        expected: Role,
         at: DateTime<Utc>,
         by: &str,
         audit: NewAuditEvent,
     ) -> Result<Vec<KeyHash>> {
-        let mut tx = self.pool.begin().await?;
-        lock_org(&mut tx, org_id).await?;
+        let mut tx = self.begin_change(&audit).await?;
         let current = fetch_member(&mut tx, org_id, user_id)
             .await?
             .ok_or(StoreError::NotFound)?;
+        if current.role != expected {
+            return Err(StoreError::Conflict(Conflict::ChangedMeanwhile));
+        }
         if current.role == Role::Owner {
             let owners: i64 = sqlx::query_scalar(
                 "SELECT COUNT(*) FROM memberships WHERE org_id = $1 AND role = 'owner'",
@@ -1263,10 +1681,39 @@ impl Store for PgStore {
     }
 
     async fn find_user_by_email(&self, email: &str) -> Result<Option<String>> {
-        Ok(sqlx::query_scalar("SELECT id FROM users WHERE email = $1")
+        Ok(sqlx::query_scalar(sql::USER_BY_EMAIL)
             .bind(email)
             .fetch_optional(&self.pool)
             .await?)
+    }
+
+    async fn list_owners(&self, org_id: &str) -> Result<Vec<Member>> {
+        let ids: Vec<String> = sqlx::query_scalar(sql::OWNERS)
+            .bind(org_id)
+            .fetch_all(&self.pool)
+            .await?;
+        let mut conn = self.pool.acquire().await?;
+        let mut out = Vec::with_capacity(ids.len());
+        for id in ids {
+            out.extend(fetch_member(&mut conn, org_id, &id).await?);
+        }
+        Ok(out)
+    }
+
+    async fn all_resources(&self) -> Result<Vec<ResourceRef>> {
+        let rows = sqlx::query(sql::ALL_RESOURCES)
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter()
+            .map(|r| ResourceRefRow::from_row(r)?.try_into())
+            .collect()
+    }
+
+    async fn all_channels(&self) -> Result<Vec<Channel>> {
+        let rows = sqlx::query(&format!("{CHANNEL_SELECT} WHERE deleted_at IS NULL"))
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter().map(channel_from_row).collect()
     }
 
     async fn create_service_account(
@@ -1276,7 +1723,7 @@ impl Store for PgStore {
         key: NewKey,
         audit: NewAuditEvent,
     ) -> Result<KeyRecord> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_change(&audit).await?;
         sqlx::query("INSERT INTO service_accounts (id, org_id, name, scopes, created_at, created_by) VALUES ($1, $2, $3, $4, $5, $6)")
             .bind(&sa.id)
             .bind(org_id)
@@ -1322,7 +1769,7 @@ impl Store for PgStore {
         sa: &ServiceAccount,
         audit: NewAuditEvent,
     ) -> Result<ServiceAccount> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_change(&audit).await?;
         let done = sqlx::query("UPDATE service_accounts SET name = $1, scopes = $2 WHERE org_id = $3 AND id = $4 AND deleted_at IS NULL")
             .bind(&sa.name)
             .bind(serde_json::to_string(&sa.scopes).expect("scopes serialize"))
@@ -1349,7 +1796,7 @@ impl Store for PgStore {
         by: &str,
         audit: NewAuditEvent,
     ) -> Result<Vec<KeyHash>> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_change(&audit).await?;
         let done = sqlx::query("UPDATE service_accounts SET deleted_at = $1 WHERE org_id = $2 AND id = $3 AND deleted_at IS NULL")
             .bind(ms(at))
             .bind(org_id)
@@ -1529,7 +1976,7 @@ impl Store for PgStore {
         limit: Option<RateLimit>,
         audit: NewAuditEvent,
     ) -> Result<()> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_change(&audit).await?;
         match limit {
             Some(l) => {
                 sqlx::query(
@@ -1574,6 +2021,7 @@ impl Store for PgStore {
         match event {
             FeedEvent::Key(hash) => notify(&mut conn, &to_hex(&hash)).await,
             FeedEvent::All => notify(&mut conn, FLUSH_ALL).await,
+            FeedEvent::Resources => notify(&mut conn, RESOURCES).await,
             FeedEvent::Ping => notify(&mut conn, PING).await,
         }
     }

@@ -14,6 +14,8 @@ use sqlx::{Row, SqlitePool};
 use std::str::FromStr;
 use std::time::Duration;
 
+mod files;
+
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
 
 pub struct SqliteStore {
@@ -22,7 +24,9 @@ pub struct SqliteStore {
 }
 
 use crate::rows::{corrupt, from_ms, json_text, ms, owner_columns};
-use crate::rows::{ChannelRow, KeyRow, OrgRow, ResourceRow, ServiceAccountRow};
+use crate::rows::{
+    ChannelRow, InvitationRow, KeyRow, OrgRow, ResourceRefRow, ResourceRow, ServiceAccountRow,
+};
 use sqlx::FromRow;
 
 fn key_from_row(row: &SqliteRow) -> Result<KeyRecord> {
@@ -48,7 +52,7 @@ fn sa_from_row(row: &SqliteRow) -> Result<ServiceAccount> {
 const KEY_SELECT: &str = "SELECT k.id, k.org_id, o.name AS org_name, k.kind, k.environment, k.name, k.prefix, k.key_hash, \
     k.owner_type, k.owner_id, k.owner_name, k.permissions, k.scope, k.metadata, k.created_at, k.created_by, \
     k.expires_at, k.last_used_at, k.revoked_at, k.revoked_by, k.rotated_from, k.rotated_to, k.enabled, \
-    k.workspace_id, k.channel_id, k.ratelimit, k.quota \
+    k.workspace_id, k.channel_id, k.ratelimit, k.quota, k.disabled_by, k.limits_by \
     FROM api_keys k JOIN organizations o ON o.id = k.org_id";
 
 /// Rows per statement in the write-behind flushes: a hundredth of the round trips of one
@@ -58,6 +62,7 @@ const WRITE_BATCH: usize = 100;
 
 impl SqliteStore {
     pub async fn connect(url: &str) -> Result<Self> {
+        files::prepare(url)?;
         let options = SqliteConnectOptions::from_str(url)?
             .create_if_missing(true)
             .journal_mode(SqliteJournalMode::Wal)
@@ -75,23 +80,97 @@ impl SqliteStore {
         Ok(Self { reader, writer })
     }
 
-    /// A consistent copy of the live database in one file (`VACUUM INTO`).
+    /// A write transaction. `BEGIN IMMEDIATE` takes SQLite's write lock at once: the
+    /// one writer connection serializes this process's changes, and an operator's
+    /// `keyward admin` in another process waits for the lock (busy timeout) instead of
+    /// failing a transaction that had already read.
+    async fn write_tx(&self) -> Result<sqlx::Transaction<'static, sqlx::Sqlite>> {
+        Ok(self.writer.begin_with("BEGIN IMMEDIATE").await?)
+    }
+
+    /// Starts a change requested by `audit.actor`: the write transaction (serialized with
+    /// every other change, deletions included), then the check that the acting key still
+    /// works. A request authenticated just before a deletion that revoked its key writes
+    /// nothing after it.
+    async fn begin_change(
+        &self,
+        audit: &NewAuditEvent,
+    ) -> Result<sqlx::Transaction<'static, sqlx::Sqlite>> {
+        let mut tx = self.write_tx().await?;
+        check_actor(&mut tx, &audit.actor, audit.at).await?;
+        Ok(tx)
+    }
+
+    /// A consistent copy of the live database in one new file, 0600 (`VACUUM INTO`).
     pub async fn backup_to(&self, path: &str) -> Result<()> {
+        let target = files::BackupFile::create(path)?;
         sqlx::query("VACUUM INTO ?")
-            .bind(path)
+            .bind(target.name()?)
             .execute(&self.writer)
             .await?;
+        target.keep();
         Ok(())
     }
 }
 
+/// One row for `sql` bound to `args`?
+async fn exists(conn: &mut sqlx::SqliteConnection, sql: &str, args: &[&str]) -> Result<bool> {
+    let mut q = sqlx::query(sql);
+    for a in args {
+        q = q.bind(*a);
+    }
+    Ok(q.fetch_optional(&mut *conn).await?.is_some())
+}
+
+/// [`sql::KEY_WORKS`] for the actor's key, if it acted with one.
+async fn check_actor(
+    conn: &mut sqlx::SqliteConnection,
+    actor: &Actor,
+    at: DateTime<Utc>,
+) -> Result<()> {
+    let Some(key_id) = &actor.key_id else {
+        return Ok(());
+    };
+    let found: Option<crate::KeyNow> = sqlx::query_as::<_, crate::KeyNow>(&format!(
+        "SELECT role, permissions, scope, expires_at, rotated_to FROM ({}) AS w",
+        sql::KEY_WORKS
+    ))
+    .bind(key_id)
+    .bind(ms(at))
+    .fetch_optional(&mut *conn)
+    .await?;
+    crate::actor_allowed(actor, found)
+}
+
+/// Inside the inserting transaction: everything a new key refers to is still there, so
+/// a key cannot outlive (or be born after) the deletion of its organization, owner,
+/// service account, channel, workspace or agent.
+async fn check_references(conn: &mut sqlx::SqliteConnection, k: &NewKey) -> Result<()> {
+    let org = k.org_id.as_str();
+    if !exists(conn, sql::ORG_ALIVE, &[org]).await? {
+        return Err(StoreError::Gone("organization"));
+    }
+    for (what, query, id) in crate::references(k) {
+        if !exists(conn, query, &[org, id]).await? {
+            return Err(StoreError::Gone(what));
+        }
+    }
+    Ok(())
+}
+
+/// Inserts a key after [`check_references`].
 async fn insert_key(conn: &mut sqlx::SqliteConnection, k: &NewKey) -> Result<()> {
+    check_references(conn, k).await?;
+    insert_key_row(conn, k).await
+}
+
+async fn insert_key_row(conn: &mut sqlx::SqliteConnection, k: &NewKey) -> Result<()> {
     let (owner_type, owner_id, owner_name) = owner_columns(&k.owner);
     sqlx::query(
         "INSERT INTO api_keys (id, org_id, kind, environment, name, prefix, key_hash, owner_type, owner_id, \
          owner_name, permissions, scope, metadata, created_at, created_by, expires_at, rotated_from, \
-         scope_level, workspace_id, channel_id, ratelimit, quota, enabled) \
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+         scope_level, workspace_id, channel_id, ratelimit, quota, enabled, disabled_by, limits_by) \
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
     )
     .bind(&k.id)
     .bind(&k.org_id)
@@ -116,6 +195,8 @@ async fn insert_key(conn: &mut sqlx::SqliteConnection, k: &NewKey) -> Result<()>
     .bind(json_text(&k.ratelimit))
     .bind(json_text(&k.quota))
     .bind(k.enabled)
+    .bind(&k.disabled_by)
+    .bind(&k.limits_by)
     .execute(&mut *conn)
     .await?;
     Ok(())
@@ -124,7 +205,7 @@ async fn insert_key(conn: &mut sqlx::SqliteConnection, k: &NewKey) -> Result<()>
 /// Checks the organization's key limits for `k`; run inside the inserting transaction
 /// (the single writer connection serializes them, so parallel creates cannot overshoot).
 async fn check_limits(conn: &mut sqlx::SqliteConnection, k: &NewKey) -> Result<()> {
-    if k.rotated_from.is_some() || k.kind == KeyKind::Channel {
+    if k.rotated_from.is_some() || k.kind == KeyKind::Channel || k.exempt_from_limits {
         return Ok(());
     }
     let (max_keys, max_workers): (i64, i64) =
@@ -291,6 +372,122 @@ async fn revoke_where(
         .collect())
 }
 
+/// The conditions of a [`KeyFilter`] on `api_keys k`, bound by [`bind_key_filter`].
+fn key_filter_sql(filter: &KeyFilter) -> String {
+    let mut sql = String::new();
+    if filter.owner_user.is_some() {
+        if filter.agents.is_some() {
+            sql.push_str(" AND ((k.owner_type = 'user' AND k.owner_id = ?) OR (k.scope_level = 'agent' AND EXISTS (SELECT 1 FROM json_each(?) a WHERE a.value = json_extract(k.scope, '$.agent'))))");
+        } else {
+            sql.push_str(" AND k.owner_type = 'user' AND k.owner_id = ?");
+        }
+    }
+    if filter.service_account.is_some() {
+        sql.push_str(" AND k.owner_type = 'service_account' AND k.owner_id = ?");
+    }
+    sql
+}
+
+fn bind_key_filter<'q>(
+    mut q: sqlx::query::Query<'q, sqlx::Sqlite, sqlx::sqlite::SqliteArguments<'q>>,
+    filter: &'q KeyFilter,
+) -> sqlx::query::Query<'q, sqlx::Sqlite, sqlx::sqlite::SqliteArguments<'q>> {
+    if let Some(user) = &filter.owner_user {
+        q = q.bind(user);
+        if let Some(agents) = &filter.agents {
+            q = q.bind(serde_json::to_string(agents).expect("strings serialize"));
+        }
+    }
+    if let Some(sa) = &filter.service_account {
+        q = q.bind(sa);
+    }
+    q
+}
+
+async fn fetch_invitation(
+    conn: &mut sqlx::SqliteConnection,
+    condition: &str,
+    args: &[&str],
+) -> Result<Option<Invitation>> {
+    let sql = format!("{} WHERE {condition}", sql::INVITATION_SELECT);
+    let mut q = sqlx::query(&sql);
+    for a in args {
+        q = q.bind(*a);
+    }
+    q.fetch_optional(&mut *conn)
+        .await?
+        .map(|r| InvitationRow::from_row(&r)?.try_into())
+        .transpose()
+}
+
+async fn fetch_invitation_by_code(
+    conn: &mut sqlx::SqliteConnection,
+    code_hash: &KeyHash,
+) -> Result<Option<Invitation>> {
+    let sql = format!("{} WHERE code_hash = $1", sql::INVITATION_SELECT);
+    sqlx::query(&sql)
+        .bind(&code_hash.as_bytes()[..])
+        .fetch_optional(&mut *conn)
+        .await?
+        .map(|r| InvitationRow::from_row(&r)?.try_into())
+        .transpose()
+}
+
+/// [`crate::inviter_may`] for the key that issued `inv`, following its rotations (a
+/// rotated key's replacement carries on its invitations).
+async fn inviter_still_may(
+    conn: &mut sqlx::SqliteConnection,
+    inv: &Invitation,
+    at: DateTime<Utc>,
+) -> Result<Option<Option<DateTime<Utc>>>> {
+    let Some(first) = inv.created_by_key.clone() else {
+        return Ok(Some(None));
+    };
+    // The issuing key and its replacements, oldest first (a few at most).
+    let mut chain = vec![first];
+    while chain.len() < 16 {
+        let next: Option<Option<String>> =
+            sqlx::query_scalar("SELECT rotated_to FROM api_keys WHERE id = $1")
+                .bind(chain.last().expect("not empty"))
+                .fetch_optional(&mut *conn)
+                .await?;
+        match next.flatten() {
+            Some(replacement) => chain.push(replacement),
+            None => break,
+        }
+    }
+    // The newest that works decides: a key in its grace period gives way to its
+    // replacement, whose expiry the first token inherits.
+    for key in chain.iter().rev() {
+        let now: Option<crate::KeyNow> = sqlx::query_as(&format!(
+            "SELECT role, permissions, scope, expires_at, rotated_to FROM ({}) AS w",
+            sql::KEY_WORKS
+        ))
+        .bind(key)
+        .bind(ms(at))
+        .fetch_optional(&mut *conn)
+        .await?;
+        if let Some(now) = now {
+            let expires = now.3.map(from_ms);
+            return Ok(crate::inviter_may(&now, inv)?.then_some(expires));
+        }
+    }
+    Ok(None)
+}
+
+/// The role of the person who owns `key` (`None` for keys that are nobody's token).
+async fn person_role(conn: &mut sqlx::SqliteConnection, key: &KeyRecord) -> Result<Option<Role>> {
+    let Some(Owner::User { id, .. }) = &key.owner else {
+        return Ok(None);
+    };
+    let role: Option<String> = sqlx::query_scalar(sql::MEMBER_ROLE)
+        .bind(&key.org_id)
+        .bind(id)
+        .fetch_optional(&mut *conn)
+        .await?;
+    Ok(role.as_deref().and_then(Role::parse))
+}
+
 fn bad_cursor() -> StoreError {
     StoreError::InvalidInput("cursor")
 }
@@ -309,7 +506,7 @@ impl Store for SqliteStore {
     }
 
     async fn bootstrap(&self, b: NewBootstrap) -> Result<KeyRecord> {
-        let mut tx = self.writer.begin().await?;
+        let mut tx = self.write_tx().await?;
         let orgs: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM organizations")
             .fetch_one(&mut *tx)
             .await?;
@@ -352,6 +549,7 @@ impl Store for SqliteStore {
             id: None,
             name: "bootstrap".into(),
             key_id: None,
+            authority: None,
         };
         for (action, target_type, target_id) in [
             ("org.bootstrap", "organization", &b.org_id),
@@ -406,16 +604,7 @@ impl Store for SqliteStore {
     ) -> Result<Page<KeyRecord>> {
         let limit = i64::from(page.limit);
         let mut sql = format!("{KEY_SELECT} WHERE k.org_id = ?");
-        if filter.owner_user.is_some() {
-            if filter.agents.is_some() {
-                sql.push_str(" AND ((k.owner_type = 'user' AND k.owner_id = ?) OR (k.scope_level = 'agent' AND EXISTS (SELECT 1 FROM json_each(?) a WHERE a.value = json_extract(k.scope, '$.agent'))))");
-            } else {
-                sql.push_str(" AND k.owner_type = 'user' AND k.owner_id = ?");
-            }
-        }
-        if filter.service_account.is_some() {
-            sql.push_str(" AND k.owner_type = 'service_account' AND k.owner_id = ?");
-        }
+        sql.push_str(&key_filter_sql(filter));
         let cursor = page
             .cursor
             .as_deref()
@@ -425,16 +614,7 @@ impl Store for SqliteStore {
             sql.push_str(" AND (k.created_at < ? OR (k.created_at = ? AND k.id < ?))");
         }
         sql.push_str(" ORDER BY k.created_at DESC, k.id DESC LIMIT ?");
-        let mut q = sqlx::query(&sql).bind(org_id);
-        if let Some(user) = &filter.owner_user {
-            q = q.bind(user);
-            if let Some(agents) = &filter.agents {
-                q = q.bind(serde_json::to_string(agents).expect("strings serialize"));
-            }
-        }
-        if let Some(sa) = &filter.service_account {
-            q = q.bind(sa);
-        }
+        let mut q = bind_key_filter(sqlx::query(&sql).bind(org_id), filter);
         if let Some((t, id)) = cursor {
             q = q.bind(t).bind(t).bind(id);
         }
@@ -452,7 +632,7 @@ impl Store for SqliteStore {
     }
 
     async fn create_key(&self, key: NewKey, audit: NewAuditEvent) -> Result<KeyRecord> {
-        let mut tx = self.writer.begin().await?;
+        let mut tx = self.begin_change(&audit).await?;
         check_limits(&mut tx, &key).await?;
         insert_key(&mut tx, &key).await?;
         insert_audit(&mut tx, &audit).await?;
@@ -462,9 +642,9 @@ impl Store for SqliteStore {
     }
 
     async fn create_keys_bulk(&self, keys: &[NewKey]) -> Result<()> {
-        let mut tx = self.writer.begin().await?;
+        let mut tx = self.write_tx().await?;
         for key in keys {
-            insert_key(&mut tx, key).await?;
+            insert_key_row(&mut tx, key).await?;
         }
         tx.commit().await?;
         Ok(())
@@ -477,20 +657,23 @@ impl Store for SqliteStore {
         patch: &KeyPatch,
         audit: NewAuditEvent,
     ) -> Result<KeyRecord> {
-        let mut tx = self.writer.begin().await?;
+        let mut tx = self.begin_change(&audit).await?;
         let current = fetch_key(&mut tx, org_id, id).await?;
         if current.revoked_at.is_some() {
             return Err(StoreError::Conflict(Conflict::KeyRevoked));
         }
+        let role = person_role(&mut tx, &current).await?;
+        crate::person_key_rules(&audit.actor, &current, role, Some(patch))?;
         let name = patch.name.as_deref().unwrap_or(&current.name);
         let permissions = patch.permissions.as_ref().unwrap_or(&current.permissions);
         let scope = patch.scope.as_ref().unwrap_or(&current.scope);
         let ratelimit = patch.ratelimit.unwrap_or(current.ratelimit);
         let quota = patch.quota.unwrap_or(current.quota);
         let enabled = patch.enabled.unwrap_or(current.enabled);
+        let (disabled_by, limits_by) = crate::restrictions_after(&current, patch);
         sqlx::query(
             "UPDATE api_keys SET name = ?, permissions = ?, scope = ?, scope_level = ?, ratelimit = ?, quota = ?, \
-             enabled = ? WHERE org_id = ? AND id = ?",
+             enabled = ?, disabled_by = ?, limits_by = ? WHERE org_id = ? AND id = ?",
         )
             .bind(name)
             .bind(serde_json::to_string(permissions).expect("permissions serialize"))
@@ -499,6 +682,8 @@ impl Store for SqliteStore {
             .bind(json_text(&ratelimit))
             .bind(json_text(&quota))
             .bind(enabled)
+            .bind(&disabled_by)
+            .bind(&limits_by)
             .bind(org_id)
             .bind(id)
             .execute(&mut *tx)
@@ -524,7 +709,10 @@ impl Store for SqliteStore {
         by: &str,
         audit: NewAuditEvent,
     ) -> Result<(KeyRecord, bool)> {
-        let mut tx = self.writer.begin().await?;
+        let mut tx = self.begin_change(&audit).await?;
+        let current = fetch_key(&mut tx, org_id, id).await?;
+        let role = person_role(&mut tx, &current).await?;
+        crate::person_key_rules(&audit.actor, &current, role, None)?;
         let done = sqlx::query(
             "UPDATE api_keys SET revoked_at = ?, revoked_by = ? WHERE org_id = ? AND id = ? AND revoked_at IS NULL",
         )
@@ -544,14 +732,19 @@ impl Store for SqliteStore {
         Ok((record, done))
     }
 
-    async fn rotate_key(&self, r: Rotation) -> Result<(KeyRecord, KeyRecord)> {
-        let mut tx = self.writer.begin().await?;
+    async fn rotate_key(&self, r: Rotation) -> Result<Rotated> {
+        let mut tx = self.begin_change(&r.audit[0]).await?;
         let old = fetch_key(&mut tx, &r.org_id, &r.old_id).await?;
         if old.revoked_at.is_some() {
             return Err(StoreError::Conflict(Conflict::KeyRevoked));
         }
         if old.rotated_to.is_some() {
             return Err(StoreError::Conflict(Conflict::KeyAlreadyRotated));
+        }
+        let role = person_role(&mut tx, &old).await?;
+        crate::person_key_rules(&r.audit[0].actor, &old, role, None)?;
+        if !rotation::still_matches(&old, &r.replacement) {
+            return Err(StoreError::Conflict(Conflict::ChangedMeanwhile));
         }
         insert_key(&mut tx, &r.replacement).await?;
         let ends = ms(r.old_ends_at);
@@ -576,13 +769,31 @@ impl Store for SqliteStore {
             .execute(&mut *tx)
             .await?;
         }
+        let mut changed = vec![old.hash];
+        // At most one key in grace per rotated key: the old key's own predecessor, if
+        // it still works, stops now.
+        if let Some(ended) = rotation::end_predecessor(&old, &r) {
+            let hashes = revoke_where(
+                &mut tx,
+                &r.org_id,
+                "id = ?",
+                &ended.target_id,
+                r.replacement.created_at,
+                &r.revoked_by,
+            )
+            .await?;
+            if !hashes.is_empty() {
+                insert_audit(&mut tx, &ended).await?;
+                changed.extend(hashes);
+            }
+        }
         for event in &r.audit {
             insert_audit(&mut tx, event).await?;
         }
         let old = fetch_key(&mut tx, &r.org_id, &r.old_id).await?;
         let new = fetch_key(&mut tx, &r.org_id, &r.replacement.id).await?;
         tx.commit().await?;
-        Ok((old, new))
+        Ok(Rotated { old, new, changed })
     }
 
     async fn record_last_used(&self, uses: &[(String, DateTime<Utc>)]) -> Result<()> {
@@ -591,7 +802,7 @@ impl Store for SqliteStore {
         }
         // One statement per `WRITE_BATCH` rows instead of one per row: a flush after a
         // busy interval holds tens of thousands of keys.
-        let mut tx = self.writer.begin().await?;
+        let mut tx = self.write_tx().await?;
         for chunk in uses.chunks(WRITE_BATCH) {
             let mut q = sqlx::QueryBuilder::new(
                 "UPDATE api_keys SET last_used_at = MAX(COALESCE(api_keys.last_used_at, 0), v.column2) FROM (",
@@ -606,21 +817,32 @@ impl Store for SqliteStore {
         Ok(())
     }
 
-    async fn list_audit(&self, org_id: &str, page: &PageRequest) -> Result<Page<AuditEvent>> {
+    async fn list_audit(
+        &self,
+        org_id: &str,
+        filter: &AuditFilter,
+        page: &PageRequest,
+    ) -> Result<Page<AuditEvent>> {
         let before = match page.cursor.as_deref() {
             None => i64::MAX,
             Some(c) => c.parse::<i64>().map_err(|_| bad_cursor())?,
         };
         let limit = i64::from(page.limit);
-        let rows = sqlx::query(
+        let mut sql = String::from(
             "SELECT id, at, actor_type, actor_id, actor_name, actor_key_id, action, target_type, target_id, \
-             source_ip, details FROM audit_log WHERE org_id = ? AND id < ? ORDER BY id DESC LIMIT ?",
-        )
-        .bind(org_id)
-        .bind(before)
-        .bind(limit + 1)
-        .fetch_all(&self.reader)
-        .await?;
+             source_ip, details FROM audit_log WHERE org_id = ? AND id < ?",
+        );
+        if let Some(keys) = &filter.keys {
+            sql.push_str(" AND target_type = 'key' AND target_id IN (SELECT k.id FROM api_keys k WHERE k.org_id = ?");
+            sql.push_str(&key_filter_sql(keys));
+            sql.push(')');
+        }
+        sql.push_str(" ORDER BY id DESC LIMIT ?");
+        let mut q = sqlx::query(&sql).bind(org_id).bind(before);
+        if let Some(keys) = &filter.keys {
+            q = bind_key_filter(q.bind(org_id), keys);
+        }
+        let rows = q.bind(limit + 1).fetch_all(&self.reader).await?;
         let mut items = rows
             .iter()
             .map(|row| -> Result<AuditEvent> {
@@ -633,6 +855,7 @@ impl Store for SqliteStore {
                         id: row.try_get("actor_id")?,
                         name: row.try_get("actor_name")?,
                         key_id: row.try_get("actor_key_id")?,
+                        authority: None,
                     },
                     action: row.try_get("action")?,
                     target: AuditTarget {
@@ -682,17 +905,28 @@ impl Store for SqliteStore {
             .collect()
     }
 
-    async fn create_org(
-        &self,
-        org: &Organization,
-        owner_user_id: &str,
-        key: NewKey,
-        audit: NewAuditEvent,
-    ) -> Result<KeyRecord> {
-        let mut tx = self.writer.begin().await?;
+    async fn create_org(&self, new: NewOrganization, audit: NewAuditEvent) -> Result<KeyRecord> {
+        let NewOrganization {
+            org,
+            owner_user_id,
+            key,
+            max_per_person,
+        } = new;
+        let mut tx = self.begin_change(&audit).await?;
+        let created: i64 = sqlx::query_scalar(sql::ORGS_CREATED_BY)
+            .bind(&owner_user_id)
+            .fetch_one(&mut *tx)
+            .await?;
+        if created >= i64::from(max_per_person) {
+            return Err(StoreError::LimitReached {
+                limit: "organizations per person",
+                max: max_per_person,
+                current: created as u32,
+            });
+        }
         sqlx::query(
             "INSERT INTO organizations (id, name, created_at, max_keys, max_worker_keys, allow_legacy_tokens, \
-             default_ratelimit, default_quota) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+             default_ratelimit, default_quota, created_by_user) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
         )
             .bind(&org.id)
             .bind(&org.name)
@@ -702,16 +936,16 @@ impl Store for SqliteStore {
             .bind(org.settings.allow_legacy_tokens)
             .bind(json_text(&org.settings.default_ratelimit))
             .bind(json_text(&org.settings.default_quota))
+            .bind(&owner_user_id)
             .execute(&mut *tx)
             .await?;
-        sqlx::query(
-            "INSERT INTO memberships (org_id, user_id, role, created_at) VALUES (?, ?, 'owner', ?)",
-        )
-        .bind(&org.id)
-        .bind(owner_user_id)
-        .bind(ms(org.created_at))
-        .execute(&mut *tx)
-        .await?;
+        sqlx::query(sql::INSERT_MEMBERSHIP)
+            .bind(&org.id)
+            .bind(&owner_user_id)
+            .bind(Role::Owner.as_str())
+            .bind(ms(org.created_at))
+            .execute(&mut *tx)
+            .await?;
         insert_key(&mut tx, &key).await?;
         insert_audit(&mut tx, &audit).await?;
         let record = fetch_key(&mut tx, &org.id, &key.id).await?;
@@ -719,8 +953,17 @@ impl Store for SqliteStore {
         Ok(record)
     }
 
+    async fn list_orgs(&self) -> Result<Vec<Organization>> {
+        let rows = sqlx::query(&format!(
+            "{ORG_SELECT} WHERE deleted_at IS NULL ORDER BY created_at, id"
+        ))
+        .fetch_all(&self.reader)
+        .await?;
+        rows.iter().map(org_from_row).collect()
+    }
+
     async fn update_org(&self, org: &Organization, audit: NewAuditEvent) -> Result<Organization> {
-        let mut tx = self.writer.begin().await?;
+        let mut tx = self.begin_change(&audit).await?;
         let done = sqlx::query(
             "UPDATE organizations SET name = ?, max_keys = ?, max_worker_keys = ?, allow_legacy_tokens = ?, \
              default_ratelimit = ?, default_quota = ? WHERE id = ? AND deleted_at IS NULL",
@@ -750,7 +993,7 @@ impl Store for SqliteStore {
         by: &str,
         audit: NewAuditEvent,
     ) -> Result<Vec<KeyHash>> {
-        let mut tx = self.writer.begin().await?;
+        let mut tx = self.begin_change(&audit).await?;
         let done = sqlx::query(
             "UPDATE organizations SET deleted_at = ?, name = name || ' (deleted ' || id || ')' \
              WHERE id = ? AND deleted_at IS NULL",
@@ -776,7 +1019,7 @@ impl Store for SqliteStore {
         r: &Resource,
         audit: NewAuditEvent,
     ) -> Result<()> {
-        let mut tx = self.writer.begin().await?;
+        let mut tx = self.begin_change(&audit).await?;
         sqlx::query(&format!(
             "INSERT INTO {} (id, org_id, name, created_at) VALUES (?, ?, ?, ?)",
             kind.table()
@@ -824,7 +1067,7 @@ impl Store for SqliteStore {
         name: &str,
         audit: NewAuditEvent,
     ) -> Result<Resource> {
-        let mut tx = self.writer.begin().await?;
+        let mut tx = self.begin_change(&audit).await?;
         let done = sqlx::query(&format!(
             "UPDATE {} SET name = ? WHERE org_id = ? AND id = ?",
             kind.table()
@@ -850,7 +1093,7 @@ impl Store for SqliteStore {
         id: &str,
         audit: NewAuditEvent,
     ) -> Result<()> {
-        let mut tx = self.writer.begin().await?;
+        let mut tx = self.begin_change(&audit).await?;
         let in_use: i64 = match kind {
             ResourceKind::Workspace => sqlx::query_scalar(
                 "SELECT COUNT(*) FROM api_keys k WHERE k.org_id = ? AND k.revoked_at IS NULL AND (k.workspace_id = ? \
@@ -906,7 +1149,10 @@ impl Store for SqliteStore {
     }
 
     async fn create_channel(&self, c: &Channel, audit: NewAuditEvent) -> Result<()> {
-        let mut tx = self.writer.begin().await?;
+        let mut tx = self.begin_change(&audit).await?;
+        if !exists(&mut tx, sql::AGENT_EXISTS, &[&c.org_id, &c.agent_id]).await? {
+            return Err(StoreError::Gone("agent"));
+        }
         sqlx::query("INSERT INTO channels (id, org_id, agent_id, name, hook_id, enabled, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)")
             .bind(&c.id)
             .bind(&c.org_id)
@@ -955,7 +1201,7 @@ impl Store for SqliteStore {
     }
 
     async fn update_channel(&self, c: &Channel, audit: NewAuditEvent) -> Result<Channel> {
-        let mut tx = self.writer.begin().await?;
+        let mut tx = self.begin_change(&audit).await?;
         let done = sqlx::query("UPDATE channels SET name = ?, enabled = ? WHERE org_id = ? AND id = ? AND deleted_at IS NULL")
             .bind(&c.name)
             .bind(c.enabled)
@@ -980,7 +1226,7 @@ impl Store for SqliteStore {
         by: &str,
         audit: NewAuditEvent,
     ) -> Result<Vec<KeyHash>> {
-        let mut tx = self.writer.begin().await?;
+        let mut tx = self.begin_change(&audit).await?;
         let done = sqlx::query("UPDATE channels SET deleted_at = ?, enabled = 0 WHERE org_id = ? AND id = ? AND deleted_at IS NULL")
             .bind(ms(at))
             .bind(org_id)
@@ -1019,61 +1265,207 @@ impl Store for SqliteStore {
         Ok(out)
     }
 
-    async fn add_member(
+    async fn create_invitation(
+        &self,
+        inv: &NewInvitation,
+        audit: NewAuditEvent,
+    ) -> Result<Invitation> {
+        let mut tx = self.begin_change(&audit).await?;
+        if !exists(&mut tx, sql::ORG_ALIVE, &[&inv.org_id]).await? {
+            return Err(StoreError::Gone("organization"));
+        }
+        if exists(&mut tx, sql::MEMBER_BY_EMAIL, &[&inv.org_id, &inv.email]).await? {
+            return Err(StoreError::Conflict(Conflict::AlreadyMember));
+        }
+        for agent in &inv.agents {
+            if !exists(&mut tx, sql::AGENT_EXISTS, &[&inv.org_id, agent]).await? {
+                return Err(StoreError::Gone("agent"));
+            }
+        }
+        sqlx::query(sql::REPLACE_PENDING_INVITATIONS)
+            .bind(ms(inv.created_at))
+            .bind(&inv.org_id)
+            .bind(&inv.email)
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query(sql::INSERT_INVITATION)
+            .bind(&inv.id)
+            .bind(&inv.org_id)
+            .bind(&inv.email)
+            .bind(inv.role.as_str())
+            .bind(serde_json::to_string(&inv.agents).expect("strings serialize"))
+            .bind(serde_json::to_string(&inv.permissions).expect("permissions serialize"))
+            .bind(&inv.code_hash.as_bytes()[..])
+            .bind(ms(inv.created_at))
+            .bind(&inv.created_by)
+            .bind(&inv.created_by_key)
+            .bind(ms(inv.expires_at))
+            .execute(&mut *tx)
+            .await?;
+        insert_audit(&mut tx, &audit).await?;
+        let invitation = fetch_invitation(&mut tx, "id = $1", &[&inv.id])
+            .await?
+            .ok_or(StoreError::NotFound)?;
+        tx.commit().await?;
+        Ok(invitation)
+    }
+
+    async fn list_invitations(&self, org_id: &str) -> Result<Vec<Invitation>> {
+        let rows = sqlx::query(&format!(
+            "{} WHERE org_id = $1 AND accepted_at IS NULL AND revoked_at IS NULL ORDER BY created_at DESC, id DESC",
+            sql::INVITATION_SELECT
+        ))
+        .bind(org_id)
+        .fetch_all(&self.reader)
+        .await?;
+        rows.iter()
+            .map(|r| InvitationRow::from_row(r)?.try_into())
+            .collect()
+    }
+
+    async fn get_invitation(&self, org_id: &str, id: &str) -> Result<Invitation> {
+        let mut conn = self.reader.acquire().await?;
+        fetch_invitation(&mut conn, "org_id = $1 AND id = $2", &[org_id, id])
+            .await?
+            .ok_or(StoreError::NotFound)
+    }
+
+    async fn find_invitation(&self, code_hash: &KeyHash) -> Result<Option<Invitation>> {
+        let row = sqlx::query(&format!("{} WHERE code_hash = $1", sql::INVITATION_SELECT))
+            .bind(&code_hash.as_bytes()[..])
+            .fetch_optional(&self.reader)
+            .await?;
+        row.map(|r| InvitationRow::from_row(&r)?.try_into())
+            .transpose()
+    }
+
+    async fn revoke_invitation(
         &self,
         org_id: &str,
-        m: &Member,
-        key: NewKey,
+        id: &str,
+        at: DateTime<Utc>,
         audit: NewAuditEvent,
-    ) -> Result<(Member, KeyRecord)> {
-        let mut tx = self.writer.begin().await?;
-        let existing: Option<String> = sqlx::query_scalar("SELECT id FROM users WHERE email = ?")
-            .bind(&m.email)
+    ) -> Result<Invitation> {
+        let mut tx = self.begin_change(&audit).await?;
+        let done = sqlx::query(sql::REVOKE_INVITATION)
+            .bind(ms(at))
+            .bind(org_id)
+            .bind(id)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+        if done == 0 {
+            return Err(StoreError::NotFound);
+        }
+        insert_audit(&mut tx, &audit).await?;
+        let invitation = fetch_invitation(&mut tx, "org_id = $1 AND id = $2", &[org_id, id])
+            .await?
+            .ok_or(StoreError::NotFound)?;
+        tx.commit().await?;
+        Ok(invitation)
+    }
+
+    async fn accept_invitation(&self, a: Acceptance) -> Result<(Member, KeyRecord)> {
+        let mut tx = self.begin_change(&a.audit).await?;
+        let inv = fetch_invitation_by_code(&mut tx, &a.code_hash)
+            .await?
+            .ok_or(StoreError::NotFound)?;
+        let org_id = inv.org_id.clone();
+        if inv.accepted_at.is_some() {
+            return Err(StoreError::Conflict(Conflict::InvitationUsed));
+        }
+        let inviter = inviter_still_may(&mut tx, &inv, a.at).await?;
+        let Some(inviter_expires) =
+            inviter.filter(|_| inv.revoked_at.is_none() && inv.expires_at > a.at)
+        else {
+            return Err(StoreError::Conflict(Conflict::InvitationExpired));
+        };
+        if !exists(&mut tx, sql::ORG_ALIVE, &[&org_id]).await? {
+            return Err(StoreError::Gone("organization"));
+        }
+        let existing: Option<String> = sqlx::query_scalar(sql::USER_BY_EMAIL)
+            .bind(&inv.email)
             .fetch_optional(&mut *tx)
             .await?;
-        let user_id = match existing {
-            Some(id) => id,
-            None => {
-                sqlx::query("INSERT INTO users (id, email, created_at) VALUES (?, ?, ?)")
-                    .bind(&m.user_id)
-                    .bind(&m.email)
-                    .bind(ms(m.created_at))
+        let user_id = match (&a.invitee, existing) {
+            (Invitee::New { user_id }, None) => {
+                sqlx::query(sql::INSERT_USER)
+                    .bind(user_id)
+                    .bind(&inv.email)
+                    .bind(ms(a.at))
                     .execute(&mut *tx)
                     .await?;
-                m.user_id.clone()
+                user_id.clone()
             }
+            (Invitee::Existing { user_id }, Some(found)) if *user_id == found => found,
+            (Invitee::Returning { user_id }, Some(found)) if *user_id == found => {
+                if exists(&mut tx, sql::MEMBER_ANYWHERE, &[&found]).await? {
+                    return Err(StoreError::Conflict(Conflict::IdentityRequired));
+                }
+                found
+            }
+            _ => return Err(StoreError::Conflict(Conflict::IdentityRequired)),
         };
-        sqlx::query(
-            "INSERT INTO memberships (org_id, user_id, role, created_at) VALUES (?, ?, ?, ?)",
-        )
-        .bind(org_id)
-        .bind(&user_id)
-        .bind(m.role.as_str())
-        .bind(ms(m.created_at))
-        .execute(&mut *tx)
-        .await?;
-        set_agent_admins(&mut tx, org_id, &user_id, &m.agents).await?;
+        if exists(&mut tx, sql::MEMBER_EXISTS, &[&org_id, &user_id]).await? {
+            return Err(StoreError::Conflict(Conflict::AlreadyMember));
+        }
+        for agent in &inv.agents {
+            if !exists(&mut tx, sql::AGENT_EXISTS, &[&org_id, agent]).await? {
+                return Err(StoreError::Gone("agent"));
+            }
+        }
+        sqlx::query(sql::INSERT_MEMBERSHIP)
+            .bind(&org_id)
+            .bind(&user_id)
+            .bind(inv.role.as_str())
+            .bind(ms(a.at))
+            .execute(&mut *tx)
+            .await?;
+        set_agent_admins(&mut tx, &org_id, &user_id, &inv.agents).await?;
+        // The first token does not outlive the key that issued the invitation: a leaked
+        // short-lived admin key cannot plant a lasting credential.
+        let expires_at = match (a.key.expires_at, inviter_expires) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
         let key = NewKey {
+            org_id: org_id.clone(),
             owner: Some(Owner::User {
                 id: user_id.clone(),
-                name: m.email.clone(),
+                name: inv.email.clone(),
             }),
-            ..key
+            expires_at,
+            ..a.key
         };
         check_limits(&mut tx, &key).await?;
         insert_key(&mut tx, &key).await?;
+        let marked = sqlx::query(sql::MARK_INVITATION_ACCEPTED)
+            .bind(ms(a.at))
+            .bind(&user_id)
+            .bind(&inv.id)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+        if marked != 1 {
+            return Err(StoreError::Conflict(Conflict::InvitationUsed));
+        }
         insert_audit(
             &mut tx,
             &NewAuditEvent {
+                org_id: org_id.clone(),
                 target_id: user_id.clone(),
-                ..audit
+                actor: Actor {
+                    id: Some(user_id.clone()),
+                    ..a.audit.actor.clone()
+                },
+                ..a.audit
             },
         )
         .await?;
-        let member = fetch_member(&mut tx, org_id, &user_id)
+        let member = fetch_member(&mut tx, &org_id, &user_id)
             .await?
             .ok_or(StoreError::NotFound)?;
-        let record = fetch_key(&mut tx, org_id, &key.id).await?;
+        let record = fetch_key(&mut tx, &org_id, &key.id).await?;
         tx.commit().await?;
         Ok((member, record))
     }
@@ -1082,12 +1474,21 @@ impl Store for SqliteStore {
         &self,
         org_id: &str,
         m: &Member,
+        expected: Role,
         audit: NewAuditEvent,
     ) -> Result<Member> {
-        let mut tx = self.writer.begin().await?;
+        let mut tx = self.begin_change(&audit).await?;
         let current = fetch_member(&mut tx, org_id, &m.user_id)
             .await?
             .ok_or(StoreError::NotFound)?;
+        if current.role != expected {
+            return Err(StoreError::Conflict(Conflict::ChangedMeanwhile));
+        }
+        for agent in &m.agents {
+            if !exists(&mut tx, sql::AGENT_EXISTS, &[org_id, agent]).await? {
+                return Err(StoreError::Gone("agent"));
+            }
+        }
         if current.role == Role::Owner && m.role != Role::Owner {
             let owners: i64 = sqlx::query_scalar(
                 "SELECT COUNT(*) FROM memberships WHERE org_id = ? AND role = 'owner'",
@@ -1118,14 +1519,18 @@ impl Store for SqliteStore {
         &self,
         org_id: &str,
         user_id: &str,
+        expected: Role,
         at: DateTime<Utc>,
         by: &str,
         audit: NewAuditEvent,
     ) -> Result<Vec<KeyHash>> {
-        let mut tx = self.writer.begin().await?;
+        let mut tx = self.begin_change(&audit).await?;
         let current = fetch_member(&mut tx, org_id, user_id)
             .await?
             .ok_or(StoreError::NotFound)?;
+        if current.role != expected {
+            return Err(StoreError::Conflict(Conflict::ChangedMeanwhile));
+        }
         if current.role == Role::Owner {
             let owners: i64 = sqlx::query_scalar(
                 "SELECT COUNT(*) FROM memberships WHERE org_id = ? AND role = 'owner'",
@@ -1162,10 +1567,39 @@ impl Store for SqliteStore {
     }
 
     async fn find_user_by_email(&self, email: &str) -> Result<Option<String>> {
-        Ok(sqlx::query_scalar("SELECT id FROM users WHERE email = ?")
+        Ok(sqlx::query_scalar(sql::USER_BY_EMAIL)
             .bind(email)
             .fetch_optional(&self.reader)
             .await?)
+    }
+
+    async fn list_owners(&self, org_id: &str) -> Result<Vec<Member>> {
+        let ids: Vec<String> = sqlx::query_scalar(sql::OWNERS)
+            .bind(org_id)
+            .fetch_all(&self.reader)
+            .await?;
+        let mut conn = self.reader.acquire().await?;
+        let mut out = Vec::with_capacity(ids.len());
+        for id in ids {
+            out.extend(fetch_member(&mut conn, org_id, &id).await?);
+        }
+        Ok(out)
+    }
+
+    async fn all_resources(&self) -> Result<Vec<ResourceRef>> {
+        let rows = sqlx::query(sql::ALL_RESOURCES)
+            .fetch_all(&self.reader)
+            .await?;
+        rows.iter()
+            .map(|r| ResourceRefRow::from_row(r)?.try_into())
+            .collect()
+    }
+
+    async fn all_channels(&self) -> Result<Vec<Channel>> {
+        let rows = sqlx::query(&format!("{CHANNEL_SELECT} WHERE deleted_at IS NULL"))
+            .fetch_all(&self.reader)
+            .await?;
+        rows.iter().map(channel_from_row).collect()
     }
 
     async fn create_service_account(
@@ -1175,7 +1609,7 @@ impl Store for SqliteStore {
         key: NewKey,
         audit: NewAuditEvent,
     ) -> Result<KeyRecord> {
-        let mut tx = self.writer.begin().await?;
+        let mut tx = self.begin_change(&audit).await?;
         sqlx::query("INSERT INTO service_accounts (id, org_id, name, scopes, created_at, created_by) VALUES (?, ?, ?, ?, ?, ?)")
             .bind(&sa.id)
             .bind(org_id)
@@ -1221,7 +1655,7 @@ impl Store for SqliteStore {
         sa: &ServiceAccount,
         audit: NewAuditEvent,
     ) -> Result<ServiceAccount> {
-        let mut tx = self.writer.begin().await?;
+        let mut tx = self.begin_change(&audit).await?;
         let done = sqlx::query("UPDATE service_accounts SET name = ?, scopes = ? WHERE org_id = ? AND id = ? AND deleted_at IS NULL")
             .bind(&sa.name)
             .bind(serde_json::to_string(&sa.scopes).expect("scopes serialize"))
@@ -1246,7 +1680,7 @@ impl Store for SqliteStore {
         by: &str,
         audit: NewAuditEvent,
     ) -> Result<Vec<KeyHash>> {
-        let mut tx = self.writer.begin().await?;
+        let mut tx = self.begin_change(&audit).await?;
         let done = sqlx::query("UPDATE service_accounts SET deleted_at = ? WHERE org_id = ? AND id = ? AND deleted_at IS NULL")
             .bind(ms(at))
             .bind(org_id)
@@ -1275,7 +1709,7 @@ impl Store for SqliteStore {
         if rows.is_empty() {
             return Ok(());
         }
-        let mut tx = self.writer.begin().await?;
+        let mut tx = self.write_tx().await?;
         for chunk in rows.chunks(WRITE_BATCH) {
             let mut q = sqlx::QueryBuilder::new(
                 "INSERT INTO usage_minutes (key_id, minute, valid, denied, api) ",
@@ -1327,7 +1761,7 @@ impl Store for SqliteStore {
         period: i64,
         want: i64,
     ) -> Result<(i64, i64)> {
-        let mut tx = self.writer.begin().await?;
+        let mut tx = self.write_tx().await?;
         let row: Option<(i64, i64)> =
             sqlx::query_as("SELECT period, remaining FROM quota_balances WHERE key_id = ?")
                 .bind(key_id)
@@ -1420,7 +1854,7 @@ impl Store for SqliteStore {
         limit: Option<RateLimit>,
         audit: NewAuditEvent,
     ) -> Result<()> {
-        let mut tx = self.writer.begin().await?;
+        let mut tx = self.begin_change(&audit).await?;
         match limit {
             Some(l) => {
                 sqlx::query(

@@ -314,6 +314,68 @@ impl Context {
             .map(|o| (o.to_owned(), self.dotenv_source(dotenv::ORG)))
     }
 
+    /// A key that is unmistakably meant for `server`, for when a server asks for one
+    /// (accepting an invitation): `--token` on this command line, `KEYWARD_API_KEY` with
+    /// `KEYWARD_SERVER` naming this server in the environment, or the stored login for
+    /// this server. Never a key from a `.env` file, nor an environment key meant for
+    /// another server: a code's `--server` comes from whoever sent the code, and a
+    /// server that answers "identity required" must not collect the user's key.
+    pub fn key_bound_to(&self, server: &str) -> Result<Resolved, Failure> {
+        let found = if let Some(t) = self.conn.token.as_deref().map(str::trim) {
+            if t.is_empty() {
+                return Err(Failure::usage("--token is empty"));
+            }
+            Some((ApiKey::new(t), Source::Flag { flag: "--token" }))
+        } else if let (Some(t), Some(s)) = (env_var(dotenv::API_KEY), env_var(dotenv::SERVER)) {
+            same_server(&s, server).then(|| {
+                (
+                    ApiKey::new(t),
+                    Source::Env {
+                        var: dotenv::API_KEY,
+                    },
+                )
+            })
+        } else {
+            None
+        };
+        let found = found.or_else(|| match (&self.stored, &self.stored_path) {
+            (Some(stored), Some(path)) if same_server(&stored.server, server) => {
+                Some((stored.key(), Source::StoredLogin { path: path.clone() }))
+            }
+            _ => None,
+        });
+        let Some((key, source)) = found else {
+            let elsewhere = match &self.stored {
+                Some(stored) => format!("; the stored login is for {}", stored.server),
+                None => String::new(),
+            };
+            return Err(Failure::new(
+                EXIT_AUTH,
+                "not_logged_in",
+                format!(
+                    "no key for {server} was given on the command line or stored for it{elsewhere}"
+                ),
+            ));
+        };
+        if let Err(e) = keyward_client::offline_check(key.expose_secret()) {
+            return Err(Failure::new(
+                EXIT_AUTH,
+                "malformed_token",
+                format!(
+                    "the API key from {} is not a Keyward key ({e}); it was not sent",
+                    source.describe()
+                ),
+            ));
+        }
+        Ok(Resolved {
+            key,
+            source,
+            server: server.to_owned(),
+            server_source: Source::Flag { flag: "--server" },
+            org: None,
+        })
+    }
+
     /// The key to use, by precedence, or the "not logged in" failure.
     pub fn resolve(&self) -> Result<Resolved, Failure> {
         let (key, source) = if let Some(t) = self.conn.token.as_deref().map(str::trim) {

@@ -210,6 +210,32 @@ impl Failure {
                     )),
                 )
             }
+            ErrorCode::TokenWithdrawn => (
+                api.detail.clone(),
+                Some(format!(
+                    "the key from {source} was revoked or switched off, or its owner was removed, while the command ran: {replace}"
+                )),
+            ),
+            ErrorCode::RoleForbidden => (
+                api.detail.clone(),
+                Some("owners and org admins act only on people ranked below them (only owners on owners and org admins); ask an owner".to_owned()),
+            ),
+            ErrorCode::AlreadyMember => (
+                api.detail.clone(),
+                Some("`keyward members list` shows them; change their role with `keyward members update`".to_owned()),
+            ),
+            ErrorCode::InvitationUsed => (
+                "this invitation's code was already redeemed: a code works once".to_owned(),
+                Some("if you redeemed it, use the token it gave you; if not, tell whoever invited you (someone else may have used it) and ask for a new invitation".to_owned()),
+            ),
+            ErrorCode::InvitationExpired => (
+                "this invitation expired or was revoked".to_owned(),
+                Some("ask whoever invited you for a new invitation (`keyward members invite`)".to_owned()),
+            ),
+            ErrorCode::IdentityRequired => (
+                api.detail.clone(),
+                Some("log in with one of your own personal access tokens (`keyward auth login`), then run `keyward auth accept-invite` again".to_owned()),
+            ),
             ErrorCode::InternalError => (
                 "the server had an internal error".to_owned(),
                 Some("try again; if it persists, the server's log has the details".to_owned()),
@@ -343,5 +369,23 @@ mod tests {
         let stored = resolved(Source::StoredLogin { path: "/x".into() });
         let f = Failure::client(&api("token_revoked", 401, "revoked"), &stored);
         assert!(f.hint.unwrap().contains("keyward auth login"));
+        let f = Failure::client(&api("invitation_used", 409, "used"), &stored);
+        assert_eq!(f.exit, EXIT_ERROR);
+        assert!(f.message.contains("already redeemed"), "{}", f.message);
+        let f = Failure::client(&api("identity_required", 403, "x"), &stored);
+        assert_eq!(f.exit, EXIT_AUTH);
+    }
+
+    /// Every code the server can send has a name in the SDK, so none reaches the CLI
+    /// as an unknown code without its hint.
+    #[test]
+    fn the_sdk_knows_every_code_of_the_server() {
+        for (code, status, _) in keyward_server::errors::CODES {
+            let parsed = ErrorCode::parse(code);
+            assert!(
+                !matches!(parsed, ErrorCode::Other(_)),
+                "{code} ({status}) is missing from keyward-client's ErrorCode"
+            );
+        }
     }
 }

@@ -391,7 +391,9 @@ pub struct RotateArgs {
     /// How long the old key keeps working: 0 (revoke now), 30m, 24h, 7d … up to 30d [default: 0]
     #[arg(long, value_parser = parse_grace)]
     grace: Option<String>,
-    /// Expiry of the new key [default: the old key's lifetime, counted from now]
+    /// Expiry of the new key, at most the old key's lifetime from now (and, rotating
+    /// another key, no later than your own key's expiry) [default: the old key's lifetime,
+    /// counted from now]
     #[arg(long, short = 'e', value_parser = parse_expiry)]
     expires: Option<String>,
 }

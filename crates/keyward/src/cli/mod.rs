@@ -19,6 +19,9 @@ mod org;
 pub mod output;
 mod usage;
 
+pub(crate) use limits::ratelimit_text;
+pub(crate) use once::NOTICE as ONCE_NOTICE;
+
 use clap::{Args, Subcommand};
 use context::Context;
 use failure::Failure;
@@ -33,9 +36,10 @@ macro_rules! exit_codes {
 
 #[derive(Subcommand)]
 pub enum ClientCommand {
-    /// Log in to a Keyward server, see who you are, log out.
+    /// Log in to a Keyward server, accept an invitation, see who you are, log out.
     #[command(after_help = concat!("Examples:\n  \
         keyward auth login --server https://keys.example.com\n  \
+        keyward auth accept-invite kw_inv_… --server https://keys.example.com --login\n  \
         keyward auth whoami\n  \
         keyward auth status\n  \
         keyward auth logout\n\n", exit_codes!()))]
@@ -93,9 +97,10 @@ pub enum ClientCommand {
         keyward channels list --agent support-bot\n  \
         keyward channels update ch_… --disable\n\n", exit_codes!()))]
     Channels(org::ChannelsArgs),
-    /// People in the organization and their roles.
+    /// People in the organization, their roles, and invitations to join.
     #[command(after_help = concat!("Examples:\n  \
-        keyward members add --email alice@company.com --role member\n  \
+        keyward members invite --email alice@company.com --role member\n  \
+        keyward members invitations\n  \
         keyward members list\n  \
         keyward members update alice@company.com --role org-admin\n  \
         keyward members remove alice@company.com\n\n", exit_codes!()))]
@@ -261,18 +266,25 @@ fn read_stdin_line() -> std::io::Result<zeroize::Zeroizing<String>> {
 /// A key from a hidden prompt, or from stdin when it is not a terminal; `if_empty` is
 /// the usage error when nothing was given.
 fn read_key(prompt: &str, if_empty: &str) -> Result<keyward_client::ApiKey, Failure> {
+    let raw = read_secret(prompt, if_empty)?;
+    Ok(keyward_client::ApiKey::new(raw.trim()))
+}
+
+/// A secret (key or invitation code) from a hidden prompt, or from stdin when it is not
+/// a terminal; `if_empty` is the usage error when nothing was given.
+fn read_secret(prompt: &str, if_empty: &str) -> Result<zeroize::Zeroizing<String>, Failure> {
     use std::io::IsTerminal;
     let raw = if std::io::stdin().is_terminal() {
         rpassword::prompt_password(prompt)
             .map(zeroize::Zeroizing::new)
-            .map_err(|e| Failure::error(format!("cannot read the key: {e}")))?
+            .map_err(|e| Failure::error(format!("cannot read the input: {e}")))?
     } else {
         read_stdin_line().map_err(|e| Failure::error(format!("cannot read stdin: {e}")))?
     };
     if raw.trim().is_empty() {
         return Err(Failure::usage(if_empty));
     }
-    Ok(keyward_client::ApiKey::new(raw.trim()))
+    Ok(raw)
 }
 
 /// Unless `yes`, asks `question` on the terminal; anything but y/yes cancels with

@@ -1,5 +1,5 @@
-//! Printing a secret the one time it exists: a new key, a service account's key, a new
-//! member's first token.
+//! Printing a secret the one time it exists: a new key, a service account's key, an
+//! invitation's code, the first token of a person who accepted an invitation.
 //!
 //! On a terminal: the details and the secret on stdout. When stdout is not a terminal:
 //! only the secret on stdout (one line), the details on stderr, so `$(…)` captures just
@@ -7,8 +7,26 @@
 //! shown again" notice always goes to stderr.
 
 use super::output::{self, Color, Style};
-use keyward_client::ApiKey;
+use keyward_client::{ApiKey, InvitationCode};
 use std::io::{IsTerminal, Write};
+
+/// A secret the SDK keeps wrapped (so it is not printed by accident); only [`print`]
+/// unwraps it.
+pub trait Secret {
+    fn expose_secret(&self) -> &str;
+}
+
+impl Secret for ApiKey {
+    fn expose_secret(&self) -> &str {
+        ApiKey::expose_secret(self)
+    }
+}
+
+impl Secret for InvitationCode {
+    fn expose_secret(&self) -> &str {
+        InvitationCode::expose_secret(self)
+    }
+}
 
 pub const NOTICE: &str = "Copy the key now: it will not be shown again.";
 
@@ -25,7 +43,7 @@ pub struct Shown<'a> {
     pub json: serde_json::Value,
 }
 
-pub fn print(json_mode: bool, key: &ApiKey, shown: Shown<'_>) {
+pub fn print(json_mode: bool, key: &dyn Secret, shown: Shown<'_>) {
     let err_style = Style::stderr();
     if json_mode {
         output::print_json(&shown.json);

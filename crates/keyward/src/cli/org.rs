@@ -14,8 +14,9 @@ use super::CmdResult;
 use chrono::Utc;
 use clap::{ArgGroup, Args, Subcommand, ValueEnum};
 use keyward_client::{
-    AddMember, Channel, CreateChannel, CreateServiceAccount, CreateServiceAccountKey, Member,
-    Resource, ResourceKind, Role, ServiceAccount, UpdateChannel, UpdateMember,
+    Channel, CreateChannel, CreateInvitation, CreateServiceAccount, CreateServiceAccountKey,
+    Invitation, InvitationStatus, Member, Resource, ResourceKind, Role, ServiceAccount,
+    UpdateChannel, UpdateMember,
 };
 use serde_json::json;
 use std::io::IsTerminal;
@@ -293,11 +294,33 @@ pub enum MembersCommand {
     /// List the organization's people and their roles.
     #[command(after_help = "Example:\n  keyward members list")]
     List,
-    /// Add a person with a role, and print their first personal access token once.
+    /// Invite a person by email with a role, and print the invitation's code once.
+    #[command(
+        visible_alias = "add",
+        long_about = "Invite a person by email with a role, and print the invitation's one-time \
+            code once. Give the code to them over a channel you trust; they redeem it with \
+            `keyward auth accept-invite <code> --server <url>` and get their own first personal \
+            access token, which you never see. The code is not a credential of theirs, but \
+            whoever holds it can join as them until it is accepted, expires (--expires, default \
+            24h, at most 30d) or is revoked (`keyward members revoke-invitation`). Their first \
+            token holds at most what your key holds. Only owners invite owners and org admins. \
+            When stdout is not a terminal only the code is printed on stdout.",
+        after_help = "Examples:\n  \
+            keyward members invite --email alice@company.com --role member\n  \
+            keyward members invite --email bob@company.com --role agent-admin --agent support-bot --expires 72h\n  \
+            CODE=$(keyward members invite --email ci@company.com --role member)"
+    )]
+    Invite(MemberInviteArgs),
+    /// List invitations that were not accepted or revoked (pending or expired).
+    #[command(
+        after_help = "Examples:\n  keyward members invitations\n  keyward members invitations --json"
+    )]
+    Invitations,
+    /// Revoke an invitation: its code stops working.
     #[command(after_help = "Examples:\n  \
-        keyward members add --email alice@company.com --role member\n  \
-        keyward members add --email bob@company.com --role agent-admin --agent support-bot")]
-    Add(MemberAddArgs),
+        keyward members revoke-invitation alice@company.com\n  \
+        keyward members revoke-invitation inv_… --yes")]
+    RevokeInvitation(InvitationRevokeArgs),
     /// Show one member.
     #[command(after_help = "Example:\n  keyward members show alice@company.com")]
     Show(MemberRef),
@@ -312,16 +335,39 @@ pub enum MembersCommand {
 }
 
 #[derive(Args)]
-pub struct MemberAddArgs {
+pub struct MemberInviteArgs {
     /// Their email
     #[arg(long)]
     email: String,
     /// owner, org-admin, agent-admin or member
     #[arg(long, value_enum)]
     role: RoleArg,
-    /// For agent-admin: an agent they administer (id or name); repeat for more
+    /// For agent-admin: an agent they will administer (id or name); repeat for more
     #[arg(long = "agent", value_name = "AGENT")]
     agents: Vec<String>,
+    /// How long the code works: 1h to 30d, e.g. 4h, 72h, 7d [default: 24h]
+    #[arg(long, short = 'e', value_parser = parse_invitation_expiry, value_name = "DURATION")]
+    expires: Option<String>,
+}
+
+/// `1h` to `30d`, as the server accepts.
+fn parse_invitation_expiry(s: &str) -> Result<String, String> {
+    let d = keyward_core::expiry::parse_duration(s, chrono::Duration::days(30), "30d")
+        .map_err(|e| e.to_string())?;
+    if d < chrono::Duration::hours(1) {
+        return Err("must be at least 1h".to_owned());
+    }
+    Ok(s.trim().to_owned())
+}
+
+#[derive(Args)]
+pub struct InvitationRevokeArgs {
+    /// The invitation's id (inv_…) or the invited email
+    #[arg(value_name = "ID_OR_EMAIL")]
+    invitation: String,
+    /// Do not ask for confirmation
+    #[arg(long, short = 'y')]
+    yes: bool,
 }
 
 #[derive(Args)]
@@ -470,6 +516,47 @@ impl Session<'_> {
         }
         let all = self.client.list_members().await.map_err(|e| self.fail(e))?;
         pick(&all, wanted, "member", |m| &m.user_id, |m| &m.email)
+    }
+
+    /// An invitation by id or by email; of several for one email, the pending one.
+    async fn invitation(&self, wanted: &str) -> Result<Invitation, Failure> {
+        let wanted = wanted.trim();
+        let all = self
+            .client
+            .list_invitations()
+            .await
+            .map_err(|e| self.fail(e))?;
+        if let Some(found) = all.iter().find(|i| i.id == wanted) {
+            return Ok(found.clone());
+        }
+        let matches: Vec<&Invitation> = all
+            .iter()
+            .filter(|i| i.email.eq_ignore_ascii_case(wanted))
+            .collect();
+        let pending: Vec<&Invitation> = matches
+            .iter()
+            .copied()
+            .filter(|i| i.status == InvitationStatus::Pending)
+            .collect();
+        match (matches.as_slice(), pending.as_slice()) {
+            ([one], _) | (_, [one]) => Ok((*one).clone()),
+            ([], _) => Err(Failure::new(
+                EXIT_ERROR,
+                "not_found",
+                format!("no open invitation has the id or email {wanted:?}"),
+            )
+            .with_hint("`keyward members invitations` lists the invitations that were not accepted or revoked")),
+            (many, _) => Err(Failure::new(
+                EXIT_ERROR,
+                "ambiguous",
+                format!(
+                    "{} invitations are for {wanted:?}: {}",
+                    many.len(),
+                    many.iter().map(|i| i.id.as_str()).collect::<Vec<_>>().join(", ")
+                ),
+            )
+            .with_hint("name it by its id")),
+        }
     }
 }
 
@@ -905,8 +992,12 @@ fn show_member(m: &Member) {
 }
 
 pub async fn members(ctx: &Context, command: MembersCommand) -> CmdResult {
-    if let MembersCommand::Remove(args) = &command {
-        refuse_unconfirmable(args.yes, "remove a member")?;
+    match &command {
+        MembersCommand::Remove(args) => refuse_unconfirmable(args.yes, "remove a member")?,
+        MembersCommand::RevokeInvitation(args) => {
+            refuse_unconfirmable(args.yes, "revoke an invitation")?
+        }
+        _ => {}
     }
     let s = Session::open(ctx)?;
     let now = Utc::now();
@@ -935,43 +1026,113 @@ pub async fn members(ctx: &Context, command: MembersCommand) -> CmdResult {
                 );
             }
         }
-        MembersCommand::Add(args) => {
+        MembersCommand::Invite(args) => {
             let mut agents = Vec::new();
             for a in &args.agents {
                 agents.push(s.agent_id(a).await?);
             }
-            let added = s
+            let created = s
                 .client
-                .add_member(&AddMember {
+                .create_invitation(&CreateInvitation {
                     email: args.email,
                     role: args.role.role(),
                     agents,
+                    expires: args.expires,
                 })
                 .await
                 .map_err(|e| s.fail(e))?;
-            let what = format!(
-                "Added {} as {}; their first personal access token ({})",
-                added.member.email,
-                role_text(added.member.role),
-                added.token.details.id
-            );
-            let mut json = json!({ "member": added.member });
-            let mut token =
-                serde_json::to_value(&added.token.details).map_err(anyhow::Error::from)?;
-            token["key"] = json!(added.token.key.expose_secret());
-            json["token"] = token;
+            let inv = &created.invitation;
+            let server = s
+                .client
+                .base_url()
+                .as_str()
+                .trim_end_matches('/')
+                .to_owned();
+            let expires = output::both(inv.expires_at, now);
+            let mut fields = vec![("Role", role_text(inv.role).to_owned())];
+            if !inv.agents.is_empty() {
+                fields.push(("Agents", inv.agents.join(", ")));
+            }
+            fields.push(("First token", output::permissions(&inv.permissions)));
+            fields.push(("Expires", expires.clone()));
+            let notice =
+                format!("Copy the code now: it will not be shown again. It expires {expires}.");
             once::print(
                 s.json(),
-                &added.token.key,
+                &created.code,
                 Shown {
-                    heading: what,
-                    fields: vec![("User id", added.member.user_id.clone())],
-                    after: Vec::new(),
+                    heading: format!("Invited {} ({})", inv.email, inv.id),
+                    fields,
+                    after: vec![
+                        format!(
+                            "Give this code to {} over a channel you trust; they run:",
+                            inv.email
+                        ),
+                        format!("  keyward auth accept-invite <code> --server {server}"),
+                    ],
                     key_label: None,
-                    notice: "Hand this token over securely: it will not be shown again.",
-                    json,
+                    notice: &notice,
+                    json: json!({
+                        "invitation": inv,
+                        "code": created.code.expose_secret(),
+                        "server": server,
+                    }),
                 },
             );
+        }
+        MembersCommand::Invitations => {
+            let all = s.client.list_invitations().await.map_err(|e| s.fail(e))?;
+            if s.json() {
+                output::print_json(&json!({ "data": all }));
+            } else {
+                let rows = all
+                    .iter()
+                    .map(|i| {
+                        vec![
+                            Cell::new(&i.id),
+                            Cell::new(&i.email),
+                            Cell::new(role_text(i.role)),
+                            Cell::new(i.agents.join(", ")),
+                            match i.status {
+                                InvitationStatus::Pending => Cell::colored("pending", Color::Green),
+                                other => Cell::colored(other.as_str(), Color::Yellow),
+                            },
+                            Cell::new(output::relative(i.expires_at, now)),
+                            Cell::new(&i.created_by),
+                        ]
+                    })
+                    .collect();
+                print_table(
+                    &["ID", "EMAIL", "ROLE", "AGENTS", "STATUS", "EXPIRES", "INVITED BY"],
+                    rows,
+                    "No open invitations. Invite someone with `keyward members invite --email EMAIL --role member`.",
+                );
+            }
+        }
+        MembersCommand::RevokeInvitation(args) => {
+            let inv = s.invitation(&args.invitation).await?;
+            super::confirm_or_cancel(
+                args.yes,
+                &format!(
+                    "Revoke the invitation of {} as {} ({})? Its code stops working.",
+                    inv.email,
+                    role_text(inv.role),
+                    inv.id
+                ),
+                "not revoked: it was not confirmed",
+            )?;
+            s.client
+                .revoke_invitation(&inv.id)
+                .await
+                .map_err(|e| s.fail(e))?;
+            if s.json() {
+                output::print_json(&json!({ "revoked": true, "id": inv.id, "email": inv.email }));
+            } else {
+                done(&format!(
+                    "Revoked the invitation of {} ({}); its code no longer works.",
+                    inv.email, inv.id
+                ));
+            }
         }
         MembersCommand::Show(r) => {
             let m = s.member(&r.member).await?;

@@ -13,38 +13,9 @@ use keyward_client::{Granularity, Quota, RateLimit, RateLimitUsage, UsageReport,
 const BAR_WIDTH: usize = 40;
 
 /// `--from` / `--to`: RFC 3339, a date (`2026-11-01`, midnight UTC), `now`, or a
-/// duration ago (`30m`, `24h`, `7d`).
+/// duration ago (`30m`, `24h`, `7d`, `2w`), read as the server reads `?from=`.
 pub fn parse_time(s: &str) -> Result<DateTime<Utc>, String> {
-    parse_time_at(s, Utc::now())
-}
-
-fn parse_time_at(s: &str, now: DateTime<Utc>) -> Result<DateTime<Utc>, String> {
-    let s = s.trim();
-    if s.eq_ignore_ascii_case("now") {
-        return Ok(now);
-    }
-    if let Ok(t) = DateTime::parse_from_rfc3339(s) {
-        return Ok(t.with_timezone(&Utc));
-    }
-    if let Ok(d) = chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d") {
-        return Ok(d.and_hms_opt(0, 0, 0).unwrap_or_default().and_utc());
-    }
-    let ago = s.strip_suffix(" ago").unwrap_or(s);
-    let ago = ago.strip_suffix('w').map_or_else(
-        || keyward_core::expiry::parse_duration(ago, chrono::Duration::days(3660), "3660d").ok(),
-        |weeks| {
-            weeks
-                .parse::<i64>()
-                .ok()
-                .and_then(chrono::Duration::try_weeks)
-        },
-    );
-    match ago {
-        Some(d) => Ok(now - d),
-        None => Err(format!(
-            "{s:?} is not a time: use RFC 3339 (2026-11-22T16:00:00Z), a date (2026-11-22), now, or a time ago (30m, 24h, 7d, 2w)"
-        )),
-    }
+    keyward_core::expiry::parse_instant(s, Utc::now()).map_err(|e| e.to_string())
 }
 
 /// The start of a bucket in local time, as precise as the granularity.
@@ -347,29 +318,6 @@ mod tests {
 
     fn t(s: &str) -> DateTime<Utc> {
         DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc)
-    }
-
-    #[test]
-    fn times_are_absolute_or_ago() {
-        let now = t("2030-01-10T12:00:00Z");
-        assert_eq!(
-            parse_time_at("24h", now).unwrap(),
-            t("2030-01-09T12:00:00Z")
-        );
-        assert_eq!(parse_time_at("7d", now).unwrap(), t("2030-01-03T12:00:00Z"));
-        assert_eq!(parse_time_at("2w", now).unwrap(), t("2029-12-27T12:00:00Z"));
-        assert_eq!(parse_time_at("now", now).unwrap(), now);
-        assert_eq!(
-            parse_time_at("2030-01-01T01:00:00+01:00", now).unwrap(),
-            t("2030-01-01T00:00:00Z")
-        );
-        assert_eq!(
-            parse_time_at("2030-01-02", now).unwrap(),
-            t("2030-01-02T00:00:00Z")
-        );
-        for bad in ["yesterday", "24", "h", ""] {
-            assert!(parse_time_at(bad, now).is_err(), "{bad}");
-        }
     }
 
     fn report() -> UsageReport {

@@ -18,34 +18,67 @@ pub const COMMAND_TIMEOUT: Duration = Duration::from_secs(30);
 const START_TIMEOUT: Duration = Duration::from_secs(30);
 
 pub struct Server {
-    child: Child,
+    child: Option<Child>,
     pub url: String,
     /// The bootstrap owner's token: every permission.
     pub token: String,
     pub dir: TempDir,
+    /// `--data-dir DIR` or `--database-url URL`: where the server keeps its data.
+    db_args: Vec<String>,
 }
 
 impl Server {
+    /// On SQLite in a data directory of its own.
     pub fn start() -> Self {
         let dir = tempfile::tempdir().unwrap();
         let data = dir.path().join("data");
+        let db_args = vec!["--data-dir".to_owned(), data.display().to_string()];
+        Self::bootstrap_and_serve(dir, db_args)
+    }
+
+    /// On the database at `url` (e.g. a PostgreSQL schema of the test's own).
+    pub fn start_on(url: &str) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        Self::bootstrap_and_serve(dir, vec!["--database-url".to_owned(), url.to_owned()])
+    }
+
+    fn bootstrap_and_serve(dir: TempDir, db_args: Vec<String>) -> Self {
         let out = std::process::Command::new(BIN)
             .env_clear()
             .current_dir(dir.path())
-            .args(["bootstrap", "--data-dir"])
-            .arg(&data)
+            .arg("bootstrap")
+            .args(&db_args)
             .args(["--org", "my-org", "--email", "team@company.com"])
             .output()
             .unwrap();
         assert!(out.status.success(), "bootstrap failed: {out:?}");
         let token = String::from_utf8(out.stdout).unwrap().trim().to_owned();
-        let log = std::fs::File::create(dir.path().join("serve.log")).unwrap();
+        let mut server = Self {
+            child: None,
+            url: String::new(),
+            token,
+            dir,
+            db_args,
+        };
+        server.serve();
+        server
+    }
+
+    /// Starts `keyward serve` on the server's data (again, after [`Server::stop`]), on a
+    /// new port: `url` changes.
+    pub fn serve(&mut self) {
+        assert!(self.child.is_none(), "the server is running");
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(self.dir.path().join("serve.log"))
+            .unwrap();
         let mut child = std::process::Command::new(BIN)
             .env_clear()
             .env("KEYWARD_LOG", "warn")
-            .current_dir(dir.path())
-            .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
-            .arg(&data)
+            .current_dir(self.dir.path())
+            .args(["serve", "--listen", "127.0.0.1:0"])
+            .args(&self.db_args)
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(log)
@@ -66,27 +99,57 @@ impl Server {
                 }
             }
         });
-        let url = match rx.recv_timeout(START_TIMEOUT) {
-            Ok(url) => url,
+        match rx.recv_timeout(START_TIMEOUT) {
+            Ok(url) => self.url = url,
             Err(_) => {
                 let _ = child.kill();
-                let log = std::fs::read_to_string(dir.path().join("serve.log")).unwrap_or_default();
+                let _ = child.wait();
+                let log =
+                    std::fs::read_to_string(self.dir.path().join("serve.log")).unwrap_or_default();
                 panic!("keyward serve did not print its address in time; log:\n{log}");
             }
-        };
-        Self {
-            child,
-            url,
-            token,
-            dir,
         }
+        self.child = Some(child);
+    }
+
+    /// Stops the server the way an operator does (SIGTERM) and waits for it to exit.
+    pub fn stop(&mut self) {
+        let Some(mut child) = self.child.take() else {
+            return;
+        };
+        let _ = std::process::Command::new("kill")
+            .args(["-TERM", &child.id().to_string()])
+            .status();
+        let deadline = std::time::Instant::now() + START_TIMEOUT;
+        while child.try_wait().unwrap().is_none() {
+            if std::time::Instant::now() > deadline {
+                let _ = child.kill();
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let _ = child.wait();
+    }
+
+    /// `keyward ARGS --data-dir …|--database-url …` on this server's data, as an
+    /// operator runs it on the server's machine (a clean environment).
+    pub fn on_database(&self, args: &[&str]) -> Command {
+        let mut cmd = Command::new(BIN);
+        cmd.env_clear()
+            .current_dir(self.dir.path())
+            .timeout(COMMAND_TIMEOUT)
+            .args(args)
+            .args(&self.db_args);
+        cmd
     }
 }
 
 impl Drop for Server {
     fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
     }
 }
 
@@ -244,4 +307,78 @@ pub fn create_key(user: &User, server: &Server, extra: &[&str]) -> (String, Stri
 pub fn mode(path: &Path) -> u32 {
     use std::os::unix::fs::PermissionsExt;
     std::fs::metadata(path).unwrap().permissions().mode() & 0o777
+}
+
+/// `members invite` by `inviter` (with `inviter_token`), then `auth accept-invite` on a
+/// fresh machine of the invited person; returns their first token.
+pub fn invite_and_accept(server: &Server, inviter_token: &str, email: &str, role: &str) -> String {
+    let machine = User::new();
+    let invited = run(machine.cmd(&[
+        "members",
+        "invite",
+        "--email",
+        email,
+        "--role",
+        role,
+        "--json",
+        "--token",
+        inviter_token,
+        "--server",
+        &server.url,
+    ]))
+    .ok()
+    .json();
+    let code = invited["code"].as_str().unwrap().to_owned();
+    let accepted = run(machine.cmd(&[
+        "auth",
+        "accept-invite",
+        &code,
+        "--server",
+        &server.url,
+        "--json",
+    ]))
+    .ok()
+    .json();
+    accepted["token"]["key"].as_str().unwrap().to_owned()
+}
+
+/// `GET /v1/me` with `token`: the status and the body.
+pub fn get_me(server: &Server, token: &str) -> (u16, serde_json::Value) {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(async {
+        let response = reqwest::Client::new()
+            .get(format!("{}/v1/me", server.url))
+            .bearer_auth(token)
+            .timeout(Duration::from_secs(10))
+            .send()
+            .await
+            .unwrap();
+        let status = response.status().as_u16();
+        let body = response.json().await.unwrap_or(serde_json::Value::Null);
+        (status, body)
+    })
+}
+
+/// `POST /v1/organizations` as the holder of `token`: the new organization's first token.
+pub fn create_org(server: &Server, token: &str, name: &str) -> String {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(async {
+        let response = reqwest::Client::new()
+            .post(format!("{}/v1/organizations", server.url))
+            .bearer_auth(token)
+            .json(&serde_json::json!({ "name": name }))
+            .timeout(Duration::from_secs(10))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status().as_u16(), 201, "{response:?}");
+        let body: serde_json::Value = response.json().await.unwrap();
+        body["token"]["key"].as_str().unwrap().to_owned()
+    })
 }
