@@ -46,8 +46,12 @@ async fn forbidden() -> impl IntoResponse {
     )
 }
 
-/// A code that passes the offline check (prefix, shape, checksum).
-const CODE: &str = "kw_inv_000000000000000000000000000000001jHEvN";
+/// A code that passes the offline check (prefix, shape, checksum), made at run time.
+static CODE: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+    keyward_core::invite::InviteCode::generate()
+        .expose_secret()
+        .to_owned()
+});
 
 /// `POST /v1/invitations/accept`: a new person's code works without a key; with a key,
 /// the answer names the key it was given, so the test sees what was sent.
@@ -57,7 +61,7 @@ async fn accept(headers: HeaderMap, body: String) -> axum::response::Response {
         .and_then(|v| v.to_str().ok())
         .map(str::to_owned);
     let body: serde_json::Value = serde_json::from_str(&body).unwrap();
-    if body["code"] != CODE {
+    if body["code"] != CODE.as_str() {
         return (StatusCode::NOT_FOUND, "{}").into_response();
     }
     let key = match auth.as_deref() {
@@ -139,7 +143,7 @@ async fn an_unreachable_server_is_a_connect_error_that_names_it() {
 #[tokio::test]
 async fn accepting_an_invitation_sends_only_the_token_asked_for() {
     let base = spawn().await;
-    let code = InvitationCode::new(CODE);
+    let code = InvitationCode::new(CODE.as_str());
     // No key at all: no Authorization header.
     let anonymous = Client::without_key(&base).unwrap();
     let accepted = anonymous.accept_invitation(&code, None).await.unwrap();
@@ -161,11 +165,12 @@ async fn accepting_an_invitation_sends_only_the_token_asked_for() {
 
 #[test]
 fn invitation_codes_are_checked_offline_and_never_shown() {
-    let code = InvitationCode::parse(format!("  {CODE}\n")).unwrap();
-    assert_eq!(code.expose_secret(), CODE);
+    let code = InvitationCode::parse(format!("  {}\n", *CODE)).unwrap();
+    assert_eq!(code.expose_secret(), CODE.as_str());
     assert_eq!(format!("{code:?}"), "InvitationCode(kw_inv_[REDACTED])");
-    let mut typo = CODE.to_owned();
-    typo.replace_range(10..11, "1");
+    let mut typo = CODE.clone();
+    let other = if &typo[10..11] == "1" { "2" } else { "1" };
+    typo.replace_range(10..11, other);
     assert!(InvitationCode::parse(typo).is_err());
     assert!(InvitationCode::parse(CODE.replace("kw_inv_", "kw_pat_")).is_err());
 }
