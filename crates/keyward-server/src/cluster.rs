@@ -44,13 +44,18 @@ pub async fn follow(state: AppState, feed: Box<dyn ChangeFeed>) {
     let mut feed = Some(feed);
     loop {
         let mut live = match feed.take() {
+            // The first feed: subscribed, and the index read after it, before serving.
             Some(f) => f,
-            None => resubscribe(&state).await,
+            None => {
+                let f = resubscribe(&state).await;
+                // Anything changed while the feed was down is read again.
+                reload_index(&state);
+                f
+            }
         };
         // Subscribed: anything committed from now on will be heard, and everything
         // cached before is dropped. Only now is the cache trusted.
         state.keys.set_stale(false);
-        reload_index(&state);
         tracing::debug!("change feed live; key cache trusted");
         loop {
             match tokio::time::timeout(SILENCE, live.next()).await {

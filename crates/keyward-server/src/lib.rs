@@ -90,11 +90,6 @@ impl Application {
             settings.cache_max_keys,
             settings.policy.clone(),
         );
-        state
-            .index
-            .reload(state.store.as_ref())
-            .await
-            .map_err(|e| anyhow::anyhow!("cannot read workspaces, agents and channels: {e}"))?;
         Ok(Self {
             listener,
             state,
@@ -125,14 +120,22 @@ impl Application {
         let state = self.state.clone();
         // Several nodes (PostgreSQL): subscribe to the change feed before serving, so no
         // request is answered from a cache that could miss another node's change.
-        let followers = match state.store.subscribe().await? {
-            Some(feed) => {
-                state.keys.set_stale(false);
-                vec![
-                    tokio::spawn(cluster::follow(state.clone(), feed)),
-                    tokio::spawn(cluster::ping(state.clone())),
-                ]
-            }
+        let feed = state.store.subscribe().await?;
+        if feed.is_some() {
+            state.keys.set_stale(false);
+        }
+        // Read once, before serving and after subscribing: a workspace, agent or channel
+        // another node changes from now on reaches this node's index through the feed.
+        state
+            .index
+            .reload(state.store.as_ref())
+            .await
+            .map_err(|e| anyhow::anyhow!("cannot read workspaces, agents and channels: {e}"))?;
+        let followers = match feed {
+            Some(feed) => vec![
+                tokio::spawn(cluster::follow(state.clone(), feed)),
+                tokio::spawn(cluster::ping(state.clone())),
+            ],
             None => vec![],
         };
         let flusher = tokio::spawn(background(state.clone(), self.settings.flush_interval));

@@ -433,8 +433,9 @@ async fn fetch_invitation_by_code(
         .transpose()
 }
 
-/// [`crate::inviter_may`] for the key that issued `inv`, following its rotations (a
-/// rotated key's replacement carries on its invitations).
+/// [`crate::inviter_may`] for the key that issued `inv` or its replacements (a rotated
+/// key's replacement carries on its invitations): `None` if none of them may, else the
+/// expiry of the one that decided, which the first token does not outlive.
 async fn inviter_still_may(
     conn: &mut sqlx::SqliteConnection,
     inv: &Invitation,
@@ -1331,12 +1332,8 @@ impl Store for SqliteStore {
     }
 
     async fn find_invitation(&self, code_hash: &KeyHash) -> Result<Option<Invitation>> {
-        let row = sqlx::query(&format!("{} WHERE code_hash = $1", sql::INVITATION_SELECT))
-            .bind(&code_hash.as_bytes()[..])
-            .fetch_optional(&self.reader)
-            .await?;
-        row.map(|r| InvitationRow::from_row(&r)?.try_into())
-            .transpose()
+        let mut conn = self.reader.acquire().await?;
+        fetch_invitation_by_code(&mut conn, code_hash).await
     }
 
     async fn revoke_invitation(
