@@ -1,6 +1,10 @@
 //! Raw keys appear only in the responses that create them: not in the database
 //! files, not in logs (captured at TRACE), not in error bodies.
+//!
+//! A test binary of its own: it installs the process's global log subscriber, which
+//! would capture (and slow) every other test of the suite.
 
+#[path = "api/common/mod.rs"]
 mod common;
 
 use common::TestApp;

@@ -2,10 +2,8 @@
 //! authorization matrix, limits under concurrency, channels and dual authentication,
 //! legacy tokens, service accounts, members and organizations.
 
-mod common;
-
+use crate::common::{Reply, TestApp};
 use chrono::Duration;
-use common::{Reply, TestApp};
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 use std::sync::Arc;

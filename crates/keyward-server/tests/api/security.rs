@@ -3,9 +3,9 @@
 //! chained rotations and organization creation. Each runs on SQLite, and on PostgreSQL
 //! with `KEYWARD_TEST_BACKEND=postgres` (`.ci/run` runs both).
 
-mod common;
+use crate::common;
 
-use common::TestApp;
+use crate::common::TestApp;
 use reqwest::StatusCode;
 use serde_json::json;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};

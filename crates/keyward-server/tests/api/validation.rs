@@ -3,9 +3,9 @@
 //! read, and loose fields (emails, owner ids, times, scopes, the bearer header) are
 //! refused with a message that says what is wrong.
 
-mod common;
+use crate::common;
 
-use common::{Reply, TestApp};
+use crate::common::{Reply, TestApp};
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 use std::collections::BTreeMap;

@@ -12,9 +12,7 @@
 //! as a success. An endpoint in the document but not in the table fails the test: a new
 //! endpoint cannot skip these checks unnoticed.
 
-mod common;
-
-use common::{Reply, TestApp};
+use crate::common::{Reply, TestApp};
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 use std::collections::BTreeSet;

@@ -2,10 +2,10 @@
 //! RateLimit headers of Keyward's own API. Time is the manual clock: nothing refills
 //! unless a test moves it, so every count is exact.
 
-mod common;
+use crate::common;
 
+use crate::common::{Reply, TestApp};
 use chrono::Duration;
-use common::{Reply, TestApp};
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 use std::sync::Arc;

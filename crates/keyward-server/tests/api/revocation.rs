@@ -5,9 +5,7 @@
 //! slower but not flaky: the revoke waits until clients have been accepted, and the
 //! clients run until enough requests that started after the revoke have completed.
 
-mod common;
-
-use common::TestApp;
+use crate::common::TestApp;
 use reqwest::StatusCode;
 use serde_json::json;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};

@@ -1,10 +1,8 @@
 //! The life of a key through the HTTP API: create, list, show, rename, verify,
 //! rotate, revoke, expire, last-used and audit.
 
-mod common;
-
+use crate::common::{start_time, TestApp};
 use chrono::Duration;
-use common::{start_time, TestApp};
 use keyward_core::key::Environment;
 use keyward_core::{KeyKind, PlainKey};
 use reqwest::StatusCode;

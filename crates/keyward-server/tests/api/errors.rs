@@ -1,10 +1,8 @@
 //! The error contract: RFC 6750 challenges and RFC 9457 bodies with stable codes,
 //! pinned by snapshots, and bad input answered without a 500.
 
-mod common;
-
+use crate::common::TestApp;
 use chrono::Duration;
-use common::TestApp;
 use keyward_core::key::Environment;
 use keyward_core::{KeyKind, PlainKey};
 use reqwest::{Method, StatusCode};

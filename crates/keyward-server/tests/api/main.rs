@@ -1,0 +1,15 @@
+//! The server's black-box suite, one test binary: each module spawns real servers on
+//! loopback (see `common`) and talks to them over HTTP. Every test runs on SQLite, and
+//! on PostgreSQL with `KEYWARD_TEST_BACKEND=postgres` (`.ci/run` runs both).
+
+mod common;
+
+mod authorization;
+mod cluster;
+mod errors;
+mod keys_api;
+mod revocation;
+mod security;
+mod tenancy;
+mod usage;
+mod validation;
