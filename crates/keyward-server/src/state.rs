@@ -1,5 +1,6 @@
 //! What every handler shares.
 
+use crate::store::{Caches, CoherentStore};
 use crate::usage::{Limits, UsageCounters};
 use crate::verify::{cache::KeyCache, index::ResourceIndex, last_used::LastUsed};
 use keyward_core::Clock;
@@ -10,15 +11,17 @@ use std::sync::Arc;
 pub struct AppState(Arc<Inner>);
 
 pub struct Inner {
+    /// The backend behind [`CoherentStore`]: every change made through it reaches this
+    /// node's caches (`keys`, `index`, `limits`) before it returns.
     pub store: Arc<dyn Store>,
     pub policy: Policy,
     pub clock: Arc<dyn Clock>,
-    pub keys: KeyCache,
+    pub keys: Arc<KeyCache>,
     /// Whose workspaces, agents and channels are whose (`verify::index`).
-    pub index: ResourceIndex,
+    pub index: Arc<ResourceIndex>,
     pub last_used: LastUsed,
     pub usage: UsageCounters,
-    pub limits: Limits,
+    pub limits: Arc<Limits>,
 }
 
 impl std::ops::Deref for AppState {
@@ -67,14 +70,23 @@ impl AppState {
         max_keys: usize,
         policy: Policy,
     ) -> Self {
+        let caches = Caches {
+            keys: Arc::new(KeyCache::new(
+                std::time::Duration::from_secs(10),
+                100_000,
+                max_keys,
+            )),
+            index: Arc::new(ResourceIndex::default()),
+            limits: Arc::new(Limits::new(clock.clone())),
+        };
         Self(Arc::new(Inner {
-            store,
+            store: Arc::new(CoherentStore::new(store, caches.clone())),
             policy,
-            keys: KeyCache::new(std::time::Duration::from_secs(10), 100_000, max_keys),
-            index: ResourceIndex::default(),
+            keys: caches.keys,
+            index: caches.index,
             last_used: LastUsed::default(),
             usage: UsageCounters::default(),
-            limits: Limits::new(clock.clone()),
+            limits: caches.limits,
             clock,
         }))
     }

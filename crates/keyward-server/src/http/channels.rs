@@ -123,7 +123,6 @@ pub async fn create_channel(
         serde_json::json!({ "agent": channel.agent_id, "name": channel.name, "hook_id": channel.hook_id }),
     );
     state.store.create_channel(&channel, audit).await?;
-    state.index.put_channel(&channel);
     Ok((StatusCode::CREATED, Json(channel)))
 }
 
@@ -219,7 +218,6 @@ pub async fn update_channel(
         serde_json::json!({ "name": { "from": before.0, "to": channel.name }, "enabled": channel.enabled }),
     );
     let updated = state.store.update_channel(&channel, audit).await?;
-    state.index.put_channel(&updated);
     Ok(Json(updated))
 }
 
@@ -254,14 +252,10 @@ pub async fn delete_channel(
         &id,
         serde_json::json!({ "hook_id": channel.hook_id }),
     );
-    let revoked = state
+    state
         .store
         .delete_channel(principal.org_id(), &id, now, &principal.actor().name, audit)
         .await?;
-    state.index.remove_hook(&channel.hook_id);
-    for hash in &revoked {
-        state.keys.invalidate(hash);
-    }
     Ok(StatusCode::NO_CONTENT)
 }
 

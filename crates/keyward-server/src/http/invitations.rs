@@ -392,7 +392,6 @@ pub async fn accept_invitation(
             }
             other => member_not_found(other),
         })?;
-    state.keys.invalidate(&record.hash);
     Ok((
         StatusCode::CREATED,
         Json(AcceptedInvitation {

@@ -548,7 +548,6 @@ pub async fn create_key(
         }),
     );
     let record = state.store.create_key(new, audit).await?;
-    state.keys.invalidate(&record.hash);
     tracing::info!(key_id = %record.id, kind = kind.as_str(), "key created");
     Ok((
         StatusCode::CREATED,
@@ -756,7 +755,6 @@ pub async fn update_key(
         .store
         .update_key(principal.org_id(), &id, &patch, audit)
         .await?;
-    state.keys.invalidate(&updated.hash);
     Ok(Json(KeyView::new(&state, &updated)))
 }
 
@@ -784,7 +782,6 @@ pub async fn revoke_key(
         .store
         .revoke_key(principal.org_id(), &id, now, &actor.name, audit)
         .await?;
-    state.keys.invalidate(&record.hash);
     tracing::info!(key_id = %record.id, "key revoked");
     Ok(Json(KeyView::new(&state, &record)))
 }
@@ -921,9 +918,6 @@ pub async fn rotate_key(
             audit,
         })
         .await?;
-    for hash in rotated.changed.iter().chain([&rotated.new.hash]) {
-        state.keys.invalidate(hash);
-    }
     let (old, new) = (rotated.old, rotated.new);
     tracing::info!(key_id = %old.id, replacement = %new.id, "key rotated");
     Ok((

@@ -176,7 +176,7 @@ pub async fn remove_member(
         &user_id,
         serde_json::json!({ "email": current.email }),
     );
-    let revoked = state
+    state
         .store
         .remove_member(
             principal.org_id(),
@@ -188,8 +188,5 @@ pub async fn remove_member(
         )
         .await
         .map_err(member_not_found)?;
-    for hash in &revoked {
-        state.keys.invalidate(hash);
-    }
     Ok(StatusCode::NO_CONTENT)
 }

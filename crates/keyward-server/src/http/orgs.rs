@@ -136,7 +136,6 @@ pub async fn create_org(
             audit,
         )
         .await?;
-    state.keys.invalidate(&record.hash);
     Ok((
         StatusCode::CREATED,
         Json(CreatedOrg {
@@ -305,9 +304,6 @@ pub async fn delete_org(
         .store
         .delete_org(&id, now, &principal.actor().name, audit)
         .await?;
-    for hash in &revoked {
-        state.keys.invalidate(hash);
-    }
     tracing::info!(org_id = %id, keys_revoked = revoked.len(), "organization deleted");
     Ok(StatusCode::NO_CONTENT)
 }

@@ -92,7 +92,6 @@ async fn create(
         .create_resource(kind, principal.org_id(), &r, audit)
         .await
         .map_err(not_found(kind))?;
-    state.index.add_resource(kind, &r.id, principal.org_id());
     Ok((StatusCode::CREATED, Json(r)))
 }
 
@@ -199,7 +198,6 @@ async fn delete(
         .delete_resource(kind, principal.org_id(), &id, audit)
         .await
         .map_err(not_found(kind))?;
-    state.index.remove_resource(&id);
     Ok(StatusCode::NO_CONTENT)
 }
 

@@ -166,7 +166,6 @@ pub async fn create_service_account(
         .store
         .create_service_account(principal.org_id(), &sa, key, audit)
         .await?;
-    state.keys.invalidate(&record.hash);
     Ok((
         StatusCode::CREATED,
         Json(CreatedServiceAccount {
@@ -222,7 +221,6 @@ pub async fn create_service_account_key(
         serde_json::json!({ "service_account": sa.id, "kind": "service_account", "prefix": key.prefix }),
     );
     let record = state.store.create_key(key, audit).await?;
-    state.keys.invalidate(&record.hash);
     Ok((
         StatusCode::CREATED,
         Json(CreatedKey {
@@ -349,13 +347,10 @@ pub async fn delete_service_account(
         &id,
         serde_json::json!({}),
     );
-    let revoked = state
+    state
         .store
         .delete_service_account(principal.org_id(), &id, now, &principal.actor().name, audit)
         .await
         .map_err(sa_not_found)?;
-    for hash in &revoked {
-        state.keys.invalidate(hash);
-    }
     Ok(StatusCode::NO_CONTENT)
 }

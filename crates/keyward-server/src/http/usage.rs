@@ -382,7 +382,6 @@ pub async fn set_owner_limit(
             audit,
         )
         .await?;
-    state.limits.forget_owner_limits(principal.org_id());
     Ok(Json(OwnerLimit {
         owner_type,
         owner_id,
@@ -413,6 +412,5 @@ pub async fn delete_owner_limit(
         .store
         .set_owner_limit(principal.org_id(), &owner_type, &owner_id, None, audit)
         .await?;
-    state.limits.forget_owner_limits(principal.org_id());
     Ok(StatusCode::NO_CONTENT)
 }

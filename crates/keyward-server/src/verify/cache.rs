@@ -180,6 +180,17 @@ impl KeyCache {
         }
     }
 
+    /// Forgets every record `touched` selects (an organization's, an owner's, a
+    /// channel's keys), with the same guarantee as [`Self::invalidate`]. Scans the
+    /// cache: for changes to organizations and owners, not for each request.
+    pub fn invalidate_where(&self, touched: impl Fn(&KeyRecord) -> bool) {
+        self.generation.fetch_add(1, Ordering::SeqCst);
+        self.entries.retain(|_, e| match e {
+            Entry::Found(k) => !touched(&k.record),
+            Entry::Missing { .. } => true,
+        });
+    }
+
     /// Forgets everything, with the same guarantee as [`Self::invalidate`].
     pub fn clear(&self) {
         self.generation.fetch_add(1, Ordering::SeqCst);

@@ -6,6 +6,7 @@ mod common;
 
 mod authorization;
 mod cluster;
+mod coherence;
 mod errors;
 mod keys_api;
 mod revocation;

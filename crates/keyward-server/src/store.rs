@@ -1,0 +1,599 @@
+//! The store as the server uses it: the one place that keeps this node's caches true.
+//!
+//! [`CoherentStore`] wraps the backend and is the only store handlers can reach
+//! (`AppState::store`). Every method that changes something, once the change has
+//! committed and before the call returns, drops from this node's caches what the change
+//! touched ([`Touched`]): the key cache (records and their precomputed answers), the
+//! index of workspaces, agents and hook ids, and the cached owner limits. A handler
+//! cannot forget to invalidate, and a new store method cannot be added without saying
+//! what it touches, because the wrapper implements the whole [`Store`] trait.
+//!
+//! Other nodes learn the same changes from the store's change feed (PostgreSQL NOTIFY,
+//! `crate::cluster`), which the backend sends from inside the writing transaction.
+//!
+//! The wrapper drops rather than updates cached key records: the next lookup reads the
+//! record again under the cache's generation rule (`verify::cache`), so a record read
+//! before the change can never be served after it.
+
+use crate::usage::Limits;
+use crate::verify::{cache::KeyCache, index::ResourceIndex};
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use keyward_core::{KeyHash, Quota, RateLimit, Role};
+use keyward_store::*;
+use std::sync::Arc;
+
+/// What a committed change touched, as far as this node's caches are concerned.
+#[derive(Debug)]
+pub enum Touched<'a> {
+    /// These keys (created, edited, revoked, rotated): forget their records (and a
+    /// remembered "unknown" for a new key's hash).
+    Keys(&'a [KeyHash]),
+    /// Every key of the organization (its name, settings or existence changed), and
+    /// its owner limits.
+    Organization(&'a str),
+    /// The keys of one owner in an organization: a member's role or membership, a
+    /// service account's name or existence.
+    Owner {
+        org_id: &'a str,
+        owner_type: &'a str,
+        owner_id: &'a str,
+    },
+    /// A channel as it is after a change (created, enabled, disabled, renamed): its
+    /// hook id, and its tokens.
+    Channel(&'a Channel),
+    /// A deleted channel: its hook id goes, and its tokens.
+    ChannelDeleted(&'a str),
+    /// A workspace or agent appeared or went.
+    Resource {
+        kind: ResourceKind,
+        org_id: &'a str,
+        id: &'a str,
+        exists: bool,
+    },
+    /// An organization's owner limits.
+    OwnerLimits(&'a str),
+}
+
+/// This node's caches that follow the store.
+#[derive(Clone)]
+pub struct Caches {
+    pub keys: Arc<KeyCache>,
+    pub index: Arc<ResourceIndex>,
+    pub limits: Arc<Limits>,
+}
+
+impl Caches {
+    /// Drops what `touched` names. Call after the change committed.
+    pub fn apply(&self, touched: Touched<'_>) {
+        match touched {
+            Touched::Keys(hashes) => {
+                for hash in hashes {
+                    self.keys.invalidate(hash);
+                }
+            }
+            Touched::Organization(org_id) => {
+                self.keys.invalidate_where(|k| k.org_id == org_id);
+                self.limits.forget_owner_limits(org_id);
+            }
+            Touched::Owner {
+                org_id,
+                owner_type,
+                owner_id,
+            } => self.keys.invalidate_where(|k| {
+                k.org_id == org_id
+                    && k.owner
+                        .as_ref()
+                        .is_some_and(|o| o.type_str() == owner_type && o.id() == owner_id)
+            }),
+            Touched::Channel(channel) => {
+                self.index.put_channel(channel);
+                self.keys
+                    .invalidate_where(|k| k.channel_id.as_deref() == Some(&channel.id));
+            }
+            Touched::ChannelDeleted(id) => {
+                self.index.remove_channel(id);
+                self.keys
+                    .invalidate_where(|k| k.channel_id.as_deref() == Some(id));
+            }
+            Touched::Resource {
+                kind,
+                org_id,
+                id,
+                exists,
+            } => {
+                if exists {
+                    self.index.add_resource(kind, id, org_id);
+                } else {
+                    self.index.remove_resource(id);
+                }
+            }
+            Touched::OwnerLimits(org_id) => self.limits.forget_owner_limits(org_id),
+        }
+    }
+}
+
+/// The backend, plus this node's caches kept true after each change (module docs).
+pub struct CoherentStore {
+    inner: Arc<dyn Store>,
+    caches: Caches,
+}
+
+impl CoherentStore {
+    pub fn new(inner: Arc<dyn Store>, caches: Caches) -> Self {
+        Self { inner, caches }
+    }
+
+    /// The backend itself, for what runs beside the handlers (flushers, the change
+    /// feed) and changes nothing cached.
+    pub fn backend(&self) -> &Arc<dyn Store> {
+        &self.inner
+    }
+
+    fn key(&self, record: &KeyRecord) {
+        self.caches
+            .apply(Touched::Keys(std::slice::from_ref(&record.hash)));
+    }
+}
+
+#[async_trait]
+impl Store for CoherentStore {
+    async fn migrate(&self) -> Result<()> {
+        self.inner.migrate().await
+    }
+
+    async fn bootstrap(&self, b: NewBootstrap) -> Result<KeyRecord> {
+        let record = self.inner.bootstrap(b).await?;
+        self.caches.apply(Touched::Organization(&record.org_id));
+        self.key(&record);
+        Ok(record)
+    }
+
+    async fn organization_count(&self) -> Result<u64> {
+        self.inner.organization_count().await
+    }
+
+    async fn find_key_by_hash(&self, hash: &KeyHash) -> Result<Option<KeyRecord>> {
+        self.inner.find_key_by_hash(hash).await
+    }
+
+    async fn get_key(&self, org_id: &str, id: &str) -> Result<KeyRecord> {
+        self.inner.get_key(org_id, id).await
+    }
+
+    async fn list_keys(
+        &self,
+        org_id: &str,
+        filter: &KeyFilter,
+        page: &PageRequest,
+    ) -> Result<Page<KeyRecord>> {
+        self.inner.list_keys(org_id, filter, page).await
+    }
+
+    async fn create_key(&self, key: NewKey, audit: NewAuditEvent) -> Result<KeyRecord> {
+        let record = self.inner.create_key(key, audit).await?;
+        self.key(&record);
+        Ok(record)
+    }
+
+    async fn create_keys_bulk(&self, keys: &[NewKey]) -> Result<()> {
+        self.inner.create_keys_bulk(keys).await?;
+        let hashes: Vec<KeyHash> = keys.iter().map(|k| k.hash).collect();
+        self.caches.apply(Touched::Keys(&hashes));
+        Ok(())
+    }
+
+    async fn update_key(
+        &self,
+        org_id: &str,
+        id: &str,
+        patch: &KeyPatch,
+        audit: NewAuditEvent,
+    ) -> Result<KeyRecord> {
+        let record = self.inner.update_key(org_id, id, patch, audit).await?;
+        self.key(&record);
+        Ok(record)
+    }
+
+    async fn revoke_key(
+        &self,
+        org_id: &str,
+        id: &str,
+        at: DateTime<Utc>,
+        by: &str,
+        audit: NewAuditEvent,
+    ) -> Result<(KeyRecord, bool)> {
+        let (record, changed) = self.inner.revoke_key(org_id, id, at, by, audit).await?;
+        self.key(&record);
+        Ok((record, changed))
+    }
+
+    async fn rotate_key(&self, rotation: Rotation) -> Result<Rotated> {
+        let rotated = self.inner.rotate_key(rotation).await?;
+        self.key(&rotated.old);
+        self.key(&rotated.new);
+        self.caches.apply(Touched::Keys(&rotated.changed));
+        Ok(rotated)
+    }
+
+    async fn record_last_used(&self, uses: &[(String, DateTime<Utc>)]) -> Result<()> {
+        // Not cached: answers never show the last-used time from the cache.
+        self.inner.record_last_used(uses).await
+    }
+
+    async fn list_audit(
+        &self,
+        org_id: &str,
+        filter: &AuditFilter,
+        page: &PageRequest,
+    ) -> Result<Page<AuditEvent>> {
+        self.inner.list_audit(org_id, filter, page).await
+    }
+
+    async fn get_org(&self, id: &str) -> Result<Organization> {
+        self.inner.get_org(id).await
+    }
+
+    async fn list_user_orgs(&self, user_id: &str) -> Result<Vec<(Organization, Role)>> {
+        self.inner.list_user_orgs(user_id).await
+    }
+
+    async fn create_org(&self, new: NewOrganization, audit: NewAuditEvent) -> Result<KeyRecord> {
+        let record = self.inner.create_org(new, audit).await?;
+        self.caches.apply(Touched::Organization(&record.org_id));
+        self.key(&record);
+        Ok(record)
+    }
+
+    async fn list_orgs(&self) -> Result<Vec<Organization>> {
+        self.inner.list_orgs().await
+    }
+
+    async fn update_org(&self, org: &Organization, audit: NewAuditEvent) -> Result<Organization> {
+        let updated = self.inner.update_org(org, audit).await?;
+        self.caches.apply(Touched::Organization(&updated.id));
+        Ok(updated)
+    }
+
+    async fn delete_org(
+        &self,
+        id: &str,
+        at: DateTime<Utc>,
+        by: &str,
+        audit: NewAuditEvent,
+    ) -> Result<Vec<KeyHash>> {
+        let revoked = self.inner.delete_org(id, at, by, audit).await?;
+        self.caches.apply(Touched::Keys(&revoked));
+        self.caches.apply(Touched::Organization(id));
+        Ok(revoked)
+    }
+
+    async fn create_resource(
+        &self,
+        kind: ResourceKind,
+        org_id: &str,
+        r: &Resource,
+        audit: NewAuditEvent,
+    ) -> Result<()> {
+        self.inner.create_resource(kind, org_id, r, audit).await?;
+        self.caches.apply(Touched::Resource {
+            kind,
+            org_id,
+            id: &r.id,
+            exists: true,
+        });
+        Ok(())
+    }
+
+    async fn list_resources(&self, kind: ResourceKind, org_id: &str) -> Result<Vec<Resource>> {
+        self.inner.list_resources(kind, org_id).await
+    }
+
+    async fn get_resource(&self, kind: ResourceKind, org_id: &str, id: &str) -> Result<Resource> {
+        self.inner.get_resource(kind, org_id, id).await
+    }
+
+    async fn rename_resource(
+        &self,
+        kind: ResourceKind,
+        org_id: &str,
+        id: &str,
+        name: &str,
+        audit: NewAuditEvent,
+    ) -> Result<Resource> {
+        // Names are not cached: the index knows ids and organizations only.
+        self.inner
+            .rename_resource(kind, org_id, id, name, audit)
+            .await
+    }
+
+    async fn delete_resource(
+        &self,
+        kind: ResourceKind,
+        org_id: &str,
+        id: &str,
+        audit: NewAuditEvent,
+    ) -> Result<()> {
+        self.inner.delete_resource(kind, org_id, id, audit).await?;
+        self.caches.apply(Touched::Resource {
+            kind,
+            org_id,
+            id,
+            exists: false,
+        });
+        Ok(())
+    }
+
+    async fn create_channel(&self, channel: &Channel, audit: NewAuditEvent) -> Result<()> {
+        self.inner.create_channel(channel, audit).await?;
+        self.caches.apply(Touched::Channel(channel));
+        Ok(())
+    }
+
+    async fn list_channels(&self, org_id: &str, agent_id: Option<&str>) -> Result<Vec<Channel>> {
+        self.inner.list_channels(org_id, agent_id).await
+    }
+
+    async fn get_channel(&self, org_id: &str, id: &str) -> Result<Channel> {
+        self.inner.get_channel(org_id, id).await
+    }
+
+    async fn find_channel_by_hook(&self, hook_id: &str) -> Result<Option<Channel>> {
+        self.inner.find_channel_by_hook(hook_id).await
+    }
+
+    async fn update_channel(&self, channel: &Channel, audit: NewAuditEvent) -> Result<Channel> {
+        let updated = self.inner.update_channel(channel, audit).await?;
+        self.caches.apply(Touched::Channel(&updated));
+        Ok(updated)
+    }
+
+    async fn delete_channel(
+        &self,
+        org_id: &str,
+        id: &str,
+        at: DateTime<Utc>,
+        by: &str,
+        audit: NewAuditEvent,
+    ) -> Result<Vec<KeyHash>> {
+        let revoked = self.inner.delete_channel(org_id, id, at, by, audit).await?;
+        self.caches.apply(Touched::Keys(&revoked));
+        self.caches.apply(Touched::ChannelDeleted(id));
+        Ok(revoked)
+    }
+
+    async fn get_member(&self, org_id: &str, user_id: &str) -> Result<Option<Member>> {
+        self.inner.get_member(org_id, user_id).await
+    }
+
+    async fn list_members(&self, org_id: &str) -> Result<Vec<Member>> {
+        self.inner.list_members(org_id).await
+    }
+
+    async fn create_invitation(
+        &self,
+        invitation: &NewInvitation,
+        audit: NewAuditEvent,
+    ) -> Result<Invitation> {
+        // Invitations are not cached.
+        self.inner.create_invitation(invitation, audit).await
+    }
+
+    async fn list_invitations(&self, org_id: &str) -> Result<Vec<Invitation>> {
+        self.inner.list_invitations(org_id).await
+    }
+
+    async fn get_invitation(&self, org_id: &str, id: &str) -> Result<Invitation> {
+        self.inner.get_invitation(org_id, id).await
+    }
+
+    async fn find_invitation(&self, code_hash: &KeyHash) -> Result<Option<Invitation>> {
+        self.inner.find_invitation(code_hash).await
+    }
+
+    async fn revoke_invitation(
+        &self,
+        org_id: &str,
+        id: &str,
+        at: DateTime<Utc>,
+        audit: NewAuditEvent,
+    ) -> Result<Invitation> {
+        self.inner.revoke_invitation(org_id, id, at, audit).await
+    }
+
+    async fn accept_invitation(&self, acceptance: Acceptance) -> Result<(Member, KeyRecord)> {
+        let (member, record) = self.inner.accept_invitation(acceptance).await?;
+        self.caches.apply(Touched::Owner {
+            org_id: &record.org_id,
+            owner_type: "user",
+            owner_id: &member.user_id,
+        });
+        self.key(&record);
+        Ok((member, record))
+    }
+
+    async fn update_member(
+        &self,
+        org_id: &str,
+        member: &Member,
+        expected: Role,
+        audit: NewAuditEvent,
+    ) -> Result<Member> {
+        let updated = self
+            .inner
+            .update_member(org_id, member, expected, audit)
+            .await?;
+        self.caches.apply(Touched::Owner {
+            org_id,
+            owner_type: "user",
+            owner_id: &updated.user_id,
+        });
+        Ok(updated)
+    }
+
+    async fn remove_member(
+        &self,
+        org_id: &str,
+        user_id: &str,
+        expected: Role,
+        at: DateTime<Utc>,
+        by: &str,
+        audit: NewAuditEvent,
+    ) -> Result<Vec<KeyHash>> {
+        let revoked = self
+            .inner
+            .remove_member(org_id, user_id, expected, at, by, audit)
+            .await?;
+        self.caches.apply(Touched::Keys(&revoked));
+        self.caches.apply(Touched::Owner {
+            org_id,
+            owner_type: "user",
+            owner_id: user_id,
+        });
+        Ok(revoked)
+    }
+
+    async fn find_user_by_email(&self, email: &str) -> Result<Option<String>> {
+        self.inner.find_user_by_email(email).await
+    }
+
+    async fn list_owners(&self, org_id: &str) -> Result<Vec<Member>> {
+        self.inner.list_owners(org_id).await
+    }
+
+    async fn all_resources(&self) -> Result<Vec<ResourceRef>> {
+        self.inner.all_resources().await
+    }
+
+    async fn all_channels(&self) -> Result<Vec<Channel>> {
+        self.inner.all_channels().await
+    }
+
+    async fn create_service_account(
+        &self,
+        org_id: &str,
+        sa: &ServiceAccount,
+        key: NewKey,
+        audit: NewAuditEvent,
+    ) -> Result<KeyRecord> {
+        let record = self
+            .inner
+            .create_service_account(org_id, sa, key, audit)
+            .await?;
+        self.key(&record);
+        Ok(record)
+    }
+
+    async fn list_service_accounts(&self, org_id: &str) -> Result<Vec<ServiceAccount>> {
+        self.inner.list_service_accounts(org_id).await
+    }
+
+    async fn get_service_account(&self, org_id: &str, id: &str) -> Result<ServiceAccount> {
+        self.inner.get_service_account(org_id, id).await
+    }
+
+    async fn update_service_account(
+        &self,
+        org_id: &str,
+        sa: &ServiceAccount,
+        audit: NewAuditEvent,
+    ) -> Result<ServiceAccount> {
+        let updated = self.inner.update_service_account(org_id, sa, audit).await?;
+        // Its name is in its keys' records (`owner.name`) and answers.
+        self.caches.apply(Touched::Owner {
+            org_id,
+            owner_type: "service_account",
+            owner_id: &updated.id,
+        });
+        Ok(updated)
+    }
+
+    async fn delete_service_account(
+        &self,
+        org_id: &str,
+        id: &str,
+        at: DateTime<Utc>,
+        by: &str,
+        audit: NewAuditEvent,
+    ) -> Result<Vec<KeyHash>> {
+        let revoked = self
+            .inner
+            .delete_service_account(org_id, id, at, by, audit)
+            .await?;
+        self.caches.apply(Touched::Keys(&revoked));
+        self.caches.apply(Touched::Owner {
+            org_id,
+            owner_type: "service_account",
+            owner_id: id,
+        });
+        Ok(revoked)
+    }
+
+    async fn record_usage(&self, rows: &[UsageRow]) -> Result<()> {
+        self.inner.record_usage(rows).await
+    }
+
+    async fn usage_minutes(&self, key_id: &str, from: i64, to: i64) -> Result<Vec<UsageRow>> {
+        self.inner.usage_minutes(key_id, from, to).await
+    }
+
+    async fn lease_quota(
+        &self,
+        key_id: &str,
+        quota: &Quota,
+        period: i64,
+        want: i64,
+    ) -> Result<(i64, i64)> {
+        self.inner.lease_quota(key_id, quota, period, want).await
+    }
+
+    async fn return_quota(&self, key_id: &str, period: i64, amount: i64) -> Result<()> {
+        self.inner.return_quota(key_id, period, amount).await
+    }
+
+    async fn quota_remaining(&self, key_id: &str, quota: &Quota, period: i64) -> Result<i64> {
+        self.inner.quota_remaining(key_id, quota, period).await
+    }
+
+    async fn get_owner_limit(
+        &self,
+        org_id: &str,
+        owner_type: &str,
+        owner_id: &str,
+    ) -> Result<Option<RateLimit>> {
+        self.inner
+            .get_owner_limit(org_id, owner_type, owner_id)
+            .await
+    }
+
+    async fn list_owner_limits(&self, org_id: &str) -> Result<Vec<OwnerLimit>> {
+        self.inner.list_owner_limits(org_id).await
+    }
+
+    async fn set_owner_limit(
+        &self,
+        org_id: &str,
+        owner_type: &str,
+        owner_id: &str,
+        limit: Option<RateLimit>,
+        audit: NewAuditEvent,
+    ) -> Result<()> {
+        self.inner
+            .set_owner_limit(org_id, owner_type, owner_id, limit, audit)
+            .await?;
+        self.caches.apply(Touched::OwnerLimits(org_id));
+        Ok(())
+    }
+
+    async fn subscribe(&self) -> Result<Option<Box<dyn ChangeFeed>>> {
+        self.inner.subscribe().await
+    }
+
+    async fn publish(&self, event: FeedEvent) -> Result<()> {
+        self.inner.publish(event).await
+    }
+
+    async fn close(&self) {
+        self.inner.close().await
+    }
+}
