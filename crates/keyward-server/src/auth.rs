@@ -179,7 +179,11 @@ impl FromRequestParts<AppState> for Principal {
             }
         }
         // The caller's own rate limits apply to Keyward's API too.
-        if let Some(info) = state.limits.admit(state.store.as_ref(), &key, now).await? {
+        if let Some(info) = state
+            .limits
+            .admit(state.store.as_ref(), &key, &key.limiter, now)
+            .await?
+        {
             if let Some(h) = &hints {
                 h.0.lock().expect("hints lock").ratelimit = Some(info);
             }

@@ -2,7 +2,8 @@
 
 use crate::store::{Caches, CoherentStore};
 use crate::usage::{Limits, UsageCounters};
-use crate::verify::{cache::KeyCache, index::ResourceIndex, last_used::LastUsed};
+use crate::verify::{self, cache::KeyCache, index::ResourceIndex, last_used::LastUsed, Verdict};
+use chrono::{DateTime, Utc};
 use keyward_core::Clock;
 use keyward_store::Store;
 use std::sync::Arc;
@@ -89,5 +90,30 @@ impl AppState {
             limits: caches.limits,
             clock,
         }))
+    }
+}
+
+impl AppState {
+    /// Whether `raw` is a working key now ([`verify::check`]).
+    pub async fn check_key(&self, raw: &str) -> keyward_store::Result<Verdict> {
+        self.check_at(raw, None, self.clock.now()).await
+    }
+
+    /// [`verify::check`] with this node's cache, store and last-used times.
+    pub async fn check_at(
+        &self,
+        raw: &str,
+        org_id: Option<&str>,
+        now: DateTime<Utc>,
+    ) -> keyward_store::Result<Verdict> {
+        verify::check(
+            &self.keys,
+            self.store.as_ref(),
+            &self.last_used,
+            raw,
+            org_id,
+            now,
+        )
+        .await
     }
 }

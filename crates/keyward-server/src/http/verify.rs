@@ -229,7 +229,10 @@ pub async fn verify_key(
             let mut ratelimit = None;
             let mut quota = None;
             if code == VerifyCode::Valid {
-                ratelimit = state.limits.admit(state.store.as_ref(), k, now).await?;
+                ratelimit = state
+                    .limits
+                    .admit(state.store.as_ref(), k, &k.limiter, now)
+                    .await?;
                 if ratelimit.is_some_and(|r| !r.allowed) {
                     code = VerifyCode::RateLimited;
                     message = Some("rate limit exceeded; retry after `ratelimit.reset`".into());

@@ -12,7 +12,6 @@
 //! Both take time from the application's [`Clock`], so tests move time instead of
 //! sleeping.
 
-use crate::verify::CachedKey;
 use chrono::{DateTime, Utc};
 use dashmap::DashMap;
 use governor::clock::Clock as _;
@@ -57,6 +56,9 @@ type Gcra = governor::RateLimiter<NotKeyed, InMemoryState, GovClock, StateInform
 
 /// One GCRA limiter and when it last counted a request: a limiter idle for a whole
 /// period has its full allowance back, the same as a new one, so `sweep` may drop it.
+/// Where a key record keeps its limiter once found ([`Limits::admit`]).
+pub type LimiterSlot = std::sync::OnceLock<Arc<Limiter>>;
+
 pub struct Limiter {
     gcra: Gcra,
     last_ms: AtomicI64,
@@ -261,10 +263,13 @@ impl Limits {
 
     /// Counts one request against the owner's and the key's limits. Returns the most
     /// constraining of the two (the refusal, if any), or `None` when neither is limited.
+    /// `slot` is where the caller keeps the key's limiter for the life of this record
+    /// (the verify cache's `CachedKey::limiter`), so it is looked up once per record.
     pub async fn admit(
         &self,
         store: &dyn Store,
-        key: &CachedKey,
+        key: &KeyRecord,
+        slot: &LimiterSlot,
         now: DateTime<Utc>,
     ) -> keyward_store::Result<Option<RateInfo>> {
         let now_ms = now.timestamp_millis();
@@ -283,11 +288,9 @@ impl Limits {
             }
         }
         if let Some(cfg) = key.ratelimit {
-            // A key's limit is part of its record, and a changed record is a new
-            // `CachedKey`: the limiter found once stays right for the record's life.
-            let limiter = key
-                .limiter
-                .get_or_init(|| self.limiter(&self.by_key, &key.id, cfg));
+            // A key's limit is part of its record, and a changed record comes with a new
+            // slot: the limiter found once stays right for the record's life.
+            let limiter = slot.get_or_init(|| self.limiter(&self.by_key, &key.id, cfg));
             let info = self.count(cfg, limiter, now_ms);
             if !info.allowed || result.is_none_or(|r| info.remaining < r.remaining) {
                 result = Some(info);

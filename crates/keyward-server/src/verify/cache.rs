@@ -37,7 +37,7 @@ pub struct CachedKey {
     /// `http::verify` on first use.
     pub valid_answer_head: OnceLock<Box<[u8]>>,
     /// The key's own rate limiter, looked up once in `Limits`.
-    pub(crate) limiter: OnceLock<Arc<crate::usage::limits::Limiter>>,
+    pub(crate) limiter: crate::usage::limits::LimiterSlot,
 }
 
 impl CachedKey {
