@@ -1,5 +1,6 @@
 //! `/v1/keys`: create, list, show, rename, revoke and rotate keys.
 
+use super::key_policy::{self, bounded_expiry, check_limits, KeyPlan, LimitsFrom};
 use super::{actor_event, ListQuery, ListResponse};
 use crate::auth::Principal;
 use crate::authz::{Action, KeyTarget, Reach, Target};
@@ -20,7 +21,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 const MAX_GRACE: &str = "30d";
-const MAX_METADATA_BYTES: usize = 4096;
+pub(crate) const MAX_METADATA_BYTES: usize = 4096;
 
 /// A key as listings show it: never the key, never its hash.
 #[derive(Debug, Serialize, ToSchema)]
@@ -138,7 +139,7 @@ pub struct RestrictedInput {
 }
 
 impl PermissionsInput {
-    fn parse(&self) -> Result<PermissionSet> {
+    pub(crate) fn parse(&self) -> Result<PermissionSet> {
         match self {
             PermissionsInput::Preset(name) => PermissionSet::preset(name).ok_or_else(|| {
                 ApiError::validation(
@@ -260,41 +261,6 @@ pub(crate) async fn find(
     Ok((key, reach))
 }
 
-/// A key never outlives the key that makes it (whose holder receives its secret): with
-/// `explicit` expiry it must end no later than the creating key; without one it inherits
-/// the creating key's expiry. A leaked short-lived key cannot mint a lasting one.
-pub(crate) fn bounded_expiry(
-    principal: &Principal,
-    requested: Option<DateTime<Utc>>,
-    explicit: bool,
-) -> Result<Option<DateTime<Utc>>> {
-    let Some(limit) = principal.key.expires_at else {
-        return Ok(requested);
-    };
-    match requested {
-        Some(at) if at <= limit => Ok(Some(at)),
-        _ if !explicit => Ok(Some(limit)),
-        _ => Err(ApiError::validation(
-            "expires",
-            format!(
-                "must be no later than {}, when the key making it expires: a key never outlives the key that made it",
-                limit.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
-            ),
-        )),
-    }
-}
-
-pub(crate) fn check_limits(ratelimit: Option<&RateLimit>, quota: Option<&Quota>) -> Result<()> {
-    if let Some(r) = ratelimit {
-        r.validate()
-            .map_err(|e| ApiError::validation("ratelimit", e))?;
-    }
-    if let Some(q) = quota {
-        q.validate().map_err(|e| ApiError::validation("quota", e))?;
-    }
-    Ok(())
-}
-
 /// Checks that every workspace or agent a scope names exists in the organization.
 pub(crate) async fn check_scope_exists(
     state: &AppState,
@@ -344,167 +310,43 @@ pub async fn create_key(
 ) -> Result<(StatusCode, Json<CreatedKey>)> {
     principal.require("keys:write")?;
     let org_id = principal.org_id().to_owned();
-    let caller_user = match &principal.key.owner {
-        Some(o @ Owner::User { .. }) if principal.key.kind == KeyKind::Personal => Some(o.clone()),
-        _ => None,
+    // What the policy needs, read once: the organization's settings and the channel
+    // the request names (a lookup that fails is a channel that is not there).
+    let settings = principal.organization(&state).await?.settings;
+    let channel = match &req.channel {
+        Some(id) => state.store.get_channel(&org_id, id).await.ok(),
+        None => None,
     };
-    let kind = req.kind.unwrap_or(if caller_user.is_some() {
-        KeyKind::Personal
-    } else {
-        KeyKind::Api
-    });
-    if req.owner.is_some() && kind != KeyKind::Api {
-        return Err(ApiError::validation(
-            "owner",
-            "only api keys take an owner; other keys belong to their creator",
-        ));
-    }
-    if req.workspace.is_some() && !matches!(kind, KeyKind::Worker | KeyKind::LegacyWorkspace) {
-        return Err(ApiError::validation(
-            "workspace",
-            "only worker and legacy_workspace keys are bound to a workspace; use scope",
-        ));
-    }
-    if req.channel.is_some() && kind != KeyKind::Channel {
-        return Err(ApiError::validation(
-            "channel",
-            "only channel tokens belong to a channel",
-        ));
-    }
-    let mut scope = req.scope.clone().unwrap_or_default();
-    let mut workspace_id = None;
-    let mut channel_id = None;
-    let owner =
-        match kind {
-            KeyKind::Personal => caller_user
-                .clone()
-                .ok_or_else(|| {
-                    ApiError::validation(
-                        "kind",
-                        "only a person's own token can create personal tokens",
-                    )
-                })?
-                .into(),
-            KeyKind::Api => req.owner.map(|id| Owner::External { id: id.into() }),
-            KeyKind::Worker | KeyKind::LegacyWorkspace => {
-                let ws = req.workspace.clone().ok_or_else(|| {
-                    ApiError::validation("workspace", "is required for this kind")
-                })?;
-                if req.scope.is_some() {
-                    return Err(ApiError::validation(
-                        "scope",
-                        "worker and legacy keys are scoped to their workspace; omit scope",
-                    ));
-                }
-                scope = Scope::Workspaces {
-                    workspaces: vec![ws.clone()],
-                };
-                workspace_id = Some(ws);
-                if kind == KeyKind::Worker {
-                    Some(caller_user.clone().ok_or_else(|| {
-                        ApiError::validation(
-                            "kind",
-                            "worker keys belong to a person; use a personal token",
-                        )
-                    })?)
-                } else {
-                    if !principal
-                        .organization(&state)
-                        .await?
-                        .settings
-                        .allow_legacy_tokens
-                    {
-                        return Err(ApiError::LegacyTokensDisabled);
-                    }
-                    None
-                }
-            }
-            KeyKind::Channel => {
-                let id = req.channel.clone().ok_or_else(|| {
-                    ApiError::validation("channel", "is required for channel tokens")
-                })?;
-                let channel = state
-                    .store
-                    .get_channel(&org_id, &id)
-                    .await
-                    .map_err(|_| ApiError::ChannelNotFound)?;
-                if req.scope.is_some() {
-                    return Err(ApiError::validation(
-                        "scope",
-                        "channel tokens are scoped to their channel's agent; omit scope",
-                    ));
-                }
-                scope = Scope::Agent {
-                    agent: channel.agent_id.clone(),
-                };
-                channel_id = Some(channel.id);
-                None
-            }
-            KeyKind::ServiceAccount => {
-                return Err(ApiError::validation(
-                    "kind",
-                    "create service-account keys with POST /v1/service-accounts/{id}/keys",
-                ))
-            }
-        };
-    check_scope_exists(&state, &org_id, &scope).await?;
-    // Customer keys belong to no person of the organization.
-    let target_owner = if kind == KeyKind::Api {
-        None
-    } else {
-        owner.as_ref()
-    };
+    let now = state.clock.now();
+    let plan = key_policy::plan(&req, &principal.key, &settings, channel.as_ref(), now)?;
+    check_scope_exists(&state, &org_id, &plan.scope).await?;
     principal
         .authorize(
             &state,
             "keys:write",
             Action::Create,
             Target::Key(KeyTarget {
-                kind,
-                owner: target_owner,
-                scope: &scope,
+                kind: plan.kind,
+                owner: plan.target_owner(),
+                scope: &plan.scope,
             }),
         )
         .await?;
-    let environment = match (kind, req.environment) {
-        (KeyKind::Api, env) => env.unwrap_or_default(),
-        (_, None | Some(Environment::Live)) => Environment::Live,
-        (_, Some(Environment::Test)) => {
-            return Err(ApiError::validation(
-                "environment",
-                "only api keys have a test environment",
-            ))
-        }
-    };
-    let permissions = match &req.permissions {
-        Some(p) => p.parse()?,
-        None => principal.key.permissions.clone(),
-    };
-    if !principal.key.permissions.covers(&permissions) {
-        return Err(ApiError::CannotGrant(
-            principal.key.permissions.missing_from(&permissions),
-        ));
-    }
-    let org_settings = principal.organization(&state).await?.settings;
-    let ratelimit = req.ratelimit.or(org_settings.default_ratelimit);
-    let quota = req.quota.or(org_settings.default_quota);
-    check_limits(ratelimit.as_ref(), quota.as_ref())?;
-    let metadata = req.metadata.map(serde_json::Value::Object);
-    if metadata
-        .as_ref()
-        .is_some_and(|m| m.to_string().len() > MAX_METADATA_BYTES)
-    {
-        return Err(ApiError::validation(
-            "metadata",
-            format!("must be at most {MAX_METADATA_BYTES} bytes of JSON"),
-        ));
-    }
-    let now = state.clock.now();
-    let expires_at = Expiry::parse(req.expires.as_deref().unwrap_or("never"))
-        .and_then(|e| e.resolve(now))
-        .map_err(expiry_field("expires"))?;
-    let expires_at = bounded_expiry(&principal, expires_at, req.expires.is_some())?;
-
+    let KeyPlan {
+        kind,
+        environment,
+        owner,
+        scope,
+        workspace_id,
+        channel_id,
+        permissions,
+        ratelimit,
+        quota,
+        limits_from,
+        metadata,
+        expires_at,
+        enabled,
+    } = plan;
     let plain = PlainKey::generate(kind, environment);
     let actor = principal.actor();
     let new = NewKey {
@@ -517,15 +359,14 @@ pub async fn create_key(
         channel_id,
         ratelimit,
         quota,
-        enabled: req.enabled.unwrap_or(true),
-        disabled_by: (req.enabled == Some(false)).then(|| principal.actor_id()),
-        limits_by: match (
-            req.ratelimit.is_some() || req.quota.is_some(),
-            ratelimit.is_some() || quota.is_some(),
-        ) {
-            (true, _) => Some(principal.actor_id()),
-            (false, true) => Some(keyward_store::ORGANIZATION_DEFAULTS.to_owned()),
-            (false, false) => None,
+        enabled,
+        disabled_by: (!enabled).then(|| principal.actor_id()),
+        limits_by: match limits_from {
+            LimitsFrom::Request => Some(principal.actor_id()),
+            LimitsFrom::OrganizationDefaults => {
+                Some(keyward_store::ORGANIZATION_DEFAULTS.to_owned())
+            }
+            LimitsFrom::Nothing => None,
         },
         ..NewKey::for_plain(
             &plain,
@@ -836,7 +677,7 @@ pub async fn rotate_key(
         // can keep it alive (the old secret ends with the grace period).
         expires_at
     } else if req.expires.is_some() {
-        bounded_expiry(&principal, expires_at, true)?
+        bounded_expiry(principal.key.expires_at, expires_at, true)?
     } else {
         // Another key rotates it: the replacement keeps the old key's lifetime, which
         // must not outlive the rotating key; say so rather than shorten it silently.

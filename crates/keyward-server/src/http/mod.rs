@@ -4,6 +4,7 @@
 pub mod audit;
 pub mod channels;
 pub mod invitations;
+pub mod key_policy;
 pub mod keys;
 pub mod me;
 pub mod members;

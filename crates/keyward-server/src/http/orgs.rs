@@ -242,11 +242,11 @@ pub async fn update_org(
             .allow_legacy_tokens
             .unwrap_or(org.settings.allow_legacy_tokens);
         if let Some(r) = s.default_ratelimit {
-            super::keys::check_limits(r.as_ref(), None)?;
+            super::key_policy::check_limits(r.as_ref(), None)?;
             org.settings.default_ratelimit = r;
         }
         if let Some(q) = s.default_quota {
-            super::keys::check_limits(None, q.as_ref())?;
+            super::key_policy::check_limits(None, q.as_ref())?;
             org.settings.default_quota = q;
         }
     }

@@ -97,7 +97,8 @@ fn new_sa_key(
     let expires_at = Expiry::parse(expires.unwrap_or("never"))
         .and_then(|e| e.resolve(now))
         .map_err(|e| ApiError::validation("expires", e))?;
-    let expires_at = super::keys::bounded_expiry(principal, expires_at, expires.is_some())?;
+    let expires_at =
+        super::key_policy::bounded_expiry(principal.key.expires_at, expires_at, expires.is_some())?;
     let plain = PlainKey::generate(KeyKind::ServiceAccount, Environment::Live);
     let key = NewKey {
         owner: Some(Owner::ServiceAccount {
