@@ -91,6 +91,7 @@ conformance!(
     invitations_are_redeemed_once_by_the_right_person,
     the_audit_log_can_show_only_events_about_a_persons_keys,
     changes_to_something_that_changed_meanwhile_are_refused,
+    renaming_a_service_account_renames_its_keys_owner,
 );
 
 fn t0() -> DateTime<Utc> {
@@ -2106,4 +2107,49 @@ async fn changes_to_something_that_changed_meanwhile_are_refused(store: Arc<dyn 
     );
     let still = store.find_key_by_hash(&key.hash).await.unwrap().unwrap();
     assert!(still.revoked_at.is_none() && still.rotated_to.is_none());
+}
+
+/// A key's owner name is stored with the key (verify answers it without a join): renaming
+/// the service account renames it on every one of its keys, in the same change.
+async fn renaming_a_service_account_renames_its_keys_owner(store: Arc<dyn Store>) {
+    let org = setup(store.as_ref()).await;
+    let sa = service_account(store.as_ref(), &org.id).await;
+    let other = service_account(store.as_ref(), &org.id).await;
+    let filter = |id: &str| KeyFilter {
+        service_account: Some(id.to_owned()),
+        ..KeyFilter::default()
+    };
+    let keys = working_keys(store.as_ref(), &org.id, filter(&sa.id)).await;
+    assert_eq!(keys.len(), 1);
+    let renamed = ServiceAccount {
+        name: "deploy bot".into(),
+        ..sa.clone()
+    };
+    let updated = store
+        .update_service_account(&org.id, &renamed, event(&org.id, "service_account.update"))
+        .await
+        .unwrap();
+    assert_eq!(updated.name, "deploy bot");
+    let found = store.find_key_by_hash(&keys[0].hash).await.unwrap().unwrap();
+    assert_eq!(
+        found.owner,
+        Some(Owner::ServiceAccount {
+            id: sa.id.clone(),
+            name: "deploy bot".into(),
+        })
+    );
+    assert_eq!(
+        store.get_key(&org.id, &keys[0].id).await.unwrap().owner,
+        found.owner
+    );
+    // The other account's keys keep their owner's name.
+    for k in working_keys(store.as_ref(), &org.id, filter(&other.id)).await {
+        assert_eq!(
+            k.owner,
+            Some(Owner::ServiceAccount {
+                id: other.id.clone(),
+                name: other.name.clone(),
+            })
+        );
+    }
 }

@@ -1778,6 +1778,16 @@ impl Store for PgStore {
         if done == 0 {
             return Err(StoreError::NotFound);
         }
+        // Keys carry their owner's name (verify answers it without a join).
+        sqlx::query(
+            "UPDATE api_keys SET owner_name = $1 WHERE org_id = $2 \
+             AND owner_type = 'service_account' AND owner_id = $3",
+        )
+        .bind(&sa.name)
+        .bind(org_id)
+        .bind(&sa.id)
+        .execute(&mut *tx)
+        .await?;
         insert_audit(&mut tx, &audit).await?;
         // The account's name is the owner name of its cached keys.
         notify(&mut tx, FLUSH_ALL).await?;

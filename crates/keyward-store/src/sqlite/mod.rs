@@ -1664,6 +1664,16 @@ impl Store for SqliteStore {
         if done == 0 {
             return Err(StoreError::NotFound);
         }
+        // Keys carry their owner's name (verify answers it without a join).
+        sqlx::query(
+            "UPDATE api_keys SET owner_name = ? WHERE org_id = ? \
+             AND owner_type = 'service_account' AND owner_id = ?",
+        )
+        .bind(&sa.name)
+        .bind(org_id)
+        .bind(&sa.id)
+        .execute(&mut *tx)
+        .await?;
         insert_audit(&mut tx, &audit).await?;
         tx.commit().await?;
         self.get_service_account(org_id, &sa.id).await
