@@ -780,10 +780,11 @@ pub async fn revoke_key(
         &id,
         serde_json::json!({}),
     );
-    let (record, _) = state
+    let record = state
         .store
         .revoke_key(principal.org_id(), &id, now, &actor.name, audit)
-        .await?;
+        .await?
+        .key;
     state.keys.invalidate(&record.hash);
     tracing::info!(key_id = %record.id, "key revoked");
     Ok(Json(KeyView::new(&state, &record)))
