@@ -19,7 +19,7 @@ use crate::usage::Limits;
 use crate::verify::{cache::KeyCache, index::ResourceIndex};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use keyward_core::{KeyHash, Quota, RateLimit, Role};
+use keyward_core::{KeyHash, Owner, Quota, RateLimit, Role};
 use keyward_store::*;
 use std::sync::Arc;
 
@@ -202,10 +202,10 @@ impl Store for CoherentStore {
         at: DateTime<Utc>,
         by: &str,
         audit: NewAuditEvent,
-    ) -> Result<(KeyRecord, bool)> {
-        let (record, changed) = self.inner.revoke_key(org_id, id, at, by, audit).await?;
-        self.key(&record);
-        Ok((record, changed))
+    ) -> Result<Revoked> {
+        let revoked = self.inner.revoke_key(org_id, id, at, by, audit).await?;
+        self.key(&revoked.key);
+        Ok(revoked)
     }
 
     async fn rotate_key(&self, rotation: Rotation) -> Result<Rotated> {
@@ -216,7 +216,7 @@ impl Store for CoherentStore {
         Ok(rotated)
     }
 
-    async fn record_last_used(&self, uses: &[(String, DateTime<Utc>)]) -> Result<()> {
+    async fn record_last_used(&self, uses: &[LastUse]) -> Result<()> {
         // Not cached: answers never show the last-used time from the cache.
         self.inner.record_last_used(uses).await
     }
@@ -234,7 +234,7 @@ impl Store for CoherentStore {
         self.inner.get_org(id).await
     }
 
-    async fn list_user_orgs(&self, user_id: &str) -> Result<Vec<(Organization, Role)>> {
+    async fn list_user_orgs(&self, user_id: &str) -> Result<Vec<Membership>> {
         self.inner.list_user_orgs(user_id).await
     }
 
@@ -401,15 +401,15 @@ impl Store for CoherentStore {
         self.inner.revoke_invitation(org_id, id, at, audit).await
     }
 
-    async fn accept_invitation(&self, acceptance: Acceptance) -> Result<(Member, KeyRecord)> {
-        let (member, record) = self.inner.accept_invitation(acceptance).await?;
+    async fn accept_invitation(&self, acceptance: Acceptance) -> Result<Accepted> {
+        let accepted = self.inner.accept_invitation(acceptance).await?;
         self.caches.apply(Touched::Owner {
-            org_id: &record.org_id,
+            org_id: &accepted.key.org_id,
             owner_type: "user",
-            owner_id: &member.user_id,
+            owner_id: &accepted.member.user_id,
         });
-        self.key(&record);
-        Ok((member, record))
+        self.key(&accepted.key);
+        Ok(accepted)
     }
 
     async fn update_member(
@@ -543,7 +543,7 @@ impl Store for CoherentStore {
         quota: &Quota,
         period: i64,
         want: i64,
-    ) -> Result<(i64, i64)> {
+    ) -> Result<QuotaLease> {
         self.inner.lease_quota(key_id, quota, period, want).await
     }
 
@@ -555,15 +555,8 @@ impl Store for CoherentStore {
         self.inner.quota_remaining(key_id, quota, period).await
     }
 
-    async fn get_owner_limit(
-        &self,
-        org_id: &str,
-        owner_type: &str,
-        owner_id: &str,
-    ) -> Result<Option<RateLimit>> {
-        self.inner
-            .get_owner_limit(org_id, owner_type, owner_id)
-            .await
+    async fn get_owner_limit(&self, org_id: &str, owner: &Owner) -> Result<Option<RateLimit>> {
+        self.inner.get_owner_limit(org_id, owner).await
     }
 
     async fn list_owner_limits(&self, org_id: &str) -> Result<Vec<OwnerLimit>> {
@@ -573,13 +566,12 @@ impl Store for CoherentStore {
     async fn set_owner_limit(
         &self,
         org_id: &str,
-        owner_type: &str,
-        owner_id: &str,
+        owner: &Owner,
         limit: Option<RateLimit>,
         audit: NewAuditEvent,
     ) -> Result<()> {
         self.inner
-            .set_owner_limit(org_id, owner_type, owner_id, limit, audit)
+            .set_owner_limit(org_id, owner, limit, audit)
             .await?;
         self.caches.apply(Touched::OwnerLimits(org_id));
         Ok(())

@@ -10,13 +10,14 @@ pub mod postgres;
 mod rows;
 mod sql;
 pub mod sqlite;
+#[cfg(feature = "testing")]
 pub mod testing;
 
 pub use model::*;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use keyward_core::{KeyHash, Quota, RateLimit, Role};
+use keyward_core::{KeyHash, Owner, Quota, RateLimit, Role};
 use std::sync::Arc;
 
 #[derive(Debug, thiserror::Error)]
@@ -180,7 +181,7 @@ pub trait Store: Send + Sync + 'static {
         at: DateTime<Utc>,
         by: &str,
         audit: NewAuditEvent,
-    ) -> Result<(KeyRecord, bool)>;
+    ) -> Result<Revoked>;
 
     /// Creates `replacement` for `old_id` and ends the old key at `old_ends_at`
     /// (revoked when `revoke_old`, otherwise its expiry is brought forward). A key in
@@ -190,7 +191,7 @@ pub trait Store: Send + Sync + 'static {
     async fn rotate_key(&self, rotation: Rotation) -> Result<Rotated>;
 
     /// Write-behind of `last_used_at`; never moves a time backwards.
-    async fn record_last_used(&self, uses: &[(String, DateTime<Utc>)]) -> Result<()>;
+    async fn record_last_used(&self, uses: &[LastUse]) -> Result<()>;
 
     async fn list_audit(
         &self,
@@ -202,7 +203,7 @@ pub trait Store: Send + Sync + 'static {
     // Organizations and their settings.
     async fn get_org(&self, id: &str) -> Result<Organization>;
     /// The organizations a user belongs to, with their role in each.
-    async fn list_user_orgs(&self, user_id: &str) -> Result<Vec<(Organization, Role)>>;
+    async fn list_user_orgs(&self, user_id: &str) -> Result<Vec<Membership>>;
     /// A new organization whose owner is an existing user, with the owner's first token.
     /// Refused with [`StoreError::LimitReached`] past `max_per_person`.
     async fn create_org(&self, new: NewOrganization, audit: NewAuditEvent) -> Result<KeyRecord>;
@@ -289,7 +290,7 @@ pub trait Store: Send + Sync + 'static {
     /// the key that issued it still works, and that the invitee is who the caller says
     /// (a `New` invitee must not exist yet, an `Existing` one must own the email); adds
     /// the membership and the first token and marks the invitation accepted.
-    async fn accept_invitation(&self, acceptance: Acceptance) -> Result<(Member, KeyRecord)>;
+    async fn accept_invitation(&self, acceptance: Acceptance) -> Result<Accepted>;
     /// Changes a member's role and agents, if their role is still `expected` (what the
     /// caller was authorized against); else [`Conflict::ChangedMeanwhile`].
     async fn update_member(
@@ -351,31 +352,26 @@ pub trait Store: Send + Sync + 'static {
     /// A key's per-minute rows with `from <= minute < to`, oldest first.
     async fn usage_minutes(&self, key_id: &str, from: i64, to: i64) -> Result<Vec<UsageRow>>;
     /// Takes up to `want` credits of `quota` for `period` (starting a fresh balance when
-    /// the period changed); returns (granted, left in the database). Never below zero.
+    /// the period changed); returns what was granted and what is left in the database.
     async fn lease_quota(
         &self,
         key_id: &str,
         quota: &Quota,
         period: i64,
         want: i64,
-    ) -> Result<(i64, i64)>;
+    ) -> Result<QuotaLease>;
     /// Gives back unspent leased credits, if the period is still current.
     async fn return_quota(&self, key_id: &str, period: i64, amount: i64) -> Result<()>;
     /// Credits left in the database for `period` (not counting nodes' leases).
     async fn quota_remaining(&self, key_id: &str, quota: &Quota, period: i64) -> Result<i64>;
-    async fn get_owner_limit(
-        &self,
-        org_id: &str,
-        owner_type: &str,
-        owner_id: &str,
-    ) -> Result<Option<RateLimit>>;
+    /// The rate limit shared by the keys of `owner` (by its type and id).
+    async fn get_owner_limit(&self, org_id: &str, owner: &Owner) -> Result<Option<RateLimit>>;
     async fn list_owner_limits(&self, org_id: &str) -> Result<Vec<OwnerLimit>>;
     /// Sets (`Some`) or removes (`None`) an owner's shared rate limit.
     async fn set_owner_limit(
         &self,
         org_id: &str,
-        owner_type: &str,
-        owner_id: &str,
+        owner: &Owner,
         limit: Option<RateLimit>,
         audit: NewAuditEvent,
     ) -> Result<()>;
@@ -550,14 +546,29 @@ mod rotation {
     }
 }
 
-/// The acting key's row from [`sql::KEY_WORKS`]: (person's role, grants, scope, expiry,
-/// the key that replaced it if it was rotated).
-type KeyNow = (Option<String>, String, String, Option<i64>, Option<String>);
+/// The acting key's row from [`sql::KEY_WORKS`].
+#[derive(Debug, sqlx::FromRow)]
+struct KeyNow {
+    /// The role of the key's person (`None` for keys that are nobody's token).
+    role: Option<String>,
+    permissions: String,
+    scope: String,
+    expires_at: Option<i64>,
+    /// The key that replaced it, if it was rotated.
+    rotated_to: Option<String>,
+}
 
 /// Whether the acting key's row allows the change: the key works, and what the request
 /// was authorized with (role, grants, scope) still holds.
 fn actor_allowed(actor: &Actor, found: Option<KeyNow>) -> Result<()> {
-    let Some((role, permissions, scope, _, rotated_to)) = found else {
+    let Some(KeyNow {
+        role,
+        permissions,
+        scope,
+        rotated_to,
+        ..
+    }) = found
+    else {
         return Err(StoreError::ActorInactive);
     };
     let Some(authority) = &actor.authority else {
@@ -586,7 +597,9 @@ fn actor_allowed(actor: &Actor, found: Option<KeyNow>) -> Result<()> {
 /// cannot outlive its inviter's demotion or narrowing.
 fn inviter_may(inviter: &KeyNow, inv: &Invitation) -> Result<bool> {
     use keyward_core::Role;
-    let (role, permissions, _, _, _) = inviter;
+    let KeyNow {
+        role, permissions, ..
+    } = inviter;
     let holds: keyward_core::PermissionSet =
         serde_json::from_str(permissions).map_err(|_| rows::corrupt("permissions", permissions))?;
     let ranks = match role.as_deref().map(Role::parse) {

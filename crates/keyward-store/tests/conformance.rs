@@ -91,6 +91,7 @@ conformance!(
     invitations_are_redeemed_once_by_the_right_person,
     the_audit_log_can_show_only_events_about_a_persons_keys,
     changes_to_something_that_changed_meanwhile_are_refused,
+    renaming_a_service_account_renames_its_keys_owner,
 );
 
 fn t0() -> DateTime<Utc> {
@@ -194,6 +195,7 @@ async fn join(store: &dyn Store, org: &str, email: &str) -> (Member, KeyRecord) 
             audit: event(org, "member.add"),
         })
         .await
+        .map(|a| (a.member, a.key))
         .unwrap()
 }
 
@@ -552,17 +554,17 @@ async fn revoke_is_once_and_rotate_ends_the_old_key(store: Arc<dyn Store>) {
         .create_key(k.clone(), event(&org.id, "key.create"))
         .await
         .unwrap();
-    let (r, done) = store
+    let revoked = store
         .revoke_key(&org.id, &k.id, t0(), "me", event(&org.id, "key.revoke"))
         .await
         .unwrap();
-    assert!(done);
-    assert_eq!(r.revoked_at, Some(t0()));
-    let (_, again) = store
+    assert!(revoked.changed);
+    assert_eq!(revoked.key.revoked_at, Some(t0()));
+    let again = store
         .revoke_key(&org.id, &k.id, t0(), "me", event(&org.id, "key.revoke"))
         .await
         .unwrap();
-    assert!(!again);
+    assert!(!again.changed);
 
     let old = new_key(
         &org.id,
@@ -682,11 +684,17 @@ async fn last_used_never_moves_backwards(store: Arc<dyn Store>) {
         .unwrap();
     let later = t0() + Duration::minutes(5);
     store
-        .record_last_used(&[(k.id.clone(), later)])
+        .record_last_used(&[LastUse {
+            key_id: k.id.clone(),
+            at: later,
+        }])
         .await
         .unwrap();
     store
-        .record_last_used(&[(k.id.clone(), t0())])
+        .record_last_used(&[LastUse {
+            key_id: k.id.clone(),
+            at: t0(),
+        }])
         .await
         .unwrap();
     assert_eq!(
@@ -704,16 +712,22 @@ async fn write_behind_flushes_of_thousands_of_keys(store: Arc<dyn Store>) {
         .collect();
     store.create_keys_bulk(&keys).await.unwrap();
     let at = |i: usize| t0() + Duration::seconds(i as i64);
-    let uses: Vec<(String, DateTime<Utc>)> = keys
+    let uses: Vec<LastUse> = keys
         .iter()
         .enumerate()
-        .map(|(i, k)| (k.id.clone(), at(i)))
+        .map(|(i, k)| LastUse {
+            key_id: k.id.clone(),
+            at: at(i),
+        })
         .collect();
     store.record_last_used(&uses).await.unwrap();
     // An older flush (a slow node) must not move any of them back.
-    let older: Vec<(String, DateTime<Utc>)> = keys
+    let older: Vec<LastUse> = keys
         .iter()
-        .map(|k| (k.id.clone(), t0() - Duration::days(1)))
+        .map(|k| LastUse {
+            key_id: k.id.clone(),
+            at: t0() - Duration::days(1),
+        })
         .collect();
     store.record_last_used(&older).await.unwrap();
     for i in [0, 999, 1000, 1001, 2499] {
@@ -1001,7 +1015,11 @@ async fn usage_adds_up_and_quota_leases_never_overdraw(store: Arc<dyn Store>) {
     for _ in 0..40 {
         let store = store.clone();
         tasks.push(tokio::spawn(async move {
-            store.lease_quota("key_q", &quota, 1, 7).await.unwrap().0
+            store
+                .lease_quota("key_q", &quota, 1, 7)
+                .await
+                .unwrap()
+                .granted
         }));
     }
     let mut granted = 0;
@@ -1014,8 +1032,11 @@ async fn usage_adds_up_and_quota_leases_never_overdraw(store: Arc<dyn Store>) {
     assert_eq!(store.quota_remaining("key_q", &quota, 1).await.unwrap(), 4);
     // A new period starts from the full quota.
     assert_eq!(
-        store.lease_quota("key_q", &quota, 2, 10).await.unwrap().0,
-        10
+        store.lease_quota("key_q", &quota, 2, 10).await.unwrap(),
+        QuotaLease {
+            granted: 10,
+            remaining: 90
+        }
     );
 }
 
@@ -1745,7 +1766,7 @@ async fn invitations_are_redeemed_once_by_the_right_person(store: Arc<dyn Store>
     let mut ok = 0;
     for t in tasks {
         match t.await.unwrap() {
-            Ok((member, key)) => {
+            Ok(Accepted { member, key }) => {
                 ok += 1;
                 assert_eq!(member.email, "new@example.com");
                 assert!(
@@ -1825,7 +1846,7 @@ async fn invitations_are_redeemed_once_by_the_right_person(store: Arc<dyn Store>
             Err(StoreError::Conflict(Conflict::IdentityRequired))
         ));
     }
-    let (member, _) = store
+    let Accepted { member, .. } = store
         .accept_invitation(accept(Invitee::Existing {
             user_id: joiner.user_id.clone(),
         }))
@@ -2106,4 +2127,53 @@ async fn changes_to_something_that_changed_meanwhile_are_refused(store: Arc<dyn 
     );
     let still = store.find_key_by_hash(&key.hash).await.unwrap().unwrap();
     assert!(still.revoked_at.is_none() && still.rotated_to.is_none());
+}
+
+/// A key's owner name is stored with the key (verify answers it without a join): renaming
+/// the service account renames it on every one of its keys, in the same change.
+async fn renaming_a_service_account_renames_its_keys_owner(store: Arc<dyn Store>) {
+    let org = setup(store.as_ref()).await;
+    let sa = service_account(store.as_ref(), &org.id).await;
+    let other = service_account(store.as_ref(), &org.id).await;
+    let filter = |id: &str| KeyFilter {
+        service_account: Some(id.to_owned()),
+        ..KeyFilter::default()
+    };
+    let keys = working_keys(store.as_ref(), &org.id, filter(&sa.id)).await;
+    assert_eq!(keys.len(), 1);
+    let renamed = ServiceAccount {
+        name: "deploy bot".into(),
+        ..sa.clone()
+    };
+    let updated = store
+        .update_service_account(&org.id, &renamed, event(&org.id, "service_account.update"))
+        .await
+        .unwrap();
+    assert_eq!(updated.name, "deploy bot");
+    let found = store
+        .find_key_by_hash(&keys[0].hash)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        found.owner,
+        Some(Owner::ServiceAccount {
+            id: sa.id.clone(),
+            name: "deploy bot".into(),
+        })
+    );
+    assert_eq!(
+        store.get_key(&org.id, &keys[0].id).await.unwrap().owner,
+        found.owner
+    );
+    // The other account's keys keep their owner's name.
+    for k in working_keys(store.as_ref(), &org.id, filter(&other.id)).await {
+        assert_eq!(
+            k.owner,
+            Some(Owner::ServiceAccount {
+                id: other.id.clone(),
+                name: other.name.clone(),
+            })
+        );
+    }
 }

@@ -457,7 +457,14 @@ async fn clear(store: &dyn Store, clock: &dyn Clock, args: ClearArgs) -> anyhow:
             details: json!({ "break_glass": true, "ratelimit": limit.ratelimit }),
         };
         store
-            .set_owner_limit(&org.id, &limit.owner_type, &limit.owner_id, None, audit)
+            .set_owner_limit(
+                &org.id,
+                &limit
+                    .owner()
+                    .context("an owner limit of an unknown owner type")?,
+                None,
+                audit,
+            )
             .await
             .with_context(|| {
                 format!(

@@ -26,8 +26,8 @@ use keyward_core::invite::InviteCode;
 use keyward_core::key::Environment;
 use keyward_core::{ids, Email, KeyKind, Owner, PlainKey, Role};
 use keyward_store::{
-    Acceptance, Actor, Invitation, InvitationStatus, Invitee, Member, NewAuditEvent, NewInvitation,
-    NewKey,
+    Acceptance, Accepted, Actor, Invitation, InvitationStatus, Invitee, Member, NewAuditEvent,
+    NewInvitation, NewKey,
 };
 use serde::{Deserialize, Serialize};
 use std::net::SocketAddr;
@@ -372,7 +372,10 @@ pub async fn accept_invitation(
             "invitation": invitation.id, "key": key.id,
         }),
     };
-    let (member, record) = state
+    let Accepted {
+        member,
+        key: record,
+    } = state
         .store
         .accept_invitation(Acceptance {
             code_hash: code.hash(),

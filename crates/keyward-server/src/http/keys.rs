@@ -619,10 +619,11 @@ pub async fn revoke_key(
         &id,
         serde_json::json!({}),
     );
-    let (record, _) = state
+    let record = state
         .store
         .revoke_key(principal.org_id(), &id, now, &actor.name, audit)
-        .await?;
+        .await?
+        .key;
     tracing::info!(key_id = %record.id, "key revoked");
     Ok(Json(KeyView::new(&state, &record)))
 }

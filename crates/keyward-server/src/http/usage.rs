@@ -228,12 +228,7 @@ pub async fn key_usage(
     }
     let now_minute = minute_of(now);
     let owner_limit = match &key.owner {
-        Some(o) => {
-            state
-                .store
-                .get_owner_limit(&key.org_id, o.type_str(), o.id())
-                .await?
-        }
+        Some(o) => state.store.get_owner_limit(&key.org_id, o).await?,
         None => None,
     };
     let quota = match key.quota {
@@ -333,6 +328,13 @@ async fn authorize_owner(
         .map(drop)
 }
 
+/// The owner a path's `{owner_type}/{owner_id}` names (checked by [`authorize_owner`]).
+fn limit_owner(owner_type: &str, owner_id: &str) -> Result<keyward_core::Owner> {
+    keyward_store::limit_owner(owner_type, owner_id).ok_or_else(|| {
+        ApiError::validation("owner_type", "must be user, service_account or external")
+    })
+}
+
 /// Rate limits shared by all keys of an owner.
 #[utoipa::path(get, path = "/v1/owner-limits", tag = "keys",
     responses((status = 200, body = Vec<OwnerLimit>), (status = "4XX", body = crate::errors::Problem)),
@@ -376,8 +378,7 @@ pub async fn set_owner_limit(
         .store
         .set_owner_limit(
             principal.org_id(),
-            &owner_type,
-            &owner_id,
+            &limit_owner(&owner_type, &owner_id)?,
             Some(req.ratelimit),
             audit,
         )
@@ -410,7 +411,12 @@ pub async fn delete_owner_limit(
     );
     state
         .store
-        .set_owner_limit(principal.org_id(), &owner_type, &owner_id, None, audit)
+        .set_owner_limit(
+            principal.org_id(),
+            &limit_owner(&owner_type, &owner_id)?,
+            None,
+            audit,
+        )
         .await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -336,9 +336,9 @@ impl Limits {
         }
         if lease.available < cost {
             let want = quota.lease_size(cost).max(cost - lease.available);
-            let (granted, left) = store.lease_quota(&key.id, &quota, period, want).await?;
-            lease.available += granted;
-            lease.db_remaining = left;
+            let leased = store.lease_quota(&key.id, &quota, period, want).await?;
+            lease.available += leased.granted;
+            lease.db_remaining = leased.remaining;
         }
         let allowed = lease.available >= cost;
         if allowed {

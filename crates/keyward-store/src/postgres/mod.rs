@@ -538,7 +538,7 @@ async fn inviter_still_may(
         .fetch_optional(&mut *conn)
         .await?;
         if let Some(now) = now {
-            let expires = now.3.map(from_ms);
+            let expires = now.expires_at.map(from_ms);
             return Ok(crate::inviter_may(&now, inv)?.then_some(expires));
         }
     }
@@ -795,7 +795,7 @@ impl Store for PgStore {
         at: DateTime<Utc>,
         by: &str,
         audit: NewAuditEvent,
-    ) -> Result<(KeyRecord, bool)> {
+    ) -> Result<Revoked> {
         let mut tx = self.begin_change(&audit).await?;
         let current = fetch_key(&mut tx, org_id, id).await?;
         let role = person_role(&mut tx, &current).await?;
@@ -817,7 +817,10 @@ impl Store for PgStore {
             notify_keys(&mut tx, &[record.hash]).await?;
         }
         tx.commit().await?;
-        Ok((record, done))
+        Ok(Revoked {
+            key: record,
+            changed: done,
+        })
     }
 
     async fn rotate_key(&self, r: Rotation) -> Result<Rotated> {
@@ -885,16 +888,16 @@ impl Store for PgStore {
         Ok(Rotated { old, new, changed })
     }
 
-    async fn record_last_used(&self, uses: &[(String, DateTime<Utc>)]) -> Result<()> {
+    async fn record_last_used(&self, uses: &[LastUse]) -> Result<()> {
         if uses.is_empty() {
             return Ok(());
         }
         // One statement for the whole flush (arrays, not a round trip per row), rows
         // locked in id order so two nodes flushing the same keys cannot deadlock.
-        let mut sorted: Vec<&(String, DateTime<Utc>)> = uses.iter().collect();
-        sorted.sort_unstable_by(|a, b| a.0.cmp(&b.0));
-        let ids: Vec<&str> = sorted.iter().map(|(id, _)| id.as_str()).collect();
-        let ats: Vec<i64> = sorted.iter().map(|(_, at)| ms(*at)).collect();
+        let mut sorted: Vec<&LastUse> = uses.iter().collect();
+        sorted.sort_unstable_by(|a, b| a.key_id.cmp(&b.key_id));
+        let ids: Vec<&str> = sorted.iter().map(|u| u.key_id.as_str()).collect();
+        let ats: Vec<i64> = sorted.iter().map(|u| ms(u.at)).collect();
         sqlx::query(
             "UPDATE api_keys k SET last_used_at = GREATEST(COALESCE(k.last_used_at, 0), u.at) \
              FROM UNNEST($1::text[], $2::bigint[]) AS u(id, at) WHERE k.id = u.id",
@@ -977,7 +980,7 @@ impl Store for PgStore {
         org_from_row(&row)
     }
 
-    async fn list_user_orgs(&self, user_id: &str) -> Result<Vec<(Organization, Role)>> {
+    async fn list_user_orgs(&self, user_id: &str) -> Result<Vec<Membership>> {
         let rows = sqlx::query(
             "SELECT o.id, o.name, o.created_at, o.max_keys, o.max_worker_keys, o.allow_legacy_tokens, \
              o.default_ratelimit, o.default_quota, m.role \
@@ -989,10 +992,10 @@ impl Store for PgStore {
         rows.iter()
             .map(|row| {
                 let role: String = row.try_get("role")?;
-                Ok((
-                    org_from_row(row)?,
-                    Role::parse(&role).ok_or_else(|| corrupt("role", &role))?,
-                ))
+                Ok(Membership {
+                    organization: org_from_row(row)?,
+                    role: Role::parse(&role).ok_or_else(|| corrupt("role", &role))?,
+                })
             })
             .collect()
     }
@@ -1467,7 +1470,7 @@ impl Store for PgStore {
         Ok(invitation)
     }
 
-    async fn accept_invitation(&self, a: Acceptance) -> Result<(Member, KeyRecord)> {
+    async fn accept_invitation(&self, a: Acceptance) -> Result<Accepted> {
         let mut tx = self.begin_change(&a.audit).await?;
         let inv = fetch_invitation_by_code(&mut tx, &a.code_hash)
             .await?
@@ -1577,7 +1580,10 @@ impl Store for PgStore {
             .ok_or(StoreError::NotFound)?;
         let record = fetch_key(&mut tx, &org_id, &key.id).await?;
         tx.commit().await?;
-        Ok((member, record))
+        Ok(Accepted {
+            member,
+            key: record,
+        })
     }
 
     async fn update_member(
@@ -1778,6 +1784,16 @@ impl Store for PgStore {
         if done == 0 {
             return Err(StoreError::NotFound);
         }
+        // Keys carry their owner's name (verify answers it without a join).
+        sqlx::query(
+            "UPDATE api_keys SET owner_name = $1 WHERE org_id = $2 \
+             AND owner_type = 'service_account' AND owner_id = $3",
+        )
+        .bind(&sa.name)
+        .bind(org_id)
+        .bind(&sa.id)
+        .execute(&mut *tx)
+        .await?;
         insert_audit(&mut tx, &audit).await?;
         // The account's name is the owner name of its cached keys.
         notify(&mut tx, FLUSH_ALL).await?;
@@ -1873,7 +1889,7 @@ impl Store for PgStore {
         quota: &Quota,
         period: i64,
         want: i64,
-    ) -> Result<(i64, i64)> {
+    ) -> Result<QuotaLease> {
         let mut tx = self.pool.begin().await?;
         // Create the balance row if missing, then lock it: concurrent leases of one key
         // from several nodes queue here instead of both reading the same balance.
@@ -1900,7 +1916,10 @@ impl Store for PgStore {
             .execute(&mut *tx)
             .await?;
         tx.commit().await?;
-        Ok((granted, remaining - granted))
+        Ok(QuotaLease {
+            granted,
+            remaining: remaining - granted,
+        })
     }
 
     async fn return_quota(&self, key_id: &str, period: i64, amount: i64) -> Result<()> {
@@ -1927,12 +1946,8 @@ impl Store for PgStore {
         })
     }
 
-    async fn get_owner_limit(
-        &self,
-        org_id: &str,
-        owner_type: &str,
-        owner_id: &str,
-    ) -> Result<Option<RateLimit>> {
+    async fn get_owner_limit(&self, org_id: &str, owner: &Owner) -> Result<Option<RateLimit>> {
+        let (owner_type, owner_id) = (owner.type_str(), owner.id());
         let raw: Option<String> = sqlx::query_scalar(
             "SELECT ratelimit FROM owner_limits WHERE org_id = $1 AND owner_type = $2 AND owner_id = $3",
         )
@@ -1968,11 +1983,11 @@ impl Store for PgStore {
     async fn set_owner_limit(
         &self,
         org_id: &str,
-        owner_type: &str,
-        owner_id: &str,
+        owner: &Owner,
         limit: Option<RateLimit>,
         audit: NewAuditEvent,
     ) -> Result<()> {
+        let (owner_type, owner_id) = (owner.type_str(), owner.id());
         let mut tx = self.begin_change(&audit).await?;
         match limit {
             Some(l) => {

@@ -469,7 +469,7 @@ async fn inviter_still_may(
         .fetch_optional(&mut *conn)
         .await?;
         if let Some(now) = now {
-            let expires = now.3.map(from_ms);
+            let expires = now.expires_at.map(from_ms);
             return Ok(crate::inviter_may(&now, inv)?.then_some(expires));
         }
     }
@@ -709,7 +709,7 @@ impl Store for SqliteStore {
         at: DateTime<Utc>,
         by: &str,
         audit: NewAuditEvent,
-    ) -> Result<(KeyRecord, bool)> {
+    ) -> Result<Revoked> {
         let mut tx = self.begin_change(&audit).await?;
         let current = fetch_key(&mut tx, org_id, id).await?;
         let role = person_role(&mut tx, &current).await?;
@@ -730,7 +730,10 @@ impl Store for SqliteStore {
         }
         let record = fetch_key(&mut tx, org_id, id).await?;
         tx.commit().await?;
-        Ok((record, done))
+        Ok(Revoked {
+            key: record,
+            changed: done,
+        })
     }
 
     async fn rotate_key(&self, r: Rotation) -> Result<Rotated> {
@@ -797,7 +800,7 @@ impl Store for SqliteStore {
         Ok(Rotated { old, new, changed })
     }
 
-    async fn record_last_used(&self, uses: &[(String, DateTime<Utc>)]) -> Result<()> {
+    async fn record_last_used(&self, uses: &[LastUse]) -> Result<()> {
         if uses.is_empty() {
             return Ok(());
         }
@@ -808,8 +811,8 @@ impl Store for SqliteStore {
             let mut q = sqlx::QueryBuilder::new(
                 "UPDATE api_keys SET last_used_at = MAX(COALESCE(api_keys.last_used_at, 0), v.column2) FROM (",
             );
-            q.push_values(chunk, |mut row, (id, at)| {
-                row.push_bind(id).push_bind(ms(*at));
+            q.push_values(chunk, |mut row, u| {
+                row.push_bind(&u.key_id).push_bind(ms(u.at));
             });
             q.push(") AS v WHERE api_keys.id = v.column1");
             q.build().execute(&mut *tx).await?;
@@ -886,7 +889,7 @@ impl Store for SqliteStore {
         org_from_row(&row)
     }
 
-    async fn list_user_orgs(&self, user_id: &str) -> Result<Vec<(Organization, Role)>> {
+    async fn list_user_orgs(&self, user_id: &str) -> Result<Vec<Membership>> {
         let rows = sqlx::query(
             "SELECT o.id, o.name, o.created_at, o.max_keys, o.max_worker_keys, o.allow_legacy_tokens, \
              o.default_ratelimit, o.default_quota, m.role \
@@ -898,10 +901,10 @@ impl Store for SqliteStore {
         rows.iter()
             .map(|row| {
                 let role: String = row.try_get("role")?;
-                Ok((
-                    org_from_row(row)?,
-                    Role::parse(&role).ok_or_else(|| corrupt("role", &role))?,
-                ))
+                Ok(Membership {
+                    organization: org_from_row(row)?,
+                    role: Role::parse(&role).ok_or_else(|| corrupt("role", &role))?,
+                })
             })
             .collect()
     }
@@ -1362,7 +1365,7 @@ impl Store for SqliteStore {
         Ok(invitation)
     }
 
-    async fn accept_invitation(&self, a: Acceptance) -> Result<(Member, KeyRecord)> {
+    async fn accept_invitation(&self, a: Acceptance) -> Result<Accepted> {
         let mut tx = self.begin_change(&a.audit).await?;
         let inv = fetch_invitation_by_code(&mut tx, &a.code_hash)
             .await?
@@ -1464,7 +1467,10 @@ impl Store for SqliteStore {
             .ok_or(StoreError::NotFound)?;
         let record = fetch_key(&mut tx, &org_id, &key.id).await?;
         tx.commit().await?;
-        Ok((member, record))
+        Ok(Accepted {
+            member,
+            key: record,
+        })
     }
 
     async fn update_member(
@@ -1664,6 +1670,16 @@ impl Store for SqliteStore {
         if done == 0 {
             return Err(StoreError::NotFound);
         }
+        // Keys carry their owner's name (verify answers it without a join).
+        sqlx::query(
+            "UPDATE api_keys SET owner_name = ? WHERE org_id = ? \
+             AND owner_type = 'service_account' AND owner_id = ?",
+        )
+        .bind(&sa.name)
+        .bind(org_id)
+        .bind(&sa.id)
+        .execute(&mut *tx)
+        .await?;
         insert_audit(&mut tx, &audit).await?;
         tx.commit().await?;
         self.get_service_account(org_id, &sa.id).await
@@ -1757,7 +1773,7 @@ impl Store for SqliteStore {
         quota: &Quota,
         period: i64,
         want: i64,
-    ) -> Result<(i64, i64)> {
+    ) -> Result<QuotaLease> {
         let mut tx = self.write_tx().await?;
         let row: Option<(i64, i64)> =
             sqlx::query_as("SELECT period, remaining FROM quota_balances WHERE key_id = ?")
@@ -1779,7 +1795,10 @@ impl Store for SqliteStore {
         .execute(&mut *tx)
         .await?;
         tx.commit().await?;
-        Ok((granted, remaining - granted))
+        Ok(QuotaLease {
+            granted,
+            remaining: remaining - granted,
+        })
     }
 
     async fn return_quota(&self, key_id: &str, period: i64, amount: i64) -> Result<()> {
@@ -1806,12 +1825,8 @@ impl Store for SqliteStore {
         })
     }
 
-    async fn get_owner_limit(
-        &self,
-        org_id: &str,
-        owner_type: &str,
-        owner_id: &str,
-    ) -> Result<Option<RateLimit>> {
+    async fn get_owner_limit(&self, org_id: &str, owner: &Owner) -> Result<Option<RateLimit>> {
+        let (owner_type, owner_id) = (owner.type_str(), owner.id());
         let raw: Option<String> =
             sqlx::query_scalar("SELECT ratelimit FROM owner_limits WHERE org_id = ? AND owner_type = ? AND owner_id = ?")
                 .bind(org_id)
@@ -1846,11 +1861,11 @@ impl Store for SqliteStore {
     async fn set_owner_limit(
         &self,
         org_id: &str,
-        owner_type: &str,
-        owner_id: &str,
+        owner: &Owner,
         limit: Option<RateLimit>,
         audit: NewAuditEvent,
     ) -> Result<()> {
+        let (owner_type, owner_id) = (owner.type_str(), owner.id());
         let mut tx = self.begin_change(&audit).await?;
         match limit {
             Some(l) => {
