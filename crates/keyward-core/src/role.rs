@@ -65,3 +65,34 @@ impl Role {
         }
     }
 }
+/// How far a caller reaches inside its organization, before scope and grants.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Reach {
+    /// Owners and org admins (`role`), service accounts and legacy tokens (`None`, which
+    /// rank as org admins).
+    Admin {
+        role: Option<Role>,
+    },
+    AgentAdmin {
+        user_id: String,
+        agents: Vec<String>,
+    },
+    Member {
+        user_id: String,
+    },
+    None,
+}
+
+impl Reach {
+    /// Whether this caller may act on a person of `role`: owners on everyone, others only
+    /// on people ranked below them.
+    pub fn outranks(&self, role: Role) -> bool {
+        let mine = match self {
+            Reach::Admin { role } => *role,
+            Reach::AgentAdmin { .. } => Some(Role::AgentAdmin),
+            Reach::Member { .. } => Some(Role::Member),
+            Reach::None => return false,
+        };
+        Role::outranks(mine, role)
+    }
+}
