@@ -1,11 +1,12 @@
 //! `keyward auth login|accept-invite|logout|whoami|status` and `keyward login`.
 
-use super::context::{deprecation_message, ConnArgs, Context, Resolved, Source};
+use super::context::{deprecation_message, ConnArgs, Context};
 use super::credentials::{self, StoredLogin};
 use super::dotenv;
-use super::failure::{Failure, EXIT_AUTH, EXIT_ERROR};
+use super::failure::{CmdResult, Failure, EXIT_AUTH, EXIT_ERROR};
 use super::output::{self, Color, Style};
-use super::CmdResult;
+use super::prompt;
+use super::resolved::{Resolved, Source};
 use chrono::{Duration, Utc};
 use clap::{Args, Subcommand};
 use keyward_client::{AcceptedInvitation, ApiKey, Client, ErrorCode, InvitationCode, KeyKind, Me};
@@ -272,7 +273,7 @@ fn warn_if_login_overridden(ctx: &Context) {
 async fn accept_invite(ctx: &Context, args: AcceptInviteArgs) -> CmdResult {
     let code = if args.code.trim() == "-" {
         InvitationCode::new(
-            super::read_secret(
+            prompt::read_secret(
                 "Paste the invitation code (input is hidden): ",
                 "no invitation code given: pass it as the argument, paste it at the prompt, or pipe it on stdin with -",
             )?
@@ -457,7 +458,7 @@ fn show_accepted(
 
 /// The key from a hidden prompt, or from stdin when it is not a terminal.
 fn read_key() -> Result<ApiKey, Failure> {
-    super::read_key(
+    prompt::read_key(
         "Paste your Keyward API key (input is hidden): ",
         "no API key given: pass --token <key>, paste it at the prompt, or pipe it on stdin",
     )
@@ -659,7 +660,7 @@ mod tests {
             server_source: Source::Default,
             org: Some(("other-org".into(), Source::Env { var: dotenv::ORG })),
         };
-        let client = resolved.client().unwrap();
+        let client = Client::new(&resolved.server, resolved.key.clone()).unwrap();
         let mut m = me(KeyKind::LegacyWorkspace, None, "ws");
         m.owner = Some(Owner::External { id: "x".into() });
         m.key.expires_at = Some(Utc::now() + Duration::days(2));

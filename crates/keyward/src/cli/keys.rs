@@ -4,12 +4,13 @@
 //! (`kw_pat_kcnl`) or its name. A full raw key is refused before anything is sent, so
 //! it does not end up in error messages or listings.
 
-use super::context::{ConnArgs, Context, Resolved};
-use super::failure::Failure;
+use super::context::{ConnArgs, Context};
+use super::failure::{CmdResult, Failure, EXIT_ERROR};
 use super::limits::{parse_quota, parse_ratelimit};
 use super::output::{self, Cell, Color, Style};
+use super::prompt;
+use super::resolved::Resolved;
 use super::usage;
-use super::CmdResult;
 use chrono::Utc;
 use clap::{ArgGroup, Args, Subcommand, ValueEnum};
 use keyward_client::{
@@ -463,7 +464,7 @@ pub async fn run(ctx: &Context, command: KeysCommand) -> CmdResult {
 
 /// The key to verify from a hidden prompt, or from stdin when it is not a terminal.
 fn read_key_to_verify() -> Result<ApiKey, Failure> {
-    super::read_key(
+    prompt::read_key(
         "Paste the key to verify (input is hidden): ",
         "no key to verify on stdin: pipe it in (echo \"$KEY\" | keyward keys verify -)",
     )
@@ -525,7 +526,7 @@ impl Session<'_> {
         match matches.len() {
             1 => Ok(matches.remove(0)),
             0 => Err(Failure::new(
-                super::failure::EXIT_ERROR,
+                EXIT_ERROR,
                 "not_found",
                 format!(
                     "no key has the {} {wanted:?}",
@@ -534,7 +535,7 @@ impl Session<'_> {
             )
             .with_hint("`keyward keys list` shows every key with its id, prefix and name")),
             _ => Err(Failure::new(
-                super::failure::EXIT_ERROR,
+                EXIT_ERROR,
                 "ambiguous",
                 format!(
                     "{} keys match {wanted:?}: {}",
@@ -565,13 +566,13 @@ impl Session<'_> {
         match found.as_slice() {
             [one] => Ok(one.id.clone()),
             [] => Err(Failure::new(
-                super::failure::EXIT_ERROR,
+                EXIT_ERROR,
                 "not_found",
                 format!("no {} has the id or name {wanted:?}", kind.singular()),
             )
             .with_hint(format!("`keyward {} list` shows them", kind.plural()))),
             _ => Err(Failure::new(
-                super::failure::EXIT_ERROR,
+                EXIT_ERROR,
                 "ambiguous",
                 format!("several {} are named {wanted:?}; use the id", kind.plural()),
             )),
@@ -904,12 +905,12 @@ impl Session<'_> {
         let key = self.find(&args.key.key).await?;
         if key.status == KeyStatus::Revoked {
             return Err(Failure::new(
-                super::failure::EXIT_ERROR,
+                EXIT_ERROR,
                 "key_revoked",
                 format!("{} ({}…) is already revoked", key.id, key.prefix),
             ));
         }
-        super::confirm_or_cancel(
+        prompt::confirm_or_cancel(
             args.yes,
             &format!(
                 "Revoke \"{}\" ({}, {}…)? Everything using it loses access immediately; this cannot be undone.",
@@ -1032,7 +1033,7 @@ impl Session<'_> {
         } else {
             // The answer was printed: exit 1 without an error line.
             Err(Failure::new(
-                super::failure::EXIT_ERROR,
+                EXIT_ERROR,
                 &answer.code,
                 answer.message.clone().unwrap_or_default(),
             )

@@ -3,9 +3,8 @@
 //! `keyward orgs …`.
 
 use super::context::{ConnArgs, Context, Session};
-use super::failure::{Failure, EXIT_ERROR};
+use super::failure::{CmdResult, Failure, EXIT_ERROR};
 use super::output::{self, Cell, Color, Style};
-use super::CmdResult;
 use chrono::Utc;
 use clap::{ArgGroup, Args, Subcommand, ValueEnum};
 use keyward_client::{OrgSettingsPatch, Organization, Quota, RateLimit, Refill};

@@ -6,11 +6,11 @@
 //! revoke`: pass `--yes` when stdin is not a terminal.
 
 use super::context::{ConnArgs, Context, Session};
-use super::failure::{Failure, EXIT_ERROR};
+use super::failure::{CmdResult, Failure, EXIT_ERROR};
 use super::keys::show_new_key;
 use super::once::{self, Shown};
 use super::output::{self, Cell, Color, Style};
-use super::CmdResult;
+use super::prompt;
 use chrono::Utc;
 use clap::{ArgGroup, Args, Subcommand, ValueEnum};
 use keyward_client::{
@@ -19,7 +19,6 @@ use keyward_client::{
     UpdateChannel, UpdateMember,
 };
 use serde_json::json;
-use std::io::IsTerminal;
 
 // ---------------------------------------------------------------- arguments
 
@@ -401,17 +400,6 @@ pub struct MemberRemoveArgs {
 
 // ---------------------------------------------------------------- shared
 
-/// A destructive command without `--yes` needs a terminal to ask on.
-pub fn refuse_unconfirmable(yes: bool, what: &str) -> CmdResult {
-    if !yes && !std::io::stdin().is_terminal() {
-        return Err(Failure::usage(format!(
-            "refusing to {what} without confirmation: stdin is not a terminal"
-        ))
-        .with_hint("pass --yes to go ahead without asking"));
-    }
-    Ok(())
-}
-
 /// Picks one item by id or by name from a list.
 fn pick<T: Clone>(
     items: &[T],
@@ -581,7 +569,7 @@ fn done(message: &str) {
 
 pub async fn service_accounts(ctx: &Context, command: ServiceAccountsCommand) -> CmdResult {
     if let ServiceAccountsCommand::Delete(args) = &command {
-        refuse_unconfirmable(args.yes, "delete a service account")?;
+        prompt::refuse_unconfirmable(args.yes, "delete a service account")?;
     }
     let s = Session::open(ctx)?;
     let now = Utc::now();
@@ -686,7 +674,7 @@ pub async fn service_accounts(ctx: &Context, command: ServiceAccountsCommand) ->
         }
         ServiceAccountsCommand::Delete(args) => {
             let a = s.service_account(&args.account.account).await?;
-            super::confirm_or_cancel(
+            prompt::confirm_or_cancel(
                 args.yes,
                 &format!(
                     "Delete service account \"{}\" ({})? Its keys stop working immediately; this cannot be undone.",
@@ -735,7 +723,7 @@ pub async fn service_accounts(ctx: &Context, command: ServiceAccountsCommand) ->
 pub async fn resources(ctx: &Context, kind: ResourceKind, command: ResourceCommand) -> CmdResult {
     let noun = kind.singular();
     if let ResourceCommand::Delete(args) = &command {
-        refuse_unconfirmable(args.yes, &format!("delete a {noun}"))?;
+        prompt::refuse_unconfirmable(args.yes, &format!("delete a {noun}"))?;
     }
     let s = Session::open(ctx)?;
     let now = Utc::now();
@@ -808,7 +796,7 @@ pub async fn resources(ctx: &Context, kind: ResourceKind, command: ResourceComma
         }
         ResourceCommand::Delete(args) => {
             let r = s.resource(kind, &args.target.target).await?;
-            super::confirm_or_cancel(
+            prompt::confirm_or_cancel(
                 args.yes,
                 &format!(
                     "Delete {noun} \"{}\" ({})? This cannot be undone.",
@@ -869,7 +857,7 @@ fn show_channel(c: &Channel) {
 
 pub async fn channels(ctx: &Context, command: ChannelsCommand) -> CmdResult {
     if let ChannelsCommand::Delete(args) = &command {
-        refuse_unconfirmable(args.yes, "delete a channel")?;
+        prompt::refuse_unconfirmable(args.yes, "delete a channel")?;
     }
     let s = Session::open(ctx)?;
     match command {
@@ -945,7 +933,7 @@ pub async fn channels(ctx: &Context, command: ChannelsCommand) -> CmdResult {
         }
         ChannelsCommand::Delete(args) => {
             let c = s.channel(&args.channel.channel).await?;
-            super::confirm_or_cancel(
+            prompt::confirm_or_cancel(
                 args.yes,
                 &format!(
                     "Delete channel \"{}\" ({}, hook id {})? Its hook id stops working; this cannot be undone.",
@@ -993,9 +981,9 @@ fn show_member(m: &Member) {
 
 pub async fn members(ctx: &Context, command: MembersCommand) -> CmdResult {
     match &command {
-        MembersCommand::Remove(args) => refuse_unconfirmable(args.yes, "remove a member")?,
+        MembersCommand::Remove(args) => prompt::refuse_unconfirmable(args.yes, "remove a member")?,
         MembersCommand::RevokeInvitation(args) => {
-            refuse_unconfirmable(args.yes, "revoke an invitation")?
+            prompt::refuse_unconfirmable(args.yes, "revoke an invitation")?
         }
         _ => {}
     }
@@ -1111,7 +1099,7 @@ pub async fn members(ctx: &Context, command: MembersCommand) -> CmdResult {
         }
         MembersCommand::RevokeInvitation(args) => {
             let inv = s.invitation(&args.invitation).await?;
-            super::confirm_or_cancel(
+            prompt::confirm_or_cancel(
                 args.yes,
                 &format!(
                     "Revoke the invitation of {} as {} ({})? Its code stops working.",
@@ -1173,7 +1161,7 @@ pub async fn members(ctx: &Context, command: MembersCommand) -> CmdResult {
         }
         MembersCommand::Remove(args) => {
             let m = s.member(&args.member.member).await?;
-            super::confirm_or_cancel(
+            prompt::confirm_or_cancel(
                 args.yes,
                 &format!(
                     "Remove {} ({}) from the organization? Their keys stop working.",
