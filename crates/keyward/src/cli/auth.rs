@@ -7,6 +7,7 @@ use super::failure::{CmdResult, Failure, EXIT_AUTH, EXIT_ERROR};
 use super::output::{self, Color, Style};
 use super::prompt;
 use super::resolved::{Resolved, Source};
+use super::text::{kind_label, role_text};
 use chrono::{Duration, Utc};
 use clap::{Args, Subcommand};
 use keyward_client::{AcceptedInvitation, ApiKey, Client, ErrorCode, InvitationCode, KeyKind, Me};
@@ -113,18 +114,6 @@ pub async fn run(ctx: &Context, command: AuthCommand) -> CmdResult {
         AuthCommand::Logout => logout(ctx),
         AuthCommand::Whoami => whoami(ctx).await,
         AuthCommand::Status => status(ctx).await,
-    }
-}
-
-/// "personal access token", "service account", …
-pub fn kind_label(kind: KeyKind) -> &'static str {
-    match kind {
-        KeyKind::Personal => "personal access token",
-        KeyKind::ServiceAccount => "service account",
-        KeyKind::Worker => "worker key",
-        KeyKind::Channel => "channel token",
-        KeyKind::LegacyWorkspace => "legacy workspace token",
-        KeyKind::Api => "API key",
     }
 }
 
@@ -385,7 +374,7 @@ fn show_accepted(
         None
     };
     let now = Utc::now();
-    let role = super::org::role_text(member.role);
+    let role = role_text(member.role);
     let mut fields = vec![
         ("Organization", format!("{} ({})", org.name, org.id)),
         ("Email", member.email.clone()),

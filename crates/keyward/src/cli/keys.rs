@@ -6,10 +6,17 @@
 
 use super::context::{ConnArgs, Context};
 use super::failure::{CmdResult, Failure, EXIT_ERROR};
-use super::limits::{parse_quota, parse_ratelimit};
 use super::output::{self, Cell, Color, Style};
+use super::parse::{
+    parse_expiry, parse_grace, parse_metadata, parse_permission, parse_quota, parse_ratelimit,
+    parse_time,
+};
 use super::prompt;
 use super::resolved::Resolved;
+use super::text::{
+    kind_label, quota_or_none, quota_text, ratelimit_or_none, ratelimit_text, scope_text,
+    status_color, status_word,
+};
 use super::usage;
 use chrono::Utc;
 use clap::{ArgGroup, Args, Subcommand, ValueEnum};
@@ -148,10 +155,10 @@ pub struct UsageArgs {
     #[command(flatten)]
     key: KeyRef,
     /// Start: RFC 3339, a date, or a time ago (24h, 7d) [default: 24 hours before --to]
-    #[arg(long, value_name = "TIME", value_parser = usage::parse_time)]
+    #[arg(long, value_name = "TIME", value_parser = parse_time)]
     from: Option<chrono::DateTime<Utc>>,
     /// End: RFC 3339, a date, now, or a time ago (1h) [default: now]
-    #[arg(long, value_name = "TIME", value_parser = usage::parse_time)]
+    #[arg(long, value_name = "TIME", value_parser = parse_time)]
     to: Option<chrono::DateTime<Utc>>,
     /// The size of a row
     #[arg(long, value_enum, default_value = "hour")]
@@ -399,31 +406,6 @@ pub struct RotateArgs {
     expires: Option<String>,
 }
 
-pub fn parse_expiry(s: &str) -> Result<String, String> {
-    keyward_core::expiry::Expiry::parse(s)
-        .map(|_| s.trim().to_owned())
-        .map_err(|e| e.to_string())
-}
-
-fn parse_grace(s: &str) -> Result<String, String> {
-    keyward_core::expiry::parse_duration(s, chrono::Duration::days(30), "30d")
-        .map(|_| s.trim().to_owned())
-        .map_err(|e| e.to_string())
-}
-
-fn parse_permission(s: &str) -> Result<String, String> {
-    keyward_core::Permission::parse(s.trim())
-        .map(|p| p.to_string())
-        .map_err(|e| e.to_string())
-}
-
-fn parse_metadata(s: &str) -> Result<(String, String), String> {
-    match s.split_once('=') {
-        Some((k, v)) if !k.trim().is_empty() => Ok((k.trim().to_owned(), v.to_owned())),
-        _ => Err(format!("{s:?} is not KEY=VALUE")),
-    }
-}
-
 pub async fn run(ctx: &Context, command: KeysCommand) -> CmdResult {
     // Refuse before connecting: a confirmation that cannot be asked is a usage error.
     if let KeysCommand::Revoke(args) = &command {
@@ -652,7 +634,7 @@ impl Session<'_> {
             .map_err(|e| self.fail(e))?;
         let what = format!(
             "Created {} \"{}\" ({})",
-            kind_noun(created.details.kind),
+            kind_label(created.details.kind),
             created.details.name,
             created.details.id
         );
@@ -814,15 +796,15 @@ impl Session<'_> {
             if updated.ratelimit != key.ratelimit {
                 changes.push(format!(
                     "rate limit {} → {}",
-                    usage::ratelimit_or_none(key.ratelimit.as_ref()),
-                    usage::ratelimit_or_none(updated.ratelimit.as_ref())
+                    ratelimit_or_none(key.ratelimit.as_ref()),
+                    ratelimit_or_none(updated.ratelimit.as_ref())
                 ));
             }
             if args.quota.is_some() || updated.quota != key.quota {
                 changes.push(format!(
                     "quota {} → {}{}",
-                    usage::quota_or_none(key.quota.as_ref()),
-                    usage::quota_or_none(updated.quota.as_ref()),
+                    quota_or_none(key.quota.as_ref()),
+                    quota_or_none(updated.quota.as_ref()),
                     if updated.quota.is_some() {
                         " (balance restarted)"
                     } else {
@@ -1076,10 +1058,10 @@ pub fn show_new_key(
         fields.push(("Scope", scope_text(&details.scope)));
     }
     if let Some(r) = &details.ratelimit {
-        fields.push(("Rate limit", super::limits::ratelimit_text(r)));
+        fields.push(("Rate limit", ratelimit_text(r)));
     }
     if let Some(q) = &details.quota {
-        fields.push(("Quota", super::limits::quota_text(q)));
+        fields.push(("Quota", quota_text(q)));
     }
     fields.push(("Expires", expires));
     super::once::print(
@@ -1097,38 +1079,8 @@ pub fn show_new_key(
     Ok(())
 }
 
-/// `organization`, `workspaces ws_a, ws_b`, `agent agt_x`.
-pub fn scope_text(scope: &Scope) -> String {
-    match scope {
-        Scope::Organization => "organization".to_owned(),
-        Scope::Workspaces { workspaces } => format!("workspaces {}", workspaces.join(", ")),
-        Scope::Agent { agent } => format!("agent {agent}"),
-    }
-}
-
-fn kind_noun(kind: KeyKind) -> &'static str {
-    super::auth::kind_label(kind)
-}
-
 fn status_cell(status: KeyStatus) -> Cell {
     Cell::colored(status_word(status), status_color(status))
-}
-
-fn status_word(status: KeyStatus) -> &'static str {
-    match status {
-        KeyStatus::Active => "active",
-        KeyStatus::Disabled => "disabled",
-        KeyStatus::Expired => "expired",
-        KeyStatus::Revoked => "revoked",
-    }
-}
-
-fn status_color(status: KeyStatus) -> Color {
-    match status {
-        KeyStatus::Active => Color::Green,
-        KeyStatus::Disabled | KeyStatus::Expired => Color::Yellow,
-        KeyStatus::Revoked => Color::Red,
-    }
 }
 
 fn expiry_text(k: &KeyView, now: chrono::DateTime<Utc>) -> String {
@@ -1142,10 +1094,10 @@ fn expiry_text(k: &KeyView, now: chrono::DateTime<Utc>) -> String {
 fn limits_text(k: &KeyView) -> String {
     let mut parts = Vec::new();
     if let Some(r) = &k.ratelimit {
-        parts.push(super::limits::ratelimit_text(r));
+        parts.push(ratelimit_text(r));
     }
     if let Some(q) = &k.quota {
-        parts.push(format!("quota {}", super::limits::quota_text(q)));
+        parts.push(format!("quota {}", quota_text(q)));
     }
     if parts.is_empty() {
         "-".to_owned()
@@ -1185,8 +1137,8 @@ fn print_key(k: &KeyView) {
             k.permissions.join(", ")
         ),
     ));
-    rows.push(("Rate limit", usage::ratelimit_or_none(k.ratelimit.as_ref())));
-    rows.push(("Quota", usage::quota_or_none(k.quota.as_ref())));
+    rows.push(("Rate limit", ratelimit_or_none(k.ratelimit.as_ref())));
+    rows.push(("Quota", quota_or_none(k.quota.as_ref())));
     rows.push((
         "Status",
         style.paint(status_color(k.status), status_word(k.status)),

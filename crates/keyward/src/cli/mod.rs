@@ -13,16 +13,16 @@ mod credentials;
 pub mod dotenv;
 mod failure;
 mod keys;
-mod limits;
-mod once;
+pub mod once;
 mod org;
+mod orgs;
 pub mod output;
+mod owner_limits;
+mod parse;
 mod prompt;
 mod resolved;
+pub mod text;
 mod usage;
-
-pub(crate) use limits::ratelimit_text;
-pub(crate) use once::NOTICE as ONCE_NOTICE;
 
 use clap::{Args, Subcommand};
 use context::Context;
@@ -112,13 +112,13 @@ pub enum ClientCommand {
         keyward owner-limits set external cus_123 --ratelimit 1000/1h\n  \
         keyward owner-limits list\n  \
         keyward owner-limits remove external cus_123\n\n", exit_codes!()))]
-    OwnerLimits(limits::OwnerLimitsArgs),
+    OwnerLimits(owner_limits::OwnerLimitsArgs),
     /// Your organizations, and your organization's settings (key limits, default limits).
     #[command(after_help = concat!("Examples:\n  \
         keyward orgs list\n  \
         keyward orgs show\n  \
         keyward orgs settings --max-keys 50 --default-ratelimit 100/1m --default-quota 10000/monthly\n\n", exit_codes!()))]
-    Orgs(limits::OrgsArgs),
+    Orgs(orgs::OrgsArgs),
     /// Print a shell completion script.
     #[command(
         long_about = "Print a shell completion script on stdout.",
@@ -231,8 +231,8 @@ pub fn run(command: ClientCommand, cli: fn() -> clap::Command) -> ExitCode {
             Job::Resources(kind, cmd) => org::resources(&ctx, kind, cmd).await,
             Job::Channels(cmd) => org::channels(&ctx, cmd).await,
             Job::Members(cmd) => org::members(&ctx, cmd).await,
-            Job::OwnerLimits(cmd) => limits::owner_limits(&ctx, cmd).await,
-            Job::Orgs(cmd) => limits::orgs(&ctx, cmd).await,
+            Job::OwnerLimits(cmd) => owner_limits::owner_limits(&ctx, cmd).await,
+            Job::Orgs(cmd) => orgs::orgs(&ctx, cmd).await,
         }
     });
     ctx.warn_deprecation();
@@ -253,6 +253,6 @@ enum Job {
     Resources(keyward_client::ResourceKind, org::ResourceCommand),
     Channels(org::ChannelsCommand),
     Members(org::MembersCommand),
-    OwnerLimits(limits::OwnerLimitsCommand),
-    Orgs(limits::OrgsCommand),
+    OwnerLimits(owner_limits::OwnerLimitsCommand),
+    Orgs(orgs::OrgsCommand),
 }

@@ -9,8 +9,10 @@ use super::context::{ConnArgs, Context, Session};
 use super::failure::{CmdResult, Failure, EXIT_ERROR};
 use super::keys::show_new_key;
 use super::once::{self, Shown};
-use super::output::{self, Cell, Color, Style};
+use super::output::{self, Cell, Color};
+use super::parse::{parse_expiry, parse_invitation_expiry};
 use super::prompt;
+use super::text::role_text;
 use chrono::Utc;
 use clap::{ArgGroup, Args, Subcommand, ValueEnum};
 use keyward_client::{
@@ -74,7 +76,7 @@ pub struct SaCreateArgs {
     #[arg(long, required = true, value_delimiter = ',', value_name = "SCOPES")]
     scopes: Vec<String>,
     /// Expiry of the first key [default: never]
-    #[arg(long, short = 'e', value_parser = super::keys::parse_expiry)]
+    #[arg(long, short = 'e', value_parser = parse_expiry)]
     expires: Option<String>,
 }
 
@@ -111,7 +113,7 @@ pub struct SaKeyArgs {
     #[arg(long, short = 'n')]
     name: Option<String>,
     /// [default: never]
-    #[arg(long, short = 'e', value_parser = super::keys::parse_expiry)]
+    #[arg(long, short = 'e', value_parser = parse_expiry)]
     expires: Option<String>,
 }
 
@@ -349,16 +351,6 @@ pub struct MemberInviteArgs {
     expires: Option<String>,
 }
 
-/// `1h` to `30d`, as the server accepts.
-fn parse_invitation_expiry(s: &str) -> Result<String, String> {
-    let d = keyward_core::expiry::parse_duration(s, chrono::Duration::days(30), "30d")
-        .map_err(|e| e.to_string())?;
-    if d < chrono::Duration::hours(1) {
-        return Err("must be at least 1h".to_owned());
-    }
-    Ok(s.trim().to_owned())
-}
-
 #[derive(Args)]
 pub struct InvitationRevokeArgs {
     /// The invitation's id (inv_…) or the invited email
@@ -548,23 +540,6 @@ impl Session<'_> {
     }
 }
 
-fn print_table(headers: &[&str], rows: Vec<Vec<Cell>>, empty: &str) {
-    if rows.is_empty() {
-        println!("{empty}");
-    } else {
-        print!("{}", output::table(Style::stdout(), headers, &rows));
-    }
-}
-
-fn print_fields(rows: &[(&str, String)]) {
-    print!("{}", output::fields(Style::stdout(), rows));
-}
-
-fn done(message: &str) {
-    let style = Style::stdout();
-    println!("{} {message}", style.paint(Color::Green, "✓"));
-}
-
 // ---------------------------------------------------------------- service accounts
 
 pub async fn service_accounts(ctx: &Context, command: ServiceAccountsCommand) -> CmdResult {
@@ -633,7 +608,7 @@ pub async fn service_accounts(ctx: &Context, command: ServiceAccountsCommand) ->
                         ]
                     })
                     .collect();
-                print_table(
+                output::print_table(
                     &["ID", "NAME", "SCOPES", "CREATED", "CREATED BY"],
                     rows,
                     "No service accounts. Create one with `keyward service-accounts create --name NAME --scopes SCOPES`.",
@@ -645,7 +620,7 @@ pub async fn service_accounts(ctx: &Context, command: ServiceAccountsCommand) ->
             if s.json() {
                 output::print_json(&a);
             } else {
-                print_fields(&[
+                output::print_fields(&[
                     ("ID", a.id.clone()),
                     ("Name", a.name.clone()),
                     ("Scopes", a.scopes.join(", ")),
@@ -666,7 +641,7 @@ pub async fn service_accounts(ctx: &Context, command: ServiceAccountsCommand) ->
             if s.json() {
                 output::print_json(&renamed);
             } else {
-                done(&format!(
+                output::done(&format!(
                     "Renamed service account {} from \"{}\" to \"{}\".",
                     renamed.id, a.name, renamed.name
                 ));
@@ -689,7 +664,7 @@ pub async fn service_accounts(ctx: &Context, command: ServiceAccountsCommand) ->
             if s.json() {
                 output::print_json(&json!({ "deleted": true, "id": a.id }));
             } else {
-                done(&format!(
+                output::done(&format!(
                     "Deleted service account \"{}\" ({}); its keys were revoked.",
                     a.name, a.id
                 ));
@@ -743,7 +718,7 @@ pub async fn resources(ctx: &Context, kind: ResourceKind, command: ResourceComma
                         ]
                     })
                     .collect();
-                print_table(
+                output::print_table(
                     &["ID", "NAME", "CREATED"],
                     rows,
                     &format!(
@@ -763,7 +738,7 @@ pub async fn resources(ctx: &Context, kind: ResourceKind, command: ResourceComma
             if s.json() {
                 output::print_json(&r);
             } else {
-                done(&format!("Created {noun} \"{}\" ({}).", r.name, r.id));
+                output::done(&format!("Created {noun} \"{}\" ({}).", r.name, r.id));
             }
         }
         ResourceCommand::Show(r) => {
@@ -771,7 +746,7 @@ pub async fn resources(ctx: &Context, kind: ResourceKind, command: ResourceComma
             if s.json() {
                 output::print_json(&r);
             } else {
-                print_fields(&[
+                output::print_fields(&[
                     ("ID", r.id.clone()),
                     ("Name", r.name.clone()),
                     ("Created", output::both(r.created_at, now)),
@@ -788,7 +763,7 @@ pub async fn resources(ctx: &Context, kind: ResourceKind, command: ResourceComma
             if s.json() {
                 output::print_json(&renamed);
             } else {
-                done(&format!(
+                output::done(&format!(
                     "Renamed {noun} {} from \"{}\" to \"{}\".",
                     renamed.id, r.name, renamed.name
                 ));
@@ -811,7 +786,7 @@ pub async fn resources(ctx: &Context, kind: ResourceKind, command: ResourceComma
             if s.json() {
                 output::print_json(&json!({ "deleted": true, "id": r.id }));
             } else {
-                done(&format!("Deleted {noun} \"{}\" ({}).", r.name, r.id));
+                output::done(&format!("Deleted {noun} \"{}\" ({}).", r.name, r.id));
             }
         }
     }
@@ -842,7 +817,7 @@ fn channel_rows(channels: &[Channel]) -> Vec<Vec<Cell>> {
 }
 
 fn show_channel(c: &Channel) {
-    print_fields(&[
+    output::print_fields(&[
         ("ID", c.id.clone()),
         ("Name", c.name.clone()),
         ("Agent", c.agent_id.clone()),
@@ -874,7 +849,7 @@ pub async fn channels(ctx: &Context, command: ChannelsCommand) -> CmdResult {
             if s.json() {
                 output::print_json(&json!({ "data": all }));
             } else {
-                print_table(
+                output::print_table(
                     &["ID", "NAME", "AGENT", "HOOK ID", "STATUS", "CREATED"],
                     channel_rows(&all),
                     "No channels. Create one with `keyward channels create --agent AGENT --name NAME`.",
@@ -894,7 +869,7 @@ pub async fn channels(ctx: &Context, command: ChannelsCommand) -> CmdResult {
             if s.json() {
                 output::print_json(&c);
             } else {
-                done(&format!("Created channel \"{}\" ({}).", c.name, c.id));
+                output::done(&format!("Created channel \"{}\" ({}).", c.name, c.id));
                 show_channel(&c);
             }
         }
@@ -927,7 +902,7 @@ pub async fn channels(ctx: &Context, command: ChannelsCommand) -> CmdResult {
             if s.json() {
                 output::print_json(&updated);
             } else {
-                done(&format!("Updated channel {}.", updated.id));
+                output::done(&format!("Updated channel {}.", updated.id));
                 show_channel(&updated);
             }
         }
@@ -948,7 +923,7 @@ pub async fn channels(ctx: &Context, command: ChannelsCommand) -> CmdResult {
             if s.json() {
                 output::print_json(&json!({ "deleted": true, "id": c.id }));
             } else {
-                done(&format!("Deleted channel \"{}\" ({}).", c.name, c.id));
+                output::done(&format!("Deleted channel \"{}\" ({}).", c.name, c.id));
             }
         }
     }
@@ -956,15 +931,6 @@ pub async fn channels(ctx: &Context, command: ChannelsCommand) -> CmdResult {
 }
 
 // ---------------------------------------------------------------- members
-
-pub(super) fn role_text(role: Role) -> &'static str {
-    match role {
-        Role::Owner => "owner",
-        Role::OrgAdmin => "org-admin",
-        Role::AgentAdmin => "agent-admin",
-        Role::Member => "member",
-    }
-}
 
 fn show_member(m: &Member) {
     let mut rows = vec![
@@ -976,7 +942,7 @@ fn show_member(m: &Member) {
         rows.push(("Agents", m.agents.join(", ")));
     }
     rows.push(("Added", output::both(m.created_at, Utc::now())));
-    print_fields(&rows);
+    output::print_fields(&rows);
 }
 
 pub async fn members(ctx: &Context, command: MembersCommand) -> CmdResult {
@@ -1007,7 +973,7 @@ pub async fn members(ctx: &Context, command: MembersCommand) -> CmdResult {
                         ]
                     })
                     .collect();
-                print_table(
+                output::print_table(
                     &["USER ID", "EMAIL", "ROLE", "AGENTS", "ADDED"],
                     rows,
                     "No members.",
@@ -1090,7 +1056,7 @@ pub async fn members(ctx: &Context, command: MembersCommand) -> CmdResult {
                         ]
                     })
                     .collect();
-                print_table(
+                output::print_table(
                     &["ID", "EMAIL", "ROLE", "AGENTS", "STATUS", "EXPIRES", "INVITED BY"],
                     rows,
                     "No open invitations. Invite someone with `keyward members invite --email EMAIL --role member`.",
@@ -1116,7 +1082,7 @@ pub async fn members(ctx: &Context, command: MembersCommand) -> CmdResult {
             if s.json() {
                 output::print_json(&json!({ "revoked": true, "id": inv.id, "email": inv.email }));
             } else {
-                done(&format!(
+                output::done(&format!(
                     "Revoked the invitation of {} ({}); its code no longer works.",
                     inv.email, inv.id
                 ));
@@ -1155,7 +1121,7 @@ pub async fn members(ctx: &Context, command: MembersCommand) -> CmdResult {
             if s.json() {
                 output::print_json(&updated);
             } else {
-                done(&format!("Updated {}.", updated.email));
+                output::done(&format!("Updated {}.", updated.email));
                 show_member(&updated);
             }
         }
@@ -1176,7 +1142,7 @@ pub async fn members(ctx: &Context, command: MembersCommand) -> CmdResult {
             if s.json() {
                 output::print_json(&json!({ "removed": true, "user_id": m.user_id }));
             } else {
-                done(&format!("Removed {} ({}).", m.email, m.user_id));
+                output::done(&format!("Removed {} ({}).", m.email, m.user_id));
             }
         }
     }

@@ -4,19 +4,13 @@
 //! Everything here is a pure function of the data and a [`Style`], so it is tested
 //! without a server.
 
-use super::limits::{count_text, percent_text, quota_text, ratelimit_text};
 use super::output::{self, Color, Style};
+use super::text::{count_text, percent_text, quota_text, scope_text};
 use chrono::{DateTime, Local, Utc};
-use keyward_client::{Granularity, Quota, RateLimit, RateLimitUsage, UsageReport, Verification};
+use keyward_client::{Granularity, Quota, RateLimitUsage, UsageReport, Verification};
 
 /// The widest bar, in characters.
 const BAR_WIDTH: usize = 40;
-
-/// `--from` / `--to`: RFC 3339, a date (`2026-11-01`, midnight UTC), `now`, or a
-/// duration ago (`30m`, `24h`, `7d`, `2w`), read as the server reads `?from=`.
-pub fn parse_time(s: &str) -> Result<DateTime<Utc>, String> {
-    keyward_core::expiry::parse_instant(s, Utc::now()).map_err(|e| e.to_string())
-}
 
 /// The start of a bucket in local time, as precise as the granularity.
 fn bucket_label(start: DateTime<Utc>, granularity: Granularity, with_date: bool) -> String {
@@ -262,7 +256,7 @@ pub fn valid_report(style: Style, v: &Verification, now: DateTime<Utc>) -> Strin
         rows.push(("Organization", format!("{} ({})", org.name, org.id)));
     }
     if let Some(scope) = &v.scope {
-        rows.push(("Scope", super::keys::scope_text(scope)));
+        rows.push(("Scope", scope_text(scope)));
     }
     if let Some(p) = &v.permissions {
         rows.push(("Permissions", output::permissions(p)));
@@ -299,16 +293,6 @@ pub fn valid_report(style: Style, v: &Verification, now: DateTime<Utc>) -> Strin
     }
     out.push_str(&output::fields(style, &rows));
     out
-}
-
-/// For `keys show` and `keys list`: `100/1m` or `none`.
-pub fn ratelimit_or_none(r: Option<&RateLimit>) -> String {
-    r.map(ratelimit_text).unwrap_or_else(|| "none".to_owned())
-}
-
-/// For `keys show` and `keys list`: `10000/monthly` or `none`.
-pub fn quota_or_none(q: Option<&Quota>) -> String {
-    q.map(quota_text).unwrap_or_else(|| "none".to_owned())
 }
 
 #[cfg(test)]
