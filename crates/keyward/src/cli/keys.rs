@@ -6,6 +6,7 @@
 
 use super::context::{ConnArgs, Context};
 use super::failure::{CmdResult, Failure, EXIT_ERROR};
+use super::once;
 use super::output::{self, Cell, Color, Style};
 use super::parse::{
     parse_expiry, parse_grace, parse_metadata, parse_permission, parse_quota, parse_ratelimit,
@@ -649,7 +650,7 @@ impl Session<'_> {
         what: &str,
         previous: Option<&KeyView>,
     ) -> CmdResult {
-        show_new_key(self.ctx.json(), key, details, what, previous)
+        once::new_key(self.ctx.json(), key, details, what, previous)
     }
 
     async fn list(&self, args: ListArgs) -> CmdResult {
@@ -1022,61 +1023,6 @@ impl Session<'_> {
             .quiet())
         }
     }
-}
-
-/// Prints a new key once: details and key on a terminal, only the key when piped,
-/// everything with `--json`; the notice on stderr.
-pub fn show_new_key(
-    json_mode: bool,
-    key: &ApiKey,
-    details: &KeyView,
-    what: &str,
-    previous: Option<&KeyView>,
-) -> CmdResult {
-    let now = Utc::now();
-    let expires = details
-        .expires_at
-        .map(|at| output::both(at, now))
-        .unwrap_or_else(|| "never".to_owned());
-    let previous_line = previous.map(|p| match (p.revoked_at, p.expires_at) {
-        (Some(_), _) => format!("The old key {}… was revoked.", p.prefix),
-        (None, Some(at)) => format!(
-            "The old key {}… keeps working until {} ({}).",
-            p.prefix,
-            output::absolute(at),
-            output::relative(at, now)
-        ),
-        (None, None) => format!("The old key {}… still works.", p.prefix),
-    });
-    let mut json = serde_json::to_value(details).map_err(anyhow::Error::from)?;
-    json["key"] = serde_json::json!(key.expose_secret());
-    if let Some(p) = previous {
-        json["previous"] = serde_json::to_value(p).map_err(anyhow::Error::from)?;
-    }
-    let mut fields = vec![("Permissions", output::permissions(&details.permissions))];
-    if details.scope != Scope::Organization {
-        fields.push(("Scope", scope_text(&details.scope)));
-    }
-    if let Some(r) = &details.ratelimit {
-        fields.push(("Rate limit", ratelimit_text(r)));
-    }
-    if let Some(q) = &details.quota {
-        fields.push(("Quota", quota_text(q)));
-    }
-    fields.push(("Expires", expires));
-    super::once::print(
-        json_mode,
-        key,
-        super::once::Shown {
-            heading: what.to_owned(),
-            fields,
-            after: previous_line.into_iter().collect(),
-            key_label: None,
-            notice: super::once::NOTICE,
-            json,
-        },
-    );
-    Ok(())
 }
 
 fn status_cell(status: KeyStatus) -> Cell {

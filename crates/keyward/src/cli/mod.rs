@@ -6,27 +6,37 @@
 //! scripts (`--json`). Failures become one error line, a hint and a documented exit
 //! code ([`failure`]).
 
+// Features: one per API feature (the server's `http/<feature>.rs`), each with its
+// flags, its commands and its own rendering. They use the modules below, never each
+// other; this file assembles the groups that span two of them.
 mod audit;
 mod auth;
+mod channels;
+mod invitations;
+mod keys;
+mod members;
+mod orgs;
+mod owner_limits;
+mod resources;
+mod service_accounts;
+mod usage;
+
+// Shared by the features: the connection and its failures, then the leaves.
 mod context;
 mod credentials;
 pub mod dotenv;
 mod failure;
-mod keys;
+mod lookup;
 pub mod once;
-mod org;
-mod orgs;
 pub mod output;
-mod owner_limits;
 mod parse;
 mod prompt;
 mod resolved;
 pub mod text;
-mod usage;
 
 use clap::{Args, Subcommand};
-use context::Context;
-use failure::Failure;
+use context::{ConnArgs, Context};
+use failure::{CmdResult, Failure};
 use std::process::ExitCode;
 
 /// The exit codes, for the commands' help (docs/cli.md has the details).
@@ -80,25 +90,25 @@ pub enum ClientCommand {
         keyward service-accounts list\n  \
         keyward service-accounts create-key production-bot\n  \
         keyward service-accounts delete production-bot\n\n", exit_codes!()))]
-    ServiceAccounts(org::ServiceAccountsArgs),
+    ServiceAccounts(service_accounts::ServiceAccountsArgs),
     /// Workspaces of the organization.
     #[command(after_help = concat!("Examples:\n  \
         keyward workspaces create production\n  \
         keyward workspaces list\n  \
         keyward keys create --name ci --workspaces production   # a key for one workspace\n\n", exit_codes!()))]
-    Workspaces(org::ResourceArgs),
+    Workspaces(resources::ResourceArgs),
     /// Agents of the organization (bots that own channels).
     #[command(after_help = concat!("Examples:\n  \
         keyward agents create support-bot\n  \
         keyward agents list\n  \
         keyward keys create --name bot --agent support-bot   # a key for one agent\n\n", exit_codes!()))]
-    Agents(org::ResourceArgs),
+    Agents(resources::ResourceArgs),
     /// Channels of agents, with their public hook ids.
     #[command(after_help = concat!("Examples:\n  \
         keyward channels create --agent support-bot --name whatsapp\n  \
         keyward channels list --agent support-bot\n  \
         keyward channels update ch_… --disable\n\n", exit_codes!()))]
-    Channels(org::ChannelsArgs),
+    Channels(channels::ChannelsArgs),
     /// People in the organization, their roles, and invitations to join.
     #[command(after_help = concat!("Examples:\n  \
         keyward members invite --email alice@company.com --role member\n  \
@@ -106,7 +116,7 @@ pub enum ClientCommand {
         keyward members list\n  \
         keyward members update alice@company.com --role org-admin\n  \
         keyward members remove alice@company.com\n\n", exit_codes!()))]
-    Members(org::MembersArgs),
+    Members(MembersArgs),
     /// Rate limits shared by all keys of one person, service account or customer.
     #[command(after_help = concat!("Examples:\n  \
         keyward owner-limits set external cus_123 --ratelimit 1000/1h\n  \
@@ -227,10 +237,10 @@ pub fn run(command: ClientCommand, cli: fn() -> clap::Command) -> ExitCode {
             Job::Auth(cmd) => auth::run(&ctx, cmd).await,
             Job::Keys(cmd) => keys::run(&ctx, cmd).await,
             Job::Audit(args) => audit::run(&ctx, args).await,
-            Job::ServiceAccounts(cmd) => org::service_accounts(&ctx, cmd).await,
-            Job::Resources(kind, cmd) => org::resources(&ctx, kind, cmd).await,
-            Job::Channels(cmd) => org::channels(&ctx, cmd).await,
-            Job::Members(cmd) => org::members(&ctx, cmd).await,
+            Job::ServiceAccounts(cmd) => service_accounts::run(&ctx, cmd).await,
+            Job::Resources(kind, cmd) => resources::run(&ctx, kind, cmd).await,
+            Job::Channels(cmd) => channels::run(&ctx, cmd).await,
+            Job::Members(cmd) => members_group(&ctx, cmd).await,
             Job::OwnerLimits(cmd) => owner_limits::owner_limits(&ctx, cmd).await,
             Job::Orgs(cmd) => orgs::orgs(&ctx, cmd).await,
         }
@@ -249,10 +259,47 @@ enum Job {
     Auth(auth::AuthCommand),
     Keys(keys::KeysCommand),
     Audit(audit::AuditArgs),
-    ServiceAccounts(org::ServiceAccountsCommand),
-    Resources(keyward_client::ResourceKind, org::ResourceCommand),
-    Channels(org::ChannelsCommand),
-    Members(org::MembersCommand),
+    ServiceAccounts(service_accounts::ServiceAccountsCommand),
+    Resources(keyward_client::ResourceKind, resources::ResourceCommand),
+    Channels(channels::ChannelsCommand),
+    Members(MembersCommand),
     OwnerLimits(owner_limits::OwnerLimitsCommand),
     Orgs(orgs::OrgsCommand),
+}
+
+// ---------------------------------------------------------------- groups of two features
+//
+// The subcommands are listed in the order of the help; each takes its flags and help
+// text from its feature's struct.
+
+#[derive(Args)]
+pub struct MembersArgs {
+    #[command(flatten)]
+    conn: ConnArgs,
+    #[command(subcommand)]
+    command: MembersCommand,
+}
+
+/// `keyward members …`: people (`members.rs`) and invitations (`invitations.rs`).
+#[derive(Subcommand)]
+pub enum MembersCommand {
+    List(members::ListArgs),
+    Invite(invitations::InviteArgs),
+    Invitations(invitations::ListArgs),
+    RevokeInvitation(invitations::RevokeArgs),
+    Show(members::ShowArgs),
+    Update(members::UpdateArgs),
+    Remove(members::RemoveArgs),
+}
+
+async fn members_group(ctx: &Context, command: MembersCommand) -> CmdResult {
+    match command {
+        MembersCommand::List(args) => members::list(ctx, args).await,
+        MembersCommand::Invite(args) => invitations::invite(ctx, args).await,
+        MembersCommand::Invitations(args) => invitations::list(ctx, args).await,
+        MembersCommand::RevokeInvitation(args) => invitations::revoke(ctx, args).await,
+        MembersCommand::Show(args) => members::show(ctx, args).await,
+        MembersCommand::Update(args) => members::update(ctx, args).await,
+        MembersCommand::Remove(args) => members::remove(ctx, args).await,
+    }
 }

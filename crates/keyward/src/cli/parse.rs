@@ -3,7 +3,8 @@
 //! leaf: a bad value is a usage error before anything is sent.
 
 use chrono::{DateTime, Utc};
-use keyward_client::{Quota, RateLimit, Refill};
+use clap::ValueEnum;
+use keyward_client::{Quota, RateLimit, Refill, Role};
 
 /// `LIMIT/PERIOD`: `100/1m`, `5/1s`, `1000/1h`, `50000/1d` (period at most 30d).
 pub fn parse_ratelimit(s: &str) -> Result<RateLimit, String> {
@@ -98,6 +99,28 @@ pub fn parse_invitation_expiry(s: &str) -> Result<String, String> {
 /// duration ago (`30m`, `24h`, `7d`, `2w`), read as the server reads `?from=`.
 pub fn parse_time(s: &str) -> Result<DateTime<Utc>, String> {
     keyward_core::expiry::parse_instant(s, Utc::now()).map_err(|e| e.to_string())
+}
+
+/// `--role`: owner, org-admin, agent-admin or member.
+#[derive(Clone, Copy, ValueEnum)]
+pub enum RoleArg {
+    Owner,
+    #[value(alias = "org_admin")]
+    OrgAdmin,
+    #[value(alias = "agent_admin")]
+    AgentAdmin,
+    Member,
+}
+
+impl RoleArg {
+    pub fn role(self) -> Role {
+        match self {
+            RoleArg::Owner => Role::Owner,
+            RoleArg::OrgAdmin => Role::OrgAdmin,
+            RoleArg::AgentAdmin => Role::AgentAdmin,
+            RoleArg::Member => Role::Member,
+        }
+    }
 }
 
 #[cfg(test)]
