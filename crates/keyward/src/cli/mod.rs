@@ -20,6 +20,7 @@ mod owner_limits;
 mod resources;
 mod service_accounts;
 mod usage;
+mod verify;
 
 // Shared by the features: the connection and its failures, then the leaves.
 mod context;
@@ -77,7 +78,7 @@ pub enum ClientCommand {
         echo \"$KEY\" | keyward keys verify - --permission orders:read\n  \
         keyward keys rotate key_… --grace 24h\n  \
         keyward keys revoke key_…\n\n", exit_codes!()))]
-    Keys(keys::KeysArgs),
+    Keys(KeysArgs),
     /// Read the organization's audit log: who changed what, newest first.
     #[command(after_help = concat!("Examples:\n  \
         keyward audit\n  \
@@ -235,7 +236,7 @@ pub fn run(command: ClientCommand, cli: fn() -> clap::Command) -> ExitCode {
     let result = runtime.block_on(async {
         match job {
             Job::Auth(cmd) => auth::run(&ctx, cmd).await,
-            Job::Keys(cmd) => keys::run(&ctx, cmd).await,
+            Job::Keys(cmd) => keys_group(&ctx, cmd).await,
             Job::Audit(args) => audit::run(&ctx, args).await,
             Job::ServiceAccounts(cmd) => service_accounts::run(&ctx, cmd).await,
             Job::Resources(kind, cmd) => resources::run(&ctx, kind, cmd).await,
@@ -257,7 +258,7 @@ pub fn run(command: ClientCommand, cli: fn() -> clap::Command) -> ExitCode {
 
 enum Job {
     Auth(auth::AuthCommand),
-    Keys(keys::KeysCommand),
+    Keys(KeysCommand),
     Audit(audit::AuditArgs),
     ServiceAccounts(service_accounts::ServiceAccountsCommand),
     Resources(keyward_client::ResourceKind, resources::ResourceCommand),
@@ -271,6 +272,32 @@ enum Job {
 //
 // The subcommands are listed in the order of the help; each takes its flags and help
 // text from its feature's struct.
+
+#[derive(Args)]
+pub struct KeysArgs {
+    #[command(flatten)]
+    conn: ConnArgs,
+    #[command(subcommand)]
+    command: KeysCommand,
+}
+
+/// `keyward keys …`: keys (`keys/`), a key's usage (`usage.rs`), verifying a raw key
+/// (`verify.rs`).
+#[derive(Subcommand)]
+pub enum KeysCommand {
+    #[command(flatten)]
+    Keys(keys::KeysCommand),
+    Usage(usage::UsageArgs),
+    Verify(verify::VerifyArgs),
+}
+
+async fn keys_group(ctx: &Context, command: KeysCommand) -> CmdResult {
+    match command {
+        KeysCommand::Keys(command) => keys::run(ctx, command).await,
+        KeysCommand::Usage(args) => usage::run(ctx, args).await,
+        KeysCommand::Verify(args) => verify::run(ctx, args).await,
+    }
+}
 
 #[derive(Args)]
 pub struct MembersArgs {
