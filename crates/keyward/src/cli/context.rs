@@ -180,6 +180,25 @@ impl Context {
         }
     }
 
+    /// A stored login is used only when no key comes from the environment or `.env`.
+    pub fn warn_if_login_overridden(&self) {
+        let overridden = [
+            std::env::var(dotenv::API_KEY)
+                .ok()
+                .filter(|v| !v.trim().is_empty())
+                .map(|_| format!("the environment variable {}", dotenv::API_KEY)),
+            self.dotenv
+                .get(dotenv::API_KEY)
+                .and(self.dotenv.path.as_ref())
+                .map(|p| format!("{} in {}", dotenv::API_KEY, p.display())),
+        ];
+        if let Some(over) = overridden.into_iter().flatten().next() {
+            output::warn(&format!(
+                "{over} is set and takes precedence over this login; unset it to use the stored key"
+            ));
+        }
+    }
+
     pub fn json(&self) -> bool {
         self.conn.json
     }

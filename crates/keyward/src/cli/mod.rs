@@ -56,7 +56,7 @@ pub enum ClientCommand {
         keyward auth whoami\n  \
         keyward auth status\n  \
         keyward auth logout\n\n", exit_codes!()))]
-    Auth(auth::AuthArgs),
+    Auth(AuthArgs),
     /// Log in with an API key (the same as `keyward auth login`).
     #[command(
         long_about = "Log in with an API key (the same as `keyward auth login`).\n\n\
@@ -197,7 +197,9 @@ pub fn run(command: ClientCommand, cli: fn() -> clap::Command) -> ExitCode {
             return ExitCode::SUCCESS;
         }
         ClientCommand::Auth(args) => (args.conn, Job::Auth(args.command)),
-        ClientCommand::Login(args) => (args.conn, Job::Auth(auth::AuthCommand::Login(args.login))),
+        ClientCommand::Login(args) => {
+            (args.conn, Job::Auth(AuthCommand::Login(auth::LoginArgs {})))
+        }
         ClientCommand::Keys(args) => (args.conn, Job::Keys(args.command)),
         ClientCommand::Audit(args) => (args.conn.clone(), Job::Audit(args)),
         ClientCommand::ServiceAccounts(args) => (args.conn, Job::ServiceAccounts(args.command)),
@@ -235,7 +237,7 @@ pub fn run(command: ClientCommand, cli: fn() -> clap::Command) -> ExitCode {
     };
     let result = runtime.block_on(async {
         match job {
-            Job::Auth(cmd) => auth::run(&ctx, cmd).await,
+            Job::Auth(cmd) => auth_group(&ctx, cmd).await,
             Job::Keys(cmd) => keys_group(&ctx, cmd).await,
             Job::Audit(args) => audit::run(&ctx, args).await,
             Job::ServiceAccounts(cmd) => service_accounts::run(&ctx, cmd).await,
@@ -257,7 +259,7 @@ pub fn run(command: ClientCommand, cli: fn() -> clap::Command) -> ExitCode {
 }
 
 enum Job {
-    Auth(auth::AuthCommand),
+    Auth(AuthCommand),
     Keys(KeysCommand),
     Audit(audit::AuditArgs),
     ServiceAccounts(service_accounts::ServiceAccountsCommand),
@@ -272,6 +274,35 @@ enum Job {
 //
 // The subcommands are listed in the order of the help; each takes its flags and help
 // text from its feature's struct.
+
+#[derive(Args)]
+pub struct AuthArgs {
+    #[command(flatten)]
+    conn: ConnArgs,
+    #[command(subcommand)]
+    command: AuthCommand,
+}
+
+/// `keyward auth …`: who you are on which server (`auth.rs`), and redeeming an
+/// invitation (`invitations.rs`).
+#[derive(Subcommand)]
+pub enum AuthCommand {
+    Login(auth::LoginArgs),
+    AcceptInvite(invitations::AcceptArgs),
+    Logout(auth::LogoutArgs),
+    Whoami(auth::WhoamiArgs),
+    Status(auth::StatusArgs),
+}
+
+async fn auth_group(ctx: &Context, command: AuthCommand) -> CmdResult {
+    match command {
+        AuthCommand::Login(args) => auth::login(ctx, args).await,
+        AuthCommand::AcceptInvite(args) => invitations::accept(ctx, args).await,
+        AuthCommand::Logout(args) => auth::logout(ctx, args),
+        AuthCommand::Whoami(args) => auth::whoami(ctx, args).await,
+        AuthCommand::Status(args) => auth::status(ctx, args).await,
+    }
+}
 
 #[derive(Args)]
 pub struct KeysArgs {
