@@ -5,6 +5,10 @@
 //! SDK (`keyward-client`), and prints either text for people ([`output`]) or JSON for
 //! scripts (`--json`). Failures become one error line, a hint and a documented exit
 //! code ([`failure`]).
+//!
+//! Dependencies point one way: this file -> features -> `lookup` -> `context` ->
+//! `failure` -> the leaves (`resolved`, `output`, `text`, `parse`, `credentials`,
+//! `dotenv`); `once` and `prompt` sit on `failure`. `.ci/import-cycles` checks it.
 
 // Features: one per API feature (the server's `http/<feature>.rs`), each with its
 // flags, its commands and its own rendering. They use the modules below, never each
