@@ -7,6 +7,9 @@ use keyward_core::{
 };
 use serde::Serialize;
 
+/// `limits_by` of limits that are the organization's defaults.
+pub const ORGANIZATION_DEFAULTS: &str = "organization";
+
 #[derive(Debug, Clone)]
 pub struct KeyRecord {
     pub id: String,
@@ -453,7 +456,7 @@ pub enum Invitee {
     /// A person with an account but no membership left in any organization (removed
     /// everywhere, or their organizations deleted): nothing of theirs is reachable, so
     /// the invitation alone may bring them back, as for a new person. Refused with
-    /// [`Conflict::IdentityRequired`] if they are a member somewhere after all.
+    /// [`crate::Conflict::IdentityRequired`] if they are a member somewhere after all.
     Returning {
         user_id: String,
     },
