@@ -12,7 +12,7 @@ pub trait Store: Send + Sync + 'static {
     async fn migrate(&self) -> Result<()>;
 
     /// Creates the first organization, its owner and the owner's token, once.
-    /// Fails with [`Conflict::AlreadyBootstrapped`] when an organization exists.
+    /// Fails with [`crate::Conflict::AlreadyBootstrapped`] when an organization exists.
     async fn bootstrap(&self, b: NewBootstrap) -> Result<KeyRecord>;
 
     async fn organization_count(&self) -> Result<u64>;
@@ -79,7 +79,7 @@ pub trait Store: Send + Sync + 'static {
     /// The organizations a user belongs to, with their role in each.
     async fn list_user_orgs(&self, user_id: &str) -> Result<Vec<Membership>>;
     /// A new organization whose owner is an existing user, with the owner's first token.
-    /// Refused with [`StoreError::LimitReached`] past `max_per_person`.
+    /// Refused with [`crate::StoreError::LimitReached`] past `max_per_person`.
     async fn create_org(&self, new: NewOrganization, audit: NewAuditEvent) -> Result<KeyRecord>;
     /// Every organization that is not deleted, oldest first (for operators).
     async fn list_orgs(&self) -> Result<Vec<Organization>>;
@@ -112,7 +112,7 @@ pub trait Store: Send + Sync + 'static {
         name: &str,
         audit: NewAuditEvent,
     ) -> Result<Resource>;
-    /// Refused with [`Conflict::InUse`] while active keys or channels refer to it.
+    /// Refused with [`crate::Conflict::InUse`] while active keys or channels refer to it.
     async fn delete_resource(
         &self,
         kind: ResourceKind,
@@ -142,7 +142,7 @@ pub trait Store: Send + Sync + 'static {
     async fn get_member(&self, org_id: &str, user_id: &str) -> Result<Option<Member>>;
     async fn list_members(&self, org_id: &str) -> Result<Vec<Member>>;
     /// Stores an invitation, replacing pending ones for the same email in the
-    /// organization. Refused with [`Conflict::AlreadyMember`] for a member.
+    /// organization. Refused with [`crate::Conflict::AlreadyMember`] for a member.
     async fn create_invitation(
         &self,
         invitation: &NewInvitation,
@@ -166,7 +166,7 @@ pub trait Store: Send + Sync + 'static {
     /// the membership and the first token and marks the invitation accepted.
     async fn accept_invitation(&self, acceptance: Acceptance) -> Result<Accepted>;
     /// Changes a member's role and agents, if their role is still `expected` (what the
-    /// caller was authorized against); else [`Conflict::ChangedMeanwhile`].
+    /// caller was authorized against); else [`crate::Conflict::ChangedMeanwhile`].
     async fn update_member(
         &self,
         org_id: &str,
@@ -175,7 +175,7 @@ pub trait Store: Send + Sync + 'static {
         audit: NewAuditEvent,
     ) -> Result<Member>;
     /// Removes a membership and revokes the person's keys in the organization, if their
-    /// role is still `expected`; else [`Conflict::ChangedMeanwhile`].
+    /// role is still `expected`; else [`crate::Conflict::ChangedMeanwhile`].
     async fn remove_member(
         &self,
         org_id: &str,

@@ -134,7 +134,7 @@ pub(crate) async fn check_limits<B: Backend>(c: &mut B::Connection, k: &NewKey) 
     );
     let (max_keys, max_workers): (i64, i64) = B::fetch_optional(c, &sql, args![&k.org_id])
         .await?
-        .ok_or(StoreError::Gone("organization"))?;
+        .ok_or(StoreError::NotFound)?;
     let (limit, max, (current,)): (&'static str, i64, (i64,)) = if k.kind == KeyKind::Worker {
         let sql = "SELECT COUNT(*) FROM api_keys WHERE org_id = $1 AND kind = 'worker' AND owner_id = $2 \
              AND workspace_id = $3 AND revoked_at IS NULL AND (expires_at IS NULL OR expires_at > $4)";
