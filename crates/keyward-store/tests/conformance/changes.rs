@@ -303,13 +303,14 @@ pub(crate) async fn changes_to_something_that_changed_meanwhile_are_refused(stor
     assert!(still.revoked_at.is_none() && still.rotated_to.is_none());
 }
 
-/// SQLite has no feed (one node); PostgreSQL announces each committed change once,
+/// PostgreSQL announces each committed change once,
 /// and nothing for a change that did not commit.
 pub(crate) async fn change_feed_announces_committed_changes(store: Arc<dyn Store>) {
-    let Some(mut feed) = store.subscribe().await.unwrap() else {
-        store.publish(FeedEvent::Ping).await.unwrap();
-        return;
-    };
+    let mut feed = store
+        .subscribe()
+        .await
+        .unwrap()
+        .expect("this backend has a change feed");
     let org = setup(store.as_ref()).await;
     let k = new_key(
         &org.id,

@@ -94,13 +94,26 @@ conformance!(
     members::invitations_are_redeemed_once_by_the_right_person,
     changes::changes_made_with_a_key_that_stopped_working_write_nothing,
     changes::changes_to_something_that_changed_meanwhile_are_refused,
-    changes::change_feed_announces_committed_changes,
     usage::last_used_never_moves_backwards,
     usage::write_behind_flushes_of_thousands_of_keys,
     usage::usage_adds_up_and_quota_leases_never_overdraw,
     audit::audit_pages_newest_first,
     audit::the_audit_log_can_show_only_events_about_a_persons_keys,
 );
+
+/// The change feed is PostgreSQL's (several nodes); SQLite serves one node and has none,
+/// which is how the server knows not to follow one.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn postgres_announces_committed_changes_and_sqlite_has_no_feed() {
+    let b = sqlite().await;
+    assert!(b.store.subscribe().await.unwrap().is_none());
+    b.store.close().await;
+    let Some(b) = postgres().await else {
+        return;
+    };
+    changes::change_feed_announces_committed_changes(b.store.clone()).await;
+    b.store.close().await;
+}
 
 fn t0() -> DateTime<Utc> {
     DateTime::parse_from_rfc3339("2030-01-01T00:00:00Z")
