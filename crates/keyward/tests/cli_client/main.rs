@@ -1,5 +1,6 @@
 //! The client commands, end to end: the real binary against a real server on loopback.
 
+#[path = "../support/mod.rs"]
 mod support;
 
 use support::{create_key, create_org, invite_and_accept, mode, run, Server, User};

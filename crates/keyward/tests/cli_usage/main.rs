@@ -2,6 +2,7 @@
 //! against a real server on loopback (`keys create|edit --ratelimit/--quota`, `keys
 //! verify`, `keys usage`, `owner-limits`, `orgs`).
 
+#[path = "../support/mod.rs"]
 mod support;
 
 use serde_json::{json, Value};
