@@ -128,7 +128,7 @@ pub struct UpdateOrgRequest {
     pub settings: Option<SettingsPatch>,
 }
 
-/// A workspace or an agent: the two share one shape.
+// A workspace or an agent: the two share one shape.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Resource {
@@ -146,7 +146,7 @@ pub struct NameRequest {
     pub name: String,
 }
 
-/// An agent's channel; callers name it by its public `hook_id`.
+// An agent's channel; callers name it by its public `hook_id`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Channel {

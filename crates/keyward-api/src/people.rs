@@ -72,7 +72,7 @@ impl InvitationStatus {
     }
 }
 
-/// An invitation and where it stands. Its fields read through (`view.email`).
+// An invitation and where it stands. Its fields read through (`view.email`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct InvitationView {

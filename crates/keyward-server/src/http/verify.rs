@@ -13,63 +13,20 @@ use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, Utc};
 use keyward_core::{KeyKind, Owner, Permission, PermissionSet, Scope};
 use keyward_store::{KeyRecord, ResourceKind};
-use serde::{Deserialize, Serialize};
-use utoipa::ToSchema;
+use serde::Serialize;
 
-#[derive(Debug, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct VerifyRequest {
-    /// The key to check, as presented to your service.
-    pub key: String,
-    /// A permission the key must hold, e.g. `keys:read`.
-    pub permission: Option<String>,
-    /// A workspace id the key's scope must reach.
-    pub workspace: Option<String>,
-    /// An agent id the key's scope must reach.
-    pub agent: Option<String>,
-    /// A channel's hook id: the channel must exist and be enabled, and the key must be
-    /// its channel token or reach its agent. Also accepted as `hookId`, or in the
-    /// `X-Hook-Id` header; several that differ are refused.
-    pub channel: Option<String>,
-    /// The same as `channel` (the name the channel endpoints use).
-    #[serde(rename = "hookId")]
-    pub hook_id: Option<String>,
-    /// Quota credits this verification spends (default 1; 0 checks without spending).
-    pub cost: Option<i64>,
-}
+pub use keyward_api::{VerifyCode, VerifyRequest};
 
-#[derive(Debug, Serialize, ToSchema, Clone, Copy, PartialEq, Eq)]
-#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
-pub enum VerifyCode {
-    Valid,
-    Malformed,
-    NotFound,
-    Revoked,
-    Expired,
-    Disabled,
-    Forbidden,
-    ChannelNotFound,
-    InsufficientPermissions,
-    RateLimited,
-    QuotaExceeded,
-}
-
-#[derive(Debug, Serialize, ToSchema)]
-pub struct OrgRef {
-    pub id: String,
-    pub name: String,
-}
-
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Serialize)]
 pub struct OrgRefView<'a> {
     pub id: &'a str,
     pub name: &'a str,
 }
 
-/// The answer to a verification: `code` says what happened; the key's details are set
-/// when the key exists.
-// Borrows from the cached key record: nothing is copied to build it (hot path).
-#[derive(Debug, Serialize, ToSchema)]
+/// The answer to a verification, as the hot path writes it: the same JSON as
+/// `keyward_api::VerifyResponse` (tested below), but borrowing from the cached key
+/// record, so nothing is copied to build it.
+#[derive(Debug, Serialize)]
 pub struct VerifyResponse<'a> {
     pub valid: bool,
     pub code: VerifyCode,
@@ -77,15 +34,11 @@ pub struct VerifyResponse<'a> {
     pub message: Option<String>,
     pub key_id: Option<&'a str>,
     pub name: Option<&'a str>,
-    #[schema(value_type = Option<Owner>)]
     pub owner: Option<&'a Owner>,
     pub org: Option<OrgRefView<'a>>,
-    #[schema(value_type = Option<Scope>)]
     pub scope: Option<&'a Scope>,
-    #[schema(value_type = Option<Vec<String>>)]
     pub permissions: Option<&'a PermissionSet>,
     pub expires_at: Option<DateTime<Utc>>,
-    #[schema(value_type = Option<Object>)]
     pub metadata: Option<&'a serde_json::Value>,
     /// The key's (or its owner's) rate limit after this request, if it has one.
     pub ratelimit: Option<RateInfo>,
@@ -178,13 +131,13 @@ fn valid_head(k: &KeyRecord) -> Box<[u8]> {
 
 /// Is this key valid, and may it do X? Always 200; read `code`.
 #[utoipa::path(post, path = "/v1/keys/verify", tag = "verify", request_body = VerifyRequest,
-    responses((status = 200, body = VerifyResponse), (status = "4XX", body = crate::errors::Problem)),
+    responses((status = 200, body = keyward_api::VerifyResponse), (status = "4XX", body = crate::errors::Problem)),
     security(("bearer" = ["keys:verify"])))]
 pub async fn verify_key(
     State(state): State<AppState>,
     principal: Principal,
     headers: axum::http::HeaderMap,
-    ApiJson(mut req): ApiJson<VerifyRequest>,
+    ApiJson(mut req): ApiJson<VerifyRequest<'static>>,
 ) -> Result<Response> {
     principal.require("keys:verify")?;
     req.channel = crate::extract::named_hook(
@@ -282,7 +235,7 @@ fn refused<'a>(
 async fn decide(
     state: &AppState,
     k: &KeyRecord,
-    req: &VerifyRequest,
+    req: &VerifyRequest<'_>,
     wanted: Option<(&str, &str)>,
 ) -> Result<(VerifyCode, Option<String>)> {
     if let Some(hook_id) = req.channel.as_deref() {
