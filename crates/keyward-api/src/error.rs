@@ -121,9 +121,10 @@ impl ErrorCode {
         ErrorCode::InternalError,
     ];
 
-    /// `(code, status, title)`: the one table, exhaustive by construction.
-    fn entry(&self) -> (&str, u16, &'static str) {
-        match self {
+    /// `(code, status, title)` of a known code: the one table, an exhaustive `match`,
+    /// so no code can be missing from it.
+    const fn known(&self) -> Option<(&'static str, u16, &'static str)> {
+        Some(match self {
             ErrorCode::MissingToken => ("missing_token", 401, "Authentication required"),
             ErrorCode::InvalidRequest => ("invalid_request", 400, "Invalid authentication request"),
             ErrorCode::MalformedToken => ("malformed_token", 401, "Malformed API key"),
@@ -196,9 +197,32 @@ impl ErrorCode {
                 "Creating organizations is disabled",
             ),
             ErrorCode::InternalError => ("internal_error", 500, "Internal server error"),
-            ErrorCode::Other(code) => (code, 500, "Unknown error"),
+            ErrorCode::Other(_) => return None,
+        })
+    }
+
+    fn entry(&self) -> (&str, u16, &'static str) {
+        match (self, self.known()) {
+            (_, Some(entry)) => entry,
+            (ErrorCode::Other(code), None) => (code, 500, "Unknown error"),
+            (_, None) => unreachable!("only Other is unknown"),
         }
     }
+
+    /// `(code, status, title)` of every code the server answers, in [`ErrorCode::ALL`]'s
+    /// order, made from the same `match`.
+    pub const TABLE: &'static [(&'static str, u16, &'static str)] = &{
+        let mut table = [("", 0, ""); Self::ALL.len()];
+        let mut i = 0;
+        while i < table.len() {
+            table[i] = match Self::ALL[i].known() {
+                Some(entry) => entry,
+                None => panic!("ErrorCode::ALL holds only known codes"),
+            };
+            i += 1;
+        }
+        table
+    };
 
     /// The snake_case string, e.g. `token_expired`.
     pub fn as_str(&self) -> &str {
@@ -330,6 +354,9 @@ mod tests {
                 s.chars().all(|c| c.is_ascii_lowercase() || c == '_'),
                 "{s} is not snake_case"
             );
+        }
+        for (entry, code) in ErrorCode::TABLE.iter().zip(ErrorCode::ALL) {
+            assert_eq!(*entry, (code.as_str(), code.status(), code.title()));
         }
         let mut seen: Vec<&str> = ErrorCode::ALL.iter().map(ErrorCode::as_str).collect();
         seen.sort_unstable();

@@ -21,6 +21,10 @@ use keyward_store::{Conflict, StoreError};
 
 pub use keyward_api::{LimitInfo, Problem};
 
+/// Every code, its status and its title (`keyward_api::ErrorCode::TABLE`, made from the
+/// one exhaustive `match` there). The CLI and console rely on these codes.
+pub const CODES: &[(&str, u16, &str)] = ErrorCode::TABLE;
+
 pub type Result<T, E = ApiError> = std::result::Result<T, E>;
 
 #[derive(Debug, thiserror::Error)]

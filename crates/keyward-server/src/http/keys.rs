@@ -247,7 +247,7 @@ pub async fn create_key(
                     )
                 })?
                 .into(),
-            KeyKind::Api => req.owner.map(|id| Owner::External { id: id.into() }),
+            KeyKind::Api => req.owner.map(|id| Owner::External { id }),
             KeyKind::Worker | KeyKind::LegacyWorkspace => {
                 let ws = req.workspace.clone().ok_or_else(|| {
                     ApiError::validation("workspace", "is required for this kind")

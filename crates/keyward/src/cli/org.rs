@@ -591,7 +591,7 @@ pub async fn service_accounts(ctx: &Context, command: ServiceAccountsCommand) ->
                 .client
                 .create_service_account(&CreateServiceAccount {
                     name: args.name,
-                    scopes: args.scopes,
+                    scopes: args.scopes.into(),
                     expires: args.expires,
                 })
                 .await
