@@ -399,4 +399,122 @@ mod tests {
             }
         }
     }
+
+    /// The shared answer type, built from the record on its own (not from the borrowing
+    /// answer), so the two are compared rather than derived from each other.
+    fn shared(
+        code: VerifyCode,
+        k: Option<&KeyRecord>,
+        message: Option<&str>,
+        ratelimit: Option<RateInfo>,
+        quota: Option<QuotaInfo>,
+    ) -> keyward_api::VerifyResponse {
+        keyward_api::VerifyResponse {
+            valid: code == VerifyCode::Valid,
+            code: code.as_str().to_owned(),
+            message: message.map(str::to_owned),
+            key_id: k.map(|k| k.id.clone()),
+            name: k.map(|k| k.name.clone()),
+            owner: k.and_then(|k| k.owner.clone()),
+            org: k.map(|k| keyward_api::OrgRef {
+                id: k.org_id.clone(),
+                name: k.org_name.clone(),
+            }),
+            scope: k.map(|k| k.scope.clone()),
+            permissions: k.map(|k| k.permissions.to_strings()),
+            expires_at: k.and_then(|k| k.expires_at),
+            metadata: k.and_then(|k| k.metadata.clone()),
+            ratelimit: ratelimit.map(|r| keyward_api::RateInfo {
+                limit: r.limit,
+                remaining: r.remaining,
+                reset: r.reset,
+            }),
+            quota: quota.map(|q| keyward_api::QuotaInfo {
+                limit: q.limit,
+                remaining: q.remaining,
+            }),
+        }
+    }
+
+    /// What the hot path writes, for every verdict, is byte for byte what serializing
+    /// `keyward_api::VerifyResponse` gives, and decodes back into it: the SDK reads
+    /// exactly what the server writes.
+    #[tokio::test]
+    async fn every_answer_is_the_shared_type_byte_for_byte() {
+        let rate = RateInfo {
+            limit: 10,
+            remaining: 0,
+            reset: 1_790_000_000_123,
+            allowed: false,
+            retry_after: std::time::Duration::from_millis(1500),
+            reset_after: std::time::Duration::from_secs(7),
+        };
+        let quota = QuotaInfo {
+            limit: 100,
+            remaining: 0,
+            allowed: false,
+        };
+        let rich = CachedKey::new(record(
+            Some(Owner::External {
+                id: "cust_1".into(),
+            }),
+            Some(serde_json::json!({"plan": "pro", "seats": 3, "tags": ["a", "é"]})),
+        ));
+        let bare = CachedKey::new(record(None, None));
+        let check = |got: Vec<u8>, expected: keyward_api::VerifyResponse| {
+            let want = serde_json::to_vec(&expected).unwrap();
+            assert_eq!(
+                String::from_utf8(got.clone()).unwrap(),
+                String::from_utf8(want).unwrap()
+            );
+            let decoded: keyward_api::VerifyResponse = serde_json::from_slice(&got).unwrap();
+            assert_eq!(decoded, expected);
+            assert_eq!(
+                decoded.verify_code().map(VerifyCode::as_str),
+                Some(&*decoded.code)
+            );
+        };
+        // VALID, from the cached head, with and without limits.
+        for k in [&rich, &bare] {
+            for (r, q) in [(None, None), (Some(rate), Some(quota))] {
+                let got = body(valid_answer(k, r, q)).await;
+                check(got, shared(VerifyCode::Valid, Some(k), None, r, q));
+            }
+        }
+        // Keys that do not exist.
+        for (code, message) in [
+            (VerifyCode::Malformed, "the key has the wrong length"),
+            (VerifyCode::NotFound, "no such key"),
+        ] {
+            let got = body(json_body(&VerifyResponse::about(
+                code,
+                None,
+                Some(message.into()),
+            )))
+            .await;
+            check(got, shared(code, None, Some(message), None, None));
+        }
+        // Every refusal of a key that exists, with the limits it carries.
+        for (code, r, q) in [
+            (VerifyCode::Revoked, None, None),
+            (VerifyCode::Expired, None, None),
+            (VerifyCode::Disabled, None, None),
+            (VerifyCode::Forbidden, None, None),
+            (VerifyCode::ChannelNotFound, None, None),
+            (VerifyCode::InsufficientPermissions, None, None),
+            (VerifyCode::RateLimited, Some(rate), None),
+            (VerifyCode::QuotaExceeded, Some(rate), Some(quota)),
+        ] {
+            let message = format!("refused: {}", code.as_str());
+            let got = body(json_body(&VerifyResponse {
+                ratelimit: r,
+                quota: q,
+                ..VerifyResponse::about(code, Some(&rich), Some(message.clone()))
+            }))
+            .await;
+            check(got, shared(code, Some(&rich), Some(&message), r, q));
+        }
+        // Every code the server answers was checked above.
+        assert_eq!(VerifyCode::ALL.len(), 11);
+    }
 }
