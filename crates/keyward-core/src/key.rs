@@ -24,7 +24,8 @@ pub const MAX_KEY_LEN: usize = 255;
 pub const VISIBLE_RANDOM_CHARS: usize = 4;
 
 /// What a key is for. Decides the prefix, the default expiry and who may own it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum KeyKind {
     /// A user's personal access token.
@@ -42,9 +43,8 @@ pub enum KeyKind {
 }
 
 /// `live` or `test`; only API keys carry it in their prefix.
-#[derive(
-    Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, Default, utoipa::ToSchema,
-)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, Default)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum Environment {
     #[default]

@@ -4,13 +4,42 @@
 //! checks that the scope's workspaces or agent exist and authorizes the plan
 //! (`authz`), inside which the store re-checks everything in the writing transaction.
 
-use super::keys::{CreateKeyRequest, MAX_METADATA_BYTES};
 use crate::errors::{ApiError, Result};
 use chrono::{DateTime, Utc};
+use keyward_api::{CreateKeyRequest, PermissionsInput};
 use keyward_core::expiry::Expiry;
 use keyward_core::key::Environment;
 use keyward_core::{KeyKind, Owner, PermissionSet, Quota, RateLimit, Scope};
 use keyward_store::{Channel, KeyRecord, OrgSettings};
+
+/// The most JSON metadata a key carries (verify returns it).
+pub const MAX_METADATA_BYTES: usize = 4096;
+
+/// The permissions a request names, checked.
+pub(crate) trait ParsePermissions {
+    fn parse(&self) -> Result<PermissionSet>;
+}
+
+impl ParsePermissions for PermissionsInput {
+    fn parse(&self) -> Result<PermissionSet> {
+        match self {
+            PermissionsInput::Preset(name) => PermissionSet::preset(name).ok_or_else(|| {
+                ApiError::validation(
+                    "permissions",
+                    format!("unknown preset {name:?}: use all, read_only or a list of grants"),
+                )
+            }),
+            PermissionsInput::Grants(list) => {
+                PermissionSet::parse_list(list).map_err(|e| ApiError::validation("permissions", e))
+            }
+            PermissionsInput::Restricted(r) => PermissionSet::restricted(
+                r.restricted.iter().map(|(k, v)| (k.as_str(), *v)),
+                &r.actions,
+            )
+            .map_err(|e| ApiError::validation("permissions", e)),
+        }
+    }
+}
 
 /// The key a valid request asks for, before the store gives it an id.
 #[derive(Debug, Clone, PartialEq)]

@@ -1,7 +1,9 @@
 //! `/v1/keys`: create, list, show, rename, revoke and rotate keys.
 
-use super::key_policy::{self, bounded_expiry, check_limits, KeyPlan, LimitsFrom};
-use super::{actor_event, ListQuery, ListResponse};
+use super::key_policy::{
+    self, bounded_expiry, check_limits, KeyPlan, LimitsFrom, ParsePermissions,
+};
+use super::{actor_event, ListQuery, ListResponse, PageRequestExt as _};
 use crate::auth::Principal;
 use crate::authz::{Action, KeyTarget, Reach, Target};
 use crate::errors::{ApiError, Result};
@@ -10,61 +12,25 @@ use crate::state::AppState;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::Json;
-use chrono::{DateTime, Duration, Utc};
-use keyward_core::expiry::{parse_duration, status_at, Expiry, KeyStatus};
-use keyward_core::key::Environment;
-use keyward_core::{
-    ids, ExternalId, KeyKind, Name, Owner, PermissionSet, PlainKey, Quota, RateLimit, Scope,
+use chrono::Duration;
+use keyward_api::ApiKey;
+pub use keyward_api::{
+    CreateKeyRequest, CreatedKey, KeyView, PermissionsInput, RestrictedInput, RotateKeyRequest,
+    RotatedKey, UpdateKeyRequest,
 };
+use keyward_core::expiry::{parse_duration, status_at, Expiry};
+use keyward_core::{ids, Owner, PlainKey, Scope};
 use keyward_store::{KeyFilter, KeyPatch, KeyRecord, NewKey, ResourceKind, Rotation, StoreError};
-use serde::{Deserialize, Serialize};
-use utoipa::ToSchema;
 
 const MAX_GRACE: &str = "30d";
-pub(crate) const MAX_METADATA_BYTES: usize = 4096;
 
-/// A key as listings show it: never the key, never its hash.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct KeyView {
-    pub id: String,
-    pub name: String,
-    /// The visible start of the key, e.g. `kw_pat_kcnl`.
-    pub prefix: String,
-    pub kind: KeyKind,
-    pub environment: Environment,
-    pub owner: Option<Owner>,
-    pub scope: Scope,
-    pub permissions: Vec<String>,
-    #[schema(value_type = Option<Object>)]
-    pub metadata: Option<serde_json::Value>,
-    /// `revoked` and `expired` win over `disabled`: they are for good.
-    pub status: KeyStatus,
-    /// `false` while the key is switched off (`PATCH` with `enabled`).
-    pub enabled: bool,
-    pub created_at: DateTime<Utc>,
-    pub created_by: String,
-    pub last_used_at: Option<DateTime<Utc>>,
-    pub expires_at: Option<DateTime<Utc>>,
-    pub revoked_at: Option<DateTime<Utc>>,
-    pub revoked_by: Option<String>,
-    pub rotated_from: Option<String>,
-    pub rotated_to: Option<String>,
-    /// The workspace a worker or legacy workspace key is bound to.
-    pub workspace: Option<String>,
-    /// The channel a channel token belongs to.
-    pub channel: Option<String>,
-    /// While switched off: who switched it off (a user or service-account id).
-    pub disabled_by: Option<String>,
-    /// Who set its rate limit or quota (an id, or `organization` for the defaults).
-    pub limits_by: Option<String>,
-    /// Requests allowed per period, if limited.
-    pub ratelimit: Option<RateLimit>,
-    /// Credits verifications spend, if the key has a quota.
-    pub quota: Option<Quota>,
+/// A key record as the API shows it.
+pub trait KeyViewExt {
+    fn new(state: &AppState, k: &KeyRecord) -> Self;
 }
 
-impl KeyView {
-    pub fn new(state: &AppState, k: &KeyRecord) -> Self {
+impl KeyViewExt for KeyView {
+    fn new(state: &AppState, k: &KeyRecord) -> Self {
         let last_used_at = match (k.last_used_at, state.last_used.pending(&k.id)) {
             (Some(a), Some(b)) => Some(a.max(b)),
             (a, b) => a.or(b),
@@ -97,136 +63,6 @@ impl KeyView {
             quota: k.quota,
         }
     }
-}
-
-/// The one response that contains the raw key.
-#[derive(Serialize, ToSchema)]
-pub struct CreatedKey {
-    /// The raw key. Shown only in this response: store it now.
-    pub key: String,
-    #[serde(flatten)]
-    pub details: KeyView,
-}
-
-#[derive(Serialize, ToSchema)]
-pub struct RotatedKey {
-    /// The replacement key. Shown only in this response.
-    pub key: String,
-    #[serde(flatten)]
-    pub details: KeyView,
-    /// The key that was rotated, with the time it stops working.
-    pub previous: KeyView,
-}
-
-/// `all`, `read_only`, a list of `resource:action` grants, or
-/// `{"restricted": {"keys": "write", "audit": "read", "skills": "none"}, "actions": ["skills:execute"]}`.
-#[derive(Debug, Deserialize, ToSchema)]
-#[serde(untagged)]
-pub enum PermissionsInput {
-    Preset(String),
-    Grants(Vec<String>),
-    Restricted(RestrictedInput),
-}
-
-#[derive(Debug, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct RestrictedInput {
-    /// Per resource: `none`, `read` or `write` (write includes read).
-    pub restricted: std::collections::BTreeMap<String, keyward_core::permission::Access>,
-    /// Named actions on top, e.g. `skills:execute`.
-    #[serde(default)]
-    pub actions: Vec<String>,
-}
-
-impl PermissionsInput {
-    pub(crate) fn parse(&self) -> Result<PermissionSet> {
-        match self {
-            PermissionsInput::Preset(name) => PermissionSet::preset(name).ok_or_else(|| {
-                ApiError::validation(
-                    "permissions",
-                    format!("unknown preset {name:?}: use all, read_only or a list of grants"),
-                )
-            }),
-            PermissionsInput::Grants(list) => {
-                PermissionSet::parse_list(list).map_err(|e| ApiError::validation("permissions", e))
-            }
-            PermissionsInput::Restricted(r) => PermissionSet::restricted(
-                r.restricted.iter().map(|(k, v)| (k.as_str(), *v)),
-                &r.actions,
-            )
-            .map_err(|e| ApiError::validation("permissions", e)),
-        }
-    }
-}
-
-#[derive(Debug, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct CreateKeyRequest {
-    /// 1 to 100 characters.
-    #[schema(value_type = String, example = "CI pipeline")]
-    pub name: Name,
-    /// `7d`, `30d`, `60d`, `90d`, `180d`, `1y`, `never` (default), RFC 3339 or YYYY-MM-DD.
-    #[schema(example = "30d")]
-    pub expires: Option<String>,
-    /// Defaults to the caller's own permissions.
-    pub permissions: Option<PermissionsInput>,
-    /// `personal` (default for people), `worker` (needs `workspace`), `channel` (needs
-    /// `channel`), `legacy_workspace` (needs `workspace` and the organization setting),
-    /// or `api` (a key for your own customers). Service-account keys are created under
-    /// `/v1/service-accounts`.
-    pub kind: Option<KeyKind>,
-    /// Organization (default), a list of workspaces, or one agent. Fixed in level.
-    pub scope: Option<Scope>,
-    /// For `worker` and `legacy_workspace` keys: the workspace they are bound to.
-    pub workspace: Option<String>,
-    /// For `channel` tokens: the channel id.
-    pub channel: Option<String>,
-    /// e.g. `{"limit": 100, "period": "1m"}`; defaults to the organization's default.
-    pub ratelimit: Option<RateLimit>,
-    /// e.g. `{"limit": 10000, "refill": "monthly"}`; defaults to the organization's default.
-    pub quota: Option<Quota>,
-    /// For `api` keys: `live` (default) or `test`.
-    pub environment: Option<Environment>,
-    /// For `api` keys: your identifier of the customer the key belongs to.
-    pub owner: Option<ExternalId>,
-    /// Up to 4 KiB of JSON, returned by verify.
-    #[schema(value_type = Option<Object>)]
-    pub metadata: Option<serde_json::Map<String, serde_json::Value>>,
-    /// `false` creates the key switched off: verify answers `DISABLED` until it is
-    /// enabled (`PATCH` with `enabled: true`). Default `true`.
-    pub enabled: Option<bool>,
-}
-
-#[derive(Debug, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct UpdateKeyRequest {
-    #[schema(value_type = Option<String>)]
-    pub name: Option<Name>,
-    /// New permissions; never more than the editor holds.
-    pub permissions: Option<PermissionsInput>,
-    /// New scope of the same level (e.g. another list of workspaces).
-    pub scope: Option<Scope>,
-    /// New rate limit; `null` removes it.
-    #[serde(default, deserialize_with = "crate::extract::double_option")]
-    #[schema(value_type = Option<RateLimit>)]
-    pub ratelimit: Option<Option<RateLimit>>,
-    /// New quota (its balance starts afresh); `null` removes it.
-    #[serde(default, deserialize_with = "crate::extract::double_option")]
-    #[schema(value_type = Option<Quota>)]
-    pub quota: Option<Option<Quota>>,
-    /// `false` switches the key off until it is set back to `true`: verify answers
-    /// `DISABLED` and the key cannot call Keyward. Unlike revoking, it can be undone.
-    pub enabled: Option<bool>,
-}
-
-#[derive(Debug, Deserialize, ToSchema, Default)]
-#[serde(deny_unknown_fields)]
-pub struct RotateKeyRequest {
-    /// How long the old key keeps working: `0` (default, stop now) up to `30d`.
-    #[schema(example = "24h")]
-    pub grace: Option<String>,
-    /// Expiry of the new key; defaults to the old key's lifetime counted from now.
-    pub expires: Option<String>,
 }
 
 fn expiry_field(field: &'static str) -> impl Fn(keyward_core::expiry::ExpiryError) -> ApiError {
@@ -393,7 +229,7 @@ pub async fn create_key(
     Ok((
         StatusCode::CREATED,
         Json(CreatedKey {
-            key: plain.expose_secret().to_owned(),
+            key: ApiKey::new(plain.expose_secret()),
             details: KeyView::new(&state, &record),
         }),
     ))
@@ -765,7 +601,7 @@ pub async fn rotate_key(
     Ok((
         StatusCode::CREATED,
         Json(RotatedKey {
-            key: plain.expose_secret().to_owned(),
+            key: ApiKey::new(plain.expose_secret()),
             details: KeyView::new(&state, &new),
             previous: KeyView::new(&state, &old),
         }),

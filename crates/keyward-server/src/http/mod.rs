@@ -14,6 +14,9 @@ pub mod resources;
 pub mod service_accounts;
 pub mod usage;
 pub mod verify;
+mod wire;
+
+pub use wire::IntoApi;
 
 use crate::auth::Principal;
 use crate::errors::{ApiError, Result};
@@ -22,27 +25,23 @@ use axum::extract::DefaultBodyLimit;
 use axum::Router;
 use chrono::{DateTime, Utc};
 use keyward_store::{NewAuditEvent, PageRequest};
-use serde::{Deserialize, Serialize};
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
-use utoipa::{IntoParams, OpenApi, ToSchema};
+use utoipa::OpenApi;
 use utoipa_axum::{router::OpenApiRouter, routes};
 
 pub const DEFAULT_PAGE: u32 = 50;
 pub const MAX_PAGE: u32 = 100;
 const MAX_BODY_BYTES: usize = 64 * 1024;
 
-#[derive(Debug, Deserialize, IntoParams)]
-#[serde(deny_unknown_fields)]
-#[into_params(parameter_in = Query)]
-pub struct ListQuery {
-    /// 1 to 100, default 50.
-    pub limit: Option<u32>,
-    /// `next_cursor` of the previous page.
-    pub cursor: Option<String>,
+pub use keyward_api::{ListQuery, ListResponse};
+
+/// The store's page request for a listing's query (`ListQuery` is keyward-api's).
+pub trait PageRequestExt {
+    fn page_request(&self) -> Result<PageRequest>;
 }
 
-impl ListQuery {
-    pub fn page_request(&self) -> Result<PageRequest> {
+impl PageRequestExt for ListQuery {
+    fn page_request(&self) -> Result<PageRequest> {
         let limit = self.limit.unwrap_or(DEFAULT_PAGE);
         if !(1..=MAX_PAGE).contains(&limit) {
             return Err(ApiError::validation(
@@ -55,13 +54,6 @@ impl ListQuery {
             cursor: self.cursor.clone(),
         })
     }
-}
-
-#[derive(Debug, Serialize, ToSchema)]
-pub struct ListResponse<T> {
-    pub data: Vec<T>,
-    /// Pass as `cursor` to get the next page; absent on the last page.
-    pub next_cursor: Option<String>,
 }
 
 pub fn actor_event(

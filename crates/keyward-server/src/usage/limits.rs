@@ -64,8 +64,9 @@ pub struct Limiter {
     last_ms: AtomicI64,
 }
 
-/// The state of one rate limit after a request was counted against it.
-#[derive(Debug, Clone, Copy, Serialize, utoipa::ToSchema)]
+/// The state of one rate limit after a request was counted against it. Serialized as
+/// `keyward_api::RateInfo` (the verify answer's `ratelimit`).
+#[derive(Debug, Clone, Copy, Serialize)]
 pub struct RateInfo {
     pub limit: u32,
     pub remaining: u32,
@@ -81,7 +82,8 @@ pub struct RateInfo {
     pub reset_after: Duration,
 }
 
-#[derive(Debug, Clone, Copy, Serialize, utoipa::ToSchema)]
+/// Serialized as `keyward_api::QuotaInfo` (the verify answer's `quota`).
+#[derive(Debug, Clone, Copy, Serialize)]
 pub struct QuotaInfo {
     pub limit: i64,
     pub remaining: i64,

@@ -5,6 +5,7 @@
 mod common;
 
 mod authorization;
+mod bodies;
 mod cluster;
 mod coherence;
 mod errors;

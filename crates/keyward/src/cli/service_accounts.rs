@@ -134,7 +134,7 @@ pub async fn run(ctx: &Context, command: ServiceAccountsCommand) -> CmdResult {
                 .client
                 .create_service_account(&CreateServiceAccount {
                     name: args.name,
-                    scopes: args.scopes,
+                    scopes: args.scopes.into(),
                     expires: args.expires,
                 })
                 .await

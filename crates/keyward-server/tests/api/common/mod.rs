@@ -51,6 +51,25 @@ impl Reply {
     pub fn code(&self) -> &str {
         self.body["code"].as_str().unwrap_or("")
     }
+
+    /// The body decoded into `T` (an empty body is `null`, so `()` for a 204), after
+    /// checking the status; panics with the body when either is not what was expected.
+    #[track_caller]
+    pub fn expect<T: serde::de::DeserializeOwned>(&self, status: StatusCode) -> T {
+        assert_eq!(
+            self.status, status,
+            "unexpected status; body: {}",
+            self.body
+        );
+        match serde_json::from_value(self.body.clone()) {
+            Ok(value) => value,
+            Err(e) => panic!(
+                "the body is not a {}: {e}\n{:#}",
+                std::any::type_name::<T>(),
+                self.body
+            ),
+        }
+    }
 }
 
 fn system_event(org_id: &str, action: &str) -> keyward_store::NewAuditEvent {

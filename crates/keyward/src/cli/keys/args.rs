@@ -164,9 +164,9 @@ pub(super) struct PermissionArgs {
 impl PermissionArgs {
     pub(super) fn permissions(self) -> Option<Permissions> {
         if self.all {
-            Some(Permissions::All)
+            Some(Permissions::all())
         } else if self.read_only {
-            Some(Permissions::ReadOnly)
+            Some(Permissions::read_only())
         } else if !self.permission.is_empty() {
             Some(Permissions::Grants(self.permission))
         } else {
