@@ -1,6 +1,7 @@
 //! `GET /v1/audit-log`: every change, newest first.
 
-use super::{IntoApi, ListQuery, ListResponse, PageRequestExt as _};
+use super::shared::PageRequestExt as _;
+use super::wire::IntoApi;
 use crate::auth::Principal;
 use crate::authz::{Action, Reach, Target};
 use crate::errors::{ApiError, Result};
@@ -9,6 +10,7 @@ use crate::state::AppState;
 use axum::extract::State;
 use axum::Json;
 use keyward_api::AuditEvent;
+use keyward_api::{ListQuery, ListResponse};
 use keyward_store::{AuditFilter, KeyFilter};
 
 /// The organization's audit log, newest first. Owners and org admins see every event;

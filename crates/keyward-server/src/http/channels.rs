@@ -2,7 +2,8 @@
 //! callers reach with either a personal token or the channel's own token ("dual
 //! authentication": the request shape is the same for both).
 
-use super::{actor_event, IntoApi};
+use super::shared::actor_event;
+use super::wire::IntoApi;
 use crate::auth::Principal;
 use crate::authz::{Action, Reach, Target};
 use crate::errors::{ApiError, Result};

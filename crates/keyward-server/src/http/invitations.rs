@@ -10,7 +10,8 @@
 
 use super::keys::{CreatedKey, KeyView, KeyViewExt as _};
 use super::members::{check_agents, member_not_found};
-use super::{actor_event, IntoApi};
+use super::shared::actor_event;
+use super::wire::IntoApi;
 use crate::auth::Principal;
 use crate::authz::{Action, Target};
 use crate::errors::{ApiError, Result};

@@ -3,7 +3,7 @@
 use super::key_policy::{
     self, bounded_expiry, check_limits, KeyPlan, LimitsFrom, ParsePermissions,
 };
-use super::{actor_event, ListQuery, ListResponse, PageRequestExt as _};
+use super::shared::{actor_event, PageRequestExt as _};
 use crate::auth::Principal;
 use crate::authz::{Action, KeyTarget, Reach, Target};
 use crate::errors::{ApiError, Result};
@@ -18,6 +18,7 @@ pub use keyward_api::{
     CreateKeyRequest, CreatedKey, KeyView, PermissionsInput, RestrictedInput, RotateKeyRequest,
     RotatedKey, UpdateKeyRequest,
 };
+use keyward_api::{ListQuery, ListResponse};
 use keyward_core::expiry::{parse_duration, status_at, Expiry};
 use keyward_core::{ids, Owner, PlainKey, Scope};
 use keyward_store::{KeyFilter, KeyPatch, KeyRecord, NewKey, ResourceKind, Rotation, StoreError};

@@ -1,7 +1,8 @@
 //! People of the organization and their roles. People join through invitations
 //! (`http/invitations.rs`); here their role changes and they leave.
 
-use super::{actor_event, IntoApi};
+use super::shared::actor_event;
+use super::wire::IntoApi;
 use crate::auth::Principal;
 use crate::authz::{Action, Target};
 use crate::errors::{ApiError, Result};

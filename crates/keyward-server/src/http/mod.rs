@@ -12,69 +12,23 @@ pub mod meta;
 pub mod orgs;
 pub mod resources;
 pub mod service_accounts;
+mod shared;
 pub mod usage;
 pub mod verify;
 mod wire;
 
+pub use shared::{actor_event, PageRequestExt, DEFAULT_PAGE, MAX_PAGE};
 pub use wire::IntoApi;
 
-use crate::auth::Principal;
-use crate::errors::{ApiError, Result};
+use crate::errors::ApiError;
 use crate::state::AppState;
 use axum::extract::DefaultBodyLimit;
 use axum::Router;
-use chrono::{DateTime, Utc};
-use keyward_store::{NewAuditEvent, PageRequest};
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::OpenApi;
 use utoipa_axum::{router::OpenApiRouter, routes};
 
-pub const DEFAULT_PAGE: u32 = 50;
-pub const MAX_PAGE: u32 = 100;
 const MAX_BODY_BYTES: usize = 64 * 1024;
-
-pub use keyward_api::{ListQuery, ListResponse};
-
-/// The store's page request for a listing's query (`ListQuery` is keyward-api's).
-pub trait PageRequestExt {
-    fn page_request(&self) -> Result<PageRequest>;
-}
-
-impl PageRequestExt for ListQuery {
-    fn page_request(&self) -> Result<PageRequest> {
-        let limit = self.limit.unwrap_or(DEFAULT_PAGE);
-        if !(1..=MAX_PAGE).contains(&limit) {
-            return Err(ApiError::validation(
-                "limit",
-                format!("must be between 1 and {MAX_PAGE}"),
-            ));
-        }
-        Ok(PageRequest {
-            limit,
-            cursor: self.cursor.clone(),
-        })
-    }
-}
-
-pub fn actor_event(
-    principal: &Principal,
-    at: DateTime<Utc>,
-    action: &str,
-    target_type: &str,
-    target_id: &str,
-    details: serde_json::Value,
-) -> NewAuditEvent {
-    NewAuditEvent {
-        org_id: principal.org_id().to_owned(),
-        at,
-        actor: principal.actor(),
-        action: action.to_owned(),
-        target_type: target_type.to_owned(),
-        target_id: target_id.to_owned(),
-        source_ip: principal.source.map(|a| a.ip().to_string()),
-        details,
-    }
-}
 
 #[derive(OpenApi)]
 #[openapi(

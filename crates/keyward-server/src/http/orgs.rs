@@ -1,7 +1,8 @@
 //! Organizations: the caller's list, a new one, and an organization's settings.
 
 use super::keys::{CreatedKey, KeyView, KeyViewExt as _};
-use super::{actor_event, IntoApi};
+use super::shared::actor_event;
+use super::wire::IntoApi;
 use crate::auth::Principal;
 use crate::authz::{Action, Reach, Target};
 use crate::errors::{ApiError, Result};

@@ -1,7 +1,8 @@
 //! Workspaces and agents: the same create / list / show / rename / delete, on two tables.
 //! People of every role may read them (to choose scopes); only org admins change them.
 
-use super::{actor_event, IntoApi};
+use super::shared::actor_event;
+use super::wire::IntoApi;
 use crate::auth::Principal;
 use crate::authz::{Action, Target};
 use crate::errors::{ApiError, Result};

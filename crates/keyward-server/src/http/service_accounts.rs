@@ -2,7 +2,8 @@
 //! expire unless asked to.
 
 use super::keys::{CreatedKey, KeyView, KeyViewExt as _};
-use super::{actor_event, IntoApi};
+use super::shared::actor_event;
+use super::wire::IntoApi;
 use crate::auth::Principal;
 use crate::authz::{Action, Target};
 use crate::errors::{ApiError, Result};

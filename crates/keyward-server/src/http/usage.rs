@@ -1,6 +1,7 @@
 //! Usage reports per key, and rate limits shared by all keys of one owner.
 
-use super::{actor_event, IntoApi};
+use super::shared::actor_event;
+use super::wire::IntoApi;
 use crate::auth::Principal;
 use crate::authz::{Action, Target};
 use crate::errors::{ApiError, Result};
