@@ -18,7 +18,7 @@
 //! Listings ask for [`Target::Listing`] and keep only what [`Principal::sees`].
 //! Customer (`api`) keys and channel tokens never pass the grant check: they are for
 //! verification and channel calls, not for managing Keyward.
-//! `tests/authorization.rs` walks every endpoint of the OpenAPI document through a
+//! `tests/api/authorization/` walks every endpoint of the OpenAPI document through a
 //! table of (endpoint → permission, target) and every kind of scope.
 
 use crate::auth::Principal;
