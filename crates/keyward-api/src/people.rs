@@ -117,12 +117,21 @@ pub struct CreatedInvitation {
     pub code: InvitationCode,
 }
 
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+// `Debug` is written by hand: the code is a secret.
+#[derive(Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct AcceptRequest {
     /// The `kw_inv_…` code of the invitation.
     pub code: String,
+}
+
+impl std::fmt::Debug for AcceptRequest {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AcceptRequest")
+            .field("code", &crate::InvitationCode::new(self.code.clone()))
+            .finish()
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

@@ -6,7 +6,8 @@ use keyward_core::{Owner, Scope};
 use serde::{Deserialize, Serialize};
 use std::borrow::Cow;
 
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+// `Debug` is written by hand: the key is a secret.
+#[derive(Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct VerifyRequest<'a> {
@@ -34,6 +35,20 @@ pub struct VerifyRequest<'a> {
     /// Quota credits this verification spends (default 1; 0 checks without spending).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cost: Option<i64>,
+}
+
+impl std::fmt::Debug for VerifyRequest<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("VerifyRequest")
+            .field("key", &crate::ApiKey::new(&*self.key))
+            .field("permission", &self.permission)
+            .field("workspace", &self.workspace)
+            .field("agent", &self.agent)
+            .field("channel", &self.channel)
+            .field("hook_id", &self.hook_id)
+            .field("cost", &self.cost)
+            .finish()
+    }
 }
 
 // What a verification answered. The answer's `code` is a string so that an SDK reads
