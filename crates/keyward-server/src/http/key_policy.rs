@@ -1,8 +1,11 @@
-//! What a new key may be: the rules of `POST /v1/keys` as a pure function of the
+//! What a new key may be: the rules of `POST /v1/keys` as pure functions of the
 //! request, the calling key, its organization's settings, the channel the request names
-//! and the time. No store, no HTTP: the handler reads those once, calls [`plan`], then
-//! checks that the scope's workspaces or agent exist and authorizes the plan
-//! (`authz`), inside which the store re-checks everything in the writing transaction.
+//! and the time. No store, no HTTP. Two steps, so that a caller is told it may not
+//! create such a key before anything else about its request: [`shape`] decides what
+//! kind of key it is, whose, and where it reaches (all that authorization needs); the
+//! handler checks that the scope's workspaces or agent exist and authorizes that shape
+//! (`authz`); then [`plan`] checks and completes the rest (environment, permissions,
+//! limits, metadata, expiry). The store re-checks everything in the writing transaction.
 
 use crate::errors::{ApiError, Result};
 use chrono::{DateTime, Utc};
@@ -72,7 +75,20 @@ pub enum LimitsFrom {
     OrganizationDefaults,
 }
 
-impl KeyPlan {
+/// What kind of key a request asks for, whose, and where it reaches: what the caller
+/// is authorized against.
+#[derive(Debug, Clone, PartialEq)]
+pub struct KeyShape {
+    pub kind: KeyKind,
+    pub owner: Option<Owner>,
+    pub scope: Scope,
+    /// The workspace a worker or legacy key is bound to.
+    pub workspace_id: Option<String>,
+    /// The channel a channel token belongs to.
+    pub channel_id: Option<String>,
+}
+
+impl KeyShape {
     /// The person (or service account) the key is authorized against: `None` for a
     /// customer's api key, which belongs to nobody in the organization.
     pub fn target_owner(&self) -> Option<&Owner> {
@@ -83,15 +99,16 @@ impl KeyPlan {
     }
 }
 
-/// The key `req` asks `caller` to create, or why it may not be created. `channel` is
-/// the channel `req.channel` names, if it exists in the caller's organization.
-pub fn plan(
+/// The kind of key `req` asks `caller` to create (the default: a person's own token for
+/// a person, an api key otherwise), whose it is and its scope, or why no such key can be
+/// made. `channel` is the channel `req.channel` names, if it exists in the caller's
+/// organization (read only for channel tokens).
+pub fn shape(
     req: &CreateKeyRequest,
     caller: &KeyRecord,
     settings: &OrgSettings,
     channel: Option<&Channel>,
-    now: DateTime<Utc>,
-) -> Result<KeyPlan> {
+) -> Result<KeyShape> {
     let caller_user = match &caller.owner {
         Some(o @ Owner::User { .. }) if caller.kind == KeyKind::Personal => Some(o),
         _ => None,
@@ -195,6 +212,31 @@ pub fn plan(
             ))
         }
     };
+    Ok(KeyShape {
+        kind,
+        owner,
+        scope,
+        workspace_id,
+        channel_id,
+    })
+}
+
+/// The key of `shape` that `req` asks `caller` to create (authorized), completed from
+/// the organization's defaults, or why it may not be created.
+pub fn plan(
+    shape: KeyShape,
+    req: &CreateKeyRequest,
+    caller: &KeyRecord,
+    settings: &OrgSettings,
+    now: DateTime<Utc>,
+) -> Result<KeyPlan> {
+    let KeyShape {
+        kind,
+        owner,
+        scope,
+        workspace_id,
+        channel_id,
+    } = shape;
     let environment = match (kind, req.environment) {
         (KeyKind::Api, env) => env.unwrap_or_default(),
         (_, None | Some(Environment::Live)) => Environment::Live,
@@ -358,6 +400,18 @@ mod tests {
         }
     }
 
+    /// Both steps, as the handler runs them with authorization between.
+    fn plan(
+        req: &CreateKeyRequest,
+        caller: &KeyRecord,
+        settings: &OrgSettings,
+        channel: Option<&Channel>,
+        now: DateTime<Utc>,
+    ) -> Result<KeyPlan> {
+        let shape = super::shape(req, caller, settings, channel)?;
+        super::plan(shape, req, caller, settings, now)
+    }
+
     fn req(body: serde_json::Value) -> CreateKeyRequest {
         serde_json::from_value(body).unwrap()
     }
@@ -394,8 +448,17 @@ mod tests {
             now(),
         )
         .unwrap();
-        assert_eq!((p.kind, p.target_owner()), (KeyKind::Api, None));
+        assert_eq!(p.kind, KeyKind::Api);
         assert_eq!(p.owner, Some(Owner::External { id: "cus_1".into() }));
+        // A customer's key is authorized as belonging to nobody in the organization.
+        let s = shape(
+            &req(json!({"name": "c", "owner": "cus_1"})),
+            &caller(false, ALL),
+            &OrgSettings::default(),
+            None,
+        )
+        .unwrap();
+        assert_eq!(s.target_owner(), None);
     }
 
     #[test]

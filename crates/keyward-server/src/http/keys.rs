@@ -20,7 +20,7 @@ pub use keyward_api::{
 };
 use keyward_api::{ListQuery, ListResponse};
 use keyward_core::expiry::{parse_duration, status_at, Expiry};
-use keyward_core::{ids, Owner, PlainKey, Scope};
+use keyward_core::{ids, KeyKind, Owner, PlainKey, Scope};
 use keyward_store::{KeyFilter, KeyPatch, KeyRecord, NewKey, ResourceKind, Rotation, StoreError};
 
 const MAX_GRACE: &str = "30d";
@@ -147,28 +147,29 @@ pub async fn create_key(
 ) -> Result<(StatusCode, Json<CreatedKey>)> {
     principal.require("keys:write")?;
     let org_id = principal.org_id().to_owned();
-    // What the policy needs, read once: the organization's settings and the channel
-    // the request names (a lookup that fails is a channel that is not there).
+    // What the policy needs, read once: the organization's settings and, for a channel
+    // token, the channel (a lookup that fails is a channel that is not there).
     let settings = principal.organization(&state).await?.settings;
-    let channel = match &req.channel {
-        Some(id) => state.store.get_channel(&org_id, id).await.ok(),
-        None => None,
+    let channel = match (&req.channel, req.kind) {
+        (Some(id), Some(KeyKind::Channel)) => state.store.get_channel(&org_id, id).await.ok(),
+        _ => None,
     };
-    let now = state.clock.now();
-    let plan = key_policy::plan(&req, &principal.key, &settings, channel.as_ref(), now)?;
-    check_scope_exists(&state, &org_id, &plan.scope).await?;
+    let shape = key_policy::shape(&req, &principal.key, &settings, channel.as_ref())?;
+    check_scope_exists(&state, &org_id, &shape.scope).await?;
     principal
         .authorize(
             &state,
             "keys:write",
             Action::Create,
             Target::Key(KeyTarget {
-                kind: plan.kind,
-                owner: plan.target_owner(),
-                scope: &plan.scope,
+                kind: shape.kind,
+                owner: shape.target_owner(),
+                scope: &shape.scope,
             }),
         )
         .await?;
+    let now = state.clock.now();
+    let plan = key_policy::plan(shape, &req, &principal.key, &settings, now)?;
     let KeyPlan {
         kind,
         environment,

@@ -437,3 +437,26 @@ async fn a_service_account_key_cannot_be_widened_past_its_scopes() {
         r.body
     );
 }
+
+/// `POST /v1/keys` tells a caller it may not create such a key before anything else
+/// about the body: a member asking for an api key is refused for the role whatever
+/// the rest of the request says (found by review when the policy became a function).
+#[tokio::test]
+async fn a_key_the_caller_may_not_create_is_refused_before_its_body_is_checked() {
+    let app = TestApp::spawn().await;
+    let (member, _) = app.join("m@company.com", "member", &[]).await;
+    for body in [
+        json!({"name": "x", "kind": "api"}),
+        json!({"name": "x", "kind": "api", "expires": "soon"}),
+        json!({"name": "x", "kind": "api", "permissions": ["nothing:real"]}),
+        json!({"name": "x", "kind": "api", "ratelimit": {"limit": 0, "period": "1m"}}),
+    ] {
+        let r = app.post("/v1/keys", &member, body.clone()).await;
+        assert_eq!(
+            (r.status, r.code()),
+            (StatusCode::FORBIDDEN, "role_forbidden"),
+            "{body}: {}",
+            r.body
+        );
+    }
+}
