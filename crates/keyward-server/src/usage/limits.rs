@@ -105,6 +105,9 @@ pub struct Limits {
     by_owner: Limiters,
     /// Each organization's owner limits, read from the database, remembered for `owner_ttl`.
     owner_limits: DashMap<String, (Arc<OwnerLimits>, Instant), Hasher>,
+    /// Bumped by every `forget_*`: settings read before a change are not remembered
+    /// after it (the key cache's generation rule, `verify/cache.rs`).
+    owner_generation: std::sync::atomic::AtomicU64,
     owner_ttl: Duration,
     leases: DashMap<String, Arc<tokio::sync::Mutex<Lease>>, Hasher>,
 }
@@ -120,6 +123,7 @@ impl Limits {
             by_key: DashMap::default(),
             by_owner: DashMap::default(),
             owner_limits: DashMap::default(),
+            owner_generation: std::sync::atomic::AtomicU64::new(0),
             owner_ttl: Duration::from_secs(5),
             leases: DashMap::default(),
         }
@@ -210,6 +214,7 @@ impl Limits {
         let limits = match cached {
             Some(limits) => limits,
             None => {
+                let generation = self.owner_generation.load(Ordering::SeqCst);
                 let mut by_type = OwnerLimits::default();
                 for l in store.list_owner_limits(&key.org_id).await? {
                     let owner_type = match l.owner_type.as_str() {
@@ -224,8 +229,12 @@ impl Limits {
                         .insert(l.owner_id, l.ratelimit);
                 }
                 let limits = Arc::new(by_type);
-                self.owner_limits
-                    .insert(key.org_id.clone(), (limits.clone(), Instant::now()));
+                // Remembered only if no change was forgotten meanwhile: checked under the
+                // entry's shard lock, which `forget_*` takes too after bumping.
+                let slot = self.owner_limits.entry(key.org_id.clone());
+                if self.owner_generation.load(Ordering::SeqCst) == generation {
+                    slot.insert((limits.clone(), Instant::now()));
+                }
                 limits
             }
         };
@@ -255,11 +264,13 @@ impl Limits {
     /// not detail). Only the settings: what owners have already spent stays counted, and
     /// `limiter` starts afresh only for an owner whose limit really changed.
     pub fn forget_all_owners(&self) {
+        self.owner_generation.fetch_add(1, Ordering::SeqCst);
         self.owner_limits.clear();
     }
 
     /// Forgets an organization's cached owner-limit settings (after one changed here).
     pub fn forget_owner_limits(&self, org_id: &str) {
+        self.owner_generation.fetch_add(1, Ordering::SeqCst);
         self.owner_limits.remove(org_id);
     }
 

@@ -11,107 +11,22 @@
 //! Other nodes learn the same changes from the store's change feed (PostgreSQL NOTIFY,
 //! `crate::cluster`), which the backend sends from inside the writing transaction.
 //!
+//! A backend method that reads its result back after committing can fail after the
+//! change was made; those (organization, channel and service-account updates) drop
+//! what they touch whatever the outcome, since dropping is always safe.
+//!
 //! The wrapper drops rather than updates cached key records: the next lookup reads the
 //! record again under the cache's generation rule (`verify::cache`), so a record read
 //! before the change can never be served after it.
 
-use crate::usage::Limits;
-use crate::verify::{cache::KeyCache, index::ResourceIndex};
+mod caches;
+
 use async_trait::async_trait;
+pub use caches::{Caches, Touched};
 use chrono::{DateTime, Utc};
 use keyward_core::{KeyHash, Owner, Quota, RateLimit, Role};
 use keyward_store::*;
 use std::sync::Arc;
-
-/// What a committed change touched, as far as this node's caches are concerned.
-#[derive(Debug)]
-pub enum Touched<'a> {
-    /// These keys (created, edited, revoked, rotated): forget their records (and a
-    /// remembered "unknown" for a new key's hash).
-    Keys(&'a [KeyHash]),
-    /// Every key of the organization (its name, settings or existence changed), and
-    /// its owner limits.
-    Organization(&'a str),
-    /// The keys of one owner in an organization: a member's role or membership, a
-    /// service account's name or existence.
-    Owner {
-        org_id: &'a str,
-        owner_type: &'a str,
-        owner_id: &'a str,
-    },
-    /// A channel as it is after a change (created, enabled, disabled, renamed): its
-    /// hook id, and its tokens.
-    Channel(&'a Channel),
-    /// A deleted channel: its hook id goes, and its tokens.
-    ChannelDeleted(&'a str),
-    /// A workspace or agent appeared or went.
-    Resource {
-        kind: ResourceKind,
-        org_id: &'a str,
-        id: &'a str,
-        exists: bool,
-    },
-    /// An organization's owner limits.
-    OwnerLimits(&'a str),
-}
-
-/// This node's caches that follow the store.
-#[derive(Clone)]
-pub struct Caches {
-    pub keys: Arc<KeyCache>,
-    pub index: Arc<ResourceIndex>,
-    pub limits: Arc<Limits>,
-}
-
-impl Caches {
-    /// Drops what `touched` names. Call after the change committed.
-    pub fn apply(&self, touched: Touched<'_>) {
-        match touched {
-            Touched::Keys(hashes) => {
-                for hash in hashes {
-                    self.keys.invalidate(hash);
-                }
-            }
-            Touched::Organization(org_id) => {
-                self.keys.invalidate_where(|k| k.org_id == org_id);
-                self.limits.forget_owner_limits(org_id);
-            }
-            Touched::Owner {
-                org_id,
-                owner_type,
-                owner_id,
-            } => self.keys.invalidate_where(|k| {
-                k.org_id == org_id
-                    && k.owner
-                        .as_ref()
-                        .is_some_and(|o| o.type_str() == owner_type && o.id() == owner_id)
-            }),
-            Touched::Channel(channel) => {
-                self.index.put_channel(channel);
-                self.keys
-                    .invalidate_where(|k| k.channel_id.as_deref() == Some(&channel.id));
-            }
-            Touched::ChannelDeleted(id) => {
-                self.index.remove_channel(id);
-                self.keys
-                    .invalidate_where(|k| k.channel_id.as_deref() == Some(id));
-            }
-            Touched::Resource {
-                kind,
-                org_id,
-                id,
-                exists,
-            } => {
-                if exists {
-                    self.index.add_resource(kind, id, org_id);
-                } else {
-                    self.index.remove_resource(id);
-                }
-            }
-            Touched::OwnerLimits(org_id) => self.limits.forget_owner_limits(org_id),
-        }
-    }
-}
 
 /// The backend, plus this node's caches kept true after each change (module docs).
 pub struct CoherentStore {
@@ -250,9 +165,11 @@ impl Store for CoherentStore {
     }
 
     async fn update_org(&self, org: &Organization, audit: NewAuditEvent) -> Result<Organization> {
-        let updated = self.inner.update_org(org, audit).await?;
-        self.caches.apply(Touched::Organization(&updated.id));
-        Ok(updated)
+        // Applied even on an error: the backend reads the organization back after the
+        // commit, so an error may come after the change was made.
+        let updated = self.inner.update_org(org, audit).await;
+        self.caches.apply(Touched::Organization(&org.id));
+        updated
     }
 
     async fn delete_org(
@@ -343,9 +260,23 @@ impl Store for CoherentStore {
     }
 
     async fn update_channel(&self, channel: &Channel, audit: NewAuditEvent) -> Result<Channel> {
-        let updated = self.inner.update_channel(channel, audit).await?;
-        self.caches.apply(Touched::Channel(&updated));
-        Ok(updated)
+        match self.inner.update_channel(channel, audit).await {
+            Ok(updated) => {
+                self.caches.apply(Touched::Channel(&updated));
+                Ok(updated)
+            }
+            // The backend reads the channel back after the commit, so the change may
+            // have been made: forget its tokens and read the index again.
+            Err(e) => {
+                self.caches
+                    .keys
+                    .invalidate_where(|k| k.channel_id.as_deref() == Some(&channel.id));
+                if let Err(reload) = self.caches.index.reload(self.inner.as_ref()).await {
+                    tracing::warn!(error = %reload, "resource index not reloaded after a failed channel update");
+                }
+                Err(e)
+            }
+        }
     }
 
     async fn delete_channel(
@@ -498,14 +429,15 @@ impl Store for CoherentStore {
         sa: &ServiceAccount,
         audit: NewAuditEvent,
     ) -> Result<ServiceAccount> {
-        let updated = self.inner.update_service_account(org_id, sa, audit).await?;
-        // Its name is in its keys' records (`owner.name`) and answers.
+        let updated = self.inner.update_service_account(org_id, sa, audit).await;
+        // Its name is in its keys' records (`owner.name`) and answers. Applied even on an
+        // error: the backend reads the account back after the commit.
         self.caches.apply(Touched::Owner {
             org_id,
             owner_type: "service_account",
-            owner_id: &updated.id,
+            owner_id: &sa.id,
         });
-        Ok(updated)
+        updated
     }
 
     async fn delete_service_account(
