@@ -11,9 +11,10 @@
 //! Other nodes learn the same changes from the store's change feed (PostgreSQL NOTIFY,
 //! `crate::cluster`), which the backend sends from inside the writing transaction.
 //!
-//! A backend method that reads its result back after committing can fail after the
-//! change was made; those (organization, channel and service-account updates) drop
-//! what they touch whatever the outcome, since dropping is always safe.
+//! A change can fail after it was made (a backend that reads its result back after
+//! committing; a commit whose answer was lost), so the edits of keys, organizations,
+//! members, channels and service accounts drop what they touch whatever the outcome:
+//! dropping is always safe.
 //!
 //! The wrapper drops rather than updates cached key records: the next lookup reads the
 //! record again under the cache's generation rule (`verify::cache`), so a record read
@@ -43,6 +44,12 @@ impl CoherentStore {
     /// feed) and changes nothing cached.
     pub fn backend(&self) -> &Arc<dyn Store> {
         &self.inner
+    }
+
+    /// After an error: the change may have committed all the same (a commit whose
+    /// answer was lost), and dropping is always safe.
+    fn forget_key_id(&self, id: &str) {
+        self.caches.keys.invalidate_where(|k| k.id == id);
     }
 
     fn key(&self, record: &KeyRecord) {
@@ -105,7 +112,11 @@ impl Store for CoherentStore {
         patch: &KeyPatch,
         audit: NewAuditEvent,
     ) -> Result<KeyRecord> {
-        let record = self.inner.update_key(org_id, id, patch, audit).await?;
+        let record = self
+            .inner
+            .update_key(org_id, id, patch, audit)
+            .await
+            .inspect_err(|_| self.forget_key_id(id))?;
         self.key(&record);
         Ok(record)
     }
@@ -118,13 +129,23 @@ impl Store for CoherentStore {
         by: &str,
         audit: NewAuditEvent,
     ) -> Result<Revoked> {
-        let revoked = self.inner.revoke_key(org_id, id, at, by, audit).await?;
+        let revoked = self
+            .inner
+            .revoke_key(org_id, id, at, by, audit)
+            .await
+            .inspect_err(|_| self.forget_key_id(id))?;
         self.key(&revoked.key);
         Ok(revoked)
     }
 
     async fn rotate_key(&self, rotation: Rotation) -> Result<Rotated> {
-        let rotated = self.inner.rotate_key(rotation).await?;
+        let old_id = rotation.old_id.clone();
+        let rotated = self.inner.rotate_key(rotation).await.inspect_err(|_| {
+            // The old key, and the predecessor a rotation of it may have ended.
+            self.caches.keys.invalidate_where(|k| {
+                k.id == old_id || k.rotated_to.as_deref() == Some(old_id.as_str())
+            })
+        })?;
         self.key(&rotated.old);
         self.key(&rotated.new);
         self.caches.apply(Touched::Keys(&rotated.changed));
@@ -350,16 +371,18 @@ impl Store for CoherentStore {
         expected: Role,
         audit: NewAuditEvent,
     ) -> Result<Member> {
+        // Applied whatever the outcome (dropping is always safe; an error may follow
+        // a commit).
         let updated = self
             .inner
             .update_member(org_id, member, expected, audit)
-            .await?;
+            .await;
         self.caches.apply(Touched::Owner {
             org_id,
             owner_type: "user",
-            owner_id: &updated.user_id,
+            owner_id: &member.user_id,
         });
-        Ok(updated)
+        updated
     }
 
     async fn remove_member(
