@@ -2,142 +2,10 @@
 //! ([`ErrorCode`]), so callers branch on it instead of on message text.
 
 use chrono::{DateTime, Utc};
+pub use keyward_api::ErrorCode;
+use keyward_api::LimitInfo;
 use serde::Deserialize;
 use std::fmt;
-
-/// The stable error codes of the Keyward API. Codes this SDK does not know yet (a newer
-/// server) arrive as [`ErrorCode::Other`], never as a decoding failure.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub enum ErrorCode {
-    MissingToken,
-    InvalidRequest,
-    MalformedToken,
-    BadChecksum,
-    UnknownToken,
-    TokenRevoked,
-    TokenDisabled,
-    TokenExpired,
-    /// The key stopped working while the request ran (revoked, switched off, or its
-    /// owner removed); nothing was changed.
-    TokenWithdrawn,
-    Forbidden,
-    CannotGrant,
-    /// The caller's role or key scope does not reach the target (e.g. an org admin
-    /// acting on an owner).
-    RoleForbidden,
-    KeyKindNotAllowed,
-    LegacyTokensDisabled,
-    ChannelNotFound,
-    KeyLimitReached,
-    /// A person created as many organizations as the server allows.
-    OrgLimitReached,
-    ResourceInUse,
-    LastOwner,
-    InvalidJson,
-    /// The request contradicts itself (e.g. two different hook ids).
-    BadRequest,
-    ValidationFailed,
-    UnsupportedMediaType,
-    PayloadTooLarge,
-    NotFound,
-    MethodNotAllowed,
-    AlreadyBootstrapped,
-    KeyRevoked,
-    KeyAlreadyRotated,
-    Conflict,
-    /// The invited person is already a member of the organization.
-    AlreadyMember,
-    /// What the request acted on changed while it ran (a member's role, a key being
-    /// rotated); nothing was changed.
-    ChangedMeanwhile,
-    /// The invitation's code was already redeemed.
-    InvitationUsed,
-    /// The email has a pending invitation that only someone ranked higher may replace.
-    InvitationPending,
-    /// The invitation expired or was revoked.
-    InvitationExpired,
-    /// The invited email already has an account: accept with one of its own personal
-    /// access tokens.
-    IdentityRequired,
-    /// The server does not let people create organizations.
-    OrgCreationDisabled,
-    /// The caller's role, or its key's permissions or scope, changed while the request
-    /// ran; nothing was changed.
-    AuthorizationChanged,
-    RateLimited,
-    InternalError,
-    Other(String),
-}
-
-const CODES: &[(&str, ErrorCode)] = &[
-    ("missing_token", ErrorCode::MissingToken),
-    ("invalid_request", ErrorCode::InvalidRequest),
-    ("malformed_token", ErrorCode::MalformedToken),
-    ("bad_checksum", ErrorCode::BadChecksum),
-    ("unknown_token", ErrorCode::UnknownToken),
-    ("token_revoked", ErrorCode::TokenRevoked),
-    ("token_expired", ErrorCode::TokenExpired),
-    ("token_disabled", ErrorCode::TokenDisabled),
-    ("token_withdrawn", ErrorCode::TokenWithdrawn),
-    ("bad_request", ErrorCode::BadRequest),
-    ("authorization_changed", ErrorCode::AuthorizationChanged),
-    ("changed_meanwhile", ErrorCode::ChangedMeanwhile),
-    ("invitation_pending", ErrorCode::InvitationPending),
-    ("forbidden", ErrorCode::Forbidden),
-    ("cannot_grant", ErrorCode::CannotGrant),
-    ("role_forbidden", ErrorCode::RoleForbidden),
-    ("key_kind_not_allowed", ErrorCode::KeyKindNotAllowed),
-    ("legacy_tokens_disabled", ErrorCode::LegacyTokensDisabled),
-    ("channel_not_found", ErrorCode::ChannelNotFound),
-    ("key_limit_reached", ErrorCode::KeyLimitReached),
-    ("org_limit_reached", ErrorCode::OrgLimitReached),
-    ("resource_in_use", ErrorCode::ResourceInUse),
-    ("last_owner", ErrorCode::LastOwner),
-    ("invalid_json", ErrorCode::InvalidJson),
-    ("validation_failed", ErrorCode::ValidationFailed),
-    ("unsupported_media_type", ErrorCode::UnsupportedMediaType),
-    ("payload_too_large", ErrorCode::PayloadTooLarge),
-    ("not_found", ErrorCode::NotFound),
-    ("method_not_allowed", ErrorCode::MethodNotAllowed),
-    ("already_bootstrapped", ErrorCode::AlreadyBootstrapped),
-    ("key_revoked", ErrorCode::KeyRevoked),
-    ("key_already_rotated", ErrorCode::KeyAlreadyRotated),
-    ("conflict", ErrorCode::Conflict),
-    ("already_member", ErrorCode::AlreadyMember),
-    ("invitation_used", ErrorCode::InvitationUsed),
-    ("invitation_expired", ErrorCode::InvitationExpired),
-    ("identity_required", ErrorCode::IdentityRequired),
-    ("org_creation_disabled", ErrorCode::OrgCreationDisabled),
-    ("rate_limited", ErrorCode::RateLimited),
-    ("internal_error", ErrorCode::InternalError),
-];
-
-impl ErrorCode {
-    pub fn parse(code: &str) -> Self {
-        CODES
-            .iter()
-            .find(|(c, _)| *c == code)
-            .map(|(_, e)| e.clone())
-            .unwrap_or_else(|| ErrorCode::Other(code.to_owned()))
-    }
-
-    pub fn as_str(&self) -> &str {
-        match self {
-            ErrorCode::Other(s) => s,
-            known => CODES
-                .iter()
-                .find(|(_, e)| e == known)
-                .map(|(c, _)| *c)
-                .unwrap_or("unknown"),
-        }
-    }
-}
-
-impl fmt::Display for ErrorCode {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
 
 /// An RFC 9457 problem document as the server sent it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -152,17 +20,23 @@ pub struct ApiError {
     pub field: Option<String>,
     /// For `forbidden`: the permission the request needed.
     pub required_permission: Option<String>,
+    /// For `key_limit_reached` and `org_limit_reached`: which limit, its value and the
+    /// current count.
+    pub limit: Option<LimitInfo>,
     /// For `rate_limited` (429): the `Retry-After` header, in seconds.
     pub retry_after: Option<u64>,
 }
 
+/// A problem document read leniently: a proxy or an older server may leave out what
+/// `keyward_api::Problem` requires; the code is what matters.
 #[derive(Deserialize)]
 struct ProblemBody {
-    code: Option<String>,
+    code: Option<ErrorCode>,
     title: Option<String>,
     detail: Option<String>,
     field: Option<String>,
     required_permission: Option<String>,
+    limit: Option<LimitInfo>,
 }
 
 impl ApiError {
@@ -172,11 +46,12 @@ impl ApiError {
         match serde_json::from_slice::<ProblemBody>(body) {
             Ok(p) => ApiError {
                 status,
-                code: ErrorCode::parse(p.code.as_deref().unwrap_or("unknown")),
+                code: p.code.unwrap_or_else(|| ErrorCode::Other("unknown".into())),
                 title: p.title.unwrap_or_default(),
                 detail: p.detail.unwrap_or_default(),
                 field: p.field,
                 required_permission: p.required_permission,
+                limit: p.limit,
                 retry_after: None,
             },
             Err(_) => ApiError {
@@ -186,6 +61,7 @@ impl ApiError {
                 detail: format!("the server answered HTTP {status} without a problem document"),
                 field: None,
                 required_permission: None,
+                limit: None,
                 retry_after: None,
             },
         }
@@ -253,19 +129,14 @@ mod tests {
     use super::*;
 
     #[test]
-    fn codes_round_trip_and_unknown_codes_survive() {
-        for (s, code) in CODES {
-            assert_eq!(ErrorCode::parse(s), *code);
-            assert_eq!(code.as_str(), *s);
+    fn a_server_problem_is_read_back_with_its_code() {
+        for code in ErrorCode::ALL {
+            let body = serde_json::to_vec(&keyward_api::Problem::new(code.clone(), "d")).unwrap();
+            let e = ApiError::from_body(code.status(), &body);
+            assert_eq!((&e.code, e.title.as_str()), (code, code.title()));
         }
-        assert_eq!(
-            ErrorCode::parse("brand_new_code"),
-            ErrorCode::Other("brand_new_code".into())
-        );
-        assert_eq!(
-            ErrorCode::parse("brand_new_code").as_str(),
-            "brand_new_code"
-        );
+        let e = ApiError::from_body(409, br#"{"code":"brand_new_code","detail":"x"}"#);
+        assert_eq!(e.code, ErrorCode::Other("brand_new_code".into()));
     }
 
     #[test]

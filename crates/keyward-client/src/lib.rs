@@ -23,6 +23,9 @@ mod organization;
 mod types;
 
 pub use error::{ApiError, Error, ErrorCode};
+/// The wire types themselves, under their own names (`api::CreateKeyRequest`, …).
+pub use keyward_api as api;
+pub use keyward_api::{ApiKey, InvitationCode};
 pub use keyward_core::invite::InviteCodeError;
 pub use keyward_core::key::check as offline_check;
 pub use keyward_core::KeyError;
@@ -31,117 +34,15 @@ pub use types::*;
 use reqwest::header::{HeaderMap, ACCEPT};
 use reqwest::{Method, StatusCode, Url};
 use serde::de::DeserializeOwned;
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use std::fmt;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
-use zeroize::Zeroizing;
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 /// Where the CLI and SDK look when nothing else is said.
 pub const DEFAULT_SERVER: &str = "http://127.0.0.1:8080";
-
-/// A raw Keyward key. Never printed: `Debug` shows the kind prefix only.
-#[derive(Clone, PartialEq, Eq)]
-pub struct ApiKey(Zeroizing<String>);
-
-impl ApiKey {
-    /// Takes the key as given (surrounding whitespace removed), unchecked.
-    pub fn new(raw: impl Into<String>) -> Self {
-        let raw: String = raw.into();
-        let trimmed = raw.trim();
-        if trimmed.len() == raw.len() {
-            Self(Zeroizing::new(raw))
-        } else {
-            let key = Self(Zeroizing::new(trimmed.to_owned()));
-            drop(Zeroizing::new(raw));
-            key
-        }
-    }
-
-    /// Takes the key only if its format and checksum are right.
-    pub fn parse(raw: impl Into<String>) -> Result<Self, KeyError> {
-        let key = Self::new(raw);
-        offline_check(key.expose_secret())?;
-        Ok(key)
-    }
-
-    /// The raw key. Call only to send it or to show it the one time it is shown.
-    pub fn expose_secret(&self) -> &str {
-        &self.0
-    }
-
-    /// The type prefix (`kw_pat_`), if the key has a known one.
-    pub fn kind_prefix(&self) -> Option<&'static str> {
-        keyward_core::key::PREFIXES
-            .iter()
-            .find(|(p, _, _)| self.0.starts_with(p))
-            .map(|(p, _, _)| *p)
-    }
-
-    /// What listings show (`kw_pat_kcnl`): the type prefix and four characters.
-    pub fn visible_prefix(&self) -> Option<String> {
-        let prefix = self.kind_prefix()?;
-        let end = prefix.len() + keyward_core::key::VISIBLE_RANDOM_CHARS;
-        self.0.get(..end).map(str::to_owned)
-    }
-}
-
-impl fmt::Debug for ApiKey {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "ApiKey({}[REDACTED])",
-            self.kind_prefix().unwrap_or_default()
-        )
-    }
-}
-
-impl<'de> Deserialize<'de> for ApiKey {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        String::deserialize(d).map(ApiKey::new)
-    }
-}
-
-/// A one-time invitation code (`kw_inv_…`). It is not a credential of the invited
-/// person, but whoever holds it can redeem it once, so it is kept like a key: `Debug`
-/// shows only the prefix, and its memory is zeroed on drop.
-#[derive(Clone, PartialEq, Eq)]
-pub struct InvitationCode(Zeroizing<String>);
-
-impl InvitationCode {
-    /// Takes the code as given (surrounding whitespace removed), unchecked.
-    pub fn new(raw: impl Into<String>) -> Self {
-        let raw = Zeroizing::new(raw.into());
-        Self(Zeroizing::new(raw.trim().to_owned()))
-    }
-
-    /// Takes the code only if its prefix, shape and checksum are right, so a mistyped
-    /// code is refused without being sent.
-    pub fn parse(raw: impl Into<String>) -> Result<Self, InviteCodeError> {
-        let code = Self::new(raw);
-        keyward_core::invite::InviteCode::parse(code.expose_secret())?;
-        Ok(code)
-    }
-
-    /// The code itself. Call only to send it or to show it the one time it is shown.
-    pub fn expose_secret(&self) -> &str {
-        &self.0
-    }
-}
-
-impl fmt::Debug for InvitationCode {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("InvitationCode(kw_inv_[REDACTED])")
-    }
-}
-
-impl<'de> Deserialize<'de> for InvitationCode {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        String::deserialize(d).map(InvitationCode::new)
-    }
-}
 
 /// A client for one server and one key (or none, for the calls that need none). Cheap
 /// to clone.
@@ -430,19 +331,10 @@ impl Client {
     /// and the quota credits to spend. Always answers with a `code` (read it), unless
     /// the caller's own key is refused.
     pub async fn verify_with(&self, key: &ApiKey, options: &VerifyOptions) -> Result<Verification> {
-        #[derive(Serialize)]
-        struct Body<'a> {
-            key: &'a str,
-            #[serde(flatten)]
-            options: &'a VerifyOptions,
-        }
         self.send(
             Method::POST,
             self.url(&["v1", "keys", "verify"]),
-            Some(&Body {
-                key: key.expose_secret(),
-                options,
-            }),
+            Some(&options.request(key.expose_secret())),
         )
         .await
     }
@@ -451,18 +343,16 @@ impl Client {
     /// utilization of the key's rate limits and quota.
     pub async fn key_usage(&self, id: &str, params: &UsageParams) -> Result<UsageReport> {
         let mut url = self.url(&["v1", "keys", id, "usage"]);
+        let query = params.query();
         {
             let mut q = url.query_pairs_mut();
-            let time = |t: &chrono::DateTime<chrono::Utc>| {
-                t.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true)
-            };
-            if let Some(from) = &params.from {
-                q.append_pair("from", &time(from));
+            if let Some(from) = &query.from {
+                q.append_pair("from", from);
             }
-            if let Some(to) = &params.to {
-                q.append_pair("to", &time(to));
+            if let Some(to) = &query.to {
+                q.append_pair("to", to);
             }
-            if let Some(g) = params.granularity {
+            if let Some(g) = query.granularity {
                 q.append_pair("granularity", g.as_str());
             }
         }
@@ -631,8 +521,8 @@ mod tests {
     #[test]
     fn permissions_serialize_as_the_api_expects() {
         let j = |p: Permissions| serde_json::to_string(&p).unwrap();
-        assert_eq!(j(Permissions::All), r#""all""#);
-        assert_eq!(j(Permissions::ReadOnly), r#""read_only""#);
+        assert_eq!(j(Permissions::all()), r#""all""#);
+        assert_eq!(j(Permissions::read_only()), r#""read_only""#);
         assert_eq!(
             j(Permissions::Grants(vec!["keys:read".into()])),
             r#"["keys:read"]"#

@@ -1,7 +1,7 @@
 //! The SDK against a stand-in HTTP server on loopback: response shapes, the
 //! deprecation signal that only legacy tokens get (the real server cannot issue one),
 //! problem documents, and transport errors. The real server is exercised end to end by
-//! `crates/keyward/tests/cli_client.rs`.
+//! `crates/keyward/tests/cli_client/`.
 
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::IntoResponse;

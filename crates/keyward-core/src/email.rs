@@ -145,6 +145,7 @@ impl fmt::Display for Email {
     }
 }
 
+#[cfg(feature = "openapi")]
 impl utoipa::PartialSchema for Email {
     fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
         use utoipa::openapi::schema::{KnownFormat, ObjectBuilder, SchemaFormat, Type};
@@ -160,6 +161,7 @@ impl utoipa::PartialSchema for Email {
     }
 }
 
+#[cfg(feature = "openapi")]
 impl utoipa::ToSchema for Email {}
 
 #[cfg(test)]

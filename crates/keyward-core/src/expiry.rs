@@ -128,7 +128,8 @@ pub fn parse_instant(raw: &str, now: DateTime<Utc>) -> Result<DateTime<Utc>, Ins
 }
 
 /// Where a key stands at a given instant.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum KeyStatus {
     Active,

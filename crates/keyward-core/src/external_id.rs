@@ -69,6 +69,7 @@ impl fmt::Display for ExternalId {
     }
 }
 
+#[cfg(feature = "openapi")]
 impl utoipa::PartialSchema for ExternalId {
     fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
         use utoipa::openapi::schema::{ObjectBuilder, Type};
@@ -84,6 +85,7 @@ impl utoipa::PartialSchema for ExternalId {
     }
 }
 
+#[cfg(feature = "openapi")]
 impl utoipa::ToSchema for ExternalId {}
 
 #[cfg(test)]

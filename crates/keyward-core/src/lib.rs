@@ -32,5 +32,5 @@ pub use key::{KeyError, KeyHash, KeyKind, PlainKey};
 pub use limits::{Quota, RateLimit, Refill};
 pub use name::Name;
 pub use permission::{Permission, PermissionSet};
-pub use role::Role;
+pub use role::{Reach, Role};
 pub use scope::{Owner, Scope};

@@ -8,14 +8,15 @@
 use chrono::{DateTime, Datelike, Utc};
 use serde::{Deserialize, Serialize};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct RateLimit {
     /// Requests allowed per period (also the largest burst).
     pub limit: u32,
     /// `1s`, `1m`, `1h` or `1d` (any count of those units, e.g. `10s`).
     #[serde(with = "period")]
-    #[schema(value_type = String, example = "1m")]
+    #[cfg_attr(feature = "openapi", schema(value_type = String, example = "1m"))]
     pub period: u32,
 }
 
@@ -30,6 +31,11 @@ pub enum LimitError {
 }
 
 impl RateLimit {
+    /// The period as the API writes it: `1m`, `10s`, `1d`.
+    pub fn period_text(&self) -> String {
+        period::text(self.period)
+    }
+
     pub fn validate(&self) -> Result<(), LimitError> {
         if self.limit == 0 {
             return Err(LimitError::ZeroLimit);
@@ -45,13 +51,18 @@ mod period {
     use serde::{de::Error, Deserialize, Deserializer, Serializer};
 
     pub fn serialize<S: Serializer>(secs: &u32, s: S) -> Result<S::Ok, S::Error> {
-        let (n, unit) = match *secs {
+        s.serialize_str(&text(*secs))
+    }
+
+    /// `60` → `1m`, `86400` → `1d`, `90` → `90s`: the largest unit that divides it.
+    pub fn text(secs: u32) -> String {
+        let (n, unit) = match secs {
             s if s % 86_400 == 0 => (s / 86_400, "d"),
             s if s % 3600 == 0 => (s / 3600, "h"),
             s if s % 60 == 0 => (s / 60, "m"),
             s => (s, "s"),
         };
-        s.serialize_str(&format!("{n}{unit}"))
+        format!("{n}{unit}")
     }
 
     pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<u32, D::Error> {
@@ -67,14 +78,16 @@ mod period {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum Refill {
     Daily,
     Monthly,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct Quota {
     /// Credits per period (or in total, without refill).

@@ -9,7 +9,8 @@
 
 use serde::{Deserialize, Serialize};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum Role {
     Owner,
@@ -63,5 +64,36 @@ impl Role {
             Role::AgentAdmin => 1,
             Role::Member => 0,
         }
+    }
+}
+/// How far a caller reaches inside its organization, before scope and grants.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Reach {
+    /// Owners and org admins (`role`), service accounts and legacy tokens (`None`, which
+    /// rank as org admins).
+    Admin {
+        role: Option<Role>,
+    },
+    AgentAdmin {
+        user_id: String,
+        agents: Vec<String>,
+    },
+    Member {
+        user_id: String,
+    },
+    None,
+}
+
+impl Reach {
+    /// Whether this caller may act on a person of `role`: owners on everyone, others only
+    /// on people ranked below them.
+    pub fn outranks(&self, role: Role) -> bool {
+        let mine = match self {
+            Reach::Admin { role } => *role,
+            Reach::AgentAdmin { .. } => Some(Role::AgentAdmin),
+            Reach::Member { .. } => Some(Role::Member),
+            Reach::None => return false,
+        };
+        Role::outranks(mine, role)
     }
 }

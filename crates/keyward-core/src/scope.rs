@@ -15,7 +15,8 @@ use serde::{Deserialize, Deserializer, Serialize};
 /// The most workspaces one scope lists (after duplicates are dropped).
 pub const MAX_SCOPE_WORKSPACES: usize = 100;
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default, utoipa::ToSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(
     tag = "type",
     rename_all = "snake_case",
@@ -28,7 +29,7 @@ pub enum Scope {
     Organization,
     /// Only the listed workspaces (at most 100; duplicates are dropped).
     Workspaces {
-        #[schema(max_items = 100)]
+        #[cfg_attr(feature = "openapi", schema(max_items = 100))]
         workspaces: Vec<String>,
     },
     /// One agent and its channels.
@@ -182,7 +183,8 @@ impl Scope {
 }
 
 /// The principal a key acts for.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum Owner {
     /// A person; `name` is their email.

@@ -19,7 +19,7 @@ pub struct Principal {
     pub source: Option<SocketAddr>,
     /// The caller's reach, read once per request (`authz`); the role in it goes into
     /// every change's [`Actor`], which the store checks is still the person's role.
-    pub(crate) reach: std::sync::OnceLock<crate::authz::Reach>,
+    pub(crate) reach: std::sync::OnceLock<keyward_core::Reach>,
     /// The person's membership role when `reach` was read (people's keys only).
     pub(crate) role: std::sync::OnceLock<keyward_core::Role>,
 }
@@ -179,7 +179,11 @@ impl FromRequestParts<AppState> for Principal {
             }
         }
         // The caller's own rate limits apply to Keyward's API too.
-        if let Some(info) = state.limits.admit(state.store.as_ref(), &key, now).await? {
+        if let Some(info) = state
+            .limits
+            .admit(state.store.as_ref(), &key, &key.limiter, now)
+            .await?
+        {
             if let Some(h) = &hints {
                 h.0.lock().expect("hints lock").ratelimit = Some(info);
             }

@@ -18,46 +18,15 @@
 //! Listings ask for [`Target::Listing`] and keep only what [`Principal::sees`].
 //! Customer (`api`) keys and channel tokens never pass the grant check: they are for
 //! verification and channel calls, not for managing Keyward.
-//! `tests/authorization.rs` walks every endpoint of the OpenAPI document through a
+//! `tests/api/authorization/` walks every endpoint of the OpenAPI document through a
 //! table of (endpoint → permission, target) and every kind of scope.
 
 use crate::auth::Principal;
 use crate::errors::ApiError;
 use crate::state::AppState;
+pub use keyward_core::Reach;
 use keyward_core::{KeyKind, Owner, Role, Scope};
 use keyward_store::KeyRecord;
-
-/// How far a caller reaches inside its organization, before scope and grants.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Reach {
-    /// Owners and org admins (`role`), service accounts and legacy tokens (`None`, which
-    /// rank as org admins).
-    Admin {
-        role: Option<Role>,
-    },
-    AgentAdmin {
-        user_id: String,
-        agents: Vec<String>,
-    },
-    Member {
-        user_id: String,
-    },
-    None,
-}
-
-impl Reach {
-    /// Whether this caller may act on a person of `role`: owners on everyone, others only
-    /// on people ranked below them.
-    pub fn outranks(&self, role: Role) -> bool {
-        let mine = match self {
-            Reach::Admin { role } => *role,
-            Reach::AgentAdmin { .. } => Some(Role::AgentAdmin),
-            Reach::Member { .. } => Some(Role::Member),
-            Reach::None => return false,
-        };
-        Role::outranks(mine, role)
-    }
-}
 
 /// What an endpoint does to its target.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -14,6 +14,7 @@ pub mod errors;
 pub mod extract;
 pub mod http;
 pub mod state;
+pub mod store;
 pub mod usage;
 pub mod verify;
 

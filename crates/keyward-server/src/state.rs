@@ -1,7 +1,9 @@
 //! What every handler shares.
 
+use crate::store::{Caches, CoherentStore};
 use crate::usage::{Limits, UsageCounters};
-use crate::verify::{cache::KeyCache, index::ResourceIndex, last_used::LastUsed};
+use crate::verify::{self, cache::KeyCache, index::ResourceIndex, last_used::LastUsed, Verdict};
+use chrono::{DateTime, Utc};
 use keyward_core::Clock;
 use keyward_store::Store;
 use std::sync::Arc;
@@ -10,15 +12,17 @@ use std::sync::Arc;
 pub struct AppState(Arc<Inner>);
 
 pub struct Inner {
+    /// The backend behind [`CoherentStore`]: every change made through it reaches this
+    /// node's caches (`keys`, `index`, `limits`) before it returns.
     pub store: Arc<dyn Store>,
     pub policy: Policy,
     pub clock: Arc<dyn Clock>,
-    pub keys: KeyCache,
+    pub keys: Arc<KeyCache>,
     /// Whose workspaces, agents and channels are whose (`verify::index`).
-    pub index: ResourceIndex,
+    pub index: Arc<ResourceIndex>,
     pub last_used: LastUsed,
     pub usage: UsageCounters,
-    pub limits: Limits,
+    pub limits: Arc<Limits>,
 }
 
 impl std::ops::Deref for AppState {
@@ -67,15 +71,49 @@ impl AppState {
         max_keys: usize,
         policy: Policy,
     ) -> Self {
+        let caches = Caches {
+            keys: Arc::new(KeyCache::new(
+                std::time::Duration::from_secs(10),
+                100_000,
+                max_keys,
+            )),
+            index: Arc::new(ResourceIndex::default()),
+            limits: Arc::new(Limits::new(clock.clone())),
+        };
         Self(Arc::new(Inner {
-            store,
+            store: Arc::new(CoherentStore::new(store, caches.clone())),
             policy,
-            keys: KeyCache::new(std::time::Duration::from_secs(10), 100_000, max_keys),
-            index: ResourceIndex::default(),
+            keys: caches.keys,
+            index: caches.index,
             last_used: LastUsed::default(),
             usage: UsageCounters::default(),
-            limits: Limits::new(clock.clone()),
+            limits: caches.limits,
             clock,
         }))
+    }
+}
+
+impl AppState {
+    /// Whether `raw` is a working key now ([`verify::check`]).
+    pub async fn check_key(&self, raw: &str) -> keyward_store::Result<Verdict> {
+        self.check_at(raw, None, self.clock.now()).await
+    }
+
+    /// [`verify::check`] with this node's cache, store and last-used times.
+    pub async fn check_at(
+        &self,
+        raw: &str,
+        org_id: Option<&str>,
+        now: DateTime<Utc>,
+    ) -> keyward_store::Result<Verdict> {
+        verify::check(
+            &self.keys,
+            self.store.as_ref(),
+            &self.last_used,
+            raw,
+            org_id,
+            now,
+        )
+        .await
     }
 }

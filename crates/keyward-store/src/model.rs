@@ -7,6 +7,9 @@ use keyward_core::{
 };
 use serde::Serialize;
 
+/// `limits_by` of limits that are the organization's defaults.
+pub const ORGANIZATION_DEFAULTS: &str = "organization";
+
 #[derive(Debug, Clone)]
 pub struct KeyRecord {
     pub id: String,
@@ -453,7 +456,7 @@ pub enum Invitee {
     /// A person with an account but no membership left in any organization (removed
     /// everywhere, or their organizations deleted): nothing of theirs is reachable, so
     /// the invitation alone may bring them back, as for a new person. Refused with
-    /// [`Conflict::IdentityRequired`] if they are a member somewhere after all.
+    /// [`crate::Conflict::IdentityRequired`] if they are a member somewhere after all.
     Returning {
         user_id: String,
     },
@@ -492,4 +495,67 @@ pub struct ResourceRef {
     pub kind: ResourceKind,
     pub id: String,
     pub org_id: String,
+}
+
+/// What [`crate::Store::revoke_key`] did: the key as it is now, and whether this call
+/// revoked it (`false` when it already was, in which case nothing was written).
+#[derive(Debug, Clone)]
+pub struct Revoked {
+    pub key: KeyRecord,
+    pub changed: bool,
+}
+
+/// An organization a person belongs to, with their role in it.
+#[derive(Debug, Clone)]
+pub struct Membership {
+    pub organization: Organization,
+    pub role: Role,
+}
+
+/// Credits taken from a key's quota balance: how many were `granted`, and how many are
+/// `remaining` in the database after it (never below zero).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct QuotaLease {
+    pub granted: i64,
+    pub remaining: i64,
+}
+
+/// A redeemed invitation: the new membership and the person's first token.
+#[derive(Debug, Clone)]
+pub struct Accepted {
+    pub member: Member,
+    pub key: KeyRecord,
+}
+
+/// The latest use of a key, for the write-behind of `last_used_at`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LastUse {
+    pub key_id: String,
+    pub at: DateTime<Utc>,
+}
+
+impl OwnerLimit {
+    /// The owner this limit is for (see [`limit_owner`]); `None` for an owner type this
+    /// version does not know.
+    pub fn owner(&self) -> Option<Owner> {
+        limit_owner(&self.owner_type, &self.owner_id)
+    }
+}
+
+/// The owner of type `owner_type` (`user`, `service_account` or `external`) with this id,
+/// as owner limits name it: by type and id only, so `name` is left empty.
+pub fn limit_owner(owner_type: &str, owner_id: &str) -> Option<Owner> {
+    let id = owner_id.to_owned();
+    match owner_type {
+        "user" => Some(Owner::User {
+            id,
+            name: String::new(),
+        }),
+        "service_account" => Some(Owner::ServiceAccount {
+            id,
+            name: String::new(),
+        }),
+        "external" => Some(Owner::External { id }),
+        _ => None,
+    }
 }

@@ -1,58 +1,21 @@
-//! Rows as both backends return them, and how a row becomes a record. The backends
-//! differ in their SQL, not in this: times are unix milliseconds, JSON columns are text,
-//! enums are their snake_case names, on SQLite and PostgreSQL alike.
+//! Rows as both backends return them, and how a row becomes a record: one struct per
+//! shape of row (`sqlx::FromRow`, so any backend's row decodes into it), decoded with
+//! the helpers of [`crate::encode`].
 
-use crate::*;
-use chrono::{DateTime, Utc};
-use keyward_core::{key::Environment, KeyHash, KeyKind, Owner, PermissionSet, Scope};
-
-pub(crate) fn ms(t: DateTime<Utc>) -> i64 {
-    t.timestamp_millis()
-}
-
-pub(crate) fn from_ms(v: i64) -> DateTime<Utc> {
-    DateTime::from_timestamp_millis(v).unwrap_or_default()
-}
-
-pub(crate) fn opt_ms(v: Option<i64>) -> Option<DateTime<Utc>> {
-    v.map(from_ms)
-}
-
-pub(crate) fn corrupt(what: &str, value: &str) -> StoreError {
-    StoreError::Other(format!("unreadable {what} in the database: {value:?}").into())
-}
-
-/// `owner_type`, `owner_id` and `owner_name` of an owner.
-pub(crate) fn owner_columns(
-    owner: &Option<Owner>,
-) -> (Option<&'static str>, Option<&str>, Option<&str>) {
-    match owner {
-        None => (None, None, None),
-        Some(o @ Owner::External { id }) => (Some(o.type_str()), Some(id), None),
-        Some(o) => (Some(o.type_str()), Some(o.id()), Some(o.label())),
-    }
-}
-
-/// A JSON text column of a typed value, or `None`.
-pub(crate) fn json_text<T: serde::Serialize>(value: &Option<T>) -> Option<String> {
-    value
-        .as_ref()
-        .map(|v| serde_json::to_string(v).expect("serializes"))
-}
-
-fn json<T: serde::de::DeserializeOwned>(column: &str, raw: Option<String>) -> Result<Option<T>> {
-    raw.map(|s| serde_json::from_str(&s).map_err(|_| corrupt(column, &s)))
-        .transpose()
-}
-
-fn json_required<T: serde::de::DeserializeOwned>(column: &str, raw: String) -> Result<T> {
-    serde_json::from_str(&raw).map_err(|_| corrupt(column, &raw))
-}
+use crate::encode::owner_from_columns;
+use crate::encode::{corrupt, from_json, from_json_opt, from_ms, hash_from_bytes, opt_ms};
+use crate::error::{Result, StoreError};
+use crate::model::*;
+use keyward_core::{key::Environment, KeyKind, PermissionSet, Role, Scope};
 
 /// A key's scope column, read without the cap new scopes meet (`Scope::deserialize_stored`).
-fn stored_scope(raw: String) -> Result<Scope> {
-    Scope::deserialize_stored(&mut serde_json::Deserializer::from_str(&raw))
-        .map_err(|_| corrupt("scope", &raw))
+pub(crate) fn stored_scope(raw: &str) -> Result<Scope> {
+    Scope::deserialize_stored(&mut serde_json::Deserializer::from_str(raw))
+        .map_err(|_| corrupt("scope", raw))
+}
+
+fn role(raw: &str) -> Result<Role> {
+    Role::parse(raw).ok_or_else(|| corrupt("role", raw))
 }
 
 #[derive(sqlx::FromRow)]
@@ -92,34 +55,22 @@ impl TryFrom<KeyRow> for KeyRecord {
     type Error = StoreError;
 
     fn try_from(r: KeyRow) -> Result<Self> {
-        let owner = match (r.owner_type.as_deref(), r.owner_id) {
-            (Some("user"), Some(id)) => Some(Owner::User {
-                id,
-                name: r.owner_name.unwrap_or_default(),
-            }),
-            (Some("service_account"), Some(id)) => Some(Owner::ServiceAccount {
-                id,
-                name: r.owner_name.unwrap_or_default(),
-            }),
-            (Some("external"), Some(id)) => Some(Owner::External { id }),
-            (None, _) => None,
-            (Some(other), _) => return Err(corrupt("owner type", other)),
-        };
+        let owner = owner_from_columns(r.owner_type.as_deref(), r.owner_id, r.owner_name)?;
         Ok(KeyRecord {
             kind: KeyKind::parse(&r.kind).ok_or_else(|| corrupt("key kind", &r.kind))?,
             environment: Environment::parse(&r.environment)
                 .ok_or_else(|| corrupt("environment", &r.environment))?,
-            hash: KeyHash::from_bytes(&r.key_hash).ok_or_else(|| corrupt("key hash", "…"))?,
+            hash: hash_from_bytes(&r.key_hash)?,
             owner,
-            permissions: json_required::<PermissionSet>("permissions", r.permissions)?,
-            scope: stored_scope(r.scope)?,
-            metadata: json("metadata", r.metadata)?,
+            permissions: from_json::<PermissionSet>("permissions", &r.permissions)?,
+            scope: stored_scope(&r.scope)?,
+            metadata: from_json_opt("metadata", r.metadata.as_deref())?,
             created_at: from_ms(r.created_at),
             expires_at: opt_ms(r.expires_at),
             last_used_at: opt_ms(r.last_used_at),
             revoked_at: opt_ms(r.revoked_at),
-            ratelimit: json("ratelimit", r.ratelimit)?,
-            quota: json("quota", r.quota)?,
+            ratelimit: from_json_opt("ratelimit", r.ratelimit.as_deref())?,
+            quota: from_json_opt("quota", r.quota.as_deref())?,
             id: r.id,
             org_id: r.org_id,
             org_name: r.org_name,
@@ -164,8 +115,11 @@ impl TryFrom<OrgRow> for Organization {
                 max_worker_keys: u32::try_from(r.max_worker_keys)
                     .map_err(|_| corrupt("max_worker_keys", &r.max_worker_keys.to_string()))?,
                 allow_legacy_tokens: r.allow_legacy_tokens,
-                default_ratelimit: json("default_ratelimit", r.default_ratelimit)?,
-                default_quota: json("default_quota", r.default_quota)?,
+                default_ratelimit: from_json_opt(
+                    "default_ratelimit",
+                    r.default_ratelimit.as_deref(),
+                )?,
+                default_quota: from_json_opt("default_quota", r.default_quota.as_deref())?,
             },
         })
     }
@@ -229,7 +183,7 @@ impl TryFrom<ServiceAccountRow> for ServiceAccount {
 
     fn try_from(r: ServiceAccountRow) -> Result<Self> {
         Ok(ServiceAccount {
-            scopes: json_required("scopes", r.scopes)?,
+            scopes: from_json("scopes", &r.scopes)?,
             id: r.id,
             name: r.name,
             created_at: from_ms(r.created_at),
@@ -259,9 +213,9 @@ impl TryFrom<InvitationRow> for Invitation {
 
     fn try_from(r: InvitationRow) -> Result<Self> {
         Ok(Invitation {
-            role: keyward_core::Role::parse(&r.role).ok_or_else(|| corrupt("role", &r.role))?,
-            agents: json_required("agents", r.agents)?,
-            permissions: json_required("permissions", r.permissions)?,
+            role: role(&r.role)?,
+            agents: from_json("agents", &r.agents)?,
+            permissions: from_json("permissions", &r.permissions)?,
             id: r.id,
             org_id: r.org_id,
             email: r.email,
@@ -296,4 +250,142 @@ impl TryFrom<ResourceRefRow> for ResourceRef {
             org_id: r.org_id,
         })
     }
+}
+
+/// An organization with the role of one of its members (`list_user_orgs`).
+#[derive(sqlx::FromRow)]
+pub(crate) struct MembershipRow {
+    #[sqlx(flatten)]
+    org: OrgRow,
+    role: String,
+}
+
+impl TryFrom<MembershipRow> for Membership {
+    type Error = StoreError;
+
+    fn try_from(r: MembershipRow) -> Result<Self> {
+        Ok(Membership {
+            role: role(&r.role)?,
+            organization: r.org.try_into()?,
+        })
+    }
+}
+
+/// A membership with the person's email; the agents they administer come separately.
+#[derive(sqlx::FromRow)]
+pub(crate) struct MemberRow {
+    user_id: String,
+    email: String,
+    role: String,
+    created_at: i64,
+}
+
+impl MemberRow {
+    pub(crate) fn with_agents(self, agents: Vec<String>) -> Result<Member> {
+        Ok(Member {
+            role: role(&self.role)?,
+            user_id: self.user_id,
+            email: self.email,
+            agents,
+            created_at: from_ms(self.created_at),
+        })
+    }
+}
+
+#[derive(sqlx::FromRow)]
+pub(crate) struct AuditRow {
+    id: i64,
+    at: i64,
+    actor_type: String,
+    actor_id: Option<String>,
+    actor_name: String,
+    actor_key_id: Option<String>,
+    action: String,
+    target_type: String,
+    target_id: String,
+    source_ip: Option<String>,
+    details: String,
+}
+
+impl From<AuditRow> for AuditEvent {
+    fn from(r: AuditRow) -> Self {
+        AuditEvent {
+            id: r.id,
+            at: from_ms(r.at),
+            actor: Actor {
+                actor_type: r.actor_type,
+                id: r.actor_id,
+                name: r.actor_name,
+                key_id: r.actor_key_id,
+                authority: None,
+            },
+            action: r.action,
+            target: AuditTarget {
+                target_type: r.target_type,
+                id: r.target_id,
+            },
+            source_ip: r.source_ip,
+            details: serde_json::from_str(&r.details).unwrap_or(serde_json::Value::Null),
+        }
+    }
+}
+
+#[derive(sqlx::FromRow)]
+pub(crate) struct UsageMinuteRow {
+    key_id: String,
+    minute: i64,
+    valid: i64,
+    denied: i64,
+    api: i64,
+}
+
+impl From<UsageMinuteRow> for UsageRow {
+    fn from(r: UsageMinuteRow) -> Self {
+        UsageRow {
+            key_id: r.key_id,
+            minute: r.minute,
+            valid: r.valid,
+            denied: r.denied,
+            api: r.api,
+        }
+    }
+}
+
+#[derive(sqlx::FromRow)]
+pub(crate) struct OwnerLimitRow {
+    owner_type: String,
+    owner_id: String,
+    ratelimit: String,
+}
+
+impl TryFrom<OwnerLimitRow> for OwnerLimit {
+    type Error = StoreError;
+
+    fn try_from(r: OwnerLimitRow) -> Result<Self> {
+        Ok(OwnerLimit {
+            ratelimit: from_json("ratelimit", &r.ratelimit)?,
+            owner_type: r.owner_type,
+            owner_id: r.owner_id,
+        })
+    }
+}
+
+/// A key's quota balance.
+#[derive(sqlx::FromRow)]
+pub(crate) struct BalanceRow {
+    pub period: i64,
+    pub remaining: i64,
+}
+
+/// A key as [`crate::sql::change::KEY_WORKS`] finds it when it works: what a change compares with
+/// what its request was authorized with.
+#[derive(Debug, sqlx::FromRow)]
+pub(crate) struct KeyNow {
+    /// The role of the key's person (`None` for keys that are nobody's token).
+    pub role: Option<String>,
+    pub permissions: String,
+    pub scope: String,
+    pub expires_at: Option<i64>,
+    /// The key that replaced it, if it was rotated.
+    pub rotated_to: Option<String>,
 }

@@ -5,7 +5,7 @@
 //! connection's `search_path` option) so tests run in parallel on one database, and
 //! the schema is dropped when the [`PgScratch`] is.
 
-use crate::{Result, StoreError};
+use crate::error::{Result, StoreError};
 use sqlx::Connection;
 
 /// The variable that names the PostgreSQL server tests may use.

@@ -402,7 +402,7 @@ async fn mint(store: &dyn Store, clock: &dyn Clock, args: MintArgs) -> anyhow::R
         actor.name
     );
     eprintln!("It works at once, also on a running server. Revoke it when you are done: keyward keys revoke {} --yes", record.id);
-    eprintln!("{}", crate::cli::ONCE_NOTICE);
+    eprintln!("{}", crate::cli::once::NOTICE);
     Ok(())
 }
 
@@ -457,7 +457,14 @@ async fn clear(store: &dyn Store, clock: &dyn Clock, args: ClearArgs) -> anyhow:
             details: json!({ "break_glass": true, "ratelimit": limit.ratelimit }),
         };
         store
-            .set_owner_limit(&org.id, &limit.owner_type, &limit.owner_id, None, audit)
+            .set_owner_limit(
+                &org.id,
+                &limit
+                    .owner()
+                    .context("an owner limit of an unknown owner type")?,
+                None,
+                audit,
+            )
             .await
             .with_context(|| {
                 format!(
@@ -486,7 +493,7 @@ async fn clear(store: &dyn Store, clock: &dyn Clock, args: ClearArgs) -> anyhow:
         for l in &removed {
             println!(
                 "Removed the shared rate limit {} of {}.",
-                crate::cli::ratelimit_text(&l.ratelimit),
+                crate::cli::text::ratelimit_text(&l.ratelimit),
                 label(l)
             );
         }

@@ -1,6 +1,7 @@
 //! `GET /v1/audit-log`: every change, newest first.
 
-use super::{ListQuery, ListResponse};
+use super::shared::PageRequestExt as _;
+use super::wire::IntoApi;
 use crate::auth::Principal;
 use crate::authz::{Action, Reach, Target};
 use crate::errors::{ApiError, Result};
@@ -8,7 +9,9 @@ use crate::extract::ApiQuery;
 use crate::state::AppState;
 use axum::extract::State;
 use axum::Json;
-use keyward_store::{AuditEvent, AuditFilter, KeyFilter};
+use keyward_api::AuditEvent;
+use keyward_api::{ListQuery, ListResponse};
+use keyward_store::{AuditFilter, KeyFilter};
 
 /// The organization's audit log, newest first. Owners and org admins see every event;
 /// agent admins and members only the events about keys they manage (their own, and for
@@ -50,7 +53,7 @@ pub async fn list_audit(
         .list_audit(principal.org_id(), &filter, &query.page_request()?)
         .await?;
     Ok(Json(ListResponse {
-        data: page.items,
+        data: page.items.into_api(),
         next_cursor: page.next_cursor,
     }))
 }

@@ -2,7 +2,8 @@
 //! callers reach with either a personal token or the channel's own token ("dual
 //! authentication": the request shape is the same for both).
 
-use super::actor_event;
+use super::shared::actor_event;
+use super::wire::IntoApi;
 use crate::auth::Principal;
 use crate::authz::{Action, Reach, Target};
 use crate::errors::{ApiError, Result};
@@ -11,35 +12,12 @@ use crate::state::AppState;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::Json;
-use keyward_core::{base62, ids, KeyKind, Name};
-use keyward_store::{Channel, ResourceKind, StoreError};
-use serde::{Deserialize, Serialize};
-use utoipa::{IntoParams, ToSchema};
-
-#[derive(Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct CreateChannelRequest {
-    pub agent: String,
-    #[schema(value_type = String)]
-    pub name: Name,
-}
-
-#[derive(Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct UpdateChannelRequest {
-    #[schema(value_type = Option<String>)]
-    pub name: Option<Name>,
-    /// `false` disables the channel: its hook id then answers "Channel not found".
-    pub enabled: Option<bool>,
-}
-
-#[derive(Deserialize, IntoParams)]
-#[serde(deny_unknown_fields)]
-#[into_params(parameter_in = Query)]
-pub struct ChannelQuery {
-    /// Only this agent's channels.
-    pub agent: Option<String>,
-}
+pub use keyward_api::{
+    Channel, ChannelContext, ChannelQuery, CreateChannelRequest, HookBody, HookQuery,
+    UpdateChannelRequest,
+};
+use keyward_core::{base62, ids, KeyKind};
+use keyward_store::{self as store, ResourceKind, StoreError};
 
 /// Grants × reach × scope for acting on a channel of `agent_id`: org admins manage every
 /// channel, agent admins those of their agents, and only with a key whose scope reaches
@@ -104,7 +82,7 @@ pub async fn create_channel(
     while hook_id.len() < 20 {
         hook_id = new_hook_id();
     }
-    let channel = Channel {
+    let channel = store::Channel {
         id: ids::new_id("ch"),
         org_id: principal.org_id().to_owned(),
         agent_id: req.agent,
@@ -123,8 +101,7 @@ pub async fn create_channel(
         serde_json::json!({ "agent": channel.agent_id, "name": channel.name, "hook_id": channel.hook_id }),
     );
     state.store.create_channel(&channel, audit).await?;
-    state.index.put_channel(&channel);
-    Ok((StatusCode::CREATED, Json(channel)))
+    Ok((StatusCode::CREATED, Json(channel.into_api())))
 }
 
 /// List channels, optionally of one agent.
@@ -146,6 +123,7 @@ pub async fn list_channels(
         channels
             .into_iter()
             .filter(|c| principal.key.scope.reaches_agent(&c.agent_id))
+            .map(IntoApi::into_api)
             .collect(),
     ))
 }
@@ -172,7 +150,7 @@ pub async fn get_channel(
         &channel.agent_id,
     )
     .await?;
-    Ok(Json(channel))
+    Ok(Json(channel.into_api()))
 }
 
 /// Rename, enable or disable a channel.
@@ -219,8 +197,7 @@ pub async fn update_channel(
         serde_json::json!({ "name": { "from": before.0, "to": channel.name }, "enabled": channel.enabled }),
     );
     let updated = state.store.update_channel(&channel, audit).await?;
-    state.index.put_channel(&updated);
-    Ok(Json(updated))
+    Ok(Json(updated.into_api()))
 }
 
 /// Delete a channel; its hook id stops working and its tokens are revoked.
@@ -254,43 +231,11 @@ pub async fn delete_channel(
         &id,
         serde_json::json!({ "hook_id": channel.hook_id }),
     );
-    let revoked = state
+    state
         .store
         .delete_channel(principal.org_id(), &id, now, &principal.actor().name, audit)
         .await?;
-    state.index.remove_hook(&channel.hook_id);
-    for hash in &revoked {
-        state.keys.invalidate(hash);
-    }
     Ok(StatusCode::NO_CONTENT)
-}
-
-#[derive(Serialize, ToSchema)]
-pub struct ChannelContext {
-    pub channel: Channel,
-    /// `channel_token` or `personal_token`: how the caller was authorized.
-    pub authenticated_with: &'static str,
-    /// Who is calling: the person's email, or the channel token's name.
-    pub caller: String,
-}
-
-/// `POST /v1/channel`'s optional body.
-#[derive(Deserialize, Default, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct HookBody {
-    /// The channel's hook id, if not sent in `X-Hook-Id`.
-    #[serde(rename = "hookId")]
-    pub hook_id: Option<String>,
-}
-
-/// `GET /v1/channel`'s query string.
-#[derive(Deserialize, Default, IntoParams)]
-#[serde(deny_unknown_fields)]
-#[into_params(parameter_in = Query)]
-pub struct HookQuery {
-    /// The channel's hook id, if not sent in `X-Hook-Id`.
-    #[serde(rename = "hookId")]
-    pub hook_id: Option<String>,
 }
 
 /// Finds the channel a request names (`X-Hook-Id`, else `hookId`) and
@@ -344,8 +289,8 @@ pub async fn resolve_channel(
         .map(|o| o.label().to_owned())
         .unwrap_or_else(|| principal.key.name.clone());
     Ok(ChannelContext {
-        channel,
-        authenticated_with,
+        channel: channel.into_api(),
+        authenticated_with: authenticated_with.to_owned(),
         caller,
     })
 }

@@ -8,10 +8,10 @@
 //! account (the email is known) must redeem with one of their own tokens, so an
 //! invitation cannot be used to get a credential of an existing person either.
 
-use super::actor_event;
-use super::keys::{CreatedKey, KeyView};
+use super::keys::{CreatedKey, KeyView, KeyViewExt as _};
 use super::members::{check_agents, member_not_found};
-use super::verify::OrgRef;
+use super::shared::actor_event;
+use super::wire::IntoApi;
 use crate::auth::Principal;
 use crate::authz::{Action, Target};
 use crate::errors::{ApiError, Result};
@@ -21,72 +21,35 @@ use axum::extract::{ConnectInfo, Path, State};
 use axum::http::StatusCode;
 use axum::Json;
 use chrono::{DateTime, Duration, Utc};
+pub use keyward_api::{
+    AcceptRequest, AcceptedInvitation, CreatedInvitation, InvitationView, InviteRequest,
+};
+use keyward_api::{ApiKey, InvitationCode, OrgRef};
 use keyward_core::expiry::parse_duration;
 use keyward_core::invite::InviteCode;
 use keyward_core::key::Environment;
-use keyward_core::{ids, Email, KeyKind, Owner, PlainKey, Role};
+use keyward_core::{ids, KeyKind, Owner, PlainKey};
 use keyward_store::{
-    Acceptance, Actor, Invitation, InvitationStatus, Invitee, Member, NewAuditEvent, NewInvitation,
-    NewKey,
+    Acceptance, Accepted, Actor, Invitation, InvitationStatus, Invitee, NewAuditEvent,
+    NewInvitation, NewKey,
 };
-use serde::{Deserialize, Serialize};
 use std::net::SocketAddr;
-use utoipa::ToSchema;
 
 const DEFAULT_EXPIRY: &str = "24h";
 const MAX_EXPIRY: &str = "30d";
 
-#[derive(Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct InviteRequest {
-    #[schema(value_type = String, example = "dev@company.com")]
-    pub email: Email,
-    pub role: Role,
-    /// For `agent_admin`: the agents they will administer.
-    #[serde(default)]
-    pub agents: Vec<String>,
-    /// How long the code works: `1h` to `30d`, default `24h`.
-    #[schema(example = "24h")]
-    pub expires: Option<String>,
+/// An invitation record as the API shows it, with where it stands at `now`.
+trait InvitationViewExt {
+    fn new(invitation: Invitation, now: DateTime<Utc>) -> Self;
 }
 
-#[derive(Serialize, ToSchema)]
-pub struct InvitationView {
-    #[serde(flatten)]
-    pub invitation: Invitation,
-    pub status: InvitationStatus,
-}
-
-impl InvitationView {
+impl InvitationViewExt for InvitationView {
     fn new(invitation: Invitation, now: DateTime<Utc>) -> Self {
         Self {
-            status: invitation.status_at(now),
-            invitation,
+            status: invitation.status_at(now).into_api(),
+            invitation: invitation.into_api(),
         }
     }
-}
-
-#[derive(Serialize, ToSchema)]
-pub struct CreatedInvitation {
-    pub invitation: InvitationView,
-    /// The one-time code (shown only here): give it to the invited person, who runs
-    /// `keyward auth accept-invite <code>`. It is not a credential of theirs.
-    pub code: String,
-}
-
-#[derive(Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct AcceptRequest {
-    /// The `kw_inv_…` code of the invitation.
-    pub code: String,
-}
-
-#[derive(Serialize, ToSchema)]
-pub struct AcceptedInvitation {
-    pub organization: OrgRef,
-    pub member: Member,
-    /// The invited person's first personal access token (shown once).
-    pub token: CreatedKey,
 }
 
 /// The caller's address, when the server knows it (for the audit log).
@@ -147,7 +110,7 @@ pub async fn create_invitation(
             .is_ok();
         if pending.email == email && !in_reach {
             return Err(ApiError::Conflict(
-                "invitation_pending",
+                keyward_api::ErrorCode::InvitationPending,
                 format!(
                     "{email} has a pending invitation as {} that only an owner may replace",
                     pending.role.as_str()
@@ -200,7 +163,7 @@ pub async fn create_invitation(
         StatusCode::CREATED,
         Json(CreatedInvitation {
             invitation: InvitationView::new(stored, now),
-            code: code.expose_secret().to_owned(),
+            code: InvitationCode::new(code.expose_secret()),
         }),
     ))
 }
@@ -372,7 +335,10 @@ pub async fn accept_invitation(
             "invitation": invitation.id, "key": key.id,
         }),
     };
-    let (member, record) = state
+    let Accepted {
+        member,
+        key: record,
+    } = state
         .store
         .accept_invitation(Acceptance {
             code_hash: code.hash(),
@@ -386,13 +352,12 @@ pub async fn accept_invitation(
             keyward_store::StoreError::NotFound => ApiError::NotFound("invitation"),
             keyward_store::StoreError::Conflict(keyward_store::Conflict::IdentityRequired) => {
                 ApiError::Conflict(
-                    "identity_required",
+                    keyward_api::ErrorCode::IdentityRequired,
                     "this invitation is for someone who already has a Keyward account: accept it with one of their own personal access tokens (keyward auth login, then keyward auth accept-invite)".into(),
                 )
             }
             other => member_not_found(other),
         })?;
-    state.keys.invalidate(&record.hash);
     Ok((
         StatusCode::CREATED,
         Json(AcceptedInvitation {
@@ -400,9 +365,9 @@ pub async fn accept_invitation(
                 id: record.org_id.clone(),
                 name: record.org_name.clone(),
             },
-            member,
+            member: member.into_api(),
             token: CreatedKey {
-                key: plain.expose_secret().to_owned(),
+                key: ApiKey::new(plain.expose_secret()),
                 details: KeyView::new(&state, &record),
             },
         }),

@@ -1,6 +1,9 @@
 //! `/v1/keys`: create, list, show, rename, revoke and rotate keys.
 
-use super::{actor_event, ListQuery, ListResponse};
+use super::key_policy::{
+    self, bounded_expiry, check_limits, KeyPlan, LimitsFrom, ParsePermissions,
+};
+use super::shared::{actor_event, PageRequestExt as _};
 use crate::auth::Principal;
 use crate::authz::{Action, KeyTarget, Reach, Target};
 use crate::errors::{ApiError, Result};
@@ -9,61 +12,26 @@ use crate::state::AppState;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::Json;
-use chrono::{DateTime, Duration, Utc};
-use keyward_core::expiry::{parse_duration, status_at, Expiry, KeyStatus};
-use keyward_core::key::Environment;
-use keyward_core::{
-    ids, ExternalId, KeyKind, Name, Owner, PermissionSet, PlainKey, Quota, RateLimit, Scope,
+use chrono::Duration;
+use keyward_api::ApiKey;
+pub use keyward_api::{
+    CreateKeyRequest, CreatedKey, KeyView, PermissionsInput, RestrictedInput, RotateKeyRequest,
+    RotatedKey, UpdateKeyRequest,
 };
+use keyward_api::{ListQuery, ListResponse};
+use keyward_core::expiry::{parse_duration, status_at, Expiry};
+use keyward_core::{ids, KeyKind, Owner, PlainKey, Scope};
 use keyward_store::{KeyFilter, KeyPatch, KeyRecord, NewKey, ResourceKind, Rotation, StoreError};
-use serde::{Deserialize, Serialize};
-use utoipa::ToSchema;
 
 const MAX_GRACE: &str = "30d";
-const MAX_METADATA_BYTES: usize = 4096;
 
-/// A key as listings show it: never the key, never its hash.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct KeyView {
-    pub id: String,
-    pub name: String,
-    /// The visible start of the key, e.g. `kw_pat_kcnl`.
-    pub prefix: String,
-    pub kind: KeyKind,
-    pub environment: Environment,
-    pub owner: Option<Owner>,
-    pub scope: Scope,
-    pub permissions: Vec<String>,
-    #[schema(value_type = Option<Object>)]
-    pub metadata: Option<serde_json::Value>,
-    /// `revoked` and `expired` win over `disabled`: they are for good.
-    pub status: KeyStatus,
-    /// `false` while the key is switched off (`PATCH` with `enabled`).
-    pub enabled: bool,
-    pub created_at: DateTime<Utc>,
-    pub created_by: String,
-    pub last_used_at: Option<DateTime<Utc>>,
-    pub expires_at: Option<DateTime<Utc>>,
-    pub revoked_at: Option<DateTime<Utc>>,
-    pub revoked_by: Option<String>,
-    pub rotated_from: Option<String>,
-    pub rotated_to: Option<String>,
-    /// The workspace a worker or legacy workspace key is bound to.
-    pub workspace: Option<String>,
-    /// The channel a channel token belongs to.
-    pub channel: Option<String>,
-    /// While switched off: who switched it off (a user or service-account id).
-    pub disabled_by: Option<String>,
-    /// Who set its rate limit or quota (an id, or `organization` for the defaults).
-    pub limits_by: Option<String>,
-    /// Requests allowed per period, if limited.
-    pub ratelimit: Option<RateLimit>,
-    /// Credits verifications spend, if the key has a quota.
-    pub quota: Option<Quota>,
+/// A key record as the API shows it.
+pub trait KeyViewExt {
+    fn new(state: &AppState, k: &KeyRecord) -> Self;
 }
 
-impl KeyView {
-    pub fn new(state: &AppState, k: &KeyRecord) -> Self {
+impl KeyViewExt for KeyView {
+    fn new(state: &AppState, k: &KeyRecord) -> Self {
         let last_used_at = match (k.last_used_at, state.last_used.pending(&k.id)) {
             (Some(a), Some(b)) => Some(a.max(b)),
             (a, b) => a.or(b),
@@ -98,136 +66,6 @@ impl KeyView {
     }
 }
 
-/// The one response that contains the raw key.
-#[derive(Serialize, ToSchema)]
-pub struct CreatedKey {
-    /// The raw key. Shown only in this response: store it now.
-    pub key: String,
-    #[serde(flatten)]
-    pub details: KeyView,
-}
-
-#[derive(Serialize, ToSchema)]
-pub struct RotatedKey {
-    /// The replacement key. Shown only in this response.
-    pub key: String,
-    #[serde(flatten)]
-    pub details: KeyView,
-    /// The key that was rotated, with the time it stops working.
-    pub previous: KeyView,
-}
-
-/// `all`, `read_only`, a list of `resource:action` grants, or
-/// `{"restricted": {"keys": "write", "audit": "read", "skills": "none"}, "actions": ["skills:execute"]}`.
-#[derive(Debug, Deserialize, ToSchema)]
-#[serde(untagged)]
-pub enum PermissionsInput {
-    Preset(String),
-    Grants(Vec<String>),
-    Restricted(RestrictedInput),
-}
-
-#[derive(Debug, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct RestrictedInput {
-    /// Per resource: `none`, `read` or `write` (write includes read).
-    pub restricted: std::collections::BTreeMap<String, keyward_core::permission::Access>,
-    /// Named actions on top, e.g. `skills:execute`.
-    #[serde(default)]
-    pub actions: Vec<String>,
-}
-
-impl PermissionsInput {
-    fn parse(&self) -> Result<PermissionSet> {
-        match self {
-            PermissionsInput::Preset(name) => PermissionSet::preset(name).ok_or_else(|| {
-                ApiError::validation(
-                    "permissions",
-                    format!("unknown preset {name:?}: use all, read_only or a list of grants"),
-                )
-            }),
-            PermissionsInput::Grants(list) => {
-                PermissionSet::parse_list(list).map_err(|e| ApiError::validation("permissions", e))
-            }
-            PermissionsInput::Restricted(r) => PermissionSet::restricted(
-                r.restricted.iter().map(|(k, v)| (k.as_str(), *v)),
-                &r.actions,
-            )
-            .map_err(|e| ApiError::validation("permissions", e)),
-        }
-    }
-}
-
-#[derive(Debug, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct CreateKeyRequest {
-    /// 1 to 100 characters.
-    #[schema(value_type = String, example = "CI pipeline")]
-    pub name: Name,
-    /// `7d`, `30d`, `60d`, `90d`, `180d`, `1y`, `never` (default), RFC 3339 or YYYY-MM-DD.
-    #[schema(example = "30d")]
-    pub expires: Option<String>,
-    /// Defaults to the caller's own permissions.
-    pub permissions: Option<PermissionsInput>,
-    /// `personal` (default for people), `worker` (needs `workspace`), `channel` (needs
-    /// `channel`), `legacy_workspace` (needs `workspace` and the organization setting),
-    /// or `api` (a key for your own customers). Service-account keys are created under
-    /// `/v1/service-accounts`.
-    pub kind: Option<KeyKind>,
-    /// Organization (default), a list of workspaces, or one agent. Fixed in level.
-    pub scope: Option<Scope>,
-    /// For `worker` and `legacy_workspace` keys: the workspace they are bound to.
-    pub workspace: Option<String>,
-    /// For `channel` tokens: the channel id.
-    pub channel: Option<String>,
-    /// e.g. `{"limit": 100, "period": "1m"}`; defaults to the organization's default.
-    pub ratelimit: Option<RateLimit>,
-    /// e.g. `{"limit": 10000, "refill": "monthly"}`; defaults to the organization's default.
-    pub quota: Option<Quota>,
-    /// For `api` keys: `live` (default) or `test`.
-    pub environment: Option<Environment>,
-    /// For `api` keys: your identifier of the customer the key belongs to.
-    pub owner: Option<ExternalId>,
-    /// Up to 4 KiB of JSON, returned by verify.
-    #[schema(value_type = Option<Object>)]
-    pub metadata: Option<serde_json::Map<String, serde_json::Value>>,
-    /// `false` creates the key switched off: verify answers `DISABLED` until it is
-    /// enabled (`PATCH` with `enabled: true`). Default `true`.
-    pub enabled: Option<bool>,
-}
-
-#[derive(Debug, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct UpdateKeyRequest {
-    #[schema(value_type = Option<String>)]
-    pub name: Option<Name>,
-    /// New permissions; never more than the editor holds.
-    pub permissions: Option<PermissionsInput>,
-    /// New scope of the same level (e.g. another list of workspaces).
-    pub scope: Option<Scope>,
-    /// New rate limit; `null` removes it.
-    #[serde(default, deserialize_with = "crate::extract::double_option")]
-    #[schema(value_type = Option<RateLimit>)]
-    pub ratelimit: Option<Option<RateLimit>>,
-    /// New quota (its balance starts afresh); `null` removes it.
-    #[serde(default, deserialize_with = "crate::extract::double_option")]
-    #[schema(value_type = Option<Quota>)]
-    pub quota: Option<Option<Quota>>,
-    /// `false` switches the key off until it is set back to `true`: verify answers
-    /// `DISABLED` and the key cannot call Keyward. Unlike revoking, it can be undone.
-    pub enabled: Option<bool>,
-}
-
-#[derive(Debug, Deserialize, ToSchema, Default)]
-#[serde(deny_unknown_fields)]
-pub struct RotateKeyRequest {
-    /// How long the old key keeps working: `0` (default, stop now) up to `30d`.
-    #[schema(example = "24h")]
-    pub grace: Option<String>,
-    /// Expiry of the new key; defaults to the old key's lifetime counted from now.
-    pub expires: Option<String>,
-}
-
 fn expiry_field(field: &'static str) -> impl Fn(keyward_core::expiry::ExpiryError) -> ApiError {
     move |e| ApiError::validation(field, e)
 }
@@ -258,41 +96,6 @@ pub(crate) async fn find(
         .authorize(state, permission, action, Target::from(&key))
         .await?;
     Ok((key, reach))
-}
-
-/// A key never outlives the key that makes it (whose holder receives its secret): with
-/// `explicit` expiry it must end no later than the creating key; without one it inherits
-/// the creating key's expiry. A leaked short-lived key cannot mint a lasting one.
-pub(crate) fn bounded_expiry(
-    principal: &Principal,
-    requested: Option<DateTime<Utc>>,
-    explicit: bool,
-) -> Result<Option<DateTime<Utc>>> {
-    let Some(limit) = principal.key.expires_at else {
-        return Ok(requested);
-    };
-    match requested {
-        Some(at) if at <= limit => Ok(Some(at)),
-        _ if !explicit => Ok(Some(limit)),
-        _ => Err(ApiError::validation(
-            "expires",
-            format!(
-                "must be no later than {}, when the key making it expires: a key never outlives the key that made it",
-                limit.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
-            ),
-        )),
-    }
-}
-
-pub(crate) fn check_limits(ratelimit: Option<&RateLimit>, quota: Option<&Quota>) -> Result<()> {
-    if let Some(r) = ratelimit {
-        r.validate()
-            .map_err(|e| ApiError::validation("ratelimit", e))?;
-    }
-    if let Some(q) = quota {
-        q.validate().map_err(|e| ApiError::validation("quota", e))?;
-    }
-    Ok(())
 }
 
 /// Checks that every workspace or agent a scope names exists in the organization.
@@ -344,167 +147,44 @@ pub async fn create_key(
 ) -> Result<(StatusCode, Json<CreatedKey>)> {
     principal.require("keys:write")?;
     let org_id = principal.org_id().to_owned();
-    let caller_user = match &principal.key.owner {
-        Some(o @ Owner::User { .. }) if principal.key.kind == KeyKind::Personal => Some(o.clone()),
+    // What the policy needs, read once: the organization's settings and, for a channel
+    // token, the channel (a lookup that fails is a channel that is not there).
+    let settings = principal.organization(&state).await?.settings;
+    let channel = match (&req.channel, req.kind) {
+        (Some(id), Some(KeyKind::Channel)) => state.store.get_channel(&org_id, id).await.ok(),
         _ => None,
     };
-    let kind = req.kind.unwrap_or(if caller_user.is_some() {
-        KeyKind::Personal
-    } else {
-        KeyKind::Api
-    });
-    if req.owner.is_some() && kind != KeyKind::Api {
-        return Err(ApiError::validation(
-            "owner",
-            "only api keys take an owner; other keys belong to their creator",
-        ));
-    }
-    if req.workspace.is_some() && !matches!(kind, KeyKind::Worker | KeyKind::LegacyWorkspace) {
-        return Err(ApiError::validation(
-            "workspace",
-            "only worker and legacy_workspace keys are bound to a workspace; use scope",
-        ));
-    }
-    if req.channel.is_some() && kind != KeyKind::Channel {
-        return Err(ApiError::validation(
-            "channel",
-            "only channel tokens belong to a channel",
-        ));
-    }
-    let mut scope = req.scope.clone().unwrap_or_default();
-    let mut workspace_id = None;
-    let mut channel_id = None;
-    let owner =
-        match kind {
-            KeyKind::Personal => caller_user
-                .clone()
-                .ok_or_else(|| {
-                    ApiError::validation(
-                        "kind",
-                        "only a person's own token can create personal tokens",
-                    )
-                })?
-                .into(),
-            KeyKind::Api => req.owner.map(|id| Owner::External { id: id.into() }),
-            KeyKind::Worker | KeyKind::LegacyWorkspace => {
-                let ws = req.workspace.clone().ok_or_else(|| {
-                    ApiError::validation("workspace", "is required for this kind")
-                })?;
-                if req.scope.is_some() {
-                    return Err(ApiError::validation(
-                        "scope",
-                        "worker and legacy keys are scoped to their workspace; omit scope",
-                    ));
-                }
-                scope = Scope::Workspaces {
-                    workspaces: vec![ws.clone()],
-                };
-                workspace_id = Some(ws);
-                if kind == KeyKind::Worker {
-                    Some(caller_user.clone().ok_or_else(|| {
-                        ApiError::validation(
-                            "kind",
-                            "worker keys belong to a person; use a personal token",
-                        )
-                    })?)
-                } else {
-                    if !principal
-                        .organization(&state)
-                        .await?
-                        .settings
-                        .allow_legacy_tokens
-                    {
-                        return Err(ApiError::LegacyTokensDisabled);
-                    }
-                    None
-                }
-            }
-            KeyKind::Channel => {
-                let id = req.channel.clone().ok_or_else(|| {
-                    ApiError::validation("channel", "is required for channel tokens")
-                })?;
-                let channel = state
-                    .store
-                    .get_channel(&org_id, &id)
-                    .await
-                    .map_err(|_| ApiError::ChannelNotFound)?;
-                if req.scope.is_some() {
-                    return Err(ApiError::validation(
-                        "scope",
-                        "channel tokens are scoped to their channel's agent; omit scope",
-                    ));
-                }
-                scope = Scope::Agent {
-                    agent: channel.agent_id.clone(),
-                };
-                channel_id = Some(channel.id);
-                None
-            }
-            KeyKind::ServiceAccount => {
-                return Err(ApiError::validation(
-                    "kind",
-                    "create service-account keys with POST /v1/service-accounts/{id}/keys",
-                ))
-            }
-        };
-    check_scope_exists(&state, &org_id, &scope).await?;
-    // Customer keys belong to no person of the organization.
-    let target_owner = if kind == KeyKind::Api {
-        None
-    } else {
-        owner.as_ref()
-    };
+    let shape = key_policy::shape(&req, &principal.key, &settings, channel.as_ref())?;
+    check_scope_exists(&state, &org_id, &shape.scope).await?;
     principal
         .authorize(
             &state,
             "keys:write",
             Action::Create,
             Target::Key(KeyTarget {
-                kind,
-                owner: target_owner,
-                scope: &scope,
+                kind: shape.kind,
+                owner: shape.target_owner(),
+                scope: &shape.scope,
             }),
         )
         .await?;
-    let environment = match (kind, req.environment) {
-        (KeyKind::Api, env) => env.unwrap_or_default(),
-        (_, None | Some(Environment::Live)) => Environment::Live,
-        (_, Some(Environment::Test)) => {
-            return Err(ApiError::validation(
-                "environment",
-                "only api keys have a test environment",
-            ))
-        }
-    };
-    let permissions = match &req.permissions {
-        Some(p) => p.parse()?,
-        None => principal.key.permissions.clone(),
-    };
-    if !principal.key.permissions.covers(&permissions) {
-        return Err(ApiError::CannotGrant(
-            principal.key.permissions.missing_from(&permissions),
-        ));
-    }
-    let org_settings = principal.organization(&state).await?.settings;
-    let ratelimit = req.ratelimit.or(org_settings.default_ratelimit);
-    let quota = req.quota.or(org_settings.default_quota);
-    check_limits(ratelimit.as_ref(), quota.as_ref())?;
-    let metadata = req.metadata.map(serde_json::Value::Object);
-    if metadata
-        .as_ref()
-        .is_some_and(|m| m.to_string().len() > MAX_METADATA_BYTES)
-    {
-        return Err(ApiError::validation(
-            "metadata",
-            format!("must be at most {MAX_METADATA_BYTES} bytes of JSON"),
-        ));
-    }
     let now = state.clock.now();
-    let expires_at = Expiry::parse(req.expires.as_deref().unwrap_or("never"))
-        .and_then(|e| e.resolve(now))
-        .map_err(expiry_field("expires"))?;
-    let expires_at = bounded_expiry(&principal, expires_at, req.expires.is_some())?;
-
+    let plan = key_policy::plan(shape, &req, &principal.key, &settings, now)?;
+    let KeyPlan {
+        kind,
+        environment,
+        owner,
+        scope,
+        workspace_id,
+        channel_id,
+        permissions,
+        ratelimit,
+        quota,
+        limits_from,
+        metadata,
+        expires_at,
+        enabled,
+    } = plan;
     let plain = PlainKey::generate(kind, environment);
     let actor = principal.actor();
     let new = NewKey {
@@ -517,15 +197,14 @@ pub async fn create_key(
         channel_id,
         ratelimit,
         quota,
-        enabled: req.enabled.unwrap_or(true),
-        disabled_by: (req.enabled == Some(false)).then(|| principal.actor_id()),
-        limits_by: match (
-            req.ratelimit.is_some() || req.quota.is_some(),
-            ratelimit.is_some() || quota.is_some(),
-        ) {
-            (true, _) => Some(principal.actor_id()),
-            (false, true) => Some(keyward_store::ORGANIZATION_DEFAULTS.to_owned()),
-            (false, false) => None,
+        enabled,
+        disabled_by: (!enabled).then(|| principal.actor_id()),
+        limits_by: match limits_from {
+            LimitsFrom::Request => Some(principal.actor_id()),
+            LimitsFrom::OrganizationDefaults => {
+                Some(keyward_store::ORGANIZATION_DEFAULTS.to_owned())
+            }
+            LimitsFrom::Nothing => None,
         },
         ..NewKey::for_plain(
             &plain,
@@ -548,12 +227,11 @@ pub async fn create_key(
         }),
     );
     let record = state.store.create_key(new, audit).await?;
-    state.keys.invalidate(&record.hash);
     tracing::info!(key_id = %record.id, kind = kind.as_str(), "key created");
     Ok((
         StatusCode::CREATED,
         Json(CreatedKey {
-            key: plain.expose_secret().to_owned(),
+            key: ApiKey::new(plain.expose_secret()),
             details: KeyView::new(&state, &record),
         }),
     ))
@@ -756,7 +434,6 @@ pub async fn update_key(
         .store
         .update_key(principal.org_id(), &id, &patch, audit)
         .await?;
-    state.keys.invalidate(&updated.hash);
     Ok(Json(KeyView::new(&state, &updated)))
 }
 
@@ -780,11 +457,11 @@ pub async fn revoke_key(
         &id,
         serde_json::json!({}),
     );
-    let (record, _) = state
+    let record = state
         .store
         .revoke_key(principal.org_id(), &id, now, &actor.name, audit)
-        .await?;
-    state.keys.invalidate(&record.hash);
+        .await?
+        .key;
     tracing::info!(key_id = %record.id, "key revoked");
     Ok(Json(KeyView::new(&state, &record)))
 }
@@ -839,7 +516,7 @@ pub async fn rotate_key(
         // can keep it alive (the old secret ends with the grace period).
         expires_at
     } else if req.expires.is_some() {
-        bounded_expiry(&principal, expires_at, true)?
+        bounded_expiry(principal.key.expires_at, expires_at, true)?
     } else {
         // Another key rotates it: the replacement keeps the old key's lifetime, which
         // must not outlive the rotating key; say so rather than shorten it silently.
@@ -921,15 +598,12 @@ pub async fn rotate_key(
             audit,
         })
         .await?;
-    for hash in rotated.changed.iter().chain([&rotated.new.hash]) {
-        state.keys.invalidate(hash);
-    }
     let (old, new) = (rotated.old, rotated.new);
     tracing::info!(key_id = %old.id, replacement = %new.id, "key rotated");
     Ok((
         StatusCode::CREATED,
         Json(RotatedKey {
-            key: plain.expose_secret().to_owned(),
+            key: ApiKey::new(plain.expose_secret()),
             details: KeyView::new(&state, &new),
             previous: KeyView::new(&state, &old),
         }),

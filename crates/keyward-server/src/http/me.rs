@@ -1,39 +1,13 @@
 //! `GET /v1/me`: who the bearer is.
 
-use super::verify::OrgRef;
 use crate::auth::Principal;
 use crate::state::AppState;
 use axum::extract::State;
 use axum::Json;
-use chrono::{DateTime, Utc};
+use keyward_api::OrgRef;
+pub use keyward_api::{Me, MeKey};
 use keyward_core::expiry::KeyStatus;
-use keyward_core::{KeyKind, Owner, Scope};
-use serde::Serialize;
-use utoipa::ToSchema;
-
-#[derive(Debug, Serialize, ToSchema)]
-pub struct MeKey {
-    pub id: String,
-    pub name: String,
-    pub prefix: String,
-    pub kind: KeyKind,
-    pub scope: Scope,
-    pub permissions: Vec<String>,
-    pub created_at: DateTime<Utc>,
-    pub expires_at: Option<DateTime<Utc>>,
-    pub status: KeyStatus,
-}
-
-#[derive(Debug, Serialize, ToSchema)]
-pub struct Me {
-    /// The person's email, the service account's name, or the customer id.
-    pub name: String,
-    /// Set for people.
-    pub email: Option<String>,
-    pub owner: Option<Owner>,
-    pub org: OrgRef,
-    pub key: MeKey,
-}
+use keyward_core::Owner;
 
 /// Who am I? Any valid key may ask.
 #[utoipa::path(get, path = "/v1/me", tag = "account",

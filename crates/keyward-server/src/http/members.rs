@@ -1,7 +1,8 @@
 //! People of the organization and their roles. People join through invitations
 //! (`http/invitations.rs`); here their role changes and they leave.
 
-use super::actor_event;
+use super::shared::actor_event;
+use super::wire::IntoApi;
 use crate::auth::Principal;
 use crate::authz::{Action, Target};
 use crate::errors::{ApiError, Result};
@@ -10,17 +11,9 @@ use crate::state::AppState;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::Json;
+pub use keyward_api::{Member, UpdateMemberRequest};
 use keyward_core::Role;
-use keyward_store::{Member, ResourceKind, StoreError};
-use serde::Deserialize;
-use utoipa::ToSchema;
-
-#[derive(Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct UpdateMemberRequest {
-    pub role: Option<Role>,
-    pub agents: Option<Vec<String>>,
-}
+use keyward_store::{self as store, ResourceKind, StoreError};
 
 pub(crate) async fn check_agents(
     state: &AppState,
@@ -55,9 +48,10 @@ pub(crate) async fn check_agents(
 pub(crate) fn member_not_found(e: StoreError) -> ApiError {
     match e {
         StoreError::NotFound => ApiError::NotFound("member"),
-        StoreError::Conflict(keyward_store::Conflict::Duplicate) => {
-            ApiError::Conflict("conflict", "that person is already a member".into())
-        }
+        StoreError::Conflict(keyward_store::Conflict::Duplicate) => ApiError::Conflict(
+            keyward_api::ErrorCode::Conflict,
+            "that person is already a member".into(),
+        ),
         other => other.into(),
     }
 }
@@ -72,7 +66,13 @@ pub async fn list_members(
     principal
         .authorize(&state, "members:read", Action::Read, Target::Organization)
         .await?;
-    Ok(Json(state.store.list_members(principal.org_id()).await?))
+    Ok(Json(
+        state
+            .store
+            .list_members(principal.org_id())
+            .await?
+            .into_api(),
+    ))
 }
 
 /// One member.
@@ -90,7 +90,7 @@ pub async fn get_member(
         .store
         .get_member(principal.org_id(), &user_id)
         .await?
-        .map(Json)
+        .map(|m| Json(m.into_api()))
         .ok_or(ApiError::NotFound("member"))
 }
 
@@ -123,7 +123,7 @@ pub async fn update_member(
         (None, _) => vec![],
     };
     check_agents(&state, principal.org_id(), role, &agents).await?;
-    let updated = Member {
+    let updated = store::Member {
         role,
         agents,
         ..current.clone()
@@ -141,7 +141,8 @@ pub async fn update_member(
             .store
             .update_member(principal.org_id(), &updated, current.role, audit)
             .await
-            .map_err(member_not_found)?,
+            .map_err(member_not_found)?
+            .into_api(),
     ))
 }
 
@@ -176,7 +177,7 @@ pub async fn remove_member(
         &user_id,
         serde_json::json!({ "email": current.email }),
     );
-    let revoked = state
+    state
         .store
         .remove_member(
             principal.org_id(),
@@ -188,8 +189,5 @@ pub async fn remove_member(
         )
         .await
         .map_err(member_not_found)?;
-    for hash in &revoked {
-        state.keys.invalidate(hash);
-    }
     Ok(StatusCode::NO_CONTENT)
 }

@@ -4,6 +4,7 @@
 pub mod audit;
 pub mod channels;
 pub mod invitations;
+pub mod key_policy;
 pub mod keys;
 pub mod me;
 pub mod members;
@@ -11,77 +12,23 @@ pub mod meta;
 pub mod orgs;
 pub mod resources;
 pub mod service_accounts;
+mod shared;
 pub mod usage;
 pub mod verify;
+mod wire;
 
-use crate::auth::Principal;
-use crate::errors::{ApiError, Result};
+pub use shared::{actor_event, PageRequestExt, DEFAULT_PAGE, MAX_PAGE};
+pub use wire::IntoApi;
+
+use crate::errors::ApiError;
 use crate::state::AppState;
 use axum::extract::DefaultBodyLimit;
 use axum::Router;
-use chrono::{DateTime, Utc};
-use keyward_store::{NewAuditEvent, PageRequest};
-use serde::{Deserialize, Serialize};
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
-use utoipa::{IntoParams, OpenApi, ToSchema};
+use utoipa::OpenApi;
 use utoipa_axum::{router::OpenApiRouter, routes};
 
-pub const DEFAULT_PAGE: u32 = 50;
-pub const MAX_PAGE: u32 = 100;
 const MAX_BODY_BYTES: usize = 64 * 1024;
-
-#[derive(Debug, Deserialize, IntoParams)]
-#[serde(deny_unknown_fields)]
-#[into_params(parameter_in = Query)]
-pub struct ListQuery {
-    /// 1 to 100, default 50.
-    pub limit: Option<u32>,
-    /// `next_cursor` of the previous page.
-    pub cursor: Option<String>,
-}
-
-impl ListQuery {
-    pub fn page_request(&self) -> Result<PageRequest> {
-        let limit = self.limit.unwrap_or(DEFAULT_PAGE);
-        if !(1..=MAX_PAGE).contains(&limit) {
-            return Err(ApiError::validation(
-                "limit",
-                format!("must be between 1 and {MAX_PAGE}"),
-            ));
-        }
-        Ok(PageRequest {
-            limit,
-            cursor: self.cursor.clone(),
-        })
-    }
-}
-
-#[derive(Debug, Serialize, ToSchema)]
-pub struct ListResponse<T> {
-    pub data: Vec<T>,
-    /// Pass as `cursor` to get the next page; absent on the last page.
-    pub next_cursor: Option<String>,
-}
-
-pub fn actor_event(
-    principal: &Principal,
-    at: DateTime<Utc>,
-    action: &str,
-    target_type: &str,
-    target_id: &str,
-    details: serde_json::Value,
-) -> NewAuditEvent {
-    NewAuditEvent {
-        org_id: principal.org_id().to_owned(),
-        at,
-        actor: principal.actor(),
-        action: action.to_owned(),
-        target_type: target_type.to_owned(),
-        target_id: target_id.to_owned(),
-        source_ip: principal.source.map(|a| a.ip().to_string()),
-        details,
-    }
-}
 
 #[derive(OpenApi)]
 #[openapi(

@@ -1,6 +1,8 @@
 //! Organizations: the caller's list, a new one, and an organization's settings.
 
-use super::{actor_event, keys::CreatedKey, keys::KeyView};
+use super::keys::{CreatedKey, KeyView, KeyViewExt as _};
+use super::shared::actor_event;
+use super::wire::IntoApi;
 use crate::auth::Principal;
 use crate::authz::{Action, Reach, Target};
 use crate::errors::{ApiError, Result};
@@ -9,18 +11,13 @@ use crate::state::AppState;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::Json;
+use keyward_api::ApiKey;
+pub use keyward_api::{
+    CreateOrgRequest, CreatedOrg, MyOrganization, Organization, SettingsPatch, UpdateOrgRequest,
+};
 use keyward_core::key::Environment;
-use keyward_core::{ids, KeyKind, Name, Owner, PlainKey, Role};
-use keyward_store::{NewKey, NewOrganization, OrgSettings, Organization};
-use serde::{Deserialize, Serialize};
-use utoipa::ToSchema;
-
-#[derive(Serialize, ToSchema)]
-pub struct MyOrganization {
-    #[serde(flatten)]
-    pub org: Organization,
-    pub role: Role,
-}
+use keyward_core::{ids, KeyKind, Owner, PlainKey, Role};
+use keyward_store::{self as store, NewKey, NewOrganization, OrgSettings};
 
 /// The caller's organization, with the caller's role in it. A key sees only its own
 /// organization, never the other organizations its owner belongs to: a key is a
@@ -42,23 +39,9 @@ pub async fn my_organizations(
         _ => None,
     };
     Ok(Json(vec![MyOrganization {
-        org,
+        org: org.into_api(),
         role: role.unwrap_or(Role::Member),
     }]))
-}
-
-#[derive(Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct CreateOrgRequest {
-    #[schema(value_type = String)]
-    pub name: Name,
-}
-
-#[derive(Serialize, ToSchema)]
-pub struct CreatedOrg {
-    pub organization: Organization,
-    /// The caller's first token in the new organization (shown once).
-    pub token: CreatedKey,
 }
 
 /// Create an organization; the calling person becomes its owner and gets a token for it.
@@ -80,7 +63,7 @@ pub async fn create_org(
     };
     if !state.policy.allow_org_creation {
         return Err(ApiError::Conflict(
-            "org_creation_disabled",
+            keyward_api::ErrorCode::OrgCreationDisabled,
             "this server does not let people create organizations; its operator turned it off (keyward serve --allow-org-creation false)".into(),
         ));
     }
@@ -93,7 +76,7 @@ pub async fn create_org(
         )
         .await?;
     let now = state.clock.now();
-    let org = Organization {
+    let org = store::Organization {
         id: ids::new_id("org"),
         name: req.name.to_string(),
         created_at: now,
@@ -136,13 +119,12 @@ pub async fn create_org(
             audit,
         )
         .await?;
-    state.keys.invalidate(&record.hash);
     Ok((
         StatusCode::CREATED,
         Json(CreatedOrg {
-            organization: org,
+            organization: org.into_api(),
             token: CreatedKey {
-                key: plain.expose_secret().to_owned(),
+                key: ApiKey::new(plain.expose_secret()),
                 details: KeyView::new(&state, &record),
             },
         }),
@@ -175,31 +157,7 @@ pub async fn get_org(
             Target::Organization,
         )
         .await?;
-    Ok(Json(principal.organization(&state).await?))
-}
-
-#[derive(Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct SettingsPatch {
-    pub max_keys: Option<u32>,
-    pub max_worker_keys: Option<u32>,
-    pub allow_legacy_tokens: Option<bool>,
-    /// Rate limit for new keys created without one; `null` removes it.
-    #[serde(default, deserialize_with = "crate::extract::double_option")]
-    #[schema(value_type = Option<keyward_core::RateLimit>)]
-    pub default_ratelimit: Option<Option<keyward_core::RateLimit>>,
-    /// Quota for new keys created without one; `null` removes it.
-    #[serde(default, deserialize_with = "crate::extract::double_option")]
-    #[schema(value_type = Option<keyward_core::Quota>)]
-    pub default_quota: Option<Option<keyward_core::Quota>>,
-}
-
-#[derive(Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct UpdateOrgRequest {
-    #[schema(value_type = Option<String>)]
-    pub name: Option<Name>,
-    pub settings: Option<SettingsPatch>,
+    Ok(Json(principal.organization(&state).await?.into_api()))
 }
 
 /// Rename the organization or change its limits (owners and org admins).
@@ -243,11 +201,11 @@ pub async fn update_org(
             .allow_legacy_tokens
             .unwrap_or(org.settings.allow_legacy_tokens);
         if let Some(r) = s.default_ratelimit {
-            super::keys::check_limits(r.as_ref(), None)?;
+            super::key_policy::check_limits(r.as_ref(), None)?;
             org.settings.default_ratelimit = r;
         }
         if let Some(q) = s.default_quota {
-            super::keys::check_limits(None, q.as_ref())?;
+            super::key_policy::check_limits(None, q.as_ref())?;
             org.settings.default_quota = q;
         }
     }
@@ -259,7 +217,7 @@ pub async fn update_org(
         &id,
         serde_json::json!({ "from": { "name": before.name, "settings": before.settings }, "to": { "name": org.name, "settings": org.settings } }),
     );
-    Ok(Json(state.store.update_org(&org, audit).await?))
+    Ok(Json(state.store.update_org(&org, audit).await?.into_api()))
 }
 
 /// Delete the organization (owners only). Every key of it is revoked at once; its
@@ -305,9 +263,6 @@ pub async fn delete_org(
         .store
         .delete_org(&id, now, &principal.actor().name, audit)
         .await?;
-    for hash in &revoked {
-        state.keys.invalidate(hash);
-    }
     tracing::info!(org_id = %id, keys_revoked = revoked.len(), "organization deleted");
     Ok(StatusCode::NO_CONTENT)
 }

@@ -1,7 +1,8 @@
 //! Workspaces and agents: the same create / list / show / rename / delete, on two tables.
 //! People of every role may read them (to choose scopes); only org admins change them.
 
-use super::actor_event;
+use super::shared::actor_event;
+use super::wire::IntoApi;
 use crate::auth::Principal;
 use crate::authz::{Action, Target};
 use crate::errors::{ApiError, Result};
@@ -10,17 +11,9 @@ use crate::state::AppState;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::Json;
-use keyward_core::{ids, Name};
-use keyward_store::{Resource, ResourceKind, StoreError};
-use serde::Deserialize;
-use utoipa::ToSchema;
-
-#[derive(Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct NameRequest {
-    #[schema(value_type = String)]
-    pub name: Name,
-}
+pub use keyward_api::{NameRequest, Resource};
+use keyward_core::ids;
+use keyward_store::{self as store, ResourceKind, StoreError};
 
 fn permission(kind: ResourceKind, action: &str) -> String {
     format!("{}:{action}", kind.table())
@@ -53,7 +46,7 @@ fn not_found(kind: ResourceKind) -> impl Fn(StoreError) -> ApiError {
     move |e| match e {
         StoreError::NotFound => ApiError::NotFound(kind.singular()),
         StoreError::Conflict(keyward_store::Conflict::Duplicate) => ApiError::Conflict(
-            "conflict",
+            keyward_api::ErrorCode::Conflict,
             format!("a {} with that name exists", kind.singular()),
         ),
         other => other.into(),
@@ -64,7 +57,7 @@ async fn create(
     state: AppState,
     principal: Principal,
     kind: ResourceKind,
-    name: Name,
+    name: String,
 ) -> Result<(StatusCode, Json<Resource>)> {
     principal
         .authorize(
@@ -74,7 +67,7 @@ async fn create(
             Target::Organization,
         )
         .await?;
-    let r = Resource {
+    let r = store::Resource {
         id: ids::new_id(id_prefix(kind)),
         name: name.to_string(),
         created_at: state.clock.now(),
@@ -92,8 +85,7 @@ async fn create(
         .create_resource(kind, principal.org_id(), &r, audit)
         .await
         .map_err(not_found(kind))?;
-    state.index.add_resource(kind, &r.id, principal.org_id());
-    Ok((StatusCode::CREATED, Json(r)))
+    Ok((StatusCode::CREATED, Json(r.into_api())))
 }
 
 async fn list(
@@ -113,6 +105,7 @@ async fn list(
     Ok(Json(
         all.into_iter()
             .filter(|r| in_scope(&principal.key.scope, kind, &r.id))
+            .map(IntoApi::into_api)
             .collect(),
     ))
 }
@@ -137,7 +130,7 @@ async fn get(
             target(kind, &id),
         )
         .await?;
-    Ok(Json(resource))
+    Ok(Json(resource.into_api()))
 }
 
 async fn rename(
@@ -145,7 +138,7 @@ async fn rename(
     principal: Principal,
     kind: ResourceKind,
     id: String,
-    name: Name,
+    name: String,
 ) -> Result<Json<Resource>> {
     principal
         .authorize(
@@ -168,7 +161,8 @@ async fn rename(
             .store
             .rename_resource(kind, principal.org_id(), &id, name.as_str(), audit)
             .await
-            .map_err(not_found(kind))?,
+            .map_err(not_found(kind))?
+            .into_api(),
     ))
 }
 
@@ -199,7 +193,6 @@ async fn delete(
         .delete_resource(kind, principal.org_id(), &id, audit)
         .await
         .map_err(not_found(kind))?;
-    state.index.remove_resource(&id);
     Ok(StatusCode::NO_CONTENT)
 }
 

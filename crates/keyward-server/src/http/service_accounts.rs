@@ -1,8 +1,9 @@
 //! Service accounts: non-human principals with explicit scopes. Their keys never
 //! expire unless asked to.
 
-use super::actor_event;
-use super::keys::{CreatedKey, KeyView};
+use super::keys::{CreatedKey, KeyView, KeyViewExt as _};
+use super::shared::actor_event;
+use super::wire::IntoApi;
 use crate::auth::Principal;
 use crate::authz::{Action, Target};
 use crate::errors::{ApiError, Result};
@@ -11,22 +12,22 @@ use crate::state::AppState;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::Json;
+use keyward_api::ApiKey;
+pub use keyward_api::{
+    CreateServiceAccountKeyRequest, CreateServiceAccountRequest, CreatedServiceAccount,
+    ScopesInput, ServiceAccount, UpdateServiceAccountRequest,
+};
 use keyward_core::expiry::Expiry;
 use keyward_core::key::Environment;
-use keyward_core::{ids, KeyKind, Name, Owner, PermissionSet, PlainKey};
-use keyward_store::{NewKey, ServiceAccount, StoreError};
-use serde::{Deserialize, Serialize};
-use utoipa::ToSchema;
+use keyward_core::{ids, KeyKind, Owner, PermissionSet, PlainKey};
+use keyward_store::{self as store, NewKey, StoreError};
 
-/// `"integrations:read,integrations:write,skills:execute"` or a list.
-#[derive(Deserialize, ToSchema)]
-#[serde(untagged)]
-pub enum ScopesInput {
-    Csv(String),
-    List(Vec<String>),
+/// The scopes a request names, checked.
+trait ParseScopes {
+    fn parse(&self) -> Result<PermissionSet>;
 }
 
-impl ScopesInput {
+impl ParseScopes for ScopesInput {
     fn parse(&self) -> Result<PermissionSet> {
         let list: Vec<String> = match self {
             ScopesInput::Csv(s) => s
@@ -46,39 +47,6 @@ impl ScopesInput {
     }
 }
 
-#[derive(Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct CreateServiceAccountRequest {
-    #[schema(value_type = String, example = "production-bot")]
-    pub name: Name,
-    pub scopes: ScopesInput,
-    /// Expiry of the first key; `never` by default.
-    pub expires: Option<String>,
-}
-
-#[derive(Deserialize, ToSchema, Default)]
-#[serde(deny_unknown_fields)]
-pub struct CreateServiceAccountKeyRequest {
-    #[schema(value_type = Option<String>)]
-    pub name: Option<Name>,
-    pub expires: Option<String>,
-}
-
-#[derive(Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct UpdateServiceAccountRequest {
-    #[schema(value_type = String)]
-    pub name: Name,
-}
-
-#[derive(Serialize, ToSchema)]
-pub struct CreatedServiceAccount {
-    #[serde(flatten)]
-    pub account: ServiceAccount,
-    /// The account's key (shown once).
-    pub key: CreatedKey,
-}
-
 fn sa_not_found(e: StoreError) -> ApiError {
     match e {
         StoreError::NotFound => ApiError::NotFound("service account"),
@@ -89,7 +57,7 @@ fn sa_not_found(e: StoreError) -> ApiError {
 fn new_sa_key(
     state: &AppState,
     principal: &Principal,
-    sa: &ServiceAccount,
+    sa: &store::ServiceAccount,
     name: String,
     expires: Option<&str>,
 ) -> Result<(PlainKey, NewKey)> {
@@ -97,7 +65,8 @@ fn new_sa_key(
     let expires_at = Expiry::parse(expires.unwrap_or("never"))
         .and_then(|e| e.resolve(now))
         .map_err(|e| ApiError::validation("expires", e))?;
-    let expires_at = super::keys::bounded_expiry(principal, expires_at, expires.is_some())?;
+    let expires_at =
+        super::key_policy::bounded_expiry(principal.key.expires_at, expires_at, expires.is_some())?;
     let plain = PlainKey::generate(KeyKind::ServiceAccount, Environment::Live);
     let key = NewKey {
         owner: Some(Owner::ServiceAccount {
@@ -140,7 +109,7 @@ pub async fn create_service_account(
             principal.key.permissions.missing_from(&scopes),
         ));
     }
-    let sa = ServiceAccount {
+    let sa = store::ServiceAccount {
         id: ids::new_id("sa"),
         name: req.name.to_string(),
         scopes,
@@ -166,13 +135,12 @@ pub async fn create_service_account(
         .store
         .create_service_account(principal.org_id(), &sa, key, audit)
         .await?;
-    state.keys.invalidate(&record.hash);
     Ok((
         StatusCode::CREATED,
         Json(CreatedServiceAccount {
-            account: sa,
+            account: sa.into_api(),
             key: CreatedKey {
-                key: plain.expose_secret().to_owned(),
+                key: ApiKey::new(plain.expose_secret()),
                 details: KeyView::new(&state, &record),
             },
         }),
@@ -222,11 +190,10 @@ pub async fn create_service_account_key(
         serde_json::json!({ "service_account": sa.id, "kind": "service_account", "prefix": key.prefix }),
     );
     let record = state.store.create_key(key, audit).await?;
-    state.keys.invalidate(&record.hash);
     Ok((
         StatusCode::CREATED,
         Json(CreatedKey {
-            key: plain.expose_secret().to_owned(),
+            key: ApiKey::new(plain.expose_secret()),
             details: KeyView::new(&state, &record),
         }),
     ))
@@ -252,7 +219,8 @@ pub async fn list_service_accounts(
         state
             .store
             .list_service_accounts(principal.org_id())
-            .await?,
+            .await?
+            .into_api(),
     ))
 }
 
@@ -278,7 +246,8 @@ pub async fn get_service_account(
             .store
             .get_service_account(principal.org_id(), &id)
             .await
-            .map_err(sa_not_found)?,
+            .map_err(sa_not_found)?
+            .into_api(),
     ))
 }
 
@@ -319,7 +288,8 @@ pub async fn update_service_account(
         state
             .store
             .update_service_account(principal.org_id(), &sa, audit)
-            .await?,
+            .await?
+            .into_api(),
     ))
 }
 
@@ -349,13 +319,10 @@ pub async fn delete_service_account(
         &id,
         serde_json::json!({}),
     );
-    let revoked = state
+    state
         .store
         .delete_service_account(principal.org_id(), &id, now, &principal.actor().name, audit)
         .await
         .map_err(sa_not_found)?;
-    for hash in &revoked {
-        state.keys.invalidate(hash);
-    }
     Ok(StatusCode::NO_CONTENT)
 }

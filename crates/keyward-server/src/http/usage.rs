@@ -1,6 +1,7 @@
 //! Usage reports per key, and rate limits shared by all keys of one owner.
 
-use super::actor_event;
+use super::shared::actor_event;
+use super::wire::IntoApi;
 use crate::auth::Principal;
 use crate::authz::{Action, Target};
 use crate::errors::{ApiError, Result};
@@ -10,49 +11,23 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::Json;
 use chrono::{DateTime, Duration, Utc};
+pub use keyward_api::{
+    Granularity, OwnerLimit, OwnerLimitRequest, QuotaUsage, RateLimitUsage, UsageQuery, UsageReport,
+};
+use keyward_api::{UsageBucket as Bucket, UsageCounts as Counts};
 use keyward_core::expiry::parse_instant;
-use keyward_core::{ExternalId, Quota, RateLimit};
-use keyward_store::{OwnerLimit, UsageRow};
-use serde::{Deserialize, Serialize};
+use keyward_core::{ExternalId, RateLimit};
+use keyward_store::UsageRow;
 use std::collections::BTreeMap;
-use utoipa::{IntoParams, ToSchema};
 
 const MAX_POINTS: i64 = 5000;
 
-#[derive(Debug, Clone, Copy, Deserialize, Serialize, ToSchema, PartialEq, Eq)]
-#[serde(rename_all = "snake_case")]
-pub enum Granularity {
-    Minute,
-    Hour,
-    Day,
+/// The range a usage query names.
+trait UsageRange {
+    fn range(&self, now: DateTime<Utc>) -> Result<(DateTime<Utc>, DateTime<Utc>)>;
 }
 
-impl Granularity {
-    fn minutes(self) -> i64 {
-        match self {
-            Granularity::Minute => 1,
-            Granularity::Hour => 60,
-            Granularity::Day => 1440,
-        }
-    }
-}
-
-#[derive(Debug, Deserialize, IntoParams)]
-#[serde(deny_unknown_fields)]
-#[into_params(parameter_in = Query)]
-pub struct UsageQuery {
-    /// Start: RFC 3339, a date (`2026-11-30`, midnight UTC), `now`, or a time ago (`30m`,
-    /// `24h`, `7d`, `2w`); default: 24 hours before `to`.
-    #[param(example = "7d")]
-    pub from: Option<String>,
-    /// End, exclusive, in the same forms as `from`; default: now.
-    #[param(example = "now")]
-    pub to: Option<String>,
-    /// `minute`, `hour` (default) or `day`.
-    pub granularity: Option<Granularity>,
-}
-
-impl UsageQuery {
+impl UsageRange for UsageQuery {
     /// `(from, to)`, relative times counted back from `now` (the request's clock).
     fn range(&self, now: DateTime<Utc>) -> Result<(DateTime<Utc>, DateTime<Utc>)> {
         let at = |field: &'static str, raw: &Option<String>| {
@@ -64,59 +39,6 @@ impl UsageQuery {
         let from = at("from", &self.from)?.unwrap_or(to - Duration::hours(24));
         Ok((from, to))
     }
-}
-
-#[derive(Debug, Serialize, ToSchema, Default, Clone, Copy)]
-pub struct Counts {
-    /// Verifications that answered VALID.
-    pub valid: i64,
-    /// Verifications of this key that answered anything else.
-    pub denied: i64,
-    /// Calls to Keyward's API made with this key.
-    pub api: i64,
-}
-
-#[derive(Debug, Serialize, ToSchema)]
-pub struct Bucket {
-    pub start: DateTime<Utc>,
-    #[serde(flatten)]
-    pub counts: Counts,
-}
-
-#[derive(Debug, Serialize, ToSchema)]
-pub struct RateLimitUsage {
-    #[serde(flatten)]
-    pub limit: RateLimit,
-    /// Requests (valid verifications and API calls) in the last period, counted by minute.
-    pub used_in_last_period: i64,
-    /// `used_in_last_period / limit`.
-    pub utilization: f64,
-    /// The highest utilization of any period-long window in the report.
-    pub peak_utilization: f64,
-}
-
-#[derive(Debug, Serialize, ToSchema)]
-pub struct QuotaUsage {
-    #[serde(flatten)]
-    pub quota: Quota,
-    pub remaining: i64,
-    pub used: i64,
-    /// `used / limit` in the current refill period.
-    pub utilization: f64,
-}
-
-#[derive(Debug, Serialize, ToSchema)]
-pub struct UsageReport {
-    pub key_id: String,
-    pub from: DateTime<Utc>,
-    pub to: DateTime<Utc>,
-    pub granularity: Granularity,
-    pub totals: Counts,
-    pub series: Vec<Bucket>,
-    pub ratelimit: Option<RateLimitUsage>,
-    /// The limit shared by all keys of this key's owner, measured on this key.
-    pub owner_ratelimit: Option<RateLimitUsage>,
-    pub quota: Option<QuotaUsage>,
 }
 
 fn minute_of(t: DateTime<Utc>) -> i64 {
@@ -153,7 +75,8 @@ fn rate_usage(
     let scale = f64::from(limit.period) / (period_minutes * 60) as f64;
     let denominator = f64::from(limit.limit);
     RateLimitUsage {
-        limit,
+        limit: limit.limit,
+        period: limit.period_text(),
         used_in_last_period: last,
         utilization: last as f64 * scale / denominator,
         peak_utilization: peak as f64 * scale / denominator,
@@ -228,12 +151,7 @@ pub async fn key_usage(
     }
     let now_minute = minute_of(now);
     let owner_limit = match &key.owner {
-        Some(o) => {
-            state
-                .store
-                .get_owner_limit(&key.org_id, o.type_str(), o.id())
-                .await?
-        }
+        Some(o) => state.store.get_owner_limit(&key.org_id, o).await?,
         None => None,
     };
     let quota = match key.quota {
@@ -245,7 +163,8 @@ pub async fn key_usage(
                 .unwrap_or(quota.limit);
             let used = quota.limit - remaining;
             Some(QuotaUsage {
-                quota,
+                limit: quota.limit,
+                refill: quota.refill,
                 remaining,
                 used,
                 utilization: used as f64 / quota.limit as f64,
@@ -272,12 +191,6 @@ pub async fn key_usage(
         owner_ratelimit: owner_limit.map(|r| rate_usage(r, &per_minute, now_minute)),
         quota,
     }))
-}
-
-#[derive(Debug, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct OwnerLimitRequest {
-    pub ratelimit: RateLimit,
 }
 
 /// 404 unless the owner exists in the caller's organization (any customer id is one),
@@ -333,6 +246,13 @@ async fn authorize_owner(
         .map(drop)
 }
 
+/// The owner a path's `{owner_type}/{owner_id}` names (checked by [`authorize_owner`]).
+fn limit_owner(owner_type: &str, owner_id: &str) -> Result<keyward_core::Owner> {
+    keyward_store::limit_owner(owner_type, owner_id).ok_or_else(|| {
+        ApiError::validation("owner_type", "must be user, service_account or external")
+    })
+}
+
 /// Rate limits shared by all keys of an owner.
 #[utoipa::path(get, path = "/v1/owner-limits", tag = "keys",
     responses((status = 200, body = Vec<OwnerLimit>), (status = "4XX", body = crate::errors::Problem)),
@@ -345,7 +265,11 @@ pub async fn list_owner_limits(
         .authorize(&state, "limits:read", Action::Read, Target::AdminRecords)
         .await?;
     Ok(Json(
-        state.store.list_owner_limits(principal.org_id()).await?,
+        state
+            .store
+            .list_owner_limits(principal.org_id())
+            .await?
+            .into_api(),
     ))
 }
 
@@ -376,13 +300,11 @@ pub async fn set_owner_limit(
         .store
         .set_owner_limit(
             principal.org_id(),
-            &owner_type,
-            &owner_id,
+            &limit_owner(&owner_type, &owner_id)?,
             Some(req.ratelimit),
             audit,
         )
         .await?;
-    state.limits.forget_owner_limits(principal.org_id());
     Ok(Json(OwnerLimit {
         owner_type,
         owner_id,
@@ -411,8 +333,12 @@ pub async fn delete_owner_limit(
     );
     state
         .store
-        .set_owner_limit(principal.org_id(), &owner_type, &owner_id, None, audit)
+        .set_owner_limit(
+            principal.org_id(),
+            &limit_owner(&owner_type, &owner_id)?,
+            None,
+            audit,
+        )
         .await?;
-    state.limits.forget_owner_limits(principal.org_id());
     Ok(StatusCode::NO_CONTENT)
 }

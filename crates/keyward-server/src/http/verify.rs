@@ -13,63 +13,20 @@ use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, Utc};
 use keyward_core::{KeyKind, Owner, Permission, PermissionSet, Scope};
 use keyward_store::{KeyRecord, ResourceKind};
-use serde::{Deserialize, Serialize};
-use utoipa::ToSchema;
+use serde::Serialize;
 
-#[derive(Debug, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct VerifyRequest {
-    /// The key to check, as presented to your service.
-    pub key: String,
-    /// A permission the key must hold, e.g. `keys:read`.
-    pub permission: Option<String>,
-    /// A workspace id the key's scope must reach.
-    pub workspace: Option<String>,
-    /// An agent id the key's scope must reach.
-    pub agent: Option<String>,
-    /// A channel's hook id: the channel must exist and be enabled, and the key must be
-    /// its channel token or reach its agent. Also accepted as `hookId`, or in the
-    /// `X-Hook-Id` header; several that differ are refused.
-    pub channel: Option<String>,
-    /// The same as `channel` (the name the channel endpoints use).
-    #[serde(rename = "hookId")]
-    pub hook_id: Option<String>,
-    /// Quota credits this verification spends (default 1; 0 checks without spending).
-    pub cost: Option<i64>,
-}
+pub use keyward_api::{VerifyCode, VerifyRequest};
 
-#[derive(Debug, Serialize, ToSchema, Clone, Copy, PartialEq, Eq)]
-#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
-pub enum VerifyCode {
-    Valid,
-    Malformed,
-    NotFound,
-    Revoked,
-    Expired,
-    Disabled,
-    Forbidden,
-    ChannelNotFound,
-    InsufficientPermissions,
-    RateLimited,
-    QuotaExceeded,
-}
-
-#[derive(Debug, Serialize, ToSchema)]
-pub struct OrgRef {
-    pub id: String,
-    pub name: String,
-}
-
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Serialize)]
 pub struct OrgRefView<'a> {
     pub id: &'a str,
     pub name: &'a str,
 }
 
-/// The answer to a verification: `code` says what happened; the key's details are set
-/// when the key exists.
-// Borrows from the cached key record: nothing is copied to build it (hot path).
-#[derive(Debug, Serialize, ToSchema)]
+/// The answer to a verification, as the hot path writes it: the same JSON as
+/// `keyward_api::VerifyResponse` (tested below), but borrowing from the cached key
+/// record, so nothing is copied to build it.
+#[derive(Debug, Serialize)]
 pub struct VerifyResponse<'a> {
     pub valid: bool,
     pub code: VerifyCode,
@@ -77,15 +34,11 @@ pub struct VerifyResponse<'a> {
     pub message: Option<String>,
     pub key_id: Option<&'a str>,
     pub name: Option<&'a str>,
-    #[schema(value_type = Option<Owner>)]
     pub owner: Option<&'a Owner>,
     pub org: Option<OrgRefView<'a>>,
-    #[schema(value_type = Option<Scope>)]
     pub scope: Option<&'a Scope>,
-    #[schema(value_type = Option<Vec<String>>)]
     pub permissions: Option<&'a PermissionSet>,
     pub expires_at: Option<DateTime<Utc>>,
-    #[schema(value_type = Option<Object>)]
     pub metadata: Option<&'a serde_json::Value>,
     /// The key's (or its owner's) rate limit after this request, if it has one.
     pub ratelimit: Option<RateInfo>,
@@ -178,13 +131,13 @@ fn valid_head(k: &KeyRecord) -> Box<[u8]> {
 
 /// Is this key valid, and may it do X? Always 200; read `code`.
 #[utoipa::path(post, path = "/v1/keys/verify", tag = "verify", request_body = VerifyRequest,
-    responses((status = 200, body = VerifyResponse), (status = "4XX", body = crate::errors::Problem)),
+    responses((status = 200, body = keyward_api::VerifyResponse), (status = "4XX", body = crate::errors::Problem)),
     security(("bearer" = ["keys:verify"])))]
 pub async fn verify_key(
     State(state): State<AppState>,
     principal: Principal,
     headers: axum::http::HeaderMap,
-    ApiJson(mut req): ApiJson<VerifyRequest>,
+    ApiJson(mut req): ApiJson<VerifyRequest<'static>>,
 ) -> Result<Response> {
     principal.require("keys:verify")?;
     req.channel = crate::extract::named_hook(
@@ -229,7 +182,10 @@ pub async fn verify_key(
             let mut ratelimit = None;
             let mut quota = None;
             if code == VerifyCode::Valid {
-                ratelimit = state.limits.admit(state.store.as_ref(), k, now).await?;
+                ratelimit = state
+                    .limits
+                    .admit(state.store.as_ref(), k, &k.limiter, now)
+                    .await?;
                 if ratelimit.is_some_and(|r| !r.allowed) {
                     code = VerifyCode::RateLimited;
                     message = Some("rate limit exceeded; retry after `ratelimit.reset`".into());
@@ -282,7 +238,7 @@ fn refused<'a>(
 async fn decide(
     state: &AppState,
     k: &KeyRecord,
-    req: &VerifyRequest,
+    req: &VerifyRequest<'_>,
     wanted: Option<(&str, &str)>,
 ) -> Result<(VerifyCode, Option<String>)> {
     if let Some(hook_id) = req.channel.as_deref() {
@@ -445,5 +401,123 @@ mod tests {
                 assert!(!k.valid_answer_head.get().unwrap().is_empty());
             }
         }
+    }
+
+    /// The shared answer type, built from the record on its own (not from the borrowing
+    /// answer), so the two are compared rather than derived from each other.
+    fn shared(
+        code: VerifyCode,
+        k: Option<&KeyRecord>,
+        message: Option<&str>,
+        ratelimit: Option<RateInfo>,
+        quota: Option<QuotaInfo>,
+    ) -> keyward_api::VerifyResponse {
+        keyward_api::VerifyResponse {
+            valid: code == VerifyCode::Valid,
+            code: code.as_str().to_owned(),
+            message: message.map(str::to_owned),
+            key_id: k.map(|k| k.id.clone()),
+            name: k.map(|k| k.name.clone()),
+            owner: k.and_then(|k| k.owner.clone()),
+            org: k.map(|k| keyward_api::OrgRef {
+                id: k.org_id.clone(),
+                name: k.org_name.clone(),
+            }),
+            scope: k.map(|k| k.scope.clone()),
+            permissions: k.map(|k| k.permissions.to_strings()),
+            expires_at: k.and_then(|k| k.expires_at),
+            metadata: k.and_then(|k| k.metadata.clone()),
+            ratelimit: ratelimit.map(|r| keyward_api::RateInfo {
+                limit: r.limit,
+                remaining: r.remaining,
+                reset: r.reset,
+            }),
+            quota: quota.map(|q| keyward_api::QuotaInfo {
+                limit: q.limit,
+                remaining: q.remaining,
+            }),
+        }
+    }
+
+    /// What the hot path writes, for every verdict, is byte for byte what serializing
+    /// `keyward_api::VerifyResponse` gives, and decodes back into it: the SDK reads
+    /// exactly what the server writes.
+    #[tokio::test]
+    async fn every_answer_is_the_shared_type_byte_for_byte() {
+        let rate = RateInfo {
+            limit: 10,
+            remaining: 0,
+            reset: 1_790_000_000_123,
+            allowed: false,
+            retry_after: std::time::Duration::from_millis(1500),
+            reset_after: std::time::Duration::from_secs(7),
+        };
+        let quota = QuotaInfo {
+            limit: 100,
+            remaining: 0,
+            allowed: false,
+        };
+        let rich = CachedKey::new(record(
+            Some(Owner::External {
+                id: "cust_1".into(),
+            }),
+            Some(serde_json::json!({"plan": "pro", "seats": 3, "tags": ["a", "é"]})),
+        ));
+        let bare = CachedKey::new(record(None, None));
+        let check = |got: Vec<u8>, expected: keyward_api::VerifyResponse| {
+            let want = serde_json::to_vec(&expected).unwrap();
+            assert_eq!(
+                String::from_utf8(got.clone()).unwrap(),
+                String::from_utf8(want).unwrap()
+            );
+            let decoded: keyward_api::VerifyResponse = serde_json::from_slice(&got).unwrap();
+            assert_eq!(decoded, expected);
+            assert_eq!(
+                decoded.verify_code().map(VerifyCode::as_str),
+                Some(&*decoded.code)
+            );
+        };
+        // VALID, from the cached head, with and without limits.
+        for k in [&rich, &bare] {
+            for (r, q) in [(None, None), (Some(rate), Some(quota))] {
+                let got = body(valid_answer(k, r, q)).await;
+                check(got, shared(VerifyCode::Valid, Some(k), None, r, q));
+            }
+        }
+        // Keys that do not exist.
+        for (code, message) in [
+            (VerifyCode::Malformed, "the key has the wrong length"),
+            (VerifyCode::NotFound, "no such key"),
+        ] {
+            let got = body(json_body(&VerifyResponse::about(
+                code,
+                None,
+                Some(message.into()),
+            )))
+            .await;
+            check(got, shared(code, None, Some(message), None, None));
+        }
+        // Every refusal of a key that exists, with the limits it carries.
+        for (code, r, q) in [
+            (VerifyCode::Revoked, None, None),
+            (VerifyCode::Expired, None, None),
+            (VerifyCode::Disabled, None, None),
+            (VerifyCode::Forbidden, None, None),
+            (VerifyCode::ChannelNotFound, None, None),
+            (VerifyCode::InsufficientPermissions, None, None),
+            (VerifyCode::RateLimited, Some(rate), None),
+            (VerifyCode::QuotaExceeded, Some(rate), Some(quota)),
+        ] {
+            let message = format!("refused: {}", code.as_str());
+            let got = body(json_body(&VerifyResponse {
+                ratelimit: r,
+                quota: q,
+                ..VerifyResponse::about(code, Some(&rich), Some(message.clone()))
+            }))
+            .await;
+            check(got, shared(code, Some(&rich), Some(&message), r, q));
+        }
+        // Every code the server answers was checked above.
+        assert_eq!(VerifyCode::ALL.len(), 11);
     }
 }

@@ -12,7 +12,6 @@
 //! Both take time from the application's [`Clock`], so tests move time instead of
 //! sleeping.
 
-use crate::verify::CachedKey;
 use chrono::{DateTime, Utc};
 use dashmap::DashMap;
 use governor::clock::Clock as _;
@@ -57,13 +56,17 @@ type Gcra = governor::RateLimiter<NotKeyed, InMemoryState, GovClock, StateInform
 
 /// One GCRA limiter and when it last counted a request: a limiter idle for a whole
 /// period has its full allowance back, the same as a new one, so `sweep` may drop it.
+/// Where a key record keeps its limiter once found ([`Limits::admit`]).
+pub type LimiterSlot = std::sync::OnceLock<Arc<Limiter>>;
+
 pub struct Limiter {
     gcra: Gcra,
     last_ms: AtomicI64,
 }
 
-/// The state of one rate limit after a request was counted against it.
-#[derive(Debug, Clone, Copy, Serialize, utoipa::ToSchema)]
+/// The state of one rate limit after a request was counted against it. Serialized as
+/// `keyward_api::RateInfo` (the verify answer's `ratelimit`).
+#[derive(Debug, Clone, Copy, Serialize)]
 pub struct RateInfo {
     pub limit: u32,
     pub remaining: u32,
@@ -79,7 +82,8 @@ pub struct RateInfo {
     pub reset_after: Duration,
 }
 
-#[derive(Debug, Clone, Copy, Serialize, utoipa::ToSchema)]
+/// Serialized as `keyward_api::QuotaInfo` (the verify answer's `quota`).
+#[derive(Debug, Clone, Copy, Serialize)]
 pub struct QuotaInfo {
     pub limit: i64,
     pub remaining: i64,
@@ -101,6 +105,9 @@ pub struct Limits {
     by_owner: Limiters,
     /// Each organization's owner limits, read from the database, remembered for `owner_ttl`.
     owner_limits: DashMap<String, (Arc<OwnerLimits>, Instant), Hasher>,
+    /// Bumped by every `forget_*`: settings read before a change are not remembered
+    /// after it (the key cache's generation rule, `verify/cache.rs`).
+    owner_generation: std::sync::atomic::AtomicU64,
     owner_ttl: Duration,
     leases: DashMap<String, Arc<tokio::sync::Mutex<Lease>>, Hasher>,
 }
@@ -116,6 +123,7 @@ impl Limits {
             by_key: DashMap::default(),
             by_owner: DashMap::default(),
             owner_limits: DashMap::default(),
+            owner_generation: std::sync::atomic::AtomicU64::new(0),
             owner_ttl: Duration::from_secs(5),
             leases: DashMap::default(),
         }
@@ -206,6 +214,7 @@ impl Limits {
         let limits = match cached {
             Some(limits) => limits,
             None => {
+                let generation = self.owner_generation.load(Ordering::SeqCst);
                 let mut by_type = OwnerLimits::default();
                 for l in store.list_owner_limits(&key.org_id).await? {
                     let owner_type = match l.owner_type.as_str() {
@@ -220,8 +229,12 @@ impl Limits {
                         .insert(l.owner_id, l.ratelimit);
                 }
                 let limits = Arc::new(by_type);
-                self.owner_limits
-                    .insert(key.org_id.clone(), (limits.clone(), Instant::now()));
+                // Remembered only if no change was forgotten meanwhile: checked under the
+                // entry's shard lock, which `forget_*` takes too after bumping.
+                let slot = self.owner_limits.entry(key.org_id.clone());
+                if self.owner_generation.load(Ordering::SeqCst) == generation {
+                    slot.insert((limits.clone(), Instant::now()));
+                }
                 limits
             }
         };
@@ -251,20 +264,25 @@ impl Limits {
     /// not detail). Only the settings: what owners have already spent stays counted, and
     /// `limiter` starts afresh only for an owner whose limit really changed.
     pub fn forget_all_owners(&self) {
+        self.owner_generation.fetch_add(1, Ordering::SeqCst);
         self.owner_limits.clear();
     }
 
     /// Forgets an organization's cached owner-limit settings (after one changed here).
     pub fn forget_owner_limits(&self, org_id: &str) {
+        self.owner_generation.fetch_add(1, Ordering::SeqCst);
         self.owner_limits.remove(org_id);
     }
 
     /// Counts one request against the owner's and the key's limits. Returns the most
     /// constraining of the two (the refusal, if any), or `None` when neither is limited.
+    /// `slot` is where the caller keeps the key's limiter for the life of this record
+    /// (the verify cache's `CachedKey::limiter`), so it is looked up once per record.
     pub async fn admit(
         &self,
         store: &dyn Store,
-        key: &CachedKey,
+        key: &KeyRecord,
+        slot: &LimiterSlot,
         now: DateTime<Utc>,
     ) -> keyward_store::Result<Option<RateInfo>> {
         let now_ms = now.timestamp_millis();
@@ -283,11 +301,9 @@ impl Limits {
             }
         }
         if let Some(cfg) = key.ratelimit {
-            // A key's limit is part of its record, and a changed record is a new
-            // `CachedKey`: the limiter found once stays right for the record's life.
-            let limiter = key
-                .limiter
-                .get_or_init(|| self.limiter(&self.by_key, &key.id, cfg));
+            // A key's limit is part of its record, and a changed record comes with a new
+            // slot: the limiter found once stays right for the record's life.
+            let limiter = slot.get_or_init(|| self.limiter(&self.by_key, &key.id, cfg));
             let info = self.count(cfg, limiter, now_ms);
             if !info.allowed || result.is_none_or(|r| info.remaining < r.remaining) {
                 result = Some(info);
@@ -333,9 +349,9 @@ impl Limits {
         }
         if lease.available < cost {
             let want = quota.lease_size(cost).max(cost - lease.available);
-            let (granted, left) = store.lease_quota(&key.id, &quota, period, want).await?;
-            lease.available += granted;
-            lease.db_remaining = left;
+            let leased = store.lease_quota(&key.id, &quota, period, want).await?;
+            lease.available += leased.granted;
+            lease.db_remaining = leased.remaining;
         }
         let allowed = lease.available >= cost;
         if allowed {

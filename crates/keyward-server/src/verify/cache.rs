@@ -37,7 +37,7 @@ pub struct CachedKey {
     /// `http::verify` on first use.
     pub valid_answer_head: OnceLock<Box<[u8]>>,
     /// The key's own rate limiter, looked up once in `Limits`.
-    pub(crate) limiter: OnceLock<Arc<crate::usage::limits::Limiter>>,
+    pub(crate) limiter: crate::usage::limits::LimiterSlot,
 }
 
 impl CachedKey {
@@ -178,6 +178,17 @@ impl KeyCache {
         if let Some((_, Entry::Missing { .. })) = self.entries.remove(hash) {
             self.missing.fetch_sub(1, Ordering::Relaxed);
         }
+    }
+
+    /// Forgets every record `touched` selects (an organization's, an owner's, a
+    /// channel's keys), with the same guarantee as [`Self::invalidate`]. Scans the
+    /// cache: for changes to organizations and owners, not for each request.
+    pub fn invalidate_where(&self, touched: impl Fn(&KeyRecord) -> bool) {
+        self.generation.fetch_add(1, Ordering::SeqCst);
+        self.entries.retain(|_, e| match e {
+            Entry::Found(k) => !touched(&k.record),
+            Entry::Missing { .. } => true,
+        });
     }
 
     /// Forgets everything, with the same guarantee as [`Self::invalidate`].

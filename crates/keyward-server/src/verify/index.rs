@@ -105,8 +105,9 @@ impl ResourceIndex {
         }
     }
 
-    pub fn remove_hook(&self, hook_id: &str) {
-        self.load().hooks.remove(hook_id);
+    /// Forgets the hook id of the channel `channel_id` (deleted).
+    pub fn remove_channel(&self, channel_id: &str) {
+        self.load().hooks.retain(|_, t| t.channel_id != channel_id);
     }
 }
 

@@ -16,7 +16,7 @@
 
 use chrono::{DateTime, Utc};
 use dashmap::DashMap;
-use keyward_store::Store;
+use keyward_store::{LastUse, Store};
 use std::sync::atomic::{AtomicI64, Ordering};
 
 /// How often, at most, a key in continuous use has its `last_used_at` written.
@@ -89,9 +89,14 @@ impl LastUsed {
             })
             .collect();
         if !batch.is_empty() {
-            let uses: Vec<(String, DateTime<Utc>)> = batch
+            let uses: Vec<LastUse> = batch
                 .iter()
-                .filter_map(|(id, ms)| Some((id.clone(), DateTime::from_timestamp_millis(*ms)?)))
+                .filter_map(|(id, ms)| {
+                    Some(LastUse {
+                        key_id: id.clone(),
+                        at: DateTime::from_timestamp_millis(*ms)?,
+                    })
+                })
                 .collect();
             store.record_last_used(&uses).await?;
             for (id, ms) in &batch {

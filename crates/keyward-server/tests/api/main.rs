@@ -5,7 +5,9 @@
 mod common;
 
 mod authorization;
+mod bodies;
 mod cluster;
+mod coherence;
 mod errors;
 mod keys_api;
 mod revocation;

@@ -7,7 +7,7 @@
 //! (`tests/files.rs` checks that claim). Files an older Keyward left readable by others
 //! are tightened when they are opened, with a warning naming the file and its old mode.
 
-use crate::{Result, StoreError};
+use crate::error::{Result, StoreError};
 use sqlx::sqlite::SqliteConnectOptions;
 use std::path::{Path, PathBuf};
 use std::str::FromStr;

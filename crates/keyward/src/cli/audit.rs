@@ -1,9 +1,8 @@
 //! `keyward audit`: the organization's audit log, newest first, paged.
 
 use super::context::{ConnArgs, Context};
-use super::failure::Failure;
+use super::failure::{CmdResult, Failure};
 use super::output::{self, Cell, Color, Style};
-use super::CmdResult;
 use chrono::Utc;
 use clap::Args;
 use keyward_client::{AuditEvent, ListParams};

@@ -7,8 +7,9 @@
 use super::credentials::{self, StoredLogin};
 use super::dotenv::{self, DotEnv};
 use super::failure::{Failure, EXIT_AUTH};
+use super::output;
+use super::resolved::{Resolved, Source};
 use keyward_client::{ApiKey, Client, DEFAULT_SERVER};
-use serde::Serialize;
 use std::cell::{Cell, RefCell};
 use std::path::PathBuf;
 
@@ -32,71 +33,6 @@ pub fn deprecation_message(d: &keyward_client::Deprecation) -> String {
         message.push_str(&format!(" — see {link}"));
     }
     message
-}
-
-/// Where a setting came from.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-#[serde(tag = "type", rename_all = "snake_case")]
-pub enum Source {
-    Flag {
-        flag: &'static str,
-    },
-    Env {
-        var: &'static str,
-    },
-    DotEnv {
-        var: &'static str,
-        path: PathBuf,
-    },
-    StoredLogin {
-        path: PathBuf,
-    },
-    /// Typed at the prompt or piped on stdin (`auth login`).
-    Input,
-    Default,
-}
-
-impl Source {
-    pub fn describe(&self) -> String {
-        match self {
-            Source::Flag { flag } => format!("the {flag} flag"),
-            Source::Env { var } => format!("the environment variable {var}"),
-            Source::DotEnv { var, path } => format!("{var} in {}", path.display()),
-            Source::StoredLogin { path } => format!("the stored login ({})", path.display()),
-            Source::Input => "your input".to_owned(),
-            Source::Default => "the default".to_owned(),
-        }
-    }
-
-    /// A few words, for the server line of `auth status`.
-    pub fn short(&self) -> String {
-        match self {
-            Source::Flag { flag } => format!("{flag} flag"),
-            Source::Env { var } => format!("environment variable {var}"),
-            Source::DotEnv { var, .. } => format!("{var} in .env"),
-            Source::StoredLogin { .. } => "stored login".to_owned(),
-            Source::Input => "input".to_owned(),
-            Source::Default => "default".to_owned(),
-        }
-    }
-
-    /// What to do about a key from here that no longer works.
-    pub fn replace_hint(&self) -> String {
-        match self {
-            Source::Flag { .. } => "pass a valid key with --token".to_owned(),
-            Source::Input => "check the key and try again".to_owned(),
-            Source::Env { var } => {
-                format!("set {var} to a valid key, or unset it to use your stored login")
-            }
-            Source::DotEnv { var, path } => format!(
-                "put a valid key in {var} in {}, or remove that line to use your stored login",
-                path.display()
-            ),
-            Source::StoredLogin { .. } | Source::Default => {
-                "log in again with `keyward auth login`".to_owned()
-            }
-        }
-    }
 }
 
 /// The options every client command takes.
@@ -136,7 +72,6 @@ pub struct Context {
     deprecation_reported: Cell<bool>,
 }
 
-/// A key, a server, and where they came from.
 /// A connected command: the context, what it resolved to, and a client for it. Each
 /// command module adds its own lookups in its own `impl Session`.
 pub struct Session<'a> {
@@ -162,20 +97,6 @@ impl<'a> Session<'a> {
 
     pub fn json(&self) -> bool {
         self.ctx.json()
-    }
-}
-
-pub struct Resolved {
-    pub key: ApiKey,
-    pub source: Source,
-    pub server: String,
-    pub server_source: Source,
-    pub org: Option<(String, Source)>,
-}
-
-impl Resolved {
-    pub fn client(&self) -> Result<Client, Failure> {
-        Client::new(&self.server, self.key.clone()).map_err(|e| Failure::client(&e, self))
     }
 }
 
@@ -238,7 +159,8 @@ impl Context {
     }
 
     pub fn client_for(&self, resolved: &Resolved) -> Result<Client, Failure> {
-        let client = resolved.client()?;
+        let client = Client::new(&resolved.server, resolved.key.clone())
+            .map_err(|e| Failure::client(&e, resolved))?;
         self.clients.borrow_mut().push(client.clone());
         Ok(client)
     }
@@ -254,7 +176,26 @@ impl Context {
             return;
         }
         if let Some(d) = self.clients.borrow().iter().find_map(Client::deprecation) {
-            super::output::warn(&deprecation_message(&d));
+            output::warn(&deprecation_message(&d));
+        }
+    }
+
+    /// A stored login is used only when no key comes from the environment or `.env`.
+    pub fn warn_if_login_overridden(&self) {
+        let overridden = [
+            std::env::var(dotenv::API_KEY)
+                .ok()
+                .filter(|v| !v.trim().is_empty())
+                .map(|_| format!("the environment variable {}", dotenv::API_KEY)),
+            self.dotenv
+                .get(dotenv::API_KEY)
+                .and(self.dotenv.path.as_ref())
+                .map(|p| format!("{} in {}", dotenv::API_KEY, p.display())),
+        ];
+        if let Some(over) = overridden.into_iter().flatten().next() {
+            output::warn(&format!(
+                "{over} is set and takes precedence over this login; unset it to use the stored key"
+            ));
         }
     }
 

@@ -8,12 +8,15 @@
 //! | 2 | usage: bad flags or arguments, a confirmation that could not be asked |
 //! | 3 | not authenticated (no key, invalid, expired or revoked) or forbidden (401/403) |
 
-use super::context::Resolved;
 use super::output::{self, Color, Style};
+use super::resolved::Resolved;
 use chrono::Utc;
 use keyward_client::{ApiError, Error, ErrorCode};
 use serde::Serialize;
 use std::process::ExitCode;
+
+/// What a command returns: done, or why not.
+pub type CmdResult = Result<(), Failure>;
 
 pub const EXIT_ERROR: u8 = 1;
 pub const EXIT_USAGE: u8 = 2;
@@ -314,7 +317,7 @@ fn strip_field(detail: &str) -> &str {
 
 #[cfg(test)]
 mod tests {
-    use super::super::context::Source;
+    use super::super::resolved::Source;
     use super::*;
     use keyward_client::ApiKey;
 

@@ -5,26 +5,43 @@
 //! SDK (`keyward-client`), and prints either text for people ([`output`]) or JSON for
 //! scripts (`--json`). Failures become one error line, a hint and a documented exit
 //! code ([`failure`]).
+//!
+//! Dependencies point one way: this file -> features -> `lookup` -> `context` ->
+//! `failure` -> the leaves (`resolved`, `output`, `text`, `parse`, `credentials`,
+//! `dotenv`); `once` and `prompt` sit on `failure`. `.ci/import-cycles` checks it.
 
+// Features: one per API feature (the server's `http/<feature>.rs`), each with its
+// flags, its commands and its own rendering. They use the modules below, never each
+// other; this file assembles the groups that span two of them.
 mod audit;
 mod auth;
+mod channels;
+mod invitations;
+mod keys;
+mod members;
+mod orgs;
+mod owner_limits;
+mod resources;
+mod service_accounts;
+mod usage;
+mod verify;
+
+// Shared by the features: the connection and its failures, then the leaves.
 mod context;
 mod credentials;
 pub mod dotenv;
 mod failure;
-mod keys;
-mod limits;
-mod once;
-mod org;
+mod lookup;
+pub mod once;
 pub mod output;
-mod usage;
-
-pub(crate) use limits::ratelimit_text;
-pub(crate) use once::NOTICE as ONCE_NOTICE;
+mod parse;
+mod prompt;
+mod resolved;
+pub mod text;
 
 use clap::{Args, Subcommand};
-use context::Context;
-use failure::Failure;
+use context::{ConnArgs, Context};
+use failure::{CmdResult, Failure};
 use std::process::ExitCode;
 
 /// The exit codes, for the commands' help (docs/cli.md has the details).
@@ -43,7 +60,7 @@ pub enum ClientCommand {
         keyward auth whoami\n  \
         keyward auth status\n  \
         keyward auth logout\n\n", exit_codes!()))]
-    Auth(auth::AuthArgs),
+    Auth(AuthArgs),
     /// Log in with an API key (the same as `keyward auth login`).
     #[command(
         long_about = "Log in with an API key (the same as `keyward auth login`).\n\n\
@@ -65,7 +82,7 @@ pub enum ClientCommand {
         echo \"$KEY\" | keyward keys verify - --permission orders:read\n  \
         keyward keys rotate key_… --grace 24h\n  \
         keyward keys revoke key_…\n\n", exit_codes!()))]
-    Keys(keys::KeysArgs),
+    Keys(KeysArgs),
     /// Read the organization's audit log: who changed what, newest first.
     #[command(after_help = concat!("Examples:\n  \
         keyward audit\n  \
@@ -78,25 +95,25 @@ pub enum ClientCommand {
         keyward service-accounts list\n  \
         keyward service-accounts create-key production-bot\n  \
         keyward service-accounts delete production-bot\n\n", exit_codes!()))]
-    ServiceAccounts(org::ServiceAccountsArgs),
+    ServiceAccounts(service_accounts::ServiceAccountsArgs),
     /// Workspaces of the organization.
     #[command(after_help = concat!("Examples:\n  \
         keyward workspaces create production\n  \
         keyward workspaces list\n  \
         keyward keys create --name ci --workspaces production   # a key for one workspace\n\n", exit_codes!()))]
-    Workspaces(org::ResourceArgs),
+    Workspaces(resources::ResourceArgs),
     /// Agents of the organization (bots that own channels).
     #[command(after_help = concat!("Examples:\n  \
         keyward agents create support-bot\n  \
         keyward agents list\n  \
         keyward keys create --name bot --agent support-bot   # a key for one agent\n\n", exit_codes!()))]
-    Agents(org::ResourceArgs),
+    Agents(resources::ResourceArgs),
     /// Channels of agents, with their public hook ids.
     #[command(after_help = concat!("Examples:\n  \
         keyward channels create --agent support-bot --name whatsapp\n  \
         keyward channels list --agent support-bot\n  \
         keyward channels update ch_… --disable\n\n", exit_codes!()))]
-    Channels(org::ChannelsArgs),
+    Channels(channels::ChannelsArgs),
     /// People in the organization, their roles, and invitations to join.
     #[command(after_help = concat!("Examples:\n  \
         keyward members invite --email alice@company.com --role member\n  \
@@ -104,19 +121,19 @@ pub enum ClientCommand {
         keyward members list\n  \
         keyward members update alice@company.com --role org-admin\n  \
         keyward members remove alice@company.com\n\n", exit_codes!()))]
-    Members(org::MembersArgs),
+    Members(MembersArgs),
     /// Rate limits shared by all keys of one person, service account or customer.
     #[command(after_help = concat!("Examples:\n  \
         keyward owner-limits set external cus_123 --ratelimit 1000/1h\n  \
         keyward owner-limits list\n  \
         keyward owner-limits remove external cus_123\n\n", exit_codes!()))]
-    OwnerLimits(limits::OwnerLimitsArgs),
+    OwnerLimits(owner_limits::OwnerLimitsArgs),
     /// Your organizations, and your organization's settings (key limits, default limits).
     #[command(after_help = concat!("Examples:\n  \
         keyward orgs list\n  \
         keyward orgs show\n  \
         keyward orgs settings --max-keys 50 --default-ratelimit 100/1m --default-quota 10000/monthly\n\n", exit_codes!()))]
-    Orgs(limits::OrgsArgs),
+    Orgs(orgs::OrgsArgs),
     /// Print a shell completion script.
     #[command(
         long_about = "Print a shell completion script on stdout.",
@@ -184,7 +201,9 @@ pub fn run(command: ClientCommand, cli: fn() -> clap::Command) -> ExitCode {
             return ExitCode::SUCCESS;
         }
         ClientCommand::Auth(args) => (args.conn, Job::Auth(args.command)),
-        ClientCommand::Login(args) => (args.conn, Job::Auth(auth::AuthCommand::Login(args.login))),
+        ClientCommand::Login(args) => {
+            (args.conn, Job::Auth(AuthCommand::Login(auth::LoginArgs {})))
+        }
         ClientCommand::Keys(args) => (args.conn, Job::Keys(args.command)),
         ClientCommand::Audit(args) => (args.conn.clone(), Job::Audit(args)),
         ClientCommand::ServiceAccounts(args) => (args.conn, Job::ServiceAccounts(args.command)),
@@ -222,15 +241,15 @@ pub fn run(command: ClientCommand, cli: fn() -> clap::Command) -> ExitCode {
     };
     let result = runtime.block_on(async {
         match job {
-            Job::Auth(cmd) => auth::run(&ctx, cmd).await,
-            Job::Keys(cmd) => keys::run(&ctx, cmd).await,
+            Job::Auth(cmd) => auth_group(&ctx, cmd).await,
+            Job::Keys(cmd) => keys_group(&ctx, cmd).await,
             Job::Audit(args) => audit::run(&ctx, args).await,
-            Job::ServiceAccounts(cmd) => org::service_accounts(&ctx, cmd).await,
-            Job::Resources(kind, cmd) => org::resources(&ctx, kind, cmd).await,
-            Job::Channels(cmd) => org::channels(&ctx, cmd).await,
-            Job::Members(cmd) => org::members(&ctx, cmd).await,
-            Job::OwnerLimits(cmd) => limits::owner_limits(&ctx, cmd).await,
-            Job::Orgs(cmd) => limits::orgs(&ctx, cmd).await,
+            Job::ServiceAccounts(cmd) => service_accounts::run(&ctx, cmd).await,
+            Job::Resources(kind, cmd) => resources::run(&ctx, kind, cmd).await,
+            Job::Channels(cmd) => channels::run(&ctx, cmd).await,
+            Job::Members(cmd) => members_group(&ctx, cmd).await,
+            Job::OwnerLimits(cmd) => owner_limits::owner_limits(&ctx, cmd).await,
+            Job::Orgs(cmd) => orgs::orgs(&ctx, cmd).await,
         }
     });
     ctx.warn_deprecation();
@@ -244,65 +263,105 @@ pub fn run(command: ClientCommand, cli: fn() -> clap::Command) -> ExitCode {
 }
 
 enum Job {
-    Auth(auth::AuthCommand),
-    Keys(keys::KeysCommand),
+    Auth(AuthCommand),
+    Keys(KeysCommand),
     Audit(audit::AuditArgs),
-    ServiceAccounts(org::ServiceAccountsCommand),
-    Resources(keyward_client::ResourceKind, org::ResourceCommand),
-    Channels(org::ChannelsCommand),
-    Members(org::MembersCommand),
-    OwnerLimits(limits::OwnerLimitsCommand),
-    Orgs(limits::OrgsCommand),
+    ServiceAccounts(service_accounts::ServiceAccountsCommand),
+    Resources(keyward_client::ResourceKind, resources::ResourceCommand),
+    Channels(channels::ChannelsCommand),
+    Members(MembersCommand),
+    OwnerLimits(owner_limits::OwnerLimitsCommand),
+    Orgs(orgs::OrgsCommand),
 }
 
-/// Reads one line from stdin (a key or an answer), at most 4 KiB.
-fn read_stdin_line() -> std::io::Result<zeroize::Zeroizing<String>> {
-    use std::io::{BufRead, Read};
-    let mut line = zeroize::Zeroizing::new(String::new());
-    std::io::stdin().lock().take(4096).read_line(&mut line)?;
-    Ok(line)
+// ---------------------------------------------------------------- groups of two features
+//
+// The subcommands are listed in the order of the help; each takes its flags and help
+// text from its feature's struct.
+
+#[derive(Args)]
+pub struct AuthArgs {
+    #[command(flatten)]
+    conn: ConnArgs,
+    #[command(subcommand)]
+    command: AuthCommand,
 }
 
-/// A key from a hidden prompt, or from stdin when it is not a terminal; `if_empty` is
-/// the usage error when nothing was given.
-fn read_key(prompt: &str, if_empty: &str) -> Result<keyward_client::ApiKey, Failure> {
-    let raw = read_secret(prompt, if_empty)?;
-    Ok(keyward_client::ApiKey::new(raw.trim()))
+/// `keyward auth …`: who you are on which server (`auth.rs`), and redeeming an
+/// invitation (`invitations.rs`).
+#[derive(Subcommand)]
+pub enum AuthCommand {
+    Login(auth::LoginArgs),
+    AcceptInvite(invitations::AcceptArgs),
+    Logout(auth::LogoutArgs),
+    Whoami(auth::WhoamiArgs),
+    Status(auth::StatusArgs),
 }
 
-/// A secret (key or invitation code) from a hidden prompt, or from stdin when it is not
-/// a terminal; `if_empty` is the usage error when nothing was given.
-fn read_secret(prompt: &str, if_empty: &str) -> Result<zeroize::Zeroizing<String>, Failure> {
-    use std::io::IsTerminal;
-    let raw = if std::io::stdin().is_terminal() {
-        rpassword::prompt_password(prompt)
-            .map(zeroize::Zeroizing::new)
-            .map_err(|e| Failure::error(format!("cannot read the input: {e}")))?
-    } else {
-        read_stdin_line().map_err(|e| Failure::error(format!("cannot read stdin: {e}")))?
-    };
-    if raw.trim().is_empty() {
-        return Err(Failure::usage(if_empty));
-    }
-    Ok(raw)
-}
-
-/// Unless `yes`, asks `question` on the terminal; anything but y/yes cancels with
-/// `not_done` (exit 1, code `cancelled`).
-fn confirm_or_cancel(yes: bool, question: &str, not_done: &str) -> CmdResult {
-    use std::io::Write;
-    if yes {
-        return Ok(());
-    }
-    eprint!("{question} [y/N] ");
-    let _ = std::io::stderr().flush();
-    let answer =
-        read_stdin_line().map_err(|e| Failure::error(format!("cannot read the answer: {e}")))?;
-    if matches!(answer.trim().to_ascii_lowercase().as_str(), "y" | "yes") {
-        Ok(())
-    } else {
-        Err(Failure::new(failure::EXIT_ERROR, "cancelled", not_done))
+async fn auth_group(ctx: &Context, command: AuthCommand) -> CmdResult {
+    match command {
+        AuthCommand::Login(args) => auth::login(ctx, args).await,
+        AuthCommand::AcceptInvite(args) => invitations::accept(ctx, args).await,
+        AuthCommand::Logout(args) => auth::logout(ctx, args),
+        AuthCommand::Whoami(args) => auth::whoami(ctx, args).await,
+        AuthCommand::Status(args) => auth::status(ctx, args).await,
     }
 }
 
-type CmdResult = Result<(), Failure>;
+#[derive(Args)]
+pub struct KeysArgs {
+    #[command(flatten)]
+    conn: ConnArgs,
+    #[command(subcommand)]
+    command: KeysCommand,
+}
+
+/// `keyward keys …`: keys (`keys/`), a key's usage (`usage.rs`), verifying a raw key
+/// (`verify.rs`).
+#[derive(Subcommand)]
+pub enum KeysCommand {
+    #[command(flatten)]
+    Keys(keys::KeysCommand),
+    Usage(usage::UsageArgs),
+    Verify(verify::VerifyArgs),
+}
+
+async fn keys_group(ctx: &Context, command: KeysCommand) -> CmdResult {
+    match command {
+        KeysCommand::Keys(command) => keys::run(ctx, command).await,
+        KeysCommand::Usage(args) => usage::run(ctx, args).await,
+        KeysCommand::Verify(args) => verify::run(ctx, args).await,
+    }
+}
+
+#[derive(Args)]
+pub struct MembersArgs {
+    #[command(flatten)]
+    conn: ConnArgs,
+    #[command(subcommand)]
+    command: MembersCommand,
+}
+
+/// `keyward members …`: people (`members.rs`) and invitations (`invitations.rs`).
+#[derive(Subcommand)]
+pub enum MembersCommand {
+    List(members::ListArgs),
+    Invite(invitations::InviteArgs),
+    Invitations(invitations::ListArgs),
+    RevokeInvitation(invitations::RevokeArgs),
+    Show(members::ShowArgs),
+    Update(members::UpdateArgs),
+    Remove(members::RemoveArgs),
+}
+
+async fn members_group(ctx: &Context, command: MembersCommand) -> CmdResult {
+    match command {
+        MembersCommand::List(args) => members::list(ctx, args).await,
+        MembersCommand::Invite(args) => invitations::invite(ctx, args).await,
+        MembersCommand::Invitations(args) => invitations::list(ctx, args).await,
+        MembersCommand::RevokeInvitation(args) => invitations::revoke(ctx, args).await,
+        MembersCommand::Show(args) => members::show(ctx, args).await,
+        MembersCommand::Update(args) => members::update(ctx, args).await,
+        MembersCommand::Remove(args) => members::remove(ctx, args).await,
+    }
+}

@@ -6,8 +6,11 @@
 //! the secret. With `--json`: the whole object, secret included. The "it will not be
 //! shown again" notice always goes to stderr.
 
+use super::failure::CmdResult;
 use super::output::{self, Color, Style};
-use keyward_client::{ApiKey, InvitationCode};
+use super::text::{quota_text, ratelimit_text, scope_text};
+use chrono::Utc;
+use keyward_client::{ApiKey, InvitationCode, KeyView, Scope};
 use std::io::{IsTerminal, Write};
 
 /// A secret the SDK keeps wrapped (so it is not printed by accident); only [`print`]
@@ -82,4 +85,59 @@ pub fn print(json_mode: bool, key: &dyn Secret, shown: Shown<'_>) {
         }
     }
     eprintln!("{}", err_style.paint(Color::Yellow, shown.notice));
+}
+
+/// Prints a new key once: details and key on a terminal, only the key when piped,
+/// everything with `--json`; the notice on stderr.
+pub fn new_key(
+    json_mode: bool,
+    key: &ApiKey,
+    details: &KeyView,
+    what: &str,
+    previous: Option<&KeyView>,
+) -> CmdResult {
+    let now = Utc::now();
+    let expires = details
+        .expires_at
+        .map(|at| output::both(at, now))
+        .unwrap_or_else(|| "never".to_owned());
+    let previous_line = previous.map(|p| match (p.revoked_at, p.expires_at) {
+        (Some(_), _) => format!("The old key {}… was revoked.", p.prefix),
+        (None, Some(at)) => format!(
+            "The old key {}… keeps working until {} ({}).",
+            p.prefix,
+            output::absolute(at),
+            output::relative(at, now)
+        ),
+        (None, None) => format!("The old key {}… still works.", p.prefix),
+    });
+    let mut json = serde_json::to_value(details).map_err(anyhow::Error::from)?;
+    json["key"] = serde_json::json!(key.expose_secret());
+    if let Some(p) = previous {
+        json["previous"] = serde_json::to_value(p).map_err(anyhow::Error::from)?;
+    }
+    let mut fields = vec![("Permissions", output::permissions(&details.permissions))];
+    if details.scope != Scope::Organization {
+        fields.push(("Scope", scope_text(&details.scope)));
+    }
+    if let Some(r) = &details.ratelimit {
+        fields.push(("Rate limit", ratelimit_text(r)));
+    }
+    if let Some(q) = &details.quota {
+        fields.push(("Quota", quota_text(q)));
+    }
+    fields.push(("Expires", expires));
+    print(
+        json_mode,
+        key,
+        Shown {
+            heading: what.to_owned(),
+            fields,
+            after: previous_line.into_iter().collect(),
+            key_label: None,
+            notice: NOTICE,
+            json,
+        },
+    );
+    Ok(())
 }

@@ -210,6 +210,26 @@ pub fn print_json(value: &impl serde::Serialize) {
     }
 }
 
+/// Prints a table on stdout, or `empty` when it has no rows.
+pub fn print_table(headers: &[&str], rows: Vec<Vec<Cell>>, empty: &str) {
+    if rows.is_empty() {
+        println!("{empty}");
+    } else {
+        print!("{}", table(Style::stdout(), headers, &rows));
+    }
+}
+
+/// Prints `key: value` lines on stdout.
+pub fn print_fields(rows: &[(&str, String)]) {
+    print!("{}", fields(Style::stdout(), rows));
+}
+
+/// Prints `✓ message` on stdout: what a change did.
+pub fn done(message: &str) {
+    let style = Style::stdout();
+    println!("{} {message}", style.paint(Color::Green, "✓"));
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

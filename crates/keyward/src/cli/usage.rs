@@ -1,22 +1,90 @@
-//! How `keys usage` and `keys verify` read for people: a bar chart of a usage report
-//! with its totals and utilization lines, and a verification's answer.
+//! `keyward keys usage`: a key's verifications and API calls over time
+//! (`GET /v1/keys/{id}/usage`), as a bar chart with its totals and utilization lines.
 //!
-//! Everything here is a pure function of the data and a [`Style`], so it is tested
+//! The rendering is a pure function of the report and a [`Style`], so it is tested
 //! without a server.
 
-use super::limits::{count_text, percent_text, quota_text, ratelimit_text};
+use super::context::{Context, Session};
+use super::failure::{CmdResult, Failure};
+use super::lookup::{self, KeyRef};
 use super::output::{self, Color, Style};
+use super::parse::parse_time;
+use super::text::{count_text, percent_text, quota_text};
 use chrono::{DateTime, Local, Utc};
-use keyward_client::{Granularity, Quota, RateLimit, RateLimitUsage, UsageReport, Verification};
+use clap::{Args, ValueEnum};
+use keyward_client::{Granularity, Quota, RateLimitUsage, UsageParams, UsageReport};
+
+#[derive(Clone, Copy, ValueEnum)]
+enum GranularityArg {
+    Minute,
+    Hour,
+    Day,
+}
+
+/// A key's verifications and API calls over time, with its rate limit and quota use.
+#[derive(Args)]
+#[command(
+    long_about = "A key's verifications (valid and denied) and API calls over time, as a \
+        chart with one row per minute, hour or day, then the totals and how much of the \
+        key's rate limit, its owner's shared rate limit and its quota are used. With \
+        --json, the server's report (GET /v1/keys/{id}/usage).",
+    after_help = "Examples:\n  \
+        keyward keys usage \"CI pipeline\"                     # the last 24 hours, by hour\n  \
+        keyward keys usage key_4kQ0… --from 7d --granularity day\n  \
+        keyward keys usage kw_live_ab12 --from 1h --granularity minute\n  \
+        keyward keys usage key_4kQ0… --from 2026-11-01T00:00:00Z --to 2026-11-02T00:00:00Z --json"
+)]
+pub struct UsageArgs {
+    #[command(flatten)]
+    key: KeyRef,
+    /// Start: RFC 3339, a date, or a time ago (24h, 7d) [default: 24 hours before --to]
+    #[arg(long, value_name = "TIME", value_parser = parse_time)]
+    from: Option<chrono::DateTime<Utc>>,
+    /// End: RFC 3339, a date, now, or a time ago (1h) [default: now]
+    #[arg(long, value_name = "TIME", value_parser = parse_time)]
+    to: Option<chrono::DateTime<Utc>>,
+    /// The size of a row
+    #[arg(long, value_enum, default_value = "hour")]
+    granularity: GranularityArg,
+}
+
+pub async fn run(ctx: &Context, args: UsageArgs) -> CmdResult {
+    let s = Session::open(ctx)?;
+    if let (Some(from), Some(to)) = (args.from, args.to) {
+        if from >= to {
+            return Err(Failure::usage(format!(
+                "--from ({}) must be before --to ({})",
+                output::absolute(from),
+                output::absolute(to)
+            )));
+        }
+    }
+    let key = lookup::key(&s, &args.key.key).await?;
+    let params = UsageParams {
+        from: args.from,
+        to: args.to,
+        granularity: Some(match args.granularity {
+            GranularityArg::Minute => Granularity::Minute,
+            GranularityArg::Hour => Granularity::Hour,
+            GranularityArg::Day => Granularity::Day,
+        }),
+    };
+    let report = s
+        .client
+        .key_usage(&key.id, &params)
+        .await
+        .map_err(|e| s.fail(e))?;
+    if s.json() {
+        output::print_json(&report);
+    } else {
+        let label = format!("\"{}\" ({}, {}…)", key.name, key.id, key.prefix);
+        print!("{}", render_report(Style::stdout(), &report, &label));
+    }
+    Ok(())
+}
 
 /// The widest bar, in characters.
 const BAR_WIDTH: usize = 40;
-
-/// `--from` / `--to`: RFC 3339, a date (`2026-11-01`, midnight UTC), `now`, or a
-/// duration ago (`30m`, `24h`, `7d`, `2w`), read as the server reads `?from=`.
-pub fn parse_time(s: &str) -> Result<DateTime<Utc>, String> {
-    keyward_core::expiry::parse_instant(s, Utc::now()).map_err(|e| e.to_string())
-}
 
 /// The start of a bucket in local time, as precise as the granularity.
 fn bucket_label(start: DateTime<Utc>, granularity: Granularity, with_date: bool) -> String {
@@ -190,125 +258,6 @@ pub fn utilization_lines(report: &UsageReport) -> String {
     }
     out.push('\n');
     out
-}
-
-/// The one line for a verification that did not answer VALID (never the key).
-pub fn denied_line(style: Style, v: &Verification, now: DateTime<Utc>) -> String {
-    let mut reason = match v.code.as_str() {
-        "RATE_LIMITED" => match &v.ratelimit {
-            Some(r) => format!(
-                "the rate limit of {} requests is used up; full again {}",
-                count_text(i64::from(r.limit)),
-                reset_text(r.reset, now)
-            ),
-            None => "the rate limit is used up".to_owned(),
-        },
-        "QUOTA_EXCEEDED" => match &v.quota {
-            Some(q) => format!(
-                "the quota is used up: {} of {} credits left",
-                count_text(q.remaining),
-                count_text(q.limit)
-            ),
-            None => "the quota is used up".to_owned(),
-        },
-        _ => v.message.clone().unwrap_or_else(|| "not valid".to_owned()),
-    };
-    if let Some(id) = &v.key_id {
-        let name = v
-            .name
-            .as_deref()
-            .map(|n| format!(" \"{n}\""))
-            .unwrap_or_default();
-        reason.push_str(&format!(" (key {id}{name})"));
-    }
-    format!(
-        "{} {}: {reason}",
-        style.paint(Color::Red, "✗"),
-        style.paint(Color::Bold, &v.code)
-    )
-}
-
-/// `in 20 seconds` from a unix-milliseconds instant.
-fn reset_text(reset_ms: i64, now: DateTime<Utc>) -> String {
-    match DateTime::from_timestamp_millis(reset_ms) {
-        Some(at) if at > now => {
-            let secs = (at - now).num_milliseconds().div_euclid(1000) + 1;
-            if secs < 90 {
-                format!("in {secs} second{}", if secs == 1 { "" } else { "s" })
-            } else {
-                output::relative(at, now)
-            }
-        }
-        _ => "now".to_owned(),
-    }
-}
-
-/// A VALID verification: the heading and the key's details as `key: value` lines.
-pub fn valid_report(style: Style, v: &Verification, now: DateTime<Utc>) -> String {
-    let mut out = format!(
-        "{} {}",
-        style.paint(Color::Green, "✓"),
-        style.paint(Color::Bold, &v.code)
-    );
-    if let (Some(id), Some(name)) = (&v.key_id, &v.name) {
-        out.push_str(&format!(": \"{name}\" ({id})"));
-    }
-    out.push('\n');
-    let mut rows: Vec<(&str, String)> = Vec::new();
-    if let Some(owner) = &v.owner {
-        rows.push(("Owner", format!("{} ({})", owner.label(), owner.type_str())));
-    }
-    if let Some(org) = &v.org {
-        rows.push(("Organization", format!("{} ({})", org.name, org.id)));
-    }
-    if let Some(scope) = &v.scope {
-        rows.push(("Scope", super::keys::scope_text(scope)));
-    }
-    if let Some(p) = &v.permissions {
-        rows.push(("Permissions", output::permissions(p)));
-    }
-    rows.push((
-        "Expires",
-        v.expires_at
-            .map(|t| output::both(t, now))
-            .unwrap_or_else(|| "never".to_owned()),
-    ));
-    if let Some(r) = &v.ratelimit {
-        rows.push((
-            "Rate limit",
-            format!(
-                "{} of {} left, full again {}",
-                count_text(i64::from(r.remaining)),
-                count_text(i64::from(r.limit)),
-                reset_text(r.reset, now)
-            ),
-        ));
-    }
-    if let Some(q) = &v.quota {
-        rows.push((
-            "Quota",
-            format!(
-                "{} of {} credits left",
-                count_text(q.remaining),
-                count_text(q.limit)
-            ),
-        ));
-    }
-    if let Some(m) = &v.metadata {
-        rows.push(("Metadata", m.to_string()));
-    }
-    out.push_str(&output::fields(style, &rows));
-    out
-}
-
-/// For `keys show` and `keys list`: `100/1m` or `none`.
-pub fn ratelimit_or_none(r: Option<&RateLimit>) -> String {
-    r.map(ratelimit_text).unwrap_or_else(|| "none".to_owned())
-}
-
-/// For `keys show` and `keys list`: `10000/monthly` or `none`.
-pub fn quota_or_none(q: Option<&Quota>) -> String {
-    q.map(quota_text).unwrap_or_else(|| "none".to_owned())
 }
 
 #[cfg(test)]

@@ -31,6 +31,8 @@ pub struct TestApp {
     pub dir: tempfile::TempDir,
     /// The PostgreSQL schema, when running on PostgreSQL; dropped after the server.
     pub pg: Option<keyward_store::testing::PgScratch>,
+    /// What the server runs with; `restart` runs with the same.
+    settings: Settings,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
     server: Option<tokio::task::JoinHandle<anyhow::Result<()>>>,
 }
@@ -48,6 +50,25 @@ impl Reply {
 
     pub fn code(&self) -> &str {
         self.body["code"].as_str().unwrap_or("")
+    }
+
+    /// The body decoded into `T` (an empty body is `null`, so `()` for a 204), after
+    /// checking the status; panics with the body when either is not what was expected.
+    #[track_caller]
+    pub fn expect<T: serde::de::DeserializeOwned>(&self, status: StatusCode) -> T {
+        assert_eq!(
+            self.status, status,
+            "unexpected status; body: {}",
+            self.body
+        );
+        match serde_json::from_value(self.body.clone()) {
+            Ok(value) => value,
+            Err(e) => panic!(
+                "the body is not a {}: {e}\n{:#}",
+                std::any::type_name::<T>(),
+                self.body
+            ),
+        }
     }
 }
 
@@ -96,6 +117,34 @@ pub fn start_time() -> DateTime<Utc> {
     DateTime::parse_from_rfc3339(START)
         .unwrap()
         .with_timezone(&Utc)
+}
+
+/// A server started on a store: what `spawn` and `restart` share.
+struct Running {
+    base: String,
+    state: AppState,
+    stop: tokio::sync::oneshot::Sender<()>,
+    server: tokio::task::JoinHandle<anyhow::Result<()>>,
+}
+
+impl Running {
+    async fn start(settings: &Settings, store: Arc<dyn Store>, clock: Arc<ManualClock>) -> Self {
+        let app = Application::build(settings.clone(), store, clock as Arc<dyn Clock>)
+            .await
+            .unwrap();
+        let base = format!("http://{}", app.local_addr());
+        let state = app.state();
+        let (stop, rx) = tokio::sync::oneshot::channel::<()>();
+        let server = tokio::spawn(app.run_until_stopped(async {
+            let _ = rx.await;
+        }));
+        Self {
+            base,
+            state,
+            stop,
+            server,
+        }
+    }
 }
 
 impl TestApp {
@@ -149,28 +198,21 @@ impl TestApp {
             ..Settings::default()
         };
         configure(&mut settings);
-        let app = Application::build(settings, store.clone(), clock.clone() as Arc<dyn Clock>)
-            .await
-            .unwrap();
-        let base = format!("http://{}", app.local_addr());
-        let state = app.state();
-        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-        let server = tokio::spawn(app.run_until_stopped(async {
-            let _ = rx.await;
-        }));
+        let running = Running::start(&settings, store.clone(), clock.clone()).await;
         Self {
-            base,
+            base: running.base,
             client: reqwest::Client::new(),
             clock,
             store,
-            state,
+            state: running.state,
             owner_token: token.expose_secret().to_owned(),
             db_path,
             db_url: url,
             dir,
             pg,
-            stop: Some(tx),
-            server: Some(server),
+            settings,
+            stop: Some(running.stop),
+            server: Some(running.server),
         }
     }
 
@@ -180,26 +222,12 @@ impl TestApp {
         self.stop().await;
         let store = keyward_store::connect(&self.db_url).await.unwrap();
         store.migrate().await.unwrap();
-        let settings = Settings {
-            listen: "127.0.0.1:0".parse().unwrap(),
-            flush_interval: Duration::from_secs(3600),
-            ..Settings::default()
-        };
-        let app = Application::build(
-            settings,
-            store.clone(),
-            self.clock.clone() as Arc<dyn Clock>,
-        )
-        .await
-        .unwrap();
-        self.base = format!("http://{}", app.local_addr());
-        self.state = app.state();
+        let running = Running::start(&self.settings, store.clone(), self.clock.clone()).await;
+        self.base = running.base;
+        self.state = running.state;
         self.store = store;
-        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-        self.server = Some(tokio::spawn(app.run_until_stopped(async {
-            let _ = rx.await;
-        })));
-        self.stop = Some(tx);
+        self.stop = Some(running.stop);
+        self.server = Some(running.server);
     }
 
     /// Graceful shutdown, as on SIGTERM: waits until write-behind data is flushed.

@@ -1,0 +1,292 @@
+//! The problem document every error answer carries, and its stable codes.
+
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use std::fmt;
+use std::str::FromStr;
+
+/// Declares [`ErrorCode`] and its one table from a single list, so a code cannot be
+/// declared without its string, status and title, nor be missing from
+/// [`ErrorCode::ALL`] and [`ErrorCode::TABLE`].
+macro_rules! error_codes {
+    ($($(#[$doc:meta])* $variant:ident => ($code:literal, $status:literal, $title:literal),)*) => {
+        /// The stable error codes of the Keyward API: clients branch on them, so a code is never
+        /// renamed once shipped. Each has one HTTP status and one title ([`ErrorCode::status`],
+        /// [`ErrorCode::title`]), given by one exhaustive `match`
+        /// made, with the enum, from one list (`error_codes!`).
+        ///
+        /// Serialized as its snake_case string. A code this build does not know (a newer server)
+        /// is read as [`ErrorCode::Other`], never as a decoding failure: the SDK keeps working
+        /// against servers that added codes. The server never answers `Other`.
+        #[derive(Debug, Clone, PartialEq, Eq, Hash)]
+        pub enum ErrorCode {
+            $($(#[$doc])* $variant,)*
+            /// A code this build does not know, as the server sent it. The SDK also uses
+            /// `http_<status>` for an error answer that was not a problem document.
+            Other(String),
+        }
+
+        impl ErrorCode {
+            /// Every code the server answers (all but [`ErrorCode::Other`]).
+            pub const ALL: &'static [ErrorCode] = &[$(ErrorCode::$variant,)*];
+
+            /// `(code, status, title)` of a known code.
+            const fn known(&self) -> Option<(&'static str, u16, &'static str)> {
+                Some(match self {
+                    $(ErrorCode::$variant => ($code, $status, $title),)*
+                    ErrorCode::Other(_) => return None,
+                })
+            }
+        }
+    };
+}
+
+error_codes! {
+    MissingToken => ("missing_token", 401, "Authentication required"),
+    /// The Authorization header is malformed (RFC 6750 `invalid_request`).
+    InvalidRequest => ("invalid_request", 400, "Invalid authentication request"),
+    MalformedToken => ("malformed_token", 401, "Malformed API key"),
+    BadChecksum => ("bad_checksum", 401, "API key checksum mismatch"),
+    UnknownToken => ("unknown_token", 401, "Unknown API key"),
+    TokenRevoked => ("token_revoked", 401, "API key revoked"),
+    TokenExpired => ("token_expired", 401, "API key expired"),
+    TokenDisabled => ("token_disabled", 401, "API key disabled"),
+    /// The key stopped working while the request ran (revoked, switched off, or its
+    /// owner removed); nothing was changed.
+    TokenWithdrawn => ("token_withdrawn", 401, "API key stopped working during the request"),
+    Forbidden => ("forbidden", 403, "Permission denied"),
+    CannotGrant => ("cannot_grant", 403, "Cannot grant permissions you do not hold"),
+    /// The caller's role or key scope does not reach the target (e.g. an org admin
+    /// acting on an owner).
+    RoleForbidden => ("role_forbidden", 403, "Not allowed for your role or key scope"),
+    KeyKindNotAllowed => ("key_kind_not_allowed", 403, "Key kind not allowed here"),
+    LegacyTokensDisabled => ("legacy_tokens_disabled", 403, "Legacy workspace tokens are disabled"),
+    ChannelNotFound => ("channel_not_found", 404, "Channel not found"),
+    KeyLimitReached => ("key_limit_reached", 409, "Key limit reached"),
+    /// A person created as many organizations as the server allows.
+    OrgLimitReached => ("org_limit_reached", 409, "Organization limit reached"),
+    ResourceInUse => ("resource_in_use", 409, "Resource in use"),
+    LastOwner => ("last_owner", 409, "Last owner"),
+    RateLimited => ("rate_limited", 429, "Rate limit exceeded"),
+    InvalidJson => ("invalid_json", 400, "Invalid JSON"),
+    /// The request contradicts itself (e.g. two different hook ids).
+    BadRequest => ("bad_request", 400, "Bad request"),
+    ValidationFailed => ("validation_failed", 422, "Invalid request field"),
+    UnsupportedMediaType => ("unsupported_media_type", 415, "Unsupported media type"),
+    PayloadTooLarge => ("payload_too_large", 413, "Request body too large"),
+    NotFound => ("not_found", 404, "Not found"),
+    MethodNotAllowed => ("method_not_allowed", 405, "Method not allowed"),
+    AlreadyBootstrapped => ("already_bootstrapped", 409, "Already bootstrapped"),
+    KeyRevoked => ("key_revoked", 409, "Key is revoked"),
+    KeyAlreadyRotated => ("key_already_rotated", 409, "Key already rotated"),
+    Conflict => ("conflict", 409, "Conflict"),
+    /// The invited person is already a member of the organization.
+    AlreadyMember => ("already_member", 409, "Already a member"),
+    /// What the request acted on changed while it ran (a member's role, a key being
+    /// rotated); nothing was changed.
+    ChangedMeanwhile => ("changed_meanwhile", 409, "Changed during the request"),
+    /// The caller's role, or its key's permissions or scope, changed while the request
+    /// ran; nothing was changed.
+    AuthorizationChanged => ("authorization_changed", 409, "Authorization changed during the request"),
+    /// The invitation's code was already redeemed.
+    InvitationUsed => ("invitation_used", 409, "Invitation already accepted"),
+    /// The email has a pending invitation that only someone ranked higher may replace.
+    InvitationPending => ("invitation_pending", 409, "A pending invitation exists"),
+    /// The invitation expired or was revoked.
+    InvitationExpired => ("invitation_expired", 410, "Invitation expired or revoked"),
+    /// The invited email already has an account: accept with one of its own personal
+    /// access tokens.
+    IdentityRequired => ("identity_required", 403, "Accept with your own token"),
+    /// The server does not let people create organizations.
+    OrgCreationDisabled => ("org_creation_disabled", 403, "Creating organizations is disabled"),
+    InternalError => ("internal_error", 500, "Internal server error"),
+}
+
+impl ErrorCode {
+    fn entry(&self) -> (&str, u16, &'static str) {
+        match (self, self.known()) {
+            (_, Some(entry)) => entry,
+            (ErrorCode::Other(code), None) => (code, 500, "Unknown error"),
+            (_, None) => unreachable!("only Other is unknown"),
+        }
+    }
+
+    /// `(code, status, title)` of every code the server answers, in [`ErrorCode::ALL`]'s
+    /// order, made from the same `match`.
+    pub const TABLE: &'static [(&'static str, u16, &'static str)] = &{
+        let mut table = [("", 0, ""); Self::ALL.len()];
+        let mut i = 0;
+        while i < table.len() {
+            table[i] = match Self::ALL[i].known() {
+                Some(entry) => entry,
+                None => panic!("ErrorCode::ALL holds only known codes"),
+            };
+            i += 1;
+        }
+        table
+    };
+
+    /// The snake_case string, e.g. `token_expired`.
+    pub fn as_str(&self) -> &str {
+        self.entry().0
+    }
+
+    /// The HTTP status the server answers with this code. For [`ErrorCode::Other`] it is
+    /// not known from the code (500 here): read the response's status instead.
+    pub fn status(&self) -> u16 {
+        self.entry().1
+    }
+
+    /// A short, fixed summary for people (the problem's `title`).
+    pub fn title(&self) -> &'static str {
+        self.entry().2
+    }
+
+    /// The code named by `code`; [`ErrorCode::Other`] if this build does not know it.
+    pub fn parse(code: &str) -> Self {
+        Self::ALL
+            .iter()
+            .find(|c| c.as_str() == code)
+            .cloned()
+            .unwrap_or_else(|| ErrorCode::Other(code.to_owned()))
+    }
+
+    /// Whether this build knows the code (it is not [`ErrorCode::Other`]).
+    pub fn is_known(&self) -> bool {
+        !matches!(self, ErrorCode::Other(_))
+    }
+}
+
+impl FromStr for ErrorCode {
+    type Err = std::convert::Infallible;
+
+    /// Never fails: unknown codes become [`ErrorCode::Other`].
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Ok(Self::parse(s))
+    }
+}
+
+impl fmt::Display for ErrorCode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl Serialize for ErrorCode {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.as_str())
+    }
+}
+
+impl<'de> Deserialize<'de> for ErrorCode {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let raw = <std::borrow::Cow<'de, str>>::deserialize(d)?;
+        Ok(Self::parse(&raw))
+    }
+}
+
+/// An RFC 9457 problem document with Keyward's stable `code`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct Problem {
+    #[serde(rename = "type")]
+    pub problem_type: String,
+    pub title: String,
+    pub status: u16,
+    pub detail: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub instance: Option<String>,
+    /// Stable, machine-readable error code.
+    #[cfg_attr(feature = "openapi", schema(value_type = String))]
+    pub code: ErrorCode,
+    /// For `validation_failed`: the request field at fault.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub field: Option<String>,
+    /// For `key_limit_reached`: which limit, its value and the current count.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub limit: Option<LimitInfo>,
+    /// For `forbidden`: the permission the request needed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub required_permission: Option<String>,
+}
+
+impl Problem {
+    /// A problem of `code` with its status, title and `type`, and nothing else set.
+    pub fn new(code: ErrorCode, detail: impl Into<String>) -> Self {
+        Problem {
+            problem_type: format!("/problems/{code}"),
+            title: code.title().to_owned(),
+            status: code.status(),
+            detail: detail.into(),
+            instance: None,
+            code,
+            field: None,
+            limit: None,
+            required_permission: None,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct LimitInfo {
+    pub name: String,
+    pub max: u32,
+    pub current: u32,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_code_round_trips_through_its_string_and_has_a_title() {
+        for code in ErrorCode::ALL {
+            let s = code.as_str();
+            assert!(code.is_known(), "{s}");
+            assert_eq!(&ErrorCode::parse(s), code);
+            assert_eq!(&s.parse::<ErrorCode>().unwrap(), code);
+            let json = serde_json::to_string(code).unwrap();
+            assert_eq!(json, format!("\"{s}\""));
+            assert_eq!(&serde_json::from_str::<ErrorCode>(&json).unwrap(), code);
+            assert!(!code.title().is_empty(), "{s}");
+            assert!((400..600).contains(&code.status()), "{s}");
+            assert!(
+                s.chars().all(|c| c.is_ascii_lowercase() || c == '_'),
+                "{s} is not snake_case"
+            );
+        }
+        for (entry, code) in ErrorCode::TABLE.iter().zip(ErrorCode::ALL) {
+            assert_eq!(*entry, (code.as_str(), code.status(), code.title()));
+        }
+        let mut seen: Vec<&str> = ErrorCode::ALL.iter().map(ErrorCode::as_str).collect();
+        seen.sort_unstable();
+        seen.dedup();
+        assert_eq!(
+            seen.len(),
+            ErrorCode::ALL.len(),
+            "a code string is used twice"
+        );
+    }
+
+    #[test]
+    fn unknown_codes_survive() {
+        let code: ErrorCode = serde_json::from_str("\"brand_new_code\"").unwrap();
+        assert_eq!(code, ErrorCode::Other("brand_new_code".into()));
+        assert_eq!(code.as_str(), "brand_new_code");
+        assert_eq!(serde_json::to_string(&code).unwrap(), "\"brand_new_code\"");
+        assert!(!code.is_known());
+    }
+
+    #[test]
+    fn problems_skip_what_is_not_set() {
+        let p = Problem::new(ErrorCode::TokenExpired, "gone");
+        assert_eq!(
+            serde_json::to_string(&p).unwrap(),
+            r#"{"type":"/problems/token_expired","title":"API key expired","status":401,"detail":"gone","code":"token_expired"}"#
+        );
+        assert_eq!(
+            serde_json::from_str::<Problem>(&serde_json::to_string(&p).unwrap()).unwrap(),
+            p
+        );
+    }
+}

@@ -1,0 +1,291 @@
+//! The [`Store`] trait the server talks to, and the change feed a backend may offer.
+
+use crate::error::Result;
+use crate::model::*;
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use keyward_core::{KeyHash, Owner, Quota, RateLimit, Role};
+
+#[async_trait]
+pub trait Store: Send + Sync + 'static {
+    /// Applies the embedded migrations that have not run yet.
+    async fn migrate(&self) -> Result<()>;
+
+    /// Creates the first organization, its owner and the owner's token, once.
+    /// Fails with [`crate::Conflict::AlreadyBootstrapped`] when an organization exists.
+    async fn bootstrap(&self, b: NewBootstrap) -> Result<KeyRecord>;
+
+    async fn organization_count(&self) -> Result<u64>;
+
+    /// The key with this hash, whatever its status, with its organization's name.
+    async fn find_key_by_hash(&self, hash: &KeyHash) -> Result<Option<KeyRecord>>;
+
+    async fn get_key(&self, org_id: &str, id: &str) -> Result<KeyRecord>;
+
+    async fn list_keys(
+        &self,
+        org_id: &str,
+        filter: &KeyFilter,
+        page: &PageRequest,
+    ) -> Result<Page<KeyRecord>>;
+
+    /// Inserts a key after checking the organization's limits in the same
+    /// transaction, so parallel creates cannot overshoot them.
+    async fn create_key(&self, key: NewKey, audit: NewAuditEvent) -> Result<KeyRecord>;
+
+    /// Inserts many keys in one transaction, without audit events: for imports and
+    /// for seeding benchmarks. Fails as a whole on any conflict.
+    async fn create_keys_bulk(&self, keys: &[NewKey]) -> Result<()>;
+
+    /// Edits a key that is not revoked.
+    async fn update_key(
+        &self,
+        org_id: &str,
+        id: &str,
+        patch: &KeyPatch,
+        audit: NewAuditEvent,
+    ) -> Result<KeyRecord>;
+
+    /// Revokes a key. Returns the record and whether this call revoked it (`false`
+    /// when it already was, in which case nothing is written).
+    async fn revoke_key(
+        &self,
+        org_id: &str,
+        id: &str,
+        at: DateTime<Utc>,
+        by: &str,
+        audit: NewAuditEvent,
+    ) -> Result<Revoked>;
+
+    /// Creates `replacement` for `old_id` and ends the old key at `old_ends_at`
+    /// (revoked when `revoke_old`, otherwise its expiry is brought forward). A key in
+    /// grace is never rotated into another grace: if the old key was itself a
+    /// replacement whose predecessor still works, that predecessor is revoked now, so a
+    /// rotation chain has at most one key in grace.
+    async fn rotate_key(&self, rotation: Rotation) -> Result<Rotated>;
+
+    /// Write-behind of `last_used_at`; never moves a time backwards.
+    async fn record_last_used(&self, uses: &[LastUse]) -> Result<()>;
+
+    async fn list_audit(
+        &self,
+        org_id: &str,
+        filter: &AuditFilter,
+        page: &PageRequest,
+    ) -> Result<Page<AuditEvent>>;
+
+    // Organizations and their settings.
+    async fn get_org(&self, id: &str) -> Result<Organization>;
+    /// The organizations a user belongs to, with their role in each.
+    async fn list_user_orgs(&self, user_id: &str) -> Result<Vec<Membership>>;
+    /// A new organization whose owner is an existing user, with the owner's first token.
+    /// Refused with [`crate::StoreError::LimitReached`] past `max_per_person`.
+    async fn create_org(&self, new: NewOrganization, audit: NewAuditEvent) -> Result<KeyRecord>;
+    /// Every organization that is not deleted, oldest first (for operators).
+    async fn list_orgs(&self) -> Result<Vec<Organization>>;
+    async fn update_org(&self, org: &Organization, audit: NewAuditEvent) -> Result<Organization>;
+    /// Marks an organization deleted (renamed so its name is free again) and revokes
+    /// every key of it; returns their hashes.
+    async fn delete_org(
+        &self,
+        id: &str,
+        at: DateTime<Utc>,
+        by: &str,
+        audit: NewAuditEvent,
+    ) -> Result<Vec<KeyHash>>;
+
+    // Workspaces and agents.
+    async fn create_resource(
+        &self,
+        kind: ResourceKind,
+        org_id: &str,
+        r: &Resource,
+        audit: NewAuditEvent,
+    ) -> Result<()>;
+    async fn list_resources(&self, kind: ResourceKind, org_id: &str) -> Result<Vec<Resource>>;
+    async fn get_resource(&self, kind: ResourceKind, org_id: &str, id: &str) -> Result<Resource>;
+    async fn rename_resource(
+        &self,
+        kind: ResourceKind,
+        org_id: &str,
+        id: &str,
+        name: &str,
+        audit: NewAuditEvent,
+    ) -> Result<Resource>;
+    /// Refused with [`crate::Conflict::InUse`] while active keys or channels refer to it.
+    async fn delete_resource(
+        &self,
+        kind: ResourceKind,
+        org_id: &str,
+        id: &str,
+        audit: NewAuditEvent,
+    ) -> Result<()>;
+
+    // Channels.
+    async fn create_channel(&self, channel: &Channel, audit: NewAuditEvent) -> Result<()>;
+    async fn list_channels(&self, org_id: &str, agent_id: Option<&str>) -> Result<Vec<Channel>>;
+    async fn get_channel(&self, org_id: &str, id: &str) -> Result<Channel>;
+    /// By hook id, including disabled and deleted channels (callers decide).
+    async fn find_channel_by_hook(&self, hook_id: &str) -> Result<Option<Channel>>;
+    async fn update_channel(&self, channel: &Channel, audit: NewAuditEvent) -> Result<Channel>;
+    /// Deletes a channel and revokes its tokens; returns the revoked keys' hashes.
+    async fn delete_channel(
+        &self,
+        org_id: &str,
+        id: &str,
+        at: DateTime<Utc>,
+        by: &str,
+        audit: NewAuditEvent,
+    ) -> Result<Vec<KeyHash>>;
+
+    // Members.
+    async fn get_member(&self, org_id: &str, user_id: &str) -> Result<Option<Member>>;
+    async fn list_members(&self, org_id: &str) -> Result<Vec<Member>>;
+    /// Stores an invitation, replacing pending ones for the same email in the
+    /// organization. Refused with [`crate::Conflict::AlreadyMember`] for a member.
+    async fn create_invitation(
+        &self,
+        invitation: &NewInvitation,
+        audit: NewAuditEvent,
+    ) -> Result<Invitation>;
+    /// The organization's invitations that were not accepted, newest first.
+    async fn list_invitations(&self, org_id: &str) -> Result<Vec<Invitation>>;
+    async fn get_invitation(&self, org_id: &str, id: &str) -> Result<Invitation>;
+    /// By the hash of its code, whatever its status.
+    async fn find_invitation(&self, code_hash: &KeyHash) -> Result<Option<Invitation>>;
+    async fn revoke_invitation(
+        &self,
+        org_id: &str,
+        id: &str,
+        at: DateTime<Utc>,
+        audit: NewAuditEvent,
+    ) -> Result<Invitation>;
+    /// Redeems an invitation once: checks in one transaction that it is pending, that
+    /// the key that issued it still works, and that the invitee is who the caller says
+    /// (a `New` invitee must not exist yet, an `Existing` one must own the email); adds
+    /// the membership and the first token and marks the invitation accepted.
+    async fn accept_invitation(&self, acceptance: Acceptance) -> Result<Accepted>;
+    /// Changes a member's role and agents, if their role is still `expected` (what the
+    /// caller was authorized against); else [`crate::Conflict::ChangedMeanwhile`].
+    async fn update_member(
+        &self,
+        org_id: &str,
+        member: &Member,
+        expected: Role,
+        audit: NewAuditEvent,
+    ) -> Result<Member>;
+    /// Removes a membership and revokes the person's keys in the organization, if their
+    /// role is still `expected`; else [`crate::Conflict::ChangedMeanwhile`].
+    async fn remove_member(
+        &self,
+        org_id: &str,
+        user_id: &str,
+        expected: Role,
+        at: DateTime<Utc>,
+        by: &str,
+        audit: NewAuditEvent,
+    ) -> Result<Vec<KeyHash>>;
+    async fn find_user_by_email(&self, email: &str) -> Result<Option<String>>;
+    /// The owners of an organization (for operators' break-glass commands).
+    async fn list_owners(&self, org_id: &str) -> Result<Vec<Member>>;
+
+    /// Every workspace and agent of every organization, for the verify path's index.
+    async fn all_resources(&self) -> Result<Vec<ResourceRef>>;
+    /// Every channel that is not deleted, for the verify path's index of hook ids.
+    async fn all_channels(&self) -> Result<Vec<Channel>>;
+
+    // Service accounts.
+    async fn create_service_account(
+        &self,
+        org_id: &str,
+        sa: &ServiceAccount,
+        key: NewKey,
+        audit: NewAuditEvent,
+    ) -> Result<KeyRecord>;
+    async fn list_service_accounts(&self, org_id: &str) -> Result<Vec<ServiceAccount>>;
+    async fn get_service_account(&self, org_id: &str, id: &str) -> Result<ServiceAccount>;
+    async fn update_service_account(
+        &self,
+        org_id: &str,
+        sa: &ServiceAccount,
+        audit: NewAuditEvent,
+    ) -> Result<ServiceAccount>;
+    /// Deletes a service account and revokes its keys; returns their hashes.
+    async fn delete_service_account(
+        &self,
+        org_id: &str,
+        id: &str,
+        at: DateTime<Utc>,
+        by: &str,
+        audit: NewAuditEvent,
+    ) -> Result<Vec<KeyHash>>;
+
+    // Usage, quotas and owner limits.
+    /// Adds counts to the per-minute usage rows (write-behind; additive).
+    async fn record_usage(&self, rows: &[UsageRow]) -> Result<()>;
+    /// A key's per-minute rows with `from <= minute < to`, oldest first.
+    async fn usage_minutes(&self, key_id: &str, from: i64, to: i64) -> Result<Vec<UsageRow>>;
+    /// Takes up to `want` credits of `quota` for `period` (starting a fresh balance when
+    /// the period changed); returns what was granted and what is left in the database.
+    async fn lease_quota(
+        &self,
+        key_id: &str,
+        quota: &Quota,
+        period: i64,
+        want: i64,
+    ) -> Result<QuotaLease>;
+    /// Gives back unspent leased credits, if the period is still current.
+    async fn return_quota(&self, key_id: &str, period: i64, amount: i64) -> Result<()>;
+    /// Credits left in the database for `period` (not counting nodes' leases).
+    async fn quota_remaining(&self, key_id: &str, quota: &Quota, period: i64) -> Result<i64>;
+    /// The rate limit shared by the keys of `owner` (by its type and id).
+    async fn get_owner_limit(&self, org_id: &str, owner: &Owner) -> Result<Option<RateLimit>>;
+    async fn list_owner_limits(&self, org_id: &str) -> Result<Vec<OwnerLimit>>;
+    /// Sets (`Some`) or removes (`None`) an owner's shared rate limit.
+    async fn set_owner_limit(
+        &self,
+        org_id: &str,
+        owner: &Owner,
+        limit: Option<RateLimit>,
+        audit: NewAuditEvent,
+    ) -> Result<()>;
+
+    /// Subscribes to the changes that any node commits, for a node's caches. `None` for
+    /// a backend that serves one node only (SQLite), where the handlers' own cache
+    /// invalidation is all there is. Backends with a feed announce their changes from
+    /// inside the writing transaction, so a committed change is never left unannounced.
+    async fn subscribe(&self) -> Result<Option<Box<dyn ChangeFeed>>> {
+        Ok(None)
+    }
+
+    /// Sends `event` to every subscribed node (this one included): for liveness pings
+    /// and for changes made outside the store's own write methods. A no-op without a feed.
+    async fn publish(&self, _event: FeedEvent) -> Result<()> {
+        Ok(())
+    }
+
+    /// Closes connections, after the last write-behind flush.
+    async fn close(&self);
+}
+
+/// What a subscribed node hears from the database.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FeedEvent {
+    /// This key changed (revoked, edited, rotated…): forget what you know about it.
+    Key(KeyHash),
+    /// Forget everything (organization, member, channel or account changes).
+    All,
+    /// A workspace, agent or channel was created, changed or deleted: reload the index
+    /// of them that verification answers from.
+    Resources,
+    /// A liveness probe: proves that the subscription still delivers.
+    Ping,
+}
+
+/// A live subscription to [`FeedEvent`]s on its own connection.
+#[async_trait]
+pub trait ChangeFeed: Send {
+    /// The next event. An error means the subscription is gone and events may have been
+    /// missed: drop the feed, treat caches as stale, and subscribe again.
+    async fn next(&mut self) -> Result<FeedEvent>;
+}

@@ -1,0 +1,10 @@
+//! The client commands, end to end: the real binary against a real server on loopback.
+
+#[path = "../support/mod.rs"]
+mod support;
+
+use support::{create_key, create_org, invite_and_accept, mode, run, Server, User};
+
+mod auth;
+mod organizations;
+mod output;
