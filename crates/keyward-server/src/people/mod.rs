@@ -1,4 +1,5 @@
-//! People who sign in to the console (issue 14, in progress): their passwords. Sessions,
-//! one-time password links and the sign-in routes build on this.
+//! People who sign in to the console (issue 14, in progress): their passwords, their
+//! sessions' lifetimes, cookies and CSRF tokens. The sign-in routes build on this.
 
 pub mod password;
+pub mod session;
