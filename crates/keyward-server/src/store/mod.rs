@@ -431,8 +431,7 @@ impl Store for CoherentStore {
         at: DateTime<Utc>,
         source_ip: Option<&str>,
     ) -> Result<Redeemed> {
-        let inner = &self.inner;
-        inner
+        self.inner
             .redeem_password_link(token_hash, password_hash, at, source_ip)
             .await
     }
