@@ -1,10 +1,12 @@
-//! Invitation codes: `kw_inv_<32 random base62><6-char base62 CRC32 checksum>`.
+//! One-time codes: `<prefix><32 random base62><6-char base62 CRC32 checksum>`.
 //!
-//! An invitation is a one-time secret for the invited person: the inviter passes it on,
-//! the invited person redeems it for their membership and first token. Like a key it has
-//! a typed prefix (so scanners find a leaked one) and a checksum (so a mistyped one is
-//! refused without a lookup), and only its SHA-256 is stored. [`InviteCode`] redacts in
-//! `Debug`, is neither `Display` nor `Serialize`, and zeroes its memory on drop.
+//! A one-time code is a secret for one person, redeemed once: an invitation
+//! (`kw_inv_`, redeemed for a membership and a first token) or a password link
+//! (`kw_pwl_`, redeemed to set or reset a console password); a console session's
+//! cookie value (`kw_ses_`) is made the same way, though it is used until it expires. Like a key it has a typed
+//! prefix (so scanners find a leaked one) and a checksum (so a mistyped one is refused
+//! without a lookup), and only its SHA-256 is stored. Each kind redacts in `Debug`, is
+//! neither `Display` nor `Serialize`, and zeroes its memory on drop.
 
 use crate::base62;
 use crate::key::{KeyHash, CHECKSUM_LEN, RANDOM_LEN};
@@ -13,61 +15,127 @@ use zeroize::Zeroizing;
 
 /// The prefix of every invitation code; never changes once shipped.
 pub const PREFIX: &str = "kw_inv_";
+/// The prefix of every password link's code; never changes once shipped.
+pub const PASSWORD_LINK_PREFIX: &str = "kw_pwl_";
+/// The prefix of every console session's cookie value; never changes once shipped.
+pub const SESSION_PREFIX: &str = "kw_ses_";
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
-pub enum InviteCodeError {
-    #[error("an invitation code starts with kw_inv_")]
+/// Declares a one-time code type `$code` with prefix `$prefix` and its error `$error`,
+/// whose messages name it as `$a_name` / `$the_name`.
+macro_rules! one_time_code {
+    ($code:ident, $error:ident, $prefix:expr, $a_name:literal, $the_name:literal) => {
+        #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+        pub enum $error {
+            Prefix,
+            Shape,
+            Checksum,
+        }
+
+        impl fmt::Display for $error {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                match self {
+                    $error::Prefix => write!(f, "{} starts with {}", $a_name, $prefix),
+                    $error::Shape => {
+                        write!(f, "{} has the wrong length or characters", $the_name)
+                    }
+                    $error::Checksum => write!(
+                        f,
+                        "{}'s checksum does not match: it was mistyped or truncated",
+                        $the_name
+                    ),
+                }
+            }
+        }
+
+        impl std::error::Error for $error {}
+
+        pub struct $code(Zeroizing<String>);
+
+        impl $code {
+            /// A fresh code from the OS CSPRNG.
+            pub fn generate() -> Self {
+                Self(generate($prefix))
+            }
+
+            /// Checks the prefix, shape and checksum (surrounding whitespace is ignored).
+            pub fn parse(raw: &str) -> Result<Self, $error> {
+                check($prefix, raw.trim())
+                    .map(|()| Self(Zeroizing::new(raw.trim().to_owned())))
+                    .map_err(|e| match e {
+                        Fault::Prefix => $error::Prefix,
+                        Fault::Shape => $error::Shape,
+                        Fault::Checksum => $error::Checksum,
+                    })
+            }
+
+            /// The code itself. Call only to put it in the one response that shows it.
+            pub fn expose_secret(&self) -> &str {
+                &self.0
+            }
+
+            /// What the database stores.
+            pub fn hash(&self) -> KeyHash {
+                KeyHash::of(&self.0)
+            }
+        }
+
+        impl fmt::Debug for $code {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                write!(f, "{}({}[REDACTED])", stringify!($code), $prefix)
+            }
+        }
+    };
+}
+
+one_time_code!(
+    InviteCode,
+    InviteCodeError,
+    PREFIX,
+    "an invitation code",
+    "the invitation code"
+);
+one_time_code!(
+    PasswordLinkCode,
+    PasswordLinkCodeError,
+    PASSWORD_LINK_PREFIX,
+    "a password link",
+    "the password link"
+);
+one_time_code!(
+    SessionToken,
+    SessionTokenError,
+    SESSION_PREFIX,
+    "a session token",
+    "the session token"
+);
+
+enum Fault {
     Prefix,
-    #[error("the invitation code has the wrong length or characters")]
     Shape,
-    #[error("the invitation code's checksum does not match: it was mistyped or truncated")]
     Checksum,
 }
 
-pub struct InviteCode(Zeroizing<String>);
-
-impl InviteCode {
-    /// A fresh code from the OS CSPRNG.
-    pub fn generate() -> Self {
-        let mut code = Zeroizing::new(String::with_capacity(
-            PREFIX.len() + RANDOM_LEN + CHECKSUM_LEN,
-        ));
-        code.push_str(PREFIX);
-        code.push_str(&Zeroizing::new(base62::random(RANDOM_LEN)));
-        let checksum = base62::encode_u32_fixed6(crc32fast::hash(code.as_bytes()));
-        code.push_str(std::str::from_utf8(&checksum).expect("base62 is ascii"));
-        Self(code)
-    }
-
-    /// Checks the prefix, shape and checksum (surrounding whitespace is ignored).
-    pub fn parse(raw: &str) -> Result<Self, InviteCodeError> {
-        let raw = raw.trim();
-        let body = raw.strip_prefix(PREFIX).ok_or(InviteCodeError::Prefix)?;
-        if body.len() != RANDOM_LEN + CHECKSUM_LEN || !base62::is_base62(body.as_bytes()) {
-            return Err(InviteCodeError::Shape);
-        }
-        let (signed, checksum) = raw.as_bytes().split_at(raw.len() - CHECKSUM_LEN);
-        if base62::encode_u32_fixed6(crc32fast::hash(signed)) != checksum {
-            return Err(InviteCodeError::Checksum);
-        }
-        Ok(Self(Zeroizing::new(raw.to_owned())))
-    }
-
-    /// The code itself. Call only to put it in the one response that shows it.
-    pub fn expose_secret(&self) -> &str {
-        &self.0
-    }
-
-    /// What the database stores.
-    pub fn hash(&self) -> KeyHash {
-        KeyHash::of(&self.0)
-    }
+fn generate(prefix: &str) -> Zeroizing<String> {
+    let mut code = Zeroizing::new(String::with_capacity(
+        prefix.len() + RANDOM_LEN + CHECKSUM_LEN,
+    ));
+    code.push_str(prefix);
+    code.push_str(&Zeroizing::new(base62::random(RANDOM_LEN)));
+    let checksum = base62::encode_u32_fixed6(crc32fast::hash(code.as_bytes()));
+    code.push_str(std::str::from_utf8(&checksum).expect("base62 is ascii"));
+    code
 }
 
-impl fmt::Debug for InviteCode {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("InviteCode(kw_inv_[REDACTED])")
+fn check(prefix: &str, raw: &str) -> Result<(), Fault> {
+    let body = raw.strip_prefix(prefix).ok_or(Fault::Prefix)?;
+    if body.len() != RANDOM_LEN + CHECKSUM_LEN || !base62::is_base62(body.as_bytes()) {
+        return Err(Fault::Shape);
     }
+    let (signed, checksum) = raw.as_bytes().split_at(raw.len() - CHECKSUM_LEN);
+    if base62::encode_u32_fixed6(crc32fast::hash(signed)) != checksum {
+        return Err(Fault::Checksum);
+    }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -75,8 +143,43 @@ mod tests {
     use super::*;
 
     #[test]
-    fn the_prefix_is_pinned() {
+    fn the_prefixes_are_pinned() {
         assert_eq!(PREFIX, "kw_inv_");
+        assert_eq!(PASSWORD_LINK_PREFIX, "kw_pwl_");
+        assert_eq!(SESSION_PREFIX, "kw_ses_");
+    }
+
+    #[test]
+    fn errors_name_their_kind() {
+        assert_eq!(
+            InviteCodeError::Prefix.to_string(),
+            "an invitation code starts with kw_inv_"
+        );
+        assert_eq!(
+            InviteCodeError::Checksum.to_string(),
+            "the invitation code's checksum does not match: it was mistyped or truncated"
+        );
+        assert_eq!(
+            PasswordLinkCodeError::Shape.to_string(),
+            "the password link has the wrong length or characters"
+        );
+    }
+
+    #[test]
+    fn kinds_do_not_parse_as_each_other() {
+        let link = PasswordLinkCode::generate();
+        assert!(link.expose_secret().starts_with("kw_pwl_"));
+        assert_eq!(
+            PasswordLinkCode::parse(link.expose_secret())
+                .unwrap()
+                .hash(),
+            link.hash()
+        );
+        assert_eq!(
+            InviteCode::parse(link.expose_secret()).unwrap_err(),
+            InviteCodeError::Prefix
+        );
+        assert_eq!(format!("{link:?}"), "PasswordLinkCode(kw_pwl_[REDACTED])");
     }
 
     #[test]

@@ -266,6 +266,9 @@ impl From<StoreError> for ApiError {
                     }
                     Conflict::IdentityRequired => ErrorCode::IdentityRequired,
                     Conflict::ChangedMeanwhile => ErrorCode::ChangedMeanwhile,
+                    // Password links are not served over HTTP yet (issue 14's console
+                    // will give them codes of their own).
+                    Conflict::LinkUsed | Conflict::LinkExpired => ErrorCode::Conflict,
                 };
                 ApiError::Conflict(code, c.to_string())
             }
@@ -462,6 +465,8 @@ mod tests {
             Conflict::IdentityRequired,
             Conflict::InvitationExpired,
             Conflict::ChangedMeanwhile,
+            Conflict::LinkUsed,
+            Conflict::LinkExpired,
         ] {
             let e = ApiError::from(StoreError::Conflict(c));
             assert!(

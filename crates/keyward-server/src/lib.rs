@@ -13,6 +13,7 @@ pub mod cluster;
 pub mod errors;
 pub mod extract;
 pub mod http;
+pub mod people;
 pub mod state;
 pub mod store;
 pub mod usage;

@@ -61,6 +61,10 @@ pub enum Conflict {
     /// What the change acts on changed after the caller read it (a member's role, a
     /// key being rotated): nothing was written; read it again.
     ChangedMeanwhile,
+    /// The password link was already redeemed, or a newer one replaced it.
+    LinkUsed,
+    /// The password link expired.
+    LinkExpired,
 }
 
 impl std::fmt::Display for Conflict {
@@ -80,6 +84,10 @@ impl std::fmt::Display for Conflict {
             Conflict::ChangedMeanwhile => {
                 "it changed while this request ran; nothing was changed: read it again and retry"
             }
+            Conflict::LinkUsed => {
+                "the password link was already used or replaced by a newer one; ask for a new one"
+            }
+            Conflict::LinkExpired => "the password link expired; ask for a new one",
             Conflict::IdentityRequired => {
                 "the invitation is for a person who already has a Keyward account; accept it with one of their own personal access tokens"
             }

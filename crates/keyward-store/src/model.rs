@@ -7,6 +7,9 @@ use keyward_core::{
 };
 use serde::Serialize;
 
+mod people;
+pub use people::*;
+
 /// `limits_by` of limits that are the organization's defaults.
 pub const ORGANIZATION_DEFAULTS: &str = "organization";
 

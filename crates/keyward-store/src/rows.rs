@@ -389,3 +389,84 @@ pub(crate) struct KeyNow {
     /// The key that replaced it, if it was rotated.
     pub rotated_to: Option<String>,
 }
+
+fn purpose(raw: &str) -> Result<PasswordPurpose> {
+    PasswordPurpose::parse(raw).ok_or_else(|| corrupt("password link purpose", raw))
+}
+
+#[derive(sqlx::FromRow)]
+pub(crate) struct PasswordLinkRow {
+    id: String,
+    user_id: String,
+    org_id: String,
+    purpose: String,
+    created_at: i64,
+    expires_at: i64,
+    used_at: Option<i64>,
+    created_by: String,
+}
+
+impl TryFrom<PasswordLinkRow> for PasswordLink {
+    type Error = StoreError;
+
+    fn try_from(r: PasswordLinkRow) -> Result<Self> {
+        Ok(PasswordLink {
+            purpose: purpose(&r.purpose)?,
+            id: r.id,
+            user_id: r.user_id,
+            org_id: r.org_id,
+            created_at: from_ms(r.created_at),
+            expires_at: from_ms(r.expires_at),
+            used_at: opt_ms(r.used_at),
+            created_by: r.created_by,
+        })
+    }
+}
+
+#[derive(sqlx::FromRow)]
+pub(crate) struct CredentialsRow {
+    id: String,
+    email: String,
+    password_hash: Option<String>,
+}
+
+impl From<CredentialsRow> for Credentials {
+    fn from(r: CredentialsRow) -> Self {
+        Credentials {
+            user_id: r.id,
+            email: r.email,
+            password_hash: r.password_hash,
+        }
+    }
+}
+
+#[derive(sqlx::FromRow)]
+pub(crate) struct SessionRow {
+    id: String,
+    user_id: String,
+    org_id: String,
+    created_at: i64,
+    last_seen_at: i64,
+    idle_timeout_ms: i64,
+    absolute_expires_at: i64,
+    revoked_at: Option<i64>,
+    user_agent: Option<String>,
+    ip: Option<String>,
+}
+
+impl From<SessionRow> for Session {
+    fn from(r: SessionRow) -> Self {
+        Session {
+            id: r.id,
+            user_id: r.user_id,
+            org_id: r.org_id,
+            created_at: from_ms(r.created_at),
+            last_seen_at: from_ms(r.last_seen_at),
+            idle_timeout: chrono::Duration::milliseconds(r.idle_timeout_ms),
+            absolute_expires_at: from_ms(r.absolute_expires_at),
+            revoked_at: opt_ms(r.revoked_at),
+            user_agent: r.user_agent,
+            ip: r.ip,
+        }
+    }
+}

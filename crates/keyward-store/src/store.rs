@@ -85,7 +85,7 @@ pub trait Store: Send + Sync + 'static {
     async fn list_orgs(&self) -> Result<Vec<Organization>>;
     async fn update_org(&self, org: &Organization, audit: NewAuditEvent) -> Result<Organization>;
     /// Marks an organization deleted (renamed so its name is free again) and revokes
-    /// every key of it; returns their hashes.
+    /// every key and session of it; returns the keys' hashes.
     async fn delete_org(
         &self,
         id: &str,
@@ -174,7 +174,8 @@ pub trait Store: Send + Sync + 'static {
         expected: Role,
         audit: NewAuditEvent,
     ) -> Result<Member>;
-    /// Removes a membership and revokes the person's keys in the organization, if their
+    /// Removes a membership and revokes the person's keys and the sessions acting in the
+    /// organization, if their
     /// role is still `expected`; else [`crate::Conflict::ChangedMeanwhile`].
     async fn remove_member(
         &self,
@@ -188,6 +189,56 @@ pub trait Store: Send + Sync + 'static {
     async fn find_user_by_email(&self, email: &str) -> Result<Option<String>>;
     /// The owners of an organization (for operators' break-glass commands).
     async fn list_owners(&self, org_id: &str) -> Result<Vec<Member>>;
+
+    // People's console sign-in: passwords, one-time password links, sessions. Tokens
+    // and cookie values never reach the store, only their SHA-256.
+    /// Stores a link and marks the person's earlier unused links of the same purpose
+    /// used, so only the newest works. The person must be a member of `link.org_id`
+    /// (else [`crate::StoreError::Gone`]: `organization`, `user` or `membership`).
+    async fn create_password_link(
+        &self,
+        link: NewPasswordLink,
+        audit: NewAuditEvent,
+    ) -> Result<PasswordLink>;
+    /// In one transaction: checks the link is unused ([`crate::Conflict::LinkUsed`]) and
+    /// unexpired at `at` ([`crate::Conflict::LinkExpired`]) and that its person is still
+    /// a member of its organization; sets the person's password hash, marks the link
+    /// used (once, even when redemptions race), revokes every session of the person, and
+    /// writes the audit event (`password.set` / `password.reset`, acted by the person,
+    /// in the link's organization), which the store builds from the link.
+    async fn redeem_password_link(
+        &self,
+        token_hash: &KeyHash,
+        password_hash: &str,
+        at: DateTime<Utc>,
+        source_ip: Option<&str>,
+    ) -> Result<Redeemed>;
+    /// The person with exactly this email, and their password hash if they set one.
+    async fn find_credentials(&self, email: &str) -> Result<Option<Credentials>>;
+    /// Stores a session if its person is a member of `s.org_id`, checked in the same
+    /// transaction (else [`crate::StoreError::Gone`]`("membership")`).
+    async fn create_session(&self, s: NewSession) -> Result<Session>;
+    /// By the hash of its cookie value, whatever its state (the caller checks it with
+    /// [`Session::is_active_at`]).
+    async fn find_session(&self, token_hash: &KeyHash) -> Result<Option<Session>>;
+    /// Sets `last_seen_at` (never backwards; not for revoked sessions).
+    async fn touch_session(&self, id: &str, now: DateTime<Utc>) -> Result<()>;
+    /// The person's sessions that are not revoked, newest first.
+    async fn list_sessions(&self, user_id: &str) -> Result<Vec<Session>>;
+    /// Revokes one of the person's own sessions; `false` if they have no such session
+    /// or it already was revoked.
+    async fn revoke_session(&self, user_id: &str, id: &str, now: DateTime<Utc>) -> Result<bool>;
+    /// Revokes every session of the person but `except` ("sign out everywhere else");
+    /// returns how many.
+    async fn revoke_sessions(
+        &self,
+        user_id: &str,
+        except: Option<&str>,
+        now: DateTime<Utc>,
+    ) -> Result<u64>;
+    /// Makes a session that is not revoked act in `org_id`, if its person is a member
+    /// (checked in the same transaction).
+    async fn switch_session_org(&self, id: &str, org_id: &str) -> Result<Session>;
 
     /// Every workspace and agent of every organization, for the verify path's index.
     async fn all_resources(&self) -> Result<Vec<ResourceRef>>;

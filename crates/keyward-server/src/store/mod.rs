@@ -415,6 +415,64 @@ impl Store for CoherentStore {
         self.inner.list_owners(org_id).await
     }
 
+    // Passwords, password links and sessions: nothing of them is cached, so nothing to drop.
+    async fn create_password_link(
+        &self,
+        link: NewPasswordLink,
+        audit: NewAuditEvent,
+    ) -> Result<PasswordLink> {
+        self.inner.create_password_link(link, audit).await
+    }
+
+    async fn redeem_password_link(
+        &self,
+        token_hash: &KeyHash,
+        password_hash: &str,
+        at: DateTime<Utc>,
+        source_ip: Option<&str>,
+    ) -> Result<Redeemed> {
+        self.inner
+            .redeem_password_link(token_hash, password_hash, at, source_ip)
+            .await
+    }
+
+    async fn find_credentials(&self, email: &str) -> Result<Option<Credentials>> {
+        self.inner.find_credentials(email).await
+    }
+
+    async fn create_session(&self, s: NewSession) -> Result<Session> {
+        self.inner.create_session(s).await
+    }
+
+    async fn find_session(&self, token_hash: &KeyHash) -> Result<Option<Session>> {
+        self.inner.find_session(token_hash).await
+    }
+
+    async fn touch_session(&self, id: &str, now: DateTime<Utc>) -> Result<()> {
+        self.inner.touch_session(id, now).await
+    }
+
+    async fn list_sessions(&self, user_id: &str) -> Result<Vec<Session>> {
+        self.inner.list_sessions(user_id).await
+    }
+
+    async fn revoke_session(&self, user_id: &str, id: &str, now: DateTime<Utc>) -> Result<bool> {
+        self.inner.revoke_session(user_id, id, now).await
+    }
+
+    async fn revoke_sessions(
+        &self,
+        user: &str,
+        except: Option<&str>,
+        now: DateTime<Utc>,
+    ) -> Result<u64> {
+        self.inner.revoke_sessions(user, except, now).await
+    }
+
+    async fn switch_session_org(&self, id: &str, org_id: &str) -> Result<Session> {
+        self.inner.switch_session_org(id, org_id).await
+    }
+
     async fn all_resources(&self) -> Result<Vec<ResourceRef>> {
         self.inner.all_resources().await
     }

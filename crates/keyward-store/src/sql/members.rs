@@ -1,10 +1,11 @@
 //! People and their memberships: roles, the agents an agent admin administers, and
-//! leaving (which revokes the person's keys in the organization).
+//! leaving (which revokes the person's keys and sessions in the organization).
 
 use super::audit::insert_audit;
 use super::backend::{args, Backend, SqlStore};
 use super::change::exists;
 use super::keys::{revoke_where, AGENT_EXISTS};
+use super::sessions::REVOKE_MEMBER_SESSIONS;
 use crate::error::{Conflict, Result, StoreError};
 use crate::model::*;
 use crate::rows::MemberRow;
@@ -189,6 +190,7 @@ impl<B: Backend> SqlStore<B> {
         }
         let condition = "owner_type = 'user' AND owner_id = $2";
         let hashes = revoke_where::<B>(&mut tx, org_id, condition, user_id, at, by).await?;
+        B::execute(&mut tx, REVOKE_MEMBER_SESSIONS, args![at, org_id, user_id]).await?;
         insert_audit::<B>(&mut tx, &audit).await?;
         tx.commit().await?;
         Ok(hashes)

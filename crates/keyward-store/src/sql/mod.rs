@@ -13,6 +13,8 @@ mod invitations;
 mod keys;
 mod members;
 mod orgs;
+mod passwords;
+mod sessions;
 mod tenancy;
 mod usage;
 
@@ -235,6 +237,52 @@ impl<B: Backend> Store for SqlStore<B> {
     }
     async fn list_owners(&self, org_id: &str) -> Result<Vec<Member>> {
         self.list_owners(org_id).await
+    }
+    async fn create_password_link(
+        &self,
+        link: NewPasswordLink,
+        audit: NewAuditEvent,
+    ) -> Result<PasswordLink> {
+        self.create_password_link(link, audit).await
+    }
+    async fn redeem_password_link(
+        &self,
+        token_hash: &KeyHash,
+        password_hash: &str,
+        at: DateTime<Utc>,
+        source_ip: Option<&str>,
+    ) -> Result<Redeemed> {
+        self.redeem_password_link(token_hash, password_hash, at, source_ip)
+            .await
+    }
+    async fn find_credentials(&self, email: &str) -> Result<Option<Credentials>> {
+        self.find_credentials(email).await
+    }
+    async fn create_session(&self, s: NewSession) -> Result<Session> {
+        self.create_session(s).await
+    }
+    async fn find_session(&self, token_hash: &KeyHash) -> Result<Option<Session>> {
+        self.find_session(token_hash).await
+    }
+    async fn touch_session(&self, id: &str, now: DateTime<Utc>) -> Result<()> {
+        self.touch_session(id, now).await
+    }
+    async fn list_sessions(&self, user_id: &str) -> Result<Vec<Session>> {
+        self.list_sessions(user_id).await
+    }
+    async fn revoke_session(&self, user_id: &str, id: &str, now: DateTime<Utc>) -> Result<bool> {
+        self.revoke_session(user_id, id, now).await
+    }
+    async fn revoke_sessions(
+        &self,
+        user_id: &str,
+        except: Option<&str>,
+        now: DateTime<Utc>,
+    ) -> Result<u64> {
+        self.revoke_sessions(user_id, except, now).await
+    }
+    async fn switch_session_org(&self, id: &str, org_id: &str) -> Result<Session> {
+        self.switch_session_org(id, org_id).await
     }
     async fn all_resources(&self) -> Result<Vec<ResourceRef>> {
         self.all_resources().await

@@ -5,6 +5,7 @@ use super::audit::insert_audit;
 use super::backend::{args, Backend, SqlStore};
 use super::keys::{fetch_key, insert_key, revoke_where};
 use super::members::{INSERT_MEMBERSHIP, INSERT_USER};
+use super::sessions::REVOKE_ORG_SESSIONS;
 use crate::encode::json_opt;
 use crate::error::{Conflict, Result, StoreError};
 use crate::model::*;
@@ -202,6 +203,7 @@ impl<B: Backend> SqlStore<B> {
             return Err(StoreError::NotFound);
         }
         let hashes = revoke_where::<B>(&mut tx, id, "org_id = $2", id, at, by).await?;
+        B::execute(&mut tx, REVOKE_ORG_SESSIONS, args![at, id]).await?;
         insert_audit::<B>(&mut tx, &audit).await?;
         tx.commit().await?;
         Ok(hashes)

@@ -6,6 +6,7 @@ mod audit;
 mod changes;
 mod keys;
 mod members;
+mod people;
 mod references;
 mod tenancy;
 mod usage;
@@ -92,6 +93,14 @@ conformance!(
     tenancy::renaming_a_service_account_renames_its_keys_owner,
     members::last_owner_cannot_leave,
     members::invitations_are_redeemed_once_by_the_right_person,
+    people::only_the_newest_password_link_works_until_it_expires,
+    people::password_links_need_a_member_and_credentials_match_exactly,
+    people::a_password_link_is_redeemed_once_under_concurrency,
+    people::redeeming_a_password_link_revokes_the_persons_sessions,
+    people::sessions_round_trip_and_need_a_membership,
+    people::sessions_of_another_person_cannot_be_revoked,
+    people::signing_out_everywhere_keeps_the_current_session,
+    people::leaving_or_deleting_an_organization_revokes_its_sessions,
     changes::changes_made_with_a_key_that_stopped_working_write_nothing,
     changes::changes_to_something_that_changed_meanwhile_are_refused,
     usage::last_used_never_moves_backwards,
