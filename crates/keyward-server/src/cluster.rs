@@ -15,6 +15,7 @@
 //! SQLite has no feed (one node): [`follow`] is not started and nothing here runs.
 
 use crate::state::AppState;
+use crate::store::{Caches, Touched};
 use keyward_store::{ChangeFeed, FeedEvent};
 use std::time::Duration;
 
@@ -25,10 +26,29 @@ pub const SILENCE: Duration = Duration::from_millis(1000);
 /// Wait between attempts to re-subscribe.
 const RETRY: Duration = Duration::from_millis(250);
 
-/// Applies one event to this node's caches.
+/// Applies one event to this node's caches: what another node's change touched goes
+/// through the same [`Caches::apply`] as this node's own changes (`CoherentStore`).
 pub fn apply(state: &AppState, event: FeedEvent) {
+    let caches = Caches {
+        keys: state.keys.clone(),
+        index: state.index.clone(),
+        limits: state.limits.clone(),
+    };
     match event {
-        FeedEvent::Key(hash) => state.keys.invalidate(&hash),
+        FeedEvent::Key(hash) => caches.apply(Touched::Keys(&[hash])),
+        FeedEvent::Organization(org_id) => caches.apply(Touched::Organization(&org_id)),
+        FeedEvent::Owner {
+            org_id,
+            owner_type,
+            owner_id,
+        } => caches.apply(Touched::Owner {
+            org_id: &org_id,
+            owner_type: &owner_type,
+            owner_id: &owner_id,
+        }),
+        // Its hook in the index follows from the `Resources` event sent with it.
+        FeedEvent::Channel(id) => caches.apply(Touched::ChannelTokens(&id)),
+        FeedEvent::OwnerLimits(org_id) => caches.apply(Touched::OwnerLimits(&org_id)),
         FeedEvent::All => {
             state.keys.clear();
             state.limits.forget_all_owners();

@@ -319,12 +319,26 @@ pub trait Store: Send + Sync + 'static {
     async fn close(&self);
 }
 
-/// What a subscribed node hears from the database.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// What a subscribed node hears from the database: what a committed change touched,
+/// as precisely as the server's own caches need it (`CoherentStore` drops the same
+/// things on the node that made the change).
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum FeedEvent {
     /// This key changed (revoked, edited, rotated…): forget what you know about it.
     Key(KeyHash),
-    /// Forget everything (organization, member, channel or account changes).
+    /// The organization's name or settings changed: forget its keys and owner limits.
+    Organization(String),
+    /// A member's role or a service account's name changed: forget the owner's keys.
+    Owner {
+        org_id: String,
+        owner_type: String,
+        owner_id: String,
+    },
+    /// A channel was switched on or off or renamed: forget its tokens.
+    Channel(String),
+    /// An organization's owner limits changed.
+    OwnerLimits(String),
+    /// Forget everything (a payload this build does not understand).
     All,
     /// A workspace, agent or channel was created, changed or deleted: reload the index
     /// of them that verification answers from.

@@ -27,6 +27,8 @@ pub enum Touched<'a> {
     Channel(&'a Channel),
     /// A deleted channel: its hook id goes, and its tokens.
     ChannelDeleted(&'a str),
+    /// A channel's tokens only (another node changed it; the index is reloaded apart).
+    ChannelTokens(&'a str),
     /// A workspace or agent appeared or went.
     Resource {
         kind: ResourceKind,
@@ -74,6 +76,9 @@ impl Caches {
                 self.keys
                     .invalidate_where(|k| k.channel_id.as_deref() == Some(&channel.id));
             }
+            Touched::ChannelTokens(id) => self
+                .keys
+                .invalidate_where(|k| k.channel_id.as_deref() == Some(id)),
             Touched::ChannelDeleted(id) => {
                 self.index.remove_channel(id);
                 self.keys

@@ -233,6 +233,11 @@ impl KeyCache {
         self.missing.fetch_sub(removed, Ordering::Relaxed);
     }
 
+    /// Whether a record for `hash` is in memory (for tests and diagnostics).
+    pub fn holds(&self, hash: &KeyHash) -> bool {
+        matches!(self.entries.get(hash).as_deref(), Some(Entry::Found(_)))
+    }
+
     pub fn len(&self) -> usize {
         self.entries.len()
     }

@@ -255,6 +255,59 @@ async fn an_edit_reaches_every_node() {
     }
 }
 
+/// An organization's rename reaches every node's cached answers, and drops only that
+/// organization's keys there: another organization's stay in memory.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn an_organization_rename_reaches_every_node_and_only_its_keys() {
+    let Some(cluster) = Cluster::start(2).await else {
+        return;
+    };
+    let (key, _) = cluster.warm_key().await;
+    let other = cluster
+        .call(
+            0,
+            reqwest::Method::POST,
+            "/v1/organizations",
+            Some(json!({"name": "other-org"})),
+        )
+        .await;
+    let other_key = other["token"]["key"].as_str().unwrap().to_owned();
+    let node1 = &cluster.nodes[1];
+    assert!(node1.accepts(&other_key).await && node1.accepts(&other_key).await);
+    let other_hash = keyward_core::KeyHash::of(&other_key);
+    assert!(node1.state.keys.holds(&other_hash));
+    let org = cluster.call(0, reqwest::Method::GET, "/v1/me", None).await["org"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    cluster
+        .call(
+            0,
+            reqwest::Method::PATCH,
+            &format!("/v1/organizations/{org}"),
+            Some(json!({"name": "acme-renamed"})),
+        )
+        .await;
+    let renamed = Instant::now();
+    loop {
+        let Verdict::Valid(record) = node1.state.check_key(&key).await.unwrap() else {
+            panic!("the key stays valid")
+        };
+        if record.org_name == "acme-renamed" {
+            break;
+        }
+        assert!(
+            renamed.elapsed() < BOUND,
+            "node 1 kept the old organization name"
+        );
+        tokio::time::sleep(Duration::from_millis(1)).await;
+    }
+    assert!(
+        node1.state.keys.holds(&other_hash),
+        "another organization's key was dropped too"
+    );
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn disabling_and_enabling_reach_every_node() {
     let Some(cluster) = Cluster::start(2).await else {

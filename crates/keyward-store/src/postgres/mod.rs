@@ -54,12 +54,57 @@ impl SqlStore<Postgres> {
     }
 }
 
+/// A notification's payload: a key hash in hex, a word, or `kind:…` for what else a
+/// change touched (ids are the server's own, without `:`; an owner id comes last, so it
+/// may hold one).
 fn payload(event: &FeedEvent) -> String {
     match event {
         FeedEvent::Key(hash) => to_hex(hash),
+        FeedEvent::Organization(org) => format!("org:{org}"),
+        FeedEvent::Owner {
+            org_id,
+            owner_type,
+            owner_id,
+        } => format!("owner:{org_id}:{owner_type}:{owner_id}"),
+        FeedEvent::Channel(id) => format!("channel:{id}"),
+        FeedEvent::OwnerLimits(org) => format!("limits:{org}"),
         FeedEvent::All => FLUSH_ALL.to_owned(),
         FeedEvent::Resources => RESOURCES.to_owned(),
         FeedEvent::Ping => PING.to_owned(),
+    }
+}
+
+/// The event of a payload; anything not understood (another program on the channel,
+/// a newer node) is read the safe way: forget everything.
+fn event(payload: &str) -> FeedEvent {
+    let word = |rest: &str| (!rest.is_empty() && !rest.contains(':')).then(|| rest.to_owned());
+    if let Some(org) = payload.strip_prefix("org:").and_then(word) {
+        return FeedEvent::Organization(org);
+    }
+    if let Some(id) = payload.strip_prefix("channel:").and_then(word) {
+        return FeedEvent::Channel(id);
+    }
+    if let Some(org) = payload.strip_prefix("limits:").and_then(word) {
+        return FeedEvent::OwnerLimits(org);
+    }
+    if let Some(rest) = payload.strip_prefix("owner:") {
+        let mut parts = rest.splitn(3, ':');
+        if let (Some(org), Some(kind), Some(id)) = (parts.next(), parts.next(), parts.next()) {
+            if !org.is_empty() && !kind.is_empty() && !id.is_empty() {
+                return FeedEvent::Owner {
+                    org_id: org.to_owned(),
+                    owner_type: kind.to_owned(),
+                    owner_id: id.to_owned(),
+                };
+            }
+        }
+        return FeedEvent::All;
+    }
+    match payload {
+        FLUSH_ALL => FeedEvent::All,
+        PING => FeedEvent::Ping,
+        RESOURCES => FeedEvent::Resources,
+        hex => from_hex(hex).map_or(FeedEvent::All, FeedEvent::Key),
     }
 }
 
@@ -224,13 +269,43 @@ impl ChangeFeed for PgChangeFeed {
                 "the change feed lost its connection".into(),
             ));
         };
-        Ok(match n.payload() {
-            FLUSH_ALL => FeedEvent::All,
-            PING => FeedEvent::Ping,
-            RESOURCES => FeedEvent::Resources,
-            // Anything else that is not a hash (another program on the channel) is
-            // read the safe way: forget everything.
-            hex => from_hex(hex).map_or(FeedEvent::All, FeedEvent::Key),
-        })
+        Ok(event(n.payload()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use keyward_core::KeyHash;
+
+    #[test]
+    fn every_event_survives_its_payload() {
+        let events = [
+            FeedEvent::Key(KeyHash::of("kw_pat_x")),
+            FeedEvent::Organization("org_1".into()),
+            FeedEvent::Owner {
+                org_id: "org_1".into(),
+                owner_type: "external".into(),
+                owner_id: "cus:42:eu".into(),
+            },
+            FeedEvent::Channel("ch_1".into()),
+            FeedEvent::OwnerLimits("org_1".into()),
+            FeedEvent::All,
+            FeedEvent::Resources,
+            FeedEvent::Ping,
+        ];
+        for e in events {
+            assert_eq!(event(&payload(&e)), e);
+        }
+        for junk in [
+            "",
+            "org:",
+            "org:a:b",
+            "owner:org_1:user",
+            "hello",
+            "channel:",
+        ] {
+            assert_eq!(event(junk), FeedEvent::All, "{junk:?}");
+        }
     }
 }

@@ -162,7 +162,12 @@ impl<B: Backend> SqlStore<B> {
         B::execute(&mut tx, sql, args![m.role.as_str(), org_id, &m.user_id]).await?;
         set_agent_admins::<B>(&mut tx, org_id, &m.user_id, &m.agents).await?;
         insert_audit::<B>(&mut tx, &audit).await?;
-        B::announce(&mut tx, crate::store::FeedEvent::All).await?;
+        let touched = crate::store::FeedEvent::Owner {
+            org_id: org_id.to_owned(),
+            owner_type: "user".to_owned(),
+            owner_id: m.user_id.clone(),
+        };
+        B::announce(&mut tx, touched).await?;
         let member = fetch_member::<B>(&mut tx, org_id, &m.user_id)
             .await?
             .ok_or(StoreError::NotFound)?;

@@ -183,7 +183,7 @@ impl<B: Backend> SqlStore<B> {
         }
         insert_audit::<B>(&mut tx, &audit).await?;
         // The organization's name is part of every cached key record.
-        B::announce(&mut tx, FeedEvent::All).await?;
+        B::announce(&mut tx, FeedEvent::Organization(org.id.clone())).await?;
         tx.commit().await?;
         self.get_org(&org.id).await
     }

@@ -206,8 +206,8 @@ impl<B: Backend> SqlStore<B> {
             return Err(StoreError::NotFound);
         }
         insert_audit::<B>(&mut tx, &audit).await?;
-        // Rare; flushing everything keeps any node-side view of channels honest too.
-        B::announce(&mut tx, FeedEvent::All).await?;
+        // Its tokens, and the index of hook ids (enabled or not).
+        B::announce(&mut tx, FeedEvent::Channel(c.id.clone())).await?;
         B::announce(&mut tx, FeedEvent::Resources).await?;
         tx.commit().await?;
         self.get_channel(&c.org_id, &c.id).await
@@ -297,7 +297,12 @@ impl<B: Backend> SqlStore<B> {
         B::execute(&mut tx, sql, args![&sa.name, org_id, &sa.id]).await?;
         insert_audit::<B>(&mut tx, &audit).await?;
         // The account's name is the owner name of its cached keys.
-        B::announce(&mut tx, FeedEvent::All).await?;
+        let touched = FeedEvent::Owner {
+            org_id: org_id.to_owned(),
+            owner_type: "service_account".to_owned(),
+            owner_id: sa.id.clone(),
+        };
+        B::announce(&mut tx, touched).await?;
         tx.commit().await?;
         self.get_service_account(org_id, &sa.id).await
     }

@@ -121,7 +121,7 @@ impl<B: Backend> SqlStore<B> {
         }
         insert_audit::<B>(&mut tx, &audit).await?;
         // Nodes that hold this owner's limit in memory must re-read it.
-        B::announce(&mut tx, FeedEvent::All).await?;
+        B::announce(&mut tx, FeedEvent::OwnerLimits(org_id.to_owned())).await?;
         tx.commit().await?;
         Ok(())
     }
