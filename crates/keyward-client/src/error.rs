@@ -36,7 +36,9 @@ struct ProblemBody {
     detail: Option<String>,
     field: Option<String>,
     required_permission: Option<String>,
-    limit: Option<LimitInfo>,
+    // Read as any JSON, then as `LimitInfo`: a `limit` of another shape is dropped
+    // rather than costing the whole problem (and its code).
+    limit: Option<serde_json::Value>,
 }
 
 impl ApiError {
@@ -51,7 +53,7 @@ impl ApiError {
                 detail: p.detail.unwrap_or_default(),
                 field: p.field,
                 required_permission: p.required_permission,
-                limit: p.limit,
+                limit: p.limit.and_then(|l| serde_json::from_value(l).ok()),
                 retry_after: None,
             },
             Err(_) => ApiError {
@@ -153,5 +155,16 @@ mod tests {
         let e = ApiError::from_body(502, b"<html>bad gateway</html>");
         assert_eq!(e.code.as_str(), "http_502");
         assert!(e.timestamp().is_none());
+    }
+
+    #[test]
+    fn a_limit_of_another_shape_keeps_the_code() {
+        let body = br#"{"code":"key_limit_reached","detail":"d","limit":"ten"}"#;
+        let e = ApiError::from_body(409, body);
+        assert_eq!((e.code, e.limit), (ErrorCode::KeyLimitReached, None));
+        let body = br#"{"code":"key_limit_reached","limit":{"name":"keys","max":10,"current":10}}"#;
+        let e = ApiError::from_body(409, body);
+        assert_eq!(e.code, ErrorCode::KeyLimitReached);
+        assert!(e.limit.is_some(), "a well-formed limit is read");
     }
 }
