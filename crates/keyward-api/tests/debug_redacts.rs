@@ -1,29 +1,35 @@
-//! Secrets the shared request types carry must not show in `Debug`.
+//! Secrets the shared request types carry must not show in `Debug`. The key and the
+//! code are generated at run time.
 use keyward_api::{AcceptRequest, VerifyRequest};
+use keyward_core::invite::InviteCode;
+use keyward_core::key::Environment;
+use keyward_core::{KeyKind, PlainKey};
 use std::borrow::Cow;
-
-const KEY: &str = "kw_live_SECRETSECRETSECRETSECRETSECRET12abcd";
-const CODE: &str = "kw_inv_SECRETSECRETSECRETSECRETSECRET12";
 
 #[test]
 fn verify_request_debug_does_not_show_the_key() {
+    let key = PlainKey::generate(KeyKind::Api, Environment::Live);
+    let raw = key.expose_secret();
     let req = VerifyRequest {
-        key: Cow::Borrowed(KEY),
+        key: Cow::Borrowed(raw),
         ..Default::default()
     };
     let shown = format!("{req:?}");
+    let secret = &raw[raw.len() - 38..];
     assert!(
-        !shown.contains("SECRETSECRET"),
+        !shown.contains(secret),
         "Debug leaks the verified key: {shown}"
     );
 }
 
 #[test]
 fn accept_request_debug_does_not_show_the_code() {
-    let req = AcceptRequest { code: CODE.into() };
+    let code = InviteCode::generate();
+    let raw = code.expose_secret();
+    let req = AcceptRequest { code: raw.into() };
     let shown = format!("{req:?}");
     assert!(
-        !shown.contains("SECRETSECRET"),
+        !shown.contains(&raw[7..]),
         "Debug leaks the invitation code: {shown}"
     );
 }
