@@ -66,7 +66,7 @@ impl Store for CoherentStore {
 
     async fn bootstrap(&self, b: NewBootstrap) -> Result<KeyRecord> {
         let record = self.inner.bootstrap(b).await?;
-        self.caches.apply(Touched::Organization(&record.org_id));
+        // A new organization has nothing cached but, perhaps, its key's hash as unknown.
         self.key(&record);
         Ok(record)
     }
@@ -176,7 +176,7 @@ impl Store for CoherentStore {
 
     async fn create_org(&self, new: NewOrganization, audit: NewAuditEvent) -> Result<KeyRecord> {
         let record = self.inner.create_org(new, audit).await?;
-        self.caches.apply(Touched::Organization(&record.org_id));
+        // A new organization has nothing cached but, perhaps, its key's hash as unknown.
         self.key(&record);
         Ok(record)
     }
@@ -201,7 +201,7 @@ impl Store for CoherentStore {
         audit: NewAuditEvent,
     ) -> Result<Vec<KeyHash>> {
         let revoked = self.inner.delete_org(id, at, by, audit).await?;
-        self.caches.apply(Touched::Keys(&revoked));
+        // Every revoked key is the organization's: one scan drops them all.
         self.caches.apply(Touched::Organization(id));
         Ok(revoked)
     }
@@ -264,7 +264,8 @@ impl Store for CoherentStore {
 
     async fn create_channel(&self, channel: &Channel, audit: NewAuditEvent) -> Result<()> {
         self.inner.create_channel(channel, audit).await?;
-        self.caches.apply(Touched::Channel(channel));
+        // A new channel has no tokens yet: only the index learns its hook id.
+        self.caches.index.put_channel(channel);
         Ok(())
     }
 
@@ -309,7 +310,7 @@ impl Store for CoherentStore {
         audit: NewAuditEvent,
     ) -> Result<Vec<KeyHash>> {
         let revoked = self.inner.delete_channel(org_id, id, at, by, audit).await?;
-        self.caches.apply(Touched::Keys(&revoked));
+        // The revoked tokens are the channel's: its scan drops them.
         self.caches.apply(Touched::ChannelDeleted(id));
         Ok(revoked)
     }
@@ -355,11 +356,7 @@ impl Store for CoherentStore {
 
     async fn accept_invitation(&self, acceptance: Acceptance) -> Result<Accepted> {
         let accepted = self.inner.accept_invitation(acceptance).await?;
-        self.caches.apply(Touched::Owner {
-            org_id: &accepted.key.org_id,
-            owner_type: "user",
-            owner_id: &accepted.member.user_id,
-        });
+        // A new membership changes no cached record; only the first token is new.
         self.key(&accepted.key);
         Ok(accepted)
     }
@@ -398,7 +395,7 @@ impl Store for CoherentStore {
             .inner
             .remove_member(org_id, user_id, expected, at, by, audit)
             .await?;
-        self.caches.apply(Touched::Keys(&revoked));
+        // The revoked keys are the owner's: its scan drops them.
         self.caches.apply(Touched::Owner {
             org_id,
             owner_type: "user",
@@ -533,7 +530,7 @@ impl Store for CoherentStore {
             .inner
             .delete_service_account(org_id, id, at, by, audit)
             .await?;
-        self.caches.apply(Touched::Keys(&revoked));
+        // The revoked keys are the owner's: its scan drops them.
         self.caches.apply(Touched::Owner {
             org_id,
             owner_type: "service_account",
