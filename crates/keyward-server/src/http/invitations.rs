@@ -53,7 +53,7 @@ impl InvitationViewExt for InvitationView {
 }
 
 /// The caller's address, when the server knows it (for the audit log).
-pub struct Peer(Option<SocketAddr>);
+pub struct Peer(pub Option<SocketAddr>);
 
 impl<S: Send + Sync> axum::extract::FromRequestParts<S> for Peer {
     type Rejection = std::convert::Infallible;
@@ -335,16 +335,14 @@ pub async fn accept_invitation(
             "invitation": invitation.id, "key": key.id,
         }),
     };
-    let Accepted {
-        member,
-        key: record,
-    } = state
+    let Accepted { member, key } = state
         .store
         .accept_invitation(Acceptance {
             code_hash: code.hash(),
             at: now,
             invitee,
-            key,
+            key: Some(key),
+            password_hash: None,
             audit,
         })
         .await
@@ -358,6 +356,10 @@ pub async fn accept_invitation(
             }
             other => member_not_found(other),
         })?;
+    let Some(record) = key else {
+        tracing::error!("an invitation accepted with a first token returned none");
+        return Err(ApiError::Internal);
+    };
     Ok((
         StatusCode::CREATED,
         Json(AcceptedInvitation {
