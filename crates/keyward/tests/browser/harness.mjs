@@ -328,6 +328,16 @@ export function pathOf(page) {
   return new URL(page.url()).pathname;
 }
 
+/** What the page shows, in short, for assertion messages: its URL and the start of its text. */
+export async function describePage(page) {
+  const text = await page
+    .locator('body')
+    .innerText({ timeout: 2_000 })
+    .catch(() => '(no body)');
+  const shown = text.replace(/\s+/g, ' ').trim().slice(0, 400);
+  return `${page.url()} showing: ${shown}`;
+}
+
 /** The text of the page's one `role="alert"` element (waits for it to appear). */
 export async function alertText(page) {
   const alert = page.getByRole('alert');

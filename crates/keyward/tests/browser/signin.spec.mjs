@@ -11,6 +11,7 @@ import {
   OWNER_EMAIL,
   alertText,
   checkA11y,
+  describePage,
   h1,
   launchBrowser,
   newContext,
@@ -62,15 +63,18 @@ async function newPage(t, s) {
   return context.newPage();
 }
 
+/** Where `/console` leads a signed-in person: its first section, API Keys. */
+const HOME_PATHS = ['/console', '/console/keys'];
+
 /** Asserts the page is the signed-in console's home. */
 async function assertSignedInHome(page, what) {
-  assert.equal(pathOf(page), '/console', `${what}: landed on ${page.url()}`);
+  assert.ok(HOME_PATHS.includes(pathOf(page)), `${what}: landed on ${await describePage(page)}`);
   assert.equal(await h1(page), HOME_HEADING, `${what}: the home page's heading`);
 }
 
 /** Asserts the page is the sign-in form. */
 async function assertSignInPage(page, what) {
-  assert.equal(pathOf(page), '/console/signin', `${what}: landed on ${page.url()}`);
+  assert.equal(pathOf(page), '/console/signin', `${what}: landed on ${await describePage(page)}`);
   await page.getByRole('heading', { name: 'Sign in', exact: true }).waitFor();
 }
 
@@ -81,6 +85,12 @@ async function owner(t, s) {
   await assertSignedInHome(page, 'after setting the password');
   return page;
 }
+
+/**
+ * A session row's own sign-out button: its visible text is "Sign out", its accessible
+ * name may go on to say which session ("Sign out the session from …").
+ */
+const ROW_SIGN_OUT = { name: /^Sign out(?! everywhere)/ };
 
 /** The data rows of the one table on the page (rows that have cells, not headers). */
 function sessionRows(page) {
@@ -157,6 +167,10 @@ test('state-changing posts without the right CSRF token are refused with 403', a
   assert.equal(missing.status(), 403, `sign-out without _csrf: ${missing.status()} ${await missing.text()}`);
   const wrong = await page.request.post('/console/signout', { form: { _csrf: 'wrong' }, maxRedirects: 0 });
   assert.equal(wrong.status(), 403, `sign-out with a wrong _csrf: ${wrong.status()} ${await wrong.text()}`);
+  for (const refused of [missing, wrong]) {
+    // A console answer is a page for people, not the API's problem+json.
+    assert.match(refused.headers()['content-type'] ?? '', /^text\/html/, `the 403 is a page: ${await refused.text()}`);
+  }
 
   await page.reload();
   await assertSignedInHome(page, 'the session after the refused posts');
@@ -186,7 +200,7 @@ test('"Sign out everywhere else" ends the other sessions and keeps this one', as
   assert.equal(pathOf(first), '/console/sessions');
   const rows = sessionRows(first);
   assert.equal(await rows.count(), 2, `two sessions listed: ${await rows.allInnerTexts()}`);
-  const others = rows.filter({ has: first.getByRole('button', { name: 'Sign out', exact: true }) });
+  const others = rows.filter({ has: first.getByRole('button', ROW_SIGN_OUT) });
   assert.equal(await others.count(), 1, 'only the other session has its own "Sign out" button');
 
   await submitAndWait(first, first.getByRole('button', { name: 'Sign out everywhere else', exact: true }));
@@ -207,7 +221,7 @@ test('a session row\'s "Sign out" ends that session only', async (t) => {
 
   await first.goto('/console/sessions');
   const table = first.getByRole('table');
-  await submitAndWait(first, table.getByRole('button', { name: 'Sign out', exact: true }));
+  await submitAndWait(first, table.getByRole('button', ROW_SIGN_OUT));
   await second.reload();
   await assertSignInPage(second, 'the signed-out session');
   await first.goto('/console');
