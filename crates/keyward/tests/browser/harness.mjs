@@ -341,7 +341,11 @@ export async function describePage(page) {
 /** The text of the page's one `role="alert"` element (waits for it to appear). */
 export async function alertText(page) {
   const alert = page.getByRole('alert');
-  await alert.first().waitFor({ state: 'visible' });
+  try {
+    await alert.first().waitFor({ state: 'visible' });
+  } catch (e) {
+    assert.fail(`no role="alert" on ${await describePage(page)} (${e.message.split('\n')[0]})`);
+  }
   const count = await alert.count();
   assert.equal(count, 1, `expected one alert on ${page.url()}, found ${count}: ${await alert.allInnerTexts()}`);
   return (await alert.innerText()).trim();
