@@ -184,14 +184,19 @@ export async function runKeyward(args, { server, token, env = {}, input, timeout
     const child = spawn(keywardBin(), args, {
       cwd: dir,
       env: cleanEnv(dir, extra),
-      stdio: ['pipe', 'pipe', 'pipe'],
+      // No input: stdin is /dev/null (a prompt reads end of file).
+      stdio: [input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'],
     });
     live.add(child);
+    if (input !== undefined) {
+      // A command that exits without reading its input closes the pipe first: not an error.
+      child.stdin.on('error', () => {});
+      child.stdin.end(input);
+    }
     let stdout = '';
     let stderr = '';
     child.stdout.setEncoding('utf8').on('data', (c) => (stdout += c));
     child.stderr.setEncoding('utf8').on('data', (c) => (stderr += c));
-    child.stdin.end(input ?? '');
     const code = await new Promise((resolve, reject) => {
       const timer = setTimeout(() => {
         child.kill('SIGKILL');

@@ -75,7 +75,11 @@ async function assertSignedInHome(page, what) {
 /** Asserts the page is the sign-in form. */
 async function assertSignInPage(page, what) {
   assert.equal(pathOf(page), '/console/signin', `${what}: landed on ${await describePage(page)}`);
-  await page.getByRole('heading', { name: 'Sign in', exact: true }).waitFor();
+  try {
+    await page.getByRole('heading', { name: 'Sign in', exact: true }).waitFor({ timeout: 5_000 });
+  } catch {
+    assert.fail(`${what}: no "Sign in" heading on ${await describePage(page)}`);
+  }
 }
 
 /** The owner, signed in through the printed link, on a page of their own. */
@@ -279,6 +283,7 @@ test('accessibility and screenshots: sign-in page', async (t) => {
   await screenshot(page, 'signin');
 
   await signIn(page, OWNER_EMAIL, WRONG);
+  await assertSignInPage(page, 'a wrong password');
   await alertText(page);
   await checkA11y(page, 'sign-in page with an error');
   await screenshot(page, 'signin-error');
