@@ -15,6 +15,7 @@
 //! written from bytes the key cache prepared (`keyward-server`'s hot path). Its bytes are
 //! tested to equal what [`VerifyResponse`] serializes to.
 
+mod cli_login;
 mod error;
 mod keys;
 mod org;
@@ -24,6 +25,7 @@ mod usage;
 mod verify;
 mod wire;
 
+pub use cli_login::CliTokenRequest;
 pub use error::{ErrorCode, LimitInfo, Problem};
 pub use keys::*;
 pub use org::*;

@@ -245,8 +245,7 @@ pub trait Store: Send + Sync + 'static {
     /// Stores a login a person approved in the console, if they are a member of
     /// `login.org_id` (checked in the same transaction; else
     /// [`crate::StoreError::Gone`]: `organization`, `user` or `membership`).
-    async fn create_cli_login(&self, login: NewCliLogin, audit: NewAuditEvent)
-        -> Result<CliLogin>;
+    async fn create_cli_login(&self, login: NewCliLogin, audit: NewAuditEvent) -> Result<CliLogin>;
     /// Redeems a login once, in one transaction: the presented challenge must equal the
     /// stored one ([`crate::Conflict::LoginVerifierMismatch`], which only counts the
     /// attempt), the code be unused ([`crate::Conflict::LoginCodeUsed`], also for the

@@ -472,11 +472,7 @@ impl Store for CoherentStore {
 
     // CLI logins: an approval caches nothing; a redemption makes a token, whose hash the
     // key cache may remember as unknown.
-    async fn create_cli_login(
-        &self,
-        login: NewCliLogin,
-        audit: NewAuditEvent,
-    ) -> Result<CliLogin> {
+    async fn create_cli_login(&self, login: NewCliLogin, audit: NewAuditEvent) -> Result<CliLogin> {
         self.inner.create_cli_login(login, audit).await
     }
 

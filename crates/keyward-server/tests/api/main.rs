@@ -6,6 +6,7 @@ mod common;
 
 mod authorization;
 mod bodies;
+mod cli_login;
 mod cluster;
 mod coherence;
 mod errors;

@@ -285,11 +285,7 @@ impl<B: Backend> Store for SqlStore<B> {
     async fn switch_session_org(&self, id: &str, org_id: &str) -> Result<Session> {
         self.switch_session_org(id, org_id).await
     }
-    async fn create_cli_login(
-        &self,
-        login: NewCliLogin,
-        audit: NewAuditEvent,
-    ) -> Result<CliLogin> {
+    async fn create_cli_login(&self, login: NewCliLogin, audit: NewAuditEvent) -> Result<CliLogin> {
         self.create_cli_login(login, audit).await
     }
     async fn redeem_cli_login(&self, redemption: CliRedemption) -> Result<CliRedeemed> {

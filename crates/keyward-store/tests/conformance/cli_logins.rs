@@ -70,9 +70,7 @@ fn wrong() -> CodeChallenge {
     CodeVerifier::generate().challenge()
 }
 
-pub(crate) async fn a_cli_login_is_redeemed_once_for_a_token_of_its_person(
-    store: Arc<dyn Store>,
-) {
+pub(crate) async fn a_cli_login_is_redeemed_once_for_a_token_of_its_person(store: Arc<dyn Store>) {
     let org = setup(store.as_ref()).await;
     let s = store.as_ref();
     let (member, _) = join(s, &org.id, "dev@example.com").await;
@@ -84,7 +82,10 @@ pub(crate) async fn a_cli_login_is_redeemed_once_for_a_token_of_its_person(
     for _ in 0..2 {
         let r = redeem_with(s, &a.code, wrong(), at).await;
         assert!(
-            matches!(r, Err(StoreError::Conflict(Conflict::LoginVerifierMismatch))),
+            matches!(
+                r,
+                Err(StoreError::Conflict(Conflict::LoginVerifierMismatch))
+            ),
             "{r:?}"
         );
     }
@@ -198,7 +199,10 @@ pub(crate) async fn a_cli_login_expires_and_wrong_verifiers_end_it(store: Arc<dy
     for _ in 0..CLI_LOGIN_MAX_FAILED_ATTEMPTS {
         let r = redeem_with(s, &b.code, wrong(), t0()).await;
         assert!(
-            matches!(r, Err(StoreError::Conflict(Conflict::LoginVerifierMismatch))),
+            matches!(
+                r,
+                Err(StoreError::Conflict(Conflict::LoginVerifierMismatch))
+            ),
             "{r:?}"
         );
     }
@@ -235,7 +239,9 @@ pub(crate) async fn a_cli_login_needs_the_membership_at_approval_and_redemption(
     let other = another_org(s, &org.owner).await;
     let (member, _) = join(s, &org.id, "dev@example.com").await;
     let outsider = new_login(&other.id, &member.user_id, &code, &verifier);
-    let r = store.create_cli_login(outsider, event(&other.id, "x")).await;
+    let r = store
+        .create_cli_login(outsider, event(&other.id, "x"))
+        .await;
     assert!(matches!(r, Err(StoreError::Gone("membership"))), "{r:?}");
     let nobody = new_login(&org.id, "usr_nobody", &code, &verifier);
     let r = store.create_cli_login(nobody, event(&org.id, "x")).await;
