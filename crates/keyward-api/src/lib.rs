@@ -25,7 +25,9 @@ mod usage;
 mod verify;
 mod wire;
 
-pub use cli_login::CliTokenRequest;
+pub use cli_login::{
+    CliCallback, CliLoginQuery, CliTokenRequest, ACCESS_DENIED, CLI_CALLBACK_PATH, CLI_LOGIN_PAGE,
+};
 pub use error::{ErrorCode, LimitInfo, Problem};
 pub use keys::*;
 pub use org::*;
