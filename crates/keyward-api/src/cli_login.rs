@@ -73,3 +73,7 @@ impl std::fmt::Debug for CliCallback {
             .finish()
     }
 }
+
+/// The longest machine name a CLI login takes, so that the token's name
+/// (`keyward CLI on <machine>`) stays a valid name.
+pub const CLI_MACHINE_MAX_CHARS: usize = 64;

@@ -27,6 +27,7 @@ mod wire;
 
 pub use cli_login::{
     CliCallback, CliLoginQuery, CliTokenRequest, ACCESS_DENIED, CLI_CALLBACK_PATH, CLI_LOGIN_PAGE,
+    CLI_MACHINE_MAX_CHARS,
 };
 pub use error::{ErrorCode, LimitInfo, Problem};
 pub use keys::*;
