@@ -93,6 +93,15 @@ error_codes! {
     InvitationPending => ("invitation_pending", 409, "A pending invitation exists"),
     /// The invitation expired or was revoked.
     InvitationExpired => ("invitation_expired", 410, "Invitation expired or revoked"),
+    /// A console form came without its CSRF token, with a wrong one, or from another
+    /// site.
+    CsrfFailed => ("csrf_failed", 403, "Form token missing or wrong"),
+    /// Too many failed sign-ins for this account or address; try again later.
+    SignInThrottled => ("sign_in_throttled", 429, "Too many sign-in attempts"),
+    /// The password link was already used, or a newer one replaced it.
+    PasswordLinkUsed => ("password_link_used", 409, "Password link already used"),
+    /// The password link is past its expiry.
+    PasswordLinkExpired => ("password_link_expired", 410, "Password link expired"),
     /// The invited email already has an account: accept with one of its own personal
     /// access tokens.
     IdentityRequired => ("identity_required", 403, "Accept with your own token"),

@@ -13,6 +13,7 @@ use keyward_store::Actor;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
+#[derive(Clone)]
 pub struct Principal {
     pub key: Arc<crate::verify::CachedKey>,
     /// The peer address; formatted only when an audit event needs it.

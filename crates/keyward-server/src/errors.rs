@@ -272,9 +272,10 @@ impl From<StoreError> for ApiError {
                     }
                     Conflict::IdentityRequired => ErrorCode::IdentityRequired,
                     Conflict::ChangedMeanwhile => ErrorCode::ChangedMeanwhile,
-                    // Password links are not served over HTTP yet (issue 14's console
-                    // will give them codes of their own).
-                    Conflict::LinkUsed | Conflict::LinkExpired => ErrorCode::Conflict,
+                    Conflict::LinkUsed => ErrorCode::PasswordLinkUsed,
+                    Conflict::LinkExpired => {
+                        return ApiError::Gone(ErrorCode::PasswordLinkExpired, c.to_string())
+                    }
                     Conflict::LoginCodeUsed => ErrorCode::LoginCodeUsed,
                     Conflict::LoginCodeExpired => {
                         return ApiError::Gone(ErrorCode::LoginCodeExpired, c.to_string())

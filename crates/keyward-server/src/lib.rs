@@ -10,6 +10,7 @@ pub mod auth;
 pub mod authz;
 pub mod bootstrap;
 pub mod cluster;
+pub mod console;
 pub mod errors;
 pub mod extract;
 pub mod http;

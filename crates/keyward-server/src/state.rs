@@ -23,6 +23,8 @@ pub struct Inner {
     pub last_used: LastUsed,
     pub usage: UsageCounters,
     pub limits: Arc<Limits>,
+    /// Failed console sign-ins, per account and per address (this node's).
+    pub throttle: crate::people::throttle::Throttle,
 }
 
 impl std::ops::Deref for AppState {
@@ -40,6 +42,8 @@ pub struct Policy {
     pub allow_org_creation: bool,
     /// Organizations (not deleted) one person may have created through the API.
     pub max_orgs_per_person: u32,
+    /// Console sessions, cookies and links.
+    pub console: crate::people::Settings,
 }
 
 impl Default for Policy {
@@ -47,6 +51,7 @@ impl Default for Policy {
         Self {
             allow_org_creation: true,
             max_orgs_per_person: 10,
+            console: crate::people::Settings::default(),
         }
     }
 }
@@ -88,6 +93,7 @@ impl AppState {
             last_used: LastUsed::default(),
             usage: UsageCounters::default(),
             limits: caches.limits,
+            throttle: crate::people::throttle::Throttle::new(Default::default()),
             clock,
         }))
     }

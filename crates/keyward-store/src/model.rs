@@ -509,8 +509,12 @@ pub struct Acceptance {
     pub code_hash: KeyHash,
     pub at: DateTime<Utc>,
     pub invitee: Invitee,
-    /// The first token; its owner is set to the invitee by the store.
-    pub key: NewKey,
+    /// The first token, if one is wanted (the API and CLI want one; the console signs
+    /// the person in instead); its owner is set to the invitee by the store.
+    pub key: Option<NewKey>,
+    /// An argon2id PHC string to set as the person's password in the same transaction
+    /// (the console's join page), for a person who has none yet or is returning.
+    pub password_hash: Option<String>,
     pub audit: NewAuditEvent,
 }
 
@@ -565,7 +569,7 @@ pub struct QuotaLease {
 #[derive(Debug, Clone)]
 pub struct Accepted {
     pub member: Member,
-    pub key: KeyRecord,
+    pub key: Option<KeyRecord>,
 }
 
 /// The latest use of a key, for the write-behind of `last_used_at`.

@@ -214,6 +214,9 @@ pub trait Store: Send + Sync + 'static {
         source_ip: Option<&str>,
     ) -> Result<Redeemed>;
     /// The person with exactly this email, and their password hash if they set one.
+    /// A password link by the hash of its token, whatever its state (the console shows
+    /// "already used" or "expired" before asking for a password).
+    async fn find_password_link(&self, token_hash: &KeyHash) -> Result<Option<PasswordLink>>;
     async fn find_credentials(&self, email: &str) -> Result<Option<Credentials>>;
     /// Stores a session if its person is a member of `s.org_id`, checked in the same
     /// transaction (else [`crate::StoreError::Gone`]`("membership")`).

@@ -22,6 +22,21 @@ pub struct FileConfig {
     pub bootstrap: Option<BootstrapConfig>,
     /// Who may create organizations through the API.
     pub organizations: Option<OrganizationsConfig>,
+    /// The web console's sessions and links.
+    pub console: Option<ConsoleConfig>,
+}
+
+#[derive(Debug, Default, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct ConsoleConfig {
+    /// The address people reach the server at, e.g. `https://keys.example.com`.
+    pub public_url: Option<String>,
+    /// Mark cookies Secure (HTTPS, directly or behind a proxy that terminates it).
+    pub secure_cookies: Option<bool>,
+    /// A session ends after this long without a request (`30m`, `24h`).
+    pub session_idle_timeout: Option<String>,
+    /// A session ends this long after sign-in in any case (`14d`).
+    pub session_max_age: Option<String>,
 }
 
 #[derive(Debug, Default, Clone, Deserialize, PartialEq)]

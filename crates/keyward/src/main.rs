@@ -125,6 +125,20 @@ struct ServeArgs {
     /// Organizations one person may have created through the API [default: 10]
     #[arg(long, env = "KEYWARD_MAX_ORGS_PER_PERSON", value_name = "N")]
     max_orgs_per_person: Option<u32>,
+    /// The address people reach this server at, for the links it prints and hands out
+    /// (e.g. https://keys.example.com) [default: http://<listen address>]
+    #[arg(long, env = "KEYWARD_PUBLIC_URL", value_name = "URL")]
+    public_url: Option<String>,
+    /// Mark console cookies Secure, with the __Host- prefix: for HTTPS, directly or
+    /// behind a proxy that terminates it [default: true when --public-url is https]
+    #[arg(long, env = "KEYWARD_SECURE_COOKIES", value_name = "BOOL")]
+    secure_cookies: Option<bool>,
+    /// A console session ends after this long without a request [default: 24h]
+    #[arg(long, env = "KEYWARD_SESSION_IDLE_TIMEOUT", value_name = "DURATION")]
+    session_idle_timeout: Option<String>,
+    /// A console session ends this long after sign-in in any case [default: 14d]
+    #[arg(long, env = "KEYWARD_SESSION_MAX_AGE", value_name = "DURATION")]
+    session_max_age: Option<String>,
     /// Also serve POST /__bench/floor, the baseline of bench/run.sh
     #[arg(long, hide = true)]
     bench_floor: bool,
@@ -306,16 +320,32 @@ async fn run(cli: Cli, file: config::FileConfig) -> anyhow::Result<()> {
         Command::Bootstrap(args) => {
             let (store, shown) = open_store(&cli.global, &file).await?;
             let result = bootstrap(store.as_ref(), clock.as_ref(), &args.org, &args.email).await;
-            store.close().await;
-            let (token, record) = match result {
-                Ok(ok) => ok,
+            let result = match result {
+                Ok((token, record)) => owner_link(store.as_ref(), clock.as_ref(), &record)
+                    .await
+                    .map(|link| (token, record, link)),
                 Err(BootstrapError::Store(StoreError::Conflict(Conflict::AlreadyBootstrapped))) => {
-                    anyhow::bail!("{shown} already has an organization; bootstrap runs only on an empty database")
+                    Err(anyhow::anyhow!("{shown} already has an organization; bootstrap runs only on an empty database"))
                 }
-                Err(e) => return Err(e.into()),
+                Err(e) => Err(e.into()),
             };
+            store.close().await;
+            let (token, record, link) = result?;
+            let base = file
+                .console
+                .as_ref()
+                .and_then(|c| c.public_url.clone())
+                .unwrap_or_else(|| {
+                    let listen = file
+                        .listen
+                        .clone()
+                        .unwrap_or_else(|| config::DEFAULT_LISTEN.to_owned());
+                    format!("http://{listen}")
+                });
+            let link = keyward_server::people::links::url(&base, &link);
             if args.json {
                 let out = serde_json::json!({
+                    "password_link": link,
                     "token": token.expose_secret(),
                     "key_id": record.id,
                     "org": { "id": record.org_id, "name": record.org_name },
@@ -324,10 +354,12 @@ async fn run(cli: Cli, file: config::FileConfig) -> anyhow::Result<()> {
                 println!("{out}");
             } else {
                 println!("{}", token.expose_secret());
+                eprintln!("Set the owner's password in the console (one-time link, valid for 24 hours):\n    {link}");
             }
             Ok(())
         }
         Command::Serve(args) => {
+            let console = console_settings(&args, file.console.clone().unwrap_or_default())?;
             let listen = args
                 .listen
                 .or(file.listen.clone())
@@ -353,6 +385,7 @@ async fn run(cli: Cli, file: config::FileConfig) -> anyhow::Result<()> {
                     .max_orgs_per_person
                     .or(organizations.max_per_person)
                     .unwrap_or(defaults.max_orgs_per_person),
+                console: defaults.console.clone(),
             };
             if policy.max_orgs_per_person == 0 {
                 anyhow::bail!(
@@ -360,6 +393,7 @@ async fn run(cli: Cli, file: config::FileConfig) -> anyhow::Result<()> {
                      to stop people creating organizations use --allow-org-creation false"
                 );
             }
+            let policy = keyward_server::state::Policy { console, ..policy };
             let (store, shown) = open_store(&cli.global, &file).await?;
             let bootstrap_file = file.bootstrap.unwrap_or_default();
             let app = Application::build(
@@ -375,7 +409,13 @@ async fn run(cli: Cli, file: config::FileConfig) -> anyhow::Result<()> {
             )
             .await?;
             let shutdown = keyward_server::shutdown_signal();
-            let base = format!("http://{}", app.local_addr());
+            let base = app
+                .state()
+                .policy
+                .console
+                .public_url
+                .clone()
+                .unwrap_or_else(|| format!("http://{}", app.local_addr()));
             if store.organization_count().await? == 0 {
                 let org = args
                     .org
@@ -387,7 +427,15 @@ async fn run(cli: Cli, file: config::FileConfig) -> anyhow::Result<()> {
                     .unwrap_or_else(|| DEFAULT_EMAIL.to_owned());
                 match bootstrap(store.as_ref(), clock.as_ref(), &org, &email).await {
                     Ok((token, record)) => {
-                        print_first_start(&base, &record.org_name, &email, token.expose_secret())
+                        let link = owner_link(store.as_ref(), clock.as_ref(), &record).await?;
+                        let link = keyward_server::people::links::url(&base, &link);
+                        print_first_start(
+                            &base,
+                            &record.org_name,
+                            &email,
+                            token.expose_secret(),
+                            &link,
+                        )
                     }
                     // Another process bootstrapped first: nothing to print.
                     Err(BootstrapError::Store(StoreError::Conflict(
@@ -446,9 +494,91 @@ async fn backup(
     Ok(())
 }
 
-fn print_first_start(base: &str, org: &str, email: &str, token: &str) {
+/// The first owner's one-time link to set a password (valid for a day).
+async fn owner_link(
+    store: &dyn keyward_store::Store,
+    clock: &dyn Clock,
+    owner_key: &keyward_store::KeyRecord,
+) -> anyhow::Result<keyward_core::invite::PasswordLinkCode> {
+    use keyward_server::people::links;
+    let Some(keyward_core::Owner::User { id, .. }) = &owner_key.owner else {
+        anyhow::bail!("the bootstrap token has no owner");
+    };
+    let code = links::issue(
+        store,
+        links::Issue {
+            user_id: id,
+            org_id: &owner_key.org_id,
+            purpose: keyward_store::PasswordPurpose::Setup,
+            at: clock.now(),
+            lifetime: keyward_server::people::Settings::default().link_lifetime,
+            actor: links::system_actor(),
+            source_ip: None,
+        },
+    )
+    .await?;
+    Ok(code)
+}
+
+/// The console's settings from flags, then `keyward.yaml`, then defaults.
+fn console_settings(
+    args: &ServeArgs,
+    file: config::ConsoleConfig,
+) -> anyhow::Result<keyward_server::people::Settings> {
+    let defaults = keyward_server::people::Settings::default();
+    let public_url = args
+        .public_url
+        .clone()
+        .or(file.public_url)
+        .map(|u| u.trim_end_matches('/').to_owned());
+    if let Some(u) = &public_url {
+        if !(u.starts_with("http://") || u.starts_with("https://")) {
+            anyhow::bail!(
+                "--public-url (console.public_url) {u:?} must start with http:// or https://"
+            );
+        }
+    }
+    let https = public_url
+        .as_deref()
+        .is_some_and(|u| u.starts_with("https://"));
+    let duration = |flag: &str, raw: Option<String>, default: chrono::Duration| match raw {
+        None => Ok(default),
+        Some(raw) => {
+            keyward_core::expiry::parse_duration(&raw, chrono::Duration::days(365), "365d")
+                .ok()
+                .filter(|d| *d > chrono::Duration::zero())
+                .ok_or_else(|| {
+                    anyhow::anyhow!("{flag} {raw:?} is not a duration like 30m, 24h or 14d")
+                })
+        }
+    };
+    let timeouts = keyward_server::people::session::Timeouts {
+        idle: duration(
+            "--session-idle-timeout",
+            args.session_idle_timeout
+                .clone()
+                .or(file.session_idle_timeout),
+            defaults.timeouts.idle,
+        )?,
+        absolute: duration(
+            "--session-max-age",
+            args.session_max_age.clone().or(file.session_max_age),
+            defaults.timeouts.absolute,
+        )?,
+    };
+    Ok(keyward_server::people::Settings {
+        secure_cookies: args.secure_cookies.or(file.secure_cookies).unwrap_or(https),
+        timeouts,
+        public_url,
+        ..defaults
+    })
+}
+
+fn print_first_start(base: &str, org: &str, email: &str, token: &str, link: &str) {
     println!(
         "\nCreated organization \"{org}\" with owner {email}.\n\
+         \nOpen the console and set the owner's password (one-time link, valid for 24 hours):\n\
+         \n    {link}\n\
          \nThe owner's personal access token (shown once; store it now):\n\
          \n    {token}\n\
          \nTry it:\n\

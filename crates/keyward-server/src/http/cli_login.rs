@@ -13,7 +13,7 @@
 //! which stops guessing at another client's weak verifier.
 
 use super::keys::{CreatedKey, KeyView, KeyViewExt as _};
-use super::shared::Peer;
+use super::invitations::Peer;
 use crate::errors::{ApiError, Result};
 use crate::extract::ApiJson;
 use crate::state::AppState;

@@ -10,14 +10,14 @@
 
 use super::keys::{CreatedKey, KeyView, KeyViewExt as _};
 use super::members::{check_agents, member_not_found};
-use super::shared::{actor_event, Peer};
+use super::shared::actor_event;
 use super::wire::IntoApi;
 use crate::auth::Principal;
 use crate::authz::{Action, Target};
 use crate::errors::{ApiError, Result};
 use crate::extract::ApiJson;
 use crate::state::AppState;
-use axum::extract::{Path, State};
+use axum::extract::{ConnectInfo, Path, State};
 use axum::http::StatusCode;
 use axum::Json;
 use chrono::{DateTime, Duration, Utc};
@@ -33,6 +33,7 @@ use keyward_store::{
     Acceptance, Accepted, Actor, Invitation, InvitationStatus, Invitee, NewAuditEvent,
     NewInvitation, NewKey,
 };
+use std::net::SocketAddr;
 
 const DEFAULT_EXPIRY: &str = "24h";
 const MAX_EXPIRY: &str = "30d";
@@ -48,6 +49,25 @@ impl InvitationViewExt for InvitationView {
             status: invitation.status_at(now).into_api(),
             invitation: invitation.into_api(),
         }
+    }
+}
+
+/// The caller's address, when the server knows it (for the audit log).
+pub struct Peer(pub Option<SocketAddr>);
+
+impl<S: Send + Sync> axum::extract::FromRequestParts<S> for Peer {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        _state: &S,
+    ) -> std::result::Result<Self, Self::Rejection> {
+        Ok(Peer(
+            parts
+                .extensions
+                .get::<ConnectInfo<SocketAddr>>()
+                .map(|c| c.0),
+        ))
     }
 }
 
@@ -315,16 +335,14 @@ pub async fn accept_invitation(
             "invitation": invitation.id, "key": key.id,
         }),
     };
-    let Accepted {
-        member,
-        key: record,
-    } = state
+    let Accepted { member, key } = state
         .store
         .accept_invitation(Acceptance {
             code_hash: code.hash(),
             at: now,
             invitee,
-            key,
+            key: Some(key),
+            password_hash: None,
             audit,
         })
         .await
@@ -338,6 +356,10 @@ pub async fn accept_invitation(
             }
             other => member_not_found(other),
         })?;
+    let Some(record) = key else {
+        tracing::error!("an invitation accepted with a first token returned none");
+        return Err(ApiError::Internal);
+    };
     Ok((
         StatusCode::CREATED,
         Json(AcceptedInvitation {

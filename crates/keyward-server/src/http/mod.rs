@@ -188,6 +188,7 @@ pub fn router_with(state: AppState, bench_floor: bool) -> Router {
         )
         .route("/problems/{code}", axum::routing::get(meta::problem_type))
         .route("/livez", axum::routing::get(meta::livez))
+        .merge(crate::console::router(state.clone()))
         .fallback(|| async { ApiError::NotFound("route") })
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))

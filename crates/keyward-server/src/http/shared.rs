@@ -1,12 +1,10 @@
-//! What the feature modules share: listings' pages, the audit event of a change and the
-//! caller's address.
+//! What the feature modules share: listings' pages and the audit event of a change.
 //! A leaf: it uses no feature module, and `http/mod.rs` only routes into them.
 
 use crate::auth::Principal;
 use crate::errors::{ApiError, Result};
 use chrono::{DateTime, Utc};
 use keyward_store::{NewAuditEvent, PageRequest};
-use std::net::SocketAddr;
 
 pub const DEFAULT_PAGE: u32 = 50;
 pub const MAX_PAGE: u32 = 100;
@@ -51,24 +49,5 @@ pub fn actor_event(
         target_id: target_id.to_owned(),
         source_ip: principal.source.map(|a| a.ip().to_string()),
         details,
-    }
-}
-
-/// The caller's address, when the server knows it (for the audit log).
-pub struct Peer(pub Option<SocketAddr>);
-
-impl<S: Send + Sync> axum::extract::FromRequestParts<S> for Peer {
-    type Rejection = std::convert::Infallible;
-
-    async fn from_request_parts(
-        parts: &mut axum::http::request::Parts,
-        _state: &S,
-    ) -> std::result::Result<Self, Self::Rejection> {
-        Ok(Peer(
-            parts
-                .extensions
-                .get::<axum::extract::ConnectInfo<SocketAddr>>()
-                .map(|c| c.0),
-        ))
     }
 }

@@ -357,7 +357,9 @@ impl Store for CoherentStore {
     async fn accept_invitation(&self, acceptance: Acceptance) -> Result<Accepted> {
         let accepted = self.inner.accept_invitation(acceptance).await?;
         // A new membership changes no cached record; only the first token is new.
-        self.key(&accepted.key);
+        if let Some(key) = &accepted.key {
+            self.key(key);
+        }
         Ok(accepted)
     }
 
@@ -433,6 +435,9 @@ impl Store for CoherentStore {
             .await
     }
 
+    async fn find_password_link(&self, token_hash: &KeyHash) -> Result<Option<PasswordLink>> {
+        self.inner.find_password_link(token_hash).await
+    }
     async fn find_credentials(&self, email: &str) -> Result<Option<Credentials>> {
         self.inner.find_credentials(email).await
     }

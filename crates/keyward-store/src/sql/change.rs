@@ -17,6 +17,11 @@ use sqlx::Transaction;
 ///
 /// Selects the role of the key's person (NULL for other keys) and the key's grants and
 /// scope, which a change compares with what its request was authorized with.
+///
+/// A console session (`ses_…`) acts as its person's token with every grant for the
+/// whole organization, so their role alone limits it: the second half finds it while
+/// it is signed in (not revoked, idle or expired) and the person is still a member of
+/// the organization it acts in, with their role now.
 pub const KEY_WORKS: &str = "SELECT k.id, (SELECT m.role FROM memberships m \
         WHERE m.org_id = k.org_id AND m.user_id = k.owner_id AND k.owner_type = 'user') AS role, \
     k.permissions, k.scope, k.expires_at, k.rotated_to \
@@ -28,7 +33,13 @@ pub const KEY_WORKS: &str = "SELECT k.id, (SELECT m.role FROM memberships m \
     AND (k.owner_type IS NULL OR k.owner_type <> 'service_account' OR EXISTS \
         (SELECT 1 FROM service_accounts s WHERE s.org_id = k.org_id AND s.id = k.owner_id AND s.deleted_at IS NULL)) \
     AND (k.channel_id IS NULL OR EXISTS \
-        (SELECT 1 FROM channels c WHERE c.org_id = k.org_id AND c.id = k.channel_id AND c.deleted_at IS NULL))";
+        (SELECT 1 FROM channels c WHERE c.org_id = k.org_id AND c.id = k.channel_id AND c.deleted_at IS NULL)) \
+    UNION ALL SELECT s.id, m.role, '[\"*:*\"]', '{\"type\":\"organization\"}', \
+        s.absolute_expires_at, NULL \
+    FROM sessions s JOIN memberships m ON m.org_id = s.org_id AND m.user_id = s.user_id \
+    JOIN organizations o ON o.id = s.org_id \
+    WHERE s.id = $1 AND s.revoked_at IS NULL AND s.absolute_expires_at > $2 \
+    AND s.last_seen_at + s.idle_timeout_ms > $2 AND o.deleted_at IS NULL";
 
 impl<B: Backend> SqlStore<B> {
     /// Starts a change requested by `audit.actor`: the write transaction, serialized

@@ -207,21 +207,36 @@ impl<B: Backend> SqlStore<B> {
         set_agent_admins::<B>(&mut tx, &org_id, &user_id, &inv.agents).await?;
         // The first token does not outlive the key that issued the invitation: a leaked
         // short-lived admin key cannot plant a lasting credential.
-        let expires_at = match (a.key.expires_at, inviter_expires) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, b) => a.or(b),
+        let key = match a.key {
+            Some(key) => {
+                let expires_at = match (key.expires_at, inviter_expires) {
+                    (Some(a), Some(b)) => Some(a.min(b)),
+                    (a, b) => a.or(b),
+                };
+                let key = NewKey {
+                    org_id: org_id.clone(),
+                    owner: Some(Owner::User {
+                        id: user_id.clone(),
+                        name: inv.email.clone(),
+                    }),
+                    expires_at,
+                    ..key
+                };
+                check_limits::<B>(&mut tx, &key).await?;
+                insert_key::<B>(&mut tx, &key).await?;
+                Some(key.id)
+            }
+            None => None,
         };
-        let key = NewKey {
-            org_id: org_id.clone(),
-            owner: Some(Owner::User {
-                id: user_id.clone(),
-                name: inv.email.clone(),
-            }),
-            expires_at,
-            ..a.key
-        };
-        check_limits::<B>(&mut tx, &key).await?;
-        insert_key::<B>(&mut tx, &key).await?;
+        if let Some(hash) = &a.password_hash {
+            // Only a person new here or returning sets a password by invitation; one who
+            // is a member elsewhere keeps theirs (the store refused `Returning` above).
+            if matches!(a.invitee, Invitee::Existing { .. }) {
+                return Err(StoreError::Conflict(Conflict::IdentityRequired));
+            }
+            let sql = "UPDATE users SET password_hash = $1, password_changed_at = $2 WHERE id = $3";
+            B::execute(&mut tx, sql, args![hash, a.at, &user_id]).await?;
+        }
         let args = args![a.at, &user_id, &inv.id];
         if B::execute(&mut tx, MARK_INVITATION_ACCEPTED, args).await? != 1 {
             return Err(StoreError::Conflict(Conflict::InvitationUsed));
@@ -239,7 +254,10 @@ impl<B: Backend> SqlStore<B> {
         let member = fetch_member::<B>(&mut tx, &org_id, &user_id)
             .await?
             .ok_or(StoreError::NotFound)?;
-        let key = fetch_key::<B>(&mut tx, &org_id, &key.id).await?;
+        let key = match key {
+            Some(id) => Some(fetch_key::<B>(&mut tx, &org_id, &id).await?),
+            None => None,
+        };
         tx.commit().await?;
         Ok(Accepted { member, key })
     }

@@ -256,6 +256,9 @@ impl<B: Backend> Store for SqlStore<B> {
         self.redeem_password_link(token_hash, password_hash, at, source_ip)
             .await
     }
+    async fn find_password_link(&self, token_hash: &KeyHash) -> Result<Option<PasswordLink>> {
+        self.find_password_link(token_hash).await
+    }
     async fn find_credentials(&self, email: &str) -> Result<Option<Credentials>> {
         self.find_credentials(email).await
     }

@@ -148,6 +148,14 @@ impl<B: Backend> SqlStore<B> {
         })
     }
 
+    pub(crate) async fn find_password_link(
+        &self,
+        token_hash: &KeyHash,
+    ) -> Result<Option<PasswordLink>> {
+        let mut c = self.reader.acquire().await?;
+        fetch_link::<B>(&mut c, "token_hash = $1", token_hash).await
+    }
+
     pub(crate) async fn find_credentials(&self, email: &str) -> Result<Option<Credentials>> {
         let sql = "SELECT id, email, password_hash FROM users WHERE email = $1";
         let row: Option<CredentialsRow> = self.read_one(sql, args![email]).await?;

@@ -226,11 +226,12 @@ async fn join(store: &dyn Store, org: &str, email: &str) -> (Member, KeyRecord) 
             invitee: Invitee::New {
                 user_id: ids::new_id("usr"),
             },
-            key: new_key(org, KeyKind::Personal, None, Scope::Organization),
+            key: Some(new_key(org, KeyKind::Personal, None, Scope::Organization)),
+            password_hash: None,
             audit: event(org, "member.add"),
         })
         .await
-        .map(|a| (a.member, a.key))
+        .map(|a| (a.member, a.key.expect("a first token was asked for")))
         .unwrap()
 }
 

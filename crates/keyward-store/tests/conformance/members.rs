@@ -42,7 +42,13 @@ pub(crate) async fn invitations_are_redeemed_once_by_the_right_person(store: Arc
                     invitee: Invitee::New {
                         user_id: ids::new_id("usr"),
                     },
-                    key: new_key(&org_id, KeyKind::Personal, None, Scope::Organization),
+                    key: Some(new_key(
+                        &org_id,
+                        KeyKind::Personal,
+                        None,
+                        Scope::Organization,
+                    )),
+                    password_hash: None,
                     audit: event(&org_id, "member.add"),
                 })
                 .await
@@ -55,7 +61,7 @@ pub(crate) async fn invitations_are_redeemed_once_by_the_right_person(store: Arc
                 ok += 1;
                 assert_eq!(member.email, "new@example.com");
                 assert!(
-                    matches!(&key.owner, Some(Owner::User { id, .. }) if *id == member.user_id)
+                    matches!(&key.unwrap().owner, Some(Owner::User { id, .. }) if *id == member.user_id)
                 );
             }
             Err(StoreError::Conflict(Conflict::InvitationUsed | Conflict::IdentityRequired)) => {}
@@ -115,7 +121,13 @@ pub(crate) async fn invitations_are_redeemed_once_by_the_right_person(store: Arc
         code_hash: code.hash(),
         at: t0(),
         invitee,
-        key: new_key(&org.id, KeyKind::Personal, None, Scope::Organization),
+        key: Some(new_key(
+            &org.id,
+            KeyKind::Personal,
+            None,
+            Scope::Organization,
+        )),
+        password_hash: None,
         audit: event(&org.id, "member.add"),
     };
     for wrong in [
@@ -154,7 +166,13 @@ pub(crate) async fn invitations_are_redeemed_once_by_the_right_person(store: Arc
         invitee: Invitee::New {
             user_id: ids::new_id("usr"),
         },
-        key: new_key(&org.id, KeyKind::Personal, None, Scope::Organization),
+        key: Some(new_key(
+            &org.id,
+            KeyKind::Personal,
+            None,
+            Scope::Organization,
+        )),
+        password_hash: None,
         audit: event(&org.id, "member.add"),
     };
     assert!(matches!(
@@ -196,7 +214,13 @@ pub(crate) async fn invitations_are_redeemed_once_by_the_right_person(store: Arc
                 invitee: Invitee::New {
                     user_id: ids::new_id("usr"),
                 },
-                key: new_key(&org.id, KeyKind::Personal, None, Scope::Organization),
+                key: Some(new_key(
+                    &org.id,
+                    KeyKind::Personal,
+                    None,
+                    Scope::Organization
+                )),
+                password_hash: None,
                 audit: event(&org.id, "member.add"),
             })
             .await,

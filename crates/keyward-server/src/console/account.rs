@@ -1,0 +1,241 @@
+//! The person's own account: their sessions (sign out one, or everywhere else), their
+//! password, and which organization the console acts in.
+
+use super::failure::{Failure, PageResult};
+use super::layout::{alert, csrf_field, notice, page, time};
+use super::signin::start_session;
+use super::visitor::Signed;
+use crate::errors::ApiError;
+use crate::http::invitations::Peer;
+use crate::people::links;
+use crate::people::password::{self, Password, Verified};
+use crate::state::AppState;
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Redirect};
+use axum_extra::extract::Form;
+use keyward_store::PasswordPurpose;
+use maud::html;
+use serde::Deserialize;
+
+#[derive(Deserialize, Default)]
+pub struct Done {
+    done: Option<String>,
+}
+
+pub async fn sessions(
+    State(state): State<AppState>,
+    signed: Signed,
+    Query(done): Query<Done>,
+) -> PageResult {
+    let now = state.clock.now();
+    let sessions: Vec<_> = state
+        .store
+        .list_sessions(&signed.user_id)
+        .await?
+        .into_iter()
+        .filter(|s| s.is_active_at(now))
+        .collect();
+    let others = sessions
+        .iter()
+        .filter(|s| s.id != signed.session_id)
+        .count();
+    let body = html! {
+        h1 { "Sessions" }
+        @match done.done.as_deref() {
+            Some("others") => (notice("Signed out everywhere else.")),
+            Some("one") => (notice("That session is signed out.")),
+            _ => {}
+        }
+        p { "Where you are signed in to the console. Signing a session out ends it at once, on every server." }
+        div class="table-wrap" {
+            table {
+                thead { tr { th scope="col" { "Browser" } th scope="col" { "Address" } th scope="col" { "Signed in" } th scope="col" { "Last active" } th scope="col" { span class="visually-hidden" { "Actions" } } } }
+                tbody {
+                    @for s in &sessions {
+                        tr {
+                            td { (s.user_agent.as_deref().unwrap_or("unknown")) }
+                            td { (s.ip.as_deref().unwrap_or("unknown")) }
+                            td { (time(s.created_at)) }
+                            td { (time(s.last_seen_at)) }
+                            td {
+                                @if s.id == signed.session_id {
+                                    strong { "This session" }
+                                } @else {
+                                    form method="post" action={ "/console/sessions/" (s.id) "/revoke" } {
+                                        (csrf_field(&signed))
+                                        button type="submit" class="secondary" aria-label={ "Sign out the session from " (s.ip.as_deref().unwrap_or("unknown")) " signed in " (s.created_at.format("%Y-%m-%d %H:%M")) } { "Sign out" }
+                                    }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        form method="post" action="/console/sessions/revoke-others" {
+            (csrf_field(&signed))
+            p { button type="submit" class="danger" disabled[others == 0] { "Sign out everywhere else" } }
+        }
+    };
+    Ok(page(&signed, "Sessions", body).into_response())
+}
+
+pub async fn revoke_one(
+    State(state): State<AppState>,
+    signed: Signed,
+    Path(id): Path<String>,
+) -> PageResult {
+    let now = state.clock.now();
+    if id == signed.session_id
+        || !state
+            .store
+            .revoke_session(&signed.user_id, &id, now)
+            .await?
+    {
+        return Err(Failure(ApiError::NotFound("session")));
+    }
+    Ok(Redirect::to("/console/sessions?done=one").into_response())
+}
+
+pub async fn revoke_others(State(state): State<AppState>, signed: Signed) -> PageResult {
+    let now = state.clock.now();
+    state
+        .store
+        .revoke_sessions(&signed.user_id, Some(&signed.session_id), now)
+        .await?;
+    Ok(Redirect::to("/console/sessions?done=others").into_response())
+}
+
+#[derive(Deserialize)]
+pub struct SwitchForm {
+    org: String,
+}
+
+/// Acts in another of the person's organizations from now on.
+pub async fn switch_org(
+    State(state): State<AppState>,
+    signed: Signed,
+    Form(form): Form<SwitchForm>,
+) -> PageResult {
+    if !signed.orgs.iter().any(|(id, _)| *id == form.org) {
+        return Err(Failure(ApiError::NotFound("organization")));
+    }
+    state
+        .store
+        .switch_session_org(&signed.session_id, &form.org)
+        .await?;
+    Ok(Redirect::to("/console").into_response())
+}
+
+fn account_page(signed: &Signed, problem: Option<&str>, done: bool) -> maud::Markup {
+    let body = html! {
+        h1 { "Your account" }
+        @if done { (notice("Your password is changed. Your other sessions were signed out.")) }
+        dl {
+            dt { "Email" } dd { (signed.email) }
+            dt { "Role in " (signed.org_name) } dd { (signed.role.as_str()) }
+        }
+        h2 { "Change your password" }
+        @if let Some(p) = problem { (alert(p)) }
+        form class="stack" method="post" action="/console/account/password" {
+            (csrf_field(signed))
+            input type="email" name="email" value=(signed.email) autocomplete="username" hidden readonly;
+            div class="field" {
+                label for="current" { "Current password" }
+                input id="current" type="password" name="current" autocomplete="current-password" required;
+            }
+            div class="field" {
+                label for="password" { "New password" }
+                input id="password" type="password" name="password" autocomplete="new-password" minlength=(password::MIN_CHARS) required;
+            }
+            div class="field" {
+                label for="repeat" { "Repeat password" }
+                input id="repeat" type="password" name="repeat" autocomplete="new-password" required;
+            }
+            button type="submit" { "Change password" }
+        }
+        p { a href="/console/sessions" { "Your sessions" } }
+    };
+    page(signed, "Your account", body)
+}
+
+pub async fn account(signed: Signed, Query(done): Query<Done>) -> PageResult {
+    Ok(account_page(&signed, None, done.done.is_some()).into_response())
+}
+
+#[derive(Deserialize)]
+pub struct ChangeForm {
+    current: String,
+    password: String,
+    repeat: String,
+}
+
+/// A new password for the signed-in person, who proves the current one. Like a reset,
+/// it signs out every session; this one starts again at once.
+pub async fn change_password(
+    State(state): State<AppState>,
+    signed: Signed,
+    headers: HeaderMap,
+    Peer(peer): Peer,
+    Form(form): Form<ChangeForm>,
+) -> PageResult {
+    let now = state.clock.now();
+    let again = |problem: &str| {
+        (
+            StatusCode::UNPROCESSABLE_ENTITY,
+            account_page(&signed, Some(problem), false),
+        )
+            .into_response()
+    };
+    let stored = state
+        .store
+        .find_credentials(&signed.email)
+        .await?
+        .filter(|c| c.user_id == signed.user_id)
+        .and_then(|c| c.password_hash);
+    if password::verify(stored, Password::new(form.current)).await == Verified::Wrong {
+        return Ok(again("Your current password is not right."));
+    }
+    if form.password != form.repeat {
+        return Ok(again("The two new passwords are not the same."));
+    }
+    let new = Password::new(form.password);
+    if let Err(rule) = password::check_new(&new, &signed.email) {
+        return Ok(again(&format!("Choose another password: {rule}.")));
+    }
+    let phc = password::hash(new).await.map_err(|e| {
+        tracing::error!(error = %e, "hashing a password");
+        ApiError::Internal
+    })?;
+    let address = peer.map(|p| p.ip().to_string()).unwrap_or_default();
+    // A link issued and redeemed at once: one way to set a password, audited, which
+    // ends every session of the person.
+    let code = links::issue(
+        state.store.as_ref(),
+        links::Issue {
+            user_id: &signed.user_id,
+            org_id: &signed.org_id,
+            purpose: PasswordPurpose::Reset,
+            at: now,
+            lifetime: chrono::Duration::minutes(1),
+            actor: signed.principal.actor(),
+            source_ip: Some(address.clone()),
+        },
+    )
+    .await?;
+    state
+        .store
+        .redeem_password_link(&code.hash(), &phc, now, Some(&address))
+        .await?;
+    start_session(
+        &state,
+        &headers,
+        &signed.user_id,
+        &signed.org_id,
+        &address,
+        now,
+        "/console/account?done=1",
+    )
+    .await
+}

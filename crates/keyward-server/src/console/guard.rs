@@ -1,0 +1,171 @@
+//! What every console response and request goes through: security headers on the way
+//! out, and on the way in the CSRF check of every state-changing request — here, once,
+//! so that no handler can forget it.
+//!
+//! A form carries `_csrf`: for a signed-in person the token derived from their session
+//! (`people::session::csrf_token`), before sign-in a random pre-session token that the
+//! sign-in and password pages set in an HttpOnly, SameSite=Strict cookie (double
+//! submit). A cross-site page can make a browser send cookies but can read neither them
+//! nor our pages, so it cannot know either token. Requests that say they come from
+//! another origin (`Origin`, `Sec-Fetch-Site`) are refused before that.
+
+use super::failure::Failure;
+use super::visitor::{cookie, cookie_token};
+use crate::errors::ApiError;
+use crate::state::AppState;
+use axum::body::Body;
+use axum::extract::{Request, State};
+use axum::http::{header, HeaderMap, HeaderValue, Method};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use keyward_api::ErrorCode;
+use subtle::ConstantTimeEq;
+
+/// The pre-session cookie, for forms shown before sign-in.
+const PRESESSION: &str = "keyward_presession";
+
+/// The most a console form may send.
+const MAX_FORM_BYTES: usize = 64 * 1024;
+
+pub const CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; \
+    img-src 'self' data:; connect-src 'self'; form-action 'self'; frame-ancestors 'none'; \
+    base-uri 'none'";
+
+pub async fn guard(State(state): State<AppState>, request: Request, next: Next) -> Response {
+    let request = if is_safe(request.method()) {
+        request
+    } else {
+        match check(&state, request).await {
+            Ok(request) => request,
+            Err(failure) => return secure(failure.into_response()),
+        }
+    };
+    secure(next.run(request).await)
+}
+
+fn is_safe(method: &Method) -> bool {
+    matches!(*method, Method::GET | Method::HEAD | Method::OPTIONS)
+}
+
+fn refused(why: &str) -> Failure {
+    Failure(ApiError::Conflict(ErrorCode::CsrfFailed, why.to_owned()))
+}
+
+async fn check(state: &AppState, request: Request) -> Result<Request, Failure> {
+    let headers = request.headers();
+    if headers
+        .get("sec-fetch-site")
+        .is_some_and(|v| v.as_bytes() == b"cross-site" || v.as_bytes() == b"same-site")
+    {
+        return Err(refused("this form was sent from another site"));
+    }
+    if let Some(origin) = headers.get(header::ORIGIN) {
+        if !same_origin(origin, headers) {
+            return Err(refused("this form was sent from another site"));
+        }
+    }
+    let secure = state.policy.console.secure_cookies;
+    let session = cookie_token(headers, secure).map(|t| crate::people::session::csrf_token(&t));
+    let presession = cookie(headers, PRESESSION).map(str::to_owned);
+    let (parts, body) = request.into_parts();
+    let bytes = axum::body::to_bytes(body, MAX_FORM_BYTES)
+        .await
+        .map_err(|_| Failure(ApiError::PayloadTooLarge))?;
+    let sent = form_urlencoded::parse(&bytes)
+        .find(|(k, _)| k == "_csrf")
+        .map(|(_, v)| v.into_owned());
+    let Some(sent) = sent.filter(|s| !s.is_empty()) else {
+        return Err(refused(
+            "this form came without its security token; reload the page and try again",
+        ));
+    };
+    let matches = |expected: &Option<String>| {
+        expected
+            .as_deref()
+            .is_some_and(|e| bool::from(e.as_bytes().ct_eq(sent.as_bytes())))
+    };
+    if !(matches(&session) || matches(&presession)) {
+        return Err(refused(
+            "this form's security token does not match your session (it may have ended); reload the page and try again",
+        ));
+    }
+    Ok(Request::from_parts(parts, Body::from(bytes)))
+}
+
+/// Whether `Origin` names this server, as the request's `Host` does.
+fn same_origin(origin: &HeaderValue, headers: &HeaderMap) -> bool {
+    let (Ok(origin), Some(host)) = (
+        origin.to_str(),
+        headers.get(header::HOST).and_then(|h| h.to_str().ok()),
+    ) else {
+        return false;
+    };
+    let rest = origin
+        .strip_prefix("https://")
+        .or_else(|| origin.strip_prefix("http://"));
+    rest.is_some_and(|r| r.eq_ignore_ascii_case(host))
+}
+
+/// Security headers on every console response: a strict CSP (no inline script or
+/// style, no framing), no sniffing, no referrer (links carry one-time codes), and no
+/// caching of pages (they show people's data; assets say otherwise themselves).
+fn secure(mut response: Response) -> Response {
+    let h = response.headers_mut();
+    if !h.contains_key(header::CONTENT_SECURITY_POLICY) {
+        h.insert(
+            header::CONTENT_SECURITY_POLICY,
+            HeaderValue::from_static(CSP),
+        );
+    }
+    h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    h.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    h.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("no-referrer"),
+    );
+    h.insert(
+        "cross-origin-opener-policy",
+        HeaderValue::from_static("same-origin"),
+    );
+    if !h.contains_key(header::CACHE_CONTROL) {
+        h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    }
+    response
+}
+
+/// The pre-session CSRF token for a page shown before sign-in: the visitor's, or a new
+/// one with the `Set-Cookie` that gives it to them.
+pub fn presession(headers: &HeaderMap, secure: bool) -> (String, Option<HeaderValue>) {
+    if let Some(existing) = cookie(headers, PRESESSION).filter(|v| v.len() == 48) {
+        return (existing.to_owned(), None);
+    }
+    let token = crate::people::session::csrf_token(&keyward_core::invite::SessionToken::generate());
+    let mut c =
+        format!("{PRESESSION}={token}; Path=/console; HttpOnly; SameSite=Strict; Max-Age=86400");
+    if secure {
+        c.push_str("; Secure");
+    }
+    let value = HeaderValue::from_str(&c).expect("cookie is ascii");
+    (token, Some(value))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_this_host_is_the_same_origin() {
+        let mut h = HeaderMap::new();
+        h.insert(header::HOST, "127.0.0.1:8080".parse().unwrap());
+        let ok = |o: &str| same_origin(&o.parse().unwrap(), &h);
+        assert!(ok("http://127.0.0.1:8080"));
+        assert!(ok("https://127.0.0.1:8080"));
+        assert!(!ok("http://127.0.0.1:8081"));
+        assert!(!ok("http://evil.example"));
+        assert!(!ok("null"));
+        assert!(!ok("http://127.0.0.1:8080.evil.example"));
+    }
+}

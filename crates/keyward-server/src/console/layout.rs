@@ -1,0 +1,126 @@
+//! The page shell every console page shares: the top bar (organization switcher, the
+//! person, sign out), the navigation, and the markup helpers forms need. maud escapes
+//! every interpolated value; there is no inline script or style (the CSP forbids both),
+//! only the embedded `console.css` and `console.js`.
+
+pub use super::shell::bare;
+use super::shell::head;
+use super::visitor::Signed;
+use maud::{html, Markup, DOCTYPE};
+
+/// The console's sections, as the navigation lists them: (path, label).
+pub const SECTIONS: &[(&str, &str)] = &[
+    ("/console/keys", "API Keys"),
+    ("/console/tokens", "Personal Access Tokens"),
+    ("/console/service-accounts", "Service Accounts"),
+    ("/console/channels", "Channels"),
+    ("/console/resources", "Workspaces and Agents"),
+    ("/console/members", "Members"),
+    ("/console/settings", "Settings"),
+    ("/console/audit", "Audit Log"),
+    ("/console/usage", "Usage"),
+    ("/console/sessions", "Sessions"),
+];
+
+/// A page for a signed-in person: top bar, navigation, and `body` as the main content.
+pub fn page(signed: &Signed, title: &str, body: Markup) -> Markup {
+    html! {
+        (DOCTYPE)
+        html lang="en" {
+            (head(title))
+            body {
+                a class="skip" href="#main" { "Skip to content" }
+                header class="topbar" {
+                    a class="brand" href="/console" { "Keyward" }
+                    (org_switcher(signed))
+                    div class="who" {
+                        a href="/console/account" title="Your account" { (signed.email) }
+                        span class="role" { (signed.role.as_str()) }
+                        form method="post" action="/console/signout" {
+                            (csrf_field(signed))
+                            button type="submit" class="link" { "Sign out" }
+                        }
+                    }
+                }
+                div class="frame" {
+                    nav aria-label="Console" {
+                        ul {
+                            @for (path, label) in SECTIONS {
+                                li {
+                                    @if section_of(&signed.path) == *path {
+                                        a href=(path) aria-current="page" { (label) }
+                                    } @else {
+                                        a href=(path) { (label) }
+                                    }
+                                }
+                            }
+                        }
+                    }
+                    main id="main" tabindex="-1" { (body) }
+                }
+            }
+        }
+    }
+}
+
+/// The section a path belongs to (`/console/keys/key_…` is under API Keys).
+fn section_of(path: &str) -> &str {
+    SECTIONS
+        .iter()
+        .map(|(p, _)| *p)
+        .find(|p| path == *p || path.strip_prefix(p).is_some_and(|r| r.starts_with('/')))
+        .unwrap_or("")
+}
+
+fn org_switcher(signed: &Signed) -> Markup {
+    html! {
+        @if signed.orgs.len() > 1 {
+            form class="switcher" method="post" action="/console/organization" {
+                (csrf_field(signed))
+                label for="org-switch" { "Organization" }
+                select id="org-switch" name="org" data-autosubmit {
+                    @for (id, name) in &signed.orgs {
+                        option value=(id) selected[*id == signed.org_id] { (name) }
+                    }
+                }
+                button type="submit" class="secondary" { "Switch" }
+            }
+        } @else {
+            span class="org" { (signed.org_name) }
+        }
+    }
+}
+
+/// The hidden CSRF field every form of a signed-in page carries.
+pub fn csrf_field(signed: &Signed) -> Markup {
+    csrf_value(&signed.csrf)
+}
+
+/// The hidden CSRF field with a given token (pages before sign-in use the pre-session
+/// token of `csrf::presession`).
+pub fn csrf_value(token: &str) -> Markup {
+    html! { input type="hidden" name="_csrf" value=(token); }
+}
+
+/// An error message that assistive technology announces.
+pub fn alert(message: &str) -> Markup {
+    html! { p class="alert" role="alert" { (message) } }
+}
+
+/// A confirmation that something was done.
+pub fn notice(message: &str) -> Markup {
+    html! { p class="notice" role="status" { (message) } }
+}
+
+/// A time as people read it, in UTC, with the exact instant for machines.
+pub fn time(at: chrono::DateTime<chrono::Utc>) -> Markup {
+    html! { time datetime=(at.to_rfc3339()) { (at.format("%Y-%m-%d %H:%M UTC")) } }
+}
+
+/// An optional time, or a dash.
+pub fn maybe_time(at: Option<chrono::DateTime<chrono::Utc>>, none: &str) -> Markup {
+    match at {
+        Some(at) => time(at),
+        None => html! { span class="muted" { (none) } },
+    }
+}

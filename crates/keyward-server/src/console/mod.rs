@@ -1,0 +1,58 @@
+//! The web console (issue 14): server-rendered pages under `/console`, in the same
+//! binary as the API, with no external service and no CDN.
+//!
+//! - Pages are maud templates (escaped by construction) with a little plain JavaScript
+//!   for copying and dialogs (`assets/`); every page also works without it.
+//! - A signed-in person ([`Signed`]) acts through the API's own handlers with a
+//!   [`crate::auth::Principal`] made from their session, so the console can do nothing
+//!   that the person's role cannot do through the API: one set of rules (`authz`).
+//! - [`guard::guard`] puts security headers on every answer and checks the CSRF token of
+//!   every state-changing request before any handler runs.
+
+mod account;
+mod assets;
+mod failure;
+pub mod guard;
+mod keys;
+pub mod layout;
+mod shell;
+mod signin;
+pub mod visitor;
+
+pub use failure::{Failure, PageResult};
+pub use visitor::Signed;
+
+use crate::state::AppState;
+use axum::response::{IntoResponse, Redirect};
+use axum::routing::{get, post};
+use axum::Router;
+
+/// The console's routes, `/` included (it leads to the console).
+pub fn router(state: AppState) -> Router<AppState> {
+    let pages = Router::new()
+        .route("/", get(|| async { Redirect::to("/console/keys") }))
+        .route("/assets/console.css", get(assets::css))
+        .route("/assets/console.js", get(assets::js))
+        .route("/signin", get(signin::show).post(signin::submit))
+        .route("/signout", post(signin::sign_out))
+        .route(
+            "/password",
+            get(signin::show_password).post(signin::set_password),
+        )
+        .route("/sessions", get(account::sessions))
+        .route("/sessions/revoke-others", post(account::revoke_others))
+        .route("/sessions/{id}/revoke", post(account::revoke_one))
+        .route("/organization", post(account::switch_org))
+        .route("/account", get(account::account))
+        .route("/account/password", post(account::change_password))
+        .route("/keys", get(keys::list))
+        .fallback(not_found)
+        .layer(axum::middleware::from_fn_with_state(state, guard::guard));
+    Router::new()
+        .route("/", get(|| async { Redirect::to("/console") }))
+        .nest("/console", pages)
+}
+
+async fn not_found() -> impl IntoResponse {
+    Failure(crate::errors::ApiError::NotFound("page"))
+}
