@@ -12,8 +12,8 @@
 //! by guessing), but a few end it (`keyward_store::CLI_LOGIN_MAX_FAILED_ATTEMPTS`),
 //! which stops guessing at another client's weak verifier.
 
-use super::keys::{CreatedKey, KeyView, KeyViewExt as _};
 use super::invitations::Peer;
+use super::keys::{CreatedKey, KeyView, KeyViewExt as _};
 use crate::errors::{ApiError, Result};
 use crate::extract::ApiJson;
 use crate::state::AppState;

@@ -186,3 +186,187 @@ async fn a_person_removed_after_approving_gets_no_token() {
         r.body
     );
 }
+
+/// The whole approval through the console over HTTP, as a person in a browser: the page
+/// names the machine, the person and the organization; approving sends the browser to
+/// the CLI's loopback (and nowhere else) with a code that, with the CLI's verifier,
+/// makes the token chosen on the page; cancelling sends `error=access_denied`.
+#[tokio::test]
+async fn the_console_page_approves_and_sends_the_code_to_the_loopback() {
+    use crate::common::console::Browser;
+    use keyward_core::pkce::{CodeVerifier, LoginState};
+    let app = TestApp::spawn().await;
+    let (_, user_id) = app.join("dev@company.com", "member", &[]).await;
+    let verifier = CodeVerifier::generate();
+    let state = LoginState::generate();
+    let query = keyward_api::CliLoginQuery {
+        port: 49152,
+        state: state.as_str().to_owned(),
+        challenge: verifier.challenge().as_str().to_owned(),
+        machine: "dev's laptop".into(),
+    };
+    let path = format!(
+        "/console/cli-login?{}",
+        serde_urlencoded::to_string(&query).unwrap()
+    );
+
+    // Not signed in: to the sign-in page, and back here afterwards.
+    let mut stranger = Browser::new(&app.base);
+    let away = stranger.get(&path).await;
+    assert_eq!(away.status, StatusCode::SEE_OTHER);
+    let next: Vec<(String, String)> =
+        serde_urlencoded::from_str(away.location().split_once('?').unwrap().1).unwrap();
+    assert_eq!(next, vec![("next".to_owned(), path.clone())]);
+
+    let mut browser = app.console_as(&user_id).await;
+    let shown = browser.get(&path).await;
+    assert_eq!(shown.status, StatusCode::OK, "{}", shown.html);
+    assert!(shown.html.contains("Authorize the Keyward CLI"));
+    assert!(shown.html.contains("dev&#39;s laptop") || shown.html.contains("dev's laptop"));
+    assert!(shown.html.contains("dev@company.com"));
+    assert!(shown.html.contains("acme"));
+    let csp = shown.headers["content-security-policy"].to_str().unwrap();
+    assert!(
+        csp.contains("form-action 'self' http://127.0.0.1:49152;"),
+        "{csp}"
+    );
+    let csrf = shown.csrf();
+    let port = query.port.to_string();
+    let fields = |decision: &'static str| {
+        vec![
+            ("_csrf", csrf.clone()),
+            ("port", port.clone()),
+            ("state", query.state.clone()),
+            ("challenge", query.challenge.clone()),
+            ("machine", query.machine.clone()),
+            ("permissions", "read_only".to_owned()),
+            ("expires", "30d".to_owned()),
+            ("decision", decision.to_owned()),
+        ]
+    };
+
+    // Cancel: back to the CLI with access_denied, and no login stored.
+    let cancelled = browser.post("/console/cli-login", &fields("cancel")).await;
+    assert_eq!(
+        cancelled.status,
+        StatusCode::SEE_OTHER,
+        "{}",
+        cancelled.html
+    );
+    assert_eq!(
+        cancelled.location(),
+        format!(
+            "http://127.0.0.1:49152/callback?state={}&error=access_denied",
+            state.as_str()
+        )
+    );
+
+    // Approve: back to the CLI with a code and the state.
+    let approved = browser.post("/console/cli-login", &fields("approve")).await;
+    assert_eq!(approved.status, StatusCode::SEE_OTHER, "{}", approved.html);
+    let location = approved.location();
+    let query_part = location
+        .strip_prefix("http://127.0.0.1:49152/callback?")
+        .unwrap_or_else(|| panic!("{location}"));
+    let callback: keyward_api::CliCallback = serde_urlencoded::from_str(query_part).unwrap();
+    assert_eq!(callback.state.as_deref(), Some(state.as_str()));
+    let code = callback.code.unwrap();
+    assert!(code.starts_with("kw_cli_"), "{code}");
+
+    let r = app.exchange_cli_code(&code, verifier.expose_secret()).await;
+    let created: Value = r.expect(StatusCode::CREATED);
+    assert_eq!(created["name"], "keyward CLI on dev's laptop");
+    assert_eq!(created["permissions"], json!(["*:read"]));
+    assert_eq!(created["owner"]["id"], user_id.as_str());
+    let expires = chrono::DateTime::parse_from_rfc3339(created["expires_at"].as_str().unwrap())
+        .unwrap()
+        .with_timezone(&chrono::Utc);
+    assert_eq!(expires, app.clock.now() + Duration::days(30));
+
+    // The approval is in the audit log, as the person, acting through their session.
+    let audit = app.get("/v1/audit-log", &app.owner_token).await;
+    let approval = audit.body["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["action"] == "cli_login.approve")
+        .cloned()
+        .unwrap();
+    assert_eq!(approval["actor"]["id"], user_id.as_str());
+    assert_eq!(approval["details"]["machine"], "dev's laptop");
+
+    // A form without its CSRF token is refused before anything happens.
+    let forged = browser
+        .post("/console/cli-login", &fields("approve")[1..])
+        .await;
+    assert!(forged.status.is_client_error(), "{}", forged.status);
+    assert!(forged.location().is_empty());
+}
+
+#[tokio::test]
+async fn the_console_page_refuses_damaged_requests() {
+    let app = TestApp::spawn().await;
+    let owner = app.owner_id().await;
+    let mut browser = app.console_as(&owner).await;
+    let verifier = keyward_core::pkce::CodeVerifier::generate();
+    let state = keyward_core::pkce::LoginState::generate();
+    let good = keyward_api::CliLoginQuery {
+        port: 50000,
+        state: state.as_str().to_owned(),
+        challenge: verifier.challenge().as_str().to_owned(),
+        machine: "box".into(),
+    };
+    for (what, query) in [
+        (
+            "port",
+            keyward_api::CliLoginQuery {
+                port: 80,
+                ..good.clone()
+            },
+        ),
+        (
+            "state",
+            keyward_api::CliLoginQuery {
+                state: "a&b".into(),
+                ..good.clone()
+            },
+        ),
+        (
+            "challenge",
+            keyward_api::CliLoginQuery {
+                challenge: "plain".into(),
+                ..good.clone()
+            },
+        ),
+        (
+            "machine",
+            keyward_api::CliLoginQuery {
+                machine: " ".into(),
+                ..good.clone()
+            },
+        ),
+    ] {
+        let path = format!(
+            "/console/cli-login?{}",
+            serde_urlencoded::to_string(&query).unwrap()
+        );
+        let shown = browser.get(&path).await;
+        assert_eq!(
+            shown.status,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "{what}: {}",
+            shown.html
+        );
+        assert!(shown.html.contains(what), "{what}: {}", shown.html);
+        assert!(!shown.html.contains("Authorize"), "{what}");
+    }
+    for broken in ["", "?port=50000", "?port=x&state=a&challenge=b&machine=c"] {
+        let shown = browser.get(&format!("/console/cli-login{broken}")).await;
+        assert_eq!(
+            shown.status,
+            StatusCode::BAD_REQUEST,
+            "{broken:?}: {}",
+            shown.html
+        );
+    }
+}
