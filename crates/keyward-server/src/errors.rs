@@ -324,6 +324,10 @@ pub async fn add_problem_instance(
 ) -> Response {
     let path = request.uri().path().to_owned();
     let mut response = next.run(request).await;
+    // The console answers in HTML, errors included (`console::guard`).
+    if path == "/console" || path.starts_with("/console/") {
+        return response;
+    }
     let mut problem = match response.extensions_mut().remove::<Problem>() {
         Some(problem) => problem,
         None if response.status().is_client_error() || response.status().is_server_error() => {

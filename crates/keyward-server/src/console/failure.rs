@@ -22,7 +22,13 @@ impl From<keyward_store::StoreError> for Failure {
 
 impl IntoResponse for Failure {
     fn into_response(self) -> Response {
-        let problem = self.0.problem();
+        page(self.0.problem())
+    }
+}
+
+/// The error page for `problem`, with its status.
+pub fn page(problem: crate::errors::Problem) -> Response {
+    {
         let status = StatusCode::from_u16(problem.status).unwrap_or(StatusCode::BAD_REQUEST);
         let body = shell::bare(
             &problem.title,

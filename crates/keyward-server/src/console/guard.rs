@@ -40,7 +40,28 @@ pub async fn guard(State(state): State<AppState>, request: Request, next: Next) 
             Err(failure) => return secure(failure.into_response()),
         }
     };
-    secure(next.run(request).await)
+    secure(html_errors(next.run(request).await).await)
+}
+
+/// An error answered by something other than a console handler (axum's rejection of a
+/// form that does not parse, a body too large) as an HTML error page.
+async fn html_errors(response: Response) -> Response {
+    let status = response.status();
+    let is_html = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("text/html"));
+    if is_html || !(status.is_client_error() || status.is_server_error()) {
+        return response;
+    }
+    let text = axum::body::to_bytes(response.into_body(), 1024).await.ok();
+    let detail = text
+        .as_deref()
+        .and_then(|t| std::str::from_utf8(t).ok())
+        .filter(|_| status.is_client_error())
+        .map(|t| t.trim().to_owned());
+    super::failure::page(crate::errors::problem_for_status(status, detail))
 }
 
 fn is_safe(method: &Method) -> bool {

@@ -3,6 +3,7 @@
 //! on PostgreSQL with `KEYWARD_TEST_BACKEND=postgres` (`.ci/run` runs both).
 
 mod common;
+mod console;
 
 mod authorization;
 mod bodies;
