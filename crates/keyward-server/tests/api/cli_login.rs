@@ -5,6 +5,7 @@
 //! whole flow through the console is `keyward`'s `cli_client` test.)
 
 use crate::common::TestApp;
+use crate::console;
 use chrono::Duration;
 use keyward_core::Clock;
 use reqwest::StatusCode;
@@ -193,10 +194,9 @@ async fn a_person_removed_after_approving_gets_no_token() {
 /// makes the token chosen on the page; cancelling sends `error=access_denied`.
 #[tokio::test]
 async fn the_console_page_approves_and_sends_the_code_to_the_loopback() {
-    use crate::common::console::Browser;
     use keyward_core::pkce::{CodeVerifier, LoginState};
     let app = TestApp::spawn().await;
-    let (_, user_id) = app.join("dev@company.com", "member", &[]).await;
+    let (browser, _, user_id) = console::person(&app, "dev@company.com", "member").await;
     let verifier = CodeVerifier::generate();
     let state = LoginState::generate();
     let query = keyward_api::CliLoginQuery {
@@ -211,30 +211,27 @@ async fn the_console_page_approves_and_sends_the_code_to_the_loopback() {
     );
 
     // Not signed in: to the sign-in page, and back here afterwards.
-    let mut stranger = Browser::new(&app.base);
-    let away = stranger.get(&path).await;
+    let away = console::Browser::new(&app).get(&path).await;
     assert_eq!(away.status, StatusCode::SEE_OTHER);
+    let location = away.location().unwrap();
     let next: Vec<(String, String)> =
-        serde_urlencoded::from_str(away.location().split_once('?').unwrap().1).unwrap();
+        serde_urlencoded::from_str(location.split_once('?').unwrap().1).unwrap();
     assert_eq!(next, vec![("next".to_owned(), path.clone())]);
 
-    let mut browser = app.console_as(&user_id).await;
     let shown = browser.get(&path).await;
-    assert_eq!(shown.status, StatusCode::OK, "{}", shown.html);
-    assert!(shown.html.contains("Authorize the Keyward CLI"));
-    assert!(shown.html.contains("dev&#39;s laptop") || shown.html.contains("dev's laptop"));
-    assert!(shown.html.contains("dev@company.com"));
-    assert!(shown.html.contains("acme"));
+    assert_eq!(shown.status, StatusCode::OK, "{}", shown.body);
+    assert!(shown.body.contains("Authorize the Keyward CLI"));
+    assert!(shown.body.contains("dev&#39;s laptop") || shown.body.contains("dev's laptop"));
+    assert!(shown.body.contains("dev@company.com"));
+    assert!(shown.body.contains("acme"));
     let csp = shown.headers["content-security-policy"].to_str().unwrap();
     assert!(
         csp.contains("form-action 'self' http://127.0.0.1:49152;"),
         "{csp}"
     );
-    let csrf = shown.csrf();
     let port = query.port.to_string();
     let fields = |decision: &'static str| {
-        vec![
-            ("_csrf", csrf.clone()),
+        [
             ("port", port.clone()),
             ("state", query.state.clone()),
             ("challenge", query.challenge.clone()),
@@ -244,17 +241,25 @@ async fn the_console_page_approves_and_sends_the_code_to_the_loopback() {
             ("decision", decision.to_owned()),
         ]
     };
+    let post = |decision: &'static str| {
+        let fields = fields(decision);
+        let browser = &browser;
+        async move {
+            let pairs: Vec<(&str, &str)> = fields.iter().map(|(k, v)| (*k, v.as_str())).collect();
+            browser.post("/console/cli-login", &pairs).await
+        }
+    };
 
-    // Cancel: back to the CLI with access_denied, and no login stored.
-    let cancelled = browser.post("/console/cli-login", &fields("cancel")).await;
+    // Cancel: back to the CLI with access_denied.
+    let cancelled = post("cancel").await;
     assert_eq!(
         cancelled.status,
         StatusCode::SEE_OTHER,
         "{}",
-        cancelled.html
+        cancelled.body
     );
     assert_eq!(
-        cancelled.location(),
+        cancelled.location().unwrap(),
         format!(
             "http://127.0.0.1:49152/callback?state={}&error=access_denied",
             state.as_str()
@@ -262,9 +267,9 @@ async fn the_console_page_approves_and_sends_the_code_to_the_loopback() {
     );
 
     // Approve: back to the CLI with a code and the state.
-    let approved = browser.post("/console/cli-login", &fields("approve")).await;
-    assert_eq!(approved.status, StatusCode::SEE_OTHER, "{}", approved.html);
-    let location = approved.location();
+    let approved = post("approve").await;
+    assert_eq!(approved.status, StatusCode::SEE_OTHER, "{}", approved.body);
+    let location = approved.location().unwrap();
     let query_part = location
         .strip_prefix("http://127.0.0.1:49152/callback?")
         .unwrap_or_else(|| panic!("{location}"));
@@ -283,7 +288,7 @@ async fn the_console_page_approves_and_sends_the_code_to_the_loopback() {
         .with_timezone(&chrono::Utc);
     assert_eq!(expires, app.clock.now() + Duration::days(30));
 
-    // The approval is in the audit log, as the person, acting through their session.
+    // The approval is in the audit log, as the person.
     let audit = app.get("/v1/audit-log", &app.owner_token).await;
     let approval = audit.body["data"]
         .as_array()
@@ -296,18 +301,17 @@ async fn the_console_page_approves_and_sends_the_code_to_the_loopback() {
     assert_eq!(approval["details"]["machine"], "dev's laptop");
 
     // A form without its CSRF token is refused before anything happens.
-    let forged = browser
-        .post("/console/cli-login", &fields("approve")[1..])
-        .await;
+    let fields = fields("approve");
+    let pairs: Vec<(&str, &str)> = fields.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let forged = browser.post_raw("/console/cli-login", &pairs, &[]).await;
     assert!(forged.status.is_client_error(), "{}", forged.status);
-    assert!(forged.location().is_empty());
+    assert!(forged.location().is_none());
 }
 
 #[tokio::test]
 async fn the_console_page_refuses_damaged_requests() {
     let app = TestApp::spawn().await;
-    let owner = app.owner_id().await;
-    let mut browser = app.console_as(&owner).await;
+    let browser = console::owner(&app).await;
     let verifier = keyward_core::pkce::CodeVerifier::generate();
     let state = keyward_core::pkce::LoginState::generate();
     let good = keyward_api::CliLoginQuery {
@@ -316,31 +320,32 @@ async fn the_console_page_refuses_damaged_requests() {
         challenge: verifier.challenge().as_str().to_owned(),
         machine: "box".into(),
     };
+    use keyward_api::CliLoginQuery as Q;
     for (what, query) in [
         (
             "port",
-            keyward_api::CliLoginQuery {
+            Q {
                 port: 80,
                 ..good.clone()
             },
         ),
         (
             "state",
-            keyward_api::CliLoginQuery {
+            Q {
                 state: "a&b".into(),
                 ..good.clone()
             },
         ),
         (
             "challenge",
-            keyward_api::CliLoginQuery {
+            Q {
                 challenge: "plain".into(),
                 ..good.clone()
             },
         ),
         (
             "machine",
-            keyward_api::CliLoginQuery {
+            Q {
                 machine: " ".into(),
                 ..good.clone()
             },
@@ -355,10 +360,10 @@ async fn the_console_page_refuses_damaged_requests() {
             shown.status,
             StatusCode::UNPROCESSABLE_ENTITY,
             "{what}: {}",
-            shown.html
+            shown.body
         );
-        assert!(shown.html.contains(what), "{what}: {}", shown.html);
-        assert!(!shown.html.contains("Authorize"), "{what}");
+        assert!(shown.body.contains(what), "{what}: {}", shown.body);
+        assert!(!shown.body.contains("Authorize the Keyward CLI"), "{what}");
     }
     for broken in ["", "?port=50000", "?port=x&state=a&challenge=b&machine=c"] {
         let shown = browser.get(&format!("/console/cli-login{broken}")).await;
@@ -366,7 +371,7 @@ async fn the_console_page_refuses_damaged_requests() {
             shown.status,
             StatusCode::BAD_REQUEST,
             "{broken:?}: {}",
-            shown.html
+            shown.body
         );
     }
 }

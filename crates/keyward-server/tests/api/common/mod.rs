@@ -6,8 +6,6 @@
 //! both ways).
 #![allow(dead_code)]
 
-pub mod console;
-
 use chrono::{DateTime, Utc};
 use keyward_core::{Clock, ManualClock};
 use keyward_server::{AppState, Application, Settings};
