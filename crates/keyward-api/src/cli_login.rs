@@ -33,9 +33,9 @@ pub const CLI_LOGIN_PAGE: &[&str] = &["console", "cli-login"];
 pub const CLI_CALLBACK_PATH: &str = "/callback";
 
 /// What the CLI asks the console for: approve a token for this machine, then send the
-/// browser to `http://127.0.0.1:<port>/callback`. None of it is secret.
+/// browser to `http://127.0.0.1:<port>/callback`. None of it is secret. Parameters a
+/// newer CLI may add are ignored.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
 pub struct CliLoginQuery {
     /// The CLI's loopback port (1024 to 65535). The host is always 127.0.0.1.
     pub port: u16,

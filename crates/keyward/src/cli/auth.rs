@@ -304,24 +304,31 @@ async fn login_web(ctx: &Context, args: &LoginArgs) -> CmdResult {
         eprintln!("(Opening it in your browser.)");
     }
     eprintln!("Waiting for you to approve in the browser (up to 5 minutes; Ctrl-C to stop)…");
-    let waited = tokio::time::timeout(
-        WEB_LOGIN_WAIT,
-        loopback.callback(&state, |what| output::note(&format!("ignored {what}"))),
-    )
-    .await
-    .map_err(|_| {
-        Failure::new(
-            EXIT_ERROR,
-            "timeout",
-            "no answer from the browser within 5 minutes",
+    eprintln!(
+        "If your browser is on another computer, it ends on a page it cannot open: paste that page's address here."
+    );
+    let waited = tokio::time::timeout(WEB_LOGIN_WAIT, wait_for_answer(&loopback, &state))
+        .await
+        .map_err(|_| {
+            Failure::new(
+                EXIT_ERROR,
+                "timeout",
+                "no answer from the browser within 5 minutes",
+            )
+            .with_hint("run `keyward auth login --web` again, and approve in the console")
+        })?;
+    let (outcome, mut browser) = waited.map_err(listen_failed)?;
+    let failed = |why: &str| {
+        Page::error(
+            400,
+            "Sign-in failed",
+            format!("The keyward CLI was not signed in: {why}"),
         )
-        .with_hint("run `keyward auth login --web` again, and approve in the console")
-    })?;
-    let (outcome, browser) = waited.map_err(listen_failed)?;
+    };
     let code = match outcome {
         Outcome::Approved(code) => code,
         Outcome::Denied => {
-            let _ = browser.answer(Page::cancelled()).await;
+            tell(&mut browser, Page::cancelled()).await;
             return Err(Failure::new(
                 EXIT_AUTH,
                 "access_denied",
@@ -329,12 +336,7 @@ async fn login_web(ctx: &Context, args: &LoginArgs) -> CmdResult {
             ));
         }
         Outcome::Failed(why) => {
-            let page = Page::error(
-                400,
-                "Sign-in failed",
-                format!("The keyward CLI was not signed in: {why}."),
-            );
-            let _ = browser.answer(page).await;
+            tell(&mut browser, failed(&why)).await;
             return Err(Failure::error(format!("the sign-in failed: {why}")));
         }
     };
@@ -342,12 +344,7 @@ async fn login_web(ctx: &Context, args: &LoginArgs) -> CmdResult {
         Ok(created) => created,
         Err(e) => {
             let failure = Failure::client(&e, &resolved);
-            let page = Page::error(
-                400,
-                "Sign-in failed",
-                format!("The keyward CLI was not signed in: {}", failure.message),
-            );
-            let _ = browser.answer(page).await;
+            tell(&mut browser, failed(&failure.message)).await;
             return Err(failure);
         }
     };
@@ -355,16 +352,11 @@ async fn login_web(ctx: &Context, args: &LoginArgs) -> CmdResult {
     let saved = match save_login(ctx, &resolved).await {
         Ok(saved) => saved,
         Err(failure) => {
-            let page = Page::error(
-                400,
-                "Sign-in failed",
-                format!("The keyward CLI was not signed in: {}", failure.message),
-            );
-            let _ = browser.answer(page).await;
+            tell(&mut browser, failed(&failure.message)).await;
             return Err(failure);
         }
     };
-    let _ = browser.answer(Page::signed_in()).await;
+    tell(&mut browser, Page::signed_in()).await;
     if ctx.json() {
         saved.print_json();
     } else {
@@ -384,6 +376,50 @@ async fn login_web(ctx: &Context, args: &LoginArgs) -> CmdResult {
     }
     saved.finish(ctx);
     Ok(())
+}
+
+/// The console's answer: the browser's redirect to the loopback, or its address pasted
+/// on stdin (then there is no browser request to answer). Lines that are not this
+/// login's callback are ignored, with a note; the end of stdin leaves the browser.
+async fn wait_for_answer(
+    loopback: &Loopback,
+    state: &LoginState,
+) -> std::io::Result<(Outcome, Option<loopback::Browser>)> {
+    let (lines, mut pasted) = tokio::sync::mpsc::channel::<String>(4);
+    std::thread::spawn(move || {
+        use std::io::BufRead;
+        for line in std::io::stdin().lock().lines() {
+            let Ok(line) = line else { break };
+            if lines.blocking_send(line).is_err() {
+                break;
+            }
+        }
+    });
+    let from_browser = loopback.callback(state, |what| output::note(&format!("ignored {what}")));
+    tokio::pin!(from_browser);
+    let mut stdin_open = true;
+    loop {
+        tokio::select! {
+            answered = &mut from_browser => return answered.map(|(o, b)| (o, Some(b))),
+            line = pasted.recv(), if stdin_open => match line {
+                Some(line) if line.trim().is_empty() => {}
+                Some(line) => match loopback::pasted(&line, state) {
+                    Some(outcome) => return Ok((outcome, None)),
+                    None => output::note(
+                        "that is not the address of this sign-in's callback (it must hold this login's state)",
+                    ),
+                },
+                None => stdin_open = false,
+            },
+        }
+    }
+}
+
+/// Answers the browser's request, if the answer came from one.
+async fn tell(browser: &mut Option<loopback::Browser>, page: Page) {
+    if let Some(browser) = browser.take() {
+        let _ = browser.answer(page).await;
+    }
 }
 
 /// The key from a hidden prompt, or from stdin when it is not a terminal.

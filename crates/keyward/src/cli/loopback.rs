@@ -8,7 +8,9 @@
 //! a stale tab, another local process) is answered with an error page and the wait goes
 //! on: it proves nothing, and failing on it would let anything on the machine end the
 //! login. Only a callback carrying this login's state ends the wait, with its code, a
-//! cancellation, or the console's error.
+//! cancellation, or the console's error. A browser that cannot reach the loopback (on
+//! another computer) ends on an error page whose address the person may paste instead
+//! ([`pasted`]).
 
 use keyward_client::api::{CliCallback, ACCESS_DENIED, CLI_CALLBACK_PATH};
 use keyward_client::pkce::LoginState;
@@ -90,8 +92,7 @@ impl Loopback {
                 let _ = Browser(stream).answer(page).await;
                 continue;
             }
-            let callback: CliCallback = serde_urlencoded::from_str(query).unwrap_or_default();
-            if !callback.state.as_deref().is_some_and(|s| state.matches(s)) {
+            let Some(outcome) = judge(query, state) else {
                 ignored("a request to the callback without this login's state");
                 let page = Page::error(
                     400,
@@ -100,19 +101,38 @@ impl Loopback {
                 );
                 let _ = Browser(stream).answer(page).await;
                 continue;
-            }
-            let outcome = match (callback.code, callback.error) {
-                (_, Some(e)) if e == ACCESS_DENIED => Outcome::Denied,
-                (_, Some(e)) => Outcome::Failed(format!("the console answered {e:?}")),
-                (Some(code), None) => match CliLoginCode::parse(&code) {
-                    Ok(code) => Outcome::Approved(code),
-                    Err(e) => Outcome::Failed(format!("the console's code is not usable: {e}")),
-                },
-                (None, None) => Outcome::Failed("the console's answer held no code".to_owned()),
             };
             return Ok((outcome, Browser(stream)));
         }
     }
+}
+
+/// What a callback's query says, if it carries `state`; `None` if it is not this
+/// login's (no state, or another).
+fn judge(query: &str, state: &LoginState) -> Option<Outcome> {
+    let callback: CliCallback = serde_urlencoded::from_str(query).unwrap_or_default();
+    if !callback.state.as_deref().is_some_and(|s| state.matches(s)) {
+        return None;
+    }
+    Some(match (callback.code, callback.error) {
+        (_, Some(e)) if e == ACCESS_DENIED => Outcome::Denied,
+        (_, Some(e)) => Outcome::Failed(format!("the console answered {e:?}")),
+        (Some(code), None) => match CliLoginCode::parse(&code) {
+            Ok(code) => Outcome::Approved(code),
+            Err(e) => Outcome::Failed(format!("the console's code is not usable: {e}")),
+        },
+        (None, None) => Outcome::Failed("the console's answer held no code".to_owned()),
+    })
+}
+
+/// A callback address pasted at the terminal (for a browser that cannot reach this
+/// machine's loopback: another computer, an SSH session), or just its query: what it
+/// says, if it is this login's. The state and the PKCE verifier protect it as they do
+/// the redirect.
+pub fn pasted(line: &str, state: &LoginState) -> Option<Outcome> {
+    let line = line.trim();
+    let query = line.split_once('?').map_or(line, |(_, q)| q);
+    judge(query, state)
 }
 
 /// The request target of a `GET` (`/callback?…`), or `None` for another method.
@@ -382,6 +402,26 @@ mod tests {
         assert!(answer.starts_with("HTTP/1.1 200 OK"), "{answer}");
         assert!(answer.contains("Keyward CLI is signed in; you can close this tab."));
         assert!(answer.contains("Referrer-Policy: no-referrer"));
+    }
+
+    #[test]
+    fn a_pasted_address_counts_only_with_the_state() {
+        let state = LoginState::generate();
+        let code = CliLoginCode::generate();
+        let query = format!("code={}&state={}", code.expose_secret(), state.as_str());
+        for line in [
+            format!("http://127.0.0.1:49152/callback?{query}\n"),
+            format!("  {query} "),
+        ] {
+            let Some(Outcome::Approved(got)) = pasted(&line, &state) else {
+                panic!("{line:?} was not taken")
+            };
+            assert_eq!(got.hash(), code.hash());
+        }
+        let other = LoginState::generate();
+        assert!(pasted(&query, &other).is_none());
+        assert!(pasted("", &state).is_none());
+        assert!(pasted("yes", &state).is_none());
     }
 
     #[tokio::test]

@@ -6,7 +6,7 @@
 use super::*;
 use reqwest::header::{COOKIE, LOCATION, SET_COOKIE};
 use std::collections::BTreeMap;
-use std::io::{BufRead, BufReader, Read};
+use std::io::{BufRead, BufReader, Read, Write};
 use std::process::{Child, Stdio};
 use std::time::Duration;
 
@@ -157,6 +157,8 @@ impl Browser {
 /// `keyward auth login --web --no-browser` running, and the link it printed.
 struct Waiting {
     child: Child,
+    /// Where the person would paste the callback's address.
+    stdin: std::process::ChildStdin,
     link: String,
     stderr: std::thread::JoinHandle<String>,
 }
@@ -172,11 +174,12 @@ fn start_web_login(user: &User, server: &Server) -> Waiting {
             &server.url,
         ])
         .env("HOSTNAME", "ci-runner-7")
-        .stdin(Stdio::null())
+        .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
+    let stdin = child.stdin.take().unwrap();
     let mut lines = BufReader::new(child.stderr.take().unwrap());
     let mut first = String::new();
     lines.read_line(&mut first).unwrap();
@@ -192,6 +195,7 @@ fn start_web_login(user: &User, server: &Server) -> Waiting {
     });
     Waiting {
         child,
+        stdin,
         link,
         stderr,
     }
@@ -329,6 +333,42 @@ fn login_web_fails_when_the_person_cancels_and_ignores_forged_callbacks() {
     );
     assert!(stderr.contains("ignored"), "{stderr}");
     assert!(!user.credentials_path().exists());
+}
+
+/// A browser on another computer cannot reach this machine's loopback: the person pastes
+/// the address it ended on, after a line that is not it.
+#[test]
+fn login_web_takes_the_callback_address_pasted_at_the_terminal() {
+    let server = Server::start();
+    let user = User::new();
+    let mut waiting = start_web_login(&user, &server);
+    let callback = runtime().block_on(async {
+        let mut browser = Browser::owner(&server).await;
+        browser.decide(&waiting.link, "approve").await
+    });
+    let stale = callback.replace("state=", "state=x");
+    writeln!(waiting.stdin, "{stale}").unwrap();
+    writeln!(waiting.stdin, "{callback}").unwrap();
+    let (code, stdout, stderr) = waiting.finish();
+    assert_eq!(code, 0, "stdout:\n{stdout}\nstderr:\n{stderr}");
+    assert!(
+        stderr.contains("paste that page's address here"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("that is not the address of this sign-in's callback"),
+        "{stderr}"
+    );
+    assert!(
+        stdout.contains("Signed in as team@company.com in my-org"),
+        "{stdout}"
+    );
+    let out = run(user.cmd(&["auth", "whoami"])).ok();
+    assert!(
+        out.stdout.starts_with("Authenticated as: team@company.com"),
+        "{}",
+        out.stdout
+    );
 }
 
 #[test]
