@@ -11,6 +11,7 @@
 
 mod account;
 mod assets;
+mod cli_login;
 mod failure;
 pub mod guard;
 mod keys;
@@ -46,6 +47,7 @@ pub fn router(state: AppState) -> Router<AppState> {
         .route("/account", get(account::account))
         .route("/account/password", post(account::change_password))
         .route("/keys", get(keys::list))
+        .route("/cli-login", get(cli_login::show).post(cli_login::decide))
         .fallback(not_found)
         .layer(axum::middleware::from_fn_with_state(state, guard::guard));
     Router::new()
