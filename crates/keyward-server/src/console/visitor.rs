@@ -79,7 +79,11 @@ pub async fn live_session(
 }
 
 /// The record a session acts as: the person's token with every grant for the whole
-/// organization, valid until the session's absolute end.
+/// organization. It carries no expiry: the session's own end (idle and absolute) is
+/// checked on every request here and inside every change (`KEY_WORKS` reads the
+/// session row), and a key made in the console must not be cut to the session's
+/// lifetime by "a key never outlives the key that made it" (`bounded_expiry`): the
+/// person chose its expiry, as with their own token without one.
 fn session_key(session: &Session, email: &str, org_name: &str, token: &SessionToken) -> KeyRecord {
     KeyRecord {
         id: session.id.clone(),
@@ -99,7 +103,7 @@ fn session_key(session: &Session, email: &str, org_name: &str, token: &SessionTo
         metadata: None,
         created_at: session.created_at,
         created_by: session.user_id.clone(),
-        expires_at: Some(session.absolute_expires_at),
+        expires_at: None,
         last_used_at: None,
         revoked_at: None,
         revoked_by: None,

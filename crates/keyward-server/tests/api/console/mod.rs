@@ -2,6 +2,7 @@
 //! forms with their CSRF token, redirects. (`crates/keyward/tests/browser/` drives the
 //! same pages in Chromium.)
 
+mod keys;
 mod signin;
 
 use crate::common::TestApp;
