@@ -79,11 +79,9 @@ pub async fn live_session(
 }
 
 /// The record a session acts as: the person's token with every grant for the whole
-/// organization. It carries no expiry: the session's own end (idle and absolute) is
-/// checked on every request here and inside every change (`KEY_WORKS` reads the
-/// session row), and a key made in the console must not be cut to the session's
-/// lifetime by "a key never outlives the key that made it" (`bounded_expiry`): the
-/// person chose its expiry, as with their own token without one.
+/// organization. It has no expiry of its own (the session's end is checked on every
+/// request and inside every change): a key made in the console must not inherit a
+/// cap the API would put on keys made by an expiring token.
 fn session_key(session: &Session, email: &str, org_name: &str, token: &SessionToken) -> KeyRecord {
     KeyRecord {
         id: session.id.clone(),

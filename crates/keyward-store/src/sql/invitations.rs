@@ -9,7 +9,7 @@ use super::members::*;
 use crate::encode::{from_ms, json};
 use crate::error::{Conflict, Result, StoreError};
 use crate::model::*;
-use crate::rows::InvitationRow;
+use crate::rows::{InvitationRow, KeyNow};
 use chrono::{DateTime, Utc};
 use keyward_core::{KeyHash, Owner};
 
@@ -43,6 +43,15 @@ async fn fetch_invitation<B: Backend>(
     row.map(Invitation::try_from).transpose()
 }
 
+/// `$1` a console session's id, `$2` an organization: the session's person as an
+/// inviter there (their role now, every grant of a session), if still a member.
+const SESSION_INVITER: &str = "SELECT s.id, m.org_id, m.role, '[\"*:*\"]' AS permissions, \
+    '{\"type\":\"organization\"}' AS scope, CAST(NULL AS BIGINT) AS expires_at, \
+    CAST(NULL AS TEXT) AS rotated_to \
+    FROM sessions s JOIN memberships m ON m.user_id = s.user_id AND m.org_id = $2 \
+    JOIN organizations o ON o.id = m.org_id \
+    WHERE s.id = $1 AND o.deleted_at IS NULL";
+
 /// [`crate::rules::inviter_may`] for the key that issued `inv` or its replacements (a
 /// rotated key's replacement carries on its invitations): `None` if none of them may,
 /// else the expiry of the one that decided, which the first token does not outlive.
@@ -54,6 +63,16 @@ async fn inviter_still_may<B: Backend>(
     let Some(first) = inv.created_by_key.clone() else {
         return Ok(Some(None));
     };
+    if first.starts_with("ses_") {
+        // Issued in the console: the inviting person decides, by their role in the
+        // invitation's organization now, whether or not they are still signed in.
+        let now: Option<KeyNow> =
+            B::fetch_optional(c, SESSION_INVITER, args![&first, &inv.org_id]).await?;
+        return match now {
+            Some(now) => Ok(crate::rules::inviter_may(&now, inv)?.then_some(None)),
+            None => Ok(None),
+        };
+    }
     // The issuing key and its replacements, oldest first (a few at most).
     let mut chain = vec![first];
     while chain.len() < 16 {
@@ -236,6 +255,8 @@ impl<B: Backend> SqlStore<B> {
             }
             let sql = "UPDATE users SET password_hash = $1, password_changed_at = $2 WHERE id = $3";
             B::execute(&mut tx, sql, args![hash, a.at, &user_id]).await?;
+            let args = args![a.at, &user_id];
+            B::execute(&mut tx, super::passwords::END_USER_LINKS, args).await?;
         }
         let args = args![a.at, &user_id, &inv.id];
         if B::execute(&mut tx, MARK_INVITATION_ACCEPTED, args).await? != 1 {
