@@ -802,3 +802,114 @@ async fn a_service_account_is_renamed_and_deleted_with_its_keys() {
     let list = b.get("/console/service-accounts?done=deleted").await;
     assert!(!list.body.contains("ci-robot"));
 }
+
+#[tokio::test]
+async fn an_agent_admin_makes_agent_level_keys_of_their_agents_only() {
+    let app = TestApp::spawn().await;
+    let t = &app.owner_token;
+    let agent = app
+        .post("/v1/agents", t, json!({"name": "support"}))
+        .await
+        .body["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let other = app
+        .post("/v1/agents", t, json!({"name": "sales"}))
+        .await
+        .body["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let (_, user) = app
+        .join("agents@company.com", "agent_admin", &[&agent])
+        .await;
+    let link = super::password_link(&app, &user, keyward_store::PasswordPurpose::Setup).await;
+    let admin = super::set_password(&app, &link).await;
+    let list = admin.get("/console/keys").await;
+    assert!(
+        list.body.contains("href=\"/console/keys/new\""),
+        "{}",
+        list.body
+    );
+    let form = admin.get("/console/keys/new").await;
+    assert!(
+        !form.body.contains("value=\"organization\""),
+        "agent scope only"
+    );
+    assert!(form.body.contains(&format!("value=\"{agent}\"")));
+    assert!(!form.body.contains(&format!("value=\"{other}\"")));
+    let key = revealed(
+        &admin
+            .post(
+                "/console/keys",
+                &[
+                    ("name", "support key"),
+                    ("kind", "api"),
+                    ("scope", "agent"),
+                    ("agent", &agent),
+                ],
+            )
+            .await,
+    );
+    assert_eq!(app.verify_code(&key).await, "VALID");
+    let beyond = admin
+        .post(
+            "/console/keys",
+            &[
+                ("name", "x"),
+                ("kind", "api"),
+                ("scope", "agent"),
+                ("agent", &other),
+            ],
+        )
+        .await;
+    assert_eq!(beyond.status, StatusCode::FORBIDDEN, "{}", beyond.body);
+    let org = admin
+        .post(
+            "/console/keys",
+            &[("name", "x"), ("kind", "api"), ("scope", "organization")],
+        )
+        .await;
+    assert_eq!(org.status, StatusCode::FORBIDDEN, "{}", org.body);
+}
+
+#[tokio::test]
+async fn a_workspace_with_all_of_a_persons_worker_keys_is_offered_as_full() {
+    let app = TestApp::spawn().await;
+    let t = &app.owner_token;
+    let ws = app
+        .post("/v1/workspaces", t, json!({"name": "prod"}))
+        .await
+        .body["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let org = app.org_id().await;
+    app.patch(
+        &format!("/v1/organizations/{org}"),
+        t,
+        json!({"settings": {"max_worker_keys": 1}}),
+    )
+    .await;
+    let b = owner(&app).await;
+    b.get("/console/tokens/new").await;
+    revealed(
+        &b.post(
+            "/console/tokens",
+            &[
+                ("name", "laptop worker"),
+                ("kind", "worker"),
+                ("workspace", &ws),
+            ],
+        )
+        .await,
+    );
+    let form = b.get("/console/tokens/new").await;
+    assert!(form.body.contains("(1 of 1, full)"), "{}", form.body);
+    assert!(form.body.contains("active worker keys in every workspace"));
+    assert!(
+        form.body.contains("action=\"/console/tokens\""),
+        "personal tokens can still be made"
+    );
+}
