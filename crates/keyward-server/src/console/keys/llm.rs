@@ -140,7 +140,8 @@ pub async fn show(
     .ok()
     .map(|page| page.0.data);
     let text = summary(&signed, &ctx, &k, events.as_deref());
-    let rows = text.lines().count().clamp(8, 30);
+    // Long lines wrap: a few rows more than lines, so that it all shows at once.
+    let rows = (text.lines().count() + 4).clamp(8, 40);
     let body = html! {
         p { a href=(back.path()) { "← " (back.label()) } }
         h1 { "Copy for LLM: " (k.name) }

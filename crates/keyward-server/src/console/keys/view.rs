@@ -2,7 +2,7 @@
 //! service account's keys): the table with its ⋮ menu per row, the masked prefix, the
 //! status, and the dialog that shows a new key once.
 
-use super::super::layout::{csrf_field, maybe_time, notice, time};
+use super::super::layout::{csrf_field, date, maybe_date, notice};
 use super::super::visitor::Signed;
 use super::context::Context;
 use keyward_api::KeyView;
@@ -144,25 +144,26 @@ pub fn table(signed: &Signed, ctx: &Context, keys: &[KeyView], back: &Back) -> M
             table class="keys" {
                 caption class="visually-hidden" { "Keys" }
                 thead { tr {
-                    th scope="col" { "Name" } th scope="col" { "Key" } th scope="col" { "Scope" }
-                    th scope="col" { "Permissions" } th scope="col" { "Created" }
-                    th scope="col" { "Last used" } th scope="col" { "Expires" } th scope="col" { "Status" }
+                    th scope="col" { "Name" } th scope="col" { "Key" } th scope="col" { "Scope and permissions" }
+                    th scope="col" { "Created" } th scope="col" { "Last used" } th scope="col" { "Expires" }
+                    th scope="col" { "Status" }
                     th scope="col" { span class="visually-hidden" { "Actions" } }
                 } }
                 tbody {
                     @for k in keys {
                         tr {
-                            td {
+                            td class="name" {
                                 strong { (k.name) }
-                                br;
                                 span class="muted small" { (kind_label(k.kind, k.environment)) " · " (owner_text(k)) }
                             }
                             td { (masked(&k.prefix)) }
-                            td { (reach_text(ctx, k)) }
-                            td { (permissions_text(&k.permissions)) }
-                            td { (time(k.created_at)) br; span class="muted small" { "by " (k.created_by) } }
-                            td { (maybe_time(k.last_used_at, "never")) }
-                            td { (maybe_time(k.expires_at, "never")) }
+                            td class="access" {
+                                (reach_text(ctx, k))
+                                span class="muted small" { (permissions_text(&k.permissions)) }
+                            }
+                            td class="when" { (date(k.created_at)) span class="muted small" { "by " (k.created_by) } }
+                            td class="when" { (maybe_date(k.last_used_at, "never")) }
+                            td class="when" { (maybe_date(k.expires_at, "never")) }
                             td { (status(k)) }
                             td { (menu(signed, k, back)) }
                         }

@@ -6,7 +6,7 @@ use super::super::keys::context::Context;
 use super::super::keys::fields;
 use super::super::keys::form::{decode, problem, KeyForm, Part, Problem};
 use super::super::keys::view::{self, Back};
-use super::super::layout::{csrf_field, page, time};
+use super::super::layout::{csrf_field, date, page, time};
 use super::super::visitor::Signed;
 use crate::extract::{ApiJson, ApiQuery};
 use crate::state::AppState;
@@ -103,7 +103,7 @@ pub async fn list(
             p class="warning limit-reached" id="limit-reached" { strong { "No service account can be created now. " } (why) }
         }
         div class="table-wrap" {
-            table {
+            table class="keys" {
                 caption class="visually-hidden" { "Service accounts" }
                 thead { tr {
                     th scope="col" { "Name" } th scope="col" { "Scopes" } th scope="col" { "Created" }
@@ -112,9 +112,9 @@ pub async fn list(
                 tbody {
                     @for a in &accounts {
                         tr {
-                            td { a href={ "/console/service-accounts/" (a.id) } { (a.name) } br; span class="muted small" { code { (a.id) } } }
+                            td class="name" { a href={ "/console/service-accounts/" (a.id) } { (a.name) } span class="muted small" { code { (a.id) } } }
                             td { (view::permissions_text(&a.scopes)) }
-                            td { (time(a.created_at)) br; span class="muted small" { "by " (a.created_by) } }
+                            td class="when" { (date(a.created_at)) span class="muted small" { "by " (a.created_by) } }
                             td {
                                 details class="menu" {
                                     summary aria-label={ "Actions for " (a.name) } { "⋮" }
