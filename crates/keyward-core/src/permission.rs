@@ -254,6 +254,19 @@ mod tests {
     }
 
     #[test]
+    fn the_catalog_names_valid_resources_and_actions() {
+        for (resource, _) in RESOURCES {
+            for action in ["read", "write"] {
+                Permission::parse(&format!("{resource}:{action}")).unwrap();
+            }
+        }
+        for (action, _) in NAMED_ACTIONS {
+            let p = Permission::parse(action).unwrap();
+            assert!(!["read", "write", "*"].contains(&p.action()), "{action} stands alone");
+        }
+    }
+
+    #[test]
     fn presets() {
         let all = PermissionSet::all();
         let ro = PermissionSet::read_only();

@@ -324,3 +324,20 @@ test('edit and rotate a key: the form keeps its settings, the new key shows once
   assert.equal(await verifyCode(s, fresh), 'VALID');
   assert.equal(await verifyCode(s, old), 'VALID', 'the old key in its grace period');
 });
+
+test('dark mode: the list, the create form and the new key dialog pass axe', async (t) => {
+  const s = await server(t);
+  const context = await newContext(browser, s.url, { colorScheme: 'dark' });
+  t.after(() => context.close());
+  const page = await context.newPage();
+  await setPassword(page, s.setupLink, PASSWORD);
+  await page.goto('/console/keys/new');
+  await checkA11y(page, 'create form, dark');
+  const dialog = await createKey(page, 'night shift', { restricted: true });
+  await checkA11y(page, 'new key dialog, dark');
+  await screenshot(page, 'keys-created-dialog-dark');
+  await dialog.getByRole('link', { name: 'Done', exact: true }).click();
+  await menuOf(page, 'night shift').getByLabel('Actions for night shift').click();
+  await checkA11y(page, 'list with the menu open, dark');
+  await screenshot(page, 'keys-menu-open-dark');
+});
