@@ -262,7 +262,10 @@ mod tests {
         }
         for (action, _) in NAMED_ACTIONS {
             let p = Permission::parse(action).unwrap();
-            assert!(!["read", "write", "*"].contains(&p.action()), "{action} stands alone");
+            assert!(
+                !["read", "write", "*"].contains(&p.action()),
+                "{action} stands alone"
+            );
         }
     }
 

@@ -49,7 +49,10 @@ fn offers(ctx: &Context) -> Vec<Offer> {
                 "kw_wk_…: for `keyward worker` on one machine, bound to one workspace; \
                  {max_workers} active per person per workspace."
             ),
-            unavailable: if ctx.workspaces.is_empty() {
+            unavailable: if ctx.is_agent_admin() {
+                // `authz`: agent admins create agent-level keys only.
+                Some("Agent admins create agent-level keys only.".into())
+            } else if ctx.workspaces.is_empty() {
                 Some("There are no workspaces yet.".into())
             } else if !ctx.workspaces.iter().any(|w| ctx.worker_room_in(&w.id)) {
                 Some(format!(

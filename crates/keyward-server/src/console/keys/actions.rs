@@ -112,6 +112,10 @@ pub async fn edit(
     let back = Back::parse(form.back.as_deref());
     let current = key_for(&state, &signed, &id).await?;
     let result = match form.update_request(&current) {
+        // Saved as it was: nothing to send.
+        Ok(request) if request == keyward_api::UpdateKeyRequest::default() => {
+            return Ok(Redirect::to(&back.done("edited")).into_response())
+        }
         Ok(request) => {
             crate::http::keys::update_key(
                 State(state.clone()),

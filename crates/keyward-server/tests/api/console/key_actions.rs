@@ -183,6 +183,32 @@ async fn editing_renames_and_changes_permissions_workspaces_and_limits() {
     assert!(bad.body.contains("id=\"rate-error\""));
     assert!(bad.body.contains("value=\"kept name\""));
     assert!(bad.body.contains("value=\"many\""));
+    // Saved unchanged: nothing is sent, nothing recorded.
+    let path = format!("/v1/keys/{id}/audit-log");
+    let events = || async {
+        app.get(&path, &app.owner_token).await.body["data"]
+            .as_array()
+            .unwrap()
+            .len()
+    };
+    let before = events().await;
+    let same = b
+        .post(
+            &format!("/console/keys/{id}/edit"),
+            &[
+                ("back", "tokens"),
+                ("name", "renamed"),
+                ("permissions", "restricted"),
+                ("grant", "audit:read"),
+                ("grant", "keys:read"),
+                ("scope", "workspaces"),
+                ("workspaces", &a),
+                ("workspaces", &c),
+            ],
+        )
+        .await;
+    assert_eq!(same.status, StatusCode::SEE_OTHER, "{}", same.body);
+    assert_eq!(events().await, before);
 }
 
 #[tokio::test]
