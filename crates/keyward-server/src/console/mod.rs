@@ -11,6 +11,7 @@
 
 mod account;
 mod assets;
+mod cli_login;
 mod failure;
 pub mod guard;
 mod keys;
@@ -51,6 +52,7 @@ pub fn router(state: AppState) -> Router<AppState> {
         .route("/tokens", get(tokens::list).post(tokens::create))
         .route("/tokens/new", get(tokens::new))
         .merge(service_accounts::routes())
+        .route("/cli-login", get(cli_login::show).post(cli_login::decide))
         .fallback(not_found)
         .layer(axum::middleware::from_fn_with_state(state, guard::guard));
     Router::new()
