@@ -10,6 +10,30 @@
 use serde::{Deserialize, Serialize};
 use std::fmt;
 
+/// The resources there are grants for, with what they cover: those Keyward's own API
+/// guards (`resource:read`, `resource:write`) and those the platforms in front of
+/// Keyward ask verify about (integrations, skills). For pickers such as the console's
+/// Restricted permissions; any other well-formed `resource:action` is valid too.
+pub const RESOURCES: &[(&str, &str)] = &[
+    ("keys", "API keys"),
+    ("audit", "Audit log"),
+    ("organizations", "Organization and its settings"),
+    ("workspaces", "Workspaces"),
+    ("agents", "Agents"),
+    ("channels", "Channels"),
+    ("members", "Members and invitations"),
+    ("service_accounts", "Service accounts"),
+    ("limits", "Owner rate limits"),
+    ("integrations", "Integrations"),
+    ("skills", "Skills"),
+];
+
+/// Named actions: grants that stand alone (a `write` does not include them).
+pub const NAMED_ACTIONS: &[(&str, &str)] = &[
+    ("keys:verify", "Verify keys (POST /v1/keys/verify)"),
+    ("skills:execute", "Execute skills"),
+];
+
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Permission {
     resource: String,
@@ -227,6 +251,22 @@ mod tests {
 
     fn set(items: &[&str]) -> PermissionSet {
         PermissionSet::parse_list(items).unwrap()
+    }
+
+    #[test]
+    fn the_catalog_names_valid_resources_and_actions() {
+        for (resource, _) in RESOURCES {
+            for action in ["read", "write"] {
+                Permission::parse(&format!("{resource}:{action}")).unwrap();
+            }
+        }
+        for (action, _) in NAMED_ACTIONS {
+            let p = Permission::parse(action).unwrap();
+            assert!(
+                !["read", "write", "*"].contains(&p.action()),
+                "{action} stands alone"
+            );
+        }
     }
 
     #[test]

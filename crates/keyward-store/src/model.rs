@@ -410,6 +410,21 @@ pub struct KeyFilter {
     pub agents: Option<Vec<String>>,
     /// Only keys of this service account.
     pub service_account: Option<String>,
+    /// Only this key (for the audit events of one key).
+    pub key: Option<String>,
+}
+
+/// What counts against an organization's key limits at an instant, as `create_key`
+/// counts it (`sql/keys.rs`, `check_limits`): for forms that say how much room is left
+/// before anyone fills them in.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct KeyCounts {
+    /// Keys against `max_keys`: every kind but worker keys and channel tokens, until
+    /// revoked (expired keys count).
+    pub keys: u32,
+    /// The person's active worker keys against `max_worker_keys`, per workspace id
+    /// (workspaces without any are left out), in workspace id order.
+    pub worker_keys: Vec<(String, u32)>,
 }
 
 /// A new organization whose owner is an existing person, with the owner's first token.

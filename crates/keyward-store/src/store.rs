@@ -29,6 +29,15 @@ pub trait Store: Send + Sync + 'static {
         page: &PageRequest,
     ) -> Result<Page<KeyRecord>>;
 
+    /// What counts against the organization's key limits at `at` (and, for `user_id`,
+    /// their active worker keys per workspace), counted as [`Store::create_key`] counts.
+    async fn key_counts(
+        &self,
+        org_id: &str,
+        user_id: Option<&str>,
+        at: DateTime<Utc>,
+    ) -> Result<KeyCounts>;
+
     /// Inserts a key after checking the organization's limits in the same
     /// transaction, so parallel creates cannot overshoot them.
     async fn create_key(&self, key: NewKey, audit: NewAuditEvent) -> Result<KeyRecord>;

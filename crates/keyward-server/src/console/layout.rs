@@ -117,6 +117,22 @@ pub fn time(at: chrono::DateTime<chrono::Utc>) -> Markup {
     html! { time datetime=(at.to_rfc3339()) { (at.format("%Y-%m-%d %H:%M UTC")) } }
 }
 
+/// A day as people read it (UTC), with the exact instant for machines and on hover: for
+/// tables, where a whole time is too wide.
+pub fn date(at: chrono::DateTime<chrono::Utc>) -> Markup {
+    html! {
+        time datetime=(at.to_rfc3339()) title=(at.format("%Y-%m-%d %H:%M UTC")) { (at.format("%Y-%m-%d")) }
+    }
+}
+
+/// An optional day, or `none` in muted text.
+pub fn maybe_date(at: Option<chrono::DateTime<chrono::Utc>>, none: &str) -> Markup {
+    match at {
+        Some(at) => date(at),
+        None => html! { span class="muted" { (none) } },
+    }
+}
+
 /// An optional time, or a dash.
 pub fn maybe_time(at: Option<chrono::DateTime<chrono::Utc>>, none: &str) -> Markup {
     match at {

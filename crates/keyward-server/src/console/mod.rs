@@ -16,8 +16,10 @@ mod failure;
 pub mod guard;
 mod keys;
 pub mod layout;
+mod service_accounts;
 mod shell;
 mod signin;
+mod tokens;
 pub mod visitor;
 
 pub use failure::{Failure, PageResult};
@@ -46,7 +48,10 @@ pub fn router(state: AppState) -> Router<AppState> {
         .route("/organization", post(account::switch_org))
         .route("/account", get(account::account))
         .route("/account/password", post(account::change_password))
-        .route("/keys", get(keys::list))
+        .merge(keys::routes())
+        .route("/tokens", get(tokens::list).post(tokens::create))
+        .route("/tokens/new", get(tokens::new))
+        .merge(service_accounts::routes())
         .route("/cli-login", get(cli_login::show).post(cli_login::decide))
         .fallback(not_found)
         .layer(axum::middleware::from_fn_with_state(state, guard::guard));

@@ -246,10 +246,44 @@ pub async fn list_keys(
     principal: Principal,
     ApiQuery(query): ApiQuery<ListQuery>,
 ) -> Result<Json<ListResponse<KeyView>>> {
+    list_reached(&state, &principal, &query, Listing::Reached).await
+}
+
+/// The caller's own keys, newest first: a person's personal and worker tokens, a
+/// service account's keys; a key that belongs to neither lists itself.
+#[utoipa::path(get, path = "/v1/me/keys", tag = "keys", params(ListQuery),
+    responses((status = 200, body = ListResponse<KeyView>), (status = "4XX", body = crate::errors::Problem)),
+    security(("bearer" = ["keys:read"])))]
+pub async fn list_my_keys(
+    State(state): State<AppState>,
+    principal: Principal,
+    ApiQuery(query): ApiQuery<ListQuery>,
+) -> Result<Json<ListResponse<KeyView>>> {
+    list_reached(&state, &principal, &query, Listing::Mine).await
+}
+
+/// Which keys a listing asks for, before the caller's reach narrows it.
+pub(crate) enum Listing<'a> {
+    /// Every key the caller reaches.
+    Reached,
+    /// The caller's own (see [`list_my_keys`]): every caller reaches its own.
+    Mine,
+    /// The keys of one service account that the caller reaches.
+    ServiceAccount(&'a str),
+}
+
+/// A page of the keys of `listing` that the caller reaches: by its role, then by its
+/// scope.
+pub(crate) async fn list_reached(
+    state: &AppState,
+    principal: &Principal,
+    query: &ListQuery,
+    listing: Listing<'_>,
+) -> Result<Json<ListResponse<KeyView>>> {
     let reach = principal
-        .authorize(&state, "keys:read", Action::Read, Target::Listing)
+        .authorize(state, "keys:read", Action::Read, Target::Listing)
         .await?;
-    let filter = match &reach {
+    let reached = match &reach {
         Reach::Admin { .. } => KeyFilter::default(),
         Reach::AgentAdmin { user_id, agents } => KeyFilter {
             owner_user: Some(user_id.clone()),
@@ -262,6 +296,27 @@ pub async fn list_keys(
         },
         Reach::None => return Err(ApiError::RoleForbidden("this key cannot list keys".into())),
     };
+    let filter = match listing {
+        Listing::Reached => reached,
+        Listing::ServiceAccount(id) => KeyFilter {
+            service_account: Some(id.to_owned()),
+            ..reached
+        },
+        Listing::Mine => match (&principal.key.owner, principal.key.kind) {
+            (Some(Owner::User { id, .. }), KeyKind::Personal | KeyKind::Worker) => KeyFilter {
+                owner_user: Some(id.clone()),
+                ..Default::default()
+            },
+            (Some(Owner::ServiceAccount { id, .. }), KeyKind::ServiceAccount) => KeyFilter {
+                service_account: Some(id.clone()),
+                ..Default::default()
+            },
+            _ => KeyFilter {
+                key: Some(principal.key.id.clone()),
+                ..Default::default()
+            },
+        },
+    };
     let page = state
         .store
         .list_keys(principal.org_id(), &filter, &query.page_request()?)
@@ -272,7 +327,7 @@ pub async fn list_keys(
             .items
             .iter()
             .filter(|k| principal.sees(&k.scope))
-            .map(|k| KeyView::new(&state, k))
+            .map(|k| KeyView::new(state, k))
             .collect(),
         next_cursor: page.next_cursor,
     }))

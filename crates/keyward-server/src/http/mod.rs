@@ -101,6 +101,8 @@ fn api() -> OpenApiRouter<AppState> {
         .routes(routes!(keys::create_key, keys::list_keys))
         .routes(routes!(keys::get_key, keys::update_key, keys::revoke_key))
         .routes(routes!(keys::rotate_key))
+        .routes(routes!(keys::list_my_keys))
+        .routes(routes!(audit::key_audit))
         .routes(routes!(verify::verify_key))
         .routes(routes!(me::me))
         .routes(routes!(cli_login::exchange_cli_code))
@@ -157,7 +159,10 @@ fn api() -> OpenApiRouter<AppState> {
             service_accounts::update_service_account,
             service_accounts::delete_service_account
         ))
-        .routes(routes!(service_accounts::create_service_account_key))
+        .routes(routes!(
+            service_accounts::create_service_account_key,
+            service_accounts::list_service_account_keys
+        ))
         .routes(routes!(meta::healthz))
 }
 

@@ -1,18 +1,18 @@
 //! Service accounts: non-human principals with explicit scopes. Their keys never
 //! expire unless asked to.
 
-use super::keys::{CreatedKey, KeyView, KeyViewExt as _};
+use super::keys::{CreatedKey, KeyView, KeyViewExt as _, Listing};
 use super::shared::actor_event;
 use super::wire::IntoApi;
 use crate::auth::Principal;
 use crate::authz::{Action, Target};
 use crate::errors::{ApiError, Result};
-use crate::extract::{ApiJson, ApiJsonOrEmpty};
+use crate::extract::{ApiJson, ApiJsonOrEmpty, ApiQuery};
 use crate::state::AppState;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::Json;
-use keyward_api::ApiKey;
+use keyward_api::{ApiKey, ListQuery, ListResponse};
 pub use keyward_api::{
     CreateServiceAccountKeyRequest, CreateServiceAccountRequest, CreatedServiceAccount,
     ScopesInput, ServiceAccount, UpdateServiceAccountRequest,
@@ -197,6 +197,25 @@ pub async fn create_service_account_key(
             details: KeyView::new(&state, &record),
         }),
     ))
+}
+
+/// The keys of a service account that the caller's listing reaches, newest first.
+#[utoipa::path(get, path = "/v1/service-accounts/{id}/keys", tag = "service-accounts", params(("id" = String, Path), ListQuery),
+    responses((status = 200, body = ListResponse<KeyView>), (status = "4XX", body = crate::errors::Problem)),
+    security(("bearer" = ["keys:read"])))]
+pub async fn list_service_account_keys(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path(id): Path<String>,
+    ApiQuery(query): ApiQuery<ListQuery>,
+) -> Result<Json<ListResponse<KeyView>>> {
+    principal.require("keys:read")?;
+    state
+        .store
+        .get_service_account(principal.org_id(), &id)
+        .await
+        .map_err(sa_not_found)?;
+    super::keys::list_reached(&state, &principal, &query, Listing::ServiceAccount(&id)).await
 }
 
 /// The organization's service accounts.

@@ -92,6 +92,15 @@ impl Store for CoherentStore {
         self.inner.list_keys(org_id, filter, page).await
     }
 
+    async fn key_counts(
+        &self,
+        org_id: &str,
+        user_id: Option<&str>,
+        at: DateTime<Utc>,
+    ) -> Result<KeyCounts> {
+        self.inner.key_counts(org_id, user_id, at).await
+    }
+
     async fn create_key(&self, key: NewKey, audit: NewAuditEvent) -> Result<KeyRecord> {
         let record = self.inner.create_key(key, audit).await?;
         self.key(&record);

@@ -208,6 +208,16 @@ async fn every_operation_has_a_pinned_success_body() {
     .await;
     p.pin::<api::KeyView>("get_key", M::GET, key_tpl, &key_path, None, S::OK, &[])
         .await;
+    p.pin::<api::ListResponse<api::KeyView>>(
+        "list_my_keys",
+        M::GET,
+        "/v1/me/keys",
+        "/v1/me/keys?limit=1",
+        None,
+        S::OK,
+        &[],
+    )
+    .await;
     p.pin::<api::KeyView>(
         "update_key",
         M::PATCH,
@@ -472,6 +482,16 @@ async fn every_operation_has_a_pinned_success_body() {
         &[".key"],
     )
     .await;
+    p.pin::<api::ListResponse<api::KeyView>>(
+        "list_service_account_keys",
+        M::GET,
+        "/v1/service-accounts/{id}/keys",
+        &format!("{sa_path}/keys?limit=1"),
+        None,
+        S::OK,
+        &[],
+    )
+    .await;
     p.pin::<()>(
         "delete_service_account",
         M::DELETE,
@@ -489,6 +509,16 @@ async fn every_operation_has_a_pinned_success_body() {
         M::GET,
         "/v1/audit-log",
         "/v1/audit-log?limit=2",
+        None,
+        S::OK,
+        &[],
+    )
+    .await;
+    p.pin::<api::ListResponse<api::AuditEvent>>(
+        "key_audit",
+        M::GET,
+        "/v1/keys/{id}/audit-log",
+        &format!("{key_path}/audit-log?limit=2"),
         None,
         S::OK,
         &[],

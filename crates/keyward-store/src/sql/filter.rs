@@ -37,6 +37,10 @@ pub(crate) fn push_key_filter<'a, B: Backend>(
             " AND k.owner_type = 'service_account' AND k.owner_id = {sa}"
         ));
     }
+    if let Some(key) = &filter.key {
+        let key = param(key.into());
+        sql.push_str(&format!(" AND k.id = {key}"));
+    }
 }
 
 pub(crate) fn bad_cursor() -> StoreError {

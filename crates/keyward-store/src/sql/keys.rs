@@ -120,6 +120,17 @@ async fn insert_key_row<B: Backend>(c: &mut B::Connection, k: &NewKey) -> Result
     Ok(())
 }
 
+/// Which keys count against `max_keys` (`$1` org id): every kind but worker keys and
+/// channel tokens, until revoked. One text for the check and for [`KeyCounts`].
+const COUNTED_KEYS: &str = "SELECT COUNT(*) FROM api_keys WHERE org_id = $1 \
+     AND kind NOT IN ('worker', 'channel') AND revoked_at IS NULL";
+
+/// Which worker keys count against `max_worker_keys` (`$1` org id, `$2` owner id, `$3`
+/// now): a person's worker keys that are neither revoked nor expired, grouped by
+/// workspace (the check adds its workspace to the condition).
+const COUNTED_WORKER_KEYS: &str = "FROM api_keys WHERE org_id = $1 AND kind = 'worker' \
+     AND owner_id = $2 AND revoked_at IS NULL AND (expires_at IS NULL OR expires_at > $3)";
+
 /// Checks the organization's key limits for `k`; run inside the inserting transaction,
 /// which is serialized with the organization's other changes (the single writer on
 /// SQLite, the organization's row lock on PostgreSQL), so parallel creates cannot
@@ -136,20 +147,17 @@ pub(crate) async fn check_limits<B: Backend>(c: &mut B::Connection, k: &NewKey) 
         .await?
         .ok_or(StoreError::NotFound)?;
     let (limit, max, (current,)): (&'static str, i64, (i64,)) = if k.kind == KeyKind::Worker {
-        let sql = "SELECT COUNT(*) FROM api_keys WHERE org_id = $1 AND kind = 'worker' AND owner_id = $2 \
-             AND workspace_id = $3 AND revoked_at IS NULL AND (expires_at IS NULL OR expires_at > $4)";
+        let sql = format!("SELECT COUNT(*) {COUNTED_WORKER_KEYS} AND workspace_id = $4");
         let owner = k.owner.as_ref().map(|o| o.id());
-        let args = args![&k.org_id, owner, &k.workspace_id, k.created_at];
-        let current = B::fetch_optional(c, sql, args).await?.unwrap_or_default();
+        let args = args![&k.org_id, owner, k.created_at, &k.workspace_id];
+        let current = B::fetch_optional(c, &sql, args).await?.unwrap_or_default();
         (
             "active worker keys per user per workspace",
             max_workers,
             current,
         )
     } else {
-        let sql = "SELECT COUNT(*) FROM api_keys WHERE org_id = $1 \
-             AND kind NOT IN ('worker', 'channel') AND revoked_at IS NULL";
-        let current = B::fetch_optional(c, sql, args![&k.org_id])
+        let current = B::fetch_optional(c, COUNTED_KEYS, args![&k.org_id])
             .await?
             .unwrap_or_default();
         ("keys per organization", max_keys, current)
@@ -223,6 +231,35 @@ impl<B: Backend> SqlStore<B> {
     pub(crate) async fn get_key(&self, org_id: &str, id: &str) -> Result<KeyRecord> {
         let mut c = self.reader.acquire().await?;
         fetch_key::<B>(&mut c, org_id, id).await
+    }
+
+    /// What counts against the organization's key limits at `at`, and `user_id`'s worker
+    /// keys per workspace: the conditions `check_limits` applies, read outside a change.
+    pub(crate) async fn key_counts(
+        &self,
+        org_id: &str,
+        user_id: Option<&str>,
+        at: DateTime<Utc>,
+    ) -> Result<KeyCounts> {
+        let keys: Option<(i64,)> = self.read_one(COUNTED_KEYS, args![org_id]).await?;
+        let worker_keys: Vec<(String, i64)> = match user_id {
+            Some(user) => {
+                let sql = format!(
+                    "SELECT workspace_id, COUNT(*) {COUNTED_WORKER_KEYS} \
+                     AND workspace_id IS NOT NULL GROUP BY workspace_id ORDER BY workspace_id"
+                );
+                self.read(&sql, args![org_id, user, at]).await?
+            }
+            None => Vec::new(),
+        };
+        let count = |n: i64| u32::try_from(n).unwrap_or(u32::MAX);
+        Ok(KeyCounts {
+            keys: keys.map_or(0, |(n,)| count(n)),
+            worker_keys: worker_keys
+                .into_iter()
+                .map(|(w, n)| (w, count(n)))
+                .collect(),
+        })
     }
 
     pub(crate) async fn list_keys(

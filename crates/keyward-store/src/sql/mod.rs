@@ -53,6 +53,14 @@ impl<B: Backend> Store for SqlStore<B> {
     ) -> Result<Page<KeyRecord>> {
         self.list_keys(org_id, filter, page).await
     }
+    async fn key_counts(
+        &self,
+        org_id: &str,
+        user_id: Option<&str>,
+        at: DateTime<Utc>,
+    ) -> Result<KeyCounts> {
+        self.key_counts(org_id, user_id, at).await
+    }
     async fn create_key(&self, key: NewKey, audit: NewAuditEvent) -> Result<KeyRecord> {
         self.create_key(key, audit).await
     }

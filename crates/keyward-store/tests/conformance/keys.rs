@@ -246,6 +246,24 @@ pub(crate) async fn list_filters_by_owner_agent_and_service_account(store: Arc<d
         ..KeyFilter::default()
     };
     assert_eq!(count(of_sa).await, 1);
+    let any = store
+        .list_keys(&org.id, &KeyFilter::default(), &page)
+        .await
+        .unwrap();
+    let one = KeyFilter {
+        key: Some(any.items[0].id.clone()),
+        ..KeyFilter::default()
+    };
+    assert_eq!(count(one).await, 1);
+    let none = KeyFilter {
+        key: Some(any.items[0].id.clone()),
+        service_account: Some(sa.id.clone()),
+        ..KeyFilter::default()
+    };
+    assert_eq!(
+        count(none).await,
+        usize::from(any.items[0].kind == KeyKind::ServiceAccount)
+    );
 }
 
 pub(crate) async fn revoke_is_once_and_rotate_ends_the_old_key(store: Arc<dyn Store>) {
@@ -334,6 +352,11 @@ pub(crate) async fn org_key_limit_holds_under_200_concurrent_creates(store: Arc<
     }
     assert_eq!(ok, 9, "10 including the bootstrap token");
     assert_eq!(refused, 191);
+    let counts = store.key_counts(&org.id, None, t0()).await.unwrap();
+    assert_eq!(
+        counts.keys, 10,
+        "what the forms are told is what the limit counted"
+    );
     let all = store
         .list_keys(
             &org.id,
@@ -374,6 +397,89 @@ pub(crate) async fn worker_key_limit_holds_under_concurrent_creates(store: Arc<d
         }
     }
     assert_eq!(ok, 5);
+    let counts = store
+        .key_counts(&org.id, Some(&org.owner), t0())
+        .await
+        .unwrap();
+    assert_eq!(counts.worker_keys, vec![(ws, 5)]);
+    assert_eq!(counts.keys, 1, "worker keys do not count against max_keys");
+}
+
+pub(crate) async fn key_counts_count_what_the_limits_count(store: Arc<dyn Store>) {
+    let org = setup(store.as_ref()).await;
+    set_limits(store.as_ref(), &org.id, 100, 25).await;
+    let (ws_a, ws_b) = (
+        workspace(store.as_ref(), &org.id).await,
+        workspace(store.as_ref(), &org.id).await,
+    );
+    let agent = agent(store.as_ref(), &org.id).await;
+    let ch = channel(store.as_ref(), &org.id, &agent).await;
+    let create = |k: NewKey| {
+        let store = store.clone();
+        async move {
+            let e = event(&k.org_id, "key.create");
+            store.create_key(k, e).await.unwrap()
+        }
+    };
+    let worker = |ws: &str, owner: &str, expires_at: Option<DateTime<Utc>>| NewKey {
+        workspace_id: Some(ws.to_owned()),
+        expires_at,
+        ..new_key(&org.id, KeyKind::Worker, user(owner), Scope::Organization)
+    };
+    // Counted: the bootstrap token, an api key, an expired personal token.
+    create(new_key(&org.id, KeyKind::Api, None, Scope::Organization)).await;
+    create(NewKey {
+        expires_at: Some(t0() + Duration::minutes(1)),
+        ..new_key(
+            &org.id,
+            KeyKind::Personal,
+            user(&org.owner),
+            Scope::Organization,
+        )
+    })
+    .await;
+    // Not counted: a revoked key, a channel token.
+    let revoked = create(new_key(&org.id, KeyKind::Api, None, Scope::Organization)).await;
+    store
+        .revoke_key(
+            &org.id,
+            &revoked.id,
+            t0(),
+            "test",
+            event(&org.id, "key.revoke"),
+        )
+        .await
+        .unwrap();
+    create(NewKey {
+        channel_id: Some(ch.id.clone()),
+        ..new_key(&org.id, KeyKind::Channel, None, Scope::Agent { agent })
+    })
+    .await;
+    // Worker keys: two in a, one in b, one in b that expires, and another person's.
+    create(worker(&ws_a, &org.owner, None)).await;
+    create(worker(&ws_a, &org.owner, None)).await;
+    create(worker(&ws_b, &org.owner, None)).await;
+    create(worker(&ws_b, &org.owner, Some(t0() + Duration::minutes(1)))).await;
+    let later = t0() + Duration::hours(1);
+    let counts = store
+        .key_counts(&org.id, Some(&org.owner), later)
+        .await
+        .unwrap();
+    let mut expected = vec![(ws_a.clone(), 2), (ws_b.clone(), 1)];
+    expected.sort();
+    assert_eq!(counts.keys, 3, "{counts:?}");
+    assert_eq!(counts.worker_keys, expected);
+    let before_expiry = store
+        .key_counts(&org.id, Some(&org.owner), t0())
+        .await
+        .unwrap();
+    assert!(before_expiry.worker_keys.contains(&(ws_b.clone(), 2)));
+    let nobody = store
+        .key_counts(&org.id, Some("usr_nobody"), later)
+        .await
+        .unwrap();
+    assert!(nobody.worker_keys.is_empty());
+    assert_eq!(nobody.keys, 3);
 }
 
 pub(crate) async fn rotating_a_replacement_ends_its_predecessors_grace(store: Arc<dyn Store>) {

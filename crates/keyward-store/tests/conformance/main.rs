@@ -83,6 +83,7 @@ conformance!(
     keys::revoke_is_once_and_rotate_ends_the_old_key,
     keys::org_key_limit_holds_under_200_concurrent_creates,
     keys::worker_key_limit_holds_under_concurrent_creates,
+    keys::key_counts_count_what_the_limits_count,
     keys::rotating_a_replacement_ends_its_predecessors_grace,
     references::new_keys_need_everything_they_refer_to,
     references::keys_created_while_their_owner_is_deleted_do_not_survive,

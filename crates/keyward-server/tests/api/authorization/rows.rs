@@ -15,6 +15,8 @@ pub(super) fn table() -> Vec<Row> {
         row("DELETE", "/v1/keys/{id}", Some("keys:write"), Admins, Key, F::Key),
         row("POST", "/v1/keys/{id}/rotate", Some("keys:write"), Admins, Key, F::Key),
         row("GET", "/v1/keys/{id}/usage", Some("keys:read"), Admins, Key, F::Key),
+        row("GET", "/v1/keys/{id}/audit-log", Some("audit:read"), Admins, Key, F::Key),
+        row("GET", "/v1/me/keys", Some("keys:read"), Anyone, Any, F::Nothing),
         row("POST", "/v1/keys/verify", Some("keys:verify"), Anyone, Any, F::Verify),
         row("GET", "/v1/me", None, Anyone, Any, F::Nothing),
         row("GET", "/v1/me/organizations", None, Anyone, Any, F::Nothing),
@@ -67,6 +69,7 @@ pub(super) fn table() -> Vec<Row> {
         row("PATCH", "/v1/service-accounts/{id}", Some("service_accounts:write"), Admins, Org, F::ServiceAccount),
         row("DELETE", "/v1/service-accounts/{id}", Some("service_accounts:write"), Admins, Org, F::ServiceAccount),
         row("POST", "/v1/service-accounts/{id}/keys", Some("service_accounts:write"), Admins, Org, F::ServiceAccount),
+        row("GET", "/v1/service-accounts/{id}/keys", Some("keys:read"), Anyone, Any, F::ServiceAccount),
         row("GET", "/healthz", None, Public, Any, F::Nothing),
     ]
 }

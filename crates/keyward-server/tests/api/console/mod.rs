@@ -3,6 +3,9 @@
 //! same pages in Chromium.)
 
 mod hardening;
+mod key_actions;
+mod keys;
+mod service_accounts;
 mod signin;
 
 use crate::common::TestApp;

@@ -9,5 +9,6 @@ use reqwest::StatusCode;
 use serde_json::json;
 
 mod lifecycle;
+mod lists;
 mod records;
 mod verify;
