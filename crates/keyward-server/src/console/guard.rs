@@ -195,12 +195,13 @@ fn secure(mut response: Response, https: bool) -> Response {
 /// The pre-session CSRF token for a page shown before sign-in: the visitor's, or a new
 /// one with the `Set-Cookie` that gives it to them.
 pub fn presession(headers: &HeaderMap, secure: bool) -> (String, Option<HeaderValue>) {
-    if let Some(existing) = cookie(headers, PRESESSION).filter(|v| v.len() == 48) {
+    let name = presession_name(secure);
+    if let Some(existing) = cookie(headers, name).filter(|v| v.len() == 48) {
         return (existing.to_owned(), None);
     }
     let token = crate::people::session::csrf_token(&keyward_core::invite::SessionToken::generate());
-    let mut c =
-        format!("{PRESESSION}={token}; Path=/console; HttpOnly; SameSite=Strict; Max-Age=86400");
+    // `Path=/`: a `__Host-` cookie must have it (and `Secure`, and no `Domain`).
+    let mut c = format!("{name}={token}; Path=/; HttpOnly; SameSite=Strict; Max-Age=86400");
     if secure {
         c.push_str("; Secure");
     }

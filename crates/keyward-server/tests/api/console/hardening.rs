@@ -313,3 +313,41 @@ async fn an_invitation_made_in_the_console_outlives_the_session_not_the_role() {
     assert_eq!(r.status, StatusCode::OK, "{}", r.body);
     assert_ne!(app.accept(&second, None).await.status, StatusCode::CREATED);
 }
+
+#[tokio::test]
+async fn over_https_the_cookies_are_secure_and_signing_in_still_works() {
+    let app = TestApp::spawn_with_settings(|s| s.policy.console.secure_cookies = true).await;
+    let link = password_link(&app, &owner_id(&app).await, PasswordPurpose::Setup).await;
+    let b = Browser::new(&app);
+    let form = b.get(&link).await;
+    let pre = form.headers["set-cookie"].to_str().unwrap().to_owned();
+    assert!(pre.starts_with("__Host-keyward_presession="), "{pre}");
+    assert!(pre.contains("Path=/;") && pre.contains("Secure"), "{pre}");
+    assert!(form.headers.contains_key("strict-transport-security"));
+    let done = b
+        .post(
+            "/console/password",
+            &[
+                ("code", &form.field("code").unwrap()),
+                ("password", PASSWORD),
+                ("repeat", PASSWORD),
+            ],
+        )
+        .await;
+    assert_eq!(done.status, StatusCode::SEE_OTHER, "{}", done.body);
+    let cookie = done.headers["set-cookie"].to_str().unwrap();
+    assert!(
+        cookie.starts_with("__Host-keyward_session=kw_ses_"),
+        "{cookie}"
+    );
+    assert_eq!(b.get("/console/keys").await.status, StatusCode::OK);
+    let fresh = Browser::new(&app);
+    fresh.get("/console/signin").await;
+    let signed = fresh
+        .post(
+            "/console/signin",
+            &[("email", "team@company.com"), ("password", PASSWORD)],
+        )
+        .await;
+    assert_eq!(signed.status, StatusCode::SEE_OTHER, "{}", signed.body);
+}
