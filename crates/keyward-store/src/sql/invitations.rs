@@ -9,7 +9,7 @@ use super::members::*;
 use crate::encode::{from_ms, json};
 use crate::error::{Conflict, Result, StoreError};
 use crate::model::*;
-use crate::rows::InvitationRow;
+use crate::rows::{InvitationRow, KeyNow};
 use chrono::{DateTime, Utc};
 use keyward_core::{KeyHash, Owner};
 
@@ -31,6 +31,17 @@ const MARK_INVITATION_ACCEPTED: &str = "UPDATE invitations SET accepted_at = $1,
 /// `$1` time, `$2` org id, `$3` invitation id.
 const REVOKE_INVITATION: &str = "UPDATE invitations SET revoked_at = $1 \
     WHERE org_id = $2 AND id = $3 AND accepted_at IS NULL AND revoked_at IS NULL";
+
+/// `$1` session id, `$2` organization: the standing in that organization of the person
+/// who signed in with the session (their role, every grant, no expiry). An invitation
+/// made on the console rests on that person, not on the session, which ends with a
+/// sign-out or an idle hour while the invitation waits; it ends with the person's
+/// removal or demotion, as one made with a token ends with the token.
+const SESSION_PERSON: &str = "SELECT m.role, '[\"*:*\"]' AS permissions, \
+    '{\"type\":\"organization\"}' AS scope, CAST(NULL AS BIGINT) AS expires_at, \
+    CAST(NULL AS TEXT) AS rotated_to FROM sessions s \
+    JOIN memberships m ON m.user_id = s.user_id AND m.org_id = $2 \
+    JOIN organizations o ON o.id = m.org_id WHERE s.id = $1 AND o.deleted_at IS NULL";
 
 /// The invitation `condition` finds (placeholders bound to `args`).
 async fn fetch_invitation<B: Backend>(
@@ -73,7 +84,12 @@ async fn inviter_still_may<B: Backend>(
             return Ok(crate::rules::inviter_may(&now, inv)?.then_some(expires));
         }
     }
-    Ok(None)
+    let person: Option<KeyNow> =
+        B::fetch_optional(c, SESSION_PERSON, args![&chain[0], &inv.org_id]).await?;
+    match person {
+        Some(person) => Ok(crate::rules::inviter_may(&person, inv)?.then_some(None)),
+        None => Ok(None),
+    }
 }
 
 impl<B: Backend> SqlStore<B> {
