@@ -188,6 +188,7 @@ async fn background(state: AppState, interval: Duration) {
         }
         state.keys.sweep();
         state.limits.sweep(state.clock.now());
+        state.throttle.sweep(state.clock.now());
     }
 }
 

@@ -3,6 +3,7 @@
 
 use super::{owner, owner_id, password_link, person, Browser, PASSWORD};
 use crate::common::TestApp;
+use keyward_core::Clock as _;
 use keyward_store::PasswordPurpose;
 use reqwest::StatusCode;
 
@@ -291,4 +292,114 @@ async fn a_session_acts_with_the_persons_role_and_ends_with_their_membership() {
     );
     // The token went with the membership.
     assert_ne!(app.verify_code(&member_token).await, "VALID");
+}
+
+#[tokio::test]
+async fn a_password_change_is_a_change_by_the_session_and_ends_the_other_sessions() {
+    let app = TestApp::spawn().await;
+    let b = owner(&app).await;
+    let other = Browser::new(&app);
+    other.get("/console/signin").await;
+    other
+        .post(
+            "/console/signin",
+            &[("email", "team@company.com"), ("password", PASSWORD)],
+        )
+        .await;
+    b.get("/console/account").await;
+    let wrong = b
+        .post(
+            "/console/account/password",
+            &[
+                ("current", "not my password"),
+                ("password", "a brand new passphrase"),
+                ("repeat", "a brand new passphrase"),
+            ],
+        )
+        .await;
+    assert_eq!(wrong.status, StatusCode::UNPROCESSABLE_ENTITY);
+    let changed = b
+        .post(
+            "/console/account/password",
+            &[
+                ("current", PASSWORD),
+                ("password", "a brand new passphrase"),
+                ("repeat", "a brand new passphrase"),
+            ],
+        )
+        .await;
+    assert_eq!(changed.status, StatusCode::SEE_OTHER, "{}", changed.body);
+    // This browser goes on with a new session; the other one is signed out.
+    assert_eq!(b.get("/console/keys").await.status, StatusCode::OK);
+    assert_eq!(
+        other.get("/console/keys").await.status,
+        StatusCode::SEE_OTHER
+    );
+    // The audit log names the session the change was made through.
+    let log = app.get("/v1/audit-log", &app.owner_token).await;
+    let link = log.body["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["action"] == "password.link")
+        .expect("the link is audited");
+    assert!(link["actor"]["key_id"]
+        .as_str()
+        .unwrap()
+        .starts_with("ses_"));
+    let fresh = Browser::new(&app);
+    fresh.get("/console/signin").await;
+    let old = fresh
+        .post(
+            "/console/signin",
+            &[("email", "team@company.com"), ("password", PASSWORD)],
+        )
+        .await;
+    assert_eq!(old.status, StatusCode::UNAUTHORIZED);
+}
+
+#[tokio::test]
+async fn a_signed_out_session_cannot_change_anything_even_if_the_request_was_authorized() {
+    // The store finds the session inside the change's transaction: once it is revoked,
+    // a change in its name writes nothing (as for a revoked key).
+    let app = TestApp::spawn().await;
+    let b = owner(&app).await;
+    let sessions = app
+        .state
+        .store
+        .list_sessions(&owner_id(&app).await)
+        .await
+        .unwrap();
+    let session = sessions.first().unwrap().clone();
+    app.state
+        .store
+        .revoke_session(&session.user_id, &session.id, app.clock.now())
+        .await
+        .unwrap();
+    let actor = keyward_store::Actor {
+        actor_type: "user".into(),
+        id: Some(session.user_id.clone()),
+        name: "team@company.com".into(),
+        key_id: Some(session.id.clone()),
+        authority: None,
+    };
+    let r = keyward_server::people::links::issue(
+        app.state.store.as_ref(),
+        keyward_server::people::links::Issue {
+            user_id: &session.user_id,
+            org_id: &session.org_id,
+            purpose: PasswordPurpose::Reset,
+            at: app.clock.now(),
+            lifetime: chrono::Duration::hours(1),
+            actor,
+            source_ip: None,
+        },
+    )
+    .await;
+    assert!(
+        matches!(r, Err(keyward_store::StoreError::ActorInactive)),
+        "{:?}",
+        r.err()
+    );
+    assert_eq!(b.get("/console/keys").await.status, StatusCode::SEE_OTHER);
 }
