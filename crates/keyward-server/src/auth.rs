@@ -75,6 +75,7 @@ impl Principal {
                 permissions: self.key.permissions.clone(),
                 scope: self.key.scope.clone(),
                 rotated: self.key.rotated_to.is_some(),
+                org_id: Some(self.key.org_id.clone()),
             }),
         }
     }

@@ -178,6 +178,9 @@ pub struct Authority {
     /// Whether the key had been rotated (was in its grace period): a key rotated while
     /// the request ran no longer has the standing it was authorized with.
     pub rotated: bool,
+    /// The organization the request was authorized in: a console session that switched
+    /// to another organization meanwhile no longer acts in this one.
+    pub org_id: Option<String>,
 }
 
 #[derive(Debug, Clone)]

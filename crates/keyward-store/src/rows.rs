@@ -381,6 +381,8 @@ pub(crate) struct BalanceRow {
 /// what its request was authorized with.
 #[derive(Debug, sqlx::FromRow)]
 pub(crate) struct KeyNow {
+    /// The organization the key (or session) acts in now.
+    pub org_id: String,
     /// The role of the key's person (`None` for keys that are nobody's token).
     pub role: Option<String>,
     pub permissions: String,

@@ -146,6 +146,7 @@ pub(crate) mod rotation {
 /// was authorized with (role, grants, scope) still holds.
 pub(crate) fn actor_allowed(actor: &Actor, found: Option<KeyNow>) -> Result<()> {
     let Some(KeyNow {
+        org_id,
         role,
         permissions,
         scope,
@@ -168,6 +169,7 @@ pub(crate) fn actor_allowed(actor: &Actor, found: Option<KeyNow>) -> Result<()> 
         || authority.permissions != permissions_now
         || authority.scope != scope_now
         || authority.rotated != rotated_to.is_some()
+        || authority.org_id.as_ref().is_some_and(|o| *o != org_id)
     {
         return Err(StoreError::ActorChanged);
     }

@@ -65,6 +65,31 @@ pub enum AdminCommand {
             keyward admin clear-owner-limits --org org_… --all --json"
     )]
     ClearOwnerLimits(ClearArgs),
+    /// Print a one-time link that sets a person's console password.
+    #[command(
+        long_about = "Print a one-time link that sets the console password of a member of an \
+            organization (by default its only owner): for a first owner whose link from the \
+            first start expired, or anyone locked out with no admin to ask. The link works \
+            once, for 24 hours, replaces older links of the person, and is recorded in the \
+            organization's audit log as password.link by the operator.",
+        after_help = "Examples:\n  \
+            keyward admin password-link --org my-org --data-dir /var/lib/keyward\n  \
+            keyward admin password-link --org org_… --email dev@company.com --base-url https://keys.example.com"
+    )]
+    PasswordLink(PasswordLinkArgs),
+}
+
+#[derive(Args)]
+pub struct PasswordLinkArgs {
+    /// The organization: its id (org_…) or exact name
+    #[arg(long, value_name = "ORG")]
+    org: String,
+    /// The member [default: the organization's only owner]
+    #[arg(long, value_name = "EMAIL")]
+    email: Option<String>,
+    /// Where people reach the server [default: http://127.0.0.1:8080]
+    #[arg(long, value_name = "URL", default_value = "http://127.0.0.1:8080")]
+    base_url: String,
 }
 
 #[derive(Args)]
@@ -133,7 +158,46 @@ pub async fn run(
         AdminCommand::Orgs(args) => orgs(store, args).await,
         AdminCommand::MintOwnerToken(args) => mint(store, clock, args).await,
         AdminCommand::ClearOwnerLimits(args) => clear(store, clock, args).await,
+        AdminCommand::PasswordLink(args) => password_link(store, clock, args).await,
     }
+}
+
+async fn password_link(
+    store: &dyn Store,
+    clock: &dyn Clock,
+    args: PasswordLinkArgs,
+) -> anyhow::Result<()> {
+    use keyward_server::people::links;
+    let org = find_org(store, &args.org).await?;
+    let person = match &args.email {
+        None => pick_owner(store, &org, None).await?,
+        Some(email) => {
+            let wanted = email.trim().to_lowercase();
+            store
+                .list_members(&org.id)
+                .await?
+                .into_iter()
+                .find(|m| m.email == wanted)
+                .ok_or_else(|| anyhow::anyhow!("{email} is not a member of {}", org.name))?
+        }
+    };
+    let code = links::issue(
+        store,
+        links::Issue {
+            user_id: &person.user_id,
+            org_id: &org.id,
+            purpose: keyward_store::PasswordPurpose::Reset,
+            at: clock.now(),
+            lifetime: keyward_server::people::Settings::default().link_lifetime,
+            actor: operator(),
+            source_ip: None,
+        },
+    )
+    .await
+    .with_context(|| format!("cannot make a link in {}", org.name))?;
+    println!("{}", links::url(&args.base_url, &code));
+    eprintln!("One-time link for {} (valid for 24 hours).", person.email);
+    Ok(())
 }
 
 /// The operator as the audit log names them: `operator <os-user>@<host> (keyward admin)`.

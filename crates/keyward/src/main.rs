@@ -427,8 +427,16 @@ async fn run(cli: Cli, file: config::FileConfig) -> anyhow::Result<()> {
                     .unwrap_or_else(|| DEFAULT_EMAIL.to_owned());
                 match bootstrap(store.as_ref(), clock.as_ref(), &org, &email).await {
                     Ok((token, record)) => {
-                        let link = owner_link(store.as_ref(), clock.as_ref(), &record).await?;
-                        let link = keyward_server::people::links::url(&base, &link);
+                        // The token is printed whatever happens to the link: it exists
+                        // now and is never shown again.
+                        let link = match owner_link(store.as_ref(), clock.as_ref(), &record).await
+                        {
+                            Ok(link) => keyward_server::people::links::url(&base, &link),
+                            Err(e) => format!(
+                                "(no link: {e:#}; `keyward admin password-link --org {}` makes one)",
+                                record.org_name
+                            ),
+                        };
                         print_first_start(
                             &base,
                             &record.org_name,

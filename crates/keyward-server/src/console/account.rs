@@ -9,6 +9,7 @@ use crate::errors::ApiError;
 use crate::http::invitations::Peer;
 use crate::people::links;
 use crate::people::password::{self, Password, Verified};
+use crate::people::throttle;
 use crate::state::AppState;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
@@ -54,7 +55,7 @@ pub async fn sessions(
                 tbody {
                     @for s in &sessions {
                         tr {
-                            td { (s.user_agent.as_deref().unwrap_or("unknown")) }
+                            td class="ua" { (browser_name(s.user_agent.as_deref())) }
                             td { (s.ip.as_deref().unwrap_or("unknown")) }
                             td { (time(s.created_at)) }
                             td { (time(s.last_seen_at)) }
@@ -188,6 +189,19 @@ pub async fn change_password(
         )
             .into_response()
     };
+    let ip = state
+        .policy
+        .console
+        .client_ip(peer.map(|p| p.ip()), &headers);
+    let address = ip.map(throttle::address_key).unwrap_or_default();
+    // Guessing the current password is guessing a password: the sign-in throttle
+    // counts it, so a stolen session cannot learn the password at argon2's pace.
+    if let Err(throttled) = state.throttle.attempt(Some(&signed.email), &address, now) {
+        let again = |status: StatusCode, problem: &str| {
+            (status, account_page(&signed, Some(problem), false)).into_response()
+        };
+        return Ok(super::signin::too_many(again, throttled, now));
+    }
     let stored = state
         .store
         .find_credentials(&signed.email)
@@ -197,6 +211,7 @@ pub async fn change_password(
     if password::verify(stored, Password::new(form.current)).await == Verified::Wrong {
         return Ok(again("Your current password is not right."));
     }
+    state.throttle.succeeded(&signed.email, &address);
     if form.password != form.repeat {
         return Ok(again("The two new passwords are not the same."));
     }
@@ -208,7 +223,7 @@ pub async fn change_password(
         tracing::error!(error = %e, "hashing a password");
         ApiError::Internal
     })?;
-    let address = peer.map(|p| p.ip().to_string()).unwrap_or_default();
+    let address = ip.map(|ip| ip.to_string()).unwrap_or_default();
     // A link issued and redeemed at once: one way to set a password, audited, which
     // ends every session of the person.
     let code = links::issue(
@@ -238,4 +253,36 @@ pub async fn change_password(
         "/console/account?done=1",
     )
     .await
+}
+
+/// A short name for a user agent ("Chrome on Linux"), not the whole string.
+fn browser_name(ua: Option<&str>) -> String {
+    let Some(ua) = ua else {
+        return "unknown".into();
+    };
+    let browser = [
+        ("Edg/", "Edge"),
+        ("Firefox/", "Firefox"),
+        ("Chrome/", "Chrome"),
+        ("Safari/", "Safari"),
+        ("curl/", "curl"),
+    ]
+    .iter()
+    .find(|(needle, _)| ua.contains(needle))
+    .map(|(_, name)| *name);
+    let system = [
+        ("Windows", "Windows"),
+        ("Android", "Android"),
+        ("iPhone", "iOS"),
+        ("Mac OS", "macOS"),
+        ("Linux", "Linux"),
+    ]
+    .iter()
+    .find(|(needle, _)| ua.contains(needle))
+    .map(|(_, name)| *name);
+    match (browser, system) {
+        (Some(b), Some(s)) => format!("{b} on {s}"),
+        (Some(b), None) => b.to_owned(),
+        _ => ua.chars().take(40).collect(),
+    }
 }

@@ -21,8 +21,22 @@ use axum::response::{IntoResponse, Response};
 use keyward_api::ErrorCode;
 use subtle::ConstantTimeEq;
 
-/// The pre-session cookie, for forms shown before sign-in.
+/// The pre-session cookie, for forms shown before sign-in; with HTTPS it takes the
+/// `__Host-` prefix, which no subdomain or plain-HTTP answer can plant.
 const PRESESSION: &str = "keyward_presession";
+const SECURE_PRESESSION: &str = "__Host-keyward_presession";
+
+fn presession_name(secure: bool) -> &'static str {
+    if secure {
+        SECURE_PRESESSION
+    } else {
+        PRESESSION
+    }
+}
+
+/// The forms shown before sign-in, whose token is the pre-session one. Every other
+/// form needs the token of the session it is sent with.
+const PRESESSION_FORMS: &[&str] = &["/console/signin", "/console/password", "/console/join"];
 
 /// The most a console form may send.
 const MAX_FORM_BYTES: usize = 64 * 1024;
@@ -32,15 +46,16 @@ pub const CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; 
     base-uri 'none'";
 
 pub async fn guard(State(state): State<AppState>, request: Request, next: Next) -> Response {
+    let https = state.policy.console.secure_cookies;
     let request = if is_safe(request.method()) {
         request
     } else {
         match check(&state, request).await {
             Ok(request) => request,
-            Err(failure) => return secure(failure.into_response()),
+            Err(failure) => return secure(failure.into_response(), https),
         }
     };
-    secure(html_errors(next.run(request).await).await)
+    secure(html_errors(next.run(request).await).await, https)
 }
 
 /// An error answered by something other than a console handler (axum's rejection of a
@@ -81,13 +96,24 @@ async fn check(state: &AppState, request: Request) -> Result<Request, Failure> {
         return Err(refused("this form was sent from another site"));
     }
     if let Some(origin) = headers.get(header::ORIGIN) {
-        if !same_origin(origin, headers) {
+        let public = state.policy.console.public_url.as_deref();
+        if !(same_origin(origin, headers)
+            || public.is_some_and(|p| origin.as_bytes() == p.as_bytes()))
+        {
             return Err(refused("this form was sent from another site"));
         }
     }
     let secure = state.policy.console.secure_cookies;
     let session = cookie_token(headers, secure).map(|t| crate::people::session::csrf_token(&t));
-    let presession = cookie(headers, PRESESSION).map(str::to_owned);
+    let path = request
+        .extensions()
+        .get::<axum::extract::OriginalUri>()
+        .map_or(request.uri().path(), |o| o.0.path());
+    let presession = if PRESESSION_FORMS.contains(&path) {
+        cookie(headers, presession_name(secure)).map(str::to_owned)
+    } else {
+        None
+    };
     let (parts, body) = request.into_parts();
     let bytes = axum::body::to_bytes(body, MAX_FORM_BYTES)
         .await
@@ -129,9 +155,16 @@ fn same_origin(origin: &HeaderValue, headers: &HeaderMap) -> bool {
 
 /// Security headers on every console response: a strict CSP (no inline script or
 /// style, no framing), no sniffing, no referrer (links carry one-time codes), and no
-/// caching of pages (they show people's data; assets say otherwise themselves).
-fn secure(mut response: Response) -> Response {
+/// caching of pages (they show people's data; assets say otherwise themselves); with
+/// HTTPS, HSTS, so no later visit goes over plain HTTP where cookies could be planted.
+fn secure(mut response: Response, https: bool) -> Response {
     let h = response.headers_mut();
+    if https {
+        h.insert(
+            header::STRICT_TRANSPORT_SECURITY,
+            HeaderValue::from_static("max-age=31536000"),
+        );
+    }
     if !h.contains_key(header::CONTENT_SECURITY_POLICY) {
         h.insert(
             header::CONTENT_SECURITY_POLICY,
@@ -143,9 +176,11 @@ fn secure(mut response: Response) -> Response {
         header::X_CONTENT_TYPE_OPTIONS,
         HeaderValue::from_static("nosniff"),
     );
+    // Links carry one-time codes: no other site learns a console URL. (`no-referrer`
+    // would make browsers send `Origin: null` with our own forms.)
     h.insert(
         header::REFERRER_POLICY,
-        HeaderValue::from_static("no-referrer"),
+        HeaderValue::from_static("same-origin"),
     );
     h.insert(
         "cross-origin-opener-policy",

@@ -9,14 +9,15 @@ use super::visitor::{safe_next, Signed};
 use crate::http::invitations::Peer;
 use crate::people::password::{self, Password, Verified};
 use crate::people::session as cookies;
+use crate::people::throttle;
 use crate::state::AppState;
 use axum::extract::{Query, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum_extra::extract::Form;
 use chrono::{DateTime, Utc};
-use keyward_core::ids;
 use keyward_core::invite::{PasswordLinkCode, SessionToken};
+use keyward_core::{ids, Email};
 use keyward_store::{Conflict, NewSession, StoreError};
 use maud::{html, Markup};
 use serde::Deserialize;
@@ -99,36 +100,32 @@ pub async fn submit(
 ) -> PageResult {
     let now = state.clock.now();
     let next = safe_next(form.next.as_deref());
-    let email = form.email.trim().to_lowercase();
-    let address = peer.map(|p| p.ip().to_string()).unwrap_or_default();
+    let typed = form.email.trim().to_lowercase();
+    let console = &state.policy.console;
+    let ip = console.client_ip(peer.map(|p| p.ip()), &headers);
+    let address = ip.map(throttle::address_key).unwrap_or_default();
+    // What is not an email is no account: it is counted for the address only, and is
+    // not looked up (nor kept: the throttle's keys stay short).
+    let email = Email::parse(&typed).ok().map(|e| e.to_string());
+    let shown = if email.is_some() { typed.as_str() } else { "" };
     let again = |status: StatusCode, problem: &str| {
         with_presession(&state, &headers, status, |csrf| {
-            signin_page(csrf, &email, &next, Some(problem))
+            signin_page(csrf, shown, &next, Some(problem))
         })
     };
-    if let Err(throttled) = state.throttle.check(&email, &address, now) {
-        let minutes = (throttled.retry_after_secs(now) + 59) / 60;
-        let mut r = again(
-            StatusCode::TOO_MANY_REQUESTS,
-            &format!(
-                "Too many sign-in attempts for this account or from this address. Try again in {minutes} minute{}.",
-                if minutes == 1 { "" } else { "s" }
-            ),
-        );
-        r.headers_mut().insert(
-            header::RETRY_AFTER,
-            throttled.retry_after_secs(now).max(1).into(),
-        );
-        return Ok(r);
+    if let Err(throttled) = state.throttle.attempt(email.as_deref(), &address, now) {
+        return Ok(too_many(again, throttled, now));
     }
-    let credentials = state.store.find_credentials(&email).await?;
+    let credentials = match &email {
+        Some(email) => state.store.find_credentials(email).await?,
+        None => None,
+    };
     let stored = credentials.as_ref().and_then(|c| c.password_hash.clone());
     let verified = password::verify(stored, Password::new(form.password)).await;
     let (Verified::Right { .. }, Some(credentials)) = (verified, credentials) else {
-        state.throttle.failed(&email, &address, now);
         return Ok(again(StatusCode::UNAUTHORIZED, WRONG));
     };
-    state.throttle.succeeded(&email);
+    state.throttle.succeeded(&credentials.email, &address);
     let memberships = state.store.list_user_orgs(&credentials.user_id).await?;
     let Some(first) = memberships.first() else {
         return Ok(again(
@@ -137,16 +134,38 @@ pub async fn submit(
         ));
     };
     let org_id = first.organization.id.clone();
+    let ip = ip.map(|ip| ip.to_string()).unwrap_or_default();
     start_session(
         &state,
         &headers,
         &credentials.user_id,
         &org_id,
-        &address,
+        &ip,
         now,
         &next,
     )
     .await
+}
+
+/// The answer to a throttled attempt: 429, how long to wait, and `Retry-After`.
+pub fn too_many(
+    again: impl FnOnce(StatusCode, &str) -> Response,
+    throttled: throttle::Throttled,
+    now: DateTime<Utc>,
+) -> Response {
+    let minutes = (throttled.retry_after_secs(now) + 59) / 60;
+    let mut r = again(
+        StatusCode::TOO_MANY_REQUESTS,
+        &format!(
+            "Too many sign-in attempts for this account or from this address. Try again in {minutes} minute{}.",
+            if minutes == 1 { "" } else { "s" }
+        ),
+    );
+    r.headers_mut().insert(
+        header::RETRY_AFTER,
+        throttled.retry_after_secs(now).max(1).into(),
+    );
+    r
 }
 
 /// Stores a new session for the person in `org_id` and answers with its cookie and a
@@ -327,7 +346,12 @@ pub async fn set_password(
         tracing::error!(error = %e, "hashing a password");
         crate::errors::ApiError::Internal
     })?;
-    let address = peer.map(|p| p.ip().to_string()).unwrap_or_default();
+    let address = state
+        .policy
+        .console
+        .client_ip(peer.map(|p| p.ip()), &headers)
+        .map(|ip| ip.to_string())
+        .unwrap_or_default();
     let redeemed = match state
         .store
         .redeem_password_link(&code.hash(), &phc, now, Some(&address))

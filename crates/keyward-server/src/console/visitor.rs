@@ -79,7 +79,9 @@ pub async fn live_session(
 }
 
 /// The record a session acts as: the person's token with every grant for the whole
-/// organization, valid until the session's absolute end.
+/// organization. It has no expiry of its own (the session's end is checked on every
+/// request and inside every change): a key made in the console must not inherit a
+/// cap the API would put on keys made by an expiring token.
 fn session_key(session: &Session, email: &str, org_name: &str, token: &SessionToken) -> KeyRecord {
     KeyRecord {
         id: session.id.clone(),
@@ -99,7 +101,7 @@ fn session_key(session: &Session, email: &str, org_name: &str, token: &SessionTo
         metadata: None,
         created_at: session.created_at,
         created_by: session.user_id.clone(),
-        expires_at: Some(session.absolute_expires_at),
+        expires_at: None,
         last_used_at: None,
         revoked_at: None,
         revoked_by: None,

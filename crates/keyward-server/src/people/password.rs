@@ -84,7 +84,18 @@ fn hasher() -> Argon2<'static> {
 /// The PHC string (`$argon2id$v=19$m=19456,t=2,p=1$…`) of `password` with a fresh salt,
 /// computed on the blocking pool.
 pub async fn hash(password: Password) -> anyhow::Result<String> {
+    let _permit = hashing().acquire().await?;
     tokio::task::spawn_blocking(move || hash_now(&password)).await?
+}
+
+/// At most two argon2 computations per CPU at once: each holds 19 MiB, so a flood of
+/// sign-ins waits here instead of filling memory through the blocking pool.
+fn hashing() -> &'static tokio::sync::Semaphore {
+    static PERMITS: OnceLock<tokio::sync::Semaphore> = OnceLock::new();
+    PERMITS.get_or_init(|| {
+        let cpus = std::thread::available_parallelism().map_or(2, |n| n.get());
+        tokio::sync::Semaphore::new(2 * cpus)
+    })
 }
 
 fn hash_now(password: &Password) -> anyhow::Result<String> {
@@ -109,6 +120,9 @@ pub enum Verified {
 /// for the hash comparison. `None` (no such person, or no password set yet) checks
 /// against [`dummy_hash`] and answers `Wrong`, taking as long as a real check.
 pub async fn verify(stored: Option<String>, password: Password) -> Verified {
+    let Ok(_permit) = hashing().acquire().await else {
+        return Verified::Wrong;
+    };
     tokio::task::spawn_blocking(move || verify_now(stored.as_deref(), &password))
         .await
         .unwrap_or(Verified::Wrong)

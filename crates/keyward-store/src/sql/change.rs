@@ -22,7 +22,7 @@ use sqlx::Transaction;
 /// whole organization, so their role alone limits it: the second half finds it while
 /// it is signed in (not revoked, idle or expired) and the person is still a member of
 /// the organization it acts in, with their role now.
-pub const KEY_WORKS: &str = "SELECT k.id, (SELECT m.role FROM memberships m \
+pub const KEY_WORKS: &str = "SELECT k.id, k.org_id, (SELECT m.role FROM memberships m \
         WHERE m.org_id = k.org_id AND m.user_id = k.owner_id AND k.owner_type = 'user') AS role, \
     k.permissions, k.scope, k.expires_at, k.rotated_to \
     FROM api_keys k JOIN organizations o ON o.id = k.org_id \
@@ -34,8 +34,8 @@ pub const KEY_WORKS: &str = "SELECT k.id, (SELECT m.role FROM memberships m \
         (SELECT 1 FROM service_accounts s WHERE s.org_id = k.org_id AND s.id = k.owner_id AND s.deleted_at IS NULL)) \
     AND (k.channel_id IS NULL OR EXISTS \
         (SELECT 1 FROM channels c WHERE c.org_id = k.org_id AND c.id = k.channel_id AND c.deleted_at IS NULL)) \
-    UNION ALL SELECT s.id, m.role, '[\"*:*\"]', '{\"type\":\"organization\"}', \
-        s.absolute_expires_at, NULL \
+    UNION ALL SELECT s.id, s.org_id, m.role, '[\"*:*\"]', '{\"type\":\"organization\"}', \
+        NULL, NULL \
     FROM sessions s JOIN memberships m ON m.org_id = s.org_id AND m.user_id = s.user_id \
     JOIN organizations o ON o.id = s.org_id \
     WHERE s.id = $1 AND s.revoked_at IS NULL AND s.absolute_expires_at > $2 \

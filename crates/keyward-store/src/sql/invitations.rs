@@ -32,17 +32,6 @@ const MARK_INVITATION_ACCEPTED: &str = "UPDATE invitations SET accepted_at = $1,
 const REVOKE_INVITATION: &str = "UPDATE invitations SET revoked_at = $1 \
     WHERE org_id = $2 AND id = $3 AND accepted_at IS NULL AND revoked_at IS NULL";
 
-/// `$1` session id, `$2` organization: the standing in that organization of the person
-/// who signed in with the session (their role, every grant, no expiry). An invitation
-/// made on the console rests on that person, not on the session, which ends with a
-/// sign-out or an idle hour while the invitation waits; it ends with the person's
-/// removal or demotion, as one made with a token ends with the token.
-const SESSION_PERSON: &str = "SELECT m.role, '[\"*:*\"]' AS permissions, \
-    '{\"type\":\"organization\"}' AS scope, CAST(NULL AS BIGINT) AS expires_at, \
-    CAST(NULL AS TEXT) AS rotated_to FROM sessions s \
-    JOIN memberships m ON m.user_id = s.user_id AND m.org_id = $2 \
-    JOIN organizations o ON o.id = m.org_id WHERE s.id = $1 AND o.deleted_at IS NULL";
-
 /// The invitation `condition` finds (placeholders bound to `args`).
 async fn fetch_invitation<B: Backend>(
     c: &mut B::Connection,
@@ -53,6 +42,15 @@ async fn fetch_invitation<B: Backend>(
     let row: Option<InvitationRow> = B::fetch_optional(c, &sql, args).await?;
     row.map(Invitation::try_from).transpose()
 }
+
+/// `$1` a console session's id, `$2` an organization: the session's person as an
+/// inviter there (their role now, every grant of a session), if still a member.
+const SESSION_INVITER: &str = "SELECT s.id, m.org_id, m.role, '[\"*:*\"]' AS permissions, \
+    '{\"type\":\"organization\"}' AS scope, CAST(NULL AS BIGINT) AS expires_at, \
+    CAST(NULL AS TEXT) AS rotated_to \
+    FROM sessions s JOIN memberships m ON m.user_id = s.user_id AND m.org_id = $2 \
+    JOIN organizations o ON o.id = m.org_id \
+    WHERE s.id = $1 AND o.deleted_at IS NULL";
 
 /// [`crate::rules::inviter_may`] for the key that issued `inv` or its replacements (a
 /// rotated key's replacement carries on its invitations): `None` if none of them may,
@@ -65,6 +63,16 @@ async fn inviter_still_may<B: Backend>(
     let Some(first) = inv.created_by_key.clone() else {
         return Ok(Some(None));
     };
+    if first.starts_with("ses_") {
+        // Issued in the console: the inviting person decides, by their role in the
+        // invitation's organization now, whether or not they are still signed in.
+        let now: Option<KeyNow> =
+            B::fetch_optional(c, SESSION_INVITER, args![&first, &inv.org_id]).await?;
+        return match now {
+            Some(now) => Ok(crate::rules::inviter_may(&now, inv)?.then_some(None)),
+            None => Ok(None),
+        };
+    }
     // The issuing key and its replacements, oldest first (a few at most).
     let mut chain = vec![first];
     while chain.len() < 16 {
@@ -84,12 +92,7 @@ async fn inviter_still_may<B: Backend>(
             return Ok(crate::rules::inviter_may(&now, inv)?.then_some(expires));
         }
     }
-    let person: Option<KeyNow> =
-        B::fetch_optional(c, SESSION_PERSON, args![&chain[0], &inv.org_id]).await?;
-    match person {
-        Some(person) => Ok(crate::rules::inviter_may(&person, inv)?.then_some(None)),
-        None => Ok(None),
-    }
+    Ok(None)
 }
 
 impl<B: Backend> SqlStore<B> {
@@ -252,6 +255,8 @@ impl<B: Backend> SqlStore<B> {
             }
             let sql = "UPDATE users SET password_hash = $1, password_changed_at = $2 WHERE id = $3";
             B::execute(&mut tx, sql, args![hash, a.at, &user_id]).await?;
+            let args = args![a.at, &user_id];
+            B::execute(&mut tx, super::passwords::END_USER_LINKS, args).await?;
         }
         let args = args![a.at, &user_id, &inv.id];
         if B::execute(&mut tx, MARK_INVITATION_ACCEPTED, args).await? != 1 {

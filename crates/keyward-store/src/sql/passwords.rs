@@ -27,6 +27,11 @@ const INSERT_LINK: &str = "INSERT INTO password_links (id, user_id, org_id, purp
 const SUPERSEDE_LINKS: &str = "UPDATE password_links SET used_at = $1 \
     WHERE user_id = $2 AND purpose = $3 AND used_at IS NULL";
 
+/// `$1` time, `$2` user id: ends every unused link of the person (a password was set:
+/// no older link may set another).
+pub(crate) const END_USER_LINKS: &str =
+    "UPDATE password_links SET used_at = $1 WHERE user_id = $2 AND used_at IS NULL";
+
 /// `$1` time, `$2` link id: marks it used, once, if it has not expired.
 const MARK_LINK_USED: &str = "UPDATE password_links SET used_at = $1 \
     WHERE id = $2 AND used_at IS NULL AND expires_at > $1";
@@ -159,6 +164,7 @@ impl<B: Backend> SqlStore<B> {
         }
         let sql = "UPDATE users SET password_hash = $1, password_changed_at = $2 WHERE id = $3";
         B::execute(&mut tx, sql, args![password_hash, at, &link.user_id]).await?;
+        B::execute(&mut tx, END_USER_LINKS, args![at, &link.user_id]).await?;
         B::execute(&mut tx, REVOKE_USER_SESSIONS, args![at, &link.user_id]).await?;
         insert_audit::<B>(&mut tx, &event).await?;
         tx.commit().await?;

@@ -54,6 +54,7 @@ pub(crate) async fn changes_made_with_a_key_that_stopped_working_write_nothing(
         permissions: PermissionSet::all(),
         scope: Scope::Organization,
         rotated: false,
+        org_id: Some(org.id.clone()),
     };
     as_admin.actor.authority = Some(authority(keyward_core::Role::OrgAdmin));
     assert!(matches!(

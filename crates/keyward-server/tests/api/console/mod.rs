@@ -2,6 +2,7 @@
 //! forms with their CSRF token, redirects. (`crates/keyward/tests/browser/` drives the
 //! same pages in Chromium.)
 
+mod hardening;
 mod members;
 mod pages;
 mod signin;
