@@ -105,6 +105,13 @@ error_codes! {
     /// The invited email already has an account: accept with one of its own personal
     /// access tokens.
     IdentityRequired => ("identity_required", 403, "Accept with your own token"),
+    /// The CLI login's code was already exchanged for a token.
+    LoginCodeUsed => ("login_code_used", 409, "CLI login code already used"),
+    /// The CLI login's code expired, was ended by wrong verifiers, or can no longer
+    /// make a token (the person left the organization).
+    LoginCodeExpired => ("login_code_expired", 410, "CLI login code expired"),
+    /// The PKCE verifier does not match the challenge the CLI login was approved with.
+    LoginVerifierMismatch => ("login_verifier_mismatch", 400, "Code verifier does not match"),
     /// The server does not let people create organizations.
     OrgCreationDisabled => ("org_creation_disabled", 403, "Creating organizations is disabled"),
     InternalError => ("internal_error", 500, "Internal server error"),

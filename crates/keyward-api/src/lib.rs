@@ -15,6 +15,7 @@
 //! written from bytes the key cache prepared (`keyward-server`'s hot path). Its bytes are
 //! tested to equal what [`VerifyResponse`] serializes to.
 
+mod cli_login;
 mod error;
 mod keys;
 mod org;
@@ -24,6 +25,10 @@ mod usage;
 mod verify;
 mod wire;
 
+pub use cli_login::{
+    CliCallback, CliLoginQuery, CliTokenRequest, ACCESS_DENIED, CLI_CALLBACK_PATH, CLI_LOGIN_PAGE,
+    CLI_MACHINE_MAX_CHARS,
+};
 pub use error::{ErrorCode, LimitInfo, Problem};
 pub use keys::*;
 pub use org::*;

@@ -1,8 +1,9 @@
 //! Secrets the shared request types carry must not show in `Debug`. The key and the
 //! code are generated at run time.
-use keyward_api::{AcceptRequest, VerifyRequest};
-use keyward_core::invite::InviteCode;
+use keyward_api::{AcceptRequest, CliTokenRequest, VerifyRequest};
+use keyward_core::invite::{CliLoginCode, InviteCode};
 use keyward_core::key::Environment;
+use keyward_core::pkce::CodeVerifier;
 use keyward_core::{KeyKind, PlainKey};
 use std::borrow::Cow;
 
@@ -32,4 +33,16 @@ fn accept_request_debug_does_not_show_the_code() {
         !shown.contains(&raw[7..]),
         "Debug leaks the invitation code: {shown}"
     );
+}
+
+#[test]
+fn cli_token_request_debug_shows_neither_the_code_nor_the_verifier() {
+    let (code, verifier) = (CliLoginCode::generate(), CodeVerifier::generate());
+    let req = CliTokenRequest {
+        code: code.expose_secret().into(),
+        code_verifier: verifier.expose_secret().into(),
+    };
+    let shown = format!("{req:?}");
+    assert!(!shown.contains(&code.expose_secret()[7..]), "{shown}");
+    assert!(!shown.contains(verifier.expose_secret()), "{shown}");
 }

@@ -26,8 +26,10 @@ pub use error::{ApiError, Error, ErrorCode};
 /// The wire types themselves, under their own names (`api::CreateKeyRequest`, …).
 pub use keyward_api as api;
 pub use keyward_api::{ApiKey, InvitationCode, OneTimeLink};
-pub use keyward_core::invite::InviteCodeError;
+pub use keyward_core::invite::{CliLoginCode, InviteCodeError};
 pub use keyward_core::key::check as offline_check;
+/// PKCE verifiers and challenges and the loopback state, for [`Client::cli_login_url`].
+pub use keyward_core::pkce;
 pub use keyward_core::KeyError;
 pub use types::*;
 
@@ -266,6 +268,34 @@ impl Client {
             url.set_query(None);
         }
         url
+    }
+
+    /// The console page where a signed-in person approves a CLI login on this client's
+    /// server (`keyward auth login --web`): open it in their browser.
+    pub fn cli_login_url(&self, query: &api::CliLoginQuery) -> Url {
+        let mut url = self.url(api::CLI_LOGIN_PAGE);
+        let query = serde_urlencoded::to_string(query).expect("a query of strings and a number");
+        url.set_query(Some(&query));
+        url
+    }
+
+    /// `POST /v1/auth/cli/token`: exchanges the code the console's redirect carried, with
+    /// the PKCE verifier whose challenge the login was approved with, for a new personal
+    /// access token (shown once). Sends no key (the client's own is not used).
+    pub async fn exchange_cli_code(
+        &self,
+        code: &CliLoginCode,
+        verifier: &pkce::CodeVerifier,
+    ) -> Result<CreatedKey> {
+        let mut body = api::CliTokenRequest {
+            code: code.expose_secret().to_owned(),
+            code_verifier: verifier.expose_secret().to_owned(),
+        };
+        let url = self.url(&["v1", "auth", "cli", "token"]);
+        let created = self.send_as(None, Method::POST, url, Some(&body)).await;
+        zeroize::Zeroize::zeroize(&mut body.code);
+        zeroize::Zeroize::zeroize(&mut body.code_verifier);
+        created
     }
 
     /// `GET /v1/me`: who this key belongs to.

@@ -174,3 +174,26 @@ fn invitation_codes_are_checked_offline_and_never_shown() {
     assert!(InvitationCode::parse(typo).is_err());
     assert!(InvitationCode::parse(CODE.replace("kw_inv_", "kw_pat_")).is_err());
 }
+
+/// The console link carries the loopback port, the state, the challenge and the machine,
+/// encoded, under the server's own path; decoding it gives them back.
+#[test]
+fn the_cli_login_link_is_the_console_page_with_the_query_encoded() {
+    use keyward_client::api::CliLoginQuery;
+    use keyward_client::pkce::{CodeVerifier, LoginState};
+    let client = Client::without_key("https://keys.example.com/keyward/").unwrap();
+    let query = CliLoginQuery {
+        port: 49152,
+        state: LoginState::generate().as_str().to_owned(),
+        challenge: CodeVerifier::generate().challenge().as_str().to_owned(),
+        machine: "Ana's laptop & co".into(),
+    };
+    let url = client.cli_login_url(&query);
+    assert_eq!(url.path(), "/keyward/console/cli-login");
+    assert!(
+        url.as_str().contains("machine=Ana%27s+laptop+%26+co"),
+        "{url}"
+    );
+    let back: CliLoginQuery = serde_urlencoded::from_str(url.query().unwrap()).unwrap();
+    assert_eq!(back, query);
+}

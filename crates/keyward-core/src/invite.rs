@@ -1,8 +1,9 @@
 //! One-time codes: `<prefix><32 random base62><6-char base62 CRC32 checksum>`.
 //!
 //! A one-time code is a secret for one person, redeemed once: an invitation
-//! (`kw_inv_`, redeemed for a membership and a first token) or a password link
-//! (`kw_pwl_`, redeemed to set or reset a console password); a console session's
+//! (`kw_inv_`, redeemed for a membership and a first token), a password link
+//! (`kw_pwl_`, redeemed to set or reset a console password) or a CLI login's code
+//! (`kw_cli_`, exchanged with its PKCE verifier for a personal access token); a console session's
 //! cookie value (`kw_ses_`) is made the same way, though it is used until it expires. Like a key it has a typed
 //! prefix (so scanners find a leaked one) and a checksum (so a mistyped one is refused
 //! without a lookup), and only its SHA-256 is stored. Each kind redacts in `Debug`, is
@@ -19,6 +20,9 @@ pub const PREFIX: &str = "kw_inv_";
 pub const PASSWORD_LINK_PREFIX: &str = "kw_pwl_";
 /// The prefix of every console session's cookie value; never changes once shipped.
 pub const SESSION_PREFIX: &str = "kw_ses_";
+/// The prefix of every CLI login's one-time code (`keyward auth login --web`); never
+/// changes once shipped.
+pub const CLI_LOGIN_PREFIX: &str = "kw_cli_";
 
 /// Declares a one-time code type `$code` with prefix `$prefix` and its error `$error`,
 /// whose messages name it as `$a_name` / `$the_name`.
@@ -102,6 +106,13 @@ one_time_code!(
     "the password link"
 );
 one_time_code!(
+    CliLoginCode,
+    CliLoginCodeError,
+    CLI_LOGIN_PREFIX,
+    "a CLI login code",
+    "the CLI login code"
+);
+one_time_code!(
     SessionToken,
     SessionTokenError,
     SESSION_PREFIX,
@@ -147,6 +158,7 @@ mod tests {
         assert_eq!(PREFIX, "kw_inv_");
         assert_eq!(PASSWORD_LINK_PREFIX, "kw_pwl_");
         assert_eq!(SESSION_PREFIX, "kw_ses_");
+        assert_eq!(CLI_LOGIN_PREFIX, "kw_cli_");
     }
 
     #[test]
@@ -180,6 +192,17 @@ mod tests {
             InviteCodeError::Prefix
         );
         assert_eq!(format!("{link:?}"), "PasswordLinkCode(kw_pwl_[REDACTED])");
+        let cli = CliLoginCode::generate();
+        assert!(cli.expose_secret().starts_with("kw_cli_"));
+        assert_eq!(
+            CliLoginCode::parse(cli.expose_secret()).unwrap().hash(),
+            cli.hash()
+        );
+        assert_eq!(
+            PasswordLinkCode::parse(cli.expose_secret()).unwrap_err(),
+            PasswordLinkCodeError::Prefix
+        );
+        assert_eq!(format!("{cli:?}"), "CliLoginCode(kw_cli_[REDACTED])");
     }
 
     #[test]

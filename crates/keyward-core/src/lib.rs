@@ -10,6 +10,9 @@
 //! - [`name`]: validated display names.
 //! - [`email`]: people's email addresses, trimmed and lowercased.
 //! - [`external_id`]: the platform's identifiers of its customers, owners of `api` keys.
+//! - [`invite`]: one-time codes (invitations, password links, CLI logins, sessions).
+//! - [`pkce`]: RFC 7636 verifiers and challenges and the loopback `state` of
+//!   `keyward auth login --web`.
 
 pub mod base62;
 pub mod clock;
@@ -22,6 +25,7 @@ pub mod key;
 pub mod limits;
 pub mod name;
 pub mod permission;
+pub mod pkce;
 pub mod role;
 pub mod scope;
 

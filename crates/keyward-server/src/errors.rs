@@ -91,6 +91,10 @@ pub enum ApiError {
     MethodNotAllowed,
     #[error("{1}")]
     Conflict(ErrorCode, String),
+    /// A well-formed request refused for what it presents (a CLI login's verifier that
+    /// does not match); the code gives the status.
+    #[error("{1}")]
+    Refused(ErrorCode, String),
     #[error("an internal error occurred")]
     Internal,
 }
@@ -137,7 +141,9 @@ impl ApiError {
             ApiError::UnsupportedMediaType => ErrorCode::UnsupportedMediaType,
             ApiError::PayloadTooLarge => ErrorCode::PayloadTooLarge,
             ApiError::NotFound(_) => ErrorCode::NotFound,
-            ApiError::Gone(code, _) | ApiError::Conflict(code, _) => code.clone(),
+            ApiError::Gone(code, _) | ApiError::Conflict(code, _) | ApiError::Refused(code, _) => {
+                code.clone()
+            }
             ApiError::MethodNotAllowed => ErrorCode::MethodNotAllowed,
             ApiError::Internal => ErrorCode::InternalError,
         }
@@ -269,6 +275,13 @@ impl From<StoreError> for ApiError {
                     Conflict::LinkUsed => ErrorCode::PasswordLinkUsed,
                     Conflict::LinkExpired => {
                         return ApiError::Gone(ErrorCode::PasswordLinkExpired, c.to_string())
+                    }
+                    Conflict::LoginCodeUsed => ErrorCode::LoginCodeUsed,
+                    Conflict::LoginCodeExpired => {
+                        return ApiError::Gone(ErrorCode::LoginCodeExpired, c.to_string())
+                    }
+                    Conflict::LoginVerifierMismatch => {
+                        return ApiError::Refused(ErrorCode::LoginVerifierMismatch, c.to_string())
                     }
                 };
                 ApiError::Conflict(code, c.to_string())
@@ -472,6 +485,8 @@ mod tests {
             Conflict::ChangedMeanwhile,
             Conflict::LinkUsed,
             Conflict::LinkExpired,
+            Conflict::LoginCodeUsed,
+            Conflict::LoginCodeExpired,
         ] {
             let e = ApiError::from(StoreError::Conflict(c));
             assert!(
@@ -481,5 +496,11 @@ mod tests {
                 e.code().status()
             );
         }
+        // A wrong PKCE verifier is OAuth's `invalid_grant`: a 400 of its own.
+        let e = ApiError::from(StoreError::Conflict(Conflict::LoginVerifierMismatch));
+        assert_eq!(
+            (e.code(), e.code().status()),
+            (ErrorCode::LoginVerifierMismatch, 400)
+        );
     }
 }

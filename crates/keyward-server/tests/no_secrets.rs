@@ -81,6 +81,15 @@ async fn raw_keys_never_reach_the_database_or_the_logs() {
         );
         raw_keys.push(key);
     }
+    // A CLI login: its code and verifier are secrets too, and so is the token they make.
+    let owner_id = app.owner_id().await;
+    let (code, verifier) = app.approve_cli_login(&owner_id, "laptop").await;
+    let wrong = app.exchange_cli_code(&code, &verifier[1..]).await;
+    assert!(!wrong.body.to_string().contains(&code[7..]));
+    let r = app.exchange_cli_code(&code, &verifier).await;
+    raw_keys.push(r.body["key"].as_str().unwrap().to_owned());
+    raw_keys.push(code);
+    let mut secrets = vec![verifier];
     app.stop().await;
 
     let logs = String::from_utf8(logs.0.lock().unwrap().clone()).unwrap();
@@ -94,8 +103,8 @@ async fn raw_keys_never_reach_the_database_or_the_logs() {
         files.push(schema.dump_text().await.unwrap().into_bytes());
     }
     assert!(!files.is_empty());
-    for key in &raw_keys {
-        let secret_part = &key[key.len() - 38..];
+    secrets.extend(raw_keys.iter().map(|key| key[key.len() - 38..].to_owned()));
+    for secret_part in &secrets {
         assert!(!logs.contains(secret_part), "a raw key is in the logs");
         for bytes in &files {
             assert!(

@@ -65,6 +65,13 @@ pub enum Conflict {
     LinkUsed,
     /// The password link expired.
     LinkExpired,
+    /// The CLI login's code was already exchanged for a token.
+    LoginCodeUsed,
+    /// The CLI login's code expired, or too many wrong verifiers ended it.
+    LoginCodeExpired,
+    /// The verifier presented with a CLI login's code is not the one its challenge was
+    /// made from (PKCE). Nothing but the count of wrong verifiers changed.
+    LoginVerifierMismatch,
 }
 
 impl std::fmt::Display for Conflict {
@@ -88,6 +95,15 @@ impl std::fmt::Display for Conflict {
                 "the password link was already used or replaced by a newer one; ask for a new one"
             }
             Conflict::LinkExpired => "the password link expired; ask for a new one",
+            Conflict::LoginCodeUsed => {
+                "the CLI login code was already exchanged for a token; run keyward auth login --web again"
+            }
+            Conflict::LoginCodeExpired => {
+                "the CLI login code expired or was ended by wrong verifiers; run keyward auth login --web again"
+            }
+            Conflict::LoginVerifierMismatch => {
+                "the code_verifier does not match the code_challenge this login was approved with"
+            }
             Conflict::IdentityRequired => {
                 "the invitation is for a person who already has a Keyward account; accept it with one of their own personal access tokens"
             }

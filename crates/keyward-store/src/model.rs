@@ -7,7 +7,9 @@ use keyward_core::{
 };
 use serde::Serialize;
 
+mod cli_login;
 mod people;
+pub use cli_login::*;
 pub use people::*;
 
 /// `limits_by` of limits that are the organization's defaults.
@@ -52,6 +54,31 @@ pub struct KeyRecord {
     pub limits_by: Option<String>,
 }
 
+/// A freshly generated key as the store may know it: a new id, the kind and
+/// environment its prefix says, its visible prefix and the SHA-256 of the secret, never
+/// the secret itself.
+#[derive(Debug, Clone)]
+pub struct FreshKey {
+    pub id: String,
+    pub kind: KeyKind,
+    pub environment: Environment,
+    pub prefix: String,
+    pub hash: KeyHash,
+}
+
+impl FreshKey {
+    /// The parts of `plain` the store keeps, with a fresh `key_…` id.
+    pub fn of(plain: &PlainKey) -> Self {
+        Self {
+            id: keyward_core::ids::new_id("key"),
+            kind: plain.kind(),
+            environment: plain.environment(),
+            prefix: plain.visible_prefix(),
+            hash: plain.hash(),
+        }
+    }
+}
+
 impl NewKey {
     /// A key for `plain` with a fresh id and the defaults of a new key: organization
     /// scope, no owner, no permissions, no expiry, no limits. Callers set what differs
@@ -63,14 +90,25 @@ impl NewKey {
         created_at: DateTime<Utc>,
         created_by: impl Into<String>,
     ) -> Self {
+        Self::for_fresh(FreshKey::of(plain), org_id, name, created_at, created_by)
+    }
+
+    /// [`NewKey::for_plain`] for a key the store knows only as a [`FreshKey`].
+    pub fn for_fresh(
+        fresh: FreshKey,
+        org_id: &str,
+        name: impl Into<String>,
+        created_at: DateTime<Utc>,
+        created_by: impl Into<String>,
+    ) -> Self {
         Self {
-            id: keyward_core::ids::new_id("key"),
+            id: fresh.id,
             org_id: org_id.to_owned(),
-            kind: plain.kind(),
-            environment: plain.environment(),
+            kind: fresh.kind,
+            environment: fresh.environment,
             name: name.into(),
-            prefix: plain.visible_prefix(),
-            hash: plain.hash(),
+            prefix: fresh.prefix,
+            hash: fresh.hash,
             owner: None,
             permissions: PermissionSet::default(),
             scope: Scope::Organization,

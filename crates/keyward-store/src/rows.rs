@@ -472,3 +472,41 @@ impl From<SessionRow> for Session {
         }
     }
 }
+
+#[derive(sqlx::FromRow)]
+pub(crate) struct CliLoginRow {
+    id: String,
+    org_id: String,
+    user_id: String,
+    code_challenge: String,
+    machine: String,
+    permissions: String,
+    token_lifetime_ms: Option<i64>,
+    created_at: i64,
+    expires_at: i64,
+    failed_attempts: i64,
+    used_at: Option<i64>,
+    key_id: Option<String>,
+}
+
+impl TryFrom<CliLoginRow> for CliLogin {
+    type Error = StoreError;
+
+    fn try_from(r: CliLoginRow) -> Result<Self> {
+        Ok(CliLogin {
+            code_challenge: keyward_core::pkce::CodeChallenge::parse(&r.code_challenge)
+                .map_err(|_| corrupt("code challenge", &r.code_challenge))?,
+            permissions: from_json::<PermissionSet>("permissions", &r.permissions)?,
+            token_lifetime: r.token_lifetime_ms.map(chrono::Duration::milliseconds),
+            id: r.id,
+            org_id: r.org_id,
+            user_id: r.user_id,
+            machine: r.machine,
+            created_at: from_ms(r.created_at),
+            expires_at: from_ms(r.expires_at),
+            failed_attempts: r.failed_attempts,
+            used_at: opt_ms(r.used_at),
+            key_id: r.key_id,
+        })
+    }
+}

@@ -243,6 +243,22 @@ pub trait Store: Send + Sync + 'static {
     /// (checked in the same transaction).
     async fn switch_session_org(&self, id: &str, org_id: &str) -> Result<Session>;
 
+    // CLI logins (`keyward auth login --web`). The code and the PKCE verifier never reach
+    // the store: only the code's SHA-256 and S256 challenges.
+    /// Stores a login a person approved in the console, if they are a member of
+    /// `login.org_id` (checked in the same transaction; else
+    /// [`crate::StoreError::Gone`]: `organization`, `user` or `membership`).
+    async fn create_cli_login(&self, login: NewCliLogin, audit: NewAuditEvent) -> Result<CliLogin>;
+    /// Redeems a login once, in one transaction: the presented challenge must equal the
+    /// stored one ([`crate::Conflict::LoginVerifierMismatch`], which only counts the
+    /// attempt), the code be unused ([`crate::Conflict::LoginCodeUsed`], also for the
+    /// loser of two racing redemptions) and unexpired at `at` and not ended by wrong
+    /// verifiers ([`crate::Conflict::LoginCodeExpired`]), and the person still a member
+    /// ([`crate::StoreError::Gone`]). Makes the person's token within the organization's
+    /// key limits, marks the login used and writes the token's audit event
+    /// (`key.create`, acted by the person, `via: cli_login`).
+    async fn redeem_cli_login(&self, redemption: CliRedemption) -> Result<CliRedeemed>;
+
     /// Every workspace and agent of every organization, for the verify path's index.
     async fn all_resources(&self) -> Result<Vec<ResourceRef>>;
     /// Every channel that is not deleted, for the verify path's index of hook ids.

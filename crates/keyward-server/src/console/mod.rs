@@ -13,6 +13,7 @@ mod account;
 mod assets;
 mod audit;
 mod channels;
+mod cli_login;
 mod failure;
 pub mod guard;
 mod join;
@@ -53,6 +54,7 @@ pub fn router(state: AppState) -> Router<AppState> {
         .route("/account", get(account::account))
         .route("/account/password", post(account::change_password))
         .route("/keys", get(keys::list))
+        .route("/cli-login", get(cli_login::show).post(cli_login::decide))
         // People and the organization.
         .route("/members", get(members::list))
         .route("/members/invite", post(members::invite))

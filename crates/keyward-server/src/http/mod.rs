@@ -3,6 +3,7 @@
 
 pub mod audit;
 pub mod channels;
+pub mod cli_login;
 pub mod invitations;
 pub mod key_policy;
 pub mod keys;
@@ -102,6 +103,7 @@ fn api() -> OpenApiRouter<AppState> {
         .routes(routes!(keys::rotate_key))
         .routes(routes!(verify::verify_key))
         .routes(routes!(me::me))
+        .routes(routes!(cli_login::exchange_cli_code))
         .routes(routes!(audit::list_audit))
         .routes(routes!(usage::key_usage))
         .routes(routes!(usage::list_owner_limits))

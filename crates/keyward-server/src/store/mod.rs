@@ -475,6 +475,18 @@ impl Store for CoherentStore {
         self.inner.switch_session_org(id, org_id).await
     }
 
+    // CLI logins: an approval caches nothing; a redemption makes a token, whose hash the
+    // key cache may remember as unknown.
+    async fn create_cli_login(&self, login: NewCliLogin, audit: NewAuditEvent) -> Result<CliLogin> {
+        self.inner.create_cli_login(login, audit).await
+    }
+
+    async fn redeem_cli_login(&self, redemption: CliRedemption) -> Result<CliRedeemed> {
+        let redeemed = self.inner.redeem_cli_login(redemption).await?;
+        self.key(&redeemed.key);
+        Ok(redeemed)
+    }
+
     async fn all_resources(&self) -> Result<Vec<ResourceRef>> {
         self.inner.all_resources().await
     }

@@ -300,6 +300,21 @@ async fn every_operation_has_a_pinned_success_body() {
     )
     .await;
 
+    // `keyward auth login --web`: a CLI login approved in the console, exchanged.
+    let owner_id = me.owner.as_ref().map(|o| o.id().to_owned()).unwrap();
+    let (code, verifier) = p.app.approve_cli_login(&owner_id, "build-box").await;
+    p.pin_as::<api::CreatedKey>(
+        "exchange_cli_code",
+        M::POST,
+        "/v1/auth/cli/token",
+        "/v1/auth/cli/token",
+        Some(json!({"code": code, "code_verifier": verifier})),
+        S::CREATED,
+        &[".key"],
+        Some(None),
+    )
+    .await;
+
     // Invitations and members.
     let invite = json!({"email": "dev@example.com", "role": "agent_admin", "agents": [agent]});
     let (invited, _) = p

@@ -7,6 +7,7 @@ mod console;
 
 mod authorization;
 mod bodies;
+mod cli_login;
 mod cluster;
 mod coherence;
 mod errors;

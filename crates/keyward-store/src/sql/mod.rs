@@ -8,6 +8,7 @@
 mod audit;
 pub(crate) mod backend;
 pub(crate) mod change;
+mod cli_logins;
 mod filter;
 mod invitations;
 mod keys;
@@ -286,6 +287,12 @@ impl<B: Backend> Store for SqlStore<B> {
     }
     async fn switch_session_org(&self, id: &str, org_id: &str) -> Result<Session> {
         self.switch_session_org(id, org_id).await
+    }
+    async fn create_cli_login(&self, login: NewCliLogin, audit: NewAuditEvent) -> Result<CliLogin> {
+        self.create_cli_login(login, audit).await
+    }
+    async fn redeem_cli_login(&self, redemption: CliRedemption) -> Result<CliRedeemed> {
+        self.redeem_cli_login(redemption).await
     }
     async fn all_resources(&self) -> Result<Vec<ResourceRef>> {
         self.all_resources().await

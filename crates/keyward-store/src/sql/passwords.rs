@@ -54,7 +54,7 @@ async fn fetch_link<B: Backend>(
 }
 
 /// The organization is there and the person is still a member of it.
-async fn check_member<B: Backend>(
+pub(crate) async fn check_member<B: Backend>(
     c: &mut B::Connection,
     org_id: &str,
     user_id: &str,

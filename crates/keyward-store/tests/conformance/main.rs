@@ -4,6 +4,7 @@
 
 mod audit;
 mod changes;
+mod cli_logins;
 mod keys;
 mod members;
 mod people;
@@ -103,6 +104,10 @@ conformance!(
     people::sessions_of_another_person_cannot_be_revoked,
     people::signing_out_everywhere_keeps_the_current_session,
     people::leaving_or_deleting_an_organization_revokes_its_sessions,
+    cli_logins::a_cli_login_is_redeemed_once_for_a_token_of_its_person,
+    cli_logins::a_cli_login_is_redeemed_once_under_concurrency,
+    cli_logins::a_cli_login_expires_and_wrong_verifiers_end_it,
+    cli_logins::a_cli_login_needs_the_membership_at_approval_and_redemption,
     changes::changes_made_with_a_key_that_stopped_working_write_nothing,
     changes::changes_to_something_that_changed_meanwhile_are_refused,
     usage::last_used_never_moves_backwards,

@@ -1,27 +1,43 @@
 //! `keyward auth login|logout|whoami|status` and `keyward login`: who you are on which
 //! server (the server's `GET /v1/me`), and the stored login. `auth accept-invite` is in
 //! `invitations.rs`; `cli/mod.rs` puts both in the `keyward auth` group.
+//!
+//! `auth login --web` signs in through the console, like `gh auth login --web`: the CLI
+//! listens on 127.0.0.1 (`loopback.rs`), prints (and on a desktop opens) the console's
+//! approve page with a PKCE challenge and a state, and waits for the browser's redirect
+//! with a one-time code, which it exchanges with its verifier for a new personal access
+//! token (`POST /v1/auth/cli/token`). The browser never holds the token.
 
 use super::context::{deprecation_message, ConnArgs, Context};
 use super::credentials::{self, StoredLogin};
-use super::failure::{CmdResult, Failure, EXIT_AUTH};
+use super::failure::{CmdResult, Failure, EXIT_AUTH, EXIT_ERROR};
+use super::loopback::{self, Loopback, Outcome, Page};
 use super::output::{self, Color, Style};
 use super::prompt;
 use super::resolved::{Resolved, Source};
 use super::text::kind_label;
 use chrono::{Duration, Utc};
 use clap::Args;
+use keyward_client::api::CliLoginQuery;
+use keyward_client::pkce::{CodeVerifier, LoginState};
 use keyward_client::{ApiKey, Client, KeyKind, Me};
 use serde_json::json;
+use std::path::PathBuf;
 
 /// Keys closer than this to their expiry get a warning.
 const EXPIRY_WARNING_DAYS: i64 = 7;
+
+/// How long `auth login --web` waits for the browser: as long as the code it brings back
+/// would work after a prompt approval.
+const WEB_LOGIN_WAIT: std::time::Duration = std::time::Duration::from_secs(5 * 60);
 
 /// `keyward login`: `auth login` with the connection flags of its own.
 #[derive(Args)]
 pub struct LoginTop {
     #[command(flatten)]
     pub conn: ConnArgs,
+    #[command(flatten)]
+    pub login: LoginArgs,
 }
 
 /// Check an API key against the server and store it for later commands.
@@ -31,13 +47,26 @@ pub struct LoginTop {
         Give the key with --token, paste it at the prompt (input is hidden), or pipe it \
         on stdin. The key is checked with GET /v1/me first; only a working key is stored, \
         with the server URL, in credentials.json in your config directory \
-        ($KEYWARD_CONFIG_DIR, else e.g. ~/.config/keyward), mode 0600.",
+        ($KEYWARD_CONFIG_DIR, else e.g. ~/.config/keyward), mode 0600.\n\n\
+        With --web there is no key to paste: the command prints a link to the server's \
+        console (and opens it when there is a desktop), where you sign in and approve a new \
+        personal access token named after this machine; the browser hands the CLI a \
+        one-time code on 127.0.0.1, which only this command can exchange for the token.",
     after_help = "Examples:\n  \
         keyward auth login                                   # asks for the key\n  \
+        keyward auth login --web --server https://keys.example.com\n  \
+        keyward auth login --web --no-browser                # on a machine without a desktop\n  \
         keyward auth login --token kw_pat_… --server https://keys.example.com\n  \
         echo \"$KEY\" | keyward auth login"
 )]
-pub struct LoginArgs {}
+pub struct LoginArgs {
+    /// Sign in through the web console instead of giving a key
+    #[arg(long)]
+    pub web: bool,
+    /// With --web: only print the link, do not try to open a browser
+    #[arg(long, requires = "web")]
+    pub no_browser: bool,
+}
 
 /// Forget the stored login (the key itself keeps working until revoked).
 #[derive(Args)]
@@ -139,7 +168,10 @@ fn key_warnings(me: &Me, resolved: &Resolved, client: &Client) -> Vec<String> {
     warnings
 }
 
-pub async fn login(ctx: &Context, _args: LoginArgs) -> CmdResult {
+pub async fn login(ctx: &Context, args: LoginArgs) -> CmdResult {
+    if args.web {
+        return login_web(ctx, &args).await;
+    }
     let (key, source) = match ctx.conn.token.as_deref() {
         Some(t) if t.trim().is_empty() => return Err(Failure::usage("--token is empty")),
         Some(t) => (ApiKey::new(t), Source::Flag { flag: "--token" }),
@@ -161,29 +193,12 @@ pub async fn login(ctx: &Context, _args: LoginArgs) -> CmdResult {
         server_source,
         org: ctx.org(),
     };
-    let client = ctx.client_for(&resolved)?;
-    let me = client
-        .me()
-        .await
-        .map_err(|e| Failure::client(&e, &resolved))?;
-    let path = credentials::path()?;
-    let server = client.base_url().as_str().trim_end_matches('/').to_owned();
-    let login = StoredLogin::new(
-        server.clone(),
-        &resolved.key,
-        me.email.clone().unwrap_or_else(|| me.name.clone()),
-        me.org.name.clone(),
-    );
-    credentials::save(&path, &login)?;
-    let warnings = key_warnings(&me, &resolved, &client);
-    ctx.deprecation_reported();
+    let saved = save_login(ctx, &resolved).await?;
+    let Saved {
+        me, path, server, ..
+    } = &saved;
     if ctx.json() {
-        output::print_json(&json!({
-            "server": server,
-            "path": path,
-            "me": me,
-            "warnings": warnings,
-        }));
+        saved.print_json();
     } else {
         let style = Style::stdout();
         println!(
@@ -194,11 +209,217 @@ pub async fn login(ctx: &Context, _args: LoginArgs) -> CmdResult {
         );
         println!("Key saved to {} (readable only by you).", path.display());
     }
-    for w in &warnings {
-        output::warn(w);
-    }
-    ctx.warn_if_login_overridden();
+    saved.finish(ctx);
     Ok(())
+}
+
+/// A working key stored as the login for its server.
+struct Saved {
+    me: Me,
+    path: PathBuf,
+    server: String,
+    warnings: Vec<String>,
+}
+
+impl Saved {
+    fn print_json(&self) {
+        output::print_json(&json!({
+            "server": self.server,
+            "path": self.path,
+            "me": self.me,
+            "warnings": self.warnings,
+        }));
+    }
+
+    /// The warnings about the key, and about a key that overrides the login.
+    fn finish(&self, ctx: &Context) {
+        for w in &self.warnings {
+            output::warn(w);
+        }
+        ctx.warn_if_login_overridden();
+    }
+}
+
+/// Checks `resolved`'s key with `GET /v1/me` and stores it, with its server, as the
+/// login (`auth login`, with or without `--web`).
+async fn save_login(ctx: &Context, resolved: &Resolved) -> Result<Saved, Failure> {
+    let client = ctx.client_for(resolved)?;
+    let me = client
+        .me()
+        .await
+        .map_err(|e| Failure::client(&e, resolved))?;
+    let path = credentials::path()?;
+    let server = client.base_url().as_str().trim_end_matches('/').to_owned();
+    let login = StoredLogin::new(
+        server.clone(),
+        &resolved.key,
+        me.email.clone().unwrap_or_else(|| me.name.clone()),
+        me.org.name.clone(),
+    );
+    credentials::save(&path, &login)?;
+    let warnings = key_warnings(&me, resolved, &client);
+    ctx.deprecation_reported();
+    Ok(Saved {
+        me,
+        path,
+        server,
+        warnings,
+    })
+}
+
+/// `auth login --web`: the console approves, the loopback receives the code, the code
+/// and the verifier make the token, the token is stored as `auth login` stores a key.
+async fn login_web(ctx: &Context, args: &LoginArgs) -> CmdResult {
+    if ctx.conn.token.is_some() {
+        return Err(Failure::usage(
+            "--web signs in through the browser and makes a new token; it takes no --token",
+        ));
+    }
+    let (server, server_source) = ctx.server();
+    // For the messages of the calls that send no key.
+    let mut resolved = Resolved {
+        key: ApiKey::new(String::new()),
+        source: Source::WebLogin,
+        server: server.clone(),
+        server_source,
+        org: ctx.org(),
+    };
+    let client = Client::without_key(&server).map_err(|e| Failure::client(&e, &resolved))?;
+    let listen_failed = |e: std::io::Error| {
+        Failure::error(format!(
+            "cannot listen on 127.0.0.1 for the browser's answer: {e}"
+        ))
+    };
+    let loopback = Loopback::bind().await.map_err(listen_failed)?;
+    let (state, verifier) = (LoginState::generate(), CodeVerifier::generate());
+    let url = client.cli_login_url(&CliLoginQuery {
+        port: loopback.port().map_err(listen_failed)?,
+        state: state.as_str().to_owned(),
+        challenge: verifier.challenge().as_str().to_owned(),
+        machine: loopback::machine_name(),
+    });
+    // On stderr: stdout is for the result (and stays JSON with --json).
+    eprintln!("Open this link to sign in: {url}");
+    if !args.no_browser && loopback::open_browser(url.as_str()) {
+        eprintln!("(Opening it in your browser.)");
+    }
+    eprintln!("Waiting for you to approve in the browser (up to 5 minutes; Ctrl-C to stop)…");
+    eprintln!(
+        "If your browser is on another computer, it ends on a page it cannot open: paste that page's address here."
+    );
+    let waited = tokio::time::timeout(WEB_LOGIN_WAIT, wait_for_answer(&loopback, &state))
+        .await
+        .map_err(|_| {
+            Failure::new(
+                EXIT_ERROR,
+                "timeout",
+                "no answer from the browser within 5 minutes",
+            )
+            .with_hint("run `keyward auth login --web` again, and approve in the console")
+        })?;
+    let (outcome, mut browser) = waited.map_err(listen_failed)?;
+    let failed = |why: &str| {
+        Page::error(
+            400,
+            "Sign-in failed",
+            format!("The keyward CLI was not signed in: {why}"),
+        )
+    };
+    let code = match outcome {
+        Outcome::Approved(code) => code,
+        Outcome::Denied => {
+            tell(&mut browser, Page::cancelled()).await;
+            return Err(Failure::new(
+                EXIT_AUTH,
+                "access_denied",
+                "authorization was cancelled in the browser",
+            ));
+        }
+        Outcome::Failed(why) => {
+            tell(&mut browser, failed(&why)).await;
+            return Err(Failure::error(format!("the sign-in failed: {why}")));
+        }
+    };
+    let created = match client.exchange_cli_code(&code, &verifier).await {
+        Ok(created) => created,
+        Err(e) => {
+            let failure = Failure::client(&e, &resolved);
+            tell(&mut browser, failed(&failure.message)).await;
+            return Err(failure);
+        }
+    };
+    resolved.key = created.key;
+    let saved = match save_login(ctx, &resolved).await {
+        Ok(saved) => saved,
+        Err(failure) => {
+            tell(&mut browser, failed(&failure.message)).await;
+            return Err(failure);
+        }
+    };
+    tell(&mut browser, Page::signed_in()).await;
+    if ctx.json() {
+        saved.print_json();
+    } else {
+        let style = Style::stdout();
+        println!(
+            "{} Signed in as {} in {}; token {} saved",
+            style.paint(Color::Green, "✓"),
+            saved.me.email.as_deref().unwrap_or(&saved.me.name),
+            saved.me.org.name,
+            saved.me.key.prefix
+        );
+        println!(
+            "The token \"{}\" is in your token list; it is stored in {} (readable only by you).",
+            saved.me.key.name,
+            saved.path.display()
+        );
+    }
+    saved.finish(ctx);
+    Ok(())
+}
+
+/// The console's answer: the browser's redirect to the loopback, or its address pasted
+/// on stdin (then there is no browser request to answer). Lines that are not this
+/// login's callback are ignored, with a note; the end of stdin leaves the browser.
+async fn wait_for_answer(
+    loopback: &Loopback,
+    state: &LoginState,
+) -> std::io::Result<(Outcome, Option<loopback::Browser>)> {
+    let (lines, mut pasted) = tokio::sync::mpsc::channel::<String>(4);
+    std::thread::spawn(move || {
+        use std::io::BufRead;
+        for line in std::io::stdin().lock().lines() {
+            let Ok(line) = line else { break };
+            if lines.blocking_send(line).is_err() {
+                break;
+            }
+        }
+    });
+    let from_browser = loopback.callback(state, |what| output::note(&format!("ignored {what}")));
+    tokio::pin!(from_browser);
+    let mut stdin_open = true;
+    loop {
+        tokio::select! {
+            answered = &mut from_browser => return answered.map(|(o, b)| (o, Some(b))),
+            line = pasted.recv(), if stdin_open => match line {
+                Some(line) if line.trim().is_empty() => {}
+                Some(line) => match loopback::pasted(&line, state) {
+                    Some(outcome) => return Ok((outcome, None)),
+                    None => output::note(
+                        "that is not the address of this sign-in's callback (it must hold this login's state)",
+                    ),
+                },
+                None => stdin_open = false,
+            },
+        }
+    }
+}
+
+/// Answers the browser's request, if the answer came from one.
+async fn tell(browser: &mut Option<loopback::Browser>, page: Page) {
+    if let Some(browser) = browser.take() {
+        let _ = browser.answer(page).await;
+    }
 }
 
 /// The key from a hidden prompt, or from stdin when it is not a terminal.

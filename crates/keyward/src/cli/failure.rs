@@ -239,6 +239,14 @@ impl Failure {
                 api.detail.clone(),
                 Some("log in with one of your own personal access tokens (`keyward auth login`), then run `keyward auth accept-invite` again".to_owned()),
             ),
+            ErrorCode::LoginCodeUsed | ErrorCode::LoginCodeExpired => (
+                api.detail.clone(),
+                Some("run `keyward auth login --web` again and approve the new request in the console".to_owned()),
+            ),
+            ErrorCode::LoginVerifierMismatch => (
+                "the server refused the sign-in: this CLI's proof does not match the approved request".to_owned(),
+                Some("run `keyward auth login --web` again; approve only a request you started yourself".to_owned()),
+            ),
             ErrorCode::InternalError => (
                 "the server had an internal error".to_owned(),
                 Some("try again; if it persists, the server's log has the details".to_owned()),

@@ -8,7 +8,7 @@
 //!
 //! Dependencies point one way: this file -> features -> `lookup` -> `context` ->
 //! `failure` -> the leaves (`resolved`, `output`, `text`, `parse`, `credentials`,
-//! `dotenv`); `once` and `prompt` sit on `failure`. `.ci/import-cycles` checks it.
+//! `dotenv`, `loopback`); `once` and `prompt` sit on `failure`. `.ci/import-cycles` checks it.
 
 // Features: one per API feature (the server's `http/<feature>.rs`), each with its
 // flags, its commands and its own rendering. They use the modules below, never each
@@ -32,6 +32,7 @@ mod credentials;
 pub mod dotenv;
 mod failure;
 mod lookup;
+mod loopback;
 pub mod once;
 pub mod output;
 mod parse;
@@ -56,6 +57,7 @@ pub enum ClientCommand {
     /// Log in to a Keyward server, accept an invitation, see who you are, log out.
     #[command(after_help = concat!("Examples:\n  \
         keyward auth login --server https://keys.example.com\n  \
+        keyward auth login --web --server https://keys.example.com\n  \
         keyward auth accept-invite kw_inv_… --server https://keys.example.com --login\n  \
         keyward auth whoami\n  \
         keyward auth status\n  \
@@ -68,6 +70,7 @@ pub enum ClientCommand {
             URL in your config directory, readable only by you.",
         after_help = concat!("Examples:\n  \
             keyward login --token kw_pat_…\n  \
+            keyward login --web                                # approve in the browser\n  \
             keyward login --server https://keys.example.com   # asks for the key\n  \
             echo \"$KEY\" | keyward login                        # reads the key from stdin\n\n", exit_codes!())
     )]
@@ -201,9 +204,7 @@ pub fn run(command: ClientCommand, cli: fn() -> clap::Command) -> ExitCode {
             return ExitCode::SUCCESS;
         }
         ClientCommand::Auth(args) => (args.conn, Job::Auth(args.command)),
-        ClientCommand::Login(args) => {
-            (args.conn, Job::Auth(AuthCommand::Login(auth::LoginArgs {})))
-        }
+        ClientCommand::Login(args) => (args.conn, Job::Auth(AuthCommand::Login(args.login))),
         ClientCommand::Keys(args) => (args.conn, Job::Keys(args.command)),
         ClientCommand::Audit(args) => (args.conn.clone(), Job::Audit(args)),
         ClientCommand::ServiceAccounts(args) => (args.conn, Job::ServiceAccounts(args.command)),

@@ -25,6 +25,9 @@ pub enum Source {
     },
     /// Typed at the prompt or piped on stdin (`auth login`).
     Input,
+    /// Made for this machine when its person approved the login in the browser
+    /// (`auth login --web`).
+    WebLogin,
     Default,
 }
 
@@ -36,6 +39,7 @@ impl Source {
             Source::DotEnv { var, path } => format!("{var} in {}", path.display()),
             Source::StoredLogin { path } => format!("the stored login ({})", path.display()),
             Source::Input => "your input".to_owned(),
+            Source::WebLogin => "the browser sign-in".to_owned(),
             Source::Default => "the default".to_owned(),
         }
     }
@@ -48,6 +52,7 @@ impl Source {
             Source::DotEnv { var, .. } => format!("{var} in .env"),
             Source::StoredLogin { .. } => "stored login".to_owned(),
             Source::Input => "input".to_owned(),
+            Source::WebLogin => "browser sign-in".to_owned(),
             Source::Default => "default".to_owned(),
         }
     }
@@ -57,6 +62,7 @@ impl Source {
         match self {
             Source::Flag { .. } => "pass a valid key with --token".to_owned(),
             Source::Input => "check the key and try again".to_owned(),
+            Source::WebLogin => "run `keyward auth login --web` again".to_owned(),
             Source::Env { var } => {
                 format!("set {var} to a valid key, or unset it to use your stored login")
             }

@@ -22,6 +22,9 @@ pub struct Server {
     pub url: String,
     /// The bootstrap owner's token: every permission.
     pub token: String,
+    /// The code of the owner's one-time password link (`kw_pwl_…`), which `bootstrap`
+    /// prints on stderr: opened on `/console/password`, it signs the owner in.
+    pub owner_password_code: String,
     pub dir: TempDir,
     /// `--data-dir DIR` or `--database-url URL`: where the server keeps its data.
     db_args: Vec<String>,
@@ -53,10 +56,18 @@ impl Server {
             .unwrap();
         assert!(out.status.success(), "bootstrap failed: {out:?}");
         let token = String::from_utf8(out.stdout).unwrap().trim().to_owned();
+        let stderr = String::from_utf8(out.stderr).unwrap();
+        let owner_password_code = stderr
+            .split("code=")
+            .nth(1)
+            .and_then(|rest| rest.split_whitespace().next())
+            .unwrap_or_else(|| panic!("bootstrap printed no password link: {stderr}"))
+            .to_owned();
         let mut server = Self {
             child: None,
             url: String::new(),
             token,
+            owner_password_code,
             dir,
             db_args,
         };
@@ -191,11 +202,17 @@ impl User {
 
     /// `keyward ARGS` with a clean environment (no KEYWARD_* from the test runner).
     pub fn cmd(&self, args: &[&str]) -> Command {
-        let mut cmd = Command::new(BIN);
+        let mut cmd = Command::from_std(self.process(args));
+        cmd.timeout(COMMAND_TIMEOUT);
+        cmd
+    }
+
+    /// [`User::cmd`] as a plain process, for a test that talks to it while it runs.
+    pub fn process(&self, args: &[&str]) -> std::process::Command {
+        let mut cmd = std::process::Command::new(BIN);
         cmd.env_clear()
             .env("HOME", self.home.path())
             .current_dir(self.cwd.path())
-            .timeout(COMMAND_TIMEOUT)
             .args(args);
         if let Some(dir) = &self.config_dir {
             cmd.env("KEYWARD_CONFIG_DIR", dir);

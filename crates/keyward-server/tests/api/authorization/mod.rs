@@ -69,6 +69,7 @@ enum Fixture {
     Invitation,
     NewInvitation,
     Accept,
+    CliLogin,
     ServiceAccount,
     NewServiceAccount,
     OwnerLimit,

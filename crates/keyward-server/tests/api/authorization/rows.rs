@@ -18,6 +18,7 @@ pub(super) fn table() -> Vec<Row> {
         row("POST", "/v1/keys/verify", Some("keys:verify"), Anyone, Any, F::Verify),
         row("GET", "/v1/me", None, Anyone, Any, F::Nothing),
         row("GET", "/v1/me/organizations", None, Anyone, Any, F::Nothing),
+        row("POST", "/v1/auth/cli/token", None, Public, Any, F::CliLogin),
         row("GET", "/v1/audit-log", Some("audit:read"), Anyone, Org, F::Nothing),
         row("GET", "/v1/owner-limits", Some("limits:read"), Admins, Org, F::Nothing),
         row("PUT", "/v1/owner-limits/{owner_type}/{owner_id}", Some("limits:write"), Admins, Org, F::OwnerLimit),

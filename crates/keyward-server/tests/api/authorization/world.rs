@@ -182,6 +182,11 @@ impl World {
                     .await;
                 call.body = Some(json!({ "code": code }));
             }
+            Fixture::CliLogin => {
+                let owner_id = self.app.owner_id().await;
+                let (code, verifier) = self.app.approve_cli_login(&owner_id, "ci-box").await;
+                call.body = Some(json!({ "code": code, "code_verifier": verifier }));
+            }
             Fixture::ServiceAccount | Fixture::NewServiceAccount => {
                 let body = json!({"name": self.fresh("bot"), "scopes": "keys:read"});
                 if matches!(row.fixture, Fixture::ServiceAccount) {

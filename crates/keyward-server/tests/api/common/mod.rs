@@ -334,6 +334,65 @@ impl TestApp {
         .await
     }
 
+    /// The bootstrap owner's user id.
+    pub async fn owner_id(&self) -> String {
+        self.get("/v1/me", &self.owner_token).await.body["owner"]["id"]
+            .as_str()
+            .unwrap()
+            .to_owned()
+    }
+
+    /// Approves a CLI login for the member `user_id` of the bootstrap organization in the
+    /// store, as the console's approve page does: `machine`, every permission, 90 days,
+    /// the code working for 5 minutes from now. Returns (code, verifier).
+    pub async fn approve_cli_login(&self, user_id: &str, machine: &str) -> (String, String) {
+        self.approve_cli_login_with(user_id, machine, keyward_core::PermissionSet::all())
+            .await
+    }
+
+    pub async fn approve_cli_login_with(
+        &self,
+        user_id: &str,
+        machine: &str,
+        permissions: keyward_core::PermissionSet,
+    ) -> (String, String) {
+        let code = keyward_core::invite::CliLoginCode::generate();
+        let verifier = keyward_core::pkce::CodeVerifier::generate();
+        let now = self.clock.now();
+        let org_id = self.org_id().await;
+        let login = keyward_store::NewCliLogin {
+            id: keyward_core::ids::new_id("cli"),
+            org_id: org_id.clone(),
+            user_id: user_id.to_owned(),
+            code_hash: code.hash(),
+            code_challenge: verifier.challenge(),
+            machine: machine.to_owned(),
+            permissions,
+            token_lifetime: Some(chrono::Duration::days(90)),
+            created_at: now,
+            expires_at: now + chrono::Duration::minutes(5),
+        };
+        self.store
+            .create_cli_login(login, system_event(&org_id, "cli_login.approve"))
+            .await
+            .unwrap();
+        (
+            code.expose_secret().to_owned(),
+            verifier.expose_secret().to_owned(),
+        )
+    }
+
+    /// `POST /v1/auth/cli/token` without a key.
+    pub async fn exchange_cli_code(&self, code: &str, verifier: &str) -> Reply {
+        self.send(
+            Method::POST,
+            "/v1/auth/cli/token",
+            None,
+            Some(json!({ "code": code, "code_verifier": verifier })),
+        )
+        .await
+    }
+
     pub async fn org_id(&self) -> String {
         self.get("/v1/me", &self.owner_token).await.body["org"]["id"]
             .as_str()
