@@ -214,7 +214,7 @@ pub async fn list(
             p class="muted" { (if form.filtered() { "No event matches these filters." } else { "No events here." }) }
         } @else if !events.is_empty() {
             div class="table-wrap" {
-                table {
+                table class="events" {
                     caption class="visually-hidden" { "Audit events, newest first" }
                     thead { tr {
                         th scope="col" { "Time" } th scope="col" { "Actor" } th scope="col" { "Action" }

@@ -494,7 +494,7 @@ async fn member_page(
         }
         @if manages {
             section aria-labelledby="role-title" {
-                h2 id="role-title" { "Role" }
+                h2 id="role-title" { "Role and agents" }
                 @if let Some(p) = problem { (alert(p)) }
                 form class="stack" method="post" action={ (path) "/role" } {
                     (csrf_field(signed))
