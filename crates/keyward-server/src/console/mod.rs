@@ -19,6 +19,7 @@ pub mod guard;
 mod join;
 mod keys;
 pub mod layout;
+mod member;
 mod members;
 mod resources;
 mod settings;
@@ -62,12 +63,12 @@ pub fn router(state: AppState) -> Router<AppState> {
             "/members/invitations/{id}/revoke",
             post(members::revoke_invitation),
         )
-        .route("/members/{user_id}", get(members::show))
-        .route("/members/{user_id}/role", post(members::change_role))
-        .route("/members/{user_id}/remove", post(members::remove))
+        .route("/members/{user_id}", get(member::show))
+        .route("/members/{user_id}/role", post(member::change_role))
+        .route("/members/{user_id}/remove", post(member::remove))
         .route(
             "/members/{user_id}/password-link",
-            post(members::password_link),
+            post(member::password_link),
         )
         .route("/join", get(join::show).post(join::accept))
         .route("/channels", get(channels::list).post(channels::create))

@@ -493,7 +493,13 @@ async fn a_reset_link_is_refused_for_someone_of_another_organization_too() {
         .post("/v1/organizations", &dev_token, json!({"name": "devs"}))
         .await;
     assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
-    admin.get(&format!("/console/members/{dev_id}")).await;
+    let page = admin.get(&format!("/console/members/{dev_id}")).await;
+    assert!(!page.body.contains("Password reset link"), "{}", page.body);
+    assert!(
+        page.body.contains("another organization too"),
+        "{}",
+        page.body
+    );
     let r = admin
         .post(&format!("/console/members/{dev_id}/password-link"), &[])
         .await;
