@@ -65,6 +65,19 @@ impl CliRequest {
             ));
         }
         let machine = Name::parse(&q.machine).map_err(|e| ApiError::validation("machine", e))?;
+        // A host name's characters only: the name is the CLI's claim, shown to the
+        // person, and must not be able to pass for the page's own words
+        // ("laptop (this computer)", right-to-left marks).
+        if !machine
+            .as_str()
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_' | ' '))
+        {
+            return Err(ApiError::validation(
+                "machine",
+                "may hold only letters, digits, dots, dashes, underscores and spaces",
+            ));
+        }
         if machine.as_str().chars().count() > CLI_MACHINE_MAX_CHARS {
             return Err(ApiError::validation(
                 "machine",
@@ -124,14 +137,16 @@ fn approve_page(signed: &Signed, r: &CliRequest) -> Markup {
     let machine = r.machine.as_str();
     html! {
         h1 { "Authorize the Keyward CLI" }
-        p {
-            "The keyward CLI on " strong { (machine) } " asks to sign in as "
-            strong { (signed.email) } " in the organization " strong { (signed.org_name) } "."
-        }
         p class="warning" {
-            "Authorize only if you just ran " code { "keyward auth login --web" } " on "
-            (machine) " yourself. It gets a new personal access token, “keyward CLI on "
-            (machine) "”, which you can revoke at any time."
+            strong { "Authorize only if you just ran " code { "keyward auth login --web" } " yourself." }
+            " Someone who sent you this link could otherwise receive a token of yours."
+        }
+        p {
+            "A keyward CLI that calls itself " strong { (machine) } " (listening on port "
+            (r.port) " of your computer) asks to sign in as "
+            strong { (signed.email) } " in the organization " strong { (signed.org_name) } ". "
+            "It gets a new personal access token, “keyward CLI on " (machine)
+            "”, which you can revoke at any time."
         }
         @if signed.orgs.len() > 1 {
             p class="hint" {
@@ -215,9 +230,25 @@ pub async fn decide(
         _ => return Err(ApiError::validation("permissions", "must be all or read_only").into()),
     };
     let principal = &signed.principal;
-    // Never more than the session holds; and the role goes into the change's actor, so
-    // a demotion or removal committing meanwhile stops it.
-    principal.reach(&state).await?;
+    // The token is one the person could make with `POST /v1/keys`: the same decision
+    // (an agent admin, who makes only agent-level keys, gets none here). The role goes
+    // into the change's actor, so a demotion or removal committing meanwhile stops it.
+    let owner = keyward_core::Owner::User {
+        id: signed.user_id.clone(),
+        name: signed.email.clone(),
+    };
+    principal
+        .authorize(
+            &state,
+            "keys:write",
+            crate::authz::Action::Create,
+            crate::authz::Target::Key(crate::authz::KeyTarget {
+                kind: keyward_core::KeyKind::Personal,
+                owner: Some(&owner),
+                scope: &keyward_core::Scope::Organization,
+            }),
+        )
+        .await?;
     if !principal.key.permissions.covers(&permissions) {
         return Err(
             ApiError::CannotGrant(principal.key.permissions.missing_from(&permissions)).into(),

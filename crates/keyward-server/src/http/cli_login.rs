@@ -7,10 +7,10 @@
 //! code here, with the verifier only it knows, for a new personal access token of the
 //! person, named after the machine (as OAuth native apps do, RFC 8252).
 //!
-//! No key is needed: the code and the verifier are the credentials. A wrong verifier
-//! does not spend the code (someone who saw the redirect cannot deny the CLI its token
-//! by guessing), but a few end it (`keyward_store::CLI_LOGIN_MAX_FAILED_ATTEMPTS`),
-//! which stops guessing at another client's weak verifier.
+//! No key is needed: the code and the verifier are the credentials. One wrong verifier
+//! does not spend the code, but a few end it (`keyward_store::CLI_LOGIN_MAX_FAILED_ATTEMPTS`),
+//! which stops guessing at another client's weak verifier: someone who saw the redirect
+//! can thus deny the CLI its token (never take it), and the person runs the login again.
 
 use super::invitations::Peer;
 use super::keys::{CreatedKey, KeyView, KeyViewExt as _};

@@ -203,7 +203,7 @@ async fn the_console_page_approves_and_sends_the_code_to_the_loopback() {
         port: 49152,
         state: state.as_str().to_owned(),
         challenge: verifier.challenge().as_str().to_owned(),
-        machine: "dev's laptop".into(),
+        machine: "devs-laptop".into(),
     };
     let path = format!(
         "/console/cli-login?{}",
@@ -221,7 +221,9 @@ async fn the_console_page_approves_and_sends_the_code_to_the_loopback() {
     let shown = browser.get(&path).await;
     assert_eq!(shown.status, StatusCode::OK, "{}", shown.body);
     assert!(shown.body.contains("Authorize the Keyward CLI"));
-    assert!(shown.body.contains("dev&#39;s laptop") || shown.body.contains("dev's laptop"));
+    assert!(shown
+        .body
+        .contains("calls itself <strong>devs-laptop</strong>"));
     assert!(shown.body.contains("dev@company.com"));
     assert!(shown.body.contains("acme"));
     let csp = shown.headers["content-security-policy"].to_str().unwrap();
@@ -280,7 +282,7 @@ async fn the_console_page_approves_and_sends_the_code_to_the_loopback() {
 
     let r = app.exchange_cli_code(&code, verifier.expose_secret()).await;
     let created: Value = r.expect(StatusCode::CREATED);
-    assert_eq!(created["name"], "keyward CLI on dev's laptop");
+    assert_eq!(created["name"], "keyward CLI on devs-laptop");
     assert_eq!(created["permissions"], json!(["*:read"]));
     assert_eq!(created["owner"]["id"], user_id.as_str());
     let expires = chrono::DateTime::parse_from_rfc3339(created["expires_at"].as_str().unwrap())
@@ -298,7 +300,7 @@ async fn the_console_page_approves_and_sends_the_code_to_the_loopback() {
         .cloned()
         .unwrap();
     assert_eq!(approval["actor"]["id"], user_id.as_str());
-    assert_eq!(approval["details"]["machine"], "dev's laptop");
+    assert_eq!(approval["details"]["machine"], "devs-laptop");
 
     // A form without its CSRF token is refused before anything happens.
     let fields = fields("approve");
@@ -374,4 +376,86 @@ async fn the_console_page_refuses_damaged_requests() {
             shown.body
         );
     }
+}
+
+#[tokio::test]
+async fn an_agent_admin_gets_no_organization_wide_token_from_a_cli_login() {
+    // `POST /v1/keys` makes them only agent-level keys; the console's approval is the
+    // same decision.
+    use keyward_core::pkce::{CodeVerifier, LoginState};
+    let app = TestApp::spawn().await;
+    let agent = app
+        .post(
+            "/v1/agents",
+            &app.owner_token,
+            json!({"name": "support-bot"}),
+        )
+        .await;
+    let agent = agent.body["id"].as_str().unwrap().to_owned();
+    let (first_token, user_id) = app
+        .join("agents@company.com", "agent_admin", &[&agent])
+        .await;
+    let api = app
+        .post(
+            "/v1/keys",
+            &first_token,
+            json!({"name": "second", "kind": "personal"}),
+        )
+        .await;
+    assert_eq!(api.status, StatusCode::FORBIDDEN, "{}", api.body);
+    let link = console::password_link(&app, &user_id, keyward_store::PasswordPurpose::Setup).await;
+    let browser = console::set_password(&app, &link).await;
+    let (verifier, state) = (CodeVerifier::generate(), LoginState::generate());
+    let challenge = verifier.challenge().as_str().to_owned();
+    let shown = browser
+        .get(&format!(
+            "/console/cli-login?port=50000&state={}&challenge={challenge}&machine=box",
+            state.as_str()
+        ))
+        .await;
+    assert_eq!(shown.status, StatusCode::OK);
+    let approved = browser
+        .post(
+            "/console/cli-login",
+            &[
+                ("port", "50000"),
+                ("state", state.as_str()),
+                ("challenge", &challenge),
+                ("machine", "box"),
+                ("permissions", "all"),
+                ("expires", "never"),
+                ("decision", "approve"),
+            ],
+        )
+        .await;
+    assert_eq!(approved.status, StatusCode::FORBIDDEN, "{}", approved.body);
+    assert!(
+        approved.location().is_none(),
+        "no code goes to the loopback"
+    );
+}
+
+#[tokio::test]
+async fn a_machine_name_cannot_pass_for_the_pages_own_words() {
+    let app = TestApp::spawn().await;
+    let browser = console::owner(&app).await;
+    let verifier = keyward_core::pkce::CodeVerifier::generate();
+    let state = keyward_core::pkce::LoginState::generate();
+    let query = keyward_api::CliLoginQuery {
+        port: 50000,
+        state: state.as_str().to_owned(),
+        challenge: verifier.challenge().as_str().to_owned(),
+        machine: "ana-laptop (this computer)".into(),
+    };
+    let path = format!(
+        "/console/cli-login?{}",
+        serde_urlencoded::to_string(&query).unwrap()
+    );
+    let shown = browser.get(&path).await;
+    assert_eq!(
+        shown.status,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "{}",
+        shown.body
+    );
 }

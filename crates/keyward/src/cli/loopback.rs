@@ -46,6 +46,9 @@ pub enum Outcome {
     Failed(String),
 }
 
+/// Connections whose request head is being read at once; more are closed at once.
+const MAX_PENDING: usize = 16;
+
 /// The browser's request that ended the wait, still waiting for its answer.
 pub struct Browser(TcpStream);
 
@@ -67,9 +70,28 @@ impl Loopback {
         state: &LoginState,
         mut ignored: impl FnMut(&str),
     ) -> io::Result<(Outcome, Browser)> {
+        // Each connection's request head is read in a task of its own, so a connection
+        // that sends nothing (a browser's spare one, or another local process) holds
+        // back no other.
+        let mut reading = tokio::task::JoinSet::new();
         loop {
-            let (mut stream, _) = self.listener.accept().await?;
-            let target = match tokio::time::timeout(READ_TIMEOUT, read_target(&mut stream)).await {
+            let (read, stream) = tokio::select! {
+                accepted = self.listener.accept() => {
+                    let (mut stream, _) = accepted?;
+                    if reading.len() < MAX_PENDING {
+                        reading.spawn(async move {
+                            let read = tokio::time::timeout(READ_TIMEOUT, read_target(&mut stream)).await;
+                            (read, stream)
+                        });
+                    }
+                    continue;
+                }
+                Some(done) = reading.join_next(), if !reading.is_empty() => match done {
+                    Ok(done) => done,
+                    Err(_) => continue,
+                },
+            };
+            let target = match read {
                 Ok(Ok(Some(target))) => target,
                 Ok(Ok(None)) => {
                     let page = Page::error(
@@ -314,13 +336,55 @@ pub fn machine_name() -> String {
 /// The first line of `raw`, cut to [`CLI_MACHINE_MAX_CHARS`], if it is a display name.
 fn clean_machine_name(raw: &str) -> Option<String> {
     let line = raw.trim().lines().next()?.trim();
-    let cut: String = line.chars().take(CLI_MACHINE_MAX_CHARS).collect();
+    // The console takes a host name's characters only; others become dashes.
+    let cut: String = line
+        .chars()
+        .take(CLI_MACHINE_MAX_CHARS)
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_' | ' ') {
+                c
+            } else {
+                '-'
+            }
+        })
+        .collect();
     Name::parse(&cut).ok().map(|n| n.as_str().to_owned())
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test]
+    async fn idle_connections_do_not_hold_back_the_callback() {
+        let loopback = Loopback::bind().await.unwrap();
+        let port = loopback.port().unwrap();
+        let state = LoginState::generate();
+        let code = CliLoginCode::generate();
+        let good = format!(
+            "GET /callback?code={}&state={} HTTP/1.1\r\nHost: x\r\n\r\n",
+            code.expose_secret(),
+            state.as_str()
+        );
+        let _idle = TcpStream::connect(("127.0.0.1", port)).await.unwrap();
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        let client = tokio::spawn(async move {
+            let mut s = TcpStream::connect(("127.0.0.1", port)).await.unwrap();
+            s.write_all(good.as_bytes()).await.unwrap();
+            let mut answer = Vec::new();
+            let _ = s.read_to_end(&mut answer).await;
+        });
+        let started = std::time::Instant::now();
+        let (outcome, browser) = loopback.callback(&state, |_| {}).await.unwrap();
+        assert!(matches!(outcome, Outcome::Approved(_)));
+        browser.answer(Page::signed_in()).await.unwrap();
+        client.await.unwrap();
+        assert!(
+            started.elapsed() < Duration::from_secs(5),
+            "{:?}",
+            started.elapsed()
+        );
+    }
 
     #[test]
     fn machine_names_are_cleaned_and_cut() {
@@ -329,7 +393,14 @@ mod tests {
             Some("ana-laptop")
         );
         assert_eq!(clean_machine_name("  \n").as_deref(), None);
-        assert_eq!(clean_machine_name("bad\u{202e}name"), None);
+        assert_eq!(
+            clean_machine_name("bad\u{202e}name").as_deref(),
+            Some("bad-name")
+        );
+        assert_eq!(
+            clean_machine_name("Ana's MacBook").as_deref(),
+            Some("Ana-s MacBook")
+        );
         let long = "x".repeat(200);
         assert_eq!(
             clean_machine_name(&long).map(|n| n.chars().count()),
