@@ -33,7 +33,7 @@ pub use error::{ErrorCode, LimitInfo, Problem};
 pub use keys::*;
 pub use org::*;
 pub use people::*;
-pub use secret::{ApiKey, InvitationCode};
+pub use secret::{ApiKey, InvitationCode, OneTimeLink};
 pub use usage::*;
 pub use verify::*;
 pub use wire::double_option;

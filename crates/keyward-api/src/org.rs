@@ -232,6 +232,44 @@ pub struct HookQuery {
     pub hook_id: Option<String>,
 }
 
+/// `GET /v1/audit-log`'s query string: a page (newest first) of the events that match
+/// every filter given.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(
+    feature = "openapi",
+    derive(utoipa::IntoParams),
+    into_params(parameter_in = Query)
+)]
+#[serde(deny_unknown_fields)]
+pub struct AuditQuery {
+    /// 1 to 100, default 50.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub limit: Option<u32>,
+    /// `next_cursor` of the previous page: the events older than it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cursor: Option<String>,
+    /// An event's id: the page of events just newer than it (still newest first), for
+    /// paging back; that page's `next_cursor`, passed as `after` again, leads further
+    /// towards the newest (absent on the newest page). Not with `cursor`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub after: Option<String>,
+    /// Who acted: an email, a service account's name, or an id (`usr_…`, `key_…`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub actor: Option<String>,
+    /// An action (`key.revoke`), or every action of a kind (`key.*`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub action: Option<String>,
+    /// What was acted on: an id (`key_…`, `usr_…`) or a kind (`key`, `user`, `channel`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub target: Option<String>,
+    /// Events at or after this time (RFC 3339, a date, or `24h` ago).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub from: Option<String>,
+    /// Events before this time (RFC 3339, a date, or `1h` ago).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub to: Option<String>,
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct AuditEvent {

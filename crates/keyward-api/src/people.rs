@@ -1,7 +1,7 @@
 //! Members, invitations and service accounts.
 
 use crate::keys::CreatedKey;
-use crate::secret::{expose, InvitationCode};
+use crate::secret::{expose, InvitationCode, OneTimeLink};
 use crate::verify::OrgRef;
 use chrono::{DateTime, Utc};
 use keyward_core::Role;
@@ -115,6 +115,36 @@ pub struct CreatedInvitation {
     #[serde(serialize_with = "expose")]
     #[cfg_attr(feature = "openapi", schema(value_type = String))]
     pub code: InvitationCode,
+    /// The same code as a link to the console's join page (shown only here), where the
+    /// invited person sets a password or, with an account already, accepts signed in.
+    #[serde(serialize_with = "expose")]
+    #[cfg_attr(feature = "openapi", schema(value_type = String, example = "https://keys.example.com/console/join?code=kw_inv_…"))]
+    pub link: OneTimeLink,
+}
+
+/// `POST /v1/members/{user_id}/password-link`'s optional body.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct PasswordLinkRequest {
+    /// How long the link works: `1h` to `7d`; the server's link lifetime (24h) by default.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(example = "4h"))]
+    pub expires: Option<String>,
+}
+
+/// A one-time link that sets a member's console password, for an admin to hand over
+/// (`POST /v1/members/{user_id}/password-link`). Using it signs out the person's
+/// sessions; a newer link replaces it.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct CreatedPasswordLink {
+    pub user_id: String,
+    /// The link (shown only here).
+    #[serde(serialize_with = "expose")]
+    #[cfg_attr(feature = "openapi", schema(value_type = String, example = "https://keys.example.com/console/password?code=kw_pwl_…"))]
+    pub link: OneTimeLink,
+    pub expires_at: DateTime<Utc>,
 }
 
 // `Debug` is written by hand: the code is a secret.

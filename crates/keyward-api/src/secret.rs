@@ -1,5 +1,6 @@
-//! The secrets the API carries: raw keys and invitation codes. Their `Debug` shows only
-//! the prefix, they are neither `Display` nor `Serialize`, and their memory is zeroed on
+//! The secrets the API carries: raw keys, invitation codes and the one-time links that
+//! hold a code. Their `Debug` shows only the prefix (or the link's address without its
+//! code), they are neither `Display` nor `Serialize`, and their memory is zeroed on
 //! drop. The one answer that carries a secret writes it with [`expose`].
 
 use keyward_core::invite::{InviteCode, InviteCodeError};
@@ -109,6 +110,39 @@ impl<'de> Deserialize<'de> for InvitationCode {
     }
 }
 
+/// A one-time link (`https://keys.example.com/console/join?code=kw_inv_…`): whoever holds
+/// it can use it once, so it is kept like the code it carries. `Debug` shows the address
+/// up to the code only.
+#[derive(Clone, PartialEq, Eq)]
+pub struct OneTimeLink(Zeroizing<String>);
+
+impl OneTimeLink {
+    pub fn new(raw: impl Into<String>) -> Self {
+        Self(Zeroizing::new(raw.into()))
+    }
+
+    /// The link itself. Call only to open it or to show it the one time it is shown.
+    pub fn expose_secret(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for OneTimeLink {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let shown = match self.0.find("code=") {
+            Some(at) => &self.0[..at + "code=".len()],
+            None => "",
+        };
+        write!(f, "OneTimeLink({shown}[REDACTED])")
+    }
+}
+
+impl<'de> Deserialize<'de> for OneTimeLink {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        String::deserialize(d).map(OneTimeLink::new)
+    }
+}
+
 /// Writes a secret into the one answer that shows it
 /// (`#[serde(serialize_with = "crate::secret::expose")]`). The secret types themselves
 /// are not `Serialize`, so nothing else writes one by accident.
@@ -127,6 +161,12 @@ impl Secret for ApiKey {
 }
 
 impl Secret for InvitationCode {
+    fn exposed(&self) -> &str {
+        self.expose_secret()
+    }
+}
+
+impl Secret for OneTimeLink {
     fn exposed(&self) -> &str {
         self.expose_secret()
     }
@@ -152,5 +192,14 @@ mod tests {
         let code = InvitationCode::new(" kw_inv_x ");
         assert_eq!(code.expose_secret(), "kw_inv_x");
         assert_eq!(format!("{code:?}"), "InvitationCode(kw_inv_[REDACTED])");
+        let link = OneTimeLink::new("http://h:1/console/join?code=kw_inv_secret");
+        assert_eq!(
+            format!("{link:?}"),
+            "OneTimeLink(http://h:1/console/join?code=[REDACTED])"
+        );
+        assert_eq!(
+            format!("{:?}", OneTimeLink::new("x")),
+            "OneTimeLink([REDACTED])"
+        );
     }
 }

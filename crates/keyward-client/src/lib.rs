@@ -25,7 +25,7 @@ mod types;
 pub use error::{ApiError, Error, ErrorCode};
 /// The wire types themselves, under their own names (`api::CreateKeyRequest`, …).
 pub use keyward_api as api;
-pub use keyward_api::{ApiKey, InvitationCode};
+pub use keyward_api::{ApiKey, InvitationCode, OneTimeLink};
 pub use keyward_core::invite::{CliLoginCode, InviteCodeError};
 pub use keyward_core::key::check as offline_check;
 /// PKCE verifiers and challenges and the loopback state, for [`Client::cli_login_url`].

@@ -545,11 +545,32 @@ pub struct Rotated {
     pub changed: Vec<KeyHash>,
 }
 
-/// Which audit events a listing shows: all of them, or only those about the keys a
-/// [`KeyFilter`] selects.
+/// Which audit events a listing shows: those matching every condition given (all of
+/// them by default).
 #[derive(Debug, Clone, Default)]
 pub struct AuditFilter {
+    /// Only events about the keys a [`KeyFilter`] selects.
     pub keys: Option<KeyFilter>,
+    /// Whose: the actor's id, name (an email, a service account's name) or key id.
+    pub actor: Option<String>,
+    pub action: Option<TextMatch>,
+    /// What about: the target's id or its type (`key`, `user`, …).
+    pub target: Option<String>,
+    /// At or after.
+    pub from: Option<DateTime<Utc>>,
+    /// Before.
+    pub to: Option<DateTime<Utc>>,
+    /// Instead of the page's cursor (older events): the events just newer than this
+    /// event id, still newest first; the page's `next_cursor` is then the newest id of
+    /// the page when there are newer events still.
+    pub newer_than: Option<i64>,
+}
+
+/// A text column equal to a value, or starting with it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TextMatch {
+    Exact(String),
+    Prefix(String),
 }
 
 /// Where a workspace, agent or channel lives, for the server's in-memory index.

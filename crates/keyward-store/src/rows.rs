@@ -281,6 +281,10 @@ pub(crate) struct MemberRow {
 }
 
 impl MemberRow {
+    pub(crate) fn user_id(&self) -> &str {
+        &self.user_id
+    }
+
     pub(crate) fn with_agents(self, agents: Vec<String>) -> Result<Member> {
         Ok(Member {
             role: role(&self.role)?,

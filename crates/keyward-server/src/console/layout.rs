@@ -140,3 +140,90 @@ pub fn maybe_time(at: Option<chrono::DateTime<chrono::Utc>>, none: &str) -> Mark
         None => html! { span class="muted" { (none) } },
     }
 }
+
+// ---- Helpers of the people and organization pages (members, channels, settings, …) ----
+
+/// Whether the signed-in person may do `action` on `target` with `permission`: the
+/// answer of `authz` itself (the person's reach is read once per request), so a page
+/// shows a button exactly when its request would be allowed.
+pub async fn may(
+    state: &crate::state::AppState,
+    signed: &Signed,
+    permission: &str,
+    action: crate::authz::Action,
+    target: crate::authz::Target<'_>,
+) -> bool {
+    signed
+        .principal
+        .authorize(state, permission, action, target)
+        .await
+        .is_ok()
+}
+
+/// An API request body from a form's fields, decoded exactly as the API decodes JSON
+/// (the same checks, and errors that name the field).
+pub fn api_request<T: serde::de::DeserializeOwned>(
+    body: serde_json::Value,
+) -> Result<T, crate::errors::ApiError> {
+    let bytes = serde_json::to_vec(&body).map_err(|_| crate::errors::ApiError::Internal)?;
+    crate::extract::parse_json(&bytes)
+}
+
+/// What a form shows again beside what was typed (a mistake the person can fix: 400,
+/// 409, 410, 422), or the error page for anything else (403 above all).
+pub fn form_problem(e: crate::errors::ApiError) -> Result<String, super::Failure> {
+    let problem = e.problem();
+    match problem.status {
+        400 | 409 | 410 | 422 => Ok(problem.detail),
+        _ => Err(super::Failure(e)),
+    }
+}
+
+/// A form that posts to `action` after a second, deliberate click: `summary` opens it,
+/// `body` says what will happen, and the button named `confirm` does it. Works without
+/// JavaScript.
+pub fn confirm(
+    signed: &Signed,
+    summary: &str,
+    summary_label: &str,
+    action: &str,
+    body: Markup,
+    confirm: &str,
+) -> Markup {
+    html! {
+        details class="confirm" {
+            summary aria-label=(summary_label) { (summary) }
+            form method="post" action=(action) {
+                (csrf_field(signed))
+                (body)
+                button type="submit" class="danger" { (confirm) }
+            }
+        }
+    }
+}
+
+/// A value to copy (a hook id, a link): the text itself and, with JavaScript, a Copy
+/// button (`data-copy`, hidden until `console.js` shows it).
+pub fn copyable(id: &str, value: &str, label: &str) -> Markup {
+    html! {
+        span class="copyable" {
+            code id=(id) { (value) }
+            " "
+            button type="button" class="secondary small" data-copy=(id) aria-label=(label) hidden { "Copy" }
+        }
+    }
+}
+
+/// `raw` as one segment of a URL path (percent-encoded but for unreserved characters),
+/// for ids that may hold any character (a customer's id).
+pub fn path_segment(raw: &str) -> String {
+    let mut out = String::with_capacity(raw.len());
+    for b in raw.bytes() {
+        if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
+            out.push(char::from(b));
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}

@@ -11,15 +11,23 @@
 
 mod account;
 mod assets;
+mod audit;
+mod channels;
 mod cli_login;
 mod failure;
 pub mod guard;
+mod join;
 mod keys;
 pub mod layout;
+mod member;
+mod members;
+mod resources;
 mod service_accounts;
+mod settings;
 mod shell;
 mod signin;
 mod tokens;
+mod usage;
 pub mod visitor;
 
 pub use failure::{Failure, PageResult};
@@ -53,6 +61,37 @@ pub fn router(state: AppState) -> Router<AppState> {
         .route("/tokens/new", get(tokens::new))
         .merge(service_accounts::routes())
         .route("/cli-login", get(cli_login::show).post(cli_login::decide))
+        // People and the organization.
+        .route("/members", get(members::list))
+        .route("/members/invite", post(members::invite))
+        .route(
+            "/members/invitations/{id}/revoke",
+            post(members::revoke_invitation),
+        )
+        .route("/members/{user_id}", get(member::show))
+        .route("/members/{user_id}/role", post(member::change_role))
+        .route("/members/{user_id}/remove", post(member::remove))
+        .route(
+            "/members/{user_id}/password-link",
+            post(member::password_link),
+        )
+        .route("/join", get(join::show).post(join::accept))
+        .route("/channels", get(channels::list).post(channels::create))
+        .route("/channels/{id}/enabled", post(channels::set_enabled))
+        .route("/channels/{id}/delete", post(channels::delete))
+        .route("/resources", get(resources::list))
+        .route("/resources/{kind}", post(resources::create))
+        .route("/resources/{kind}/{id}/rename", post(resources::rename))
+        .route("/resources/{kind}/{id}/delete", post(resources::delete))
+        .route("/settings", get(settings::show).post(settings::save))
+        .route("/settings/owner-limits", post(settings::set_owner_limit))
+        .route(
+            "/settings/owner-limits/{owner_type}/{owner_id}/delete",
+            post(settings::delete_owner_limit),
+        )
+        .route("/audit", get(audit::list))
+        .route("/usage", get(usage::pick))
+        .route("/usage/{key_id}", get(usage::key))
         .fallback(not_found)
         .layer(axum::middleware::from_fn_with_state(state, guard::guard));
     Router::new()

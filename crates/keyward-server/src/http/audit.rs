@@ -1,5 +1,5 @@
-//! `GET /v1/audit-log`: every change, newest first; `GET /v1/keys/{id}/audit-log`: the
-//! changes to one key.
+//! `GET /v1/audit-log`: every change, newest first, filtered by actor, action, target
+//! and time, paged both ways; `GET /v1/keys/{id}/audit-log`: the changes to one key.
 
 use super::shared::PageRequestExt as _;
 use super::wire::IntoApi;
@@ -11,48 +11,100 @@ use crate::state::AppState;
 use axum::extract::Path;
 use axum::extract::State;
 use axum::Json;
-use keyward_api::AuditEvent;
-use keyward_api::{ListQuery, ListResponse};
-use keyward_store::{AuditFilter, KeyFilter};
+pub use keyward_api::AuditQuery;
+use keyward_api::{AuditEvent, ListQuery, ListResponse};
+use keyward_core::expiry::parse_instant;
+use keyward_store::{AuditFilter, KeyFilter, TextMatch};
+
+/// The store's filter for a query's conditions (actor, action, target, time, direction).
+fn event_filter(q: &AuditQuery, now: chrono::DateTime<chrono::Utc>) -> Result<AuditFilter> {
+    let text = |field: &'static str, v: &Option<String>| -> Result<Option<String>> {
+        match v.as_deref().map(str::trim) {
+            None | Some("") => Ok(None),
+            Some(t) if t.len() > 200 => Err(ApiError::validation(field, "is too long")),
+            Some(t) => Ok(Some(t.to_owned())),
+        }
+    };
+    let at = |field: &'static str, v: &Option<String>| {
+        v.as_deref()
+            .map(str::trim)
+            .filter(|t| !t.is_empty())
+            .map(|t| parse_instant(t, now).map_err(|e| ApiError::validation(field, e)))
+            .transpose()
+    };
+    let action = text("action", &q.action)?.map(|a| match a.strip_suffix('*') {
+        Some(prefix) => TextMatch::Prefix(prefix.to_owned()),
+        None => TextMatch::Exact(a),
+    });
+    let newer_than = match q.after.as_deref() {
+        None => None,
+        Some(_) if q.cursor.is_some() => {
+            return Err(ApiError::validation("after", "send either cursor or after"))
+        }
+        Some(a) => Some(
+            a.trim()
+                .parse::<i64>()
+                .map_err(|_| ApiError::validation("after", "must be an event id"))?,
+        ),
+    };
+    let (from, to) = (at("from", &q.from)?, at("to", &q.to)?);
+    if let (Some(f), Some(t)) = (from, to) {
+        if f >= t {
+            return Err(ApiError::validation("from", "must be before to"));
+        }
+    }
+    Ok(AuditFilter {
+        keys: None,
+        actor: text("actor", &q.actor)?,
+        action,
+        target: text("target", &q.target)?,
+        from,
+        to,
+        newer_than,
+    })
+}
 
 /// The organization's audit log, newest first. Owners and org admins see every event;
 /// agent admins and members only the events about keys they manage (their own, and for
-/// agent admins the agent-level keys of their agents), as in GitHub and Unkey.
-#[utoipa::path(get, path = "/v1/audit-log", tag = "audit", params(ListQuery),
+/// agent admins the agent-level keys of their agents), as in GitHub and Unkey. Filters
+/// narrow that down; every one given must match.
+#[utoipa::path(get, path = "/v1/audit-log", tag = "audit", params(AuditQuery),
     responses((status = 200, body = ListResponse<AuditEvent>), (status = "4XX", body = crate::errors::Problem)),
     security(("bearer" = ["audit:read"])))]
 pub async fn list_audit(
     State(state): State<AppState>,
     principal: Principal,
-    ApiQuery(query): ApiQuery<ListQuery>,
+    ApiQuery(query): ApiQuery<AuditQuery>,
 ) -> Result<Json<ListResponse<AuditEvent>>> {
     let reach = principal
         .authorize(&state, "audit:read", Action::Read, Target::Organization)
         .await?;
-    let filter = match reach {
-        Reach::Admin { .. } => AuditFilter::default(),
-        Reach::AgentAdmin { user_id, agents } => AuditFilter {
-            keys: Some(KeyFilter {
-                owner_user: Some(user_id),
-                agents: Some(agents),
-                ..Default::default()
-            }),
-        },
-        Reach::Member { user_id } => AuditFilter {
-            keys: Some(KeyFilter {
-                owner_user: Some(user_id),
-                ..Default::default()
-            }),
-        },
+    let mut filter = event_filter(&query, state.clock.now())?;
+    filter.keys = match reach {
+        Reach::Admin { .. } => None,
+        Reach::AgentAdmin { user_id, agents } => Some(KeyFilter {
+            owner_user: Some(user_id),
+            agents: Some(agents),
+            ..Default::default()
+        }),
+        Reach::Member { user_id } => Some(KeyFilter {
+            owner_user: Some(user_id),
+            ..Default::default()
+        }),
         Reach::None => {
             return Err(ApiError::RoleForbidden(
                 "this key cannot read the audit log".into(),
             ))
         }
     };
+    let page = ListQuery {
+        limit: query.limit,
+        cursor: query.cursor.clone(),
+    }
+    .page_request()?;
     let page = state
         .store
-        .list_audit(principal.org_id(), &filter, &query.page_request()?)
+        .list_audit(principal.org_id(), &filter, &page)
         .await?;
     Ok(Json(ListResponse {
         data: page.items.into_api(),
@@ -77,6 +129,7 @@ pub async fn key_audit(
             key: Some(key.id),
             ..Default::default()
         }),
+        ..Default::default()
     };
     let page = state
         .store

@@ -18,13 +18,13 @@ use crate::errors::{ApiError, Result};
 use crate::extract::ApiJson;
 use crate::state::AppState;
 use axum::extract::{ConnectInfo, Path, State};
-use axum::http::StatusCode;
+use axum::http::{HeaderMap, StatusCode};
 use axum::Json;
 use chrono::{DateTime, Duration, Utc};
 pub use keyward_api::{
     AcceptRequest, AcceptedInvitation, CreatedInvitation, InvitationView, InviteRequest,
 };
-use keyward_api::{ApiKey, InvitationCode, OrgRef};
+use keyward_api::{ApiKey, InvitationCode, OneTimeLink, OrgRef};
 use keyward_core::expiry::parse_duration;
 use keyward_core::invite::InviteCode;
 use keyward_core::key::Environment;
@@ -78,6 +78,7 @@ impl<S: Send + Sync> axum::extract::FromRequestParts<S> for Peer {
 pub async fn create_invitation(
     State(state): State<AppState>,
     principal: Principal,
+    headers: HeaderMap,
     ApiJson(req): ApiJson<InviteRequest>,
 ) -> Result<(StatusCode, Json<CreatedInvitation>)> {
     // Handing out a role is acting on a person of that role: only owners invite owners
@@ -159,11 +160,13 @@ pub async fn create_invitation(
         .create_invitation(&invitation, audit)
         .await
         .map_err(member_not_found)?;
+    let link = crate::people::links::join_url(&super::shared::public_base(&state, &headers), &code);
     Ok((
         StatusCode::CREATED,
         Json(CreatedInvitation {
             invitation: InvitationView::new(stored, now),
             code: InvitationCode::new(code.expose_secret()),
+            link: OneTimeLink::new(link),
         }),
     ))
 }
@@ -231,40 +234,52 @@ pub async fn revoke_invitation(
     Ok(StatusCode::NO_CONTENT)
 }
 
-/// Redeem an invitation for membership and a first personal access token. No key is
-/// needed for a person new to Keyward; a person who already has an account sends one of
-/// their own personal access tokens (of any organization) to prove it.
-#[utoipa::path(post, path = "/v1/invitations/accept", tag = "members", request_body = AcceptRequest,
-    responses((status = 201, body = AcceptedInvitation), (status = "4XX", body = crate::errors::Problem)),
-    security((), ("bearer" = [])))]
-pub async fn accept_invitation(
-    State(state): State<AppState>,
-    principal: Option<Principal>,
-    Peer(peer): Peer,
-    ApiJson(req): ApiJson<AcceptRequest>,
-) -> Result<(StatusCode, Json<AcceptedInvitation>)> {
-    let code = InviteCode::parse(&req.code).map_err(|e| ApiError::validation("code", e))?;
-    let now = state.clock.now();
+/// The invitation of `code` if it can be redeemed now: 404 for no such code, 409
+/// `invitation_used`, 410 `invitation_expired` (also for a revoked one).
+pub async fn pending_invitation(
+    state: &AppState,
+    code: &InviteCode,
+    now: DateTime<Utc>,
+) -> Result<Invitation> {
     let invitation = state
         .store
         .find_invitation(&code.hash())
         .await?
         .ok_or(ApiError::NotFound("invitation"))?;
     match invitation.status_at(now) {
-        InvitationStatus::Pending => {}
+        InvitationStatus::Pending => Ok(invitation),
         InvitationStatus::Accepted => {
-            return Err(keyward_store::StoreError::Conflict(
-                keyward_store::Conflict::InvitationUsed,
-            )
-            .into())
+            Err(keyward_store::StoreError::Conflict(keyward_store::Conflict::InvitationUsed).into())
         }
-        InvitationStatus::Revoked | InvitationStatus::Expired => {
-            return Err(keyward_store::StoreError::Conflict(
-                keyward_store::Conflict::InvitationExpired,
-            )
-            .into())
-        }
+        InvitationStatus::Revoked | InvitationStatus::Expired => Err(
+            keyward_store::StoreError::Conflict(keyward_store::Conflict::InvitationExpired).into(),
+        ),
     }
+}
+
+/// What redeeming an invitation gives the person besides the membership.
+pub enum FirstCredential {
+    /// A first personal access token (the API and the CLI).
+    Token,
+    /// This password (an argon2id PHC string), for a person new here or returning: the
+    /// console's join page, which then signs them in.
+    Password(String),
+    /// Nothing: a person with an account accepting with their console session.
+    Nothing,
+}
+
+/// Redeems `code` for the membership and `first`: the one way in, for the API and the
+/// console alike. A known email redeems only with a personal token or session of that
+/// person (`principal`), or alone when the person is a member nowhere any more.
+pub async fn redeem(
+    state: &AppState,
+    principal: Option<&Principal>,
+    peer: Option<SocketAddr>,
+    code: &InviteCode,
+    first: FirstCredential,
+) -> Result<(Accepted, Option<PlainKey>)> {
+    let now = state.clock.now();
+    let invitation = pending_invitation(state, code, now).await?;
     let existing = state.store.find_user_by_email(&invitation.email).await?;
     let (invitee, actor) = match existing {
         None => (
@@ -280,11 +295,11 @@ pub async fn accept_invitation(
             },
         ),
         Some(user_id) => {
-            let proven = principal.as_ref().is_some_and(|p| {
+            let proven = principal.is_some_and(|p| {
                 p.key.kind == KeyKind::Personal
                     && matches!(&p.key.owner, Some(Owner::User { id, .. }) if *id == user_id)
             });
-            match principal.as_ref().filter(|_| proven) {
+            match principal.filter(|_| proven) {
                 Some(p) => (Invitee::Existing { user_id }, p.actor()),
                 // Without proof the person may only come back if they are a member
                 // nowhere (the store decides, in the accepting transaction).
@@ -301,23 +316,30 @@ pub async fn accept_invitation(
             }
         }
     };
-    let plain = PlainKey::generate(KeyKind::Personal, Environment::Live);
+    let (plain, password_hash) = match first {
+        FirstCredential::Token => (
+            Some(PlainKey::generate(KeyKind::Personal, Environment::Live)),
+            None,
+        ),
+        FirstCredential::Password(phc) => (None, Some(phc)),
+        FirstCredential::Nothing => (None, None),
+    };
     // An existing person proving who they are with an expiring key gets a first token
     // that expires no later (the store also bounds it by the inviting key).
-    let key = NewKey {
+    let key = plain.as_ref().map(|plain| NewKey {
         expires_at: match &invitee {
-            Invitee::Existing { .. } => principal.as_ref().and_then(|p| p.key.expires_at),
+            Invitee::Existing { .. } => principal.and_then(|p| p.key.expires_at),
             _ => None,
         },
         permissions: invitation.permissions.clone(),
         ..NewKey::for_plain(
-            &plain,
+            plain,
             &invitation.org_id,
             format!("{} first token", invitation.email),
             now,
             format!("invitation by {}", invitation.created_by),
         )
-    };
+    });
     let audit = NewAuditEvent {
         org_id: invitation.org_id.clone(),
         at: now,
@@ -326,23 +348,22 @@ pub async fn accept_invitation(
         target_type: "user".into(),
         target_id: String::new(),
         source_ip: principal
-            .as_ref()
             .and_then(|p| p.source)
             .or(peer)
             .map(|a| a.ip().to_string()),
         details: serde_json::json!({
             "email": invitation.email, "role": invitation.role, "agents": invitation.agents,
-            "invitation": invitation.id, "key": key.id,
+            "invitation": invitation.id, "key": key.as_ref().map(|k| &k.id),
         }),
     };
-    let Accepted { member, key } = state
+    let accepted = state
         .store
         .accept_invitation(Acceptance {
             code_hash: code.hash(),
             at: now,
             invitee,
-            key: Some(key),
-            password_hash: None,
+            key,
+            password_hash,
             audit,
         })
         .await
@@ -351,12 +372,36 @@ pub async fn accept_invitation(
             keyward_store::StoreError::Conflict(keyward_store::Conflict::IdentityRequired) => {
                 ApiError::Conflict(
                     keyward_api::ErrorCode::IdentityRequired,
-                    "this invitation is for someone who already has a Keyward account: accept it with one of their own personal access tokens (keyward auth login, then keyward auth accept-invite)".into(),
+                    "this invitation is for someone who already has a Keyward account: accept it with one of their own personal access tokens (keyward auth login, then keyward auth accept-invite) or signed in to the console as them".into(),
                 )
             }
             other => member_not_found(other),
         })?;
-    let Some(record) = key else {
+    Ok((accepted, plain))
+}
+
+/// Redeem an invitation for membership and a first personal access token. No key is
+/// needed for a person new to Keyward; a person who already has an account sends one of
+/// their own personal access tokens (of any organization) to prove it.
+#[utoipa::path(post, path = "/v1/invitations/accept", tag = "members", request_body = AcceptRequest,
+    responses((status = 201, body = AcceptedInvitation), (status = "4XX", body = crate::errors::Problem)),
+    security((), ("bearer" = [])))]
+pub async fn accept_invitation(
+    State(state): State<AppState>,
+    principal: Option<Principal>,
+    Peer(peer): Peer,
+    ApiJson(req): ApiJson<AcceptRequest>,
+) -> Result<(StatusCode, Json<AcceptedInvitation>)> {
+    let code = InviteCode::parse(&req.code).map_err(|e| ApiError::validation("code", e))?;
+    let (Accepted { member, key }, plain) = redeem(
+        &state,
+        principal.as_ref(),
+        peer,
+        &code,
+        FirstCredential::Token,
+    )
+    .await?;
+    let (Some(record), Some(plain)) = (key, plain) else {
         tracing::error!("an invitation accepted with a first token returned none");
         return Err(ApiError::Internal);
     };

@@ -1,18 +1,20 @@
 //! People of the organization and their roles. People join through invitations
-//! (`http/invitations.rs`); here their role changes and they leave.
+//! (`http/invitations.rs`); here their role changes, they leave, and an admin hands one
+//! a link to set a new console password.
 
 use super::shared::actor_event;
 use super::wire::IntoApi;
 use crate::auth::Principal;
 use crate::authz::{Action, Target};
 use crate::errors::{ApiError, Result};
-use crate::extract::ApiJson;
+use crate::extract::{ApiJson, ApiJsonOrEmpty};
 use crate::state::AppState;
 use axum::extract::{Path, State};
-use axum::http::StatusCode;
+use axum::http::{HeaderMap, StatusCode};
 use axum::Json;
-pub use keyward_api::{Member, UpdateMemberRequest};
-use keyward_core::Role;
+use keyward_api::OneTimeLink;
+pub use keyward_api::{CreatedPasswordLink, Member, PasswordLinkRequest, UpdateMemberRequest};
+use keyward_core::{KeyKind, Owner, Role};
 use keyward_store::{self as store, ResourceKind, StoreError};
 
 pub(crate) async fn check_agents(
@@ -190,4 +192,94 @@ pub async fn remove_member(
         .await
         .map_err(member_not_found)?;
     Ok(StatusCode::NO_CONTENT)
+}
+
+/// A one-time link that sets a member's console password (they forgot theirs, or never
+/// set one), for an owner or admin to hand over; older unused links stop working. Only
+/// people ask for one, for someone they outrank, never for themselves, and only for a
+/// person of this organization alone: the password opens every organization of theirs.
+#[utoipa::path(post, path = "/v1/members/{user_id}/password-link", tag = "members", params(("user_id" = String, Path)), request_body = Option<PasswordLinkRequest>,
+    responses((status = 201, body = CreatedPasswordLink), (status = "4XX", body = crate::errors::Problem)), security(("bearer" = ["members:write"])))]
+pub async fn create_password_link(
+    State(state): State<AppState>,
+    principal: Principal,
+    headers: HeaderMap,
+    Path(user_id): Path<String>,
+    ApiJsonOrEmpty(req): ApiJsonOrEmpty<PasswordLinkRequest>,
+) -> Result<(StatusCode, Json<CreatedPasswordLink>)> {
+    principal.require("members:write")?;
+    let (KeyKind::Personal, Some(Owner::User { id: caller, .. })) =
+        (principal.key.kind, &principal.key.owner)
+    else {
+        return Err(ApiError::RoleForbidden(
+            "only people hand out password links; use a personal access token or the console"
+                .into(),
+        ));
+    };
+    let member = state
+        .store
+        .get_member(principal.org_id(), &user_id)
+        .await?
+        .ok_or(ApiError::NotFound("member"))?;
+    // A link is a credential of that person: acting on them, as creating one.
+    principal
+        .authorize(
+            &state,
+            "members:write",
+            Action::Create,
+            Target::Person(member.role),
+        )
+        .await?;
+    if *caller == user_id {
+        return Err(ApiError::RoleForbidden(
+            "change your own password on the console's account page".into(),
+        ));
+    }
+    let elsewhere = state
+        .store
+        .list_user_orgs(&user_id)
+        .await?
+        .iter()
+        .any(|m| m.organization.id != principal.org_id());
+    if elsewhere {
+        return Err(ApiError::RoleForbidden(format!(
+            "{} also belongs to another organization: a password set here would open that one too; they change it signed in",
+            member.email
+        )));
+    }
+    let now = state.clock.now();
+    let lifetime = match req.expires.as_deref() {
+        None => state.policy.console.link_lifetime,
+        Some(raw) => {
+            let d = keyward_core::expiry::parse_duration(raw, chrono::Duration::days(7), "7d")
+                .map_err(|e| ApiError::validation("expires", e))?;
+            if d < chrono::Duration::hours(1) {
+                return Err(ApiError::validation("expires", "must be at least 1h"));
+            }
+            d
+        }
+    };
+    let code = crate::people::links::issue(
+        state.store.as_ref(),
+        crate::people::links::Issue {
+            user_id: &user_id,
+            org_id: principal.org_id(),
+            purpose: keyward_store::PasswordPurpose::Reset,
+            at: now,
+            lifetime,
+            actor: principal.actor(),
+            source_ip: principal.source.map(|a| a.ip().to_string()),
+        },
+    )
+    .await
+    .map_err(member_not_found)?;
+    let link = crate::people::links::url(&super::shared::public_base(&state, &headers), &code);
+    Ok((
+        StatusCode::CREATED,
+        Json(CreatedPasswordLink {
+            user_id,
+            link: OneTimeLink::new(link),
+            expires_at: now + lifetime,
+        }),
+    ))
 }

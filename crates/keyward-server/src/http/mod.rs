@@ -18,7 +18,7 @@ pub mod usage;
 pub mod verify;
 mod wire;
 
-pub use shared::{actor_event, PageRequestExt, DEFAULT_PAGE, MAX_PAGE};
+pub use shared::{actor_event, public_base, PageRequestExt, DEFAULT_PAGE, MAX_PAGE};
 pub use wire::IntoApi;
 
 use crate::errors::ApiError;
@@ -150,6 +150,7 @@ fn api() -> OpenApiRouter<AppState> {
             members::update_member,
             members::remove_member
         ))
+        .routes(routes!(members::create_password_link))
         .routes(routes!(
             service_accounts::create_service_account,
             service_accounts::list_service_accounts

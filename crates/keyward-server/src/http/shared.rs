@@ -51,3 +51,23 @@ pub fn actor_event(
         details,
     }
 }
+
+/// The address people reach this server at, for the links it hands out: the operator's
+/// `public_url`, else `http://` and the request's `Host` (when it is a plain host and
+/// port), else `http://localhost`. The link goes back to whoever asked, so a forged
+/// `Host` misleads only its sender.
+pub fn public_base(state: &crate::state::AppState, headers: &axum::http::HeaderMap) -> String {
+    if let Some(url) = &state.policy.console.public_url {
+        return url.trim_end_matches('/').to_owned();
+    }
+    let host = headers
+        .get(axum::http::header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .filter(|h| {
+            !h.is_empty()
+                && h.len() <= 255
+                && h.chars()
+                    .all(|c| c.is_ascii_alphanumeric() || ".-:[]".contains(c))
+        });
+    format!("http://{}", host.unwrap_or("localhost"))
+}

@@ -4,7 +4,7 @@
 
 use chrono::{DateTime, Duration, Utc};
 use keyward_core::ids;
-use keyward_core::invite::PasswordLinkCode;
+use keyward_core::invite::{InviteCode, PasswordLinkCode};
 use keyward_store::{Actor, NewAuditEvent, NewPasswordLink, PasswordPurpose, Store};
 
 /// The console path that redeems a link (`?code=` follows).
@@ -14,6 +14,19 @@ pub const PATH: &str = "/console/password";
 pub fn url(base: &str, code: &PasswordLinkCode) -> String {
     format!(
         "{}{PATH}?code={}",
+        base.trim_end_matches('/'),
+        code.expose_secret()
+    )
+}
+
+/// The console path where an invited person joins (`?code=kw_inv_…` follows).
+pub const JOIN_PATH: &str = "/console/join";
+
+/// The link of an invitation on the server at `base`: the same one-time code as a link
+/// to the console's join page.
+pub fn join_url(base: &str, code: &InviteCode) -> String {
+    format!(
+        "{}{JOIN_PATH}?code={}",
         base.trim_end_matches('/'),
         code.expose_secret()
     )

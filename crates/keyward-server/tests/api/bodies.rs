@@ -335,7 +335,7 @@ async fn every_operation_has_a_pinned_success_body() {
             "/v1/invitations",
             Some(invite),
             S::CREATED,
-            &[".code"],
+            &[".code", ".link"],
         )
         .await;
     p.pin::<Vec<api::InvitationView>>(
@@ -370,7 +370,7 @@ async fn every_operation_has_a_pinned_success_body() {
             "/v1/invitations",
             Some(other),
             S::CREATED,
-            &[".code"],
+            &[".code", ".link"],
         )
         .await;
     let inv_path = format!("/v1/invitations/{}", later.invitation.id);
@@ -414,6 +414,16 @@ async fn every_operation_has_a_pinned_success_body() {
         Some(json!({"role": "member"})),
         S::OK,
         &[],
+    )
+    .await;
+    p.pin::<api::CreatedPasswordLink>(
+        "create_password_link",
+        M::POST,
+        "/v1/members/{user_id}/password-link",
+        &format!("{member_path}/password-link"),
+        None,
+        S::CREATED,
+        &[".link"],
     )
     .await;
     p.pin::<()>(

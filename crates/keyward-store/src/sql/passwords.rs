@@ -38,6 +38,11 @@ const MARK_LINK_USED: &str = "UPDATE password_links SET used_at = $1 \
 
 const USER_EXISTS: &str = "SELECT id FROM users WHERE id = $1";
 
+/// `$1` user id, `$2` org id: a membership of the person in another live organization.
+const MEMBER_ELSEWHERE: &str = "SELECT m.org_id FROM memberships m \
+    JOIN organizations o ON o.id = m.org_id \
+    WHERE m.user_id = $1 AND m.org_id <> $2 AND o.deleted_at IS NULL";
+
 async fn fetch_link<B: Backend>(
     c: &mut B::Connection,
     condition: &str,
@@ -137,6 +142,22 @@ impl<B: Backend> SqlStore<B> {
             return Err(StoreError::Conflict(Conflict::LinkExpired));
         }
         check_member::<B>(&mut tx, &link.org_id, &link.user_id).await?;
+        // A reset someone else asked for (an organization's admin) opens the person's
+        // account, so every organization of theirs: only while that organization is
+        // their only one, checked here, as the person may have joined another since.
+        if link.purpose == PasswordPurpose::Reset
+            && link.created_by != link.user_id
+            && exists::<B>(
+                &mut tx,
+                MEMBER_ELSEWHERE,
+                args![&link.user_id, &link.org_id],
+            )
+            .await?
+        {
+            return Err(StoreError::Forbidden(
+                "this link was issued by an admin, and its person now belongs to another organization too: a password set by it would open that one as well; they can change their password signed in",
+            ));
+        }
         // Two redemptions racing: the second finds the link used here and writes nothing.
         if B::execute(&mut tx, MARK_LINK_USED, args![at, &link.id]).await? != 1 {
             return Err(StoreError::Conflict(Conflict::LinkUsed));

@@ -98,6 +98,8 @@ conformance!(
     people::only_the_newest_password_link_works_until_it_expires,
     people::password_links_need_a_member_and_credentials_match_exactly,
     people::a_password_link_is_redeemed_once_under_concurrency,
+    people::an_admins_reset_link_works_only_for_a_person_of_that_organization_alone,
+    people::an_invitation_made_in_a_session_lasts_beyond_it_but_not_beyond_the_inviter,
     people::redeeming_a_password_link_revokes_the_persons_sessions,
     people::sessions_round_trip_and_need_a_membership,
     people::sessions_of_another_person_cannot_be_revoked,
@@ -114,6 +116,7 @@ conformance!(
     usage::usage_adds_up_and_quota_leases_never_overdraw,
     audit::audit_pages_newest_first,
     audit::the_audit_log_can_show_only_events_about_a_persons_keys,
+    audit::the_audit_log_filters_by_actor_action_target_and_time_and_pages_both_ways,
 );
 
 /// The change feed is PostgreSQL's (several nodes); SQLite serves one node and has none,

@@ -217,7 +217,16 @@ pub(crate) async fn redeeming_a_password_link_revokes_the_persons_sessions(store
     store.create_session(first).await.unwrap();
     session(s, &other.id, &org.owner, t0()).await;
     assert_eq!(store.list_sessions(&org.owner).await.unwrap().len(), 2);
-    let hash = issue(s, &org.id, &org.owner, PasswordPurpose::Reset).await;
+    // Their own reset (as the console's password change makes one).
+    let hash = token();
+    let own = NewPasswordLink {
+        created_by: org.owner.clone(),
+        ..link(&org.id, &org.owner, PasswordPurpose::Reset, &hash)
+    };
+    store
+        .create_password_link(own, event(&org.id, "password.link"))
+        .await
+        .unwrap();
     let at = t0() + Duration::minutes(1);
     redeem(s, &hash, at).await.unwrap();
     assert!(store.list_sessions(&org.owner).await.unwrap().is_empty());
@@ -367,4 +376,111 @@ pub(crate) async fn leaving_or_deleting_an_organization_revokes_its_sessions(
     assert_eq!(store.list_sessions(&org.owner).await.unwrap(), [owner_here]);
     let r = store.switch_session_org(&owner_there.id, &org.id).await;
     assert!(matches!(r, Err(StoreError::NotFound)), "{r:?}");
+}
+
+pub(crate) async fn an_admins_reset_link_works_only_for_a_person_of_that_organization_alone(
+    store: Arc<dyn Store>,
+) {
+    let org = setup(store.as_ref()).await;
+    let s = store.as_ref();
+    let (member, _) = join(s, &org.id, "m@example.com").await;
+    let by_admin = |hash: &KeyHash| NewPasswordLink {
+        created_by: org.owner.clone(),
+        ..link(&org.id, &member.user_id, PasswordPurpose::Reset, hash)
+    };
+    let first = token();
+    store
+        .create_password_link(by_admin(&first), event(&org.id, "password.link"))
+        .await
+        .unwrap();
+    // Meanwhile the person founds an organization of their own.
+    let theirs = another_org(s, &member.user_id).await;
+    let r = redeem(s, &first, t0()).await;
+    assert!(matches!(r, Err(StoreError::Forbidden(_))), "{r:?}");
+    // Once that one is gone, a new link works again.
+    store
+        .delete_org(&theirs.id, t0(), "me", event(&theirs.id, "org.delete"))
+        .await
+        .unwrap();
+    let second = token();
+    store
+        .create_password_link(by_admin(&second), event(&org.id, "password.link"))
+        .await
+        .unwrap();
+    redeem(s, &second, t0()).await.unwrap();
+}
+
+pub(crate) async fn an_invitation_made_in_a_session_lasts_beyond_it_but_not_beyond_the_inviter(
+    store: Arc<dyn Store>,
+) {
+    let org = setup(store.as_ref()).await;
+    let s = store.as_ref();
+    set_limits(s, &org.id, 100, 25).await;
+    let (admin, _) = join(s, &org.id, "admin@example.com").await;
+    let role = keyward_core::Role::Member;
+    store
+        .update_member(
+            &org.id,
+            &Member {
+                role: keyward_core::Role::OrgAdmin,
+                ..admin.clone()
+            },
+            role,
+            event(&org.id, "member.update"),
+        )
+        .await
+        .unwrap();
+    let signed_in = session(s, &org.id, &admin.user_id, t0()).await;
+    let invite = |email: &str| {
+        let code = keyward_core::invite::InviteCode::generate();
+        let inv = NewInvitation {
+            created_by_key: Some(signed_in.id.clone()),
+            ..invitation(&org.id, email, &code)
+        };
+        (inv, code)
+    };
+    let accept = |code: keyward_core::invite::InviteCode| Acceptance {
+        code_hash: code.hash(),
+        at: t0() + Duration::hours(2),
+        invitee: Invitee::New {
+            user_id: ids::new_id("usr"),
+        },
+        key: None,
+        password_hash: Some("$argon2id$v=19$x".into()),
+        audit: event(&org.id, "member.add"),
+    };
+    let (first, first_code) = invite("a@example.com");
+    let (second, second_code) = invite("b@example.com");
+    for inv in [&first, &second] {
+        store
+            .create_invitation(inv, event(&org.id, "member.invite"))
+            .await
+            .unwrap();
+    }
+    // The session ends (signed out, or idle for hours): its invitations still work.
+    store
+        .revoke_session(&admin.user_id, &signed_in.id, t0())
+        .await
+        .unwrap();
+    let joined = store.accept_invitation(accept(first_code)).await.unwrap();
+    assert_eq!(joined.member.email, "a@example.com");
+    assert!(joined.key.is_none());
+    // The inviter demoted: their invitations end.
+    store
+        .update_member(
+            &org.id,
+            &Member {
+                role: keyward_core::Role::Member,
+                ..admin.clone()
+            },
+            keyward_core::Role::OrgAdmin,
+            event(&org.id, "member.update"),
+        )
+        .await
+        .unwrap();
+    let r = store.accept_invitation(accept(second_code)).await;
+    assert!(
+        matches!(r, Err(StoreError::Conflict(Conflict::InvitationExpired))),
+        "{r:?}"
+    );
 }

@@ -21,22 +21,26 @@ use keyward_client::{
 };
 use serde_json::json;
 
-/// Invite a person by email with a role, and print the invitation's code once.
+/// Invite a person by email with a role, and print the invitation's code and link once.
 #[derive(Args)]
 #[command(
     visible_alias = "add",
     long_about = "Invite a person by email with a role, and print the invitation's one-time \
-        code once. Give the code to them over a channel you trust; they redeem it with \
+        code once, with the same code as a link to the web console's join page. Give one \
+        of them to the person over a channel you trust; they redeem the code with \
         `keyward auth accept-invite <code> --server <url>` and get their own first personal \
-        access token, which you never see. The code is not a credential of theirs, but \
+        access token, which you never see, or open the link and set a console password \
+        there (with an account already, they sign in to accept). The code is not a credential of theirs, but \
         whoever holds it can join as them until it is accepted, expires (--expires, default \
         24h, at most 30d) or is revoked (`keyward members revoke-invitation`). Their first \
         token holds at most what your key holds. Only owners invite owners and org admins. \
-        When stdout is not a terminal only the code is printed on stdout.",
+        When stdout is not a terminal only the code (or with --link, only the link) is \
+        printed on stdout.",
     after_help = "Examples:\n  \
         keyward members invite --email alice@company.com --role member\n  \
         keyward members invite --email bob@company.com --role agent-admin --agent support-bot --expires 72h\n  \
-        CODE=$(keyward members invite --email ci@company.com --role member)"
+        CODE=$(keyward members invite --email ci@company.com --role member)\n  \
+        LINK=$(keyward members invite --email dev@company.com --role member --link)"
 )]
 pub struct InviteArgs {
     /// Their email
@@ -51,6 +55,9 @@ pub struct InviteArgs {
     /// How long the code works: 1h to 30d, e.g. 4h, 72h, 7d [default: 24h]
     #[arg(long, short = 'e', value_parser = parse_invitation_expiry, value_name = "DURATION")]
     expires: Option<String>,
+    /// Print the console join link instead of the code (it holds the same code)
+    #[arg(long)]
+    link: bool,
 }
 
 /// List invitations that were not accepted or revoked (pending or expired).
@@ -147,27 +154,52 @@ pub async fn invite(ctx: &Context, args: InviteArgs) -> CmdResult {
     }
     fields.push(("First token", output::permissions(&inv.permissions)));
     fields.push(("Expires", expires.clone()));
-    let notice = format!("Copy the code now: it will not be shown again. It expires {expires}.");
-    once::print(
-        s.json(),
-        &created.code,
-        Shown {
-            heading: format!("Invited {} ({})", inv.email, inv.id),
-            fields,
-            after: vec![
+    let (what, after) = if args.link {
+        (
+            "link",
+            vec![format!(
+                "Give this link to {} over a channel you trust; they open it to join on the console.",
+                inv.email
+            )],
+        )
+    } else {
+        (
+            "code",
+            vec![
                 format!(
                     "Give this code to {} over a channel you trust; they run:",
                     inv.email
                 ),
                 format!("  keyward auth accept-invite <code> --server {server}"),
             ],
+        )
+    };
+    let notice = format!("Copy the {what} now: it will not be shown again. It expires {expires}.");
+    let (shown, also): (&dyn once::Secret, _) = if args.link {
+        (&created.link, None)
+    } else {
+        let other: &dyn once::Secret = &created.link;
+        (
+            &created.code,
+            Some(("Or they open this link to join on the console:", other)),
+        )
+    };
+    once::print(
+        s.json(),
+        shown,
+        Shown {
+            heading: format!("Invited {} ({})", inv.email, inv.id),
+            fields,
+            after,
             key_label: None,
             notice: &notice,
             json: json!({
                 "invitation": inv,
                 "code": created.code.expose_secret(),
+                "link": created.link.expose_secret(),
                 "server": server,
             }),
+            also,
         },
     );
     Ok(())
@@ -440,6 +472,7 @@ fn show_accepted(
             key_label: None,
             notice: once::NOTICE,
             json,
+            also: None,
         },
     );
     match saved {

@@ -10,7 +10,7 @@ use super::failure::CmdResult;
 use super::output::{self, Color, Style};
 use super::text::{quota_text, ratelimit_text, scope_text};
 use chrono::Utc;
-use keyward_client::{ApiKey, InvitationCode, KeyView, Scope};
+use keyward_client::{ApiKey, InvitationCode, KeyView, OneTimeLink, Scope};
 use std::io::{IsTerminal, Write};
 
 /// A secret the SDK keeps wrapped (so it is not printed by accident); only [`print`]
@@ -31,6 +31,12 @@ impl Secret for InvitationCode {
     }
 }
 
+impl Secret for OneTimeLink {
+    fn expose_secret(&self) -> &str {
+        OneTimeLink::expose_secret(self)
+    }
+}
+
 pub const NOTICE: &str = "Copy the key now: it will not be shown again.";
 
 pub struct Shown<'a> {
@@ -44,6 +50,10 @@ pub struct Shown<'a> {
     pub notice: &'a str,
     /// The `--json` output, secret included.
     pub json: serde_json::Value,
+    /// The same secret in another form (an invitation's link), with the line that
+    /// introduces it: shown beside the secret on a terminal only (piped, stdout stays
+    /// the one secret; `--json` carries both).
+    pub also: Option<(&'a str, &'a dyn Secret)>,
 }
 
 pub fn print(json_mode: bool, key: &dyn Secret, shown: Shown<'_>) {
@@ -66,6 +76,12 @@ pub fn print(json_mode: bool, key: &dyn Secret, shown: Shown<'_>) {
                 println!("{line}");
             }
             println!("\n    {}\n", style.paint(Color::Bold, key.expose_secret()));
+        }
+        if let Some((intro, other)) = shown.also {
+            println!(
+                "{intro}\n\n    {}\n",
+                style.paint(Color::Bold, other.expose_secret())
+            );
         }
         let _ = std::io::stdout().flush();
     } else {
@@ -137,6 +153,7 @@ pub fn new_key(
             key_label: None,
             notice: NOTICE,
             json,
+            also: None,
         },
     );
     Ok(())

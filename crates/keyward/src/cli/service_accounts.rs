@@ -164,6 +164,7 @@ pub async fn run(ctx: &Context, command: ServiceAccountsCommand) -> CmdResult {
                     key_label: Some("Service Account Key"),
                     notice: "Store this key securely — it cannot be retrieved again.",
                     json,
+                    also: None,
                 },
             );
         }

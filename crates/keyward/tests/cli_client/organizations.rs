@@ -460,3 +460,46 @@ fn an_existing_persons_invitation_needs_their_own_token() {
         "Authenticated as: alice@company.com (org: other-org)\n"
     );
 }
+
+#[test]
+fn an_invitation_also_comes_as_a_console_join_link() {
+    let server = Server::start();
+    let owner = User::new();
+    owner.login(&server, &server.token);
+    let json = run(owner.cmd(&[
+        "members",
+        "invite",
+        "--email",
+        "bob@company.com",
+        "--role",
+        "member",
+        "--json",
+    ]))
+    .ok()
+    .json();
+    let code = json["code"].as_str().unwrap();
+    assert_eq!(
+        json["link"].as_str().unwrap(),
+        format!("{}/console/join?code={code}", server.url)
+    );
+    // Piped with --link: only the link on stdout, and it is printed once.
+    let out = run(owner.cmd(&[
+        "members",
+        "invite",
+        "--email",
+        "carol@company.com",
+        "--role",
+        "member",
+        "--link",
+    ]))
+    .ok();
+    let link = out.stdout.trim_end_matches('\n');
+    assert!(
+        link.starts_with(&format!("{}/console/join?code=kw_inv_", server.url))
+            && !link.contains('\n'),
+        "{:?}",
+        out.stdout
+    );
+    assert!(!out.stderr.contains(link), "{}", out.stderr);
+    assert!(out.stderr.contains("Copy the link now"), "{}", out.stderr);
+}

@@ -59,6 +59,10 @@ pub(super) fn table() -> Vec<Row> {
         row("GET", "/v1/members/{user_id}", Some("members:read"), Anyone, Org, F::Member),
         row("PATCH", "/v1/members/{user_id}", Some("members:write"), Admins, Org, F::Member),
         row("DELETE", "/v1/members/{user_id}", Some("members:write"), Admins, Org, F::Member),
+        Row {
+            personal_only: true,
+            ..row("POST", "/v1/members/{user_id}/password-link", Some("members:write"), Admins, Org, F::Member)
+        },
         row("POST", "/v1/invitations", Some("members:write"), Admins, Org, F::NewInvitation),
         row("GET", "/v1/invitations", Some("members:read"), Admins, Org, F::Nothing),
         row("DELETE", "/v1/invitations/{id}", Some("members:write"), Admins, Org, F::Invitation),

@@ -5,6 +5,8 @@
 mod hardening;
 mod key_actions;
 mod keys;
+mod members;
+mod pages;
 mod service_accounts;
 mod signin;
 
@@ -146,6 +148,17 @@ impl Browser {
     pub fn has_cookie(&self, name: &str) -> bool {
         self.cookies.lock().unwrap().contains_key(name)
     }
+}
+
+/// The absolute link in `body` whose path starts with `path` (a one-time link shown in
+/// a page), up to the closing quote of its attribute.
+pub fn link_in(body: &str, path: &str) -> String {
+    let at = body
+        .find(path)
+        .unwrap_or_else(|| panic!("no {path} in the page: {body}"));
+    let start = body[..at].rfind('"').expect("the link is an attribute") + 1;
+    let end = at + body[at..].find('"').expect("the attribute ends");
+    body[start..end].replace("&amp;", "&")
 }
 
 /// The user id of the owner (`team@company.com`).
