@@ -40,6 +40,9 @@ enum Way {
     Session,
     /// The invited person has an account and is not signed in as them.
     SignInFirst,
+    /// A member nowhere any more who has a password: they prove it is them with it
+    /// (the invitation alone must not let its holder set someone's password).
+    CurrentPassword,
 }
 
 /// An invitation that can be accepted now, with its organization's name.
@@ -123,7 +126,16 @@ async fn way(state: &AppState, open: &Open, signed: Option<&Signed>) -> Result<W
     // A member nowhere any more comes back with the invitation alone (the store checks
     // this again when accepting).
     if state.store.list_user_orgs(&user_id).await?.is_empty() {
-        return Ok(Way::Password);
+        let has_password = state
+            .store
+            .find_credentials(&open.invitation.email)
+            .await?
+            .is_some_and(|c| c.password_hash.is_some());
+        return Ok(if has_password {
+            Way::CurrentPassword
+        } else {
+            Way::Password
+        });
     }
     Ok(Way::SignInFirst)
 }
@@ -162,6 +174,19 @@ fn join_page(
                     div class="field" {
                         label for="repeat" { "Repeat password" }
                         input id="repeat" type="password" name="repeat" autocomplete="new-password" required;
+                    }
+                    button type="submit" { "Join" }
+                }
+            }
+            Way::CurrentPassword => {
+                p { "You already have a Keyward account. Enter its password to join " (open.org_name) "." }
+                form class="stack" method="post" action="/console/join" {
+                    (csrf_value(csrf))
+                    input type="hidden" name="code" value=(open.code.expose_secret());
+                    input type="email" name="email" value=(inv.email) autocomplete="username" hidden readonly;
+                    div class="field" {
+                        label for="current" { "Your password" }
+                        input id="current" type="password" name="current" autocomplete="current-password" required autofocus;
                     }
                     button type="submit" { "Join" }
                 }
@@ -232,6 +257,8 @@ pub struct JoinForm {
     password: String,
     #[serde(default)]
     repeat: String,
+    #[serde(default)]
+    current: String,
 }
 
 pub async fn accept(
@@ -260,6 +287,54 @@ pub async fn accept(
         Way::SignInFirst => Ok(again(
             "Sign in as the invited person first; then accept the invitation.",
         )),
+        Way::CurrentPassword => {
+            let email = open.invitation.email.clone();
+            let ip = state
+                .policy
+                .console
+                .client_ip(peer.map(|p| p.ip()), &headers);
+            let address = ip
+                .map(crate::people::throttle::address_key)
+                .unwrap_or_default();
+            let now = state.clock.now();
+            if let Err(throttled) = state.throttle.attempt(Some(&email), &address, now) {
+                let again = |status: StatusCode, problem: &str| {
+                    respond(&state, &headers, signed.as_ref(), status, |csrf| {
+                        join_page(csrf, &open, &way, signed.as_ref(), Some(problem))
+                    })
+                };
+                return Ok(super::signin::too_many(again, throttled, now));
+            }
+            let stored = state
+                .store
+                .find_credentials(&email)
+                .await?
+                .and_then(|c| c.password_hash);
+            if password::verify(stored, Password::new(form.current)).await
+                == password::Verified::Wrong
+            {
+                return Ok(again("That password is not right."));
+            }
+            state.throttle.succeeded(&email, &address);
+            let (accepted, _) =
+                match invitations::redeem(&state, None, peer, &open.code, FirstCredential::Nothing)
+                    .await
+                {
+                    Ok(done) => done,
+                    Err(e) => return refused(e),
+                };
+            let ip = ip.map(|ip| ip.to_string()).unwrap_or_default();
+            start_session(
+                &state,
+                &headers,
+                &accepted.member.user_id,
+                &org_id,
+                &ip,
+                now,
+                "/console",
+            )
+            .await
+        }
         Way::Session => {
             let Some(s) = signed.as_ref() else {
                 return Ok(again("Sign in first."));

@@ -69,5 +69,12 @@ pub fn public_base(state: &crate::state::AppState, headers: &axum::http::HeaderM
                 && h.chars()
                     .all(|c| c.is_ascii_alphanumeric() || ".-:[]".contains(c))
         });
-    format!("http://{}", host.unwrap_or("localhost"))
+    // With secure cookies the server is reached over HTTPS: a one-time code must not
+    // travel in the clear on its first click.
+    let scheme = if state.policy.console.secure_cookies {
+        "https"
+    } else {
+        "http"
+    };
+    format!("{scheme}://{}", host.unwrap_or("localhost"))
 }

@@ -253,6 +253,12 @@ impl<B: Backend> SqlStore<B> {
             if matches!(a.invitee, Invitee::Existing { .. }) {
                 return Err(StoreError::Conflict(Conflict::IdentityRequired));
             }
+            // A returning person who has a password keeps it: the invitation's holder
+            // must not be able to set it (they prove it is them with it instead).
+            let sql = "SELECT id FROM users WHERE id = $1 AND password_hash IS NOT NULL";
+            if exists::<B>(&mut tx, sql, args![&user_id]).await? {
+                return Err(StoreError::Conflict(Conflict::IdentityRequired));
+            }
             let sql = "UPDATE users SET password_hash = $1, password_changed_at = $2 WHERE id = $3";
             B::execute(&mut tx, sql, args![hash, a.at, &user_id]).await?;
             let args = args![a.at, &user_id];

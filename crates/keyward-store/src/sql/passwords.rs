@@ -158,6 +158,36 @@ impl<B: Backend> SqlStore<B> {
                 "this link was issued by an admin, and its person now belongs to another organization too: a password set by it would open that one as well; they can change their password signed in",
             ));
         }
+        // An admin's reset link works only while they may still act on the person: still
+        // a member, outranking the person's role now (a promotion, demotion or removal
+        // since the link was made ends it), as invitations follow their inviter.
+        if link.purpose == PasswordPurpose::Reset
+            && link.created_by.starts_with("usr_")
+            && link.created_by != link.user_id
+        {
+            let issuer: Option<(String,)> = B::fetch_optional(
+                &mut tx,
+                "SELECT role FROM memberships WHERE org_id = $1 AND user_id = $2",
+                args![&link.org_id, &link.created_by],
+            )
+            .await?;
+            let target: Option<(String,)> = B::fetch_optional(
+                &mut tx,
+                "SELECT role FROM memberships WHERE org_id = $1 AND user_id = $2",
+                args![&link.org_id, &link.user_id],
+            )
+            .await?;
+            let role = |r: Option<(String,)>| r.and_then(|(r,)| keyward_core::Role::parse(&r));
+            let may = match (role(issuer), role(target)) {
+                (Some(issuer), Some(target)) => keyward_core::Role::outranks(Some(issuer), target),
+                _ => false,
+            };
+            if !may {
+                return Err(StoreError::Forbidden(
+                    "this link's issuer may no longer act on its person (a role changed, or they left the organization); ask for a new link",
+                ));
+            }
+        }
         // Two redemptions racing: the second finds the link used here and writes nothing.
         if B::execute(&mut tx, MARK_LINK_USED, args![at, &link.id]).await? != 1 {
             return Err(StoreError::Conflict(Conflict::LinkUsed));

@@ -506,3 +506,94 @@ async fn a_reset_link_is_refused_for_someone_of_another_organization_too() {
     assert_eq!(r.status, StatusCode::FORBIDDEN, "{}", r.body);
     assert!(r.body.contains("another organization"), "{}", r.body);
 }
+
+#[tokio::test]
+async fn an_invitation_cannot_set_the_password_of_a_returning_account() {
+    // Removed from every organization, the person still has their password: a new
+    // invitation's holder must prove it is them with it, not choose a new one.
+    let app = TestApp::spawn().await;
+    let owner_browser = owner(&app).await;
+    let (_, _, user_id) = person(&app, "back@company.com", "member").await;
+    let removed = app
+        .delete(&format!("/v1/members/{user_id}"), &app.owner_token)
+        .await;
+    assert_eq!(removed.status, StatusCode::NO_CONTENT, "{}", removed.body);
+    let link = invite(&owner_browser, "back@company.com", "member").await;
+    let b = Browser::new(&app);
+    let page = b.get(&link).await;
+    assert_eq!(page.status, StatusCode::OK, "{}", page.body);
+    assert!(page.body.contains("Your password"), "{}", page.body);
+    assert!(!page.body.contains("New password"));
+    let code = page.field("code").unwrap();
+    // Choosing a new password is not a way in.
+    let hijack = b
+        .post(
+            "/console/join",
+            &[
+                ("code", &code),
+                ("password", NEW_PASSWORD),
+                ("repeat", NEW_PASSWORD),
+            ],
+        )
+        .await;
+    assert_eq!(
+        hijack.status,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "{}",
+        hijack.body
+    );
+    assert!(!b.has_cookie("keyward_session"));
+    let joined = b
+        .post("/console/join", &[("code", &code), ("current", PASSWORD)])
+        .await;
+    assert_eq!(joined.status, StatusCode::SEE_OTHER, "{}", joined.body);
+    assert_eq!(b.get("/console/keys").await.status, StatusCode::OK);
+    // The password is still the one they had.
+    let fresh = Browser::new(&app);
+    fresh.get("/console/signin").await;
+    let r = fresh
+        .post(
+            "/console/signin",
+            &[("email", "back@company.com"), ("password", PASSWORD)],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+}
+
+#[tokio::test]
+async fn a_reset_link_ends_when_its_issuer_may_no_longer_act_on_the_person() {
+    // An admin's link made for a member must not open the account once that member
+    // outranks them.
+    let app = TestApp::spawn().await;
+    let (admin, _, _) = person(&app, "admin@company.com", "org_admin").await;
+    let (_, _, member_id) = person(&app, "dev@company.com", "member").await;
+    admin.get(&format!("/console/members/{member_id}")).await;
+    let page = admin
+        .post(&format!("/console/members/{member_id}/password-link"), &[])
+        .await;
+    assert_eq!(page.status, StatusCode::OK, "{}", page.body);
+    let link = link_in(&page.body, "/console/password?code=kw_pwl_");
+    let promoted = app
+        .patch(
+            &format!("/v1/members/{member_id}"),
+            &app.owner_token,
+            json!({"role": "owner"}),
+        )
+        .await;
+    assert_eq!(promoted.status, StatusCode::OK, "{}", promoted.body);
+    let b = Browser::new(&app);
+    let form = b.get(&link).await;
+    let code = form.field("code").unwrap();
+    let done = b
+        .post(
+            "/console/password",
+            &[
+                ("code", &code),
+                ("password", NEW_PASSWORD),
+                ("repeat", NEW_PASSWORD),
+            ],
+        )
+        .await;
+    assert_eq!(done.status, StatusCode::FORBIDDEN, "{}", done.body);
+    assert!(!b.has_cookie("keyward_session"));
+}
