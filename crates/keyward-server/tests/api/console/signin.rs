@@ -403,3 +403,48 @@ async fn a_signed_out_session_cannot_change_anything_even_if_the_request_was_aut
     );
     assert_eq!(b.get("/console/keys").await.status, StatusCode::SEE_OTHER);
 }
+
+#[tokio::test]
+async fn a_person_in_two_organizations_switches_between_them() {
+    let app = TestApp::spawn().await;
+    let b = owner(&app).await;
+    let one = b.get("/console/keys").await;
+    assert!(
+        !one.body.contains("org-switch"),
+        "one organization: no switcher"
+    );
+    let created = app
+        .post(
+            "/v1/organizations",
+            &app.owner_token,
+            serde_json::json!({"name": "second-org"}),
+        )
+        .await;
+    assert_eq!(created.status, StatusCode::CREATED, "{}", created.body);
+    let second = created.body["organization"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let page = b.get("/console/keys").await;
+    assert!(page.body.contains("id=\"org-switch\""), "{}", page.body);
+    assert!(page.body.contains("second-org"));
+    let switched = b.post("/console/organization", &[("org", &second)]).await;
+    assert_eq!(switched.status, StatusCode::SEE_OTHER);
+    let there = b.get("/console/keys").await;
+    assert!(
+        there
+            .body
+            .contains(&format!("<option value=\"{second}\" selected>")),
+        "{}",
+        there.body
+    );
+    assert!(
+        !there.body.contains("bootstrap token"),
+        "the other organization's keys"
+    );
+    // An organization the person is not a member of is not one to switch to.
+    let foreign = b
+        .post("/console/organization", &[("org", "org_nope")])
+        .await;
+    assert_eq!(foreign.status, StatusCode::NOT_FOUND);
+}
