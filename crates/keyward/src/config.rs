@@ -37,6 +37,8 @@ pub struct ConsoleConfig {
     pub session_idle_timeout: Option<String>,
     /// A session ends this long after sign-in in any case (`14d`).
     pub session_max_age: Option<String>,
+    /// Reverse proxies whose `X-Forwarded-For` names the client.
+    pub trusted_proxies: Option<Vec<std::net::IpAddr>>,
 }
 
 #[derive(Debug, Default, Clone, Deserialize, PartialEq)]

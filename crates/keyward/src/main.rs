@@ -133,6 +133,15 @@ struct ServeArgs {
     /// behind a proxy that terminates it [default: true when --public-url is https]
     #[arg(long, env = "KEYWARD_SECURE_COOKIES", value_name = "BOOL")]
     secure_cookies: Option<bool>,
+    /// A reverse proxy whose X-Forwarded-For names the client (repeat for several):
+    /// the sign-in throttle and the sessions list then see clients, not the proxy
+    #[arg(
+        long = "trusted-proxy",
+        env = "KEYWARD_TRUSTED_PROXIES",
+        value_delimiter = ',',
+        value_name = "IP"
+    )]
+    trusted_proxies: Vec<std::net::IpAddr>,
     /// A console session ends after this long without a request [default: 24h]
     #[arg(long, env = "KEYWARD_SESSION_IDLE_TIMEOUT", value_name = "DURATION")]
     session_idle_timeout: Option<String>,
@@ -574,10 +583,16 @@ fn console_settings(
             defaults.timeouts.absolute,
         )?,
     };
+    let trusted_proxies = if args.trusted_proxies.is_empty() {
+        file.trusted_proxies.unwrap_or_default()
+    } else {
+        args.trusted_proxies.clone()
+    };
     Ok(keyward_server::people::Settings {
         secure_cookies: args.secure_cookies.or(file.secure_cookies).unwrap_or(https),
         timeouts,
         public_url,
+        trusted_proxies,
         ..defaults
     })
 }
