@@ -3,12 +3,12 @@
 
 use super::failure::{Failure, PageResult};
 use super::layout::{alert, csrf_field, notice, page, time};
-use super::signin::start_session;
+use super::signin::{check_password, start_session, Proof};
 use super::visitor::Signed;
 use crate::errors::ApiError;
 use crate::http::invitations::Peer;
 use crate::people::links;
-use crate::people::password::{self, Password, Verified};
+use crate::people::password;
 use crate::people::throttle;
 use crate::state::AppState;
 use axum::extract::{Path, Query, State};
@@ -196,33 +196,21 @@ pub async fn change_password(
     let address = ip.map(throttle::address_key).unwrap_or_default();
     // Guessing the current password is guessing a password: the sign-in throttle
     // counts it, so a stolen session cannot learn the password at argon2's pace.
-    if let Err(throttled) = state.throttle.attempt(Some(&signed.email), &address, now) {
-        let again = |status: StatusCode, problem: &str| {
-            (status, account_page(&signed, Some(problem), false)).into_response()
-        };
-        return Ok(super::signin::too_many(again, throttled, now));
+    match check_password(&state, Some(&signed.email), &address, form.current, now).await? {
+        Proof::Right(c) if c.user_id == signed.user_id => {}
+        Proof::Right(_) | Proof::Wrong => return Ok(again("Your current password is not right.")),
+        Proof::Throttled(throttled) => {
+            let again = |status: StatusCode, problem: &str| {
+                (status, account_page(&signed, Some(problem), false)).into_response()
+            };
+            return Ok(super::signin::too_many(again, throttled, now));
+        }
     }
-    let stored = state
-        .store
-        .find_credentials(&signed.email)
-        .await?
-        .filter(|c| c.user_id == signed.user_id)
-        .and_then(|c| c.password_hash);
-    if password::verify(stored, Password::new(form.current)).await == Verified::Wrong {
-        return Ok(again("Your current password is not right."));
-    }
-    state.throttle.succeeded(&signed.email, &address);
-    if form.password != form.repeat {
-        return Ok(again("The two new passwords are not the same."));
-    }
-    let new = Password::new(form.password);
-    if let Err(rule) = password::check_new(&new, &signed.email) {
-        return Ok(again(&format!("Choose another password: {rule}.")));
-    }
-    let phc = password::hash(new).await.map_err(|e| {
-        tracing::error!(error = %e, "hashing a password");
-        ApiError::Internal
-    })?;
+    let phc = match password::choose(form.password, &form.repeat, &signed.email).await {
+        Ok(phc) => phc,
+        Err(password::NotChosen::Hashing) => return Err(ApiError::Internal.into()),
+        Err(why) => return Ok(again(&why.to_string())),
+    };
     let address = ip.map(|ip| ip.to_string()).unwrap_or_default();
     // A link issued and redeemed at once: one way to set a password, audited, which
     // ends every session of the person.

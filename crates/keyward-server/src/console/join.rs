@@ -9,11 +9,11 @@ use super::failure::{Failure, PageResult};
 use super::guard::presession;
 use super::layout::{alert, bare, csrf_value};
 use super::members::role_label;
-use super::signin::start_session;
+use super::signin::{check_password, start_session, Proof};
 use super::visitor::Signed;
 use crate::errors::ApiError;
 use crate::http::invitations::{self, FirstCredential, Peer};
-use crate::people::password::{self, Password};
+use crate::people::password;
 use crate::state::AppState;
 use axum::extract::{Query, State};
 use axum::http::{header, HeaderMap, StatusCode};
@@ -297,25 +297,18 @@ pub async fn accept(
                 .map(crate::people::throttle::address_key)
                 .unwrap_or_default();
             let now = state.clock.now();
-            if let Err(throttled) = state.throttle.attempt(Some(&email), &address, now) {
-                let again = |status: StatusCode, problem: &str| {
-                    respond(&state, &headers, signed.as_ref(), status, |csrf| {
-                        join_page(csrf, &open, &way, signed.as_ref(), Some(problem))
-                    })
-                };
-                return Ok(super::signin::too_many(again, throttled, now));
+            match check_password(&state, Some(&email), &address, form.current, now).await? {
+                Proof::Right(_) => {}
+                Proof::Wrong => return Ok(again("That password is not right.")),
+                Proof::Throttled(throttled) => {
+                    let again = |status: StatusCode, problem: &str| {
+                        respond(&state, &headers, signed.as_ref(), status, |csrf| {
+                            join_page(csrf, &open, &way, signed.as_ref(), Some(problem))
+                        })
+                    };
+                    return Ok(super::signin::too_many(again, throttled, now));
+                }
             }
-            let stored = state
-                .store
-                .find_credentials(&email)
-                .await?
-                .and_then(|c| c.password_hash);
-            if password::verify(stored, Password::new(form.current)).await
-                == password::Verified::Wrong
-            {
-                return Ok(again("That password is not right."));
-            }
-            state.throttle.succeeded(&email, &address);
             let (accepted, _) =
                 match invitations::redeem(&state, None, peer, &open.code, FirstCredential::Nothing)
                     .await
@@ -357,17 +350,12 @@ pub async fn accept(
             Ok(Redirect::to("/console").into_response())
         }
         Way::Password => {
-            if form.password != form.repeat {
-                return Ok(again("The two passwords are not the same."));
-            }
-            let new = Password::new(form.password);
-            if let Err(rule) = password::check_new(&new, &open.invitation.email) {
-                return Ok(again(&format!("Choose another password: {rule}.")));
-            }
-            let phc = password::hash(new).await.map_err(|e| {
-                tracing::error!(error = %e, "hashing a password");
-                ApiError::Internal
-            })?;
+            let phc =
+                match password::choose(form.password, &form.repeat, &open.invitation.email).await {
+                    Ok(phc) => phc,
+                    Err(password::NotChosen::Hashing) => return Err(ApiError::Internal.into()),
+                    Err(why) => return Ok(again(&why.to_string())),
+                };
             let (accepted, _) = match invitations::redeem(
                 &state,
                 None,

@@ -113,19 +113,12 @@ pub async fn submit(
             signin_page(csrf, shown, &next, Some(problem))
         })
     };
-    if let Err(throttled) = state.throttle.attempt(email.as_deref(), &address, now) {
-        return Ok(too_many(again, throttled, now));
-    }
-    let credentials = match &email {
-        Some(email) => state.store.find_credentials(email).await?,
-        None => None,
-    };
-    let stored = credentials.as_ref().and_then(|c| c.password_hash.clone());
-    let verified = password::verify(stored, Password::new(form.password)).await;
-    let (Verified::Right { .. }, Some(credentials)) = (verified, credentials) else {
-        return Ok(again(StatusCode::UNAUTHORIZED, WRONG));
-    };
-    state.throttle.succeeded(&credentials.email, &address);
+    let credentials =
+        match check_password(&state, email.as_deref(), &address, form.password, now).await? {
+            Proof::Right(credentials) => credentials,
+            Proof::Wrong => return Ok(again(StatusCode::UNAUTHORIZED, WRONG)),
+            Proof::Throttled(throttled) => return Ok(too_many(again, throttled, now)),
+        };
     let memberships = state.store.list_user_orgs(&credentials.user_id).await?;
     let Some(first) = memberships.first() else {
         return Ok(again(
@@ -166,6 +159,41 @@ pub fn too_many(
         throttled.retry_after_secs(now).max(1).into(),
     );
     r
+}
+
+/// What checking a password typed for an account found.
+pub enum Proof {
+    Right(keyward_store::Credentials),
+    /// Wrong password, unknown email, or an account without a password.
+    Wrong,
+    Throttled(throttle::Throttled),
+}
+
+/// Checks `password` for the account of `email` (`None`: what was typed is no email,
+/// so no account) from `address`, counted by the sign-in throttle before the check and
+/// forgotten by it when right: every page that asks for a password (sign-in, the
+/// account's current password, joining with an existing account) goes through here.
+pub async fn check_password(
+    state: &AppState,
+    email: Option<&str>,
+    address: &str,
+    password: String,
+    now: DateTime<Utc>,
+) -> Result<Proof, Failure> {
+    if let Err(throttled) = state.throttle.attempt(email, address, now) {
+        return Ok(Proof::Throttled(throttled));
+    }
+    let credentials = match email {
+        Some(email) => state.store.find_credentials(email).await?,
+        None => None,
+    };
+    let stored = credentials.as_ref().and_then(|c| c.password_hash.clone());
+    let verified = password::verify(stored, Password::new(password)).await;
+    let (Verified::Right { .. }, Some(credentials)) = (verified, credentials) else {
+        return Ok(Proof::Wrong);
+    };
+    state.throttle.succeeded(&credentials.email, address);
+    Ok(Proof::Right(credentials))
 }
 
 /// Stores a new session for the person in `org_id` and answers with its cookie and a
@@ -335,17 +363,11 @@ pub async fn set_password(
             password_page(csrf, code.expose_secret(), &email, Some(problem))
         })
     };
-    if form.password != form.repeat {
-        return Ok(again("The two passwords are not the same."));
-    }
-    let new = Password::new(form.password);
-    if let Err(rule) = password::check_new(&new, &email) {
-        return Ok(again(&format!("Choose another password: {rule}.")));
-    }
-    let phc = password::hash(new).await.map_err(|e| {
-        tracing::error!(error = %e, "hashing a password");
-        crate::errors::ApiError::Internal
-    })?;
+    let phc = match password::choose(form.password, &form.repeat, &email).await {
+        Ok(phc) => phc,
+        Err(password::NotChosen::Hashing) => return Err(crate::errors::ApiError::Internal.into()),
+        Err(why) => return Ok(again(&why.to_string())),
+    };
     let address = state
         .policy
         .console

@@ -106,6 +106,32 @@ fn hash_now(password: &Password) -> anyhow::Result<String> {
         .map_err(|e| anyhow::anyhow!("hashing a password: {e}"))
 }
 
+/// Why a new password typed twice was not taken.
+#[derive(Debug, thiserror::Error)]
+pub enum NotChosen {
+    #[error("The two passwords are not the same.")]
+    Mismatch,
+    #[error("Choose another password: {0}.")]
+    Rule(PasswordRule),
+    /// Hashing failed: the server's fault, logged here, never shown.
+    #[error("the password could not be hashed")]
+    Hashing,
+}
+
+/// A new password as a person typed it twice, for `email`: its argon2id hash, or what
+/// to tell them (every page that sets a password asks the same way).
+pub async fn choose(password: String, repeat: &str, email: &str) -> Result<String, NotChosen> {
+    if password != repeat {
+        return Err(NotChosen::Mismatch);
+    }
+    let new = Password::new(password);
+    check_new(&new, email).map_err(NotChosen::Rule)?;
+    hash(new).await.map_err(|e| {
+        tracing::error!(error = %e, "hashing a password");
+        NotChosen::Hashing
+    })
+}
+
 /// What checking a password found.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Verified {
