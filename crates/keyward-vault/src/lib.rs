@@ -47,10 +47,17 @@
 mod crypto;
 mod error;
 mod kek;
+mod keyfile;
 mod ring;
+mod source;
 
 pub use error::{RingError, VaultError};
 pub use kek::{
     decode_kek, encode_kek, generate_kek, generate_kek_id, is_valid_kek_id, MAX_KEK_ID_LEN,
 };
+pub use keyfile::{add_to_key_file, retire_from_key_file, set_active_in_key_file, KEY_FILE_HEADER};
 pub use ring::{DataKey, Ring, WrappedKey};
+pub use source::{
+    load_ring, KekText, RingOrigin, SecretsConfig, Sources, DEFAULT_KEY_FILE, ENV_ACTIVE_KEK,
+    ENV_KEKS, ENV_KEK_FILE,
+};
