@@ -40,13 +40,15 @@
 //! [`refresh`]: OAuthClient::refresh
 //! [`revoke`]: OAuthClient::revoke
 
+mod answer;
 mod builtin;
 mod client;
 pub mod config;
 mod error;
 mod provider;
 
-pub use client::{OAuthClient, Revocation, TokenAnswer, BODY_LIMIT, TIMEOUT};
+pub use answer::TokenAnswer;
+pub use client::{OAuthClient, Revocation, BODY_LIMIT, TIMEOUT};
 pub use config::{
     BodyFormat, ClientAuth, IntegrationConfig, IntegrationsConfig, OAuthConfig, SecretText,
 };
