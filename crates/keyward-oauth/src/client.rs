@@ -196,34 +196,28 @@ fn unreachable(p: &Provider, e: &reqwest::Error) -> TokenError {
     } else {
         "the request failed"
     };
-    tracing::warn!(provider = %p.name, error = %e.without_url_ref(), "{reason}");
+    tracing::warn!(provider = %p.name, error = %error_chain(e), "{reason}");
     TokenError::Unavailable {
         reason: reason.to_owned(),
     }
 }
 
-trait WithoutUrl {
-    fn without_url_ref(&self) -> String;
-}
-
-impl WithoutUrl for reqwest::Error {
-    /// The error and its sources, without the URL (which is the provider's, and holds
-    /// nothing secret, but is noise).
-    fn without_url_ref(&self) -> String {
-        let mut text = String::new();
-        let mut source = std::error::Error::source(self);
-        while let Some(s) = source {
-            if !text.is_empty() {
-                text.push_str(": ");
-            }
-            text.push_str(&s.to_string());
-            source = s.source();
+/// The error's sources (hyper's, the OS's), without the URL (which is the provider's,
+/// and holds nothing secret, but is noise).
+fn error_chain(e: &reqwest::Error) -> String {
+    let mut text = String::new();
+    let mut source = std::error::Error::source(e);
+    while let Some(s) = source {
+        if !text.is_empty() {
+            text.push_str(": ");
         }
-        if text.is_empty() {
-            "no detail".into()
-        } else {
-            text
-        }
+        text.push_str(&s.to_string());
+        source = s.source();
+    }
+    if text.is_empty() {
+        "no detail".into()
+    } else {
+        text
     }
 }
 
