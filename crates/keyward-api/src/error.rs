@@ -112,6 +112,32 @@ error_codes! {
     LoginCodeExpired => ("login_code_expired", 410, "CLI login code expired"),
     /// The PKCE verifier does not match the challenge the CLI login was approved with.
     LoginVerifierMismatch => ("login_verifier_mismatch", 400, "Code verifier does not match"),
+    /// No integration of that name is configured on this server.
+    IntegrationNotFound => ("integration_not_found", 404, "Integration not configured"),
+    ConnectionNotFound => ("connection_not_found", 404, "Connection not found"),
+    /// A connection with this id exists for another provider.
+    ConnectionProviderMismatch => ("connection_provider_mismatch", 409, "Connection belongs to another provider"),
+    /// The `state` is not one this server issued (or not for this organization or
+    /// provider): nothing was exchanged.
+    OAuthStateInvalid => ("oauth_state_invalid", 400, "Unknown authorization state"),
+    OAuthStateUsed => ("oauth_state_used", 409, "Authorization state already used"),
+    OAuthStateExpired => ("oauth_state_expired", 410, "Authorization state expired"),
+    /// The exchange's `redirect_uri` is not exactly the authorization's.
+    RedirectUriMismatch => ("redirect_uri_mismatch", 400, "Redirect URI does not match"),
+    /// The provider sent the person back with an error (`access_denied`, …).
+    AuthorizationDenied => ("authorization_denied", 400, "Authorization refused at the provider"),
+    /// The provider refused a token request (the code was invalid, the client's
+    /// credentials wrong, …); the detail names its OAuth error.
+    ProviderError => ("provider_error", 502, "The provider refused the request"),
+    /// The provider could not be reached or answered 5xx; retry later.
+    ProviderUnavailable => ("provider_unavailable", 503, "The provider is unavailable"),
+    /// The provider refused the refresh token: the connection must be authorized again.
+    ConnectionNeedsReauth => ("connection_needs_reauth", 409, "Connection needs to be authorized again"),
+    /// The connection has no tokens (pending or revoked).
+    ConnectionNotActive => ("connection_not_active", 409, "Connection is not active"),
+    /// Refreshing has failed for a while and the access token expired; Keyward keeps
+    /// retrying.
+    ConnectionRefreshFailing => ("connection_refresh_failing", 503, "Connection cannot be refreshed right now"),
     /// The server does not let people create organizations.
     OrgCreationDisabled => ("org_creation_disabled", 403, "Creating organizations is disabled"),
     InternalError => ("internal_error", 500, "Internal server error"),

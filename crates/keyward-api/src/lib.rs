@@ -17,6 +17,7 @@
 
 mod cli_login;
 mod error;
+mod integrations;
 mod keys;
 mod org;
 mod people;
@@ -30,10 +31,11 @@ pub use cli_login::{
     CLI_MACHINE_MAX_CHARS,
 };
 pub use error::{ErrorCode, LimitInfo, Problem};
+pub use integrations::*;
 pub use keys::*;
 pub use org::*;
 pub use people::*;
-pub use secret::{ApiKey, InvitationCode, OneTimeLink};
+pub use secret::{ApiKey, InvitationCode, OneTimeLink, ProviderToken};
 pub use usage::*;
 pub use verify::*;
 pub use wire::double_option;

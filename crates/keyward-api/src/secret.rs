@@ -146,6 +146,40 @@ impl<'de> Deserialize<'de> for OneTimeLink {
 /// Writes a secret into the one answer that shows it
 /// (`#[serde(serialize_with = "crate::secret::expose")]`). The secret types themselves
 /// are not `Serialize`, so nothing else writes one by accident.
+/// A token of a third-party provider (an OAuth access token) that an answer hands to
+/// its caller. `Debug` never shows it; memory is zeroed on drop.
+#[derive(Clone, PartialEq, Eq)]
+pub struct ProviderToken(Zeroizing<String>);
+
+impl ProviderToken {
+    pub fn new(raw: impl Into<String>) -> Self {
+        Self(Zeroizing::new(raw.into()))
+    }
+
+    /// The token. Call only to use it or to hand it to whoever asked for it.
+    pub fn expose_secret(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for ProviderToken {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("ProviderToken([REDACTED])")
+    }
+}
+
+impl<'de> Deserialize<'de> for ProviderToken {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        String::deserialize(d).map(ProviderToken::new)
+    }
+}
+
+impl Secret for ProviderToken {
+    fn exposed(&self) -> &str {
+        self.expose_secret()
+    }
+}
+
 pub(crate) fn expose<T: Secret, S: Serializer>(secret: &T, s: S) -> Result<S::Ok, S::Error> {
     s.serialize_str(secret.exposed())
 }

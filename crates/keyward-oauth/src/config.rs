@@ -24,12 +24,12 @@ use std::collections::BTreeMap;
 use std::fmt;
 
 /// Every entry under `integrations:`, by name.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
 #[serde(transparent)]
 pub struct IntegrationsConfig(pub BTreeMap<String, IntegrationConfig>);
 
 /// One entry under `integrations:`.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct IntegrationConfig {
     /// Default true; `false` leaves the integration out.
@@ -57,7 +57,7 @@ impl IntegrationConfig {
 /// The `oauth:` block of an integration. Every field is optional: a built-in provider
 /// takes its own value for what is left out, any other provider needs at least
 /// `authorize_url` and `token_url`.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct OAuthConfig {
     pub authorize_url: Option<String>,
@@ -117,6 +117,17 @@ impl SecretText {
 
     pub fn secret(&self) -> &SecretString {
         &self.0
+    }
+}
+
+/// Compared in constant time (configs are compared in tests and reloads).
+impl PartialEq for SecretText {
+    fn eq(&self, other: &Self) -> bool {
+        use subtle::ConstantTimeEq;
+        self.expose()
+            .as_bytes()
+            .ct_eq(other.expose().as_bytes())
+            .into()
     }
 }
 

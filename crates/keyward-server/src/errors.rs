@@ -283,6 +283,12 @@ impl From<StoreError> for ApiError {
                     Conflict::LoginVerifierMismatch => {
                         return ApiError::Refused(ErrorCode::LoginVerifierMismatch, c.to_string())
                     }
+                    Conflict::OAuthStateUsed => ErrorCode::OAuthStateUsed,
+                    Conflict::OAuthStateExpired => {
+                        return ApiError::Gone(ErrorCode::OAuthStateExpired, c.to_string())
+                    }
+                    Conflict::ConnectionProvider => ErrorCode::ConnectionProviderMismatch,
+                    Conflict::LeaseLost => ErrorCode::ChangedMeanwhile,
                 };
                 ApiError::Conflict(code, c.to_string())
             }
@@ -487,6 +493,10 @@ mod tests {
             Conflict::LinkExpired,
             Conflict::LoginCodeUsed,
             Conflict::LoginCodeExpired,
+            Conflict::OAuthStateUsed,
+            Conflict::OAuthStateExpired,
+            Conflict::ConnectionProvider,
+            Conflict::LeaseLost,
         ] {
             let e = ApiError::from(StoreError::Conflict(c));
             assert!(

@@ -14,6 +14,7 @@ pub mod console;
 pub mod errors;
 pub mod extract;
 pub mod http;
+pub mod integrations;
 pub mod people;
 pub mod state;
 pub mod store;
@@ -141,13 +142,19 @@ impl Application {
             ],
             None => vec![],
         };
+        // Fail at once when the database holds records sealed by a KEK the ring lacks.
+        integrations::check_ring(&state)
+            .await
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
         let flusher = tokio::spawn(background(state.clone(), self.settings.flush_interval));
+        let refresher = tokio::spawn(integrations::refresh::run(state.clone()));
         let app = http::router_with(self.state.clone(), self.settings.bench_floor)
             .into_make_service_with_connect_info::<SocketAddr>();
         axum::serve(self.listener, app)
             .with_graceful_shutdown(shutdown)
             .await?;
         flusher.abort();
+        refresher.abort();
         for task in followers {
             task.abort();
         }

@@ -25,6 +25,8 @@ pub struct Inner {
     pub limits: Arc<Limits>,
     /// Failed console sign-ins, per account and per address (this node's).
     pub throttle: crate::people::throttle::Throttle,
+    /// The integrations vault: KEK ring, providers, refresh leases.
+    pub vault: crate::integrations::Vault,
 }
 
 impl std::ops::Deref for AppState {
@@ -44,6 +46,8 @@ pub struct Policy {
     pub max_orgs_per_person: u32,
     /// Console sessions, cookies and links.
     pub console: crate::people::Settings,
+    /// The integrations vault: the KEK ring, the providers, refresh timing.
+    pub integrations: crate::integrations::Config,
 }
 
 impl Default for Policy {
@@ -52,6 +56,7 @@ impl Default for Policy {
             allow_org_creation: true,
             max_orgs_per_person: 10,
             console: crate::people::Settings::default(),
+            integrations: crate::integrations::Config::default(),
         }
     }
 }
@@ -87,6 +92,7 @@ impl AppState {
         };
         Self(Arc::new(Inner {
             store: Arc::new(CoherentStore::new(store, caches.clone())),
+            vault: crate::integrations::Vault::new(policy.integrations.clone()),
             policy,
             keys: caches.keys,
             index: caches.index,

@@ -72,6 +72,15 @@ pub enum Conflict {
     /// The verifier presented with a CLI login's code is not the one its challenge was
     /// made from (PKCE). Nothing but the count of wrong verifiers changed.
     LoginVerifierMismatch,
+    /// The authorization's state was already used by a callback or an exchange.
+    OAuthStateUsed,
+    /// The authorization's state is older than its ten minutes.
+    OAuthStateExpired,
+    /// A connection with this id exists for another provider.
+    ConnectionProvider,
+    /// The connection's refresh lease passed to another holder: this holder's answer
+    /// was not written.
+    LeaseLost,
 }
 
 impl std::fmt::Display for Conflict {
@@ -103,6 +112,18 @@ impl std::fmt::Display for Conflict {
             }
             Conflict::LoginVerifierMismatch => {
                 "the code_verifier does not match the code_challenge this login was approved with"
+            }
+            Conflict::OAuthStateUsed => {
+                "this authorization was already completed or refused (a state works once); start it again"
+            }
+            Conflict::OAuthStateExpired => {
+                "this authorization expired (a state works for ten minutes); start it again"
+            }
+            Conflict::ConnectionProvider => {
+                "a connection with this id exists for another provider; choose another id or delete it first"
+            }
+            Conflict::LeaseLost => {
+                "another refresh of this connection took over; nothing was written"
             }
             Conflict::IdentityRequired => {
                 "the invitation is for a person who already has a Keyward account; accept it with one of their own personal access tokens"

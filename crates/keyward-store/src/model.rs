@@ -8,8 +8,10 @@ use keyward_core::{
 use serde::Serialize;
 
 mod cli_login;
+mod integrations;
 mod people;
 pub use cli_login::*;
+pub use integrations::*;
 pub use people::*;
 
 /// `limits_by` of limits that are the organization's defaults.
@@ -188,7 +190,7 @@ pub struct Rotation {
 }
 
 /// Who did something, as the audit log records it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize, utoipa::ToSchema)]
 pub struct Actor {
     /// `user`, `service_account`, `system`, …
     #[serde(rename = "type")]

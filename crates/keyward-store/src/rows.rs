@@ -514,3 +514,109 @@ impl TryFrom<CliLoginRow> for CliLogin {
         })
     }
 }
+
+#[derive(sqlx::FromRow)]
+pub(crate) struct ConnectionRow {
+    uid: String,
+    org_id: String,
+    id: String,
+    provider: String,
+    workspace_id: Option<String>,
+    status: String,
+    scopes: String,
+    token_type: Option<String>,
+    kek_id: Option<String>,
+    wrapped_dek: Option<Vec<u8>>,
+    access_token: Option<Vec<u8>>,
+    refresh_token: Option<Vec<u8>>,
+    expires_at: Option<i64>,
+    created_at: i64,
+    updated_at: i64,
+    last_refreshed_at: Option<i64>,
+    last_error: Option<String>,
+    failures: i64,
+    retry_at: Option<i64>,
+    lease_owner: Option<String>,
+    lease_until: Option<i64>,
+}
+
+impl TryFrom<ConnectionRow> for Connection {
+    type Error = StoreError;
+
+    fn try_from(r: ConnectionRow) -> Result<Self> {
+        let tokens = match (r.kek_id, r.wrapped_dek, r.access_token) {
+            (Some(kek_id), Some(bytes), Some(access)) => Some(SealedTokens {
+                dek: WrappedDek { kek_id, bytes },
+                access_token: Sealed(access),
+                refresh_token: r.refresh_token.map(Sealed),
+                token_type: r.token_type.unwrap_or_else(|| "bearer".into()),
+                expires_at: opt_ms(r.expires_at),
+            }),
+            _ => None,
+        };
+        Ok(Connection {
+            status: ConnectionStatus::parse(&r.status)
+                .ok_or_else(|| corrupt("connection status", &r.status))?,
+            scopes: from_json("scopes", &r.scopes)?,
+            last_error: from_json_opt("last_error", r.last_error.as_deref())?,
+            tokens,
+            uid: r.uid,
+            org_id: r.org_id,
+            id: r.id,
+            provider: r.provider,
+            workspace_id: r.workspace_id,
+            created_at: from_ms(r.created_at),
+            updated_at: from_ms(r.updated_at),
+            last_refreshed_at: opt_ms(r.last_refreshed_at),
+            failures: r.failures,
+            retry_at: opt_ms(r.retry_at),
+            lease_owner: r.lease_owner,
+            lease_until: opt_ms(r.lease_until),
+        })
+    }
+}
+
+#[derive(sqlx::FromRow)]
+pub(crate) struct OAuthStateRow {
+    id: String,
+    org_id: String,
+    provider: String,
+    connection_id: String,
+    workspace_id: Option<String>,
+    redirect_uri: String,
+    hosted: bool,
+    scopes: String,
+    kek_id: String,
+    wrapped_dek: Vec<u8>,
+    verifier: Option<Vec<u8>>,
+    actor: String,
+    created_at: i64,
+    expires_at: i64,
+    used_at: Option<i64>,
+}
+
+impl TryFrom<OAuthStateRow> for OAuthState {
+    type Error = StoreError;
+
+    fn try_from(r: OAuthStateRow) -> Result<Self> {
+        Ok(OAuthState {
+            scopes: from_json("scopes", &r.scopes)?,
+            actor: from_json("actor", &r.actor)?,
+            dek: WrappedDek {
+                kek_id: r.kek_id,
+                bytes: r.wrapped_dek,
+            },
+            verifier: r.verifier.map(Sealed),
+            id: r.id,
+            org_id: r.org_id,
+            provider: r.provider,
+            connection_id: r.connection_id,
+            workspace_id: r.workspace_id,
+            redirect_uri: r.redirect_uri,
+            hosted: r.hosted,
+            created_at: from_ms(r.created_at),
+            expires_at: from_ms(r.expires_at),
+            used_at: opt_ms(r.used_at),
+        })
+    }
+}

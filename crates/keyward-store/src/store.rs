@@ -268,6 +268,92 @@ pub trait Store: Send + Sync + 'static {
     /// (`key.create`, acted by the person, `via: cli_login`).
     async fn redeem_cli_login(&self, redemption: CliRedemption) -> Result<CliRedeemed>;
 
+    // The integrations vault. Tokens and verifiers arrive sealed (the server encrypts).
+    /// Starts an authorization: stores its state (by hash, with the sealed verifier)
+    /// and makes a `pending` connection when none has the id
+    /// ([`crate::Conflict::ConnectionProvider`] if one exists for another provider).
+    async fn create_oauth_state(
+        &self,
+        state: NewOAuthState,
+        audit: NewAuditEvent,
+    ) -> Result<Connection>;
+    /// Takes a state once: NotFound, [`crate::Conflict::OAuthStateUsed`] (also for the
+    /// loser of a race), or [`crate::Conflict::OAuthStateExpired`] (spent all the same).
+    async fn take_oauth_state(
+        &self,
+        state_hash: &KeyHash,
+        org_id: Option<&str>,
+        at: DateTime<Utc>,
+    ) -> Result<OAuthState>;
+    /// Records an event that changes nothing else (a token read), if the acting key
+    /// still works.
+    async fn record_event(&self, audit: NewAuditEvent) -> Result<()>;
+    /// Writes a code exchange's tokens: the connection becomes active (made if missing).
+    async fn grant_connection(
+        &self,
+        grant: ConnectionGrant,
+        audit: NewAuditEvent,
+    ) -> Result<Connection>;
+    /// Records what went wrong with an authorization (the callback's `error`, a failed
+    /// exchange) without changing the connection's status or tokens.
+    async fn note_connection_error(
+        &self,
+        org_id: &str,
+        id: &str,
+        error: ConnectionError,
+        audit: NewAuditEvent,
+    ) -> Result<Connection>;
+    async fn get_connection(&self, org_id: &str, id: &str) -> Result<Connection>;
+    async fn list_connections(
+        &self,
+        org_id: &str,
+        filter: ConnectionFilter,
+    ) -> Result<Vec<Connection>>;
+    /// Takes the connection's refresh lease for `owner` until `until`, if no one holds
+    /// it at `now`; returns the connection as it is then. Of racing callers, one wins.
+    async fn lease_connection(
+        &self,
+        uid: &str,
+        owner: &str,
+        now: DateTime<Utc>,
+        until: DateTime<Utc>,
+    ) -> Result<Option<Connection>>;
+    async fn release_lease(&self, uid: &str, owner: &str) -> Result<()>;
+    /// Writes a refresh's outcome and ends the lease, if `owner` still holds it (else
+    /// [`crate::Conflict::LeaseLost`]), with its audit event, in one transaction.
+    async fn finish_refresh(
+        &self,
+        uid: &str,
+        owner: &str,
+        outcome: RefreshOutcome,
+        audit: NewAuditEvent,
+    ) -> Result<Connection>;
+    /// Disconnects: erases the tokens (status `revoked`).
+    async fn revoke_connection(
+        &self,
+        org_id: &str,
+        id: &str,
+        audit: NewAuditEvent,
+    ) -> Result<Connection>;
+    async fn delete_connection(&self, org_id: &str, id: &str, audit: NewAuditEvent) -> Result<()>;
+    /// Connections whose access token expires by `before`, with a refresh token, not in
+    /// backoff at `now` and not leased, soonest first.
+    async fn connections_due(
+        &self,
+        before: DateTime<Utc>,
+        now: DateTime<Utc>,
+        limit: u32,
+    ) -> Result<Vec<Connection>>;
+    /// Deletes authorization states that expired by `before`.
+    async fn purge_oauth_states(&self, before: DateTime<Utc>) -> Result<u64>;
+    /// How many sealed records each key-encryption key wraps.
+    async fn kek_usage(&self) -> Result<Vec<(String, i64)>>;
+    /// Up to `limit` sealed records per table whose data key is not wrapped by `not_kek`.
+    async fn sealed_records(&self, not_kek: &str, limit: u32) -> Result<Vec<SealedRecord>>;
+    /// Replaces a record's wrapped data key, if it is still the one read; false if the
+    /// record changed meanwhile (it was re-sealed, with the active KEK, or deleted).
+    async fn rewrap_record(&self, record: &SealedRecord, new: &WrappedDek) -> Result<bool>;
+
     /// Every workspace and agent of every organization, for the verify path's index.
     async fn all_resources(&self) -> Result<Vec<ResourceRef>>;
     /// Every channel that is not deleted, for the verify path's index of hook ids.

@@ -24,6 +24,21 @@ pub struct FileConfig {
     pub organizations: Option<OrganizationsConfig>,
     /// The web console's sessions and links.
     pub console: Option<ConsoleConfig>,
+    /// The key-encryption keys of the vault (else `KEYWARD_KEKS`, else the key file).
+    pub secrets: Option<keyward_vault::SecretsConfig>,
+    /// Third-party integrations (the seed's shape: `gmail: {enabled, credentials}`).
+    pub integrations: Option<keyward_oauth::IntegrationsConfig>,
+    /// How the vault refreshes OAuth tokens.
+    pub oauth: Option<OAuthConfig>,
+}
+
+#[derive(Debug, Default, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct OAuthConfig {
+    /// Renew an access token this long before it expires (`5m`).
+    pub refresh_margin: Option<String>,
+    /// How often the background refresher looks for tokens to renew (`30s`).
+    pub refresh_interval: Option<String>,
 }
 
 #[derive(Debug, Default, Clone, Deserialize, PartialEq)]

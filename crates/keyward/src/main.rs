@@ -10,6 +10,7 @@ mod admin;
 mod cli;
 mod config;
 mod dev;
+mod secrets;
 
 use anyhow::Context;
 use clap::{Args, CommandFactory, FromArgMatches, Parser, Subcommand};
@@ -96,6 +97,18 @@ enum Command {
             keyward admin clear-owner-limits --org my-org --database-url postgres://keyward@db/keyward"
     )]
     Admin(admin::AdminCommand),
+    /// The vault's key-encryption keys: status, rotation, adding and retiring.
+    ///
+    /// Works on the database (and the key file) directly, like `admin`, while servers run.
+    #[command(
+        subcommand,
+        after_help = "Rotation:\n  \
+            keyward secrets add-kek          # new KEK in the key file, made active\n  \
+            (restart the servers)\n  \
+            keyward secrets rotate           # re-wrap every data key with it\n  \
+            keyward secrets retire <old id>  # refused while a record needs it"
+    )]
+    Secrets(secrets::SecretsCommand),
     /// Developer tools (benchmark seeding).
     #[command(hide = true, subcommand)]
     Dev(dev::DevCommand),
@@ -174,7 +187,15 @@ struct BootstrapArgs {
 }
 
 /// The commands that run the server or work on its database, which read `.env`.
-const SERVER_COMMANDS: &[&str] = &["serve", "bootstrap", "migrate", "backup", "admin", "dev"];
+const SERVER_COMMANDS: &[&str] = &[
+    "serve",
+    "bootstrap",
+    "migrate",
+    "backup",
+    "admin",
+    "secrets",
+    "dev",
+];
 
 fn main() -> ExitCode {
     // `.env` feeds the settings of the server's own commands (and `${VAR}` in
@@ -314,6 +335,13 @@ async fn run(cli: Cli, file: config::FileConfig) -> anyhow::Result<()> {
             result
         }
         Command::Backup(args) => backup(&cli.global, &file, &args.to).await,
+        Command::Secrets(command) => {
+            let data_dir = secrets::data_dir(cli.global.data_dir.clone(), &file);
+            let (store, _) = open_existing_store(&cli.global, &file).await?;
+            let result = secrets::run(command, &file, &data_dir, store.as_ref()).await;
+            store.close().await;
+            result
+        }
         Command::Admin(command) => {
             let (store, _) = open_existing_store(&cli.global, &file).await?;
             let result = admin::run(command, store.as_ref(), clock.as_ref()).await;
@@ -395,6 +423,7 @@ async fn run(cli: Cli, file: config::FileConfig) -> anyhow::Result<()> {
                     .or(organizations.max_per_person)
                     .unwrap_or(defaults.max_orgs_per_person),
                 console: defaults.console.clone(),
+                integrations: defaults.integrations.clone(),
             };
             if policy.max_orgs_per_person == 0 {
                 anyhow::bail!(
@@ -402,7 +431,13 @@ async fn run(cli: Cli, file: config::FileConfig) -> anyhow::Result<()> {
                      to stop people creating organizations use --allow-org-creation false"
                 );
             }
-            let policy = keyward_server::state::Policy { console, ..policy };
+            let data_dir = secrets::data_dir(cli.global.data_dir.clone(), &file);
+            let integrations = secrets::config(&file, &data_dir)?;
+            let policy = keyward_server::state::Policy {
+                console,
+                integrations,
+                ..policy
+            };
             let (store, shown) = open_store(&cli.global, &file).await?;
             let bootstrap_file = file.bootstrap.unwrap_or_default();
             let app = Application::build(

@@ -4,6 +4,7 @@
 pub mod audit;
 pub mod channels;
 pub mod cli_login;
+pub mod integrations;
 pub mod invitations;
 pub mod key_policy;
 pub mod keys;
@@ -45,6 +46,7 @@ const MAX_BODY_BYTES: usize = 64 * 1024;
          (name = "channels", description = "Agent channels with public hook ids, and dual authentication"),
          (name = "members", description = "People, their roles, and invitations to join"),
          (name = "service-accounts", description = "Non-human principals with explicit scopes"),
+         (name = "integrations", description = "OAuth connections whose tokens Keyward keeps encrypted and refreshes"),
          (name = "meta", description = "Health and documentation"))
 )]
 struct ApiDoc;
@@ -106,6 +108,20 @@ fn api() -> OpenApiRouter<AppState> {
         .routes(routes!(verify::verify_key))
         .routes(routes!(me::me))
         .routes(routes!(cli_login::exchange_cli_code))
+        .routes(routes!(integrations::list_integrations))
+        .routes(routes!(integrations::authorize_integration))
+        .routes(routes!(integrations::exchange_code))
+        .routes(routes!(integrations::oauth_callback))
+        .routes(routes!(integrations::list_connections))
+        .routes(routes!(
+            integrations::get_connection,
+            integrations::delete_connection
+        ))
+        .routes(routes!(
+            integrations::get_tokens,
+            integrations::revoke_tokens
+        ))
+        .routes(routes!(integrations::refresh_connection))
         .routes(routes!(audit::list_audit))
         .routes(routes!(usage::key_usage))
         .routes(routes!(usage::list_owner_limits))

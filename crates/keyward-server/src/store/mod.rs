@@ -484,6 +484,106 @@ impl Store for CoherentStore {
         self.inner.switch_session_org(id, org_id).await
     }
 
+    // The integrations vault caches nothing.
+    async fn create_oauth_state(
+        &self,
+        state: NewOAuthState,
+        audit: NewAuditEvent,
+    ) -> Result<Connection> {
+        self.inner.create_oauth_state(state, audit).await
+    }
+    async fn take_oauth_state(
+        &self,
+        state_hash: &KeyHash,
+        org_id: Option<&str>,
+        at: DateTime<Utc>,
+    ) -> Result<OAuthState> {
+        self.inner.take_oauth_state(state_hash, org_id, at).await
+    }
+    async fn record_event(&self, audit: NewAuditEvent) -> Result<()> {
+        self.inner.record_event(audit).await
+    }
+    async fn grant_connection(
+        &self,
+        grant: ConnectionGrant,
+        audit: NewAuditEvent,
+    ) -> Result<Connection> {
+        self.inner.grant_connection(grant, audit).await
+    }
+    async fn note_connection_error(
+        &self,
+        org_id: &str,
+        id: &str,
+        error: ConnectionError,
+        audit: NewAuditEvent,
+    ) -> Result<Connection> {
+        self.inner
+            .note_connection_error(org_id, id, error, audit)
+            .await
+    }
+    async fn get_connection(&self, org_id: &str, id: &str) -> Result<Connection> {
+        self.inner.get_connection(org_id, id).await
+    }
+    async fn list_connections(
+        &self,
+        org_id: &str,
+        filter: ConnectionFilter,
+    ) -> Result<Vec<Connection>> {
+        self.inner.list_connections(org_id, filter).await
+    }
+    async fn lease_connection(
+        &self,
+        uid: &str,
+        owner: &str,
+        now: DateTime<Utc>,
+        until: DateTime<Utc>,
+    ) -> Result<Option<Connection>> {
+        self.inner.lease_connection(uid, owner, now, until).await
+    }
+    async fn release_lease(&self, uid: &str, owner: &str) -> Result<()> {
+        self.inner.release_lease(uid, owner).await
+    }
+    async fn finish_refresh(
+        &self,
+        uid: &str,
+        owner: &str,
+        outcome: RefreshOutcome,
+        audit: NewAuditEvent,
+    ) -> Result<Connection> {
+        self.inner.finish_refresh(uid, owner, outcome, audit).await
+    }
+    async fn revoke_connection(
+        &self,
+        org_id: &str,
+        id: &str,
+        audit: NewAuditEvent,
+    ) -> Result<Connection> {
+        self.inner.revoke_connection(org_id, id, audit).await
+    }
+    async fn delete_connection(&self, org_id: &str, id: &str, audit: NewAuditEvent) -> Result<()> {
+        self.inner.delete_connection(org_id, id, audit).await
+    }
+    async fn connections_due(
+        &self,
+        before: DateTime<Utc>,
+        now: DateTime<Utc>,
+        limit: u32,
+    ) -> Result<Vec<Connection>> {
+        self.inner.connections_due(before, now, limit).await
+    }
+    async fn purge_oauth_states(&self, before: DateTime<Utc>) -> Result<u64> {
+        self.inner.purge_oauth_states(before).await
+    }
+    async fn kek_usage(&self) -> Result<Vec<(String, i64)>> {
+        self.inner.kek_usage().await
+    }
+    async fn sealed_records(&self, not_kek: &str, limit: u32) -> Result<Vec<SealedRecord>> {
+        self.inner.sealed_records(not_kek, limit).await
+    }
+    async fn rewrap_record(&self, record: &SealedRecord, new: &WrappedDek) -> Result<bool> {
+        self.inner.rewrap_record(record, new).await
+    }
+
     // CLI logins: an approval caches nothing; a redemption makes a token, whose hash the
     // key cache may remember as unknown.
     async fn create_cli_login(&self, login: NewCliLogin, audit: NewAuditEvent) -> Result<CliLogin> {

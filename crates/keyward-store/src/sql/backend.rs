@@ -21,6 +21,7 @@ pub enum Arg<'a> {
     Int(Option<i64>),
     Bool(bool),
     Bytes(&'a [u8]),
+    OptBytes(Option<&'a [u8]>),
 }
 
 impl<'a> From<&'a str> for Arg<'a> {
@@ -87,6 +88,18 @@ impl From<DateTime<Utc>> for Arg<'_> {
 impl From<Option<DateTime<Utc>>> for Arg<'_> {
     fn from(v: Option<DateTime<Utc>>) -> Self {
         Arg::Int(v.map(crate::encode::ms))
+    }
+}
+
+impl<'a> From<&'a [u8]> for Arg<'a> {
+    fn from(v: &'a [u8]) -> Self {
+        Arg::Bytes(v)
+    }
+}
+
+impl<'a> From<Option<&'a [u8]>> for Arg<'a> {
+    fn from(v: Option<&'a [u8]>) -> Self {
+        Arg::OptBytes(v)
     }
 }
 
@@ -234,6 +247,7 @@ pub(crate) mod run {
         DB: Database,
         Option<&'q str>: Encode<'q, DB> + Type<DB>,
         &'q [u8]: Encode<'q, DB> + Type<DB>,
+        Option<&'q [u8]>: Encode<'q, DB> + Type<DB>,
         Option<i64>: Encode<'q, DB> + Type<DB>,
         bool: Encode<'q, DB> + Type<DB>,
     {
@@ -242,6 +256,7 @@ pub(crate) mod run {
             Arg::Int(v) => q.bind(*v),
             Arg::Bool(v) => q.bind(*v),
             Arg::Bytes(v) => q.bind(*v),
+            Arg::OptBytes(v) => q.bind(*v),
         })
     }
 
@@ -256,6 +271,7 @@ pub(crate) mod run {
         for<'q> DB::Arguments<'q>: IntoArguments<'q, DB>,
         for<'q> Option<&'q str>: Encode<'q, DB> + Type<DB>,
         for<'q> &'q [u8]: Encode<'q, DB> + Type<DB>,
+        for<'q> Option<&'q [u8]>: Encode<'q, DB> + Type<DB>,
         for<'q> Option<i64>: Encode<'q, DB> + Type<DB>,
         for<'q> bool: Encode<'q, DB> + Type<DB>,
     {
@@ -274,6 +290,7 @@ pub(crate) mod run {
         for<'q> DB::Arguments<'q>: IntoArguments<'q, DB>,
         for<'q> Option<&'q str>: Encode<'q, DB> + Type<DB>,
         for<'q> &'q [u8]: Encode<'q, DB> + Type<DB>,
+        for<'q> Option<&'q [u8]>: Encode<'q, DB> + Type<DB>,
         for<'q> Option<i64>: Encode<'q, DB> + Type<DB>,
         for<'q> bool: Encode<'q, DB> + Type<DB>,
     {
@@ -293,6 +310,7 @@ pub(crate) mod run {
         for<'q> DB::Arguments<'q>: IntoArguments<'q, DB>,
         for<'q> Option<&'q str>: Encode<'q, DB> + Type<DB>,
         for<'q> &'q [u8]: Encode<'q, DB> + Type<DB>,
+        for<'q> Option<&'q [u8]>: Encode<'q, DB> + Type<DB>,
         for<'q> Option<i64>: Encode<'q, DB> + Type<DB>,
         for<'q> bool: Encode<'q, DB> + Type<DB>,
     {

@@ -9,6 +9,7 @@ mod audit;
 pub(crate) mod backend;
 pub(crate) mod change;
 mod cli_logins;
+mod connections;
 mod filter;
 mod invitations;
 mod keys;
@@ -301,6 +302,102 @@ impl<B: Backend> Store for SqlStore<B> {
     }
     async fn redeem_cli_login(&self, redemption: CliRedemption) -> Result<CliRedeemed> {
         self.redeem_cli_login(redemption).await
+    }
+    async fn create_oauth_state(
+        &self,
+        state: NewOAuthState,
+        audit: NewAuditEvent,
+    ) -> Result<Connection> {
+        self.create_oauth_state(state, audit).await
+    }
+    async fn take_oauth_state(
+        &self,
+        state_hash: &KeyHash,
+        org_id: Option<&str>,
+        at: DateTime<Utc>,
+    ) -> Result<OAuthState> {
+        self.take_oauth_state(state_hash, org_id, at).await
+    }
+    async fn record_event(&self, audit: NewAuditEvent) -> Result<()> {
+        self.record_event(audit).await
+    }
+    async fn grant_connection(
+        &self,
+        grant: ConnectionGrant,
+        audit: NewAuditEvent,
+    ) -> Result<Connection> {
+        self.grant_connection(grant, audit).await
+    }
+    async fn note_connection_error(
+        &self,
+        org_id: &str,
+        id: &str,
+        error: ConnectionError,
+        audit: NewAuditEvent,
+    ) -> Result<Connection> {
+        self.note_connection_error(org_id, id, error, audit).await
+    }
+    async fn get_connection(&self, org_id: &str, id: &str) -> Result<Connection> {
+        self.get_connection(org_id, id).await
+    }
+    async fn list_connections(
+        &self,
+        org_id: &str,
+        filter: ConnectionFilter,
+    ) -> Result<Vec<Connection>> {
+        self.list_connections(org_id, filter).await
+    }
+    async fn lease_connection(
+        &self,
+        uid: &str,
+        owner: &str,
+        now: DateTime<Utc>,
+        until: DateTime<Utc>,
+    ) -> Result<Option<Connection>> {
+        self.lease_connection(uid, owner, now, until).await
+    }
+    async fn release_lease(&self, uid: &str, owner: &str) -> Result<()> {
+        self.release_lease(uid, owner).await
+    }
+    async fn finish_refresh(
+        &self,
+        uid: &str,
+        owner: &str,
+        outcome: RefreshOutcome,
+        audit: NewAuditEvent,
+    ) -> Result<Connection> {
+        self.finish_refresh(uid, owner, outcome, audit).await
+    }
+    async fn revoke_connection(
+        &self,
+        org_id: &str,
+        id: &str,
+        audit: NewAuditEvent,
+    ) -> Result<Connection> {
+        self.revoke_connection(org_id, id, audit).await
+    }
+    async fn delete_connection(&self, org_id: &str, id: &str, audit: NewAuditEvent) -> Result<()> {
+        self.delete_connection(org_id, id, audit).await
+    }
+    async fn connections_due(
+        &self,
+        before: DateTime<Utc>,
+        now: DateTime<Utc>,
+        limit: u32,
+    ) -> Result<Vec<Connection>> {
+        self.connections_due(before, now, limit).await
+    }
+    async fn purge_oauth_states(&self, before: DateTime<Utc>) -> Result<u64> {
+        self.purge_oauth_states(before).await
+    }
+    async fn kek_usage(&self) -> Result<Vec<(String, i64)>> {
+        self.kek_usage().await
+    }
+    async fn sealed_records(&self, not_kek: &str, limit: u32) -> Result<Vec<SealedRecord>> {
+        self.sealed_records(not_kek, limit).await
+    }
+    async fn rewrap_record(&self, record: &SealedRecord, new: &WrappedDek) -> Result<bool> {
+        self.rewrap_record(record, new).await
     }
     async fn all_resources(&self) -> Result<Vec<ResourceRef>> {
         self.all_resources().await

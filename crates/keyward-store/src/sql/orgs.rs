@@ -204,6 +204,19 @@ impl<B: Backend> SqlStore<B> {
         }
         let hashes = revoke_where::<B>(&mut tx, id, "org_id = $2", id, at, by).await?;
         B::execute(&mut tx, REVOKE_ORG_SESSIONS, args![at, id]).await?;
+        // Its integrations' tokens go with it (erased here; not revoked at the providers).
+        B::execute(
+            &mut tx,
+            "DELETE FROM oauth_states WHERE org_id = $1",
+            args![id],
+        )
+        .await?;
+        B::execute(
+            &mut tx,
+            "DELETE FROM connections WHERE org_id = $1",
+            args![id],
+        )
+        .await?;
         insert_audit::<B>(&mut tx, &audit).await?;
         tx.commit().await?;
         Ok(hashes)
