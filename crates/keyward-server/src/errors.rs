@@ -330,8 +330,12 @@ pub async fn add_problem_instance(
 ) -> Response {
     let path = request.uri().path().to_owned();
     let mut response = next.run(request).await;
-    // The console answers in HTML, errors included (`console::guard`).
-    if path == "/console" || path.starts_with("/console/") {
+    // The console and the hosted OAuth callback answer people's browsers in HTML,
+    // errors included (`console::guard`, `http::integrations::oauth_callback`).
+    if path == "/console"
+        || path.starts_with("/console/")
+        || path == keyward_api::OAUTH_CALLBACK_PATH
+    {
         return response;
     }
     let mut problem = match response.extensions_mut().remove::<Problem>() {

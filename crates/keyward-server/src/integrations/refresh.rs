@@ -93,6 +93,11 @@ pub fn backoff(failures: i64) -> chrono::Duration {
     chrono::Duration::seconds((30i64 << exp).min(900))
 }
 
+/// What changes with every write of a connection's tokens: their wrapped data key.
+fn written_mark(c: &Connection) -> Option<Vec<u8>> {
+    c.tokens.as_ref().map(|t| t.dek.bytes.clone())
+}
+
 /// Whether `c` answers getTokens as it is at `now`.
 fn fresh(vault: &Vault, c: &Connection, now: DateTime<Utc>) -> bool {
     let margin = chrono::Duration::from_std(vault.config.refresh_margin).unwrap_or_default();
@@ -169,6 +174,9 @@ pub async fn tokens(
     if why != Why::Forced && fresh(&state.vault, &c, started) {
         return open(state, c);
     }
+    // Every write of tokens seals them with a new data key: a forced refresh is done
+    // once the data key differs from the one read here (by this call or another).
+    let read = written_mark(&c);
     // Callers on this node queue here; the first does (or waits for) the refresh.
     let lock = state.vault.local.entry(c.uid.clone()).or_default().clone();
     let _turn = lock.lock().await;
@@ -183,7 +191,7 @@ pub async fn tokens(
             .map_err(not_found)?;
         check_usable(&c)?;
         let done = match why {
-            Why::Forced => c.last_refreshed_at.is_some_and(|t| t >= started),
+            Why::Forced => written_mark(&c) != read,
             Why::Read | Why::Background => fresh(&state.vault, &c, now),
         };
         if done {
@@ -212,7 +220,7 @@ pub async fn tokens(
             .lease_connection(&c.uid, &owner, now, until)
             .await?
         {
-            return refresh_leased(state, leased, &owner, why, started).await;
+            return refresh_leased(state, leased, &owner, why, read).await;
         }
         if tokio::time::Instant::now() > deadline {
             return Err(refused(
@@ -230,11 +238,11 @@ async fn refresh_leased(
     c: Connection,
     owner: &str,
     why: Why,
-    started: DateTime<Utc>,
+    read: Option<Vec<u8>>,
 ) -> Result<(Connection, Opened), ApiError> {
     // Someone may have refreshed between our read and our lease.
     let done = match why {
-        Why::Forced => c.last_refreshed_at.is_some_and(|t| t >= started),
+        Why::Forced => written_mark(&c) != read,
         Why::Read | Why::Background => fresh(&state.vault, &c, state.clock.now()),
     };
     if done {

@@ -11,6 +11,7 @@ mod cli_login;
 mod cluster;
 mod coherence;
 mod errors;
+mod integrations;
 mod keys_api;
 mod revocation;
 mod security;
