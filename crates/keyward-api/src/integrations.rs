@@ -92,6 +92,12 @@ impl std::fmt::Debug for ExchangeRequest {
     }
 }
 
+/// `POST /v1/connections/{id}/refresh`: nothing to say yet (an empty body or `{}`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct RefreshRequest {}
+
 /// A connection's status.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]

@@ -14,7 +14,7 @@ use super::shared::{actor_event, public_base};
 use crate::auth::Principal;
 use crate::authz::{Action, Target};
 use crate::errors::{ApiError, Result};
-use crate::extract::{ApiJson, ApiQuery};
+use crate::extract::{ApiJson, ApiJsonOrEmpty, ApiQuery};
 use crate::integrations::refresh::{self, not_found, problem, split_scopes, Why};
 use crate::integrations::seal::{self, open_tokens, seal_tokens};
 use crate::state::AppState;
@@ -26,7 +26,7 @@ use chrono::{DateTime, Utc};
 use keyward_api::{
     AuthorizeRequest, AuthorizeResponse, ConnectionProblem, ConnectionQuery, ConnectionTokens,
     ConnectionView, Disconnected, ErrorCode, ExchangeRequest, Integration, IntegrationScope,
-    ListResponse, OAuthCallbackQuery, ProviderToken, OAUTH_CALLBACK_PATH,
+    ListResponse, OAuthCallbackQuery, ProviderToken, RefreshRequest, OAUTH_CALLBACK_PATH,
 };
 use keyward_core::pkce::{CodeVerifier, LoginState};
 use keyward_core::{ids, KeyHash, Scope};
@@ -749,12 +749,14 @@ pub async fn get_tokens(
 /// Refresh now (the seed's `refreshTokens`), whatever the expiry. Callers racing it
 /// wait for this one refresh.
 #[utoipa::path(post, path = "/v1/connections/{id}/refresh", tag = "integrations", params(("id" = String, Path)),
+    request_body = Option<RefreshRequest>,
     responses((status = 200, body = ConnectionView), (status = "4XX", body = crate::errors::Problem)),
     security(("bearer" = ["integrations:write"])))]
 pub async fn refresh_connection(
     State(state): State<AppState>,
     principal: Principal,
     Path(id): Path<String>,
+    ApiJsonOrEmpty(RefreshRequest {}): ApiJsonOrEmpty<RefreshRequest>,
 ) -> Result<Json<ConnectionView>> {
     let c = visible(&state, &principal, &id, "integrations:write", Action::Write).await?;
     let (c, _) = refresh::tokens(&state, principal.org_id(), &c.id, Why::Forced).await?;

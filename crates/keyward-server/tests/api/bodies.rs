@@ -6,7 +6,6 @@
 
 mod pins;
 
-use crate::common::TestApp;
 use keyward_api as api;
 use pins::Pins;
 use reqwest::{Method, StatusCode};
@@ -15,7 +14,13 @@ use std::collections::BTreeSet;
 
 #[tokio::test]
 async fn every_operation_has_a_pinned_success_body() {
-    let app = TestApp::spawn().await;
+    // A server with a provider (the local authorization server) configured, so the
+    // vault's operations have bodies too.
+    let Some(crate::integrations::Vault { app, provider, .. }) =
+        crate::integrations::Vault::start().await
+    else {
+        return;
+    };
     let token = app.owner_token.clone();
     let mut p = Pins {
         app,
@@ -562,6 +567,130 @@ async fn every_operation_has_a_pinned_success_body() {
         )
         .await;
     }
+
+    // The integrations vault.
+    p.pin::<Vec<api::Integration>>(
+        "list_integrations",
+        M::GET,
+        "/v1/integrations",
+        "/v1/integrations",
+        None,
+        S::OK,
+        &[],
+    )
+    .await;
+    let authorize_tpl = "/v1/integrations/{provider}/authorize";
+    let authorize_path = "/v1/integrations/acme/authorize";
+    let callback = crate::integrations::APP_CALLBACK;
+    let (started, _) = p
+        .pin::<api::AuthorizeResponse>(
+            "authorize_integration",
+            M::POST,
+            authorize_tpl,
+            authorize_path,
+            Some(json!({"connection_id": "user-42", "redirect_uri": callback, "scopes": ["read"]})),
+            S::OK,
+            &[".url", ".state"],
+        )
+        .await;
+    let back = provider.authorize(&started.url, callback).await;
+    let code = url::Url::parse(&back)
+        .unwrap()
+        .query_pairs()
+        .find(|(k, _)| k == "code")
+        .map(|(_, v)| v.into_owned())
+        .unwrap();
+    p.pin::<api::ConnectionView>(
+        "exchange_code",
+        M::POST,
+        "/v1/integrations/{provider}/exchange",
+        "/v1/integrations/acme/exchange",
+        Some(json!({"code": code, "state": started.state, "redirect_uri": callback})),
+        S::OK,
+        &[],
+    )
+    .await;
+    p.pin::<api::ListResponse<api::ConnectionView>>(
+        "list_connections",
+        M::GET,
+        "/v1/connections",
+        "/v1/connections",
+        None,
+        S::OK,
+        &[],
+    )
+    .await;
+    let con_tpl = "/v1/connections/{id}";
+    p.pin::<api::ConnectionView>(
+        "get_connection",
+        M::GET,
+        con_tpl,
+        "/v1/connections/user-42",
+        None,
+        S::OK,
+        &[],
+    )
+    .await;
+    p.pin::<api::ConnectionTokens>(
+        "get_tokens",
+        M::GET,
+        "/v1/connections/{id}/tokens",
+        "/v1/connections/user-42/tokens",
+        None,
+        S::OK,
+        &[".access_token"],
+    )
+    .await;
+    p.pin::<api::ConnectionView>(
+        "refresh_connection",
+        M::POST,
+        "/v1/connections/{id}/refresh",
+        "/v1/connections/user-42/refresh",
+        None,
+        S::OK,
+        &[],
+    )
+    .await;
+    // Keyward's hosted callback answers the person's browser with a page.
+    let hosted = format!("{}{}", p.app.base, api::OAUTH_CALLBACK_PATH);
+    let started = p
+        .app
+        .post(authorize_path, &p.token, json!({"connection_id": "desk"}))
+        .await
+        .expect::<api::AuthorizeResponse>(S::OK);
+    let back = provider.authorize(&started.url, &hosted).await;
+    let query = back.split_once('?').map(|(_, q)| q).unwrap().to_owned();
+    p.pin_as::<String>(
+        "oauth_callback",
+        M::GET,
+        api::OAUTH_CALLBACK_PATH,
+        &format!("{}?{query}", api::OAUTH_CALLBACK_PATH),
+        None,
+        S::OK,
+        &[],
+        Some(None),
+    )
+    .await;
+    p.pin::<api::Disconnected>(
+        "revoke_tokens",
+        M::DELETE,
+        "/v1/connections/{id}/tokens",
+        "/v1/connections/user-42/tokens",
+        None,
+        S::OK,
+        &[],
+    )
+    .await;
+    p.pin::<()>(
+        "delete_connection",
+        M::DELETE,
+        con_tpl,
+        "/v1/connections/desk",
+        None,
+        S::NO_CONTENT,
+        &[],
+    )
+    .await;
 
     // A second organization: made, then deleted with its own first token.
     let (second, _) = p

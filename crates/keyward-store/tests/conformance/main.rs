@@ -5,6 +5,7 @@
 mod audit;
 mod changes;
 mod cli_logins;
+mod connections;
 mod keys;
 mod members;
 mod people;
@@ -109,6 +110,9 @@ conformance!(
     cli_logins::a_cli_login_is_redeemed_once_under_concurrency,
     cli_logins::a_cli_login_expires_and_wrong_verifiers_end_it,
     cli_logins::a_cli_login_needs_the_membership_at_approval_and_redemption,
+    connections::an_authorization_state_is_taken_once,
+    connections::one_refresh_lease_at_a_time_and_only_its_holder_writes,
+    connections::rotation_rewraps_only_what_is_unchanged,
     changes::changes_made_with_a_key_that_stopped_working_write_nothing,
     changes::changes_to_something_that_changed_meanwhile_are_refused,
     usage::last_used_never_moves_backwards,

@@ -76,6 +76,14 @@ enum Fixture {
     Org,
     FreshOrg,
     NewOrg,
+    /// An authorization to start, for a connection in a fresh workspace.
+    NewConnection,
+    /// An active connection in a fresh workspace (the whole OAuth flow done).
+    Connection,
+    /// A code and state the provider sent back, for a connection in a fresh workspace.
+    OAuthCode,
+    /// The provider's redirect to Keyward's hosted callback.
+    HostedCallback,
 }
 
 struct Row {
@@ -124,6 +132,8 @@ struct Call {
 
 struct World {
     app: TestApp,
+    /// The local authorization server the vault's fixtures connect through.
+    provider: crate::integrations::OAuthProvider,
     org_id: String,
     /// A workspace and an agent that no target is in.
     other_ws: String,
@@ -202,7 +212,12 @@ fn refused(r: &Reply) -> bool {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_endpoint_applies_grants_reach_and_scope() {
-    let app = TestApp::spawn_with_settings(|s| s.policy.max_orgs_per_person = 10_000).await;
+    let Some(vault) =
+        crate::integrations::Vault::start_with(|s| s.policy.max_orgs_per_person = 10_000).await
+    else {
+        return;
+    };
+    let crate::integrations::Vault { app, provider, .. } = vault;
     let owner = app.owner_token.clone();
     let org_id = app.org_id().await;
     ok(
@@ -216,6 +231,7 @@ async fn every_endpoint_applies_grants_reach_and_scope() {
     );
     let w = World {
         app,
+        provider,
         org_id,
         other_ws: String::new(),
         other_agent: String::new(),

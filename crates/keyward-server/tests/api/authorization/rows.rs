@@ -74,6 +74,17 @@ pub(super) fn table() -> Vec<Row> {
         row("DELETE", "/v1/service-accounts/{id}", Some("service_accounts:write"), Admins, Org, F::ServiceAccount),
         row("POST", "/v1/service-accounts/{id}/keys", Some("service_accounts:write"), Admins, Org, F::ServiceAccount),
         row("GET", "/v1/service-accounts/{id}/keys", Some("keys:read"), Anyone, Any, F::ServiceAccount),
+        row("GET", "/v1/integrations", Some("integrations:read"), Anyone, Any, F::Nothing),
+        row("POST", "/v1/integrations/{provider}/authorize", Some("integrations:write"), Admins, Workspace, F::NewConnection),
+        row("POST", "/v1/integrations/{provider}/exchange", Some("integrations:write"), Admins, Workspace, F::OAuthCode),
+        row("GET", "/v1/oauth/callback", None, Public, Any, F::HostedCallback),
+        row("GET", "/v1/connections", Some("integrations:read"), Anyone, Any, F::Nothing),
+        row("GET", "/v1/connections/{id}", Some("integrations:read"), Anyone, Workspace, F::Connection),
+        row("DELETE", "/v1/connections/{id}", Some("integrations:write"), Admins, Workspace, F::Connection),
+        // A token of someone else is a credential: only those who manage the organization.
+        row("GET", "/v1/connections/{id}/tokens", Some("integrations:read"), Admins, Workspace, F::Connection),
+        row("DELETE", "/v1/connections/{id}/tokens", Some("integrations:write"), Admins, Workspace, F::Connection),
+        row("POST", "/v1/connections/{id}/refresh", Some("integrations:write"), Admins, Workspace, F::Connection),
         row("GET", "/healthz", None, Public, Any, F::Nothing),
     ]
 }

@@ -71,6 +71,43 @@ impl World {
         )
     }
 
+    /// Starts an authorization with `token` and plays the person at the provider:
+    /// the code and state of the redirect (to `redirect`, else the hosted callback).
+    async fn consent(
+        &self,
+        token: &str,
+        id: &str,
+        workspace: Option<&str>,
+        redirect: Option<&str>,
+    ) -> (String, String) {
+        let path = format!(
+            "/v1/integrations/{}/authorize",
+            crate::integrations::PROVIDER
+        );
+        let started = self
+            .post(
+                token,
+                &path,
+                json!({"connection_id": id, "workspace": workspace, "redirect_uri": redirect}),
+            )
+            .await;
+        let to = redirect
+            .map(str::to_owned)
+            .unwrap_or_else(|| format!("{}/v1/oauth/callback", self.app.base));
+        let back = self
+            .provider
+            .authorize(started["url"].as_str().unwrap(), &to)
+            .await;
+        let url = url::Url::parse(&back).unwrap();
+        let get = |name: &str| {
+            url.query_pairs()
+                .find(|(k, _)| k == name)
+                .map(|(_, v)| v.into_owned())
+                .unwrap()
+        };
+        (get("code"), get("state"))
+    }
+
     pub(super) async fn make(&self, row: &Row) -> Call {
         let owner = self.app.owner_token.clone();
         let mut call = Call {
@@ -237,6 +274,39 @@ impl World {
                 call.org_id = id;
             }
             Fixture::NewOrg => call.body = Some(json!({"name": self.fresh("new-org")})),
+            Fixture::NewConnection => {
+                let ws = self.workspace(&owner).await;
+                set(&mut call, "provider", crate::integrations::PROVIDER);
+                call.body = Some(json!({
+                    "connection_id": self.fresh("con"), "workspace": ws,
+                    "redirect_uri": crate::integrations::APP_CALLBACK,
+                }));
+                call.workspace = Some(ws);
+            }
+            Fixture::OAuthCode | Fixture::Connection => {
+                let ws = self.workspace(&owner).await;
+                let id = self.fresh("con");
+                let callback = crate::integrations::APP_CALLBACK;
+                let (code, state) = self.consent(&owner, &id, Some(&ws), Some(callback)).await;
+                let body = json!({"code": code, "state": state, "redirect_uri": callback});
+                if matches!(row.fixture, Fixture::OAuthCode) {
+                    set(&mut call, "provider", crate::integrations::PROVIDER);
+                    call.body = Some(body);
+                } else {
+                    let path = format!(
+                        "/v1/integrations/{}/exchange",
+                        crate::integrations::PROVIDER
+                    );
+                    self.post(&owner, &path, body).await;
+                    set(&mut call, "id", &id);
+                }
+                call.workspace = Some(ws);
+            }
+            Fixture::HostedCallback => {
+                let id = self.fresh("con");
+                let (code, state) = self.consent(&owner, &id, None, None).await;
+                call.path = format!("{}?code={code}&state={state}", row.path);
+            }
         }
         call
     }

@@ -14,7 +14,7 @@ mod oauth_provider;
 
 use crate::common::{Reply, TestApp};
 use keyward_server::integrations::Config;
-use oauth_provider::OAuthProvider;
+pub use oauth_provider::OAuthProvider;
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 use std::time::Duration;
@@ -69,10 +69,21 @@ pub fn config(p: &OAuthProvider, client_secret: &str) -> Config {
 impl Vault {
     /// `None` without node_modules outside CI (the harness says why).
     pub async fn start() -> Option<Vault> {
+        Self::start_with(|_| {}).await
+    }
+
+    /// As [`Self::start`], with other server settings changed by `configure`.
+    pub async fn start_with(
+        configure: impl FnOnce(&mut keyward_server::Settings),
+    ) -> Option<Vault> {
         let provider = OAuthProvider::start().await?;
         let client_secret = keyward_core::base62::random(32);
         let cfg = config(&provider, &client_secret);
-        let app = TestApp::spawn_with_settings(|s| s.policy.integrations = cfg).await;
+        let app = TestApp::spawn_with_settings(|s| {
+            s.policy.integrations = cfg;
+            configure(s);
+        })
+        .await;
         let hosted = format!("{}/v1/oauth/callback", app.base);
         provider
             .add_client(
