@@ -117,6 +117,9 @@ error_codes! {
     ConnectionNotFound => ("connection_not_found", 404, "Connection not found"),
     /// A connection with this id exists for another provider.
     ConnectionProviderMismatch => ("connection_provider_mismatch", 409, "Connection belongs to another provider"),
+    /// A connection with this id belongs to another workspace (or to the whole
+    /// organization): it is connected again only where it is.
+    ConnectionWorkspaceMismatch => ("connection_workspace_mismatch", 409, "Connection belongs to another workspace"),
     /// The `state` is not one this server issued (or not for this organization or
     /// provider): nothing was exchanged.
     OAuthStateInvalid => ("oauth_state_invalid", 400, "Unknown authorization state"),

@@ -43,8 +43,8 @@ impl Provider {
     }
 
     /// The full scopes for `requested` (short names or full scopes); nothing requested
-    /// means the provider's default scopes. A full scope (one holding `/` or `:`, or a
-    /// value of the provider's map) passes as it is; an unknown short name is an error.
+    /// means the provider's default scopes. A full scope passes as it is when it is a
+    /// value of the provider's map (configuration adds more); anything else is an error.
     /// Duplicates are dropped, the order kept.
     pub fn full_scopes(&self, requested: &[String]) -> Result<Vec<String>, ScopeError> {
         let requested = if requested.is_empty() {
@@ -66,7 +66,10 @@ impl Provider {
         if let Some(full) = self.scopes.get(scope) {
             return Ok(full.clone());
         }
-        if scope.contains(['/', ':']) || self.scopes.values().any(|v| v == scope) {
+        // Only what the operator's configuration names: a key that may connect an
+        // integration may not widen what it asks the person for (Gmail's
+        // `https://mail.google.com/`, another product's scopes) beyond that list.
+        if self.scopes.values().any(|v| v == scope) {
             return Ok(scope.to_owned());
         }
         Err(ScopeError::Unknown {

@@ -288,6 +288,7 @@ impl From<StoreError> for ApiError {
                         return ApiError::Gone(ErrorCode::OAuthStateExpired, c.to_string())
                     }
                     Conflict::ConnectionProvider => ErrorCode::ConnectionProviderMismatch,
+                    Conflict::ConnectionWorkspace => ErrorCode::ConnectionWorkspaceMismatch,
                     Conflict::LeaseLost => ErrorCode::ChangedMeanwhile,
                 };
                 ApiError::Conflict(code, c.to_string())
@@ -500,6 +501,7 @@ mod tests {
             Conflict::OAuthStateUsed,
             Conflict::OAuthStateExpired,
             Conflict::ConnectionProvider,
+            Conflict::ConnectionWorkspace,
             Conflict::LeaseLost,
         ] {
             let e = ApiError::from(StoreError::Conflict(c));

@@ -143,9 +143,14 @@ impl Application {
             None => vec![],
         };
         // Fail at once when the database holds records sealed by a KEK the ring lacks.
-        integrations::check_ring(&state)
-            .await
-            .map_err(|e| anyhow::anyhow!("{e}"))?;
+        integrations::keks::check_ring(
+            state.store.as_ref(),
+            state.vault.ring(),
+            state.vault.config.ephemeral,
+            state.clock.now(),
+        )
+        .await
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
         let flusher = tokio::spawn(background(state.clone(), self.settings.flush_interval));
         let refresher = tokio::spawn(integrations::refresh::run(state.clone()));
         let app = http::router_with(self.state.clone(), self.settings.bench_floor)

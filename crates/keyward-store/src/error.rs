@@ -78,6 +78,9 @@ pub enum Conflict {
     OAuthStateExpired,
     /// A connection with this id exists for another provider.
     ConnectionProvider,
+    /// A connection with this id belongs to another workspace (or to the whole
+    /// organization).
+    ConnectionWorkspace,
     /// The connection's refresh lease passed to another holder: this holder's answer
     /// was not written.
     LeaseLost,
@@ -121,6 +124,9 @@ impl std::fmt::Display for Conflict {
             }
             Conflict::ConnectionProvider => {
                 "a connection with this id exists for another provider; choose another id or delete it first"
+            }
+            Conflict::ConnectionWorkspace => {
+                "a connection with this id belongs to another workspace (or to the whole organization); connect it there"
             }
             Conflict::LeaseLost => {
                 "another refresh of this connection took over; nothing was written"

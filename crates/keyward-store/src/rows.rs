@@ -538,6 +538,7 @@ pub(crate) struct ConnectionRow {
     retry_at: Option<i64>,
     lease_owner: Option<String>,
     lease_until: Option<i64>,
+    generation: i64,
 }
 
 impl TryFrom<ConnectionRow> for Connection {
@@ -572,6 +573,7 @@ impl TryFrom<ConnectionRow> for Connection {
             retry_at: opt_ms(r.retry_at),
             lease_owner: r.lease_owner,
             lease_until: opt_ms(r.lease_until),
+            generation: r.generation,
         })
     }
 }
@@ -582,6 +584,7 @@ pub(crate) struct OAuthStateRow {
     org_id: String,
     provider: String,
     connection_id: String,
+    connection_uid: String,
     workspace_id: Option<String>,
     redirect_uri: String,
     hosted: bool,
@@ -611,6 +614,7 @@ impl TryFrom<OAuthStateRow> for OAuthState {
             org_id: r.org_id,
             provider: r.provider,
             connection_id: r.connection_id,
+            connection_uid: r.connection_uid,
             workspace_id: r.workspace_id,
             redirect_uri: r.redirect_uri,
             hosted: r.hosted,

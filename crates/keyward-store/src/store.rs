@@ -336,16 +336,30 @@ pub trait Store: Send + Sync + 'static {
         audit: NewAuditEvent,
     ) -> Result<Connection>;
     async fn delete_connection(&self, org_id: &str, id: &str, audit: NewAuditEvent) -> Result<()>;
-    /// Connections whose access token expires by `before`, with a refresh token, not in
-    /// backoff at `now` and not leased, soonest first.
+    /// Connections of `providers` whose access token expires by `before`, with a
+    /// refresh token, not in backoff at `now` and not leased, soonest first.
     async fn connections_due(
         &self,
+        providers: &[String],
         before: DateTime<Utc>,
         now: DateTime<Utc>,
         limit: u32,
     ) -> Result<Vec<Connection>>;
     /// Deletes authorization states that expired by `before`.
     async fn purge_oauth_states(&self, before: DateTime<Utc>) -> Result<u64>;
+    /// An authorization's state without spending it (NotFound for another
+    /// organization's when `org_id` is given).
+    async fn find_oauth_state(
+        &self,
+        state_hash: &KeyHash,
+        org_id: Option<&str>,
+    ) -> Result<OAuthState>;
+    /// Every KEK id a node has run with, and the check value sealed by it.
+    async fn kek_checks(&self) -> Result<Vec<(String, Vec<u8>)>>;
+    /// Records a KEK's check value unless its id is known; true if recorded.
+    async fn register_kek(&self, kek_id: &str, sealed: &[u8], at: DateTime<Utc>) -> Result<bool>;
+    /// Forgets a retired KEK's check value.
+    async fn forget_kek(&self, kek_id: &str) -> Result<bool>;
     /// How many sealed records each key-encryption key wraps.
     async fn kek_usage(&self) -> Result<Vec<(String, i64)>>;
     /// Up to `limit` sealed records per table whose data key is not wrapped by `not_kek`.

@@ -187,10 +187,24 @@ pub async fn run(
             if let Some((_, n)) = usage.iter().find(|(k, _)| *k == kek_id) {
                 bail!("{kek_id} still wraps {n} records; run `keyward secrets rotate` first");
             }
-            let path = key_file(file, data_dir);
-            keyward_vault::retire_from_key_file(&path, &kek_id)
-                .map_err(|e| anyhow::anyhow!("{e}"))?;
-            println!("Retired {kek_id} from {}.", path.display());
+            let (ring, origin) = ring(file, data_dir, false)?;
+            if kek_id == ring.active_id() {
+                bail!("{kek_id} is the active key-encryption key; make another active first (keyward secrets add-kek)");
+            }
+            match origin {
+                RingOrigin::File(path) | RingOrigin::Created(path) => {
+                    keyward_vault::retire_from_key_file(&path, &kek_id)
+                        .map_err(|e| anyhow::anyhow!("{e}"))?;
+                    store.forget_kek(&kek_id).await?;
+                    println!("Retired {kek_id} from {}.", path.display());
+                }
+                RingOrigin::Config | RingOrigin::Environment => {
+                    store.forget_kek(&kek_id).await?;
+                    println!(
+                        "No record needs {kek_id} any more; remove it from {origin} and restart the servers."
+                    );
+                }
+            }
             Ok(())
         }
     }
@@ -217,7 +231,7 @@ pub async fn rotate(store: &dyn Store, ring: &Ring, batch: u32) -> anyhow::Resul
         if records.is_empty() {
             break;
         }
-        let before = done + skipped;
+        let done_before = done;
         for r in &records {
             let wrapped = keyward_server::integrations::seal::from_store(&r.dek);
             let new = ring
@@ -234,8 +248,11 @@ pub async fn rotate(store: &dyn Store, ring: &Ring, batch: u32) -> anyhow::Resul
             }
         }
         println!("  {done} of {total} re-wrapped");
-        if done + skipped == before {
-            break;
+        if done == done_before {
+            // Every record of this batch changed meanwhile; the next read shows what is left.
+            if store.sealed_records(&active, batch).await? == records {
+                break;
+            }
         }
     }
     let left: i64 = store

@@ -62,7 +62,7 @@ fn the_authorization_url_carries_googles_parameters_and_pkce() {
 }
 
 #[test]
-fn short_names_map_and_full_scopes_pass() {
+fn short_names_map_and_only_configured_full_scopes_pass() {
     let drive = provider(
         "google_drive:\n  credentials: {client_id: i, client_secret: s}\n",
         "google_drive",
@@ -77,15 +77,22 @@ fn short_names_map_and_full_scopes_pass() {
                 "drive.metadata.readonly",
                 "https://www.googleapis.com/auth/drive",
                 "drive",
-                "openid:x",
             ]))
             .unwrap(),
         [
             "https://www.googleapis.com/auth/drive.metadata.readonly",
             "https://www.googleapis.com/auth/drive",
-            "openid:x",
         ]
     );
+    // A scope the configuration does not name is refused, however full it looks: a
+    // key that may connect Drive may not ask for all of Gmail.
+    for wider in [
+        "https://mail.google.com/",
+        "openid:x",
+        "https://www.googleapis.com/auth/drive x",
+    ] {
+        assert!(drive.full_scopes(&strings(&[wider])).is_err(), "{wider}");
+    }
     let calendar = provider(
         "google_calendar:\n  credentials: {client_id: i, client_secret: s}\n",
         "google_calendar",

@@ -239,6 +239,29 @@ pub async fn authorize_integration(
         req.workspace.as_deref(),
     )
     .await?;
+    // Connecting an existing connection again acts on it: the caller must reach its
+    // workspace, and it stays there (the store checks again in the change).
+    match state
+        .store
+        .get_connection(principal.org_id(), &req.connection_id)
+        .await
+    {
+        Ok(existing) => {
+            authorize(
+                &state,
+                &principal,
+                "integrations:write",
+                Action::Write,
+                existing.workspace_id.as_deref(),
+            )
+            .await?;
+            if existing.workspace_id != req.workspace {
+                return Err(StoreError::Conflict(store::Conflict::ConnectionWorkspace).into());
+            }
+        }
+        Err(StoreError::NotFound) => {}
+        Err(e) => return Err(e.into()),
+    }
     let scopes = provider
         .full_scopes(&req.scopes)
         .map_err(|e| ApiError::validation("scopes", e))?;
@@ -393,18 +416,8 @@ async fn complete(
         }
     };
     let now = state.clock.now();
-    let uid = match state
-        .store
-        .get_connection(&st.org_id, &st.connection_id)
-        .await
-    {
-        Ok(c) => c.uid,
-        Err(StoreError::NotFound) => ids::new_id("con"),
-        Err(e) => return Err(e.into()),
-    };
-    let expires_at = answer
-        .expires_in
-        .map(|s| now + chrono::Duration::seconds(s));
+    let uid = st.connection_uid.clone();
+    let expires_at = refresh::expiry(now, answer.expires_in);
     let tokens = seal_tokens(
         state.vault.ring(),
         &uid,
@@ -432,10 +445,24 @@ async fn complete(
         tokens,
         at: now,
     };
-    let connection = state
+    let connection = match state
         .store
         .grant_connection(grant, event(now, "connection.connect", details))
-        .await?;
+        .await
+    {
+        Ok(c) => c,
+        Err(e) => {
+            // The provider issued tokens nobody will hold: revoke them.
+            refresh::discard(state, provider, &answer).await;
+            return Err(match e {
+                StoreError::Gone(_) => refused(
+                    ErrorCode::ConnectionNotFound,
+                    "the connection was deleted after this authorization started; nothing was kept",
+                ),
+                other => other.into(),
+            });
+        }
+    };
     tracing::info!(connection = %connection.uid, provider = %provider.name, "connection authorized");
     Ok(connection)
 }
@@ -460,13 +487,11 @@ pub async fn exchange_code(
     if req.state.is_empty() || req.state.len() > 256 {
         return Err(ApiError::validation("state", "must be 1 to 256 characters"));
     }
+    // Checked before it is spent: whoever merely saw a state cannot burn it.
+    let hash = KeyHash::of(&req.state);
     let st = state
         .store
-        .take_oauth_state(
-            &KeyHash::of(&req.state),
-            Some(principal.org_id()),
-            state.clock.now(),
-        )
+        .find_oauth_state(&hash, Some(principal.org_id()))
         .await
         .map_err(state_error)?;
     if st.provider != provider.name {
@@ -489,9 +514,14 @@ pub async fn exchange_code(
     if st.redirect_uri != req.redirect_uri {
         return Err(refused(
             ErrorCode::RedirectUriMismatch,
-            "redirect_uri is not the one the authorization was started with; nothing was exchanged (the state is spent: start again)",
+            "redirect_uri is not the one the authorization was started with; nothing was exchanged",
         ));
     }
+    let st = state
+        .store
+        .take_oauth_state(&hash, Some(principal.org_id()), state.clock.now())
+        .await
+        .map_err(state_error)?;
     let source = principal.source.map(|a| a.ip().to_string());
     let c = complete(&state, &st, &provider, &req.code, principal.actor(), source).await?;
     Ok(Json(view(&c, state.clock.now())))
@@ -585,9 +615,10 @@ async fn callback(
         .state
         .filter(|s| !s.is_empty() && s.len() <= 256)
         .ok_or_else(|| ApiError::validation("state", "the provider sent no state back"))?;
+    let hash = KeyHash::of(&raw_state);
     let st = state
         .store
-        .take_oauth_state(&KeyHash::of(&raw_state), None, state.clock.now())
+        .find_oauth_state(&hash, None)
         .await
         .map_err(state_error)?;
     if !st.hosted {
@@ -596,6 +627,11 @@ async fn callback(
             "this authorization was started for your app's own callback, which must complete it",
         ));
     }
+    let st = state
+        .store
+        .take_oauth_state(&hash, None, state.clock.now())
+        .await
+        .map_err(state_error)?;
     let provider = provider(state, &st.provider)?;
     if let Some(error) = q.error {
         let error: String = error
@@ -812,8 +848,11 @@ async fn disconnect(
     principal: &Principal,
     c: &Connection,
 ) -> Result<Disconnected> {
+    // A refresh running now would rotate the tokens about to be revoked: wait for it
+    // (take its lease) and revoke what it wrote. Erasing ends the lease.
+    let c = refresh::hold(state, c).await?;
     let (revoked_at_provider, provider_error) = if c.tokens.is_some() {
-        revoke_at_provider(state, c).await
+        revoke_at_provider(state, &c).await
     } else {
         (false, None)
     };

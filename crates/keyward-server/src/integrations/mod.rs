@@ -8,8 +8,11 @@
 //!   database), callers of getTokens during a refresh waiting for its result, retries
 //!   with backoff, and the background refresher.
 //!
+//! - [`keks`]: at start, the ring against what the database has seen.
+//!
 //! HTTP handlers are in `http/integrations.rs`; they call into this module.
 
+pub mod keks;
 pub mod refresh;
 pub mod seal;
 
@@ -31,6 +34,9 @@ pub struct Config {
     pub refresh_interval: Duration,
     /// Delays between attempts of one refresh when the provider is unavailable.
     pub retry_delays: Vec<Duration>,
+    /// A ring made up for this process alone ([`Config::ephemeral`]): not registered
+    /// in the database ([`keks::check_ring`]).
+    pub ephemeral: bool,
 }
 
 impl Config {
@@ -40,7 +46,10 @@ impl Config {
         let kek = keyward_vault::generate_kek();
         let ring = Ring::new(vec![("ephemeral".to_owned(), kek)], "ephemeral")
             .expect("a ring of one generated KEK is valid");
-        Self::new(Arc::new(ring), Providers::empty())
+        Self {
+            ephemeral: true,
+            ..Self::new(Arc::new(ring), Providers::empty())
+        }
     }
 
     pub fn new(ring: Arc<Ring>, providers: Providers) -> Self {
@@ -50,6 +59,7 @@ impl Config {
             refresh_margin: Duration::from_secs(300),
             refresh_interval: Duration::from_secs(30),
             retry_delays: vec![Duration::from_millis(250), Duration::from_secs(1)],
+            ephemeral: false,
         }
     }
 }
@@ -92,6 +102,7 @@ impl PartialEq for Config {
             && self.refresh_margin == other.refresh_margin
             && self.refresh_interval == other.refresh_interval
             && self.retry_delays == other.retry_delays
+            && self.ephemeral == other.ephemeral
     }
 }
 
@@ -125,29 +136,4 @@ impl Vault {
     pub fn providers(&self) -> &Providers {
         &self.config.providers
     }
-}
-
-/// Refuses to start when a sealed record's data key is wrapped by a KEK the ring lacks
-/// (the operator dropped a KEK still in use, or started with another ring): every such
-/// record would fail to open later, so it is better said now, with the KEK's id.
-pub async fn check_ring(state: &crate::state::AppState) -> Result<(), String> {
-    let usage = state
-        .store
-        .kek_usage()
-        .await
-        .map_err(|e| format!("cannot read which key-encryption keys the database uses: {e}"))?;
-    let ring = state.vault.ring();
-    let missing: Vec<String> = usage
-        .iter()
-        .filter(|(id, _)| !ring.contains(id))
-        .map(|(id, n)| format!("{id} ({n} records)"))
-        .collect();
-    if missing.is_empty() {
-        return Ok(());
-    }
-    Err(format!(
-        "the database needs the key-encryption key {} which the configured ring does not have (it has: {}); add it back to the ring (keyward.yaml secrets:, KEYWARD_KEKS or the key file)",
-        missing.join(", "),
-        ring.ids().join(", ")
-    ))
 }

@@ -22,7 +22,7 @@ use crate::errors::ApiError;
 use crate::state::AppState;
 use chrono::{DateTime, Utc};
 use keyward_api::ErrorCode;
-use keyward_oauth::TokenError;
+use keyward_oauth::{TokenAnswer, TokenError};
 use keyward_store::{
     Actor, Connection, ConnectionError, ConnectionStatus, NewAuditEvent, RefreshOutcome, StoreError,
 };
@@ -93,15 +93,67 @@ pub fn backoff(failures: i64) -> chrono::Duration {
     chrono::Duration::seconds((30i64 << exp).min(900))
 }
 
-/// What changes with every write of a connection's tokens: their wrapped data key.
-fn written_mark(c: &Connection) -> Option<Vec<u8>> {
-    c.tokens.as_ref().map(|t| t.dek.bytes.clone())
+/// Whether `c` answers getTokens as it is at `now`: its token is further from expiring
+/// than the margin, or than half its lifetime when that is shorter (a token that lives
+/// five minutes is not refreshed on every read because the margin is five minutes).
+fn fresh(vault: &Vault, c: &Connection, now: DateTime<Utc>) -> bool {
+    let mut margin = chrono::Duration::from_std(vault.config.refresh_margin).unwrap_or_default();
+    let expires = c.tokens.as_ref().and_then(|t| t.expires_at);
+    if let (Some(expires), Some(since)) = (expires, c.last_refreshed_at) {
+        margin = margin.min((expires - since) / 2);
+    }
+    !c.expires_before(now + margin)
 }
 
-/// Whether `c` answers getTokens as it is at `now`.
-fn fresh(vault: &Vault, c: &Connection, now: DateTime<Utc>) -> bool {
-    let margin = chrono::Duration::from_std(vault.config.refresh_margin).unwrap_or_default();
-    !c.expires_before(now + margin)
+/// When a token given `expires_in` seconds at `now` expires: at most a year ahead, and
+/// never in the past, whatever a provider says.
+pub fn expiry(now: DateTime<Utc>, expires_in: Option<i64>) -> Option<DateTime<Utc>> {
+    let seconds = expires_in?.clamp(0, 366 * 24 * 3600);
+    now.checked_add_signed(chrono::Duration::seconds(seconds))
+}
+
+/// Revokes, as best it can, tokens a provider issued that nobody will hold (their
+/// write was refused); failures are logged, never secrets.
+pub async fn discard(state: &AppState, provider: &keyward_oauth::Provider, answer: &TokenAnswer) {
+    let mut tokens = vec![(&answer.access_token, "access_token")];
+    if let Some(r) = &answer.refresh_token {
+        tokens.insert(0, (r, "refresh_token"));
+    }
+    for (token, hint) in tokens {
+        if let Err(e) = state.vault.client.revoke(provider, token, hint).await {
+            tracing::warn!(provider = %provider.name, error = %e, "could not revoke tokens that were not kept");
+        }
+    }
+}
+
+/// Takes the connection's refresh lease for a change that replaces its tokens (a
+/// disconnect), waiting while a refresh holds it; returns the connection as it is
+/// then. The change ends the lease. After a lease's lifetime it goes on regardless.
+pub async fn hold(state: &AppState, c: &Connection) -> Result<Connection, ApiError> {
+    if c.tokens.is_none() {
+        return Ok(c.clone());
+    }
+    let owner = format!("{}:{}", state.vault.node, keyward_core::base62::random(12));
+    let deadline = tokio::time::Instant::now() + LEASE + Duration::from_secs(5);
+    loop {
+        let now = state.clock.now();
+        let until = now + chrono::Duration::from_std(LEASE).unwrap_or_default();
+        if let Some(held) = state
+            .store
+            .lease_connection(&c.uid, &owner, now, until)
+            .await?
+        {
+            return Ok(held);
+        }
+        if tokio::time::Instant::now() > deadline {
+            return state
+                .store
+                .get_connection(&c.org_id, &c.id)
+                .await
+                .map_err(not_found);
+        }
+        tokio::time::sleep(POLL).await;
+    }
 }
 
 fn check_usable(c: &Connection) -> Result<(), ApiError> {
@@ -174,11 +226,12 @@ pub async fn tokens(
     if why != Why::Forced && fresh(&state.vault, &c, started) {
         return open(state, c);
     }
-    // Every write of tokens seals them with a new data key: a forced refresh is done
-    // once the data key differs from the one read here (by this call or another).
-    let read = written_mark(&c);
+    // Every write of tokens counts: once it moved past what was read here (a refresh by
+    // another caller, another node), that write is the answer.
+    let read = c.generation;
     // Callers on this node queue here; the first does (or waits for) the refresh.
     let lock = state.vault.local.entry(c.uid.clone()).or_default().clone();
+    let _forget = Forget(&state.vault, &c.uid);
     let _turn = lock.lock().await;
     let owner = format!("{}:{}", state.vault.node, keyward_core::base62::random(12));
     let deadline = tokio::time::Instant::now() + LEASE + Duration::from_secs(5);
@@ -190,10 +243,7 @@ pub async fn tokens(
             .await
             .map_err(not_found)?;
         check_usable(&c)?;
-        let done = match why {
-            Why::Forced => written_mark(&c) != read,
-            Why::Read | Why::Background => fresh(&state.vault, &c, now),
-        };
+        let done = c.generation != read || (why != Why::Forced && fresh(&state.vault, &c, now));
         if done {
             return open(state, c);
         }
@@ -238,13 +288,11 @@ async fn refresh_leased(
     c: Connection,
     owner: &str,
     why: Why,
-    read: Option<Vec<u8>>,
+    read: i64,
 ) -> Result<(Connection, Opened), ApiError> {
     // Someone may have refreshed between our read and our lease.
-    let done = match why {
-        Why::Forced => written_mark(&c) != read,
-        Why::Read | Why::Background => fresh(&state.vault, &c, state.clock.now()),
-    };
+    let done =
+        c.generation != read || (why != Why::Forced && fresh(&state.vault, &c, state.clock.now()));
     if done {
         state.store.release_lease(&c.uid, owner).await?;
         return open(state, c);
@@ -252,8 +300,18 @@ async fn refresh_leased(
     let result = attempt(state, &c).await;
     let now = state.clock.now();
     let before = c.status;
+    let mut issued = None;
     let (outcome, action) = match result {
-        Ok(Attempted::Tokens(outcome)) => (outcome, "connection.refresh"),
+        Ok(Attempted::Tokens(outcome, answer)) => {
+            issued = Some(answer);
+            (outcome, "connection.refresh")
+        }
+        Ok(Attempted::Unreadable) => {
+            // This node's ring cannot open what another wrote: its configuration is
+            // wrong, not the connection. Nothing is changed.
+            state.store.release_lease(&c.uid, owner).await?;
+            return Err(ApiError::Internal);
+        }
         Ok(Attempted::Unconfigured) => {
             state.store.release_lease(&c.uid, owner).await?;
             return Err(refused(
@@ -298,11 +356,22 @@ async fn refresh_leased(
         source_ip: None,
         details,
     };
-    let written = state
+    let written = match state
         .store
         .finish_refresh(&c.uid, owner, outcome, audit)
         .await
-        .map_err(not_found)?;
+    {
+        Ok(w) => w,
+        Err(e) => {
+            // Disconnected or taken over meanwhile: the new tokens are nobody's.
+            if let (Some(answer), Some(provider)) =
+                (&issued, state.vault.providers().get(&c.provider))
+            {
+                discard(state, &provider, answer).await;
+            }
+            return Err(not_found(e));
+        }
+    };
     tracing::info!(connection = %c.uid, provider = %c.provider, status = written.status.as_str(), via = why.as_str(), "connection refresh");
     match written.status {
         ConnectionStatus::Active => open(state, written),
@@ -318,8 +387,22 @@ async fn refresh_leased(
 }
 
 enum Attempted {
-    Tokens(RefreshOutcome),
+    Tokens(RefreshOutcome, Box<TokenAnswer>),
     Unconfigured,
+    /// The stored tokens do not open with this node's ring.
+    Unreadable,
+}
+
+/// Drops this node's mutex of a connection once no caller holds it (the map would
+/// otherwise keep one per connection ever read).
+struct Forget<'a>(&'a Vault, &'a str);
+
+impl Drop for Forget<'_> {
+    fn drop(&mut self) {
+        self.0
+            .local
+            .remove_if(self.1, |_, lock| Arc::strong_count(lock) <= 2);
+    }
 }
 
 /// Calls the provider, retrying while it is unavailable.
@@ -330,10 +413,8 @@ async fn attempt(state: &AppState, c: &Connection) -> Result<Attempted, TokenErr
     let opened = match open_tokens(state.vault.ring(), c) {
         Ok(Some(o)) => o,
         Ok(None) | Err(_) => {
-            tracing::error!(connection = %c.uid, "cannot open a connection's refresh token");
-            return Err(TokenError::Malformed {
-                reason: "the stored refresh token cannot be opened".into(),
-            });
+            tracing::error!(connection = %c.uid, "cannot open a connection's refresh token with this node's key-encryption keys");
+            return Ok(Attempted::Unreadable);
         }
     };
     let Some(refresh_token) = opened.refresh_token else {
@@ -357,9 +438,7 @@ async fn attempt(state: &AppState, c: &Connection) -> Result<Attempted, TokenErr
         }
     };
     let now = state.clock.now();
-    let expires_at = answer
-        .expires_in
-        .map(|s| now + chrono::Duration::seconds(s));
+    let expires_at = expiry(now, answer.expires_in);
     // An answer without a refresh token keeps the old one.
     let refresh = answer.refresh_token.as_ref().unwrap_or(&refresh_token);
     let tokens = seal_tokens(
@@ -371,10 +450,10 @@ async fn attempt(state: &AppState, c: &Connection) -> Result<Attempted, TokenErr
         expires_at,
     );
     let scopes = answer.scope.as_deref().map(split_scopes);
-    Ok(Attempted::Tokens(RefreshOutcome::Refreshed {
-        tokens,
-        scopes,
-    }))
+    Ok(Attempted::Tokens(
+        RefreshOutcome::Refreshed { tokens, scopes },
+        Box::new(answer),
+    ))
 }
 
 /// The scopes of a token answer (space-separated, RFC 6749 §3.3; commas tolerated).
@@ -416,7 +495,16 @@ pub async fn pass(
 ) -> keyward_store::Result<usize> {
     let now = state.clock.now();
     let margin = chrono::Duration::from_std(state.vault.config.refresh_margin).unwrap_or_default();
-    let due = state.store.connections_due(now + margin, now, 100).await?;
+    let providers: Vec<String> = state
+        .vault
+        .providers()
+        .iter()
+        .map(|p| p.name.clone())
+        .collect();
+    let due = state
+        .store
+        .connections_due(&providers, now + margin, now, 100)
+        .await?;
     let n = due.len();
     let mut tasks = tokio::task::JoinSet::new();
     for c in due {

@@ -565,14 +565,33 @@ impl Store for CoherentStore {
     }
     async fn connections_due(
         &self,
+        providers: &[String],
         before: DateTime<Utc>,
         now: DateTime<Utc>,
         limit: u32,
     ) -> Result<Vec<Connection>> {
-        self.inner.connections_due(before, now, limit).await
+        self.inner
+            .connections_due(providers, before, now, limit)
+            .await
     }
     async fn purge_oauth_states(&self, before: DateTime<Utc>) -> Result<u64> {
         self.inner.purge_oauth_states(before).await
+    }
+    async fn find_oauth_state(
+        &self,
+        state_hash: &KeyHash,
+        org_id: Option<&str>,
+    ) -> Result<OAuthState> {
+        self.inner.find_oauth_state(state_hash, org_id).await
+    }
+    async fn kek_checks(&self) -> Result<Vec<(String, Vec<u8>)>> {
+        self.inner.kek_checks().await
+    }
+    async fn register_kek(&self, kek_id: &str, sealed: &[u8], at: DateTime<Utc>) -> Result<bool> {
+        self.inner.register_kek(kek_id, sealed, at).await
+    }
+    async fn forget_kek(&self, kek_id: &str) -> Result<bool> {
+        self.inner.forget_kek(kek_id).await
     }
     async fn kek_usage(&self) -> Result<Vec<(String, i64)>> {
         self.inner.kek_usage().await

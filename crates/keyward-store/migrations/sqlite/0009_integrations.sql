@@ -36,6 +36,8 @@ CREATE TABLE connections (
     -- One refresh at a time, across nodes: whoever holds the lease refreshes.
     lease_owner        TEXT,
     lease_until        INTEGER,
+    -- Counts every write of tokens (a code exchange, a refresh); not a re-wrap.
+    generation         INTEGER NOT NULL DEFAULT 0,
     UNIQUE (org_id, id)
 );
 CREATE INDEX connections_due ON connections (expires_at);
@@ -48,6 +50,9 @@ CREATE TABLE oauth_states (
     org_id             TEXT NOT NULL REFERENCES organizations(id),
     provider           TEXT NOT NULL,
     connection_id      TEXT NOT NULL,
+    -- The connection row it completes (made pending at authorization): a connection
+    -- deleted and made again meanwhile is another row, which it does not complete.
+    connection_uid     TEXT NOT NULL,
     workspace_id       TEXT,
     -- Exactly as sent to the provider; the exchange must present the same.
     redirect_uri       TEXT NOT NULL,
@@ -65,3 +70,13 @@ CREATE TABLE oauth_states (
     used_at            INTEGER
 );
 CREATE INDEX oauth_states_by_org ON oauth_states (org_id);
+
+-- Every key-encryption key a node has run with, by id, with a value sealed by it: a node
+-- whose ring has a KEK of the same id but other bytes, or lacks one the database has
+-- seen, refuses to start (several nodes must share one ring).
+CREATE TABLE kek_checks (
+    kek_id             TEXT PRIMARY KEY,
+    -- nonce ‖ AEAD(KEK, "kw:kek-check:v1", aad = kek_id)
+    sealed             BLOB NOT NULL,
+    created_at         INTEGER NOT NULL
+);

@@ -119,6 +119,8 @@ pub struct Connection {
     pub retry_at: Option<DateTime<Utc>>,
     pub lease_owner: Option<String>,
     pub lease_until: Option<DateTime<Utc>>,
+    /// Counts every write of its tokens (exchange, refresh), not re-wraps.
+    pub generation: i64,
 }
 
 impl Connection {
@@ -166,6 +168,8 @@ pub struct OAuthState {
     pub org_id: String,
     pub provider: String,
     pub connection_id: String,
+    /// The connection row it completes.
+    pub connection_uid: String,
     pub workspace_id: Option<String>,
     pub redirect_uri: String,
     pub hosted: bool,
@@ -181,9 +185,8 @@ pub struct OAuthState {
 /// Tokens from a code exchange, for the connection the state names (made if missing).
 #[derive(Debug, Clone)]
 pub struct ConnectionGrant {
-    /// The connection's `con_…` (as read before sealing, or new): the tokens are sealed
-    /// for it. A connection re-created meanwhile under another uid makes the store
-    /// refuse with `ChangedMeanwhile`.
+    /// The connection row the authorization's state names: the tokens are sealed for
+    /// it. Deleted meanwhile: `Gone`; made again under another uid: `ChangedMeanwhile`.
     pub uid: String,
     pub org_id: String,
     pub id: String,

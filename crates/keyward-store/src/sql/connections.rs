@@ -23,32 +23,29 @@ use keyward_core::KeyHash;
 const CONNECTION_SELECT: &str = "SELECT uid, org_id, id, provider, workspace_id, status, \
     scopes, token_type, kek_id, wrapped_dek, access_token, refresh_token, expires_at, \
     created_at, updated_at, last_refreshed_at, last_error, failures, retry_at, lease_owner, \
-    lease_until FROM connections";
+    lease_until, generation FROM connections";
 
-const STATE_SELECT: &str = "SELECT id, org_id, provider, connection_id, workspace_id, \
+const STATE_SELECT: &str =
+    "SELECT id, org_id, provider, connection_id, connection_uid, workspace_id, \
     redirect_uri, hosted, scopes, kek_id, wrapped_dek, verifier, actor, created_at, \
     expires_at, used_at FROM oauth_states";
 
 const INSERT_STATE: &str = "INSERT INTO oauth_states (id, state_hash, org_id, provider, \
     connection_id, workspace_id, redirect_uri, hosted, scopes, kek_id, wrapped_dek, verifier, \
-    actor, created_at, expires_at) \
-    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)";
+    actor, created_at, expires_at, connection_uid) \
+    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)";
 
 /// A pending connection, unless one with the id exists.
 const INSERT_PENDING: &str = "INSERT INTO connections (uid, org_id, id, provider, \
     workspace_id, status, scopes, created_at, updated_at) \
     VALUES ($1, $2, $3, $4, $5, 'pending', $6, $7, $7) ON CONFLICT (org_id, id) DO NOTHING";
 
-const INSERT_GRANTED: &str = "INSERT INTO connections (uid, org_id, id, provider, \
-    workspace_id, status, scopes, token_type, kek_id, wrapped_dek, access_token, \
-    refresh_token, expires_at, created_at, updated_at, last_refreshed_at) \
-    VALUES ($1, $2, $3, $4, $5, 'active', $6, $7, $8, $9, $10, $11, $12, $13, $13, $13)";
-
 /// Tokens from a code exchange: active, errors and backoff cleared, any lease ended.
 const UPDATE_GRANTED: &str = "UPDATE connections SET status = 'active', scopes = $1, \
     token_type = $2, kek_id = $3, wrapped_dek = $4, access_token = $5, refresh_token = $6, \
     expires_at = $7, updated_at = $8, last_refreshed_at = $8, last_error = NULL, failures = 0, \
-    retry_at = NULL, lease_owner = NULL, lease_until = NULL, workspace_id = $9 WHERE uid = $10";
+    retry_at = NULL, lease_owner = NULL, lease_until = NULL, generation = generation + 1 \
+    WHERE uid = $9";
 
 /// `$1` new tokens …: written only by the lease's holder. A disconnect or a new code
 /// exchange ends the lease, so a refresh still running then writes nothing.
@@ -56,7 +53,7 @@ const UPDATE_REFRESHED: &str = "UPDATE connections SET status = 'active', \
     scopes = COALESCE($1, scopes), token_type = $2, kek_id = $3, wrapped_dek = $4, \
     access_token = $5, refresh_token = $6, expires_at = $7, updated_at = $8, \
     last_refreshed_at = $8, last_error = NULL, failures = 0, retry_at = NULL, \
-    lease_owner = NULL, lease_until = NULL \
+    lease_owner = NULL, lease_until = NULL, generation = generation + 1 \
     WHERE uid = $9 AND lease_owner = $10";
 
 const UPDATE_FAILED: &str = "UPDATE connections SET status = $1, last_error = $2, \
@@ -69,6 +66,10 @@ const ERASE_TOKENS: &str = "UPDATE connections SET status = 'revoked', token_typ
     kek_id = NULL, wrapped_dek = NULL, access_token = NULL, refresh_token = NULL, \
     expires_at = NULL, updated_at = $1, retry_at = NULL, lease_owner = NULL, \
     lease_until = NULL WHERE org_id = $2 AND id = $3";
+
+/// `$1` org, `$2` connection id: its authorizations not yet completed.
+const DROP_OPEN_STATES: &str =
+    "DELETE FROM oauth_states WHERE org_id = $1 AND connection_id = $2 AND used_at IS NULL";
 
 pub(crate) async fn fetch_connection<B: Backend>(
     c: &mut B::Connection,
@@ -105,6 +106,11 @@ impl<B: Backend> SqlStore<B> {
             Ok(c) if c.provider != s.provider => {
                 return Err(StoreError::Conflict(Conflict::ConnectionProvider))
             }
+            // A connection stays in its workspace: authorizing it from another would
+            // hand its next tokens to keys of that workspace.
+            Ok(c) if c.workspace_id != s.workspace_id => {
+                return Err(StoreError::Conflict(Conflict::ConnectionWorkspace))
+            }
             Ok(_) | Err(StoreError::NotFound) => {}
             Err(e) => return Err(e),
         }
@@ -118,6 +124,7 @@ impl<B: Backend> SqlStore<B> {
             s.created_at,
         ];
         B::execute(&mut tx, INSERT_PENDING, args).await?;
+        let connection = fetch_connection::<B>(&mut tx, &s.org_id, &s.connection_id).await?;
         let args = args![
             &s.id,
             &s.state_hash,
@@ -134,12 +141,26 @@ impl<B: Backend> SqlStore<B> {
             json(&s.actor),
             s.created_at,
             s.expires_at,
+            &connection.uid,
         ];
         B::execute(&mut tx, INSERT_STATE, args).await?;
         insert_audit::<B>(&mut tx, &audit).await?;
-        let connection = fetch_connection::<B>(&mut tx, &s.org_id, &s.connection_id).await?;
         tx.commit().await?;
         Ok(connection)
+    }
+
+    pub(crate) async fn find_oauth_state(
+        &self,
+        state_hash: &KeyHash,
+        org_id: Option<&str>,
+    ) -> Result<OAuthState> {
+        let mut c = self.reader.acquire().await?;
+        let sql = format!("{STATE_SELECT} WHERE state_hash = $1");
+        let row: Option<OAuthStateRow> = B::fetch_optional(&mut c, &sql, args![state_hash]).await?;
+        row.map(OAuthState::try_from)
+            .transpose()?
+            .filter(|s| org_id.is_none_or(|o| o == s.org_id))
+            .ok_or(StoreError::NotFound)
     }
 
     pub(crate) async fn take_oauth_state(
@@ -189,44 +210,29 @@ impl<B: Backend> SqlStore<B> {
             Ok(c) if c.provider != g.provider => {
                 return Err(StoreError::Conflict(Conflict::ConnectionProvider))
             }
+            Ok(c) if c.workspace_id != g.workspace_id => {
+                return Err(StoreError::Conflict(Conflict::ConnectionWorkspace))
+            }
             Ok(c) if c.uid != g.uid => {
                 return Err(StoreError::Conflict(Conflict::ChangedMeanwhile))
             }
-            Ok(_) => {
-                let args = args![
-                    json(&g.scopes),
-                    &t.token_type,
-                    &t.dek.kek_id,
-                    t.dek.bytes.as_slice(),
-                    t.access_token.0.as_slice(),
-                    sealed(&t.refresh_token),
-                    t.expires_at,
-                    g.at,
-                    &g.workspace_id,
-                    &g.uid,
-                ];
-                B::execute(&mut tx, UPDATE_GRANTED, args).await?;
-            }
-            Err(StoreError::NotFound) => {
-                let args = args![
-                    &g.uid,
-                    &g.org_id,
-                    &g.id,
-                    &g.provider,
-                    &g.workspace_id,
-                    json(&g.scopes),
-                    &t.token_type,
-                    &t.dek.kek_id,
-                    t.dek.bytes.as_slice(),
-                    t.access_token.0.as_slice(),
-                    sealed(&t.refresh_token),
-                    t.expires_at,
-                    g.at,
-                ];
-                B::execute(&mut tx, INSERT_GRANTED, args).await?;
-            }
+            Ok(_) => {}
+            // Deleted after the authorization started: it is not made again.
+            Err(StoreError::NotFound) => return Err(StoreError::Gone("connection")),
             Err(e) => return Err(e),
         }
+        let args = args![
+            json(&g.scopes),
+            &t.token_type,
+            &t.dek.kek_id,
+            t.dek.bytes.as_slice(),
+            t.access_token.0.as_slice(),
+            sealed(&t.refresh_token),
+            t.expires_at,
+            g.at,
+            &g.uid,
+        ];
+        B::execute(&mut tx, UPDATE_GRANTED, args).await?;
         insert_audit::<B>(&mut tx, &audit).await?;
         let connection = fetch_by_uid::<B>(&mut tx, &g.uid).await?;
         tx.commit().await?;
@@ -401,6 +407,8 @@ impl<B: Backend> SqlStore<B> {
         if B::execute(&mut tx, ERASE_TOKENS, args![audit.at, org_id, id]).await? == 0 {
             return Err(StoreError::NotFound);
         }
+        // An authorization still open would bring the tokens back.
+        B::execute(&mut tx, DROP_OPEN_STATES, args![org_id, id]).await?;
         insert_audit::<B>(&mut tx, &audit).await?;
         let connection = fetch_connection::<B>(&mut tx, org_id, id).await?;
         tx.commit().await?;
@@ -418,6 +426,7 @@ impl<B: Backend> SqlStore<B> {
         if B::execute(&mut tx, sql, args![org_id, id]).await? == 0 {
             return Err(StoreError::NotFound);
         }
+        B::execute(&mut tx, DROP_OPEN_STATES, args![org_id, id]).await?;
         insert_audit::<B>(&mut tx, &audit).await?;
         tx.commit().await?;
         Ok(())
@@ -425,6 +434,7 @@ impl<B: Backend> SqlStore<B> {
 
     pub(crate) async fn connections_due(
         &self,
+        providers: &[String],
         before: DateTime<Utc>,
         now: DateTime<Utc>,
         limit: u32,
@@ -434,12 +444,14 @@ impl<B: Backend> SqlStore<B> {
              AND refresh_token IS NOT NULL AND expires_at IS NOT NULL AND expires_at <= $1 \
              AND (retry_at IS NULL OR retry_at <= $2) \
              AND (lease_until IS NULL OR lease_until <= $2) \
+             AND provider IN ({}) \
              AND org_id IN (SELECT id FROM organizations WHERE deleted_at IS NULL) \
-             ORDER BY expires_at LIMIT $3"
+             ORDER BY expires_at LIMIT $3",
+            B::json_elements("$4", None)
         );
         let mut c = self.reader.acquire().await?;
-        let rows: Vec<ConnectionRow> =
-            B::fetch_all(&mut c, &sql, args![before, now, i64::from(limit)]).await?;
+        let args = args![before, now, i64::from(limit), json(providers)];
+        let rows: Vec<ConnectionRow> = B::fetch_all(&mut c, &sql, args).await?;
         rows.into_iter().map(Connection::try_from).collect()
     }
 
@@ -460,6 +472,38 @@ impl<B: Backend> SqlStore<B> {
         insert_audit::<B>(&mut tx, &audit).await?;
         tx.commit().await?;
         Ok(())
+    }
+
+    pub(crate) async fn kek_checks(&self) -> Result<Vec<(String, Vec<u8>)>> {
+        let mut c = self.reader.acquire().await?;
+        let sql = "SELECT kek_id, sealed FROM kek_checks ORDER BY kek_id";
+        B::fetch_all(&mut c, sql, args![]).await
+    }
+
+    pub(crate) async fn register_kek(
+        &self,
+        kek_id: &str,
+        sealed: &[u8],
+        at: DateTime<Utc>,
+    ) -> Result<bool> {
+        let mut tx = B::begin_write(&self.writer).await?;
+        let sql = "INSERT INTO kek_checks (kek_id, sealed, created_at) VALUES ($1, $2, $3) \
+            ON CONFLICT (kek_id) DO NOTHING";
+        let n = B::execute(&mut tx, sql, args![kek_id, sealed, at]).await?;
+        tx.commit().await?;
+        Ok(n == 1)
+    }
+
+    pub(crate) async fn forget_kek(&self, kek_id: &str) -> Result<bool> {
+        let mut tx = B::begin_write(&self.writer).await?;
+        let n = B::execute(
+            &mut tx,
+            "DELETE FROM kek_checks WHERE kek_id = $1",
+            args![kek_id],
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(n == 1)
     }
 
     pub(crate) async fn kek_usage(&self) -> Result<Vec<(String, i64)>> {

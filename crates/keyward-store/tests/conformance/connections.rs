@@ -225,16 +225,28 @@ pub async fn one_refresh_lease_at_a_time_and_only_its_holder_writes(store: Arc<d
     assert_eq!(failed.tokens.unwrap().dek, dek("k2", 3), "tokens kept");
     // Due for the refresher only after the backoff, and only with its lease free.
     let soon = t0() + Duration::hours(3);
+    let gmail = ["gmail".to_owned()];
     assert!(store
-        .connections_due(soon, t0(), 10)
+        .connections_due(&gmail, soon, t0(), 10)
         .await
         .unwrap()
         .is_empty());
     let after = t0() + Duration::seconds(31);
     assert_eq!(
-        store.connections_due(soon, after, 10).await.unwrap().len(),
+        store
+            .connections_due(&gmail, soon, after, 10)
+            .await
+            .unwrap()
+            .len(),
         1
     );
+    // Only the providers still configured are due (a removed one would fill the page).
+    let notion = ["notion".to_owned()];
+    assert!(store
+        .connections_due(&notion, soon, after, 10)
+        .await
+        .unwrap()
+        .is_empty());
     // A disconnect ends any lease, so a refresh finishing after it writes nothing.
     store
         .lease_connection(&c.uid, "late", after, soon)

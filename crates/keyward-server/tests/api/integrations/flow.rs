@@ -132,7 +132,8 @@ async fn a_wrong_callback_exchanges_nothing() {
         (r.status, r.code()),
         (StatusCode::BAD_REQUEST, "oauth_state_invalid")
     );
-    // A redirect URI other than the authorization's: refused, and the state is spent.
+    // A redirect URI other than the authorization's: refused before the state is
+    // spent (whoever merely saw a state cannot burn it).
     let (code, state) = start("b").await;
     let r = v
         .exchange(v.token(), &code, &state, "http://127.0.0.1:9/elsewhere")
@@ -141,6 +142,9 @@ async fn a_wrong_callback_exchanges_nothing() {
         (r.status, r.code()),
         (StatusCode::BAD_REQUEST, "redirect_uri_mismatch")
     );
+    assert_eq!(v.grants("authorization_code").await, 0);
+    let r = v.exchange(v.token(), &code, &state, APP_CALLBACK).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
     let r = v.exchange(v.token(), &code, &state, APP_CALLBACK).await;
     assert_eq!(r.code(), "oauth_state_used");
     // Older than ten minutes.
@@ -166,10 +170,10 @@ async fn a_wrong_callback_exchanges_nothing() {
     );
     assert_eq!(
         v.grants("authorization_code").await,
-        0,
-        "no code reached the provider"
+        1,
+        "only b's code reached the provider"
     );
-    for id in ["a", "b", "c"] {
+    for id in ["a", "c"] {
         assert_eq!(v.connection(id).await["status"], "pending");
     }
     // Malformed requests are 400s naming the field, never 500s.
@@ -359,4 +363,94 @@ async fn other_tenants_and_narrower_keys_are_refused() {
         v.app.get("/v1/connections", &scoped).await.body["data"],
         json!([])
     );
+}
+
+#[tokio::test]
+async fn a_connection_stays_in_its_workspace() {
+    let Some(v) = Vault::start().await else {
+        return;
+    };
+    assert_eq!(v.connect("user-1").await.status, StatusCode::OK);
+    let ws = v
+        .app
+        .post("/v1/workspaces", v.token(), json!({"name": "ops"}))
+        .await;
+    let ws_id = ws.body["id"].as_str().unwrap().to_owned();
+    let (scoped, _) = v
+        .app
+        .create_key(json!({"name": "ws", "scope": {"type": "workspaces", "workspaces": [ws_id]}}))
+        .await;
+    // A key of workspace ops cannot connect the organization's connection again into
+    // its workspace (its next tokens would be the workspace's to read).
+    let r = v
+        .authorize(
+            &scoped,
+            json!({"connection_id": "user-1", "workspace": ws_id, "redirect_uri": APP_CALLBACK}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN, "{}", r.body);
+    // Nor can the owner move it by connecting it again elsewhere.
+    let r = v
+        .authorize(
+            v.token(),
+            json!({"connection_id": "user-1", "workspace": ws_id, "redirect_uri": APP_CALLBACK}),
+        )
+        .await;
+    assert_eq!(
+        (r.status, r.code()),
+        (StatusCode::CONFLICT, "connection_workspace_mismatch")
+    );
+    assert_eq!(
+        v.connection("user-1").await["workspace"],
+        serde_json::Value::Null
+    );
+    // The workspace's own connection is the scoped key's to connect and read.
+    let r = v
+        .authorize(
+            &scoped,
+            json!({"connection_id": "ops-1", "workspace": ws_id, "redirect_uri": APP_CALLBACK}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    let back = v
+        .consent(r.body["url"].as_str().unwrap(), APP_CALLBACK)
+        .await;
+    let done = v
+        .exchange(
+            &scoped,
+            &param(&back, "code").unwrap(),
+            r.body["state"].as_str().unwrap(),
+            APP_CALLBACK,
+        )
+        .await;
+    assert_eq!(done.status, StatusCode::OK, "{}", done.body);
+    let t = v.app.get("/v1/connections/ops-1/tokens", &scoped).await;
+    assert_eq!(t.status, StatusCode::OK, "{}", t.body);
+}
+
+#[tokio::test]
+async fn an_authorization_does_not_outlive_its_connection() {
+    let Some(v) = Vault::start().await else {
+        return;
+    };
+    let hosted = format!("{}/v1/oauth/callback", v.app.base);
+    let r = v
+        .authorize(v.token(), json!({"connection_id": "gone"}))
+        .await;
+    let to = v
+        .provider
+        .authorize(r.body["url"].as_str().unwrap(), &hosted)
+        .await;
+    // Deleted before the person came back: the callback brings nothing back.
+    assert_eq!(
+        v.app.delete("/v1/connections/gone", v.token()).await.status,
+        StatusCode::NO_CONTENT
+    );
+    let page = v.app.client.get(&to).send().await.unwrap();
+    assert_eq!(page.status(), StatusCode::BAD_REQUEST);
+    assert_eq!(
+        v.app.get("/v1/connections/gone", v.token()).await.status,
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(v.grants("authorization_code").await, 0);
 }

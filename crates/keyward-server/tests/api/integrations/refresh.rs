@@ -246,3 +246,51 @@ async fn disconnecting_revokes_at_the_provider_then_erases() {
         StatusCode::NOT_FOUND
     );
 }
+
+#[tokio::test]
+async fn short_lived_tokens_are_still_refreshed_once() {
+    // Tokens of two minutes, shorter than the five-minute margin: the margin shrinks to
+    // half their lifetime, and the callers of one refresh all take its answer.
+    let Some(provider) = super::OAuthProvider::start_with_ttl(120).await else {
+        return;
+    };
+    let client_secret = keyward_core::base62::random(32);
+    let cfg = super::config(&provider, &client_secret);
+    let app = crate::common::TestApp::spawn_with_settings(|s| s.policy.integrations = cfg).await;
+    provider
+        .add_client(
+            super::CLIENT_ID,
+            &client_secret,
+            &[super::APP_CALLBACK],
+            "client_secret_basic",
+        )
+        .await;
+    let v = Arc::new(Vault {
+        app,
+        provider,
+        client_secret,
+    });
+    assert_eq!(v.connect("short").await.status, StatusCode::OK);
+    assert_eq!(v.tokens("short").await.status, StatusCode::OK);
+    assert_eq!(
+        v.grants("refresh_token").await,
+        0,
+        "a fresh two-minute token is fresh"
+    );
+    v.app.clock.advance(chrono::Duration::seconds(90));
+    v.provider.token_delay_ms(200).await;
+    let calls: Vec<_> = (0..10)
+        .map(|_| {
+            let v = v.clone();
+            tokio::spawn(async move { v.tokens("short").await })
+        })
+        .collect();
+    for call in calls {
+        assert_eq!(call.await.unwrap().status, StatusCode::OK);
+    }
+    assert_eq!(
+        v.grants("refresh_token").await,
+        1,
+        "one refresh for ten callers"
+    );
+}

@@ -50,3 +50,37 @@ async fn the_database_holds_no_token_or_client_secret() {
         }
     }
 }
+
+fn ring(id: &str) -> keyward_vault::Ring {
+    keyward_vault::Ring::new(vec![(id.to_owned(), keyward_vault::generate_kek())], id).unwrap()
+}
+
+/// Every node must run with the same ring: one with other bytes under a known id, or
+/// without a KEK the database has seen, or without one a record needs, does not start.
+#[tokio::test]
+async fn a_node_with_another_ring_refuses_to_start() {
+    let Some(v) = Vault::start().await else {
+        return;
+    };
+    let store = v.app.store.as_ref();
+    let now = v.app.clock.now();
+    use keyward_core::Clock;
+    use keyward_server::integrations::keks::check_ring;
+    let first = ring("k1");
+    check_ring(store, &first, false, now).await.unwrap();
+    check_ring(store, &first, false, now).await.unwrap();
+    // The same id, other bytes.
+    let err = check_ring(store, &ring("k1"), false, now)
+        .await
+        .unwrap_err();
+    assert!(err.contains("k1") && err.contains("not the key"), "{err}");
+    // A node that made a ring of its own.
+    let err = check_ring(store, &ring("k9"), false, now)
+        .await
+        .unwrap_err();
+    assert!(err.contains("has seen the key-encryption key k1"), "{err}");
+    // A record sealed by the app's ring needs it.
+    assert_eq!(v.connect("u").await.status, StatusCode::OK);
+    let err = check_ring(store, &first, false, now).await.unwrap_err();
+    assert!(err.contains("needs the key-encryption key"), "{err}");
+}
