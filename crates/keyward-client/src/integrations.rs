@@ -22,8 +22,8 @@
 //! ```
 
 use crate::{
-    AuthorizeRequest, AuthorizeResponse, Client, ConnectionQuery, ConnectionTokens,
-    ConnectionView, Disconnected, ExchangeRequest, Integration, Page, Result,
+    AuthorizeRequest, AuthorizeResponse, Client, ConnectionQuery, ConnectionTokens, ConnectionView,
+    Disconnected, ExchangeRequest, Integration, Page, Result,
 };
 use reqwest::{Method, Url};
 

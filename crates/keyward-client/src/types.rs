@@ -14,14 +14,13 @@ pub use keyward_api::{
     RestrictedInput, RotatedKey, ScopesInput, ServiceAccount, UpdateOrgRequest, UsageBucket,
     UsageCounts, UsageReport, VerifyCode,
 };
+pub use keyward_api::{
+    Access, Environment, KeyKind, KeyStatus, Owner, Quota, RateLimit, Refill, Role, Scope,
+};
 /// The integrations vault: integrations, connections and their tokens.
 pub use keyward_api::{
     AuthorizeRequest, AuthorizeResponse, ConnectionProblem, ConnectionQuery, ConnectionStatus,
-    ConnectionTokens, ConnectionView, Disconnected, ExchangeRequest, Integration,
-    IntegrationScope,
-};
-pub use keyward_api::{
-    Access, Environment, KeyKind, KeyStatus, Owner, Quota, RateLimit, Refill, Role, Scope,
+    ConnectionTokens, ConnectionView, Disconnected, ExchangeRequest, Integration, IntegrationScope,
 };
 
 /// One entry's actor in the audit log.

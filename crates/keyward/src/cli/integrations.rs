@@ -45,7 +45,9 @@ pub struct IntegrationsArgs {
 #[derive(Subcommand)]
 pub enum IntegrationsCommand {
     /// List the integrations the server is configured for, with their scopes.
-    #[command(after_help = "Examples:\n  keyward integrations list\n  keyward integrations list --json")]
+    #[command(
+        after_help = "Examples:\n  keyward integrations list\n  keyward integrations list --json"
+    )]
     List,
 }
 
@@ -278,7 +280,11 @@ fn integration_rows(all: &[Integration]) -> Vec<Vec<Cell>> {
                 } else {
                     i.default_scopes.join(" ")
                 }),
-                Cell::new(if scopes.is_empty() { "-".into() } else { scopes }),
+                Cell::new(if scopes.is_empty() {
+                    "-".into()
+                } else {
+                    scopes
+                }),
             ]
         })
         .collect()
@@ -576,7 +582,11 @@ pub async fn connections(ctx: &Context, command: ConnectionsCommand) -> CmdResul
                     "Refreshed {} ({}); the access token expires {}.",
                     c.id,
                     c.provider,
-                    when(c.expires_at, "when the provider says (it gave no lifetime)", Utc::now())
+                    when(
+                        c.expires_at,
+                        "when the provider says (it gave no lifetime)",
+                        Utc::now()
+                    )
                 ));
             }
         }
