@@ -462,7 +462,7 @@ pub async fn connect(ctx: &Context, args: ConnectArgs) -> CmdResult {
 /// `5m`, `90s`.
 fn wait_text(d: Duration) -> String {
     let secs = d.as_secs();
-    if secs % 60 == 0 {
+    if secs.is_multiple_of(60) {
         format!("{}m", secs / 60)
     } else {
         format!("{secs}s")
