@@ -17,15 +17,17 @@
 //! Errors carry the server's stable code ([`ErrorCode`]). The raw key lives in
 //! [`ApiKey`], an invitation code in [`InvitationCode`]: their `Debug` shows only the
 //! prefix, they are neither `Display` nor `Serialize`, and their memory is zeroed on drop.
+//! So is a provider's access token ([`ProviderToken`], from [`Client::tokens`]).
 
 mod error;
+mod integrations;
 mod organization;
 mod types;
 
 pub use error::{ApiError, Error, ErrorCode};
 /// The wire types themselves, under their own names (`api::CreateKeyRequest`, …).
 pub use keyward_api as api;
-pub use keyward_api::{ApiKey, InvitationCode, OneTimeLink};
+pub use keyward_api::{ApiKey, InvitationCode, OneTimeLink, ProviderToken};
 pub use keyward_core::invite::{CliLoginCode, InviteCodeError};
 pub use keyward_core::key::check as offline_check;
 /// PKCE verifiers and challenges and the loopback state, for [`Client::cli_login_url`].

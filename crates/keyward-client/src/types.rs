@@ -17,6 +17,11 @@ pub use keyward_api::{
 pub use keyward_api::{
     Access, Environment, KeyKind, KeyStatus, Owner, Quota, RateLimit, Refill, Role, Scope,
 };
+/// The integrations vault: integrations, connections and their tokens.
+pub use keyward_api::{
+    AuthorizeRequest, AuthorizeResponse, ConnectionProblem, ConnectionQuery, ConnectionStatus,
+    ConnectionTokens, ConnectionView, Disconnected, ExchangeRequest, Integration, IntegrationScope,
+};
 
 /// One entry's actor in the audit log.
 pub use keyward_api::Actor as AuditActor;

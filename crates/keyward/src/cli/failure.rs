@@ -247,6 +247,34 @@ impl Failure {
                 "the server refused the sign-in: this CLI's proof does not match the approved request".to_owned(),
                 Some("run `keyward auth login --web` again; approve only a request you started yourself".to_owned()),
             ),
+            ErrorCode::IntegrationNotFound => (
+                api.detail.clone(),
+                Some("`keyward integrations list` shows the integrations this server is configured for (keyward.yaml, `integrations:`)".to_owned()),
+            ),
+            ErrorCode::ConnectionNotFound => (
+                api.detail.clone(),
+                Some("`keyward connections list` shows the connections your key reaches; make one with `keyward connect PROVIDER --id ID`".to_owned()),
+            ),
+            ErrorCode::ConnectionNeedsReauth => (
+                api.detail.clone(),
+                Some("the provider no longer accepts its refresh token: connect it again with `keyward connect PROVIDER --id ID`".to_owned()),
+            ),
+            ErrorCode::ConnectionNotActive => (
+                api.detail.clone(),
+                Some("`keyward connections show ID` says where it stands and what to do".to_owned()),
+            ),
+            ErrorCode::ConnectionRefreshFailing | ErrorCode::ProviderUnavailable => (
+                api.detail.clone(),
+                Some("the provider is unavailable for now; Keyward keeps retrying the refresh: try again in a moment".to_owned()),
+            ),
+            ErrorCode::ProviderError => (
+                api.detail.clone(),
+                Some("the provider refused Keyward's request; check the integration's client id and secret in keyward.yaml (the server's log has the details)".to_owned()),
+            ),
+            ErrorCode::AuthorizationDenied => (
+                api.detail.clone(),
+                Some("nothing was stored; run `keyward connect` again and allow the access asked for".to_owned()),
+            ),
             ErrorCode::InternalError => (
                 "the server had an internal error".to_owned(),
                 Some("try again; if it persists, the server's log has the details".to_owned()),

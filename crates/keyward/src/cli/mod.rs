@@ -1,5 +1,6 @@
 //! The client commands: `keyward auth …`, `login`, `keys …`, `audit`, `owner-limits …`,
-//! `orgs …`, the organization's resources, `completions`.
+//! `orgs …`, the organization's resources, the integrations vault (`integrations`,
+//! `connect`, `connections`), `completions`.
 //!
 //! Each command resolves a key and a server ([`context`]), calls the API through the
 //! SDK (`keyward-client`), and prints either text for people ([`output`]) or JSON for
@@ -16,6 +17,7 @@
 mod audit;
 mod auth;
 mod channels;
+mod integrations;
 mod invitations;
 mod keys;
 mod members;
@@ -137,6 +139,21 @@ pub enum ClientCommand {
         keyward orgs show\n  \
         keyward orgs settings --max-keys 50 --default-ratelimit 100/1m --default-quota 10000/monthly\n\n", exit_codes!()))]
     Orgs(orgs::OrgsArgs),
+    /// The integrations (OAuth providers) this server is configured for.
+    #[command(after_help = concat!("Examples:\n  \
+        keyward integrations list\n  \
+        keyward connect gmail --scopes gmail.readonly\n\n", exit_codes!()))]
+    Integrations(integrations::IntegrationsArgs),
+    // Its help (about, examples) is on `integrations::ConnectArgs`.
+    Connect(integrations::ConnectArgs),
+    /// OAuth connections: their status, their access token, refresh, disconnect.
+    #[command(after_help = concat!("Examples:\n  \
+        keyward connections list\n  \
+        keyward connections show u1\n  \
+        curl -H \"Authorization: Bearer $(keyward connections token u1)\" https://api.example.com/me\n  \
+        keyward connections refresh u1\n  \
+        keyward connections disconnect u1 --yes\n\n", exit_codes!()))]
+    Connections(integrations::ConnectionsArgs),
     /// Print a shell completion script.
     #[command(
         long_about = "Print a shell completion script on stdout.",
@@ -192,6 +209,9 @@ const CLIENT_COMMANDS: &[&str] = &[
     "members",
     "owner-limits",
     "orgs",
+    "integrations",
+    "connect",
+    "connections",
     "completions",
 ];
 
@@ -220,6 +240,9 @@ pub fn run(command: ClientCommand, cli: fn() -> clap::Command) -> ExitCode {
         ClientCommand::Members(args) => (args.conn, Job::Members(args.command)),
         ClientCommand::OwnerLimits(args) => (args.conn, Job::OwnerLimits(args.command)),
         ClientCommand::Orgs(args) => (args.conn, Job::Orgs(args.command)),
+        ClientCommand::Integrations(args) => (args.conn, Job::Integrations(args.command)),
+        ClientCommand::Connect(args) => (args.conn.clone(), Job::Connect(Box::new(args))),
+        ClientCommand::Connections(args) => (args.conn, Job::Connections(args.command)),
     };
     let dotenv = dotenv::DotEnv::read_current_dir();
     if let (Some(problem), Some(path)) = (&dotenv.problem, &dotenv.path) {
@@ -251,6 +274,9 @@ pub fn run(command: ClientCommand, cli: fn() -> clap::Command) -> ExitCode {
             Job::Members(cmd) => members_group(&ctx, cmd).await,
             Job::OwnerLimits(cmd) => owner_limits::owner_limits(&ctx, cmd).await,
             Job::Orgs(cmd) => orgs::orgs(&ctx, cmd).await,
+            Job::Integrations(cmd) => integrations::integrations(&ctx, cmd).await,
+            Job::Connect(args) => integrations::connect(&ctx, *args).await,
+            Job::Connections(cmd) => integrations::connections(&ctx, cmd).await,
         }
     });
     ctx.warn_deprecation();
@@ -273,6 +299,9 @@ enum Job {
     Members(MembersCommand),
     OwnerLimits(owner_limits::OwnerLimitsCommand),
     Orgs(orgs::OrgsCommand),
+    Integrations(integrations::IntegrationsCommand),
+    Connect(Box<integrations::ConnectArgs>),
+    Connections(integrations::ConnectionsCommand),
 }
 
 // ---------------------------------------------------------------- groups of two features

@@ -95,6 +95,17 @@ pub fn parse_invitation_expiry(s: &str) -> Result<String, String> {
     Ok(s.trim().to_owned())
 }
 
+/// `keyward connect --timeout`: how long to wait for the person, `10s` to `10m` (an
+/// authorization's state lives ten minutes).
+pub fn parse_wait(s: &str) -> Result<std::time::Duration, String> {
+    let d = keyward_core::expiry::parse_duration(s, chrono::Duration::minutes(10), "10m")
+        .map_err(|e| e.to_string())?;
+    if d < chrono::Duration::seconds(10) {
+        return Err("must be at least 10s".to_owned());
+    }
+    d.to_std().map_err(|e| e.to_string())
+}
+
 /// `--from` / `--to`: RFC 3339, a date (`2026-11-01`, midnight UTC), `now`, or a
 /// duration ago (`30m`, `24h`, `7d`, `2w`), read as the server reads `?from=`.
 pub fn parse_time(s: &str) -> Result<DateTime<Utc>, String> {
