@@ -17,6 +17,7 @@ pub const SECTIONS: &[(&str, &str)] = &[
     ("/console/resources", "Workspaces and Agents"),
     ("/console/members", "Members"),
     ("/console/settings", "Settings"),
+    ("/console/integrations", "Integrations"),
     ("/console/audit", "Audit Log"),
     ("/console/usage", "Usage"),
     ("/console/sessions", "Sessions"),

@@ -16,6 +16,7 @@ mod channels;
 mod cli_login;
 mod failure;
 pub mod guard;
+mod integrations;
 mod join;
 mod keys;
 pub mod layout;
@@ -88,6 +89,19 @@ pub fn router(state: AppState) -> Router<AppState> {
         .route(
             "/settings/owner-limits/{owner_type}/{owner_id}/delete",
             post(settings::delete_owner_limit),
+        )
+        .route("/integrations", get(integrations::list))
+        .route(
+            "/integrations/{provider}/connect",
+            post(integrations::connect),
+        )
+        .route(
+            "/integrations/connections/{id}/disconnect",
+            post(integrations::disconnect),
+        )
+        .route(
+            "/integrations/connections/{id}/delete",
+            post(integrations::delete),
         )
         .route("/audit", get(audit::list))
         .route("/usage", get(usage::pick))

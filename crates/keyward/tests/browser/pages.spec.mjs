@@ -1,10 +1,14 @@
 // The people and organization pages in a real browser, with data in them: axe finds no
 // serious or critical violation on any (light and dark), and each is photographed at 1280
 // and 390 pixels wide — Members (with a one-time link shown), a member's page, Join,
-// Channels, Workspaces and Agents, Settings, the Audit Log and Usage with its chart.
+// Channels, Workspaces and Agents, Settings, Integrations (two configured, one pending
+// connection), the Audit Log and Usage with its chart.
 // One server; the data is made through the API with the owner's printed token.
 
 import assert from 'node:assert/strict';
+import { mkdtemp, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { after, before, test } from 'node:test';
 import { checkA11y, h1, launchBrowser, newContext, screenshot, setPassword, startKeyward, submitAndWait } from './harness.mjs';
 
@@ -14,7 +18,7 @@ let browser;
 let s;
 before(async () => {
   browser = await launchBrowser();
-  s = await startKeyward();
+  s = await startKeyward({ args: ['--config', await integrationsConfig()] });
   assert.ok(s.setupLink, `no password link printed on first start:\n${s.output()}`);
   await seed();
   await signInOwner();
@@ -23,6 +27,28 @@ after(async () => {
   await s?.stop();
   await browser?.close();
 });
+
+/**
+ * A keyward.yaml with two integrations: Gmail (built in) and one described by its
+ * endpoints. Nothing here talks to them; the Integrations page only lists them.
+ */
+async function integrationsConfig() {
+  const file = path.join(await mkdtemp(path.join(tmpdir(), 'keyward-pages-')), 'keyward.yaml');
+  await writeFile(file, `integrations:
+  gmail:
+    enabled: true
+    credentials: {client_id: browser-tests, client_secret: not-a-real-secret}
+  acme:
+    display_name: Acme Mail
+    credentials: {client_id: browser-tests, client_secret: not-a-real-secret}
+    oauth:
+      authorize_url: http://127.0.0.1:9/authorize
+      token_url: http://127.0.0.1:9/token
+      scopes: {read: read, write: write}
+      default_scopes: [read]
+`);
+  return file;
+}
 
 /** A call to the API with the owner's token; fails the test unless it succeeds. */
 async function api(method, path, body) {
@@ -61,6 +87,8 @@ async function seed() {
   const joined = await api('POST', '/v1/invitations/accept', { code: invited.code });
   memberId = joined.member.user_id;
   await api('POST', '/v1/invitations', { email: 'ops@company.com', role: 'agent_admin', agents: [bot.id] });
+  // Started and never completed: a pending connection.
+  await api('POST', '/v1/integrations/acme/authorize', { connection_id: 'support-inbox', scopes: ['read', 'write'] });
 }
 
 /** The owner's session cookie, from setting their password once. */
@@ -87,6 +115,7 @@ const PAGES = [
   ['/console/channels', 'Channels', 'channels'],
   ['/console/resources', 'Workspaces and Agents', 'resources'],
   ['/console/settings', 'Organization settings', 'settings'],
+  ['/console/integrations', 'Integrations', 'integrations'],
   ['/console/audit', 'Audit Log', 'audit'],
   ['/console/usage', 'Usage', 'usage-keys'],
   [() => `/console/usage/${keyId}`, 'Usage of acme production', 'usage-chart'],
@@ -108,6 +137,26 @@ test('accessibility and screenshots of every page, light and dark', async () => 
     }
     await page.context().close();
   }
+});
+
+test('the Integrations page lists the integrations, their Connect forms and the pending connection', async () => {
+  const page = await owner();
+  await page.goto('/console/integrations');
+  const main = page.locator('main');
+  for (const name of ['Gmail', 'Acme Mail']) {
+    assert.equal(await main.getByRole('button', { name: `Connect ${name}`, exact: true }).count(), 1, `Connect ${name}`);
+  }
+  const row = main.getByRole('row', { name: /support-inbox/ });
+  assert.match(await row.innerText(), /pending/);
+  assert.match(await row.innerText(), /read, write/);
+  // Acme's default scope is checked; the others are not.
+  const acme = page.locator('#connect-acme');
+  assert.equal(await acme.getByRole('checkbox', { name: 'read', exact: true }).isChecked(), true);
+  assert.equal(await acme.getByRole('checkbox', { name: 'write', exact: true }).isChecked(), false);
+  // Disconnect asks first.
+  await row.getByText('Disconnect…').click();
+  assert.equal(await row.getByRole('button', { name: 'Disconnect support-inbox', exact: true }).isVisible(), true);
+  await page.context().close();
 });
 
 test('the usage chart is SVG with valid and denied bars, the limit line, and a table', async () => {

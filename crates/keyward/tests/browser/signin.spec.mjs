@@ -35,6 +35,7 @@ const NAV_LINKS = [
   'Workspaces and Agents',
   'Members',
   'Settings',
+  'Integrations',
   'Audit Log',
   'Usage',
   'Sessions',

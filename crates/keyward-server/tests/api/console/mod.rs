@@ -3,6 +3,7 @@
 //! same pages in Chromium.)
 
 mod hardening;
+mod integrations;
 mod key_actions;
 mod keys;
 mod members;
