@@ -134,7 +134,7 @@ pub struct ConnectionView {
     pub workspace: Option<String>,
     pub status: ConnectionStatus,
     /// The seed's `isAuthenticated`: active, with an access token that has not expired
-    /// (or that Keyward can refresh).
+    /// (the refresher renews tokens before they do).
     pub authenticated: bool,
     /// Granted by the provider (requested ones while pending).
     pub scopes: Vec<String>,

@@ -1,11 +1,14 @@
 //! Raw keys appear only in the responses that create them: not in the database
-//! files, not in logs (captured at TRACE), not in error bodies.
+//! files, not in logs (captured at TRACE), not in error bodies. Nor do the vault's
+//! secrets: a provider's access and refresh tokens, and the client secret.
 //!
 //! A test binary of its own: it installs the process's global log subscriber, which
 //! would capture (and slow) every other test of the suite.
 
 #[path = "api/common/mod.rs"]
 mod common;
+#[path = "api/integrations/vault.rs"]
+mod vault;
 
 use common::TestApp;
 use serde_json::json;
@@ -35,7 +38,17 @@ async fn raw_keys_never_reach_the_database_or_the_logs() {
         .with_ansi(false)
         .init();
 
-    let mut app = TestApp::spawn_with(std::time::Duration::from_millis(50)).await;
+    // The vault's secrets first (a provider's tokens, the client secret), on a server
+    // with the local authorization server configured; then the keys on the same server.
+    let flush = std::time::Duration::from_millis(50);
+    let mut oauth_secrets = vec![];
+    let (mut app, _provider) = match vault::Vault::start_with(|s| s.flush_interval = flush).await {
+        Some(v) => {
+            oauth_secrets = vault_secrets(&v).await;
+            (v.app, Some(v.provider))
+        }
+        None => (TestApp::spawn_with(flush).await, None),
+    };
     let mut raw_keys = vec![app.owner_token.clone()];
     for i in 0..10 {
         let (key, id) = app
@@ -90,6 +103,7 @@ async fn raw_keys_never_reach_the_database_or_the_logs() {
     raw_keys.push(r.body["key"].as_str().unwrap().to_owned());
     raw_keys.push(code);
     let mut secrets = vec![verifier];
+    secrets.extend(oauth_secrets);
     app.stop().await;
 
     let logs = String::from_utf8(logs.0.lock().unwrap().clone()).unwrap();
@@ -115,4 +129,50 @@ async fn raw_keys_never_reach_the_database_or_the_logs() {
             );
         }
     }
+}
+
+/// Connects, reads, refreshes and disconnects a connection; returns every secret that
+/// went by: both generations of access and refresh tokens, and the client secret.
+async fn vault_secrets(v: &vault::Vault) -> Vec<String> {
+    use secrecy::ExposeSecret;
+    let mut found = vec![v.client_secret.clone()];
+    let opened = |org: String| async move {
+        let c = v.app.store.get_connection(&org, "leak-test").await.unwrap();
+        let o = keyward_server::integrations::seal::open_tokens(v.app.state.vault.ring(), &c)
+            .unwrap()
+            .unwrap();
+        [
+            o.access_token.expose_secret().to_owned(),
+            o.refresh_token.unwrap().expose_secret().to_owned(),
+        ]
+    };
+    assert_eq!(v.connect("leak-test").await.status, reqwest::StatusCode::OK);
+    let org = v.app.org_id().await;
+    found.extend(opened(org.clone()).await);
+    let r = v
+        .app
+        .post("/v1/connections/leak-test/refresh", v.token(), json!({}))
+        .await;
+    assert_eq!(r.status, reqwest::StatusCode::OK, "{}", r.body);
+    found.extend(opened(org.clone()).await);
+    assert_eq!(v.tokens("leak-test").await.status, reqwest::StatusCode::OK);
+    // A provider's error that echoes what it was sent is not logged as it was.
+    v.provider.revoke_all().await;
+    let r = v
+        .app
+        .post("/v1/connections/leak-test/refresh", v.token(), json!({}))
+        .await;
+    assert_eq!(r.code(), "connection_needs_reauth");
+    for t in &found {
+        assert!(
+            !r.body.to_string().contains(t.as_str()),
+            "an error body holds a secret"
+        );
+    }
+    let r = v
+        .app
+        .delete("/v1/connections/leak-test/tokens", v.token())
+        .await;
+    assert_eq!(r.status, reqwest::StatusCode::OK, "{}", r.body);
+    found
 }
