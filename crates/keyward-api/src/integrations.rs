@@ -123,6 +123,8 @@ pub struct ConnectionProblem {
     pub code: String,
     pub message: String,
     pub at: DateTime<Utc>,
+    /// `authorization` (the callback, the code exchange) or `refresh`.
+    pub during: String,
 }
 
 /// A connection, without its tokens.
@@ -142,6 +144,9 @@ pub struct ConnectionView {
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
     pub last_refreshed_at: Option<DateTime<Utc>>,
+    /// When an authorization (a code exchange) last gave it tokens: what `keyward
+    /// connect` waits for.
+    pub connected_at: Option<DateTime<Utc>>,
     /// When the access token expires (absent: the provider gave no lifetime).
     pub expires_at: Option<DateTime<Utc>>,
     pub last_error: Option<ConnectionProblem>,

@@ -85,7 +85,7 @@ impl Client {
     }
 
     /// The seed's `isAuthenticated`: whether the connection is active with an access
-    /// token that has not expired (or that Keyward can refresh). A connection that does
+    /// token that has not expired (Keyward renews tokens before they do). A connection that does
     /// not exist is `false`, not an error.
     pub async fn is_authenticated(&self, id: &str) -> Result<bool> {
         match self.connection(id).await {

@@ -87,11 +87,17 @@ pub(crate) const DESCRIPTION_MAX: usize = 200;
 /// `text` without control characters, at most [`DESCRIPTION_MAX`] characters.
 pub(crate) fn clean(text: &str) -> String {
     text.chars()
-        .filter(|c| !c.is_control())
+        .filter(|c| !c.is_control() && !is_bidi_control(*c))
         .take(DESCRIPTION_MAX)
         .collect::<String>()
         .trim()
         .to_owned()
+}
+
+/// Unicode's bidirectional formatting characters: they reorder what a terminal or page
+/// shows (a message that reads other than it is).
+pub fn is_bidi_control(c: char) -> bool {
+    matches!(c, '\u{200E}' | '\u{200F}' | '\u{061C}' | '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}')
 }
 
 #[cfg(test)]
@@ -101,6 +107,7 @@ mod tests {
     #[test]
     fn clean_strips_control_characters_and_truncates() {
         assert_eq!(clean("bad\r\ncode\u{7}\u{1b}[31m"), "badcode[31m");
+        assert_eq!(clean("gro\u{202E}olleh\u{2066}x"), "groollehx");
         assert_eq!(clean(&"é".repeat(500)).chars().count(), DESCRIPTION_MAX);
     }
 

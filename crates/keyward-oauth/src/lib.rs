@@ -52,7 +52,7 @@ pub use client::{OAuthClient, Revocation, BODY_LIMIT, TIMEOUT};
 pub use config::{
     BodyFormat, ClientAuth, IntegrationConfig, IntegrationsConfig, OAuthConfig, SecretText,
 };
-pub use error::{ConfigError, ScopeError, TokenError};
+pub use error::{is_bidi_control, ConfigError, ScopeError, TokenError};
 pub use provider::{providers, Provider, Providers};
 
 /// The `Notion-Version` header sent with every Notion token and revocation request.

@@ -123,14 +123,6 @@ pub fn config(file: &FileConfig, data_dir: &Path) -> anyhow::Result<Config> {
     Ok(config)
 }
 
-fn key_file(file: &FileConfig, data_dir: &Path) -> PathBuf {
-    file.secrets
-        .as_ref()
-        .and_then(|s| s.kek_file.clone())
-        .or_else(|| std::env::var_os(keyward_vault::ENV_KEK_FILE).map(PathBuf::from))
-        .unwrap_or_else(|| data_dir.join(keyward_vault::DEFAULT_KEY_FILE))
-}
-
 pub async fn run(
     command: SecretsCommand,
     file: &FileConfig,
@@ -163,16 +155,11 @@ pub async fn run(
             rotate(store, &ring, batch.clamp(1, 10_000)).await
         }
         SecretsCommand::AddKek { inactive } => {
-            let path = key_file(file, data_dir);
-            if file
-                .secrets
-                .as_ref()
-                .and_then(|s| s.keks.as_ref())
-                .is_some()
-                || std::env::var_os(keyward_vault::ENV_KEKS).is_some()
-            {
-                bail!("the ring comes from keyward.yaml (secrets.keks) or KEYWARD_KEKS, not a key file: add the new key there (keyward_vault format: <id>=<base64 of 32 bytes>)");
-            }
+            // The key file `serve` reads, by the same rules.
+            let path = match ring(file, data_dir, false)?.1 {
+                RingOrigin::File(path) | RingOrigin::Created(path) => path,
+                origin => bail!("the ring comes from {origin}, not a key file: add the new key there (<id>=<base64 of 32 random bytes>, e.g. from `head -c 32 /dev/urandom | base64`) and make it active"),
+            };
             let id = keyward_vault::add_to_key_file(&path, chrono::Utc::now(), !inactive)
                 .map_err(|e| anyhow::anyhow!("{e}"))?;
             println!(
@@ -191,10 +178,19 @@ pub async fn run(
             if kek_id == ring.active_id() {
                 bail!("{kek_id} is the active key-encryption key; make another active first (keyward secrets add-kek)");
             }
+            if !ring.contains(&kek_id) {
+                bail!(
+                    "{kek_id} is not in the ring (it has: {})",
+                    ring.ids().join(", ")
+                );
+            }
             match origin {
                 RingOrigin::File(path) | RingOrigin::Created(path) => {
+                    // A copy first: a node not restarted since may still seal with it.
+                    let kept = keep_copy(&path)?;
                     keyward_vault::retire_from_key_file(&path, &kek_id)
                         .map_err(|e| anyhow::anyhow!("{e}"))?;
+                    println!("(The key file as it was is kept in {}; delete it once every node runs without {kek_id}.)", kept.display());
                     store.forget_kek(&kek_id).await?;
                     println!("Retired {kek_id} from {}.", path.display());
                 }
@@ -210,16 +206,43 @@ pub async fn run(
     }
 }
 
-/// Re-wraps every data key not wrapped by the active KEK; prints progress.
-pub async fn rotate(store: &dyn Store, ring: &Ring, batch: u32) -> anyhow::Result<()> {
-    let active = ring.active_id().to_owned();
-    let total: i64 = store
+/// Copies the key file beside itself (`keks.retired-<time>`, 0600) before a retirement.
+fn keep_copy(path: &Path) -> anyhow::Result<PathBuf> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let stamp = chrono::Utc::now().format("%Y%m%d%H%M%S");
+    let name = format!(
+        "{}.retired-{stamp}",
+        path.file_name().and_then(|n| n.to_str()).unwrap_or("keks")
+    );
+    let kept = path.with_file_name(name);
+    let bytes = std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
+    let mut out = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(&kept)
+        .with_context(|| format!("cannot write {}", kept.display()))?;
+    out.write_all(&bytes)?;
+    out.sync_all()?;
+    Ok(kept)
+}
+
+/// How many sealed records have a data key wrapped by a KEK other than `kek_id`.
+async fn not_wrapped_by(store: &dyn Store, kek_id: &str) -> anyhow::Result<i64> {
+    Ok(store
         .kek_usage()
         .await?
         .iter()
-        .filter(|(k, _)| *k != active)
+        .filter(|(k, _)| k != kek_id)
         .map(|(_, n)| n)
-        .sum();
+        .sum())
+}
+
+/// Re-wraps every data key not wrapped by the active KEK; prints progress.
+pub async fn rotate(store: &dyn Store, ring: &Ring, batch: u32) -> anyhow::Result<()> {
+    let active = ring.active_id().to_owned();
+    let total = not_wrapped_by(store, &active).await?;
     if total == 0 {
         println!("Every sealed record already uses {active}; nothing to do.");
         return Ok(());
@@ -255,13 +278,7 @@ pub async fn rotate(store: &dyn Store, ring: &Ring, batch: u32) -> anyhow::Resul
             }
         }
     }
-    let left: i64 = store
-        .kek_usage()
-        .await?
-        .iter()
-        .filter(|(k, _)| *k != active)
-        .map(|(_, n)| n)
-        .sum();
+    let left = not_wrapped_by(store, &active).await?;
     println!(
         "Done: {done} re-wrapped, {skipped} changed meanwhile; {left} records use another KEK."
     );

@@ -120,11 +120,13 @@ pub fn view(c: &Connection, now: DateTime<Utc>) -> ConnectionView {
         created_at: c.created_at,
         updated_at: c.updated_at,
         last_refreshed_at: c.last_refreshed_at,
+        connected_at: c.connected_at,
         expires_at,
         last_error: c.last_error.as_ref().map(|e| ConnectionProblem {
             code: e.code.clone(),
             message: e.message.clone(),
             at: e.at,
+            during: e.during.clone(),
         }),
     }
 }
@@ -356,6 +358,23 @@ fn provider_failure(provider: &str, e: &TokenError) -> ApiError {
     }
 }
 
+/// [`complete`] on a task of its own: the state is spent and the code about to be, so a
+/// caller that goes away must not cancel the exchange between the provider's answer and
+/// the write of its tokens.
+async fn detached(
+    state: &AppState,
+    st: OAuthState,
+    provider: Arc<Provider>,
+    code: String,
+    actor: Actor,
+    source_ip: Option<String>,
+) -> Result<Connection> {
+    let state = state.clone();
+    tokio::spawn(async move { complete(&state, &st, &provider, &code, actor, source_ip).await })
+        .await
+        .map_err(|_| ApiError::Internal)?
+}
+
 /// Exchanges a code for a taken state, and writes the tokens (acted by `actor`).
 async fn complete(
     state: &AppState,
@@ -407,7 +426,15 @@ async fn complete(
             let audit = event(now, "connection.exchange_failed", details);
             let noted = state
                 .store
-                .note_connection_error(&st.org_id, &st.connection_id, problem(&e, now), audit)
+                .note_connection_error(
+                    &st.org_id,
+                    &st.connection_id,
+                    store::ConnectionError {
+                        during: "authorization".into(),
+                        ..problem(&e, now)
+                    },
+                    audit,
+                )
                 .await;
             if let Err(n) = noted {
                 tracing::warn!(error = %n, "could not record a failed code exchange");
@@ -436,6 +463,7 @@ async fn complete(
         "refresh_token": answer.refresh_token.is_some(), "workspace": st.workspace_id,
     });
     let grant = ConnectionGrant {
+        state_id: st.id.clone(),
         uid,
         org_id: st.org_id.clone(),
         id: st.connection_id.clone(),
@@ -451,17 +479,16 @@ async fn complete(
         .await
     {
         Ok(c) => c,
-        Err(e) => {
-            // The provider issued tokens nobody will hold: revoke them.
+        Err(StoreError::Gone(_)) => {
+            // Deleted or disconnected while the code was exchanged: the provider issued
+            // tokens nobody will hold; revoke them.
             refresh::discard(state, provider, &answer).await;
-            return Err(match e {
-                StoreError::Gone(_) => refused(
-                    ErrorCode::ConnectionNotFound,
-                    "the connection was deleted after this authorization started; nothing was kept",
-                ),
-                other => other.into(),
-            });
+            return Err(refused(
+                ErrorCode::ConnectionNotFound,
+                "the connection was disconnected or deleted after this authorization started; nothing was kept",
+            ));
         }
+        Err(e) => return Err(e.into()),
     };
     tracing::info!(connection = %connection.uid, provider = %provider.name, "connection authorized");
     Ok(connection)
@@ -523,7 +550,7 @@ pub async fn exchange_code(
         .await
         .map_err(state_error)?;
     let source = principal.source.map(|a| a.ip().to_string());
-    let c = complete(&state, &st, &provider, &req.code, principal.actor(), source).await?;
+    let c = detached(&state, st, provider, req.code, principal.actor(), source).await?;
     Ok(Json(view(&c, state.clock.now())))
 }
 
@@ -661,6 +688,7 @@ async fn callback(
             code: error.clone(),
             message: message.clone(),
             at: now,
+            during: "authorization".into(),
         };
         state
             .store
@@ -679,7 +707,8 @@ async fn callback(
         .code
         .filter(|c| !c.is_empty() && c.len() <= 4096)
         .ok_or_else(|| ApiError::validation("code", "the provider sent no code back"))?;
-    complete(state, &st, &provider, &code, st.actor.clone(), source_ip).await
+    let actor = st.actor.clone();
+    detached(state, st, provider, code, actor, source_ip).await
 }
 
 /// Connections of the organization (those the key's scope reaches), by id.

@@ -39,7 +39,23 @@ pub async fn check_ring(
     if ephemeral {
         return Ok(());
     }
-    for (id, bytes) in store.kek_checks().await.map_err(read)? {
+    verify_checks(store, ring).await?;
+    let (_, wrapped) = ring.new_data_key();
+    store
+        .register_kek(&wrapped.kek_id, &wrapped.bytes, now)
+        .await
+        .map_err(read)?;
+    // Read again: a node that started at the same moment with another ring registered
+    // its KEK meanwhile (then both stop here, and say why).
+    verify_checks(store, ring).await
+}
+
+async fn verify_checks(store: &dyn Store, ring: &Ring) -> Result<(), String> {
+    let checks = store
+        .kek_checks()
+        .await
+        .map_err(|e| format!("cannot read which key-encryption keys the database uses: {e}"))?;
+    for (id, bytes) in checks {
         if !ring.contains(&id) {
             return Err(format!(
                 "the database has seen the key-encryption key {id}, which this ring lacks (it has: {}): every node must run with the same keys; copy the key file (or secrets.keks, KEYWARD_KEKS) of the other nodes, or, if {id} was retired, run `keyward secrets retire {id}`",
@@ -56,10 +72,5 @@ pub async fn check_ring(
             ));
         }
     }
-    let (_, wrapped) = ring.new_data_key();
-    store
-        .register_kek(&wrapped.kek_id, &wrapped.bytes, now)
-        .await
-        .map_err(read)?;
     Ok(())
 }

@@ -180,6 +180,17 @@ fn check_usable(c: &Connection) -> Result<(), ApiError> {
     }
 }
 
+/// The connection as it is now, if it has tokens to answer with.
+async fn usable(state: &AppState, org_id: &str, id: &str) -> Result<Connection, ApiError> {
+    let c = state
+        .store
+        .get_connection(org_id, id)
+        .await
+        .map_err(not_found)?;
+    check_usable(&c)?;
+    Ok(c)
+}
+
 fn failing(c: &Connection) -> ApiError {
     let why = c
         .last_error
@@ -217,12 +228,7 @@ pub async fn tokens(
     why: Why,
 ) -> Result<(Connection, Opened), ApiError> {
     let started = state.clock.now();
-    let c = state
-        .store
-        .get_connection(org_id, id)
-        .await
-        .map_err(not_found)?;
-    check_usable(&c)?;
+    let c = usable(state, org_id, id).await?;
     if why != Why::Forced && fresh(&state.vault, &c, started) {
         return open(state, c);
     }
@@ -237,12 +243,7 @@ pub async fn tokens(
     let deadline = tokio::time::Instant::now() + LEASE + Duration::from_secs(5);
     loop {
         let now = state.clock.now();
-        let c = state
-            .store
-            .get_connection(org_id, id)
-            .await
-            .map_err(not_found)?;
-        check_usable(&c)?;
+        let c = usable(state, org_id, id).await?;
         let done = c.generation != read || (why != Why::Forced && fresh(&state.vault, &c, now));
         if done {
             return open(state, c);
@@ -270,7 +271,14 @@ pub async fn tokens(
             .lease_connection(&c.uid, &owner, now, until)
             .await?
         {
-            return refresh_leased(state, leased, &owner, why, read).await;
+            // On a task of its own: a caller that goes away (a client's timeout) must not
+            // cancel a refresh between the provider's answer and its write, which would
+            // lose a rotated refresh token and hold the lease until it expires.
+            let task = tokio::spawn({
+                let state = state.clone();
+                async move { refresh_leased(&state, leased, &owner, why, read).await }
+            });
+            return task.await.map_err(|_| ApiError::Internal)?;
         }
         if tokio::time::Instant::now() > deadline {
             return Err(refused(
@@ -363,12 +371,21 @@ async fn refresh_leased(
     {
         Ok(w) => w,
         Err(e) => {
-            // Disconnected or taken over meanwhile: the new tokens are nobody's.
-            if let (Some(answer), Some(provider)) =
-                (&issued, state.vault.providers().get(&c.provider))
+            // Deleted or disconnected meanwhile: the new tokens are nobody's, revoke them.
+            // Not when the connection was connected again (a new grant of the same person
+            // may share the provider's grant: Google revokes all of it).
+            let now_row = state.store.get_connection(&c.org_id, &c.id).await;
+            let orphaned = match &now_row {
+                Err(StoreError::NotFound) => true,
+                Ok(row) => row.uid != c.uid || row.tokens.is_none(),
+                Err(_) => false,
+            };
+            if let (true, Some(answer), Some(provider)) =
+                (orphaned, &issued, state.vault.providers().get(&c.provider))
             {
                 discard(state, &provider, answer).await;
             }
+            tracing::warn!(connection = %c.uid, error = %e, "a refresh's outcome was not written");
             return Err(not_found(e));
         }
     };
@@ -457,10 +474,14 @@ async fn attempt(state: &AppState, c: &Connection) -> Result<Attempted, TokenErr
 }
 
 /// The scopes of a token answer (space-separated, RFC 6749 §3.3; commas tolerated).
+/// Only RFC 6749's scope-token characters are kept (a provider's answer is printed by
+/// the CLI and shown in the console), at most 100 scopes of 256 characters.
 pub fn split_scopes(scope: &str) -> Vec<String> {
+    let token = |c: char| c == '!' || ('#'..='[').contains(&c) || (']'..='~').contains(&c);
     scope
         .split([' ', ','])
-        .filter(|s| !s.is_empty())
+        .filter(|s| !s.is_empty() && s.len() <= 256 && s.chars().all(token))
+        .take(100)
         .map(str::to_owned)
         .collect()
 }
@@ -470,6 +491,7 @@ pub fn problem(e: &TokenError, at: DateTime<Utc>) -> ConnectionError {
         code: e.code().to_owned(),
         message: e.to_string(),
         at,
+        during: "refresh".into(),
     }
 }
 
@@ -526,4 +548,44 @@ pub async fn pass(
         tracing::debug!(purged, "expired authorization states deleted");
     }
     Ok(n)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn scopes_keep_only_scope_token_characters() {
+        assert_eq!(
+            split_scopes("read write,mail.read"),
+            ["read", "write", "mail.read"]
+        );
+        // A provider's answer reaches terminals and pages: nothing else gets through.
+        assert_eq!(split_scopes("ok \u{1b}[31mred bad\u{202e}x"), ["ok"]);
+        assert_eq!(split_scopes(&"a ".repeat(500)).len(), 100);
+        assert!(split_scopes(&"x".repeat(300)).is_empty());
+    }
+
+    #[test]
+    fn expiries_are_clamped_and_never_overflow() {
+        let now = DateTime::parse_from_rfc3339("2030-01-01T00:00:00Z")
+            .unwrap()
+            .to_utc();
+        assert_eq!(expiry(now, None), None);
+        assert_eq!(expiry(now, Some(-5)), Some(now));
+        assert_eq!(
+            expiry(now, Some(3600)),
+            Some(now + chrono::Duration::hours(1))
+        );
+        assert_eq!(
+            expiry(now, Some(i64::MAX)),
+            Some(now + chrono::Duration::days(366))
+        );
+    }
+
+    #[test]
+    fn backoff_doubles_up_to_fifteen_minutes() {
+        let secs: Vec<i64> = (1..=8).map(|n| backoff(n).num_seconds()).collect();
+        assert_eq!(secs, [30, 60, 120, 240, 480, 900, 900, 900]);
+    }
 }

@@ -27,7 +27,9 @@ CREATE TABLE connections (
     expires_at         BIGINT,
     created_at         BIGINT NOT NULL,
     updated_at         BIGINT NOT NULL,
-    last_refreshed_at  BIGINT,
+        last_refreshed_at  BIGINT,
+    -- When a code exchange last gave it tokens.
+    connected_at       BIGINT,
     -- JSON {code, message, at} of the last failure (refresh, exchange, callback).
     last_error         TEXT,
     -- Failed refreshes in a row, and when the refresher may try again.
@@ -76,7 +78,8 @@ CREATE INDEX oauth_states_by_org ON oauth_states (org_id);
 -- seen, refuses to start (several nodes must share one ring).
 CREATE TABLE kek_checks (
     kek_id             TEXT PRIMARY KEY,
-    -- nonce ‖ AEAD(KEK, "kw:kek-check:v1", aad = kek_id)
+        -- A random data key wrapped by the KEK (nonce ‖ AEAD(KEK, DEK, "kw:dek:v1:" + id)):
+    -- it unwraps only with the same key bytes.
     sealed             BYTEA NOT NULL,
     created_at         BIGINT NOT NULL
 );

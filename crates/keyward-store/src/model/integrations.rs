@@ -86,6 +86,13 @@ pub struct ConnectionError {
     pub code: String,
     pub message: String,
     pub at: DateTime<Utc>,
+    /// What failed: `authorization` (the callback, the code exchange) or `refresh`.
+    #[serde(default = "refresh_phase")]
+    pub during: String,
+}
+
+fn refresh_phase() -> String {
+    "refresh".into()
 }
 
 /// A connection's sealed tokens, with the data key they were sealed with.
@@ -114,6 +121,8 @@ pub struct Connection {
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
     pub last_refreshed_at: Option<DateTime<Utc>>,
+    /// When a code exchange last gave it tokens.
+    pub connected_at: Option<DateTime<Utc>>,
     pub last_error: Option<ConnectionError>,
     pub failures: i64,
     pub retry_at: Option<DateTime<Utc>>,
@@ -185,6 +194,9 @@ pub struct OAuthState {
 /// Tokens from a code exchange, for the connection the state names (made if missing).
 #[derive(Debug, Clone)]
 pub struct ConnectionGrant {
+    /// The authorization's state (`ost_…`): the grant is written only while it exists
+    /// (a disconnect or delete meanwhile removes it).
+    pub state_id: String,
     /// The connection row the authorization's state names: the tokens are sealed for
     /// it. Deleted meanwhile: `Gone`; made again under another uid: `ChangedMeanwhile`.
     pub uid: String,

@@ -22,7 +22,7 @@ use keyward_core::KeyHash;
 
 const CONNECTION_SELECT: &str = "SELECT uid, org_id, id, provider, workspace_id, status, \
     scopes, token_type, kek_id, wrapped_dek, access_token, refresh_token, expires_at, \
-    created_at, updated_at, last_refreshed_at, last_error, failures, retry_at, lease_owner, \
+    created_at, updated_at, last_refreshed_at, connected_at, last_error, failures, retry_at, lease_owner, \
     lease_until, generation FROM connections";
 
 const STATE_SELECT: &str =
@@ -43,7 +43,7 @@ const INSERT_PENDING: &str = "INSERT INTO connections (uid, org_id, id, provider
 /// Tokens from a code exchange: active, errors and backoff cleared, any lease ended.
 const UPDATE_GRANTED: &str = "UPDATE connections SET status = 'active', scopes = $1, \
     token_type = $2, kek_id = $3, wrapped_dek = $4, access_token = $5, refresh_token = $6, \
-    expires_at = $7, updated_at = $8, last_refreshed_at = $8, last_error = NULL, failures = 0, \
+        expires_at = $7, updated_at = $8, last_refreshed_at = $8, connected_at = $8, last_error = NULL, failures = 0, \
     retry_at = NULL, lease_owner = NULL, lease_until = NULL, generation = generation + 1 \
     WHERE uid = $9";
 
@@ -67,9 +67,9 @@ const ERASE_TOKENS: &str = "UPDATE connections SET status = 'revoked', token_typ
     expires_at = NULL, updated_at = $1, retry_at = NULL, lease_owner = NULL, \
     lease_until = NULL WHERE org_id = $2 AND id = $3";
 
-/// `$1` org, `$2` connection id: its authorizations not yet completed.
-const DROP_OPEN_STATES: &str =
-    "DELETE FROM oauth_states WHERE org_id = $1 AND connection_id = $2 AND used_at IS NULL";
+/// `$1` org, `$2` connection id: its authorizations, also one being completed (its
+/// grant then finds its state gone and writes nothing).
+const DROP_OPEN_STATES: &str = "DELETE FROM oauth_states WHERE org_id = $1 AND connection_id = $2";
 
 pub(crate) async fn fetch_connection<B: Backend>(
     c: &mut B::Connection,
@@ -220,6 +220,11 @@ impl<B: Backend> SqlStore<B> {
             // Deleted after the authorization started: it is not made again.
             Err(StoreError::NotFound) => return Err(StoreError::Gone("connection")),
             Err(e) => return Err(e),
+        }
+        // Disconnected (or deleted) while the code was being exchanged: its state is gone.
+        let state = "SELECT id FROM oauth_states WHERE id = $1";
+        if !super::change::exists::<B>(&mut tx, state, args![&g.state_id]).await? {
+            return Err(StoreError::Gone("authorization"));
         }
         let args = args![
             json(&g.scopes),

@@ -43,15 +43,15 @@ fn new_state(org: &str, connection: &str, state: &str) -> NewOAuthState {
 }
 
 async fn connected(store: &dyn Store, org: &str, id: &str, kek: &str) -> Connection {
+    let state = new_state(org, id, &format!("state-{id}"));
+    let state_id = state.id.clone();
     let pending = store
-        .create_oauth_state(
-            new_state(org, id, &format!("state-{id}")),
-            event(org, "connection.authorize"),
-        )
+        .create_oauth_state(state, event(org, "connection.authorize"))
         .await
         .unwrap();
     assert_eq!(pending.status, ConnectionStatus::Pending);
     let grant = ConnectionGrant {
+        state_id,
         uid: pending.uid.clone(),
         org_id: org.into(),
         id: id.into(),
@@ -188,6 +188,11 @@ pub async fn one_refresh_lease_at_a_time_and_only_its_holder_writes(store: Arc<d
         .await
         .unwrap();
     assert_eq!(done.tokens.as_ref().unwrap().dek, dek("k2", 3));
+    assert_eq!(
+        done.generation,
+        c.generation + 1,
+        "a refresh is a write of the tokens"
+    );
     assert_eq!(done.lease_owner, None);
     assert_eq!(
         done.scopes,
@@ -204,6 +209,7 @@ pub async fn one_refresh_lease_at_a_time_and_only_its_holder_writes(store: Arc<d
         code: "unavailable".into(),
         message: "503".into(),
         at: t0(),
+        during: "refresh".into(),
     };
     let failed = store
         .finish_refresh(
@@ -361,4 +367,43 @@ pub async fn rotation_rewraps_only_what_is_unchanged(store: Arc<dyn Store>) {
         .await
         .unwrap();
     assert!(store.kek_usage().await.unwrap().is_empty());
+}
+
+pub async fn a_disconnect_ends_authorizations_even_while_they_complete(store: Arc<dyn Store>) {
+    let org = setup(store.as_ref()).await;
+    let c = connected(store.as_ref(), &org.id, "u1", "k1").await;
+    assert_eq!((c.generation, c.connected_at), (1, Some(t0())));
+    // An authorization of the connection again, its state taken (the code being
+    // exchanged), then a disconnect: the grant that follows writes nothing.
+    let state = new_state(&org.id, "u1", "again");
+    let state_id = state.id.clone();
+    store
+        .create_oauth_state(state, event(&org.id, "connection.authorize"))
+        .await
+        .unwrap();
+    store
+        .take_oauth_state(&KeyHash::of("again"), None, t0())
+        .await
+        .unwrap();
+    store
+        .revoke_connection(&org.id, "u1", event(&org.id, "connection.disconnect"))
+        .await
+        .unwrap();
+    let grant = ConnectionGrant {
+        state_id,
+        uid: c.uid.clone(),
+        org_id: org.id.clone(),
+        id: "u1".into(),
+        provider: "gmail".into(),
+        workspace_id: None,
+        scopes: vec![],
+        tokens: tokens("k1", 4, None),
+        at: t0(),
+    };
+    let r = store
+        .grant_connection(grant, event(&org.id, "connection.connect"))
+        .await;
+    assert!(matches!(r, Err(StoreError::Gone(_))), "{r:?}");
+    let now = store.get_connection(&org.id, "u1").await.unwrap();
+    assert_eq!((now.status, now.tokens), (ConnectionStatus::Revoked, None));
 }

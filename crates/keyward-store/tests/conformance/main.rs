@@ -113,6 +113,7 @@ conformance!(
     connections::an_authorization_state_is_taken_once,
     connections::one_refresh_lease_at_a_time_and_only_its_holder_writes,
     connections::rotation_rewraps_only_what_is_unchanged,
+    connections::a_disconnect_ends_authorizations_even_while_they_complete,
     changes::changes_made_with_a_key_that_stopped_working_write_nothing,
     changes::changes_to_something_that_changed_meanwhile_are_refused,
     usage::last_used_never_moves_backwards,

@@ -431,7 +431,10 @@ pub async fn connect(ctx: &Context, args: ConnectArgs) -> CmdResult {
         eprintln!("Open this link to connect {} as {id}:", args.provider);
         println!("{}", started.url);
     }
-    if !args.no_browser && loopback::open_browser(&started.url) {
+    // Only a web address is handed to the desktop's opener (never a file: or another
+    // scheme's handler, whatever a server answers).
+    let web = started.url.starts_with("https://") || started.url.starts_with("http://");
+    if !args.no_browser && web && loopback::open_browser(&started.url) {
         eprintln!("(Opening it in your browser.)");
     }
     eprintln!(
@@ -470,7 +473,9 @@ fn wait_text(d: Duration) -> String {
 }
 
 /// Asks the server every second until the connection was authorized after `since`
-/// (active, written since), failed after it (`last_error` since), or `timeout` passed.
+/// (`connected_at` since: only a code exchange sets it, not a refresh), its
+/// authorization failed after it (`last_error` of the authorization since), or
+/// `timeout` passed.
 async fn wait_for(
     s: &Session<'_>,
     id: &str,
@@ -482,8 +487,13 @@ async fn wait_for(
         tokio::time::sleep(POLL_EVERY).await;
         match s.client.connection(id).await {
             Ok(c) => {
-                // An error first: a refusal also touches `updated_at`.
-                if let Some(e) = c.last_error.as_ref().filter(|e| e.at > since) {
+                // A refresh failing meanwhile (of a connection connected again) is not
+                // this authorization's failure.
+                let failed = c
+                    .last_error
+                    .as_ref()
+                    .filter(|e| e.at > since && e.during == "authorization");
+                if let Some(e) = failed {
                     return Err(Failure::new(
                         EXIT_ERROR,
                         "authorization_denied",
@@ -497,7 +507,9 @@ async fn wait_for(
                         c.provider, c.id
                     )));
                 }
-                if c.status == ConnectionStatus::Active && c.updated_at > since {
+                if c.status == ConnectionStatus::Active
+                    && c.connected_at.is_some_and(|t| t >= since)
+                {
                     return Ok(c);
                 }
             }

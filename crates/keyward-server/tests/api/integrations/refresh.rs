@@ -68,6 +68,9 @@ async fn an_answer_without_a_refresh_token_keeps_the_old_one() {
         return;
     };
     assert_eq!(v.connect("u").await.status, StatusCode::OK);
+    let connected_at = v.connection("u").await["connected_at"].clone();
+    assert!(connected_at.is_string());
+    v.app.clock.advance(chrono::Duration::minutes(1));
     v.provider.omit_refresh_token(true).await;
     let r = v
         .app
@@ -86,6 +89,8 @@ async fn an_answer_without_a_refresh_token_keeps_the_old_one() {
         "the old refresh token still works: {}",
         r.body
     );
+    // Only a code exchange sets connected_at (what `keyward connect` waits for).
+    assert_eq!(r.body["connected_at"], connected_at);
     assert_eq!(v.grants("refresh_token").await, 2);
 }
 
