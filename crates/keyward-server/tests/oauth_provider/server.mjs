@@ -40,6 +40,8 @@ if (!Number.isFinite(accessTokenTtl) || accessTokenTtl <= 0) {
 const scopes = [
   ...new Set([
     'openid', 'offline_access', 'read', 'write', 'mail.read', 'mail.send', 'profile', 'email',
+    // Gmail's, for the tests that point the built-in `gmail` integration here.
+    'https://www.googleapis.com/auth/gmail.readonly', 'https://www.googleapis.com/auth/gmail.send',
     ...(process.env.SCOPES ?? '').split(/\s+/).filter(Boolean),
   ]),
 ];

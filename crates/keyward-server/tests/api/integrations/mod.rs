@@ -5,6 +5,7 @@
 //! `KEYWARD_TEST_BACKEND=postgres`, on PostgreSQL.
 
 mod flow;
+mod gmail;
 mod nodes;
 mod refresh;
 mod secrets;
