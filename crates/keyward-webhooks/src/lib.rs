@@ -7,6 +7,7 @@ mod error;
 mod headers;
 mod mac;
 
+pub mod meta;
 
 pub use error::Refused;
 pub use headers::{Headers, TOLERANCE_SECS};
