@@ -8,6 +8,7 @@ mod headers;
 mod mac;
 
 pub mod meta;
+pub mod slack;
 
 pub use error::Refused;
 pub use headers::{Headers, TOLERANCE_SECS};
