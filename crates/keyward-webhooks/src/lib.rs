@@ -9,6 +9,7 @@ mod mac;
 
 pub mod meta;
 pub mod slack;
+pub mod telegram;
 
 pub use error::Refused;
 pub use headers::{Headers, TOLERANCE_SECS};
