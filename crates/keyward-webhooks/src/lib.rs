@@ -7,6 +7,7 @@ mod error;
 mod headers;
 mod mac;
 
+pub mod discord;
 pub mod meta;
 pub mod slack;
 pub mod telegram;
