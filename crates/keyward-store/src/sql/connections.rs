@@ -96,6 +96,14 @@ fn sealed(s: &Option<Sealed>) -> Option<&[u8]> {
 }
 
 impl<B: Backend> SqlStore<B> {
+    /// One statement in a write transaction of its own; the rows it changed.
+    async fn write_one(&self, sql: &str, args: &[Arg<'_>]) -> Result<u64> {
+        let mut tx = B::begin_write(&self.writer).await?;
+        let n = B::execute(&mut tx, sql, args).await?;
+        tx.commit().await?;
+        Ok(n)
+    }
+
     pub(crate) async fn create_oauth_state(
         &self,
         s: NewOAuthState,
@@ -330,12 +338,9 @@ impl<B: Backend> SqlStore<B> {
     }
 
     pub(crate) async fn release_lease(&self, uid: &str, owner: &str) -> Result<()> {
-        let mut tx = B::begin_write(&self.writer).await?;
         let sql = "UPDATE connections SET lease_owner = NULL, lease_until = NULL \
             WHERE uid = $1 AND lease_owner = $2";
-        B::execute(&mut tx, sql, args![uid, owner]).await?;
-        tx.commit().await?;
-        Ok(())
+        self.write_one(sql, args![uid, owner]).await.map(drop)
     }
 
     pub(crate) async fn finish_refresh(
@@ -461,15 +466,8 @@ impl<B: Backend> SqlStore<B> {
     }
 
     pub(crate) async fn purge_oauth_states(&self, before: DateTime<Utc>) -> Result<u64> {
-        let mut tx = B::begin_write(&self.writer).await?;
-        let n = B::execute(
-            &mut tx,
-            "DELETE FROM oauth_states WHERE expires_at <= $1",
-            args![before],
-        )
-        .await?;
-        tx.commit().await?;
-        Ok(n)
+        let sql = "DELETE FROM oauth_states WHERE expires_at <= $1";
+        self.write_one(sql, args![before]).await
     }
 
     pub(crate) async fn record_event(&self, audit: NewAuditEvent) -> Result<()> {
@@ -491,24 +489,14 @@ impl<B: Backend> SqlStore<B> {
         sealed: &[u8],
         at: DateTime<Utc>,
     ) -> Result<bool> {
-        let mut tx = B::begin_write(&self.writer).await?;
         let sql = "INSERT INTO kek_checks (kek_id, sealed, created_at) VALUES ($1, $2, $3) \
             ON CONFLICT (kek_id) DO NOTHING";
-        let n = B::execute(&mut tx, sql, args![kek_id, sealed, at]).await?;
-        tx.commit().await?;
-        Ok(n == 1)
+        Ok(self.write_one(sql, args![kek_id, sealed, at]).await? == 1)
     }
 
     pub(crate) async fn forget_kek(&self, kek_id: &str) -> Result<bool> {
-        let mut tx = B::begin_write(&self.writer).await?;
-        let n = B::execute(
-            &mut tx,
-            "DELETE FROM kek_checks WHERE kek_id = $1",
-            args![kek_id],
-        )
-        .await?;
-        tx.commit().await?;
-        Ok(n == 1)
+        let sql = "DELETE FROM kek_checks WHERE kek_id = $1";
+        Ok(self.write_one(sql, args![kek_id]).await? == 1)
     }
 
     pub(crate) async fn kek_usage(&self) -> Result<Vec<(String, i64)>> {
@@ -554,7 +542,6 @@ impl<B: Backend> SqlStore<B> {
              WHERE {pk} = $3 AND kek_id = $4 AND wrapped_dek = $5",
             r.table
         );
-        let mut tx = B::begin_write(&self.writer).await?;
         let args = args![
             &new.kek_id,
             new.bytes.as_slice(),
@@ -562,9 +549,7 @@ impl<B: Backend> SqlStore<B> {
             &r.dek.kek_id,
             r.dek.bytes.as_slice(),
         ];
-        let n = B::execute(&mut tx, &sql, args).await?;
-        tx.commit().await?;
-        Ok(n == 1)
+        Ok(self.write_one(&sql, args).await? == 1)
     }
 }
 
