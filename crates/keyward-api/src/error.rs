@@ -141,6 +141,22 @@ error_codes! {
     /// Refreshing has failed for a while and the access token expired; Keyward keeps
     /// retrying.
     ConnectionRefreshFailing => ("connection_refresh_failing", 503, "Connection cannot be refreshed right now"),
+    WebhookEndpointNotFound => ("webhook_endpoint_not_found", 404, "Webhook endpoint not found"),
+    /// The endpoint is defined in keyward.yaml: change it there.
+    WebhookEndpointManaged => ("webhook_endpoint_managed_by_config", 409, "Webhook endpoint is managed by keyward.yaml"),
+    DeliveryNotFound => ("delivery_not_found", 404, "Delivery not found"),
+    /// Only a failed (or delivered) delivery is replayed; a pending one is on its way.
+    DeliveryPending => ("delivery_pending", 409, "Delivery is still pending"),
+    /// The request carries no signature header (or no timestamp) of its provider.
+    WebhookSignatureMissing => ("webhook_signature_missing", 401, "Webhook signature missing"),
+    /// The signature does not match the body with any of the endpoint's secrets.
+    WebhookSignatureInvalid => ("webhook_signature_invalid", 401, "Webhook signature invalid"),
+    /// The signed timestamp is more than 5 minutes away from now.
+    WebhookTimestampStale => ("webhook_timestamp_stale", 401, "Webhook timestamp outside the tolerance"),
+    /// Meta's `GET` handshake did not carry the endpoint's verify token.
+    WebhookVerifyTokenInvalid => ("webhook_verify_token_invalid", 403, "Webhook verify token invalid"),
+    /// The body is larger than the server's webhook body limit.
+    WebhookBodyTooLarge => ("webhook_body_too_large", 413, "Webhook body too large"),
     /// The server does not let people create organizations.
     OrgCreationDisabled => ("org_creation_disabled", 403, "Creating organizations is disabled"),
     InternalError => ("internal_error", 500, "Internal server error"),

@@ -24,6 +24,7 @@ mod people;
 mod secret;
 mod usage;
 mod verify;
+mod webhooks;
 mod wire;
 
 pub use cli_login::{
@@ -38,6 +39,7 @@ pub use people::*;
 pub use secret::{ApiKey, InvitationCode, OneTimeLink, ProviderToken};
 pub use usage::*;
 pub use verify::*;
+pub use webhooks::*;
 pub use wire::double_option;
 
 pub use keyward_core::expiry::KeyStatus;

@@ -184,6 +184,16 @@ pub(crate) fn expose<T: Secret, S: Serializer>(secret: &T, s: S) -> Result<S::Ok
     s.serialize_str(secret.exposed())
 }
 
+pub(crate) fn expose_option<T: Secret, S: Serializer>(
+    secret: &Option<T>,
+    s: S,
+) -> Result<S::Ok, S::Error> {
+    match secret {
+        Some(secret) => s.serialize_str(secret.exposed()),
+        None => s.serialize_none(),
+    }
+}
+
 pub(crate) trait Secret {
     fn exposed(&self) -> &str;
 }

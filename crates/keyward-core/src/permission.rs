@@ -25,6 +25,7 @@ pub const RESOURCES: &[(&str, &str)] = &[
     ("service_accounts", "Service accounts"),
     ("limits", "Owner rate limits"),
     ("integrations", "Integrations"),
+    ("webhooks", "Webhook endpoints and deliveries"),
     ("skills", "Skills"),
 ];
 

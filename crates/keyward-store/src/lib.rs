@@ -25,7 +25,7 @@ pub mod testing;
 
 pub use error::{Conflict, Result, StoreError};
 pub use model::*;
-pub use store::{ChangeFeed, FeedEvent, Store};
+pub use store::{ChangeFeed, FeedEvent, Store, WebhookStore};
 
 use std::sync::Arc;
 

@@ -10,9 +10,11 @@ use serde::Serialize;
 mod cli_login;
 mod integrations;
 mod people;
+mod webhooks;
 pub use cli_login::*;
 pub use integrations::*;
 pub use people::*;
+pub use webhooks::*;
 
 /// `limits_by` of limits that are the organization's defaults.
 pub const ORGANIZATION_DEFAULTS: &str = "organization";

@@ -445,6 +445,122 @@ pub trait Store: Send + Sync + 'static {
 
     /// Closes connections, after the last write-behind flush.
     async fn close(&self);
+
+    /// Webhook endpoints, their events and deliveries.
+    fn webhooks(&self) -> &dyn WebhookStore;
+}
+
+/// Webhook ingress's records: endpoints, the events they keep, and each event's
+/// delivery. Every change that a person or key makes is written with its audit event in
+/// one transaction; what the ingress and the deliverer write (events, attempts) is not
+/// audited, except an endpoint's automatic disabling.
+#[async_trait]
+pub trait WebhookStore: Send + Sync {
+    /// Fails with `Conflict::Duplicate` when the id is taken (in any organization).
+    async fn create_webhook_endpoint(
+        &self,
+        e: WebhookEndpointRecord,
+        audit: NewAuditEvent,
+    ) -> Result<WebhookEndpointRecord>;
+    /// By id alone (the ingress), whatever its organization.
+    async fn find_webhook_endpoint(&self, id: &str) -> Result<WebhookEndpointRecord>;
+    /// NotFound when it belongs to another organization.
+    async fn get_webhook_endpoint(&self, org_id: &str, id: &str) -> Result<WebhookEndpointRecord>;
+    async fn list_webhook_endpoints(
+        &self,
+        org_id: &str,
+        f: WebhookEndpointFilter,
+    ) -> Result<Vec<WebhookEndpointRecord>>;
+    /// Every endpoint managed by keyward.yaml (in every organization).
+    async fn config_webhook_endpoints(&self) -> Result<Vec<WebhookEndpointRecord>>;
+    async fn update_webhook_endpoint(
+        &self,
+        org_id: &str,
+        id: &str,
+        patch: WebhookEndpointPatch,
+        audit: NewAuditEvent,
+    ) -> Result<WebhookEndpointRecord>;
+    /// Deletes it with every event and attempt it has.
+    async fn delete_webhook_endpoint(
+        &self,
+        org_id: &str,
+        id: &str,
+        audit: NewAuditEvent,
+    ) -> Result<()>;
+    /// Disables it if it is enabled and has been failing since `failing_before` or
+    /// earlier; true if this call disabled it (with `audit`).
+    async fn disable_failing_endpoint(
+        &self,
+        id: &str,
+        failing_before: DateTime<Utc>,
+        reason: &str,
+        audit: NewAuditEvent,
+    ) -> Result<bool>;
+
+    /// Keeps a verified event, unless the endpoint has one with its dedup key.
+    /// Committed when this returns (the provider's 2xx comes after).
+    async fn insert_webhook_event(&self, e: NewWebhookEvent) -> Result<EventInsert>;
+    /// Notes a request that did not verify, keeping the endpoint's newest
+    /// [`crate::REFUSALS_KEPT`] refusals.
+    async fn record_webhook_refusal(&self, r: NewRefusal) -> Result<()>;
+    /// Leases up to `limit` pending events due by `now` that no one holds, for `owner`
+    /// until `until`, oldest due first. Of nodes claiming at once, each event goes to
+    /// one.
+    async fn claim_webhook_deliveries(
+        &self,
+        owner: &str,
+        now: DateTime<Utc>,
+        until: DateTime<Utc>,
+        limit: u32,
+    ) -> Result<Vec<WebhookEvent>>;
+    /// Writes an attempt and its outcome if `owner` still holds the event's lease
+    /// (releasing it), and the endpoint's `failing_since` (cleared by a delivery, set by
+    /// a first failure). `Conflict::LeaseLost` when someone else holds it, NotFound when
+    /// deleted. Returns the endpoint's `failing_since` after the write.
+    async fn finish_webhook_attempt(
+        &self,
+        owner: &str,
+        attempt: WebhookAttempt,
+        outcome: AttemptOutcome,
+    ) -> Result<Option<DateTime<Utc>>>;
+    /// Gives back a lease without an attempt (the node is stopping).
+    async fn release_webhook_lease(&self, event_id: &str, owner: &str) -> Result<()>;
+    /// An endpoint's log, newest first (refusals included).
+    async fn list_webhook_deliveries(
+        &self,
+        org_id: &str,
+        endpoint_id: &str,
+        f: DeliveryFilter,
+    ) -> Result<Vec<WebhookEvent>>;
+    /// One event and every attempt at it, first first.
+    async fn get_webhook_delivery(
+        &self,
+        org_id: &str,
+        endpoint_id: &str,
+        id: &str,
+    ) -> Result<(WebhookEvent, Vec<WebhookAttempt>)>;
+    /// Queues a failed or delivered event again, due at `at` (its attempts count on).
+    /// `Conflict::InUse` when it is pending, NotFound for a refusal.
+    async fn replay_webhook_delivery(
+        &self,
+        org_id: &str,
+        endpoint_id: &str,
+        id: &str,
+        at: DateTime<Utc>,
+        audit: NewAuditEvent,
+    ) -> Result<WebhookEvent>;
+    /// Queues again every failed event received since `since`; how many.
+    async fn replay_failed_deliveries(
+        &self,
+        org_id: &str,
+        endpoint_id: &str,
+        since: DateTime<Utc>,
+        at: DateTime<Utc>,
+        audit: NewAuditEvent,
+    ) -> Result<u64>;
+    /// Deletes events (and their attempts) received before `before` that are not
+    /// pending; how many.
+    async fn purge_webhook_events(&self, before: DateTime<Utc>) -> Result<u64>;
 }
 
 /// What a subscribed node hears from the database: what a committed change touched,

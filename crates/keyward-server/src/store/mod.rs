@@ -743,4 +743,7 @@ impl Store for CoherentStore {
     async fn close(&self) {
         self.inner.close().await
     }
+    fn webhooks(&self) -> &dyn keyward_store::WebhookStore {
+        self.inner.webhooks()
+    }
 }

@@ -19,12 +19,13 @@ mod passwords;
 mod sessions;
 mod tenancy;
 mod usage;
+mod webhooks;
 
 use backend::{Backend, SqlStore};
 
 use crate::error::Result;
 use crate::model::*;
-use crate::store::{ChangeFeed, FeedEvent, Store};
+use crate::store::{ChangeFeed, FeedEvent, Store, WebhookStore};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use keyward_core::{KeyHash, Owner, Quota, RateLimit, Role};
@@ -503,5 +504,8 @@ impl<B: Backend> Store for SqlStore<B> {
     async fn close(&self) {
         self.writer.close().await;
         self.reader.close().await;
+    }
+    fn webhooks(&self) -> &dyn WebhookStore {
+        self
     }
 }
