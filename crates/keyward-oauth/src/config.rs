@@ -45,6 +45,38 @@ pub struct IntegrationConfig {
     /// Endpoints and behaviour of the OAuth provider: required for a provider Keyward
     /// does not know, overrides for one it does.
     pub oauth: Option<OAuthConfig>,
+    /// A webhook endpoint that receives this provider's webhooks (whatsapp, slack,
+    /// telegram, discord, standard): its secrets are the entry's `credentials`
+    /// (`app_secret`, `signing_secret`, `secret_token`, `public_key`, `secret`) and, for
+    /// WhatsApp, `settings.webhook_verify_token`.
+    pub webhook: Option<WebhookEntryConfig>,
+}
+
+/// The `webhook:` block of an integration.
+///
+/// ```yaml
+/// integrations:
+///   whatsapp:
+///     credentials: {app_secret: ${WHATSAPP_APP_SECRET}}
+///     settings: {webhook_verify_token: ${WEBHOOK_VERIFY_TOKEN}}
+///     webhook: {org: org_…, destination: "http://localhost:3000/hooks/whatsapp"}
+/// ```
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WebhookEntryConfig {
+    /// The organization's id.
+    pub org: String,
+    /// Your app's URL that receives the events, re-signed with Standard Webhooks.
+    pub destination: String,
+    /// The ingress is `/hooks/{id}`; default the integration's name.
+    pub id: Option<String>,
+    /// `whatsapp`, `slack`, `telegram`, `discord` or `standard`; default the
+    /// integration's name.
+    pub provider: Option<String>,
+    pub name: Option<String>,
+    pub workspace: Option<String>,
+    /// Keyward's `whsec_` secret for deliveries; absent: generated at first start.
+    pub signing_secret: Option<SecretText>,
 }
 
 impl IntegrationConfig {
@@ -130,6 +162,8 @@ impl PartialEq for SecretText {
             .into()
     }
 }
+
+impl Eq for SecretText {}
 
 impl fmt::Debug for SecretText {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

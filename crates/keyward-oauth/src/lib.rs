@@ -51,6 +51,7 @@ pub use answer::TokenAnswer;
 pub use client::{OAuthClient, Revocation, BODY_LIMIT, TIMEOUT};
 pub use config::{
     BodyFormat, ClientAuth, IntegrationConfig, IntegrationsConfig, OAuthConfig, SecretText,
+    WebhookEntryConfig,
 };
 pub use error::{is_bidi_control, ConfigError, ScopeError, TokenError};
 pub use provider::{providers, Provider, Providers};

@@ -163,7 +163,11 @@ pub fn providers(config: &IntegrationsConfig) -> Result<Providers, ConfigError> 
             continue;
         }
         let known = builtin(name);
-        if known.is_none() && entry.oauth.is_none() && WEBHOOK_ONLY.contains(&name.as_str()) {
+        // Webhook-only entries are no OAuth providers.
+        if known.is_none()
+            && entry.oauth.is_none()
+            && (WEBHOOK_ONLY.contains(&name.as_str()) || entry.webhook.is_some())
+        {
             continue;
         }
         let provider = provider(name, entry, known)?;

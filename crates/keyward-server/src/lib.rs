@@ -20,6 +20,7 @@ pub mod state;
 pub mod store;
 pub mod usage;
 pub mod verify;
+pub mod webhooks;
 
 pub use http::{openapi, router};
 
@@ -151,8 +152,17 @@ impl Application {
         )
         .await
         .map_err(|e| anyhow::anyhow!("{e}"))?;
+        webhooks::sync::apply(
+            state.store.as_ref(),
+            state.vault.ring(),
+            &state.webhooks.config.endpoints,
+            state.clock.now(),
+        )
+        .await
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
         let flusher = tokio::spawn(background(state.clone(), self.settings.flush_interval));
         let refresher = tokio::spawn(integrations::refresh::run(state.clone()));
+        let deliverer = tokio::spawn(webhooks::deliver::run(state.clone()));
         let app = http::router_with(self.state.clone(), self.settings.bench_floor)
             .into_make_service_with_connect_info::<SocketAddr>();
         axum::serve(self.listener, app)
@@ -160,6 +170,7 @@ impl Application {
             .await?;
         flusher.abort();
         refresher.abort();
+        deliverer.abort();
         for task in followers {
             task.abort();
         }

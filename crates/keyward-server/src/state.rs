@@ -27,6 +27,8 @@ pub struct Inner {
     pub throttle: crate::people::throttle::Throttle,
     /// The integrations vault: KEK ring, providers, refresh leases.
     pub vault: crate::integrations::Vault,
+    /// Webhook ingress and delivery: the HTTP client, this node's lease name.
+    pub webhooks: crate::webhooks::Hub,
 }
 
 impl std::ops::Deref for AppState {
@@ -48,6 +50,8 @@ pub struct Policy {
     pub console: crate::people::Settings,
     /// The integrations vault: the KEK ring, the providers, refresh timing.
     pub integrations: crate::integrations::Config,
+    /// Webhook ingress: body limit, retry schedule, endpoints of keyward.yaml.
+    pub webhooks: crate::webhooks::Config,
 }
 
 impl Default for Policy {
@@ -57,6 +61,7 @@ impl Default for Policy {
             max_orgs_per_person: 10,
             console: crate::people::Settings::default(),
             integrations: crate::integrations::Config::default(),
+            webhooks: crate::webhooks::Config::default(),
         }
     }
 }
@@ -93,6 +98,7 @@ impl AppState {
         Self(Arc::new(Inner {
             store: Arc::new(CoherentStore::new(store, caches.clone())),
             vault: crate::integrations::Vault::new(policy.integrations.clone()),
+            webhooks: crate::webhooks::Hub::new(policy.webhooks.clone()),
             policy,
             keys: caches.keys,
             index: caches.index,

@@ -22,6 +22,12 @@ pub fn parse_public_key(hex: &str) -> Option<[u8; 32]> {
     hex_exact::<32>(hex.as_bytes())
 }
 
+/// Whether 32 bytes are an Ed25519 public key that signatures can be checked against
+/// (a point on the curve, not of small order: what `verify_strict` needs).
+pub fn valid_public_key(public_key: &[u8; 32]) -> bool {
+    VerifyingKey::from_bytes(public_key).is_ok_and(|k| !k.is_weak())
+}
+
 /// Verifies an interaction with `ed25519_dalek::VerifyingKey::verify_strict`; the message
 /// is the timestamp header's bytes followed by the raw body, no separator.
 pub fn verify<H: Headers + ?Sized>(

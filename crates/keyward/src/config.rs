@@ -30,6 +30,8 @@ pub struct FileConfig {
     pub integrations: Option<keyward_oauth::IntegrationsConfig>,
     /// How the vault refreshes OAuth tokens.
     pub oauth: Option<OAuthConfig>,
+    /// Webhook ingress: body limit, retry schedule, timeouts (`crate::hooks`).
+    pub webhooks: Option<crate::hooks::WebhooksConfig>,
 }
 
 #[derive(Debug, Default, Clone, Deserialize, PartialEq)]

@@ -10,6 +10,7 @@ mod admin;
 mod cli;
 mod config;
 mod dev;
+mod hooks;
 mod secrets;
 
 use anyhow::Context;
@@ -424,6 +425,7 @@ async fn run(cli: Cli, file: config::FileConfig) -> anyhow::Result<()> {
                     .unwrap_or(defaults.max_orgs_per_person),
                 console: defaults.console.clone(),
                 integrations: defaults.integrations.clone(),
+                webhooks: defaults.webhooks.clone(),
             };
             if policy.max_orgs_per_person == 0 {
                 anyhow::bail!(
@@ -433,9 +435,11 @@ async fn run(cli: Cli, file: config::FileConfig) -> anyhow::Result<()> {
             }
             let data_dir = secrets::data_dir(cli.global.data_dir.clone(), &file);
             let integrations = secrets::config(&file, &data_dir)?;
+            let webhooks = hooks::config(&file)?;
             let policy = keyward_server::state::Policy {
                 console,
                 integrations,
+                webhooks,
                 ..policy
             };
             let (store, shown) = open_store(&cli.global, &file).await?;

@@ -17,6 +17,7 @@ pub mod service_accounts;
 mod shared;
 pub mod usage;
 pub mod verify;
+pub mod webhooks;
 mod wire;
 
 pub use shared::{actor_event, public_base, PageRequestExt, DEFAULT_PAGE, MAX_PAGE};
@@ -47,6 +48,7 @@ const MAX_BODY_BYTES: usize = 64 * 1024;
          (name = "members", description = "People, their roles, and invitations to join"),
          (name = "service-accounts", description = "Non-human principals with explicit scopes"),
          (name = "integrations", description = "OAuth connections whose tokens Keyward keeps encrypted and refreshes"),
+         (name = "webhooks", description = "Webhook endpoints that verify providers' webhooks and deliver them re-signed with Standard Webhooks"),
          (name = "meta", description = "Health and documentation"))
 )]
 struct ApiDoc;
@@ -122,6 +124,17 @@ fn api() -> OpenApiRouter<AppState> {
             integrations::revoke_tokens
         ))
         .routes(routes!(integrations::refresh_connection))
+        .routes(routes!(webhooks::create_endpoint, webhooks::list_endpoints))
+        .routes(routes!(
+            webhooks::get_endpoint,
+            webhooks::update_endpoint,
+            webhooks::delete_endpoint
+        ))
+        .routes(routes!(webhooks::rotate_secret))
+        .routes(routes!(webhooks::list_deliveries))
+        .routes(routes!(webhooks::get_delivery))
+        .routes(routes!(webhooks::replay_delivery))
+        .routes(routes!(webhooks::replay_failed))
         .routes(routes!(audit::list_audit))
         .routes(routes!(usage::key_usage))
         .routes(routes!(usage::list_owner_limits))
@@ -210,6 +223,13 @@ pub fn router_with(state: AppState, bench_floor: bool) -> Router {
         )
         .route("/problems/{code}", axum::routing::get(meta::problem_type))
         .route("/livez", axum::routing::get(meta::livez))
+        // Providers' webhooks: authenticated by their signatures, with their own body
+        // limit (the raw body is read by the handler, not by an extractor).
+        .route(
+            "/hooks/{id}",
+            axum::routing::get(crate::webhooks::ingress::handshake)
+                .post(crate::webhooks::ingress::receive),
+        )
         .merge(crate::console::router(state.clone()))
         .fallback(|| async { ApiError::NotFound("route") })
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })

@@ -6,6 +6,7 @@
 
 mod pins;
 
+use keyward_core::Clock;
 use keyward_api as api;
 use pins::Pins;
 use reqwest::{Method, StatusCode};
@@ -686,6 +687,145 @@ async fn every_operation_has_a_pinned_success_body() {
         M::DELETE,
         con_tpl,
         "/v1/connections/desk",
+        None,
+        S::NO_CONTENT,
+        &[],
+    )
+    .await;
+
+    // Webhook endpoints. Made disabled, so that what arrives is kept as a failed delivery
+    // (to replay) instead of being sent to a destination that does not exist.
+    let incoming = keyward_webhooks::standard::Secret::generate();
+    let (created, _) = p
+        .pin::<api::WebhookEndpointCreated>(
+            "create_webhook_endpoint",
+            M::POST,
+            "/v1/webhook-endpoints",
+            "/v1/webhook-endpoints",
+            Some(json!({
+                "provider": "standard", "name": "Billing events",
+                "destination": "http://127.0.0.1:9/hooks/billing",
+                "secrets": [incoming.expose_whsec().as_str()], "enabled": false,
+            })),
+            S::CREATED,
+            &[".signing_secret"],
+        )
+        .await;
+    let wh_tpl = "/v1/webhook-endpoints/{id}";
+    let wh_path = format!("/v1/webhook-endpoints/{}", created.endpoint.id);
+    p.pin::<api::ListResponse<api::WebhookEndpoint>>(
+        "list_webhook_endpoints",
+        M::GET,
+        "/v1/webhook-endpoints",
+        "/v1/webhook-endpoints",
+        None,
+        S::OK,
+        &[],
+    )
+    .await;
+    p.pin::<api::WebhookEndpoint>(
+        "get_webhook_endpoint",
+        M::GET,
+        wh_tpl,
+        &wh_path,
+        None,
+        S::OK,
+        &[],
+    )
+    .await;
+    p.pin::<api::WebhookEndpoint>(
+        "update_webhook_endpoint",
+        M::PATCH,
+        wh_tpl,
+        &wh_path,
+        Some(json!({"name": "Billing"})),
+        S::OK,
+        &[],
+    )
+    .await;
+    p.pin::<api::SigningSecretRotated>(
+        "rotate_webhook_secret",
+        M::POST,
+        "/v1/webhook-endpoints/{id}/rotate-secret",
+        &format!("{wh_path}/rotate-secret"),
+        Some(json!({"overlap_secs": 3600})),
+        S::OK,
+        &[".signing_secret"],
+    )
+    .await;
+    let body = br#"{"type":"invoice.paid"}"#;
+    let now = p.app.clock.now().timestamp();
+    let sent = p
+        .app
+        .client
+        .post(&created.endpoint.ingress_url)
+        .headers(crate::webhooks::standard_headers(
+            &incoming,
+            "msg_pinned",
+            now,
+            body,
+        ))
+        .body(&body[..])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(sent.status(), S::OK);
+    let (log, _) = p
+        .pin::<api::ListResponse<api::WebhookDelivery>>(
+            "list_webhook_deliveries",
+            M::GET,
+            "/v1/webhook-endpoints/{id}/deliveries",
+            &format!("{wh_path}/deliveries"),
+            None,
+            S::OK,
+            &[],
+        )
+        .await;
+    let delivery_tpl = "/v1/webhook-endpoints/{id}/deliveries/{delivery_id}";
+    let delivery_path = format!("{wh_path}/deliveries/{}", log.data[0].id);
+    p.pin::<api::WebhookDelivery>(
+        "get_webhook_delivery",
+        M::GET,
+        delivery_tpl,
+        &delivery_path,
+        None,
+        S::OK,
+        &[],
+    )
+    .await;
+    p.pin::<api::Replayed>(
+        "replay_failed_webhook_deliveries",
+        M::POST,
+        "/v1/webhook-endpoints/{id}/replay",
+        &format!("{wh_path}/replay"),
+        Some(json!({"since": "2000-01-01T00:00:00Z"})),
+        S::OK,
+        &[],
+    )
+    .await;
+    // The replay made it pending; disabled, the deliverer fails it again at once.
+    for _ in 0..200 {
+        let d = p.app.get(&delivery_path, &p.token).await.body;
+        if d["status"] == "failed" {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    p.pin::<api::WebhookDelivery>(
+        "replay_webhook_delivery",
+        M::POST,
+        &format!("{delivery_tpl}/replay"),
+        &format!("{delivery_path}/replay"),
+        None,
+        S::OK,
+        &[],
+    )
+    .await;
+    p.pin::<()>(
+        "delete_webhook_endpoint",
+        M::DELETE,
+        wh_tpl,
+        &wh_path,
         None,
         S::NO_CONTENT,
         &[],

@@ -18,3 +18,4 @@ mod security;
 mod tenancy;
 mod usage;
 mod validation;
+mod webhooks;

@@ -84,6 +84,12 @@ enum Fixture {
     OAuthCode,
     /// The provider's redirect to Keyward's hosted callback.
     HostedCallback,
+    /// A webhook endpoint to make, in a fresh workspace.
+    NewWebhookEndpoint,
+    /// A (disabled) webhook endpoint in a fresh workspace.
+    WebhookEndpoint,
+    /// A failed delivery of such an endpoint (what arrived while it was disabled).
+    WebhookDelivery,
 }
 
 struct Row {

@@ -85,6 +85,16 @@ pub(super) fn table() -> Vec<Row> {
         row("GET", "/v1/connections/{id}/tokens", Some("integrations:read"), Admins, Workspace, F::Connection),
         row("DELETE", "/v1/connections/{id}/tokens", Some("integrations:write"), Admins, Workspace, F::Connection),
         row("POST", "/v1/connections/{id}/refresh", Some("integrations:write"), Admins, Workspace, F::Connection),
+        row("POST", "/v1/webhook-endpoints", Some("webhooks:write"), Admins, Workspace, F::NewWebhookEndpoint),
+        row("GET", "/v1/webhook-endpoints", Some("webhooks:read"), Anyone, Any, F::Nothing),
+        row("GET", "/v1/webhook-endpoints/{id}", Some("webhooks:read"), Anyone, Workspace, F::WebhookEndpoint),
+        row("PATCH", "/v1/webhook-endpoints/{id}", Some("webhooks:write"), Admins, Workspace, F::WebhookEndpoint),
+        row("DELETE", "/v1/webhook-endpoints/{id}", Some("webhooks:write"), Admins, Workspace, F::WebhookEndpoint),
+        row("POST", "/v1/webhook-endpoints/{id}/rotate-secret", Some("webhooks:write"), Admins, Workspace, F::WebhookEndpoint),
+        row("POST", "/v1/webhook-endpoints/{id}/replay", Some("webhooks:write"), Admins, Workspace, F::WebhookEndpoint),
+        row("GET", "/v1/webhook-endpoints/{id}/deliveries", Some("webhooks:read"), Anyone, Workspace, F::WebhookEndpoint),
+        row("GET", "/v1/webhook-endpoints/{id}/deliveries/{delivery_id}", Some("webhooks:read"), Anyone, Workspace, F::WebhookDelivery),
+        row("POST", "/v1/webhook-endpoints/{id}/deliveries/{delivery_id}/replay", Some("webhooks:write"), Admins, Workspace, F::WebhookDelivery),
         row("GET", "/healthz", None, Public, Any, F::Nothing),
     ]
 }

@@ -302,6 +302,33 @@ impl World {
                 }
                 call.workspace = Some(ws);
             }
+            Fixture::NewWebhookEndpoint => {
+                let ws = self.workspace(&owner).await;
+                call.body = Some(crate::webhooks::standard_endpoint_body(&ws).0);
+                call.workspace = Some(ws);
+            }
+            Fixture::WebhookEndpoint | Fixture::WebhookDelivery => {
+                let ws = self.workspace(&owner).await;
+                let (body, secret) = crate::webhooks::standard_endpoint_body(&ws);
+                let created = self.post(&owner, "/v1/webhook-endpoints", body).await;
+                let id = created["endpoint"]["id"].as_str().unwrap().to_owned();
+                set(&mut call, "id", &id);
+                call.body = match (row.method, row.path.ends_with("/replay")) {
+                    ("PATCH", _) => Some(json!({"name": self.fresh("renamed-hook")})),
+                    ("POST", true) if matches!(row.fixture, Fixture::WebhookEndpoint) => {
+                        Some(json!({"since": "2000-01-01T00:00:00Z"}))
+                    }
+                    ("POST", _) => Some(json!({})),
+                    _ => None,
+                };
+                if matches!(row.fixture, Fixture::WebhookDelivery) {
+                    let ingress = created["endpoint"]["ingress_url"].as_str().unwrap();
+                    let delivery =
+                        crate::webhooks::send_standard(&self.app, ingress, &secret).await;
+                    set(&mut call, "delivery_id", &delivery);
+                }
+                call.workspace = Some(ws);
+            }
             Fixture::HostedCallback => {
                 let id = self.fresh("con");
                 let (code, state) = self.consent(&owner, &id, None, None).await;

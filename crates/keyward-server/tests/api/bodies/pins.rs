@@ -39,6 +39,12 @@ const REDACTED: &[(&str, &str)] = &[
     (".**.to", "[time]"),
     (".**.start", "[time]"),
     (".**.details", "[details]"),
+    (".**.endpoint", "[id]"),
+    (".**.ingress_url", "[url]"),
+    (".**.received_at", "[time]"),
+    (".**.next_attempt_at", "[time]"),
+    (".**.delivered_at", "[time]"),
+    (".**.failing_since", "[time]"),
 ];
 
 pub struct Pins {

@@ -1,0 +1,287 @@
+//! The deliverer every node runs. Due events are leased one by one in the database
+//! (a conditional `UPDATE`), so of several nodes exactly one sends a given attempt; a node
+//! that dies holding a lease gives it up when the lease runs out ([`super::Config::lease`])
+//! and another node (or this one, restarted) sends it. Delivery is at least once: a
+//! destination deduplicates on `webhook-id`, the same across retries and replays.
+//!
+//! Each attempt is a `POST` of the body as received to the endpoint's destination with
+//! Standard Webhooks headers signed by every signing secret in use (two during a
+//! rotation's overlap) and `x-keyward-provider`, `-event-id`, `-endpoint`, `-attempt`.
+//! A 2xx delivers; anything else (another status, a redirect, a timeout, no connection)
+//! is retried on the schedule with ±10 % jitter, then the event is `failed`. An
+//! endpoint whose deliveries have all failed for `disable_after` is disabled, audited.
+
+use super::secrets;
+use crate::state::AppState;
+use chrono::{DateTime, Utc};
+use keyward_api::{HEADER_ATTEMPT, HEADER_ENDPOINT, HEADER_EVENT_ID, HEADER_PROVIDER};
+use keyward_store::{
+    Actor, AttemptOutcome, NewAuditEvent, StoreError, WebhookAttempt, WebhookEndpointRecord,
+    WebhookEvent,
+};
+use keyward_webhooks::standard;
+use secrecy::ExposeSecret;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tokio::sync::Semaphore;
+
+/// Who the audit log names for what the deliverer does.
+pub fn deliverer() -> Actor {
+    Actor {
+        actor_type: "system".into(),
+        id: None,
+        name: "webhook deliverer".into(),
+        key_id: None,
+        authority: None,
+    }
+}
+
+const PURGE_EVERY: Duration = Duration::from_secs(3600);
+
+/// Runs until the task is aborted.
+pub async fn run(state: AppState) {
+    let hub = &state.webhooks;
+    let config = &hub.config;
+    let permits = Arc::new(Semaphore::new(config.concurrency.max(1)));
+    let lease = chrono::Duration::from_std(config.lease()).unwrap_or(chrono::Duration::minutes(1));
+    let mut last_purge: Option<Instant> = None;
+    loop {
+        if last_purge.is_none_or(|t| t.elapsed() >= PURGE_EVERY) {
+            last_purge = Some(Instant::now());
+            purge(&state).await;
+        }
+        let free = permits.available_permits();
+        let mut full_batch = false;
+        if free > 0 {
+            let now = state.clock.now();
+            let limit = free.min(64) as u32;
+            match state
+                .store
+                .webhooks()
+                .claim_webhook_deliveries(&hub.node, now, now + lease, limit)
+                .await
+            {
+                Ok(events) => {
+                    full_batch = events.len() as u32 == limit;
+                    for event in events {
+                        let Ok(permit) = permits.clone().acquire_owned().await else {
+                            return;
+                        };
+                        let state = state.clone();
+                        tokio::spawn(async move {
+                            attempt(&state, event).await;
+                            drop(permit);
+                        });
+                    }
+                }
+                Err(e) => tracing::warn!(error = %e, "cannot claim webhook deliveries"),
+            }
+        }
+        if full_batch {
+            // More may be due: look again as soon as a permit is free.
+            let _ = permits.clone().acquire_owned().await;
+            continue;
+        }
+        tokio::select! {
+            _ = hub.wake.notified() => {}
+            _ = tokio::time::sleep(config.poll_interval) => {}
+        }
+    }
+}
+
+async fn purge(state: &AppState) {
+    let retention = chrono::Duration::from_std(state.webhooks.config.retention)
+        .unwrap_or(chrono::Duration::days(30));
+    let before = state.clock.now() - retention;
+    match state.store.webhooks().purge_webhook_events(before).await {
+        Ok(0) => {}
+        Ok(n) => tracing::info!(purged = n, "old webhook events deleted"),
+        Err(e) => tracing::warn!(error = %e, "cannot delete old webhook events"),
+    }
+}
+
+/// Why an attempt failed, in words that never hold the destination's URL (it may carry
+/// a token of the app's).
+fn failure(e: &reqwest::Error) -> String {
+    if e.is_timeout() {
+        "timeout".into()
+    } else if e.is_connect() {
+        "connection failed".into()
+    } else if e.is_redirect() {
+        "redirect not followed".into()
+    } else {
+        "request failed".into()
+    }
+}
+
+/// Standard Webhooks headers signed with every signing secret in use.
+fn signature(
+    opened: &secrets::Opened,
+    msg_id: &str,
+    timestamp: i64,
+    body: &[u8],
+    now: DateTime<Utc>,
+) -> String {
+    opened
+        .signing_at(now)
+        .filter_map(|s| standard::Secret::parse(s.secret.expose_secret()).ok())
+        .map(|s| standard::sign(&s, msg_id, timestamp, body))
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// One attempt: (status code, error).
+async fn send(
+    state: &AppState,
+    endpoint: &WebhookEndpointRecord,
+    event: &WebhookEvent,
+    attempt: u32,
+) -> (Option<u16>, Option<String>) {
+    let opened = match secrets::open(state.vault.ring(), endpoint) {
+        Ok(o) => o,
+        Err(e) => {
+            tracing::error!(endpoint = %endpoint.id, error = %e, "cannot open a webhook endpoint's secrets");
+            return (
+                None,
+                Some("the endpoint's signing secret cannot be opened".into()),
+            );
+        }
+    };
+    let body = event.body.clone().unwrap_or_default();
+    let now = state.clock.now();
+    let timestamp = now.timestamp();
+    let signature = signature(&opened, &event.id, timestamp, &body, now);
+    drop(opened);
+    let mut request = state
+        .webhooks
+        .client
+        .post(&endpoint.destination)
+        .header(
+            reqwest::header::CONTENT_TYPE,
+            event.content_type.as_deref().unwrap_or("application/json"),
+        )
+        .header(standard::ID_HEADER, &event.id)
+        .header(standard::TIMESTAMP_HEADER, timestamp.to_string())
+        .header(standard::SIGNATURE_HEADER, signature)
+        .header(HEADER_PROVIDER, &endpoint.provider)
+        .header(HEADER_ENDPOINT, &endpoint.id)
+        .header(HEADER_ATTEMPT, attempt.to_string());
+    if let Some(id) = &event.provider_event_id {
+        request = request.header(HEADER_EVENT_ID, id);
+    }
+    match request.body(body).send().await {
+        Ok(response) => {
+            let code = response.status().as_u16();
+            // The answer's body is not read: nothing of the app's is kept.
+            if response.status().is_success() {
+                (Some(code), None)
+            } else {
+                (Some(code), Some(format!("HTTP {code}")))
+            }
+        }
+        Err(e) => (None, Some(failure(&e))),
+    }
+}
+
+async fn attempt(state: &AppState, event: WebhookEvent) {
+    let hub = &state.webhooks;
+    let store = state.store.webhooks();
+    let endpoint = match store.find_webhook_endpoint(&event.endpoint_id).await {
+        Ok(e) => e,
+        Err(StoreError::NotFound) => return,
+        Err(e) => {
+            tracing::warn!(error = %e, "cannot read a webhook endpoint");
+            let _ = store.release_webhook_lease(&event.id, &hub.node).await;
+            return;
+        }
+    };
+    let number = event.attempts + 1;
+    let at = state.clock.now();
+    let started = Instant::now();
+    let (status_code, error) = if endpoint.enabled {
+        send(state, &endpoint, &event, number).await
+    } else {
+        (
+            None,
+            Some("the endpoint is disabled: replay to deliver".into()),
+        )
+    };
+    let latency_ms = started.elapsed().as_millis() as u64;
+    let schedule = &hub.config.schedule;
+    let outcome = match &error {
+        None => AttemptOutcome::Delivered,
+        Some(_) if !endpoint.enabled => AttemptOutcome::Failed,
+        Some(_) => match schedule.get(number as usize - 1) {
+            Some(delay) => AttemptOutcome::Retry(
+                state.clock.now()
+                    + chrono::Duration::from_std(super::jitter(*delay))
+                        .unwrap_or(chrono::Duration::hours(10)),
+            ),
+            None => AttemptOutcome::Failed,
+        },
+    };
+    let record = WebhookAttempt {
+        event_id: event.id.clone(),
+        attempt: number,
+        at,
+        status_code,
+        latency_ms,
+        error: error.clone(),
+    };
+    tracing::info!(endpoint = %endpoint.id, event = %event.id, attempt = number,
+        status = ?status_code, error = ?error, "webhook delivery attempt");
+    let failing_since = match store
+        .finish_webhook_attempt(&hub.node, record, outcome)
+        .await
+    {
+        Ok(f) => f,
+        Err(e) => {
+            // The lease ran out and another node took the event, or it was deleted.
+            tracing::warn!(event = %event.id, error = %e, "webhook attempt not recorded");
+            return;
+        }
+    };
+    if let (true, Some(since)) = (endpoint.enabled, failing_since) {
+        let after = chrono::Duration::from_std(hub.config.disable_after)
+            .unwrap_or(chrono::Duration::days(1));
+        let now = state.clock.now();
+        if since <= now - after {
+            disable(state, &endpoint, now - after, since).await;
+        }
+    }
+}
+
+async fn disable(
+    state: &AppState,
+    endpoint: &WebhookEndpointRecord,
+    failing_before: DateTime<Utc>,
+    since: DateTime<Utc>,
+) {
+    let now = state.clock.now();
+    let reason = format!(
+        "every delivery failed since {}",
+        since.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+    );
+    let audit = NewAuditEvent {
+        org_id: endpoint.org_id.clone(),
+        at: now,
+        actor: deliverer(),
+        action: "webhook_endpoint.disable".into(),
+        target_type: "webhook_endpoint".into(),
+        target_id: endpoint.id.clone(),
+        source_ip: None,
+        details: serde_json::json!({"reason": reason, "automatic": true, "failing_since": since}),
+    };
+    match state
+        .store
+        .webhooks()
+        .disable_failing_endpoint(&endpoint.id, failing_before, &reason, audit)
+        .await
+    {
+        Ok(true) => tracing::warn!(endpoint = %endpoint.id, %reason, "webhook endpoint disabled"),
+        Ok(false) => {}
+        Err(e) => {
+            tracing::warn!(endpoint = %endpoint.id, error = %e, "cannot disable a failing webhook endpoint")
+        }
+    }
+}

@@ -1,0 +1,150 @@
+//! Webhook ingress: providers' webhooks verified on arrival, kept durably, and delivered
+//! to each endpoint's destination re-signed with Standard Webhooks.
+//!
+//! - [`Config`]: the operator's settings (`keyward.yaml` `webhooks:`) and the endpoints
+//!   defined in `integrations:`.
+//! - [`secrets`]: an endpoint's sealed secrets ⇄ in the clear (the vault's envelope
+//!   encryption, bound to the endpoint's id and the field).
+//! - [`ingress`]: `GET`/`POST /hooks/{id}`: the provider's signature checked on the raw
+//!   body, handshakes answered, the event kept before the provider hears 2xx.
+//! - [`deliver`]: the deliverer every node runs: due events leased one by one in the
+//!   database (so no two nodes send the same one), retries on the schedule with jitter,
+//!   an endpoint disabled after a day of failures.
+//! - [`sync`]: endpoints of keyward.yaml written to the database at start.
+//!
+//! The API (`/v1/webhook-endpoints…`) is in `http/webhooks.rs`.
+
+pub mod deliver;
+pub mod ingress;
+pub mod secrets;
+pub mod sync;
+
+pub use keyward_api::WebhookProvider;
+use keyward_oauth::SecretText;
+use std::time::Duration;
+
+/// The delays between attempts of a delivery, like Svix's: after the first attempt
+/// fails, 5 s, 5 min, 30 min, 2 h, 5 h, 10 h, 10 h; then it is `failed`.
+pub const DEFAULT_SCHEDULE: [Duration; 7] = [
+    Duration::from_secs(5),
+    Duration::from_secs(5 * 60),
+    Duration::from_secs(30 * 60),
+    Duration::from_secs(2 * 3600),
+    Duration::from_secs(5 * 3600),
+    Duration::from_secs(10 * 3600),
+    Duration::from_secs(10 * 3600),
+];
+
+/// How webhook ingress and delivery run.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Config {
+    /// The largest body the ingress takes (413 above): default 1 MiB.
+    pub body_limit: usize,
+    /// Delays between attempts; each is varied by ±10 % (jitter).
+    pub schedule: Vec<Duration>,
+    /// An endpoint whose deliveries have all failed for this long is disabled.
+    pub disable_after: Duration,
+    /// How long one attempt may take (connect, send, answer).
+    pub timeout: Duration,
+    /// How long delivered and failed events are kept, and so how long a repeated event
+    /// id is recognized as a duplicate.
+    pub retention: Duration,
+    /// How often the deliverer looks for due events when nothing wakes it.
+    pub poll_interval: Duration,
+    /// Attempts in flight at once on one node.
+    pub concurrency: usize,
+    /// Endpoints from keyward.yaml.
+    pub endpoints: Vec<ConfigEndpoint>,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            body_limit: 1024 * 1024,
+            schedule: DEFAULT_SCHEDULE.to_vec(),
+            disable_after: Duration::from_secs(24 * 3600),
+            timeout: Duration::from_secs(15),
+            retention: Duration::from_secs(30 * 24 * 3600),
+            poll_interval: Duration::from_secs(1),
+            concurrency: 32,
+            endpoints: Vec::new(),
+        }
+    }
+}
+
+impl Config {
+    /// How long a node holds an event it is delivering: an attempt's timeout and some
+    /// margin. A node that died holding one gives it up when this passes.
+    pub fn lease(&self) -> Duration {
+        self.timeout * 2 + Duration::from_secs(5)
+    }
+}
+
+/// An endpoint defined in keyward.yaml (`integrations: slack: {credentials: …,
+/// webhook: {org, destination}}`), resolved by the binary.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigEndpoint {
+    /// The ingress is `/hooks/{id}`; default the integration's name.
+    pub id: String,
+    /// The organization's id.
+    pub org: String,
+    pub provider: WebhookProvider,
+    pub name: String,
+    pub workspace: Option<String>,
+    pub destination: String,
+    pub enabled: bool,
+    /// The provider's secrets (several while rotating).
+    pub secrets: Vec<SecretText>,
+    /// WhatsApp: `settings.webhook_verify_token`.
+    pub verify_token: Option<SecretText>,
+    /// Keyward's `whsec_` secret for deliveries; absent: generated at first start (see
+    /// it with `keyward webhooks rotate-secret`).
+    pub signing_secret: Option<SecretText>,
+}
+
+/// What one node holds for webhooks: the HTTP client of deliveries and the signal that
+/// wakes its deliverer when an event arrives.
+pub struct Hub {
+    pub config: Config,
+    pub client: reqwest::Client,
+    /// This node's name in delivery leases (random per process).
+    pub node: String,
+    pub(crate) wake: tokio::sync::Notify,
+}
+
+impl Hub {
+    pub fn new(config: Config) -> Self {
+        let client = reqwest::Client::builder()
+            .timeout(config.timeout)
+            .connect_timeout(config.timeout.min(Duration::from_secs(10)))
+            // A redirect is answered as a failure: following one would send the event
+            // (and its signature) somewhere the endpoint does not name.
+            .redirect(reqwest::redirect::Policy::none())
+            .user_agent(concat!("Keyward-Webhooks/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .expect("the delivery HTTP client builds");
+        Self {
+            config,
+            client,
+            node: keyward_core::ids::new_id("node"),
+            wake: tokio::sync::Notify::new(),
+        }
+    }
+
+    /// Tells this node's deliverer that an event is due now.
+    pub fn wake(&self) {
+        self.wake.notify_one();
+    }
+}
+
+/// A random number in `[0, 1)`.
+pub(crate) fn unit_random() -> f64 {
+    let mut b = [0u8; 8];
+    getrandom::getrandom(&mut b).expect("the OS has randomness");
+    (u64::from_le_bytes(b) >> 11) as f64 / (1u64 << 53) as f64
+}
+
+/// `d` varied by ±10 %.
+pub(crate) fn jitter(d: Duration) -> Duration {
+    d.mul_f64(0.9 + 0.2 * unit_random())
+}
