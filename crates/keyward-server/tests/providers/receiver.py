@@ -267,6 +267,13 @@ class Handler(BaseHTTPRequestHandler):
             self.state.reset()
 
 
+class Server(ThreadingHTTPServer):
+    daemon_threads = True
+    # socketserver's default backlog is 5: a burst of concurrent deliveries on a busy
+    # machine would see connections reset before the accept loop gets to them.
+    request_queue_size = 256
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--port", type=int, default=0)
@@ -282,8 +289,7 @@ def main():
     Handler.state = State(args.secret)
     Handler.verbose = args.verbose
 
-    server = ThreadingHTTPServer(("127.0.0.1", args.port), Handler)
-    server.daemon_threads = True
+    server = Server(("127.0.0.1", args.port), Handler)
     print(json.dumps({"port": server.server_address[1]}), flush=True)
 
     if args.exit_on_stdin_eof:
