@@ -15,6 +15,8 @@ use serde_json::{json, Value};
 use std::sync::Arc;
 use std::time::Duration;
 
+pub mod providers;
+
 pub const START: &str = "2030-01-01T00:00:00Z";
 
 pub struct TestApp {
