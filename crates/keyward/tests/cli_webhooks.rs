@@ -128,7 +128,7 @@ fn create_list_show_edit_disable_rotate_and_delete_an_endpoint() {
         "Ingress URL:",
         ingress.as_str(),
         "Provider secrets:",
-        "Signing secrets:",
+        "Signing secret:",
         "(current)",
     ] {
         assert!(show.stdout.contains(want), "{want}: {}", show.stdout);
@@ -199,7 +199,9 @@ fn create_list_show_edit_disable_rotate_and_delete_an_endpoint() {
     );
     let show = cli(&user, &["webhooks", "show", &id]).ok();
     assert!(
-        show.stdout.contains("(current)") && show.stdout.contains("signs until"),
+        show.stdout.contains("(current)")
+            && show.stdout.contains("Replaced secret:")
+            && show.stdout.contains("signs until"),
         "{}",
         show.stdout
     );

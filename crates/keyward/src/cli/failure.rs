@@ -281,7 +281,7 @@ impl Failure {
             ),
             ErrorCode::WebhookEndpointManaged => (
                 api.detail.clone(),
-                Some("this endpoint comes from keyward.yaml on the server: change it there; its deliveries can still be listed and replayed here".to_owned()),
+                Some("this endpoint comes from keyward.yaml on the server: change it there (`keyward webhooks deliveries` still lists what it received)".to_owned()),
             ),
             ErrorCode::DeliveryNotFound => (
                 api.detail.clone(),

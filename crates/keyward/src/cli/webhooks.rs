@@ -522,7 +522,7 @@ fn provider_next_step(p: WebhookProvider) -> &'static str {
     match p {
         WebhookProvider::Whatsapp => "Set the ingress URL as the Callback URL of your Meta app's WhatsApp webhook, with the same verify token.",
         WebhookProvider::Slack => "Set the ingress URL as the Request URL of your Slack app's Event Subscriptions (or Interactivity).",
-        WebhookProvider::Telegram => "Register the ingress URL with the Bot API's setWebhook (url = the ingress URL, secret_token = the bot's secret token).",
+        WebhookProvider::Telegram => "Register the ingress URL with the Bot API's setWebhook (url = the ingress URL, secret_token = the Telegram secret token).",
         WebhookProvider::Discord => "Set the ingress URL as the Interactions Endpoint URL of your Discord application.",
         WebhookProvider::Standard => "Give the ingress URL to the sender as the endpoint's URL.",
     }
@@ -671,16 +671,17 @@ fn endpoint_fields(e: &WebhookEndpoint) -> Vec<(&'static str, String)> {
             if e.has_verify_token { "set" } else { "not set" }.to_owned(),
         ));
     }
-    let mut signing = e.signing_secrets.iter();
-    rows.push((
-        "Signing secrets",
-        signing
-            .next()
-            .map(|h| signing_secret_text(h, now))
-            .unwrap_or_else(|| "none".to_owned()),
-    ));
-    for h in signing {
-        rows.push(("", signing_secret_text(h, now)));
+    // The current one, then those a rotation replaced (still signing during its overlap).
+    if e.signing_secrets.is_empty() {
+        rows.push(("Signing secret", "none".to_owned()));
+    }
+    for h in &e.signing_secrets {
+        let label = if h.expires_at.is_none() {
+            "Signing secret"
+        } else {
+            "Replaced secret"
+        };
+        rows.push((label, signing_secret_text(h, now)));
     }
     rows.push((
         "Managed by",
