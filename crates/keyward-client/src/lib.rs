@@ -17,12 +17,14 @@
 //! Errors carry the server's stable code ([`ErrorCode`]). The raw key lives in
 //! [`ApiKey`], an invitation code in [`InvitationCode`]: their `Debug` shows only the
 //! prefix, they are neither `Display` nor `Serialize`, and their memory is zeroed on drop.
-//! So is a provider's access token ([`ProviderToken`], from [`Client::tokens`]).
+//! So is a provider's access token ([`ProviderToken`], from [`Client::tokens`]), and a
+//! webhook endpoint's signing secret (from [`Client::create_webhook_endpoint`]).
 
 mod error;
 mod integrations;
 mod organization;
 mod types;
+mod webhooks;
 
 pub use error::{ApiError, Error, ErrorCode};
 /// The wire types themselves, under their own names (`api::CreateKeyRequest`, …).

@@ -22,6 +22,14 @@ pub use keyward_api::{
     AuthorizeRequest, AuthorizeResponse, ConnectionProblem, ConnectionQuery, ConnectionStatus,
     ConnectionTokens, ConnectionView, Disconnected, ExchangeRequest, Integration, IntegrationScope,
 };
+/// Webhook ingress: endpoints, their secrets and their deliveries.
+pub use keyward_api::{
+    CreateWebhookEndpointRequest, DeliveryAttempt, DeliveryQuery, DeliveryStatus,
+    ReplayDeliveryRequest, ReplayFailedRequest, Replayed, RotateSigningSecretRequest, SecretHint,
+    SigningSecretRotated, UpdateWebhookEndpointRequest, WebhookDelivery, WebhookEndpoint,
+    WebhookEndpointCreated, WebhookEndpointQuery, WebhookEndpointStatus, WebhookProvider,
+    WebhookSecretInput,
+};
 
 /// One entry's actor in the audit log.
 pub use keyward_api::Actor as AuditActor;

@@ -275,6 +275,22 @@ impl Failure {
                 api.detail.clone(),
                 Some("nothing was stored; run `keyward connect` again and allow the access asked for".to_owned()),
             ),
+            ErrorCode::WebhookEndpointNotFound => (
+                api.detail.clone(),
+                Some("`keyward webhooks list` shows the webhook endpoints your key reaches and their ids".to_owned()),
+            ),
+            ErrorCode::WebhookEndpointManaged => (
+                api.detail.clone(),
+                Some("this endpoint comes from keyward.yaml on the server: change it there (`keyward webhooks deliveries` still lists what it received)".to_owned()),
+            ),
+            ErrorCode::DeliveryNotFound => (
+                api.detail.clone(),
+                Some("`keyward webhooks deliveries ENDPOINT_ID` lists the endpoint's deliveries and their ids".to_owned()),
+            ),
+            ErrorCode::DeliveryPending => (
+                api.detail.clone(),
+                Some("it is still being delivered: `keyward webhooks delivery ENDPOINT_ID DELIVERY_ID` shows its next attempt; replay it once it has failed".to_owned()),
+            ),
             ErrorCode::InternalError => (
                 "the server had an internal error".to_owned(),
                 Some("try again; if it persists, the server's log has the details".to_owned()),
@@ -339,6 +355,12 @@ fn flag_for_field(field: &str) -> String {
         "cost" => "--cost".to_owned(),
         "permission" => "--permission".to_owned(),
         "cursor" => "--cursor".to_owned(),
+        "workspace" | "destination" | "provider" | "status" | "since" => format!("--{field}"),
+        "verify_token" => "--verify-token".to_owned(),
+        "overlap_secs" => "--overlap".to_owned(),
+        s if s == "secrets" || s.starts_with("secrets[") || s.starts_with("secrets.") => {
+            "--secret".to_owned()
+        }
         other => other.to_owned(),
     }
 }

@@ -1,6 +1,6 @@
 //! The client commands: `keyward auth …`, `login`, `keys …`, `audit`, `owner-limits …`,
 //! `orgs …`, the organization's resources, the integrations vault (`integrations`,
-//! `connect`, `connections`), `completions`.
+//! `connect`, `connections`), webhook ingress (`webhooks`), `completions`.
 //!
 //! Each command resolves a key and a server ([`context`]), calls the API through the
 //! SDK (`keyward-client`), and prints either text for people ([`output`]) or JSON for
@@ -27,6 +27,7 @@ mod resources;
 mod service_accounts;
 mod usage;
 mod verify;
+mod webhooks;
 
 // Shared by the features: the connection and its failures, then the leaves.
 mod context;
@@ -154,6 +155,15 @@ pub enum ClientCommand {
         keyward connections refresh u1\n  \
         keyward connections disconnect u1 --yes\n\n", exit_codes!()))]
     Connections(integrations::ConnectionsArgs),
+    /// Webhook endpoints: receive a provider's webhooks, verified, kept and delivered to your app.
+    #[command(after_help = concat!("Examples:\n  \
+        keyward webhooks create --provider slack --name support-bot --destination https://app.example.com/hooks/slack --secret-file slack-secret.txt\n  \
+        keyward webhooks list\n  \
+        keyward webhooks show wh_…\n  \
+        keyward webhooks deliveries wh_… --status failed\n  \
+        keyward webhooks replay wh_… --since 2h\n  \
+        keyward webhooks rotate-secret wh_… --overlap 24h\n\n", exit_codes!()))]
+    Webhooks(webhooks::WebhooksArgs),
     /// Print a shell completion script.
     #[command(
         long_about = "Print a shell completion script on stdout.",
@@ -212,6 +222,7 @@ const CLIENT_COMMANDS: &[&str] = &[
     "integrations",
     "connect",
     "connections",
+    "webhooks",
     "completions",
 ];
 
@@ -243,6 +254,7 @@ pub fn run(command: ClientCommand, cli: fn() -> clap::Command) -> ExitCode {
         ClientCommand::Integrations(args) => (args.conn, Job::Integrations(args.command)),
         ClientCommand::Connect(args) => (args.conn.clone(), Job::Connect(Box::new(args))),
         ClientCommand::Connections(args) => (args.conn, Job::Connections(args.command)),
+        ClientCommand::Webhooks(args) => (args.conn, Job::Webhooks(args.command)),
     };
     let dotenv = dotenv::DotEnv::read_current_dir();
     if let (Some(problem), Some(path)) = (&dotenv.problem, &dotenv.path) {
@@ -277,6 +289,7 @@ pub fn run(command: ClientCommand, cli: fn() -> clap::Command) -> ExitCode {
             Job::Integrations(cmd) => integrations::integrations(&ctx, cmd).await,
             Job::Connect(args) => integrations::connect(&ctx, *args).await,
             Job::Connections(cmd) => integrations::connections(&ctx, cmd).await,
+            Job::Webhooks(cmd) => webhooks::run(&ctx, cmd).await,
         }
     });
     ctx.warn_deprecation();
@@ -302,6 +315,7 @@ enum Job {
     Integrations(integrations::IntegrationsCommand),
     Connect(Box<integrations::ConnectArgs>),
     Connections(integrations::ConnectionsCommand),
+    Webhooks(webhooks::WebhooksCommand),
 }
 
 // ---------------------------------------------------------------- groups of two features

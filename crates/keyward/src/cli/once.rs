@@ -1,5 +1,6 @@
 //! Printing a secret the one time it exists: a new key, a service account's key, an
-//! invitation's code, the first token of a person who accepted an invitation.
+//! invitation's code, the first token of a person who accepted an invitation, a webhook
+//! endpoint's signing secret.
 //!
 //! On a terminal: the details and the secret on stdout. When stdout is not a terminal:
 //! only the secret on stdout (one line), the details on stderr, so `$(…)` captures just
@@ -10,7 +11,7 @@ use super::failure::CmdResult;
 use super::output::{self, Color, Style};
 use super::text::{quota_text, ratelimit_text, scope_text};
 use chrono::Utc;
-use keyward_client::{ApiKey, InvitationCode, KeyView, OneTimeLink, Scope};
+use keyward_client::{ApiKey, InvitationCode, KeyView, OneTimeLink, ProviderToken, Scope};
 use std::io::{IsTerminal, Write};
 
 /// A secret the SDK keeps wrapped (so it is not printed by accident); only [`print`]
@@ -34,6 +35,12 @@ impl Secret for InvitationCode {
 impl Secret for OneTimeLink {
     fn expose_secret(&self) -> &str {
         OneTimeLink::expose_secret(self)
+    }
+}
+
+impl Secret for ProviderToken {
+    fn expose_secret(&self) -> &str {
+        ProviderToken::expose_secret(self)
     }
 }
 

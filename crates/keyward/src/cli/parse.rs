@@ -106,6 +106,14 @@ pub fn parse_wait(s: &str) -> Result<std::time::Duration, String> {
     d.to_std().map_err(|e| e.to_string())
 }
 
+/// `keyward webhooks rotate-secret --overlap`: how long the replaced signing secret
+/// still signs beside the new one, `0` to `7d`, in seconds (as the server takes it).
+pub fn parse_overlap(s: &str) -> Result<u64, String> {
+    keyward_core::expiry::parse_duration(s, chrono::Duration::days(7), "7d")
+        .map(|d| u64::try_from(d.num_seconds()).unwrap_or(0))
+        .map_err(|e| e.to_string())
+}
+
 /// `--from` / `--to`: RFC 3339, a date (`2026-11-01`, midnight UTC), `now`, or a
 /// duration ago (`30m`, `24h`, `7d`, `2w`), read as the server reads `?from=`.
 pub fn parse_time(s: &str) -> Result<DateTime<Utc>, String> {
