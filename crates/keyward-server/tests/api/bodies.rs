@@ -6,8 +6,8 @@
 
 mod pins;
 
-use keyward_core::Clock;
 use keyward_api as api;
+use keyward_core::Clock;
 use pins::Pins;
 use reqwest::{Method, StatusCode};
 use serde_json::json;

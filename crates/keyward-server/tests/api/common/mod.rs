@@ -161,6 +161,27 @@ impl TestApp {
 
     /// With server settings changed by `configure` (from a flush interval of an hour).
     pub async fn spawn_with_settings(configure: impl FnOnce(&mut Settings)) -> Self {
+        Self::spawn_at(start_time(), configure).await
+    }
+
+    /// With a clock that follows the wall clock (moved to the current time every few
+    /// milliseconds, while the test runs): for tests that talk to programs that read
+    /// the real time (a receiver checking a signed timestamp) and wait on real delays.
+    pub async fn spawn_live(configure: impl FnOnce(&mut Settings)) -> Self {
+        let app = Self::spawn_at(Utc::now(), configure).await;
+        let clock = Arc::downgrade(&app.clock);
+        tokio::spawn(async move {
+            while let Some(clock) = clock.upgrade() {
+                clock.set(Utc::now());
+                drop(clock);
+                tokio::time::sleep(Duration::from_millis(5)).await;
+            }
+        });
+        app
+    }
+
+    /// With the clock starting at `start`.
+    pub async fn spawn_at(start: DateTime<Utc>, configure: impl FnOnce(&mut Settings)) -> Self {
         let dir = tempfile::tempdir().unwrap();
         let db_path = dir.path().join("keyward.db");
         let pg = match backend() {
@@ -177,7 +198,7 @@ impl TestApp {
         };
         let store = keyward_store::connect(&url).await.unwrap();
         store.migrate().await.unwrap();
-        let clock = Arc::new(ManualClock::new(start_time()));
+        let clock = Arc::new(ManualClock::new(start));
         let (token, record) = keyward_server::bootstrap::bootstrap(
             store.as_ref(),
             clock.as_ref(),
