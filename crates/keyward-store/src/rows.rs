@@ -626,3 +626,139 @@ impl TryFrom<OAuthStateRow> for OAuthState {
         })
     }
 }
+
+#[derive(sqlx::FromRow)]
+pub(crate) struct WebhookEndpointRow {
+    id: String,
+    org_id: String,
+    workspace_id: Option<String>,
+    name: String,
+    provider: String,
+    destination: String,
+    enabled: bool,
+    disabled_reason: Option<String>,
+    managed_by: String,
+    kek_id: String,
+    wrapped_dek: Vec<u8>,
+    provider_secrets: Vec<u8>,
+    signing_secrets: Vec<u8>,
+    hints: String,
+    failing_since: Option<i64>,
+    version: i64,
+    created_at: i64,
+    updated_at: i64,
+}
+
+impl TryFrom<WebhookEndpointRow> for WebhookEndpointRecord {
+    type Error = StoreError;
+
+    fn try_from(r: WebhookEndpointRow) -> Result<Self> {
+        Ok(WebhookEndpointRecord {
+            managed_by: ManagedBy::parse(&r.managed_by)
+                .ok_or_else(|| corrupt("endpoint manager", &r.managed_by))?,
+            secrets: EndpointSecrets {
+                dek: WrappedDek {
+                    kek_id: r.kek_id,
+                    bytes: r.wrapped_dek,
+                },
+                provider: Sealed(r.provider_secrets),
+                signing: Sealed(r.signing_secrets),
+                hints: from_json("hints", &r.hints)?,
+            },
+            id: r.id,
+            org_id: r.org_id,
+            workspace_id: r.workspace_id,
+            name: r.name,
+            provider: r.provider,
+            destination: r.destination,
+            enabled: r.enabled,
+            disabled_reason: r.disabled_reason,
+            failing_since: opt_ms(r.failing_since),
+            version: r.version,
+            created_at: from_ms(r.created_at),
+            updated_at: from_ms(r.updated_at),
+        })
+    }
+}
+
+#[derive(sqlx::FromRow)]
+pub(crate) struct WebhookEventRow {
+    id: String,
+    org_id: String,
+    endpoint_id: String,
+    status: String,
+    dedup_key: Option<String>,
+    provider_event_id: Option<String>,
+    received_at: i64,
+    content_type: Option<String>,
+    body: Option<Vec<u8>>,
+    attempts: i64,
+    next_attempt_at: Option<i64>,
+    last_status_code: Option<i64>,
+    last_error: Option<String>,
+    delivered_at: Option<i64>,
+    refusal: Option<String>,
+    lease_owner: Option<String>,
+    lease_until: Option<i64>,
+}
+
+/// An HTTP status column read back.
+fn status_code(raw: Option<i64>) -> Result<Option<u16>> {
+    raw.map(|v| u16::try_from(v).map_err(|_| corrupt("HTTP status", &v.to_string())))
+        .transpose()
+}
+
+impl TryFrom<WebhookEventRow> for WebhookEvent {
+    type Error = StoreError;
+
+    fn try_from(r: WebhookEventRow) -> Result<Self> {
+        Ok(WebhookEvent {
+            status: DeliveryState::parse(&r.status)
+                .ok_or_else(|| corrupt("delivery status", &r.status))?,
+            attempts: u32::try_from(r.attempts)
+                .map_err(|_| corrupt("attempt count", &r.attempts.to_string()))?,
+            last_status_code: status_code(r.last_status_code)?,
+            id: r.id,
+            org_id: r.org_id,
+            endpoint_id: r.endpoint_id,
+            dedup_key: r.dedup_key,
+            provider_event_id: r.provider_event_id,
+            received_at: from_ms(r.received_at),
+            content_type: r.content_type,
+            body: r.body,
+            next_attempt_at: opt_ms(r.next_attempt_at),
+            last_error: r.last_error,
+            delivered_at: opt_ms(r.delivered_at),
+            refusal: r.refusal,
+            lease_owner: r.lease_owner,
+            lease_until: opt_ms(r.lease_until),
+        })
+    }
+}
+
+#[derive(sqlx::FromRow)]
+pub(crate) struct WebhookAttemptRow {
+    event_id: String,
+    attempt: i64,
+    at: i64,
+    status_code: Option<i64>,
+    latency_ms: i64,
+    error: Option<String>,
+}
+
+impl TryFrom<WebhookAttemptRow> for WebhookAttempt {
+    type Error = StoreError;
+
+    fn try_from(r: WebhookAttemptRow) -> Result<Self> {
+        Ok(WebhookAttempt {
+            attempt: u32::try_from(r.attempt)
+                .map_err(|_| corrupt("attempt number", &r.attempt.to_string()))?,
+            status_code: status_code(r.status_code)?,
+            latency_ms: u64::try_from(r.latency_ms)
+                .map_err(|_| corrupt("attempt latency", &r.latency_ms.to_string()))?,
+            event_id: r.event_id,
+            at: from_ms(r.at),
+            error: r.error,
+        })
+    }
+}

@@ -242,7 +242,7 @@ pub struct ConnectionFilter {
 /// A record's wrapped data key, as key rotation sees it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SealedRecord {
-    /// `connections` or `oauth_states`.
+    /// `connections`, `oauth_states` or `webhook_endpoints`.
     pub table: &'static str,
     pub id: String,
     pub dek: WrappedDek,

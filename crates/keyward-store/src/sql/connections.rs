@@ -97,7 +97,7 @@ fn sealed(s: &Option<Sealed>) -> Option<&[u8]> {
 
 impl<B: Backend> SqlStore<B> {
     /// One statement in a write transaction of its own; the rows it changed.
-    async fn write_one(&self, sql: &str, args: &[Arg<'_>]) -> Result<u64> {
+    pub(super) async fn write_one(&self, sql: &str, args: &[Arg<'_>]) -> Result<u64> {
         let mut tx = B::begin_write(&self.writer).await?;
         let n = B::execute(&mut tx, sql, args).await?;
         tx.commit().await?;
@@ -501,7 +501,8 @@ impl<B: Backend> SqlStore<B> {
 
     pub(crate) async fn kek_usage(&self) -> Result<Vec<(String, i64)>> {
         let sql = "SELECT kek_id, COUNT(*) FROM (SELECT kek_id FROM connections \
-            WHERE kek_id IS NOT NULL UNION ALL SELECT kek_id FROM oauth_states) sealed \
+            WHERE kek_id IS NOT NULL UNION ALL SELECT kek_id FROM oauth_states \
+            UNION ALL SELECT kek_id FROM webhook_endpoints) sealed \
             GROUP BY kek_id ORDER BY kek_id";
         let mut c = self.reader.acquire().await?;
         B::fetch_all(&mut c, sql, args![]).await
@@ -555,5 +556,8 @@ impl<B: Backend> SqlStore<B> {
 
 /// Every table with sealed columns, by its id column: what key rotation re-wraps and
 /// what a KEK is still needed for.
-pub(crate) const SEALED_TABLES: [(&str, &str); 2] =
-    [("connections", "uid"), ("oauth_states", "id")];
+pub(crate) const SEALED_TABLES: [(&str, &str); 3] = [
+    ("connections", "uid"),
+    ("oauth_states", "id"),
+    ("webhook_endpoints", "id"),
+];

@@ -217,6 +217,15 @@ impl<B: Backend> SqlStore<B> {
             args![id],
         )
         .await?;
+        // And its webhook endpoints' secrets, with every event they kept.
+        for sql in [
+            "DELETE FROM webhook_attempts WHERE event_id IN \
+             (SELECT id FROM webhook_events WHERE org_id = $1)",
+            "DELETE FROM webhook_events WHERE org_id = $1",
+            "DELETE FROM webhook_endpoints WHERE org_id = $1",
+        ] {
+            B::execute(&mut tx, sql, args![id]).await?;
+        }
         insert_audit::<B>(&mut tx, &audit).await?;
         tx.commit().await?;
         Ok(hashes)

@@ -12,6 +12,7 @@ mod people;
 mod references;
 mod tenancy;
 mod usage;
+mod webhooks;
 
 use chrono::{DateTime, Duration, Utc};
 use keyward_core::key::Environment;
@@ -114,6 +115,15 @@ conformance!(
     connections::one_refresh_lease_at_a_time_and_only_its_holder_writes,
     connections::rotation_rewraps_only_what_is_unchanged,
     connections::a_disconnect_ends_authorizations_even_while_they_complete,
+    webhooks::webhook_endpoints_belong_to_one_organization_and_ids_to_one_endpoint,
+    webhooks::webhook_endpoint_patches_apply_what_they_set_and_need_the_version_they_read,
+    webhooks::webhook_events_are_kept_once_per_dedup_key_and_refusals_are_capped,
+    webhooks::concurrent_claims_lease_each_webhook_event_once,
+    webhooks::only_the_webhook_lease_holder_finishes_and_failures_mark_the_endpoint,
+    webhooks::a_failing_webhook_endpoint_is_disabled_once_with_an_audit_event,
+    webhooks::webhook_replays_queue_finished_events_again,
+    webhooks::webhook_purges_keep_pending_events_and_deletions_take_everything,
+    webhooks::webhook_endpoint_secrets_are_rewrapped_by_rotation,
     changes::changes_made_with_a_key_that_stopped_working_write_nothing,
     changes::changes_to_something_that_changed_meanwhile_are_refused,
     usage::last_used_never_moves_backwards,
