@@ -31,7 +31,20 @@ pub struct FileConfig {
     /// How the vault refreshes OAuth tokens.
     pub oauth: Option<OAuthConfig>,
     /// Webhook ingress: body limit, retry schedule, timeouts (`crate::hooks`).
-    pub webhooks: Option<crate::hooks::WebhooksConfig>,
+    pub webhooks: Option<WebhooksConfig>,
+}
+
+/// `webhooks:`: body limit, retry schedule, timeouts (read by `crate::hooks`).
+#[derive(Debug, Default, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct WebhooksConfig {
+    pub body_limit: Option<usize>,
+    pub schedule: Option<Vec<String>>,
+    pub disable_after: Option<String>,
+    pub timeout: Option<String>,
+    pub retention: Option<String>,
+    pub poll_interval: Option<String>,
+    pub concurrency: Option<usize>,
 }
 
 #[derive(Debug, Default, Clone, Deserialize, PartialEq)]

@@ -15,20 +15,8 @@ use crate::config::FileConfig;
 use anyhow::{bail, Context};
 use keyward_server::webhooks::WebhookProvider;
 use keyward_server::webhooks::{Config, ConfigEndpoint};
-use serde::Deserialize;
 use std::time::Duration;
 
-#[derive(Debug, Default, Clone, Deserialize, PartialEq)]
-#[serde(deny_unknown_fields)]
-pub struct WebhooksConfig {
-    pub body_limit: Option<usize>,
-    pub schedule: Option<Vec<String>>,
-    pub disable_after: Option<String>,
-    pub timeout: Option<String>,
-    pub retention: Option<String>,
-    pub poll_interval: Option<String>,
-    pub concurrency: Option<usize>,
-}
 
 fn duration(name: &str, raw: &str) -> anyhow::Result<Duration> {
     let d = keyward_core::expiry::parse_duration(raw, chrono::Duration::days(1), "1d").map_err(

@@ -35,7 +35,14 @@ struct HeaderView<'a>(&'a HeaderMap);
 
 impl Headers for HeaderView<'_> {
     fn get(&self, name: &str) -> Option<&[u8]> {
-        self.0.get(name).map(HeaderValue::as_bytes)
+        if let Some(v) = self.0.get(name) {
+            return Some(v.as_bytes());
+        }
+        // Svix sends Standard Webhooks under its own names (`svix-id`, …).
+        let svix = name
+            .strip_prefix("webhook-")
+            .map(|rest| format!("svix-{rest}"))?;
+        self.0.get(svix.as_str()).map(HeaderValue::as_bytes)
     }
 }
 
@@ -208,9 +215,9 @@ fn event_identity(
     body: &[u8],
 ) -> (Option<String>, String) {
     let id = match provider {
-        WebhookProvider::Standard => headers
+        WebhookProvider::Standard => HeaderView(headers)
             .get(standard::ID_HEADER)
-            .and_then(|v| v.to_str().ok())
+            .and_then(|v| std::str::from_utf8(v).ok())
             .filter(|v| !v.is_empty() && v.len() <= 256)
             .map(str::to_owned),
         WebhookProvider::Slack => json_field(body, "event_id"),

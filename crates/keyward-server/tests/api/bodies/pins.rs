@@ -39,7 +39,6 @@ const REDACTED: &[(&str, &str)] = &[
     (".**.to", "[time]"),
     (".**.start", "[time]"),
     (".**.details", "[details]"),
-    (".**.endpoint", "[id]"),
     (".**.ingress_url", "[url]"),
     (".**.received_at", "[time]"),
     (".**.next_attempt_at", "[time]"),

@@ -108,7 +108,12 @@ async fn each_provider_s_secrets_are_checked() {
     ];
     for (body, field) in cases {
         let r = app.post("/v1/webhook-endpoints", t, body.clone()).await;
-        assert_eq!(r.status, StatusCode::BAD_REQUEST, "{body}: {}", r.body);
+        assert_eq!(
+            r.status,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "{body}: {}",
+            r.body
+        );
         assert_eq!(r.body["field"], field, "{body}: {}", r.body);
     }
     let r = app
@@ -118,7 +123,7 @@ async fn each_provider_s_secrets_are_checked() {
             json!({"provider": "icq", "name": "n", "destination": "https://x.example"}),
         )
         .await;
-    assert_eq!(r.status, StatusCode::BAD_REQUEST, "{}", r.body);
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.body);
     assert_eq!(
         app.get("/v1/webhook-endpoints", t).await.body["data"],
         json!([])
@@ -214,7 +219,7 @@ async fn edits_disable_rotate_and_delete_are_audited() {
             json!({"overlap_secs": 999_999_999}),
         )
         .await;
-    assert_eq!(r.status, StatusCode::BAD_REQUEST);
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
 
     app.delete(&path, t)
         .await

@@ -207,9 +207,9 @@ async fn an_endpoint_failing_for_its_whole_window_is_disabled() {
     let secret = keyward_core::base62::random(32);
     let (id, ingress) = slack_endpoint(&app, &receiver, &secret).await;
     receiver.fail(502, -1).await;
-    let now = app.clock.now().timestamp();
-    for e in slack_events(&secret, 2, now) {
-        post_signed(&app, &ingress, &e).await;
+    let events = slack_events(&secret, 3, app.clock.now().timestamp());
+    for e in &events[..2] {
+        post_signed(&app, &ingress, e).await;
     }
     let mut endpoint = Value::Null;
     for _ in 0..300 {
@@ -238,8 +238,7 @@ async fn an_endpoint_failing_for_its_whole_window_is_disabled() {
     );
     // What arrives now is kept, not sent; enabling and replaying delivers it.
     receiver.fail(200, 0).await;
-    let late = &slack_events(&secret, 1, app.clock.now().timestamp())[0];
-    let late = post_signed(&app, &ingress, late).await;
+    let late = post_signed(&app, &ingress, &events[2]).await;
     tokio::time::sleep(Duration::from_millis(300)).await;
     assert!(receiver.received().await.received.is_empty());
     app.patch(

@@ -84,6 +84,10 @@ async fn check_provider(
     wrong: Signed,
     stale_code: Option<&str>,
 ) {
+    // Telegram's secret token does not cover the body: nothing to tamper with.
+    let body_signed = sign("{}", 0)
+        .header("X-Telegram-Bot-Api-Secret-Token")
+        .is_none();
     let genuine = sign(
         r#"{"event_id":"Ev1","update_id":1,"id":"1","type":2}"#,
         now(app),
@@ -96,12 +100,14 @@ async fn check_provider(
         "{body}"
     );
 
-    let mut tampered = genuine.clone();
-    tampered.body = tampered.body.replace("Ev1", "Ev2");
-    let (status, body, ct) = send(app, hook, &tampered).await;
-    assert_eq!(status, StatusCode::UNAUTHORIZED, "tampered: {body}");
-    assert_eq!(body["code"], "webhook_signature_invalid", "{body}");
-    assert_eq!(ct, "application/problem+json");
+    if body_signed {
+        let mut tampered = genuine.clone();
+        tampered.body = tampered.body.replace("Ev1", "Ev2");
+        let (status, body, ct) = send(app, hook, &tampered).await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED, "tampered: {body}");
+        assert_eq!(body["code"], "webhook_signature_invalid", "{body}");
+        assert_eq!(ct, "application/problem+json");
+    }
 
     let (status, body, _) = send(app, hook, &wrong).await;
     assert_eq!(status, StatusCode::UNAUTHORIZED, "wrong secret: {body}");
@@ -130,7 +136,7 @@ async fn check_provider(
         .collect();
     assert_eq!(kept.len(), 1, "only the genuine event is kept: {entries:?}");
     let refused = entries.iter().filter(|d| d["status"] == "refused").count();
-    assert!(refused >= 3, "refusals are in the log: {entries:?}");
+    assert!(refused >= 2, "refusals are in the log: {entries:?}");
     for d in &entries {
         assert!(d.get("body").is_none());
     }
