@@ -231,3 +231,23 @@ pub fn path_segment(raw: &str) -> String {
     }
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::section_of;
+
+    #[test]
+    fn a_path_is_under_the_longest_section_that_holds_it() {
+        assert_eq!(section_of("/console/keys/key_1"), "/console/keys");
+        assert_eq!(section_of("/console/settings"), "/console/settings");
+        assert_eq!(
+            section_of("/console/settings/owner-limits"),
+            "/console/settings"
+        );
+        assert_eq!(
+            section_of("/console/settings/webhooks/wh_1"),
+            "/console/settings/webhooks"
+        );
+        assert_eq!(section_of("/console/settingsx"), "");
+    }
+}

@@ -8,7 +8,7 @@
 //! typed in are never shown again (the API's `WebhookEndpoint` holds their first
 //! characters only).
 
-use super::failure::{Failure, PageResult};
+use super::failure::PageResult;
 use super::layout::{
     alert, api_request, confirm, copyable, csrf_field, form_problem, may, maybe_time, notice, page,
     path_segment, time,
@@ -833,7 +833,7 @@ pub async fn replay_failed(
             r.replayed
         ))
         .into_response()),
-        Err(e) => again(form_problem(e).map_err(Failure::from)?).await,
+        Err(e) => again(form_problem(e)?).await,
     }
 }
 
