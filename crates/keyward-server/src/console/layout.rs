@@ -18,6 +18,7 @@ pub const SECTIONS: &[(&str, &str)] = &[
     ("/console/members", "Members"),
     ("/console/settings", "Settings"),
     ("/console/integrations", "Integrations"),
+    ("/console/settings/webhooks", "Webhooks"),
     ("/console/audit", "Audit Log"),
     ("/console/usage", "Usage"),
     ("/console/sessions", "Sessions"),
@@ -64,12 +65,14 @@ pub fn page(signed: &Signed, title: &str, body: Markup) -> Markup {
     }
 }
 
-/// The section a path belongs to (`/console/keys/key_…` is under API Keys).
+/// The section a path belongs to (`/console/keys/key_…` is under API Keys): the
+/// longest that holds it (`/console/settings/webhooks/…` is under Webhooks, not Settings).
 fn section_of(path: &str) -> &str {
     SECTIONS
         .iter()
         .map(|(p, _)| *p)
-        .find(|p| path == *p || path.strip_prefix(p).is_some_and(|r| r.starts_with('/')))
+        .filter(|p| path == *p || path.strip_prefix(p).is_some_and(|r| r.starts_with('/')))
+        .max_by_key(|p| p.len())
         .unwrap_or("")
 }
 
@@ -227,4 +230,24 @@ pub fn path_segment(raw: &str) -> String {
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::section_of;
+
+    #[test]
+    fn a_path_is_under_the_longest_section_that_holds_it() {
+        assert_eq!(section_of("/console/keys/key_1"), "/console/keys");
+        assert_eq!(section_of("/console/settings"), "/console/settings");
+        assert_eq!(
+            section_of("/console/settings/owner-limits"),
+            "/console/settings"
+        );
+        assert_eq!(
+            section_of("/console/settings/webhooks/wh_1"),
+            "/console/settings/webhooks"
+        );
+        assert_eq!(section_of("/console/settingsx"), "");
+    }
 }

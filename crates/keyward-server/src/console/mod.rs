@@ -30,6 +30,7 @@ mod signin;
 mod tokens;
 mod usage;
 pub mod visitor;
+mod webhooks;
 
 pub use failure::{Failure, PageResult};
 pub use visitor::Signed;
@@ -102,6 +103,25 @@ pub fn router(state: AppState) -> Router<AppState> {
         .route(
             "/integrations/connections/{id}/delete",
             post(integrations::delete),
+        )
+        .route(
+            "/settings/webhooks",
+            get(webhooks::list).post(webhooks::create),
+        )
+        .route("/settings/webhooks/{id}", get(webhooks::deliveries))
+        .route(
+            "/settings/webhooks/{id}/enabled",
+            post(webhooks::set_enabled),
+        )
+        .route("/settings/webhooks/{id}/delete", post(webhooks::delete))
+        .route("/settings/webhooks/{id}/rotate", post(webhooks::rotate))
+        .route(
+            "/settings/webhooks/{id}/replay",
+            post(webhooks::replay_failed),
+        )
+        .route(
+            "/settings/webhooks/{id}/deliveries/{delivery}/replay",
+            post(webhooks::replay_one),
         )
         .route("/audit", get(audit::list))
         .route("/usage", get(usage::pick))

@@ -2,7 +2,8 @@
 // serious or critical violation on any (light and dark), and each is photographed at 1280
 // and 390 pixels wide — Members (with a one-time link shown), a member's page, Join,
 // Channels, Workspaces and Agents, Settings, Integrations (two configured, one pending
-// connection), the Audit Log and Usage with its chart.
+// connection), Webhooks (one disabled endpoint) with its delivery log, the Audit Log and
+// Usage with its chart.
 // One server; the data is made through the API with the owner's printed token.
 
 import assert from 'node:assert/strict';
@@ -64,6 +65,7 @@ async function api(method, path, body) {
 
 let keyId;
 let memberId;
+let webhookId;
 async function seed() {
   await api('POST', '/v1/workspaces', { name: 'production' });
   await api('POST', '/v1/workspaces', { name: 'staging' });
@@ -89,6 +91,11 @@ async function seed() {
   await api('POST', '/v1/invitations', { email: 'ops@company.com', role: 'agent_admin', agents: [bot.id] });
   // Started and never completed: a pending connection.
   await api('POST', '/v1/integrations/acme/authorize', { connection_id: 'support-inbox', scopes: ['read', 'write'] });
+  // A Telegram endpoint (Keyward generates its secret token), disabled by hand.
+  const hook = await api('POST', '/v1/webhook-endpoints', {
+    provider: 'telegram', name: 'support bot', destination: 'http://127.0.0.1:9/updates', enabled: false,
+  });
+  webhookId = hook.endpoint.id;
 }
 
 /** The owner's session cookie, from setting their password once. */
@@ -116,6 +123,8 @@ const PAGES = [
   ['/console/resources', 'Workspaces and Agents', 'resources'],
   ['/console/settings', 'Organization settings', 'settings'],
   ['/console/integrations', 'Integrations', 'integrations'],
+  ['/console/settings/webhooks', 'Webhooks', 'webhooks'],
+  [() => `/console/settings/webhooks/${webhookId}`, 'Deliveries of support bot', 'webhook-deliveries'],
   ['/console/audit', 'Audit Log', 'audit'],
   ['/console/usage', 'Usage', 'usage-keys'],
   [() => `/console/usage/${keyId}`, 'Usage of acme production', 'usage-chart'],

@@ -10,6 +10,7 @@ mod members;
 mod pages;
 mod service_accounts;
 mod signin;
+mod webhooks;
 
 use crate::common::TestApp;
 use keyward_server::people::links;
