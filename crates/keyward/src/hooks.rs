@@ -17,7 +17,6 @@ use keyward_server::webhooks::WebhookProvider;
 use keyward_server::webhooks::{Config, ConfigEndpoint};
 use std::time::Duration;
 
-
 fn duration(name: &str, raw: &str) -> anyhow::Result<Duration> {
     let d = keyward_core::expiry::parse_duration(raw, chrono::Duration::days(1), "1d").map_err(
         |_| anyhow::anyhow!("{name} {raw:?} is not a duration like 500ms, 30s, 5m or 1h"),
