@@ -57,6 +57,22 @@ async fn an_endpoint_shows_its_secrets_once_and_prefixes_after() {
     }
     assert_eq!(listed.body["data"].as_array().unwrap().len(), 1);
     assert!(audit.body.to_string().contains("webhook_endpoint.create"));
+    // Nor in the database: sealed at rest (the SQLite file with its WAL, when on SQLite).
+    for file in [app.db_path.clone(), app.db_path.with_extension("db-wal")] {
+        if let Ok(bytes) = std::fs::read(&file) {
+            let hay = String::from_utf8_lossy(&bytes);
+            assert!(
+                !hay.contains(secret),
+                "the provider's secret is in {}",
+                file.display()
+            );
+            assert!(
+                !hay.contains(&signing[6..]),
+                "the signing secret is in {}",
+                file.display()
+            );
+        }
+    }
 }
 
 #[tokio::test]
