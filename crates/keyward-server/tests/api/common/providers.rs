@@ -39,7 +39,8 @@ use tokio::process::{Child, ChildStdin, ChildStdout, Command};
 
 /// `crates/keyward-server/tests/providers`: sign.py, receiver.py, requirements.txt, .venv.
 pub fn providers_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/providers")
+    // Through `..` so that other crates' tests can include this file too.
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../keyward-server/tests/providers")
 }
 
 fn under_ci() -> bool {
