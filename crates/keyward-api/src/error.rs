@@ -144,7 +144,11 @@ error_codes! {
     WebhookEndpointNotFound => ("webhook_endpoint_not_found", 404, "Webhook endpoint not found"),
     /// The endpoint is defined in keyward.yaml: change it there.
     WebhookEndpointManaged => ("webhook_endpoint_managed_by_config", 409, "Webhook endpoint is managed by keyward.yaml"),
-    DeliveryNotFound => ("delivery_not_found", 404, "Delivery not found"),
+        DeliveryNotFound => ("delivery_not_found", 404, "Delivery not found"),
+    /// A refused request (it did not verify) is in the log but has nothing to deliver.
+    DeliveryRefused => ("delivery_refused", 409, "A refused request is not replayed"),
+    /// Replays wait for the endpoint to be enabled again.
+    WebhookEndpointDisabled => ("webhook_endpoint_disabled", 409, "Webhook endpoint is disabled"),
     /// Only a failed (or delivered) delivery is replayed; a pending one is on its way.
     DeliveryPending => ("delivery_pending", 409, "Delivery is still pending"),
     /// The request carries no signature header (or no timestamp) of its provider.
@@ -155,6 +159,9 @@ error_codes! {
     WebhookTimestampStale => ("webhook_timestamp_stale", 401, "Webhook timestamp outside the tolerance"),
     /// Meta's `GET` handshake did not carry the endpoint's verify token.
     WebhookVerifyTokenInvalid => ("webhook_verify_token_invalid", 403, "Webhook verify token invalid"),
+        /// The request carries Keyward's own delivery headers: an endpoint's destination is
+    /// a Keyward ingress, which would deliver in a loop.
+    WebhookLoop => ("webhook_loop_detected", 508, "Webhook delivery loop"),
     /// The body is larger than the server's webhook body limit.
     WebhookBodyTooLarge => ("webhook_body_too_large", 413, "Webhook body too large"),
     /// The server does not let people create organizations.

@@ -693,6 +693,7 @@ pub(crate) struct WebhookEventRow {
     content_type: Option<String>,
     body: Option<Vec<u8>>,
     attempts: i64,
+    retry_base: i64,
     next_attempt_at: Option<i64>,
     last_status_code: Option<i64>,
     last_error: Option<String>,
@@ -717,6 +718,8 @@ impl TryFrom<WebhookEventRow> for WebhookEvent {
                 .ok_or_else(|| corrupt("delivery status", &r.status))?,
             attempts: u32::try_from(r.attempts)
                 .map_err(|_| corrupt("attempt count", &r.attempts.to_string()))?,
+            retry_base: u32::try_from(r.retry_base)
+                .map_err(|_| corrupt("attempt count", &r.retry_base.to_string()))?,
             last_status_code: status_code(r.last_status_code)?,
             id: r.id,
             org_id: r.org_id,

@@ -6,7 +6,7 @@
 use ed25519_dalek::{Signature, VerifyingKey};
 
 use crate::error::Refused;
-use crate::headers::{required, Headers};
+use crate::headers::{fresh, required, unix_seconds, Headers};
 use crate::mac::hex_exact;
 
 /// The signature header (128 hex digits, a 64-byte Ed25519 signature).
@@ -48,6 +48,21 @@ pub fn verify<H: Headers + ?Sized>(
     message.extend_from_slice(body);
     key.verify_strict(&message, &signature)
         .map_err(|_| Refused::BadSignature)
+}
+
+/// As [`verify`], and the timestamp (unix seconds, which Discord sends) must be within
+/// 300 s of `now`, so a captured interaction cannot be replayed later. Discord does not
+/// require receivers to check it; Keyward's ingress does.
+pub fn verify_fresh<H: Headers + ?Sized>(
+    headers: &H,
+    body: &[u8],
+    public_key: &[u8; 32],
+    now: i64,
+) -> Result<(), Refused> {
+    required(headers, SIGNATURE_HEADER)?;
+    let ts = unix_seconds(required(headers, TIMESTAMP_HEADER)?, TIMESTAMP_HEADER)?;
+    fresh(ts, now)?;
+    verify(headers, body, public_key)
 }
 
 /// Whether the (verified) body is a PING, `{"type":1,…}`.
@@ -151,5 +166,25 @@ mod tests {
         assert!(!is_ping(b"{\"type\":\"1\"}"));
         assert!(!is_ping(b"not json"));
         assert!(is_ping(PONG.as_bytes()));
+    }
+
+    #[test]
+    fn a_stale_or_future_timestamp_is_refused_by_verify_fresh() {
+        let key = SigningKey::from_bytes(&[7u8; 32]);
+        let public = key.verifying_key().to_bytes();
+        let sign = |ts: &str| hex::encode(key.sign(format!("{ts}{{}}").as_bytes()).to_bytes());
+        for (ts, now, ok) in [
+            ("1700000000", 1_700_000_100, true),
+            ("1700000000", 1_700_000_301, false),
+            ("1700000400", 1_700_000_000, false),
+        ] {
+            let sig = sign(ts);
+            let headers = [(SIGNATURE_HEADER, sig.as_str()), (TIMESTAMP_HEADER, ts)];
+            let got = verify_fresh(&headers, b"{}", &public, now);
+            assert_eq!(got.is_ok(), ok, "{ts} at {now}: {got:?}");
+            if !ok {
+                assert_eq!(got, Err(Refused::StaleTimestamp));
+            }
+        }
     }
 }

@@ -45,6 +45,8 @@ pub struct WebhooksConfig {
     pub retention: Option<String>,
     pub poll_interval: Option<String>,
     pub concurrency: Option<usize>,
+    /// Destinations on loopback or private addresses (default false).
+    pub allow_private_destinations: Option<bool>,
 }
 
 #[derive(Debug, Default, Clone, Deserialize, PartialEq)]

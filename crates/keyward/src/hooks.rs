@@ -66,6 +66,13 @@ pub fn config(file: &FileConfig) -> anyhow::Result<Config> {
             .iter()
             .map(|d| short_duration("webhooks.schedule", d))
             .collect::<anyhow::Result<_>>()?;
+        if config
+            .schedule
+            .iter()
+            .any(|d| *d > Duration::from_secs(30 * 24 * 3600))
+        {
+            bail!("webhooks.schedule: a delay is at most 30d");
+        }
     }
     set(
         &mut config.disable_after,
@@ -83,13 +90,16 @@ pub fn config(file: &FileConfig) -> anyhow::Result<Config> {
         "webhooks.poll_interval",
         &section.poll_interval,
     )?;
+    if let Some(allow) = section.allow_private_destinations {
+        config.allow_private_destinations = allow;
+    }
     if let Some(n) = section.concurrency {
         if !(1..=1024).contains(&n) {
             bail!("webhooks.concurrency must be between 1 and 1024");
         }
         config.concurrency = n;
     }
-    config.endpoints = endpoints(file)?;
+    config.endpoints = endpoints(file, config.allow_private_destinations)?;
     Ok(config)
 }
 
@@ -104,7 +114,7 @@ fn secret_name(p: WebhookProvider) -> &'static str {
     }
 }
 
-fn endpoints(file: &FileConfig) -> anyhow::Result<Vec<ConfigEndpoint>> {
+fn endpoints(file: &FileConfig, allow_private: bool) -> anyhow::Result<Vec<ConfigEndpoint>> {
     let mut out: Vec<ConfigEndpoint> = Vec::new();
     let Some(integrations) = &file.integrations else {
         return Ok(out);
@@ -131,8 +141,14 @@ fn endpoints(file: &FileConfig) -> anyhow::Result<Vec<ConfigEndpoint>> {
         if w.org.trim().is_empty() {
             bail!("{at}.org must name the organization (its id, org_…)");
         }
-        keyward_server::http::webhooks::check_destination(&w.destination)
-            .map_err(|e| anyhow::anyhow!("{at}.destination: {e}"))?;
+        let destination =
+            keyward_server::http::webhooks::check_destination(&w.destination, allow_private)
+                .map_err(|e| anyhow::anyhow!("{at}.destination: {e}"))?;
+        if let Some(s) = &w.signing_secret {
+            keyward_webhooks::standard::Secret::parse(s.expose()).map_err(|e| {
+                anyhow::anyhow!("{at}.signing_secret must be a whsec_ secret ({e})")
+            })?;
+        }
         let key = secret_name(provider);
         let secret = entry.credentials.get(key).cloned().with_context(|| {
             format!(
@@ -158,13 +174,15 @@ fn endpoints(file: &FileConfig) -> anyhow::Result<Vec<ConfigEndpoint>> {
             id,
             org: w.org.trim().to_owned(),
             provider,
-            name: w
-                .name
-                .clone()
-                .or_else(|| entry.display_name.clone())
-                .unwrap_or_else(|| name.clone()),
+            name: keyward_server::http::webhooks::check_name(
+                w.name
+                    .as_deref()
+                    .or(entry.display_name.as_deref())
+                    .unwrap_or(name),
+            )
+            .map_err(|e| anyhow::anyhow!("{at}.name: {e}"))?,
             workspace: w.workspace.clone(),
-            destination: w.destination.clone(),
+            destination,
             enabled: entry.is_enabled(),
             secrets: vec![secret],
             verify_token,

@@ -35,6 +35,8 @@ use secrecy::{ExposeSecret, SecretString};
 
 /// Provider secrets an endpoint keeps at most (a rotation needs two).
 const MAX_SECRETS: usize = 5;
+/// Signing secrets in use at once: the new one and those still in their overlap.
+const MAX_SIGNING_SECRETS: usize = 3;
 /// The longest a replaced signing secret keeps signing.
 const MAX_OVERLAP_SECS: u64 = 7 * 24 * 3600;
 
@@ -86,8 +88,26 @@ pub async fn visible(
     Ok(e)
 }
 
-fn managed_here(e: &WebhookEndpointRecord) -> Result<()> {
-    if e.managed_by == ManagedBy::Config {
+/// The endpoint of keyward.yaml with this id, as this server runs it.
+fn in_config<'a>(state: &'a AppState, id: &str) -> Option<&'a crate::webhooks::ConfigEndpoint> {
+    state.webhooks.config.endpoints.iter().find(|c| c.id == id)
+}
+
+/// Refuses a change of an endpoint that keyward.yaml defines. `enabled` alone is
+/// operational state (an endpoint disabled after a day of failures is enabled again
+/// here), and one the file no longer has is the API's to delete.
+fn managed_here(
+    state: &AppState,
+    e: &WebhookEndpointRecord,
+    req: Option<&UpdateWebhookEndpointRequest>,
+) -> Result<()> {
+    let only_enabled = req.is_some_and(|r| {
+        r.name.is_none()
+            && r.destination.is_none()
+            && r.secrets.is_none()
+            && r.verify_token.is_none()
+    });
+    if e.managed_by == ManagedBy::Config && in_config(state, &e.id).is_some() && !only_enabled {
         return Err(ApiError::Conflict(
             ErrorCode::WebhookEndpointManaged,
             format!(
@@ -143,9 +163,16 @@ pub fn view(state: &AppState, headers: &HeaderMap, e: &WebhookEndpointRecord) ->
     }
 }
 
-fn check_name(name: &str) -> Result<String> {
+pub fn check_name(name: &str) -> Result<String> {
     let name = name.trim();
-    if name.is_empty() || name.chars().count() > 100 || name.chars().any(char::is_control) {
+    // Control, direction-changing and invisible characters would let one name pass for
+    // another in the console and the CLI.
+    let hidden = |c: char| {
+        c.is_control()
+            || keyward_oauth::is_bidi_control(c)
+            || matches!(c, '\u{200B}'..='\u{200D}' | '\u{2060}' | '\u{FEFF}')
+    };
+    if name.is_empty() || name.chars().count() > 100 || name.chars().any(hidden) {
         return Err(ApiError::validation(
             "name",
             "must be 1 to 100 characters, without control characters",
@@ -155,7 +182,7 @@ fn check_name(name: &str) -> Result<String> {
 }
 
 /// An absolute http(s) URL with a host, no user or password, no fragment.
-pub fn check_destination(raw: &str) -> Result<String> {
+pub fn check_destination(raw: &str, allow_private: bool) -> Result<String> {
     let bad = |m: &str| ApiError::validation("destination", m);
     if raw.len() > 2000 {
         return Err(bad("must be at most 2000 characters"));
@@ -170,6 +197,8 @@ pub fn check_destination(raw: &str) -> Result<String> {
     if url.fragment().is_some() {
         return Err(bad("must not have a fragment (#…)"));
     }
+    crate::webhooks::guard::check_host(&url, allow_private)
+        .map_err(|why| bad(&format!("must not be {why}")))?;
     Ok(url.to_string())
 }
 
@@ -268,7 +297,10 @@ pub async fn create_endpoint(
 ) -> Result<(StatusCode, Json<WebhookEndpointCreated>)> {
     principal.require("webhooks:write")?;
     let name = check_name(&req.name)?;
-    let destination = check_destination(&req.destination)?;
+    let destination = check_destination(
+        &req.destination,
+        state.webhooks.config.allow_private_destinations,
+    )?;
     if let Some(w) = &req.workspace {
         state
             .store
@@ -427,7 +459,7 @@ pub async fn update_endpoint(
     ApiJson(req): ApiJson<UpdateWebhookEndpointRequest>,
 ) -> Result<Json<WebhookEndpoint>> {
     let e = visible(&state, &principal, &id, "webhooks:write", Action::Write).await?;
-    managed_here(&e)?;
+    managed_here(&state, &e, Some(&req))?;
     let updated = update(&state, &principal, e, req).await?;
     Ok(Json(view(&state, &headers, &updated)))
 }
@@ -445,7 +477,7 @@ pub async fn update(
     let destination = req
         .destination
         .as_deref()
-        .map(check_destination)
+        .map(|d| check_destination(d, state.webhooks.config.allow_private_destinations))
         .transpose()?;
     let sealed = if req.secrets.is_some() || req.verify_token.is_some() {
         let opened = open(state, &e)?;
@@ -528,7 +560,7 @@ pub async fn delete_endpoint(
     Path(id): Path<String>,
 ) -> Result<StatusCode> {
     let e = visible(&state, &principal, &id, "webhooks:write", Action::Write).await?;
-    managed_here(&e)?;
+    managed_here(&state, &e, None)?;
     let audit = actor_event(
         &principal,
         state.clock.now(),
@@ -567,6 +599,12 @@ pub async fn rotate_secret(
         ));
     }
     let e = visible(&state, &principal, &id, "webhooks:write", Action::Write).await?;
+    if in_config(&state, &e.id).is_some_and(|c| c.signing_secret.is_some()) {
+        return Err(ApiError::Conflict(
+            ErrorCode::WebhookEndpointManaged,
+            format!("webhook endpoint {}'s signing secret is set in keyward.yaml (signing_secret): change it there", e.id),
+        ));
+    }
     let (rotated, secret) = rotate(&state, &principal, e, overlap).await?;
     Ok(Json(SigningSecretRotated {
         signing_secret: secret,
@@ -588,7 +626,9 @@ pub async fn rotate(
     let shown = ProviderToken::new(new.secret.expose_secret());
     let mut signing = vec![new];
     if overlap_secs > 0 {
-        for old in opened.signing_at(now) {
+        // The current one and the newest replaced one keep signing: every delivery
+        // carries one signature per secret, so they do not pile up.
+        for old in opened.signing_at(now).take(MAX_SIGNING_SECRETS - 1) {
             signing.push(SigningSecret {
                 secret: SecretString::from(old.secret.expose_secret().to_owned()),
                 expires_at: Some(old.expires_at.map_or(until, |t| t.min(until))),
@@ -616,6 +656,20 @@ pub async fn rotate(
         .await
         .map_err(not_found)?;
     Ok((rotated, shown))
+}
+
+/// A replay on a disabled endpoint would fail at once: enable it first.
+fn enabled_for_replay(e: &WebhookEndpointRecord) -> Result<()> {
+    if e.enabled {
+        return Ok(());
+    }
+    Err(ApiError::Conflict(
+        ErrorCode::WebhookEndpointDisabled,
+        format!(
+            "webhook endpoint {} is disabled: enable it, then replay",
+            e.id
+        ),
+    ))
 }
 
 fn delivery_status(s: DeliveryState) -> DeliveryStatus {
@@ -733,6 +787,20 @@ pub async fn replay_delivery(
     ApiJsonOrEmpty(_req): ApiJsonOrEmpty<ReplayDeliveryRequest>,
 ) -> Result<Json<WebhookDelivery>> {
     let e = visible(&state, &principal, &id, "webhooks:write", Action::Write).await?;
+    enabled_for_replay(&e)?;
+    if let Ok((d, _)) = state
+        .store
+        .webhooks()
+        .get_webhook_delivery(principal.org_id(), &e.id, &delivery_id)
+        .await
+    {
+        if d.status == DeliveryState::Refused {
+            return Err(ApiError::Conflict(
+                ErrorCode::DeliveryRefused,
+                "this request was refused (it did not verify): there is nothing to deliver".into(),
+            ));
+        }
+    }
     let now = state.clock.now();
     let audit = actor_event(
         &principal,
@@ -770,6 +838,7 @@ pub async fn replay_failed(
     ApiJson(req): ApiJson<ReplayFailedRequest>,
 ) -> Result<Json<Replayed>> {
     let e = visible(&state, &principal, &id, "webhooks:write", Action::Write).await?;
+    enabled_for_replay(&e)?;
     let now = state.clock.now();
     let since: DateTime<Utc> = req.since;
     let audit = actor_event(

@@ -55,10 +55,13 @@ pub async fn run(state: AppState) {
         if free > 0 {
             let now = state.clock.now();
             let limit = free.min(64) as u32;
+            // A lease names this claim, not only this node: an attempt that outlived its
+            // lease cannot write over the one that took the event next.
+            let owner = format!("{}:{}", hub.node, keyward_core::base62::random(10));
             match state
                 .store
                 .webhooks()
-                .claim_webhook_deliveries(&hub.node, now, now + lease, limit)
+                .claim_webhook_deliveries(&owner, now, now + lease, limit)
                 .await
             {
                 Ok(events) => {
@@ -68,8 +71,17 @@ pub async fn run(state: AppState) {
                             return;
                         };
                         let state = state.clone();
+                        let owner = owner.clone();
+                        // Bounded by the lease: past it, another claim may take the event.
+                        let within = config.lease().saturating_sub(Duration::from_secs(2));
                         tokio::spawn(async move {
-                            attempt(&state, event).await;
+                            let id = event.id.clone();
+                            if tokio::time::timeout(within, attempt(&state, event, &owner))
+                                .await
+                                .is_err()
+                            {
+                                tracing::warn!(event = %id, "a webhook attempt outlived its lease");
+                            }
                             drop(permit);
                         });
                     }
@@ -109,9 +121,22 @@ fn failure(e: &reqwest::Error) -> String {
         "connection failed".into()
     } else if e.is_redirect() {
         "redirect not followed".into()
+    } else if chain_mentions(e, super::guard::REFUSED) {
+        super::guard::REFUSED.into()
     } else {
         "request failed".into()
     }
+}
+
+fn chain_mentions(e: &(dyn std::error::Error + 'static), what: &str) -> bool {
+    let mut next: Option<&(dyn std::error::Error + 'static)> = Some(e);
+    while let Some(err) = next {
+        if err.to_string().contains(what) {
+            return true;
+        }
+        next = err.source();
+    }
+    false
 }
 
 /// Standard Webhooks headers signed with every signing secret in use.
@@ -152,6 +177,22 @@ async fn send(
     let timestamp = now.timestamp();
     let signature = signature(&opened, &event.id, timestamp, &body, now);
     drop(opened);
+    if signature.is_empty() {
+        // Never send an unsigned delivery: the app could not tell it from a forgery.
+        return (
+            None,
+            Some("the endpoint has no usable signing secret".into()),
+        );
+    }
+    let allow_private = state.webhooks.config.allow_private_destinations;
+    match url::Url::parse(&endpoint.destination) {
+        Ok(url) => {
+            if let Err(why) = super::guard::check_host(&url, allow_private) {
+                return (None, Some(format!("the destination is {why}")));
+            }
+        }
+        Err(_) => return (None, Some("the destination is not a URL".into())),
+    }
     let mut request = state
         .webhooks
         .client
@@ -166,7 +207,11 @@ async fn send(
         .header(HEADER_PROVIDER, &endpoint.provider)
         .header(HEADER_ENDPOINT, &endpoint.id)
         .header(HEADER_ATTEMPT, attempt.to_string());
-    if let Some(id) = &event.provider_event_id {
+    if let Some(id) = event
+        .provider_event_id
+        .as_deref()
+        .and_then(|id| reqwest::header::HeaderValue::from_str(id).ok())
+    {
         request = request.header(HEADER_EVENT_ID, id);
     }
     match request.body(body).send().await {
@@ -183,7 +228,7 @@ async fn send(
     }
 }
 
-async fn attempt(state: &AppState, event: WebhookEvent) {
+async fn attempt(state: &AppState, event: WebhookEvent, owner: &str) {
     let hub = &state.webhooks;
     let store = state.store.webhooks();
     let endpoint = match store.find_webhook_endpoint(&event.endpoint_id).await {
@@ -191,7 +236,7 @@ async fn attempt(state: &AppState, event: WebhookEvent) {
         Err(StoreError::NotFound) => return,
         Err(e) => {
             tracing::warn!(error = %e, "cannot read a webhook endpoint");
-            let _ = store.release_webhook_lease(&event.id, &hub.node).await;
+            let _ = store.release_webhook_lease(&event.id, owner).await;
             return;
         }
     };
@@ -211,12 +256,14 @@ async fn attempt(state: &AppState, event: WebhookEvent) {
     let outcome = match &error {
         None => AttemptOutcome::Delivered,
         Some(_) if !endpoint.enabled => AttemptOutcome::Failed,
-        Some(_) => match schedule.get(number as usize - 1) {
-            Some(delay) => AttemptOutcome::Retry(
-                state.clock.now()
-                    + chrono::Duration::from_std(super::jitter(*delay))
-                        .unwrap_or(chrono::Duration::hours(10)),
-            ),
+        // The schedule counts from the last replay.
+        Some(_) => match schedule.get(number.saturating_sub(event.retry_base + 1) as usize) {
+            Some(delay) => {
+                let delay = chrono::Duration::from_std(super::jitter(*delay))
+                    .unwrap_or(chrono::Duration::hours(10));
+                let now = state.clock.now();
+                AttemptOutcome::Retry(now.checked_add_signed(delay).unwrap_or(now))
+            }
             None => AttemptOutcome::Failed,
         },
     };
@@ -230,10 +277,7 @@ async fn attempt(state: &AppState, event: WebhookEvent) {
     };
     tracing::info!(endpoint = %endpoint.id, event = %event.id, attempt = number,
         status = ?status_code, error = ?error, "webhook delivery attempt");
-    let failing_since = match store
-        .finish_webhook_attempt(&hub.node, record, outcome)
-        .await
-    {
+    let failing_since = match store.finish_webhook_attempt(owner, record, outcome).await {
         Ok(f) => f,
         Err(e) => {
             // The lease ran out and another node took the event, or it was deleted.

@@ -94,6 +94,11 @@ async fn refuse(
     code: ErrorCode,
     why: String,
 ) -> ApiError {
+    tracing::info!(endpoint = %e.id, code = code.as_str(), "webhook refused");
+    // At most one a second per endpoint is written: forged floods are answered, not kept.
+    if !state.webhooks.note_refusal(&e.id) {
+        return ApiError::Refused(code, why);
+    }
     let now = state.clock.now();
     let refusal = NewRefusal {
         id: keyward_core::ids::new_sortable_id("msg", now.timestamp_millis()),
@@ -105,7 +110,6 @@ async fn refuse(
     if let Err(err) = state.store.webhooks().record_webhook_refusal(refusal).await {
         tracing::warn!(endpoint = %e.id, error = %err, "could not note a refused webhook");
     }
-    tracing::info!(endpoint = %e.id, code = code.as_str(), "webhook refused");
     ApiError::Refused(code, why)
 }
 
@@ -151,6 +155,56 @@ pub async fn handshake(
     }
 }
 
+/// The checks that need no body: the provider's headers are there, a signed timestamp
+/// is fresh, and for Telegram (whose token does not cover the body) the whole check.
+fn precheck(
+    provider: WebhookProvider,
+    opened: &Opened,
+    headers: &HeaderMap,
+    now: i64,
+) -> std::result::Result<(), Refused> {
+    let h = HeaderView(headers);
+    let present = |name: &'static str| h.get(name).map(drop).ok_or(Refused::MissingHeader(name));
+    let fresh = |name: &'static str| -> std::result::Result<(), Refused> {
+        let raw = h.get(name).ok_or(Refused::MissingHeader(name))?;
+        let ts: i64 = std::str::from_utf8(raw)
+            .ok()
+            .and_then(|t| t.trim().parse().ok())
+            .ok_or(Refused::MalformedHeader(name))?;
+        if ts.abs_diff(now) > keyward_webhooks::TOLERANCE_SECS {
+            return Err(Refused::StaleTimestamp);
+        }
+        Ok(())
+    };
+    match provider {
+        WebhookProvider::Whatsapp => present(meta::SIGNATURE_HEADER),
+        WebhookProvider::Slack => {
+            present(slack::SIGNATURE_HEADER)?;
+            fresh(slack::TIMESTAMP_HEADER)
+        }
+        WebhookProvider::Discord => {
+            present(discord::SIGNATURE_HEADER)?;
+            fresh(discord::TIMESTAMP_HEADER)
+        }
+        WebhookProvider::Standard => {
+            present(standard::ID_HEADER)?;
+            present(standard::SIGNATURE_HEADER)?;
+            fresh(standard::TIMESTAMP_HEADER)
+        }
+        WebhookProvider::Telegram => {
+            let mut last = Refused::InvalidKey;
+            for s in &opened.provider.secrets {
+                match telegram::verify(&h, s.expose_secret()) {
+                    Ok(()) => return Ok(()),
+                    Err(r @ Refused::MissingHeader(_)) => return Err(r),
+                    Err(r) => last = r,
+                }
+            }
+            Err(last)
+        }
+    }
+}
+
 /// Checks the request against every secret of the endpoint; the first that verifies wins.
 fn verify(
     provider: WebhookProvider,
@@ -180,7 +234,7 @@ fn verify(
             WebhookProvider::Slack => slack::verify(&h, body, s.as_bytes(), now),
             WebhookProvider::Telegram => telegram::verify(&h, s),
             WebhookProvider::Discord => match discord::parse_public_key(s) {
-                Some(key) => discord::verify(&h, body, &key),
+                Some(key) => discord::verify_fresh(&h, body, &key, now),
                 None => Err(Refused::InvalidKey),
             },
             WebhookProvider::Standard => unreachable!("handled above"),
@@ -202,7 +256,12 @@ fn verify(
 fn json_field(body: &[u8], field: &str) -> Option<String> {
     let v: serde_json::Value = serde_json::from_slice(body).ok()?;
     match v.get(field)? {
-        serde_json::Value::String(s) if !s.is_empty() && s.len() <= 256 => Some(s.clone()),
+        // Visible ASCII only: it travels in a header (`x-keyward-event-id`).
+        serde_json::Value::String(s)
+            if !s.is_empty() && s.len() <= 256 && s.bytes().all(|b| (0x21..=0x7e).contains(&b)) =>
+        {
+            Some(s.clone())
+        }
         serde_json::Value::Number(n) => Some(n.to_string()),
         _ => None,
     }
@@ -218,7 +277,9 @@ fn event_identity(
         WebhookProvider::Standard => HeaderView(headers)
             .get(standard::ID_HEADER)
             .and_then(|v| std::str::from_utf8(v).ok())
-            .filter(|v| !v.is_empty() && v.len() <= 256)
+            .filter(|v| {
+                !v.is_empty() && v.len() <= 256 && v.bytes().all(|b| (0x21..=0x7e).contains(&b))
+            })
             .map(str::to_owned),
         WebhookProvider::Slack => json_field(body, "event_id"),
         WebhookProvider::Telegram => json_field(body, "update_id"),
@@ -274,13 +335,27 @@ pub async fn receive(
     if declared.is_some_and(|n| n > limit as u64) {
         return Err(too_large(limit));
     }
+    // Keyward's own delivery coming back (an endpoint whose destination is an ingress):
+    // refused, or two endpoints could feed each other forever.
+    if headers.contains_key(keyward_api::HEADER_ENDPOINT) {
+        return Err(ApiError::Refused(
+            ErrorCode::WebhookLoop,
+            "this request is a Keyward delivery: an endpoint's destination cannot be a Keyward ingress".into(),
+        ));
+    }
     let (e, provider) = endpoint(&state, &id).await?;
+    let opened = open(&state, &e)?;
+    let now = state.clock.now();
+    // What needs no body is checked before reading one (missing headers, a stale
+    // timestamp, Telegram's whole check).
+    if let Err(r) = precheck(provider, &opened, &headers, now.timestamp()) {
+        let code = refusal_code(r);
+        return Err(refuse(&state, &e, code, format!("the webhook did not verify: {r}")).await);
+    }
     // The raw bytes, exactly as received: what the signature covers.
     let body = axum::body::to_bytes(body, limit)
         .await
         .map_err(|_| too_large(limit))?;
-    let opened = open(&state, &e)?;
-    let now = state.clock.now();
     if let Err(r) = verify(provider, &opened, &headers, &body, now.timestamp()) {
         let code = refusal_code(r);
         return Err(refuse(&state, &e, code, format!("the webhook did not verify: {r}")).await);

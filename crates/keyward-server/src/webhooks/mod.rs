@@ -15,6 +15,7 @@
 //! The API (`/v1/webhook-endpoints…`) is in `http/webhooks.rs`.
 
 pub mod deliver;
+pub mod guard;
 pub mod ingress;
 pub mod secrets;
 pub mod sync;
@@ -53,6 +54,10 @@ pub struct Config {
     pub poll_interval: Duration,
     /// Attempts in flight at once on one node.
     pub concurrency: usize,
+    /// Whether destinations may be loopback or private addresses (an app on this
+    /// machine or network). Off by default: any organization's admin sets destinations.
+    /// Link-local (cloud metadata) ones are refused either way ([`guard`]).
+    pub allow_private_destinations: bool,
     /// Endpoints from keyward.yaml.
     pub endpoints: Vec<ConfigEndpoint>,
 }
@@ -67,6 +72,7 @@ impl Default for Config {
             retention: Duration::from_secs(30 * 24 * 3600),
             poll_interval: Duration::from_secs(1),
             concurrency: 32,
+            allow_private_destinations: false,
             endpoints: Vec::new(),
         }
     }
@@ -110,6 +116,9 @@ pub struct Hub {
     /// This node's name in delivery leases (random per process).
     pub node: String,
     pub(crate) wake: tokio::sync::Notify,
+    /// When each endpoint's last refusal was noted: at most one a second is written, so
+    /// a flood of forged requests does not occupy the database's writer.
+    refusals: std::sync::Mutex<std::collections::HashMap<String, std::time::Instant>>,
 }
 
 impl Hub {
@@ -121,6 +130,9 @@ impl Hub {
             // (and its signature) somewhere the endpoint does not name.
             .redirect(reqwest::redirect::Policy::none())
             .user_agent(concat!("Keyward-Webhooks/", env!("CARGO_PKG_VERSION")))
+            .dns_resolver(std::sync::Arc::new(guard::GuardedResolver {
+                allow_private: config.allow_private_destinations,
+            }))
             .build()
             .expect("the delivery HTTP client builds");
         Self {
@@ -128,6 +140,24 @@ impl Hub {
             client,
             node: keyward_core::ids::new_id("node"),
             wake: tokio::sync::Notify::new(),
+            refusals: Default::default(),
+        }
+    }
+
+    /// Whether a refusal of `endpoint` should be written now (not within a second of
+    /// the last one).
+    pub(crate) fn note_refusal(&self, endpoint: &str) -> bool {
+        let now = std::time::Instant::now();
+        let mut seen = self.refusals.lock().unwrap_or_else(|e| e.into_inner());
+        if seen.len() > 10_000 {
+            seen.retain(|_, t| now.duration_since(*t) < Duration::from_secs(1));
+        }
+        match seen.get(endpoint) {
+            Some(t) if now.duration_since(*t) < Duration::from_secs(1) => false,
+            _ => {
+                seen.insert(endpoint.to_owned(), now);
+                true
+            }
         }
     }
 

@@ -92,10 +92,15 @@ impl Drop for SigningWire {
     }
 }
 
-/// What listings show of a secret: its first four characters (after `whsec_`).
+/// What listings show of a secret: its first four characters (after `whsec_`), and
+/// nothing of one shorter than 16 (four would be too much of it).
 pub fn prefix(secret: &str) -> String {
     let rest = secret.strip_prefix("whsec_").unwrap_or(secret);
-    let head: String = rest.chars().take(4).collect();
+    let head: String = if rest.chars().count() >= 16 {
+        rest.chars().take(4).collect()
+    } else {
+        String::new()
+    };
     if secret.starts_with("whsec_") {
         format!("whsec_{head}…")
     } else {
@@ -226,8 +231,9 @@ mod tests {
     #[test]
     fn sealed_secrets_open_only_for_their_endpoint() {
         let ring = ring();
+        assert_eq!(prefix("abcd"), "…", "a short secret shows nothing");
         let provider = ProviderSecrets {
-            secrets: vec![SecretString::from("s3cret-one".to_owned())],
+            secrets: vec![SecretString::from("s3cret-one-of-many".to_owned())],
             verify_token: Some(SecretString::from("vt".to_owned())),
         };
         let signing = vec![SigningSecret::generate()];
@@ -252,7 +258,10 @@ mod tests {
             updated_at: Utc::now(),
         };
         let opened = open(&ring, &record).unwrap();
-        assert_eq!(opened.provider.secrets[0].expose_secret(), "s3cret-one");
+        assert_eq!(
+            opened.provider.secrets[0].expose_secret(),
+            "s3cret-one-of-many"
+        );
         assert_eq!(opened.provider.verify_token.unwrap().expose_secret(), "vt");
         record.id = "wh_b".into();
         assert!(open(&ring, &record).is_err(), "bound to the endpoint's id");

@@ -60,6 +60,8 @@ CREATE TABLE webhook_events (
     -- Attempts made so far, when the next is due (NULL: none is), and the last one's
     -- answer.
     attempts           BIGINT NOT NULL DEFAULT 0,
+    -- The attempts before the last replay: a replay starts the schedule again.
+    retry_base         BIGINT NOT NULL DEFAULT 0,
     next_attempt_at    BIGINT,
     last_status_code   BIGINT,
     last_error         TEXT,
@@ -76,6 +78,11 @@ CREATE TABLE webhook_events (
 CREATE INDEX webhook_events_due ON webhook_events (status, next_attempt_at);
 -- An endpoint's log, newest first.
 CREATE INDEX webhook_events_by_endpoint ON webhook_events (endpoint_id, id);
+-- An endpoint's refusals, for keeping only the newest (a flood of forged requests
+-- costs an index range, not a scan of the endpoint's events).
+CREATE INDEX webhook_events_refusals ON webhook_events (endpoint_id, id) WHERE status = 'refused';
+-- What the retention purge deletes.
+CREATE INDEX webhook_events_by_received ON webhook_events (received_at) WHERE status <> 'pending';
 
 -- Every attempt at delivering an event.
 CREATE TABLE webhook_attempts (

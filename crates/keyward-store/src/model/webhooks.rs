@@ -203,6 +203,8 @@ pub struct WebhookEvent {
     /// `None` for a refusal.
     pub body: Option<Vec<u8>>,
     pub attempts: u32,
+    /// The attempts before the last replay: the schedule counts from here.
+    pub retry_base: u32,
     pub next_attempt_at: Option<DateTime<Utc>>,
     pub last_status_code: Option<u16>,
     pub last_error: Option<String>,

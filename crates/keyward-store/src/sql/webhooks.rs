@@ -28,7 +28,7 @@ const ENDPOINT_SELECT: &str = "SELECT id, org_id, workspace_id, name, provider, 
     FROM webhook_endpoints";
 
 const EVENT_SELECT: &str = "SELECT id, org_id, endpoint_id, status, dedup_key, \
-    provider_event_id, received_at, content_type, body, attempts, next_attempt_at, \
+    provider_event_id, received_at, content_type, body, attempts, retry_base, next_attempt_at, \
     last_status_code, last_error, delivered_at, refusal, lease_owner, lease_until \
     FROM webhook_events";
 
@@ -61,7 +61,8 @@ const DUE: &str = "status = 'pending' AND next_attempt_at <= $1 \
 /// `$1` owner, `$2` until, `$3` event, `$4` now: re-checked on the row as it is when
 /// the statement gets it (after waiting for a racing claim's commit on PostgreSQL).
 const LEASE_EVENT: &str = "UPDATE webhook_events SET lease_owner = $1, lease_until = $2 \
-    WHERE id = $3 AND status = 'pending' AND (lease_until IS NULL OR lease_until <= $4)";
+    WHERE id = $3 AND status = 'pending' AND next_attempt_at <= $4 \
+    AND (lease_until IS NULL OR lease_until <= $4)";
 
 /// `$1` status, `$2` attempts, `$3` last status code, `$4` last error, `$5` next
 /// attempt, `$6` delivered at, `$7` event, `$8` owner: the outcome, written only by the
@@ -254,6 +255,8 @@ impl<B: Backend> WebhookStore for SqlStore<B> {
         }
         if let Some(destination) = &patch.destination {
             set(&mut sets, &mut args, "destination", destination.into());
+            // A new destination starts without the old one's failures.
+            sets.push("failing_since = NULL".into());
         }
         if let Some(s) = &patch.secrets {
             set(&mut sets, &mut args, "kek_id", (&s.dek.kek_id).into());
@@ -588,7 +591,7 @@ impl<B: Backend> WebhookStore for SqlStore<B> {
             DeliveryState::Failed | DeliveryState::Delivered => {}
         }
         let sql = "UPDATE webhook_events SET status = 'pending', next_attempt_at = $1, \
-            delivered_at = NULL, lease_owner = NULL, lease_until = NULL \
+            delivered_at = NULL, lease_owner = NULL, lease_until = NULL, retry_base = attempts \
             WHERE id = $2 AND status IN ('failed', 'delivered')";
         if B::execute(&mut tx, sql, args![at, id]).await? != 1 {
             return Err(StoreError::Conflict(Conflict::ChangedMeanwhile));
@@ -610,7 +613,7 @@ impl<B: Backend> WebhookStore for SqlStore<B> {
         let mut tx = self.begin_change(&audit).await?;
         endpoint_in_org::<B>(&mut tx, org_id, endpoint_id, false).await?;
         let sql = "UPDATE webhook_events SET status = 'pending', next_attempt_at = $1, \
-            lease_owner = NULL, lease_until = NULL \
+            lease_owner = NULL, lease_until = NULL, retry_base = attempts \
             WHERE org_id = $2 AND endpoint_id = $3 AND status = 'failed' AND received_at >= $4";
         let n = B::execute(&mut tx, sql, args![at, org_id, endpoint_id, since]).await?;
         // Audited even when nothing was failed: the replay was asked for.

@@ -93,7 +93,7 @@ async function seed() {
   await api('POST', '/v1/integrations/acme/authorize', { connection_id: 'support-inbox', scopes: ['read', 'write'] });
   // A Telegram endpoint (Keyward generates its secret token), disabled by hand.
   const hook = await api('POST', '/v1/webhook-endpoints', {
-    provider: 'telegram', name: 'support bot', destination: 'http://127.0.0.1:9/updates', enabled: false,
+    provider: 'telegram', name: 'support bot', destination: 'https://app.example.com/updates', enabled: false,
   });
   webhookId = hook.endpoint.id;
 }

@@ -322,11 +322,21 @@ impl World {
                     _ => None,
                 };
                 if matches!(row.fixture, Fixture::WebhookDelivery) {
+                    // Kept as failed while the endpoint is disabled: replayable.
                     let ingress = created["endpoint"]["ingress_url"].as_str().unwrap();
                     let delivery =
                         crate::webhooks::send_standard(&self.app, ingress, &secret).await;
                     set(&mut call, "delivery_id", &delivery);
                 }
+                // Enabled (replays wait for that); its destination refuses connections.
+                let path = format!("/v1/webhook-endpoints/{id}");
+                ok(
+                    &self
+                        .app
+                        .patch(&path, &owner, json!({"enabled": true}))
+                        .await,
+                    &path,
+                );
                 call.workspace = Some(ws);
             }
             Fixture::HostedCallback => {

@@ -220,6 +220,8 @@ impl TestApp {
             flush_interval: Duration::from_secs(3600),
             ..Settings::default()
         };
+        // The tests' webhook destinations are on loopback.
+        settings.policy.webhooks.allow_private_destinations = true;
         configure(&mut settings);
         let running = Running::start(&settings, store.clone(), clock.clone()).await;
         Self {

@@ -132,7 +132,8 @@ async fn check_provider(
         .collect();
     assert_eq!(kept.len(), 1, "only the genuine event is kept: {entries:?}");
     let refused = entries.iter().filter(|d| d["status"] == "refused").count();
-    assert!(refused >= 2, "refusals are in the log: {entries:?}");
+    // Noted, at most one a second per endpoint (a flood is answered, not kept).
+    assert_eq!(refused, 1, "the refusals are in the log: {entries:?}");
     for d in &entries {
         assert!(d.get("body").is_none());
     }
