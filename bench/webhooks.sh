@@ -82,9 +82,9 @@ report() { awk '$1 == "50%" || $1 == "99%" {print "  " $1, $2} /Requests\/sec/ {
 echo "new events (each kept before its 200), SQLite, wrk -t1 -c$CONNS for ${DURATION}s"
 wrk -t1 -c"$CONNS" -d"${DURATION}s" --latency -s "$WORK/new.lua" "$BASE" | report
 echo "the same event again (acknowledged as a duplicate), same load"
-wrk -t1 -c"$CONNS" -d"${DURATION}s" --latency -s "$WORK/same.lua" "$BASE" | report
+wrk -t1 -c"$CONNS" -d"${DURATION}s" --latency -s "$WORK/same.lua" "$HOOK" | report
 echo "forged (401, the refusal noted), same load"
-wrk -t1 -c"$CONNS" -d"${DURATION}s" --latency -s "$WORK/forged.lua" "$BASE" | report
+wrk -t1 -c"$CONNS" -d"${DURATION}s" --latency -s "$WORK/forged.lua" "$HOOK" | report
 
 # Drain: EVENTS Standard Webhooks events to an enabled endpoint delivering to the receiver.
 "$PY" crates/keyward-server/tests/providers/receiver.py --port 0 >"$WORK/receiver-out" 2>"$WORK/receiver-err" &

@@ -156,6 +156,7 @@ impl Application {
             state.store.as_ref(),
             state.vault.ring(),
             &state.webhooks.config.endpoints,
+            state.webhooks.config.allow_private_destinations,
             state.clock.now(),
         )
         .await

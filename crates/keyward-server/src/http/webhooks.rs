@@ -164,42 +164,14 @@ pub fn view(state: &AppState, headers: &HeaderMap, e: &WebhookEndpointRecord) ->
 }
 
 pub fn check_name(name: &str) -> Result<String> {
-    let name = name.trim();
-    // Control, direction-changing and invisible characters would let one name pass for
-    // another in the console and the CLI.
-    let hidden = |c: char| {
-        c.is_control()
-            || keyward_oauth::is_bidi_control(c)
-            || matches!(c, '\u{200B}'..='\u{200D}' | '\u{2060}' | '\u{FEFF}')
-    };
-    if name.is_empty() || name.chars().count() > 100 || name.chars().any(hidden) {
-        return Err(ApiError::validation(
-            "name",
-            "must be 1 to 100 characters, without control characters",
-        ));
-    }
-    Ok(name.to_owned())
+    crate::webhooks::check_name(name).map_err(|m| ApiError::validation("name", m))
 }
 
-/// An absolute http(s) URL with a host, no user or password, no fragment.
+/// An absolute http(s) URL with a host, no user or password, no fragment, and an
+/// allowed address ([`crate::webhooks::guard`]).
 pub fn check_destination(raw: &str, allow_private: bool) -> Result<String> {
-    let bad = |m: &str| ApiError::validation("destination", m);
-    if raw.len() > 2000 {
-        return Err(bad("must be at most 2000 characters"));
-    }
-    let url = url::Url::parse(raw).map_err(|_| bad("must be an absolute URL"))?;
-    if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none() {
-        return Err(bad("must be an http or https URL with a host"));
-    }
-    if !url.username().is_empty() || url.password().is_some() {
-        return Err(bad("must not hold a user name or password"));
-    }
-    if url.fragment().is_some() {
-        return Err(bad("must not have a fragment (#…)"));
-    }
-    crate::webhooks::guard::check_host(&url, allow_private)
-        .map_err(|why| bad(&format!("must not be {why}")))?;
-    Ok(url.to_string())
+    crate::webhooks::check_destination(raw, allow_private)
+        .map_err(|m| ApiError::validation("destination", m))
 }
 
 /// The provider's secrets of a request, checked for the provider. Telegram without
@@ -285,7 +257,7 @@ fn open(state: &AppState, e: &WebhookEndpointRecord) -> Result<secrets::Opened> 
 
 /// Make a webhook endpoint: the provider's secrets are sealed and never shown again;
 /// the answer holds the ingress URL and Keyward's signing secret, shown this once.
-#[utoipa::path(post, path = "/v1/webhook-endpoints", tag = "webhooks",
+#[utoipa::path(post, path = "/v1/webhook-endpoints", operation_id = "create_webhook_endpoint", tag = "webhooks",
     request_body = CreateWebhookEndpointRequest,
     responses((status = 201, body = WebhookEndpointCreated), (status = "4XX", body = crate::errors::Problem)),
     security(("bearer" = ["webhooks:write"])))]
@@ -394,7 +366,7 @@ fn page_limit(limit: Option<u32>) -> Result<u32> {
 }
 
 /// The organization's webhook endpoints the caller reaches, by id.
-#[utoipa::path(get, path = "/v1/webhook-endpoints", tag = "webhooks", params(WebhookEndpointQuery),
+#[utoipa::path(get, path = "/v1/webhook-endpoints", operation_id = "list_webhook_endpoints", tag = "webhooks", params(WebhookEndpointQuery),
     responses((status = 200, body = ListResponse<WebhookEndpoint>), (status = "4XX", body = crate::errors::Problem)),
     security(("bearer" = ["webhooks:read"])))]
 pub async fn list_endpoints(
@@ -432,7 +404,7 @@ pub async fn list_endpoints(
 }
 
 /// A webhook endpoint, without its secrets (their first characters only).
-#[utoipa::path(get, path = "/v1/webhook-endpoints/{id}", tag = "webhooks", params(("id" = String, Path)),
+#[utoipa::path(get, path = "/v1/webhook-endpoints/{id}", operation_id = "get_webhook_endpoint", tag = "webhooks", params(("id" = String, Path)),
     responses((status = 200, body = WebhookEndpoint), (status = "4XX", body = crate::errors::Problem)),
     security(("bearer" = ["webhooks:read"])))]
 pub async fn get_endpoint(
@@ -447,7 +419,7 @@ pub async fn get_endpoint(
 
 /// Edit an endpoint: its name, destination, the provider's secrets (all of them: to
 /// rotate, give the new and the old, later the new alone), or enable/disable it.
-#[utoipa::path(patch, path = "/v1/webhook-endpoints/{id}", tag = "webhooks", params(("id" = String, Path)),
+#[utoipa::path(patch, path = "/v1/webhook-endpoints/{id}", operation_id = "update_webhook_endpoint", tag = "webhooks", params(("id" = String, Path)),
     request_body = UpdateWebhookEndpointRequest,
     responses((status = 200, body = WebhookEndpoint), (status = "4XX", body = crate::errors::Problem)),
     security(("bearer" = ["webhooks:write"])))]
@@ -551,7 +523,7 @@ pub async fn update(
 }
 
 /// Delete an endpoint with its delivery log; its ingress URL stops answering.
-#[utoipa::path(delete, path = "/v1/webhook-endpoints/{id}", tag = "webhooks", params(("id" = String, Path)),
+#[utoipa::path(delete, path = "/v1/webhook-endpoints/{id}", operation_id = "delete_webhook_endpoint", tag = "webhooks", params(("id" = String, Path)),
     responses((status = 204), (status = "4XX", body = crate::errors::Problem)),
     security(("bearer" = ["webhooks:write"])))]
 pub async fn delete_endpoint(
@@ -580,7 +552,7 @@ pub async fn delete_endpoint(
 
 /// A new signing secret for deliveries, shown once; the replaced one keeps signing
 /// beside it for the overlap (default a day), so the app can switch without a gap.
-#[utoipa::path(post, path = "/v1/webhook-endpoints/{id}/rotate-secret", tag = "webhooks", params(("id" = String, Path)),
+#[utoipa::path(post, path = "/v1/webhook-endpoints/{id}/rotate-secret", operation_id = "rotate_webhook_secret", tag = "webhooks", params(("id" = String, Path)),
     request_body(content = Option<RotateSigningSecretRequest>, description = "May be left out: a day of overlap"),
     responses((status = 200, body = SigningSecretRotated), (status = "4XX", body = crate::errors::Problem)),
     security(("bearer" = ["webhooks:write"])))]
@@ -719,7 +691,7 @@ pub fn delivery_view(e: &WebhookEvent, attempts: Option<&[WebhookAttempt]>) -> W
 
 /// An endpoint's delivery log, newest first: every event received (pending, delivered,
 /// failed) and every refused request (why, never the body).
-#[utoipa::path(get, path = "/v1/webhook-endpoints/{id}/deliveries", tag = "webhooks",
+#[utoipa::path(get, path = "/v1/webhook-endpoints/{id}/deliveries", operation_id = "list_webhook_deliveries", tag = "webhooks",
     params(("id" = String, Path), DeliveryQuery),
     responses((status = 200, body = ListResponse<WebhookDelivery>), (status = "4XX", body = crate::errors::Problem)),
     security(("bearer" = ["webhooks:read"])))]
@@ -755,7 +727,7 @@ pub async fn list_deliveries(
 }
 
 /// One delivery with every attempt (status code, latency, error).
-#[utoipa::path(get, path = "/v1/webhook-endpoints/{id}/deliveries/{delivery_id}", tag = "webhooks",
+#[utoipa::path(get, path = "/v1/webhook-endpoints/{id}/deliveries/{delivery_id}", operation_id = "get_webhook_delivery", tag = "webhooks",
     params(("id" = String, Path), ("delivery_id" = String, Path)),
     responses((status = 200, body = WebhookDelivery), (status = "4XX", body = crate::errors::Problem)),
     security(("bearer" = ["webhooks:read"])))]
@@ -775,7 +747,7 @@ pub async fn get_delivery(
 }
 
 /// Deliver again a failed (or delivered) event, now, with the same `webhook-id`.
-#[utoipa::path(post, path = "/v1/webhook-endpoints/{id}/deliveries/{delivery_id}/replay", tag = "webhooks",
+#[utoipa::path(post, path = "/v1/webhook-endpoints/{id}/deliveries/{delivery_id}/replay", operation_id = "replay_webhook_delivery", tag = "webhooks",
     params(("id" = String, Path), ("delivery_id" = String, Path)),
     request_body(content = Option<ReplayDeliveryRequest>, description = "Nothing to say: may be left out"),
     responses((status = 200, body = WebhookDelivery), (status = "4XX", body = crate::errors::Problem)),
@@ -827,7 +799,7 @@ pub async fn replay_delivery(
 }
 
 /// Deliver again every failed event the endpoint received since a time.
-#[utoipa::path(post, path = "/v1/webhook-endpoints/{id}/replay", tag = "webhooks",
+#[utoipa::path(post, path = "/v1/webhook-endpoints/{id}/replay", operation_id = "replay_failed_webhook_deliveries", tag = "webhooks",
     params(("id" = String, Path)), request_body = ReplayFailedRequest,
     responses((status = 200, body = Replayed), (status = "4XX", body = crate::errors::Problem)),
     security(("bearer" = ["webhooks:write"])))]

@@ -31,6 +31,10 @@ pub fn forbidden(ip: IpAddr, allow_private: bool) -> Option<&'static str> {
                 return forbidden(IpAddr::V4(v4), allow_private);
             }
             let s = a.segments();
+            // AWS's IPv6 metadata service sits in fc00::/7.
+            if a == std::net::Ipv6Addr::new(0xfd00, 0xec2, 0, 0, 0, 0, 0, 0x254) {
+                return Some("a cloud metadata address");
+            }
             if a.is_unspecified() || a.is_multicast() {
                 Some("an unspecified or multicast address")
             } else if (s[0] & 0xffc0) == 0xfe80 {
@@ -106,8 +110,7 @@ mod tests {
             "224.0.0.1",
             "::ffff:169.254.169.254",
         ] {
-            let allow = !a.starts_with("fd");
-            assert!(forbidden(ip(a), allow).is_some(), "{a}");
+            assert!(forbidden(ip(a), true).is_some(), "{a}");
         }
     }
 

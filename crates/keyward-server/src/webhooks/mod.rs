@@ -167,6 +167,41 @@ impl Hub {
     }
 }
 
+/// An endpoint's name: 1 to 100 characters, trimmed, without control, direction-changing
+/// or invisible characters (which would let one name pass for another in the console).
+pub fn check_name(name: &str) -> Result<String, String> {
+    let name = name.trim();
+    let hidden = |c: char| {
+        c.is_control()
+            || keyward_oauth::is_bidi_control(c)
+            || matches!(c, '\u{200B}'..='\u{200D}' | '\u{2060}' | '\u{FEFF}')
+    };
+    if name.is_empty() || name.chars().count() > 100 || name.chars().any(hidden) {
+        return Err("must be 1 to 100 characters, without control or invisible characters".into());
+    }
+    Ok(name.to_owned())
+}
+
+/// A destination: an absolute http(s) URL with a host, no user or password, no
+/// fragment, and an allowed address ([`guard`]); normalized.
+pub fn check_destination(raw: &str, allow_private: bool) -> Result<String, String> {
+    if raw.len() > 2000 {
+        return Err("must be at most 2000 characters".into());
+    }
+    let url = url::Url::parse(raw).map_err(|_| "must be an absolute URL".to_owned())?;
+    if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none() {
+        return Err("must be an http or https URL with a host".into());
+    }
+    if !url.username().is_empty() || url.password().is_some() {
+        return Err("must not hold a user name or password".into());
+    }
+    if url.fragment().is_some() {
+        return Err("must not have a fragment (#…)".into());
+    }
+    guard::check_host(&url, allow_private).map_err(|why| format!("must not be {why}"))?;
+    Ok(url.to_string())
+}
+
 /// A random number in `[0, 1)`.
 pub(crate) fn unit_random() -> f64 {
     let mut b = [0u8; 8];

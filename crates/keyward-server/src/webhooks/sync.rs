@@ -70,6 +70,7 @@ pub async fn apply(
     store: &dyn Store,
     ring: &Ring,
     endpoints: &[ConfigEndpoint],
+    allow_private: bool,
     now: chrono::DateTime<chrono::Utc>,
 ) -> Result<(), String> {
     for c in endpoints {
@@ -78,6 +79,24 @@ pub async fn apply(
             secrets::check_secret(c.provider, s.expose())
                 .map_err(|e| format!("{at}: its {}: {e}", c.provider.secret_name()))?;
         }
+        // Checked like the API's, whoever built the list.
+        let name = super::check_name(&c.name).map_err(|e| format!("{at}: name: {e}"))?;
+        let destination = super::check_destination(&c.destination, allow_private)
+            .map_err(|e| format!("{at}: destination: {e}"))?;
+        if let Some(s) = &c.signing_secret {
+            keyward_webhooks::standard::Secret::parse(s.expose())
+                .map_err(|e| format!("{at}: signing_secret must be a whsec_ secret ({e})"))?;
+        }
+        if c.provider == keyward_api::WebhookProvider::Whatsapp && c.verify_token.is_none() {
+            return Err(format!(
+                "{at}: a WhatsApp endpoint needs settings.webhook_verify_token"
+            ));
+        }
+        let c = &ConfigEndpoint {
+            name,
+            destination,
+            ..c.clone()
+        };
         match store.get_org(&c.org).await {
             Ok(_) => {}
             Err(StoreError::NotFound) => {

@@ -177,7 +177,11 @@ async fn edits_disable_rotate_and_delete_are_audited() {
     let app = TestApp::spawn().await;
     let t = &app.owner_token;
     let created: Value = app
-        .post("/v1/webhook-endpoints", t, slack("Support", "first-secret-0123456789"))
+        .post(
+            "/v1/webhook-endpoints",
+            t,
+            slack("Support", "first-secret-0123456789"),
+        )
         .await
         .expect(StatusCode::CREATED);
     let path = format!(
@@ -253,7 +257,9 @@ async fn edits_disable_rotate_and_delete_are_audited() {
     ] {
         assert!(audit.contains(action), "{action} in the audit log");
     }
-    assert!(!audit.contains("second-secret-0123456789") && !audit.contains("first-secret-0123456789"));
+    assert!(
+        !audit.contains("second-secret-0123456789") && !audit.contains("first-secret-0123456789")
+    );
 }
 
 #[tokio::test]

@@ -6,6 +6,8 @@
 mod api;
 mod delivery;
 mod ingress;
+mod review_api;
+mod review_delivery;
 
 use crate::common::TestApp;
 use keyward_core::Clock;
