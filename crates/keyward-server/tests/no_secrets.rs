@@ -49,6 +49,7 @@ async fn raw_keys_never_reach_the_database_or_the_logs() {
         }
         None => (TestApp::spawn_with(flush).await, None),
     };
+    let webhook_secrets = webhook_secrets(&app).await;
     let mut raw_keys = vec![app.owner_token.clone()];
     for i in 0..10 {
         let (key, id) = app
@@ -104,6 +105,7 @@ async fn raw_keys_never_reach_the_database_or_the_logs() {
     raw_keys.push(code);
     let mut secrets = vec![verifier];
     secrets.extend(oauth_secrets);
+    secrets.extend(webhook_secrets);
     app.stop().await;
 
     let logs = String::from_utf8(logs.0.lock().unwrap().clone()).unwrap();
@@ -174,5 +176,99 @@ async fn vault_secrets(v: &vault::Vault) -> Vec<String> {
         .delete("/v1/connections/leak-test/tokens", v.token())
         .await;
     assert_eq!(r.status, reqwest::StatusCode::OK, "{}", r.body);
+    found
+}
+
+/// Webhook endpoints of every kind of secret (Slack's signing secret, Meta's app secret
+/// and verify token, a Telegram token Keyward made, a `whsec_` secret), a rotation of
+/// Keyward's signing secret, a genuine event and forged ones; returns every secret.
+async fn webhook_secrets(app: &TestApp) -> Vec<String> {
+    let t = &app.owner_token;
+    let mut found = vec![];
+    let mut create = |body: serde_json::Value| {
+        let r = app.post("/v1/webhook-endpoints", t, body);
+        async move {
+            let r = r.await;
+            assert_eq!(r.status, reqwest::StatusCode::CREATED, "{}", r.body);
+            r.body
+        }
+    };
+    let slack = keyward_core::base62::random(32);
+    let app_secret = keyward_core::base62::random(32);
+    let verify_token = keyward_core::base62::random(24);
+    let incoming = keyward_webhooks::standard::Secret::generate();
+    let whsec = incoming.expose_whsec().to_string();
+    let dest = "http://127.0.0.1:9/app";
+    let a =
+        create(json!({"provider": "slack", "name": "s", "destination": dest, "secrets": [slack]}))
+            .await;
+    let b = create(
+        json!({"provider": "whatsapp", "name": "w", "destination": dest,
+        "secrets": [app_secret], "verify_token": verify_token}),
+    )
+    .await;
+    let c = create(json!({"provider": "telegram", "name": "t", "destination": dest})).await;
+    let d = create(
+        json!({"provider": "standard", "name": "d", "destination": dest,
+        "secrets": [whsec], "enabled": false}),
+    )
+    .await;
+    found.push(c["generated_secret"].as_str().unwrap().to_owned());
+    for created in [&a, &b, &c, &d] {
+        let s = created["signing_secret"].as_str().unwrap();
+        found.push(s["whsec_".len()..].to_owned());
+    }
+    let id = a["endpoint"]["id"].as_str().unwrap();
+    let rotated = app
+        .post(
+            &format!("/v1/webhook-endpoints/{id}/rotate-secret"),
+            t,
+            json!({}),
+        )
+        .await;
+    found.push(rotated.body["signing_secret"].as_str().unwrap()["whsec_".len()..].to_owned());
+    // A genuine event and forged ones (wrong token, wrong verify token).
+    let body = br#"{"type":"ping"}"#;
+    let now = keyward_core::Clock::now(app.clock.as_ref()).timestamp();
+    let mut headers = reqwest::header::HeaderMap::new();
+    for (name, value) in keyward_webhooks::standard::headers(&incoming, "msg_leak", now, body) {
+        headers.insert(name, value.parse().unwrap());
+    }
+    let ingress = d["endpoint"]["ingress_url"].as_str().unwrap();
+    let r = app
+        .client
+        .post(ingress)
+        .headers(headers)
+        .body(&body[..])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let tg = c["endpoint"]["ingress_url"].as_str().unwrap();
+    let r = app
+        .client
+        .post(tg)
+        .header("X-Telegram-Bot-Api-Secret-Token", "forged-token")
+        .body("{}")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 401);
+    let wa = b["endpoint"]["ingress_url"].as_str().unwrap();
+    let r = app
+        .client
+        .get(format!(
+            "{wa}?hub.mode=subscribe&hub.verify_token=guess&hub.challenge=1"
+        ))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 403);
+    found.extend([
+        slack,
+        app_secret,
+        verify_token,
+        whsec["whsec_".len()..].to_owned(),
+    ]);
     found
 }

@@ -142,6 +142,7 @@ integrations:
       destination: {destination}
       signing_secret: ${{BILLING_SIGNING_SECRET}}
 webhooks:
+  allow_private_destinations: true
   schedule: [200ms, 200ms, 200ms, 200ms, 200ms, 200ms, 200ms, 200ms, 200ms, 200ms, 200ms, 200ms, 200ms, 200ms, 200ms, 200ms, 200ms, 200ms, 200ms, 200ms]
   poll_interval: 50ms
   timeout: 1s

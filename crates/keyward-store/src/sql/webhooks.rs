@@ -255,8 +255,6 @@ impl<B: Backend> WebhookStore for SqlStore<B> {
         }
         if let Some(destination) = &patch.destination {
             set(&mut sets, &mut args, "destination", destination.into());
-            // A new destination starts without the old one's failures.
-            sets.push("failing_since = NULL".into());
         }
         if let Some(s) = &patch.secrets {
             set(&mut sets, &mut args, "kek_id", (&s.dek.kek_id).into());
@@ -280,16 +278,15 @@ impl<B: Backend> WebhookStore for SqlStore<B> {
             );
             set(&mut sets, &mut args, "hints", json(&s.hints).into());
         }
+        // Switched on again, or pointed somewhere new: its failures so far no longer
+        // count towards disabling (set once: PostgreSQL refuses a column twice).
+        if patch.enabled == Some(true) || patch.destination.is_some() {
+            sets.push("failing_since = NULL".into());
+        }
         match patch.enabled {
-            // Switched on again: its failures so far no longer count towards disabling.
-            Some(true) => sets.extend(
-                [
-                    "enabled = TRUE",
-                    "failing_since = NULL",
-                    "disabled_reason = NULL",
-                ]
-                .map(str::to_owned),
-            ),
+            Some(true) => {
+                sets.extend(["enabled = TRUE", "disabled_reason = NULL"].map(str::to_owned))
+            }
             Some(false) => {
                 sets.push("enabled = FALSE".into());
                 let reason = (&patch.disabled_reason).into();
