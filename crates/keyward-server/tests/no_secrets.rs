@@ -185,7 +185,7 @@ async fn vault_secrets(v: &vault::Vault) -> Vec<String> {
 async fn webhook_secrets(app: &TestApp) -> Vec<String> {
     let t = &app.owner_token;
     let mut found = vec![];
-    let mut create = |body: serde_json::Value| {
+    let create = |body: serde_json::Value| {
         let r = app.post("/v1/webhook-endpoints", t, body);
         async move {
             let r = r.await;
