@@ -41,7 +41,9 @@ RECEIVER=""
 trap 'kill ${PID:+$PID} ${RECEIVER:+$RECEIVER} 2>/dev/null; wait 2>/dev/null; rm -rf "$WORK"' EXIT
 PORT=$((20000 + RANDOM % 20000))
 BASE="http://127.0.0.1:$PORT"
-"$BIN" serve --listen "127.0.0.1:$PORT" --data-dir "$WORK/data" >"$WORK/out" 2>"$WORK/err" &
+# The drain's receiver is on loopback.
+printf 'webhooks:\n  allow_private_destinations: true\n' >"$WORK/keyward.yaml"
+"$BIN" serve --config "$WORK/keyward.yaml" --listen "127.0.0.1:$PORT" --data-dir "$WORK/data" >"$WORK/out" 2>"$WORK/err" &
 PID=$!
 for _ in $(seq 100); do grep -q "listening" "$WORK/out" 2>/dev/null && break; sleep 0.1; done
 TOKEN=$(grep -o 'kw_pat_[A-Za-z0-9]*' "$WORK/out" | head -1)
@@ -52,7 +54,7 @@ SECRET_TOKEN=$(head -c 24 /dev/urandom | base64 | tr -dc 'A-Za-z0-9')
 # Disabled: events are kept (as failed, to replay) and nothing is sent, so wrk measures
 # the ingress alone.
 HOOK=$(curl -sf -H "$H" -H 'Content-Type: application/json' \
-  -d "{\"provider\":\"telegram\",\"name\":\"bench\",\"destination\":\"http://127.0.0.1:9/\",\"enabled\":false,\"secrets\":[\"$SECRET_TOKEN\"]}" \
+  -d "{\"provider\":\"telegram\",\"name\":\"bench\",\"destination\":\"https://app.example.com/\",\"enabled\":false,\"secrets\":[\"$SECRET_TOKEN\"]}" \
   "$BASE/v1/webhook-endpoints" | sed 's/.*"ingress_url":"\([^"]*\)".*/\1/')
 PATH_ONLY=${HOOK#"$BASE"}
 
