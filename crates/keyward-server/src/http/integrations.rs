@@ -10,7 +10,7 @@
 //! keys scoped to that workspace; one of the whole organization only by keys of the
 //! whole organization. Every change and every token read is in the audit log.
 
-use super::shared::{actor_event, public_base};
+use super::shared::{actor_event, page_limit, public_base, workspace_target, workspaces_within};
 use crate::auth::Principal;
 use crate::authz::{Action, Target};
 use crate::errors::{ApiError, Result};
@@ -29,7 +29,7 @@ use keyward_api::{
     ListResponse, OAuthCallbackQuery, ProviderToken, RefreshRequest, OAUTH_CALLBACK_PATH,
 };
 use keyward_core::pkce::{CodeVerifier, LoginState};
-use keyward_core::{ids, KeyHash, Scope};
+use keyward_core::{ids, KeyHash};
 use keyward_oauth::{Provider, Revocation, TokenError};
 use keyward_store::{
     self as store, Actor, Connection, ConnectionFilter, ConnectionGrant, ConnectionStatus,
@@ -52,14 +52,6 @@ fn provider(state: &AppState, name: &str) -> Result<Arc<Provider>> {
     })
 }
 
-/// The target a connection of `workspace` is: that workspace, or the organization.
-fn target(workspace: Option<&str>) -> Target<'_> {
-    match workspace {
-        Some(w) => Target::Workspace(w),
-        None => Target::Organization,
-    }
-}
-
 async fn authorize(
     state: &AppState,
     principal: &Principal,
@@ -68,7 +60,7 @@ async fn authorize(
     workspace: Option<&str>,
 ) -> Result<()> {
     principal
-        .authorize(state, permission, action, target(workspace))
+        .authorize(state, permission, action, workspace_target(workspace))
         .await
         .map(drop)
 }
@@ -723,18 +715,8 @@ pub async fn list_connections(
     principal
         .authorize(&state, "integrations:read", Action::Read, Target::Listing)
         .await?;
-    let limit = q.limit.unwrap_or(super::DEFAULT_PAGE);
-    if !(1..=super::MAX_PAGE).contains(&limit) {
-        return Err(ApiError::validation(
-            "limit",
-            format!("must be between 1 and {}", super::MAX_PAGE),
-        ));
-    }
-    let within = match &principal.key.scope {
-        Scope::Organization => None,
-        Scope::Workspaces { workspaces } => Some(workspaces.clone()),
-        _ => Some(vec![]),
-    };
+    let limit = page_limit(q.limit)?;
+    let within = workspaces_within(&principal);
     let items = state
         .store
         .list_connections(

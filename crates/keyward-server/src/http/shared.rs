@@ -18,17 +18,40 @@ pub trait PageRequestExt {
 
 impl PageRequestExt for ListQuery {
     fn page_request(&self) -> Result<PageRequest> {
-        let limit = self.limit.unwrap_or(DEFAULT_PAGE);
-        if !(1..=MAX_PAGE).contains(&limit) {
-            return Err(ApiError::validation(
-                "limit",
-                format!("must be between 1 and {MAX_PAGE}"),
-            ));
-        }
         Ok(PageRequest {
-            limit,
+            limit: page_limit(self.limit)?,
             cursor: self.cursor.clone(),
         })
+    }
+}
+
+/// A listing's `limit`: 1 to [`MAX_PAGE`], default [`DEFAULT_PAGE`].
+pub fn page_limit(limit: Option<u32>) -> Result<u32> {
+    let limit = limit.unwrap_or(DEFAULT_PAGE);
+    if !(1..=MAX_PAGE).contains(&limit) {
+        return Err(ApiError::validation(
+            "limit",
+            format!("must be between 1 and {MAX_PAGE}"),
+        ));
+    }
+    Ok(limit)
+}
+
+/// The target a record of `workspace` is: that workspace, or the whole organization.
+pub fn workspace_target(workspace: Option<&str>) -> crate::authz::Target<'_> {
+    match workspace {
+        Some(w) => crate::authz::Target::Workspace(w),
+        None => crate::authz::Target::Organization,
+    }
+}
+
+/// The workspaces a listing keeps for the caller's key: `None` for a key of the whole
+/// organization, its workspaces for a workspace key, none for any other scope.
+pub fn workspaces_within(principal: &Principal) -> Option<Vec<String>> {
+    match &principal.key.scope {
+        keyward_core::Scope::Organization => None,
+        keyward_core::Scope::Workspaces { workspaces } => Some(workspaces.clone()),
+        _ => Some(vec![]),
     }
 }
 

@@ -8,7 +8,7 @@
 //! organization. Every change is in the audit log; the ingress (`/hooks/{id}`) is in
 //! `webhooks/ingress.rs`.
 
-use super::shared::{actor_event, public_base};
+use super::shared::{actor_event, page_limit, public_base, workspace_target, workspaces_within};
 use crate::auth::Principal;
 use crate::authz::{Action, Target};
 use crate::errors::{ApiError, Result};
@@ -26,7 +26,7 @@ use keyward_api::{
     WebhookDelivery, WebhookEndpoint, WebhookEndpointCreated, WebhookEndpointQuery,
     WebhookEndpointStatus, WebhookProvider, WebhookSecretInput, HOOKS_PATH,
 };
-use keyward_core::{ids, Scope};
+use keyward_core::ids;
 use keyward_store::{
     DeliveryFilter, DeliveryState, ManagedBy, ResourceKind, StoreError, WebhookAttempt,
     WebhookEndpointFilter, WebhookEndpointPatch, WebhookEndpointRecord, WebhookEvent,
@@ -39,13 +39,6 @@ const MAX_SECRETS: usize = 5;
 const MAX_SIGNING_SECRETS: usize = 3;
 /// The longest a replaced signing secret keeps signing.
 const MAX_OVERLAP_SECS: u64 = 7 * 24 * 3600;
-
-fn target(workspace: Option<&str>) -> Target<'_> {
-    match workspace {
-        Some(w) => Target::Workspace(w),
-        None => Target::Organization,
-    }
-}
 
 fn not_found(e: StoreError) -> ApiError {
     match e {
@@ -83,7 +76,12 @@ pub async fn visible(
         .await
         .map_err(not_found)?;
     principal
-        .authorize(state, permission, action, target(e.workspace_id.as_deref()))
+        .authorize(
+            state,
+            permission,
+            action,
+            workspace_target(e.workspace_id.as_deref()),
+        )
         .await?;
     Ok(e)
 }
@@ -287,7 +285,7 @@ pub async fn create_endpoint(
             &state,
             "webhooks:write",
             Action::Write,
-            target(req.workspace.as_deref()),
+            workspace_target(req.workspace.as_deref()),
         )
         .await?;
     let (provider, generated) =
@@ -345,26 +343,6 @@ pub async fn create_endpoint(
     ))
 }
 
-/// The caller's reach over workspaces, for listings.
-fn within(principal: &Principal) -> Option<Vec<String>> {
-    match &principal.key.scope {
-        Scope::Organization => None,
-        Scope::Workspaces { workspaces } => Some(workspaces.clone()),
-        _ => Some(vec![]),
-    }
-}
-
-fn page_limit(limit: Option<u32>) -> Result<u32> {
-    let limit = limit.unwrap_or(super::DEFAULT_PAGE);
-    if !(1..=super::MAX_PAGE).contains(&limit) {
-        return Err(ApiError::validation(
-            "limit",
-            format!("must be between 1 and {}", super::MAX_PAGE),
-        ));
-    }
-    Ok(limit)
-}
-
 /// The organization's webhook endpoints the caller reaches, by id.
 #[utoipa::path(get, path = "/v1/webhook-endpoints", operation_id = "list_webhook_endpoints", tag = "webhooks", params(WebhookEndpointQuery),
     responses((status = 200, body = ListResponse<WebhookEndpoint>), (status = "4XX", body = crate::errors::Problem)),
@@ -387,7 +365,7 @@ pub async fn list_endpoints(
             WebhookEndpointFilter {
                 provider: q.provider.map(|p| p.as_str().to_owned()),
                 workspace_id: q.workspace,
-                within_workspaces: within(&principal),
+                within_workspaces: workspaces_within(&principal),
                 after: q.cursor,
                 limit: limit + 1,
             },

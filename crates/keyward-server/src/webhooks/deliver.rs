@@ -53,6 +53,10 @@ pub async fn run(state: AppState) {
         let free = permits.available_permits();
         let mut full_batch = false;
         if free > 0 {
+            // The lease runs from before the claim (which may wait for the writer):
+            // sending must be over a margin before it ends.
+            let deadline =
+                tokio::time::Instant::now() + config.lease().saturating_sub(Duration::from_secs(2));
             let now = state.clock.now();
             let limit = free.min(64) as u32;
             // A lease names this claim, not only this node: an attempt that outlived its
@@ -72,16 +76,8 @@ pub async fn run(state: AppState) {
                         };
                         let state = state.clone();
                         let owner = owner.clone();
-                        // Bounded by the lease: past it, another claim may take the event.
-                        let within = config.lease().saturating_sub(Duration::from_secs(2));
                         tokio::spawn(async move {
-                            let id = event.id.clone();
-                            if tokio::time::timeout(within, attempt(&state, event, &owner))
-                                .await
-                                .is_err()
-                            {
-                                tracing::warn!(event = %id, "a webhook attempt outlived its lease");
-                            }
+                            attempt(&state, event, &owner, deadline).await;
                             drop(permit);
                         });
                     }
@@ -228,7 +224,12 @@ async fn send(
     }
 }
 
-async fn attempt(state: &AppState, event: WebhookEvent, owner: &str) {
+async fn attempt(
+    state: &AppState,
+    event: WebhookEvent,
+    owner: &str,
+    deadline: tokio::time::Instant,
+) {
     let hub = &state.webhooks;
     let store = state.store.webhooks();
     let endpoint = match store.find_webhook_endpoint(&event.endpoint_id).await {
@@ -244,7 +245,13 @@ async fn attempt(state: &AppState, event: WebhookEvent, owner: &str) {
     let at = state.clock.now();
     let started = Instant::now();
     let (status_code, error) = if endpoint.enabled {
-        send(state, &endpoint, &event, number).await
+        // Bounded by the lease: past it, another claim may take the event. Recording the
+        // outcome is not: a late record is refused by the lease check, never written over
+        // the next claim's.
+        match tokio::time::timeout_at(deadline, send(state, &endpoint, &event, number)).await {
+            Ok(sent) => sent,
+            Err(_) => (None, Some("timeout".into())),
+        }
     } else {
         (
             None,

@@ -9,8 +9,46 @@
 
 use std::net::{IpAddr, SocketAddr};
 
+/// Metadata services that answer outside link-local ranges: Alibaba's (in 100.64/10),
+/// Azure's WireServer, AWS's IPv6 one (in fc00::/7).
+const METADATA: [IpAddr; 3] = [
+    IpAddr::V4(std::net::Ipv4Addr::new(100, 100, 100, 200)),
+    IpAddr::V4(std::net::Ipv4Addr::new(168, 63, 129, 16)),
+    IpAddr::V6(std::net::Ipv6Addr::new(0xfd00, 0xec2, 0, 0, 0, 0, 0, 0x254)),
+];
+
+const PRIVATE: &str =
+    "a loopback or private address (allowed by webhooks.allow_private_destinations)";
+
+/// The IPv4 address an IPv6 one carries: mapped (`::ffff:a.b.c.d`), compatible
+/// (`::a.b.c.d`), NAT64 (`64:ff9b::/96`) or 6to4 (`2002:AABB:CCDD::/48`).
+fn embedded_v4(a: std::net::Ipv6Addr) -> Option<std::net::Ipv4Addr> {
+    let s = a.segments();
+    let tail =
+        || std::net::Ipv4Addr::new((s[6] >> 8) as u8, s[6] as u8, (s[7] >> 8) as u8, s[7] as u8);
+    if let Some(v4) = a.to_ipv4_mapped() {
+        Some(v4)
+    } else if (s[..6] == [0, 0, 0, 0, 0, 0] && !(s[6] == 0 && s[7] <= 1))
+        || s[..6] == [0x64, 0xff9b, 0, 0, 0, 0]
+    {
+        Some(tail())
+    } else if s[0] == 0x2002 {
+        Some(std::net::Ipv4Addr::new(
+            (s[1] >> 8) as u8,
+            s[1] as u8,
+            (s[2] >> 8) as u8,
+            s[2] as u8,
+        ))
+    } else {
+        None
+    }
+}
+
 /// Why `ip` is not a destination, if it is not.
 pub fn forbidden(ip: IpAddr, allow_private: bool) -> Option<&'static str> {
+    if METADATA.contains(&ip) {
+        return Some("a cloud metadata address");
+    }
     match ip {
         IpAddr::V4(a) => {
             let o = a.octets();
@@ -19,28 +57,35 @@ pub fn forbidden(ip: IpAddr, allow_private: bool) -> Option<&'static str> {
             } else if a.is_link_local() {
                 Some("a link-local address (cloud metadata services live there)")
             } else if !allow_private
-                && (a.is_loopback() || a.is_private() || (o[0] == 100 && (o[1] & 0xc0) == 64))
+                && (a.is_loopback()
+                    || a.is_private()
+                    // shared (CGNAT), IETF protocol assignments, benchmarking, reserved
+                    || (o[0] == 100 && (o[1] & 0xc0) == 64)
+                    || (o[0] == 192 && o[1] == 0 && o[2] == 0)
+                    || (o[0] == 198 && (o[1] & 0xfe) == 18)
+                    || o[0] >= 240)
             {
-                Some("a loopback or private address (allowed by webhooks.allow_private_destinations)")
+                Some(PRIVATE)
             } else {
                 None
             }
         }
         IpAddr::V6(a) => {
-            if let Some(v4) = a.to_ipv4_mapped() {
+            if let Some(v4) = embedded_v4(a) {
                 return forbidden(IpAddr::V4(v4), allow_private);
             }
             let s = a.segments();
-            // AWS's IPv6 metadata service sits in fc00::/7.
-            if a == std::net::Ipv6Addr::new(0xfd00, 0xec2, 0, 0, 0, 0, 0, 0x254) {
-                return Some("a cloud metadata address");
-            }
             if a.is_unspecified() || a.is_multicast() {
                 Some("an unspecified or multicast address")
             } else if (s[0] & 0xffc0) == 0xfe80 {
                 Some("a link-local address (cloud metadata services live there)")
-            } else if !allow_private && (a.is_loopback() || (s[0] & 0xfe00) == 0xfc00) {
-                Some("a loopback or private address (allowed by webhooks.allow_private_destinations)")
+            } else if !allow_private
+                && (a.is_loopback()
+                    || (s[0] & 0xfe00) == 0xfc00
+                    // NAT64 for local use (RFC 8215)
+                    || (s[0] == 0x64 && s[1] == 0xff9b && s[2] == 1))
+            {
+                Some(PRIVATE)
             } else {
                 None
             }
@@ -57,7 +102,7 @@ pub fn check_host(url: &url::Url, allow_private: bool) -> Result<(), &'static st
         Some(url::Host::Domain(d)) => {
             let d = d.trim_end_matches('.').to_ascii_lowercase();
             if !allow_private && (d == "localhost" || d.ends_with(".localhost")) {
-                Err("a loopback or private address (allowed by webhooks.allow_private_destinations)")
+                Err(PRIVATE)
             } else {
                 Ok(())
             }

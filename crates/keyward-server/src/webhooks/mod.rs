@@ -129,6 +129,9 @@ impl Hub {
             // A redirect is answered as a failure: following one would send the event
             // (and its signature) somewhere the endpoint does not name.
             .redirect(reqwest::redirect::Policy::none())
+            // No proxy from the environment: through one, the destination's name would
+            // be resolved (and connected to) where the guard never sees it.
+            .no_proxy()
             .user_agent(concat!("Keyward-Webhooks/", env!("CARGO_PKG_VERSION")))
             .dns_resolver(std::sync::Arc::new(guard::GuardedResolver {
                 allow_private: config.allow_private_destinations,

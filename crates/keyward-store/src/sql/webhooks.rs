@@ -72,6 +72,9 @@ const FINISH_ATTEMPT: &str = "UPDATE webhook_events SET status = $1, attempts = 
     delivered_at = COALESCE($6, delivered_at), lease_owner = NULL, lease_until = NULL \
     WHERE id = $7 AND lease_owner = $8 RETURNING endpoint_id";
 
+/// Events one purge transaction deletes at most.
+const PURGE_BATCH: usize = 1000;
+
 const INSERT_ATTEMPT: &str = "INSERT INTO webhook_attempts (event_id, attempt, at, \
     status_code, latency_ms, error) VALUES ($1, $2, $3, $4, $5, $6)";
 
@@ -279,9 +282,22 @@ impl<B: Backend> WebhookStore for SqlStore<B> {
             set(&mut sets, &mut args, "hints", json(&s.hints).into());
         }
         // Switched on again, or pointed somewhere new: its failures so far no longer
-        // count towards disabling (set once: PostgreSQL refuses a column twice).
-        if patch.enabled == Some(true) || patch.destination.is_some() {
-            sets.push("failing_since = NULL".into());
+        // count towards disabling. Not when it already was on and there (an edit that
+        // repeats `enabled: true` must not reset the clock of auto-disabling). SET reads
+        // the old row; one assignment only (PostgreSQL refuses a column twice).
+        let mut fresh = vec![];
+        if patch.enabled == Some(true) {
+            fresh.push("enabled = FALSE".to_owned());
+        }
+        if let Some(destination) = &patch.destination {
+            args.push(destination.into());
+            fresh.push(format!("destination <> ${}", args.len()));
+        }
+        if !fresh.is_empty() {
+            sets.push(format!(
+                "failing_since = CASE WHEN {} THEN NULL ELSE failing_since END",
+                fresh.join(" OR ")
+            ));
         }
         match patch.enabled {
             Some(true) => {
@@ -620,20 +636,41 @@ impl<B: Backend> WebhookStore for SqlStore<B> {
     }
 
     async fn purge_webhook_events(&self, before: DateTime<Utc>) -> Result<u64> {
-        let mut tx = B::begin_write(&self.writer).await?;
-        // The events are locked (PostgreSQL) as their attempts go, so a replay that
-        // races the purge waits, then finds them gone, rather than keeping an event
-        // whose attempts were deleted.
-        let purged = "SELECT id FROM webhook_events WHERE received_at < $1 \
-            AND status <> 'pending'";
-        let sql = format!(
-            "DELETE FROM webhook_attempts WHERE event_id IN ({purged}{})",
-            B::FOR_UPDATE
-        );
-        B::execute(&mut tx, &sql, args![before]).await?;
-        let sql = "DELETE FROM webhook_events WHERE received_at < $1 AND status <> 'pending'";
-        let n = B::execute(&mut tx, sql, args![before]).await?;
-        tx.commit().await?;
-        Ok(n)
+        // In batches, each its own transaction: a purge after a flood does not hold the
+        // (SQLite) writer for long at a time.
+        let mut total = 0;
+        loop {
+            let mut tx = B::begin_write(&self.writer).await?;
+            // The events are locked (PostgreSQL) as their attempts go, so a replay that
+            // races the purge waits, then finds them gone, rather than keeping an event
+            // whose attempts were deleted.
+            let batch = format!(
+                "SELECT id FROM webhook_events WHERE received_at < $1 AND status <> 'pending' \
+                 ORDER BY id LIMIT {PURGE_BATCH}{}",
+                B::FOR_UPDATE
+            );
+            let ids: Vec<(String,)> = B::fetch_all(&mut tx, &batch, args![before]).await?;
+            if ids.is_empty() {
+                tx.commit().await?;
+                return Ok(total);
+            }
+            let ids: Vec<String> = ids.into_iter().map(|(id,)| id).collect();
+            let list = json(&ids);
+            let sql = format!(
+                "DELETE FROM webhook_attempts WHERE event_id IN ({})",
+                B::json_elements("$1", None)
+            );
+            B::execute(&mut tx, &sql, args![&list]).await?;
+            let sql = format!(
+                "DELETE FROM webhook_events WHERE id IN ({}) AND status <> 'pending'",
+                B::json_elements("$1", None)
+            );
+            let n = B::execute(&mut tx, &sql, args![&list]).await?;
+            tx.commit().await?;
+            total += n;
+            if ids.len() < PURGE_BATCH {
+                return Ok(total);
+            }
+        }
     }
 }

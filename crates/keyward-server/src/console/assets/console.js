@@ -29,11 +29,13 @@ document.addEventListener("click", async (event) => {
     }
     return;
   }
-  const close = event.target.closest("[data-close-dialog]");
+    const close = event.target.closest("[data-close-dialog]");
   if (close) {
     const dialog = close.closest("dialog");
     if (dialog) {
       event.preventDefault();
+      // Gone at once, not when the close event is dispatched later.
+      forgetSecret(dialog);
       dialog.close();
     }
   }
@@ -41,16 +43,17 @@ document.addEventListener("click", async (event) => {
 
 // A dialog that holds a secret loses it when closed: the secret is removed from the
 // page, so it cannot be seen again.
-document.addEventListener("close", (event) => {
-  const dialog = event.target;
+function forgetSecret(dialog) {
   if (dialog.matches && dialog.matches("dialog[data-secret]") && dialog.dataset.shown) {
     dialog.querySelectorAll("[data-secret-value]").forEach((el) => {
       if (el.value !== undefined) el.value = "";
       el.textContent = "";
     });
+    if (dialog.open) dialog.close();
     dialog.remove();
   }
-}, true);
+}
+document.addEventListener("close", (event) => forgetSecret(event.target), true);
 
 document.addEventListener("change", (event) => {
   const select = event.target.closest("select[data-autosubmit]");

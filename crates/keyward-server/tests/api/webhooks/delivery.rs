@@ -15,7 +15,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-fn fast(s: &mut Settings) {
+pub(super) fn fast(s: &mut Settings) {
     s.policy.webhooks.schedule = vec![
         Duration::from_millis(100),
         Duration::from_millis(200),

@@ -1,5 +1,8 @@
-//! Review 2 of webhook endpoints: each test pins a problem found in review and fails
-//! until it is fixed (see the review report for the fix each one expects).
+//! Regressions found by a hostile review of the endpoints' API and keyward.yaml: short
+//! secrets, the lifecycle of endpoints from the file (deleted once dropped, enabled
+//! again after failures, checked like API ones, unchanged when the file is, two nodes
+//! starting together), replays of refused deliveries, bounded signing secrets, private
+//! destinations, invisible names, and a delivery loop through Keyward's own ingress.
 
 use super::standard_headers;
 use crate::common::TestApp;

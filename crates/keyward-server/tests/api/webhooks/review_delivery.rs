@@ -1,22 +1,15 @@
-//! Review findings (review1): each test states what should hold and fails on main.
+//! Regressions found by a hostile review of the ingress and the deliverer: replays get
+//! the whole schedule, short secrets show no prefix, metadata destinations are refused,
+//! a keyward.yaml signing secret must be whsec_, odd event ids still deliver, stale
+//! Discord timestamps are refused.
 
+use super::delivery::fast;
 use crate::common::providers::{self, Receiver};
 use crate::common::TestApp;
 use keyward_core::Clock;
-use keyward_server::Settings;
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 use std::time::Duration;
-
-fn fast(s: &mut Settings) {
-    s.policy.webhooks.schedule = vec![
-        Duration::from_millis(100),
-        Duration::from_millis(200),
-        Duration::from_millis(300),
-    ];
-    s.policy.webhooks.poll_interval = Duration::from_millis(20);
-    s.policy.webhooks.timeout = Duration::from_secs(2);
-}
 
 async fn delivery_status(app: &TestApp, path: &str, want: &str, tries: usize) -> Value {
     let mut d = Value::Null;
@@ -31,7 +24,7 @@ async fn delivery_status(app: &TestApp, path: &str, want: &str, tries: usize) ->
 }
 
 /// A replay is "deliver again": it should get the schedule's retries, not a single shot
-/// (main: `attempts` is kept, so `schedule.get(attempts)` is None and the first failed
+/// (before the fix: `attempts` was kept, so `schedule.get(attempts)` was None and the first failed
 /// attempt of the replay makes it `failed` at once).
 #[tokio::test]
 async fn review_a_replay_is_retried_on_the_schedule() {
