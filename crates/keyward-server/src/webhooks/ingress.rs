@@ -95,7 +95,7 @@ async fn refuse(
     why: String,
 ) -> ApiError {
     tracing::info!(endpoint = %e.id, code = code.as_str(), "webhook refused");
-    // At most one a second per endpoint is written: forged floods are answered, not kept.
+    // A burst, then one a second per endpoint is written: floods are answered, not kept.
     if !state.webhooks.note_refusal(&e.id) {
         return ApiError::Refused(code, why);
     }

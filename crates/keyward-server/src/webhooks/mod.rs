@@ -108,6 +108,12 @@ pub struct ConfigEndpoint {
     pub signing_secret: Option<SecretText>,
 }
 
+/// Refusals an endpoint's log takes at once before one a second.
+pub const REFUSAL_BURST: std::num::NonZeroU32 = match std::num::NonZeroU32::new(20) {
+    Some(n) => n,
+    None => unreachable!(),
+};
+
 /// What one node holds for webhooks: the HTTP client of deliveries and the signal that
 /// wakes its deliverer when an event arrives.
 pub struct Hub {
@@ -116,9 +122,10 @@ pub struct Hub {
     /// This node's name in delivery leases (random per process).
     pub node: String,
     pub(crate) wake: tokio::sync::Notify,
-    /// When each endpoint's last refusal was noted: at most one a second is written, so
-    /// a flood of forged requests does not occupy the database's writer.
-    refusals: std::sync::Mutex<std::collections::HashMap<String, std::time::Instant>>,
+    /// Refusals written to each endpoint's log: a burst of [`REFUSAL_BURST`], then one a
+    /// second (governor's GCRA), so a flood of forged requests does not occupy the
+    /// database's writer.
+    refusals: governor::DefaultKeyedRateLimiter<String>,
 }
 
 impl Hub {
@@ -143,25 +150,19 @@ impl Hub {
             client,
             node: keyward_core::ids::new_id("node"),
             wake: tokio::sync::Notify::new(),
-            refusals: Default::default(),
+            refusals: governor::RateLimiter::keyed(
+                governor::Quota::per_second(std::num::NonZeroU32::MIN).allow_burst(REFUSAL_BURST),
+            ),
         }
     }
 
-    /// Whether a refusal of `endpoint` should be written now (not within a second of
-    /// the last one).
+    /// Whether a refusal of `endpoint` should be written now.
     pub(crate) fn note_refusal(&self, endpoint: &str) -> bool {
-        let now = std::time::Instant::now();
-        let mut seen = self.refusals.lock().unwrap_or_else(|e| e.into_inner());
-        if seen.len() > 10_000 {
-            seen.retain(|_, t| now.duration_since(*t) < Duration::from_secs(1));
+        if self.refusals.len() > 10_000 {
+            // Endpoints whose allowance is whole again need no state.
+            self.refusals.retain_recent();
         }
-        match seen.get(endpoint) {
-            Some(t) if now.duration_since(*t) < Duration::from_secs(1) => false,
-            _ => {
-                seen.insert(endpoint.to_owned(), now);
-                true
-            }
-        }
+        self.refusals.check_key(&endpoint.to_owned()).is_ok()
     }
 
     /// Tells this node's deliverer that an event is due now.
