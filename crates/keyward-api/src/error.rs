@@ -141,7 +141,9 @@ error_codes! {
     /// Refreshing has failed for a while and the access token expired; Keyward keeps
     /// retrying.
     ConnectionRefreshFailing => ("connection_refresh_failing", 503, "Connection cannot be refreshed right now"),
-    WebhookEndpointNotFound => ("webhook_endpoint_not_found", 404, "Webhook endpoint not found"),
+        WebhookEndpointNotFound => ("webhook_endpoint_not_found", 404, "Webhook endpoint not found"),
+    /// The organization has as many webhook endpoints as it may (100): delete one.
+    WebhookEndpointLimitReached => ("webhook_endpoint_limit_reached", 409, "Webhook endpoint limit reached"),
     /// The endpoint is defined in keyward.yaml: change it there.
     WebhookEndpointManaged => ("webhook_endpoint_managed_by_config", 409, "Webhook endpoint is managed by keyward.yaml"),
         DeliveryNotFound => ("delivery_not_found", 404, "Delivery not found"),

@@ -134,6 +134,10 @@ impl ApiError {
                 limit: "organizations per person",
                 ..
             } => ErrorCode::OrgLimitReached,
+            ApiError::LimitReached {
+                limit: "webhook endpoints",
+                ..
+            } => ErrorCode::WebhookEndpointLimitReached,
             ApiError::LimitReached { .. } => ErrorCode::KeyLimitReached,
             ApiError::InvalidJson(_) => ErrorCode::InvalidJson,
             ApiError::BadRequest(_) => ErrorCode::BadRequest,

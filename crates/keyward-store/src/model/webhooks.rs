@@ -185,6 +185,10 @@ pub struct NewRefusal {
     pub code: String,
 }
 
+/// Webhook endpoints one organization may have (each is an ingress anyone may call and
+/// a destination the deliverer sends to).
+pub const MAX_WEBHOOK_ENDPOINTS: u32 = 100;
+
 /// How many refusals an endpoint keeps (the newest): a flood of forged requests does
 /// not grow the database.
 pub const REFUSALS_KEPT: u32 = 100;

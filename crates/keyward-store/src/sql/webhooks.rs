@@ -151,6 +151,22 @@ impl<B: Backend> WebhookStore for SqlStore<B> {
         audit: NewAuditEvent,
     ) -> Result<WebhookEndpointRecord> {
         let mut tx = self.begin_change(&audit).await?;
+        // Counted in the change (serialized per organization): racing creates stop at
+        // the limit.
+        let count: Option<(i64,)> = B::fetch_optional(
+            &mut tx,
+            "SELECT COUNT(*) FROM webhook_endpoints WHERE org_id = $1",
+            args![&e.org_id],
+        )
+        .await?;
+        let current = count.map_or(0, |(n,)| n);
+        if current >= i64::from(MAX_WEBHOOK_ENDPOINTS) {
+            return Err(StoreError::LimitReached {
+                limit: "webhook endpoints",
+                max: MAX_WEBHOOK_ENDPOINTS,
+                current: u32::try_from(current).unwrap_or(u32::MAX),
+            });
+        }
         let s = &e.secrets;
         let args = args![
             &e.id,

@@ -323,3 +323,58 @@ async fn other_tenants_and_other_workspaces_see_nothing() {
     assert_eq!(r.status, StatusCode::FORBIDDEN);
     assert_eq!(app.get(&path, &reader).await.status, StatusCode::OK);
 }
+
+#[tokio::test]
+async fn an_organization_has_at_most_100_endpoints_even_when_creates_race() {
+    let app = TestApp::spawn().await;
+    let t = &app.owner_token;
+    let body = |i: usize| {
+        json!({"provider": "telegram", "name": format!("bot {i}"),
+            "destination": "https://app.example.com/telegram", "enabled": false})
+    };
+    for i in 0..95 {
+        app.post("/v1/webhook-endpoints", t, body(i))
+            .await
+            .expect::<Value>(StatusCode::CREATED);
+    }
+    // Ten at once for the last five places.
+    let racing: Vec<_> = (95..105)
+        .map(|i| {
+            let req = app
+                .client
+                .post(format!("{}/v1/webhook-endpoints", app.base))
+                .bearer_auth(t)
+                .json(&body(i));
+            tokio::spawn(async move {
+                let r = req.send().await.unwrap();
+                let status = r.status();
+                (status, r.json::<Value>().await.unwrap())
+            })
+        })
+        .collect();
+    let mut answers = vec![];
+    for task in racing {
+        answers.push(task.await.unwrap());
+    }
+    let made = answers
+        .iter()
+        .filter(|(s, _)| *s == StatusCode::CREATED)
+        .count();
+    assert_eq!(made, 5, "{answers:?}");
+    let (status, refused) = answers
+        .iter()
+        .find(|(s, _)| *s != StatusCode::CREATED)
+        .unwrap();
+    assert_eq!(*status, StatusCode::CONFLICT);
+    assert_eq!(refused["code"], "webhook_endpoint_limit_reached");
+    assert_eq!(refused["limit"]["max"], 100);
+    // Deleting one makes room again.
+    let listed = app.get("/v1/webhook-endpoints?limit=1", t).await.body;
+    let id = listed["data"][0]["id"].as_str().unwrap();
+    app.delete(&format!("/v1/webhook-endpoints/{id}"), t)
+        .await
+        .expect::<()>(StatusCode::NO_CONTENT);
+    app.post("/v1/webhook-endpoints", t, body(200))
+        .await
+        .expect::<Value>(StatusCode::CREATED);
+}
