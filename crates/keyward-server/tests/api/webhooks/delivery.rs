@@ -356,3 +356,67 @@ async fn two_nodes_on_postgres_deliver_each_event_once() {
         server.await.unwrap().unwrap();
     }
 }
+
+#[tokio::test]
+async fn only_a_real_enable_or_a_new_destination_restarts_the_failure_clock() {
+    let app = TestApp::spawn_live(fast).await;
+    let secret = keyward_webhooks::standard::Secret::generate();
+    // Nothing listens on port 9: every attempt fails.
+    let created: Value = app
+        .post(
+            "/v1/webhook-endpoints",
+            &app.owner_token,
+            json!({"provider": "standard", "name": "down", "destination": "http://127.0.0.1:9/app",
+                "secrets": [secret.expose_whsec().as_str()]}),
+        )
+        .await
+        .expect(StatusCode::CREATED);
+    let path = format!(
+        "/v1/webhook-endpoints/{}",
+        created["endpoint"]["id"].as_str().unwrap()
+    );
+    let ingress = created["endpoint"]["ingress_url"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    super::send_standard(&app, &ingress, &secret).await;
+    let mut since = Value::Null;
+    for _ in 0..300 {
+        since = app.get(&path, &app.owner_token).await.body["failing_since"].clone();
+        if !since.is_null() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert!(since.is_string(), "a failed attempt starts the clock");
+    // An edit that repeats `enabled: true` (as tools that send whole objects do) and a
+    // rename leave it running…
+    let same: Value = app
+        .patch(
+            &path,
+            &app.owner_token,
+            json!({"enabled": true, "name": "still down"}),
+        )
+        .await
+        .expect(StatusCode::OK);
+    assert_eq!(same["failing_since"], since);
+    let same: Value = app
+        .patch(
+            &path,
+            &app.owner_token,
+            json!({"destination": "http://127.0.0.1:9/app"}),
+        )
+        .await
+        .expect(StatusCode::OK);
+    assert_eq!(same["failing_since"], since, "the same destination again");
+    // … a new destination starts it again.
+    let moved: Value = app
+        .patch(
+            &path,
+            &app.owner_token,
+            json!({"destination": "http://127.0.0.1:9/other"}),
+        )
+        .await
+        .expect(StatusCode::OK);
+    assert_eq!(moved["failing_since"], Value::Null);
+}
