@@ -431,32 +431,22 @@ pub async fn update(
         .transpose()?;
     let sealed = if req.secrets.is_some() || req.verify_token.is_some() {
         let opened = open(state, &e)?;
-        let provider_secrets = match &req.secrets {
-            Some(given) => {
-                if given.is_empty() {
-                    return Err(ApiError::validation(
-                        "secrets",
-                        "must hold at least one secret",
-                    ));
-                }
-                let token = req.verify_token.clone();
-                let keep_token = opened
-                    .provider
-                    .verify_token
-                    .as_ref()
-                    .map(|t| WebhookSecretInput::new(t.expose_secret()));
-                provider_secrets(provider, given, token.as_ref().or(keep_token.as_ref()))?.0
+        // What is not given is kept (the verify token with new secrets, the secrets
+        // with a new verify token), then all is checked again for the provider.
+        let kept = |s: &SecretString| WebhookSecretInput::new(s.expose_secret());
+        let given = match &req.secrets {
+            Some(given) if given.is_empty() => {
+                return Err(ApiError::validation(
+                    "secrets",
+                    "must hold at least one secret",
+                ))
             }
-            None => {
-                let given: Vec<WebhookSecretInput> = opened
-                    .provider
-                    .secrets
-                    .iter()
-                    .map(|s| WebhookSecretInput::new(s.expose_secret()))
-                    .collect();
-                provider_secrets(provider, &given, req.verify_token.as_ref())?.0
-            }
+            Some(given) => given.clone(),
+            None => opened.provider.secrets.iter().map(kept).collect(),
         };
+        let token =
+            (req.verify_token.clone()).or_else(|| opened.provider.verify_token.as_ref().map(kept));
+        let provider_secrets = provider_secrets(provider, &given, token.as_ref())?.0;
         Some(secrets::seal(
             state.vault.ring(),
             &e.id,

@@ -170,6 +170,42 @@ async fn each_provider_s_secrets_are_checked() {
         .await
         .expect(StatusCode::CREATED);
     assert_eq!(w["endpoint"]["has_verify_token"], true);
+    // New secrets keep the verify token; a verify token alone keeps the secrets.
+    let path = format!(
+        "/v1/webhook-endpoints/{}",
+        w["endpoint"]["id"].as_str().unwrap()
+    );
+    let edited: Value = app
+        .patch(
+            &path,
+            t,
+            json!({"secrets": ["another-app-secret-0123456789"]}),
+        )
+        .await
+        .expect(StatusCode::OK);
+    assert_eq!(edited["has_verify_token"], true);
+    assert_eq!(edited["secrets"], json!([{"prefix": "anot…"}]));
+    let edited: Value = app
+        .patch(&path, t, json!({"verify_token": "vt2"}))
+        .await
+        .expect(StatusCode::OK);
+    assert_eq!(edited["secrets"], json!([{"prefix": "anot…"}]));
+    let telegram_id = app
+        .get("/v1/webhook-endpoints?provider=telegram", t)
+        .await
+        .body["data"][0]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let r = app
+        .patch(
+            &format!("/v1/webhook-endpoints/{telegram_id}"),
+            t,
+            json!({"verify_token": "v"}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(r.body["field"], "verify_token");
 }
 
 #[tokio::test]
