@@ -166,6 +166,14 @@ error_codes! {
     WebhookLoop => ("webhook_loop_detected", 508, "Webhook delivery loop"),
     /// The body is larger than the server's webhook body limit.
     WebhookBodyTooLarge => ("webhook_body_too_large", 413, "Webhook body too large"),
+    WorkerNotFound => ("worker_not_found", 404, "Worker not found"),
+    /// Only a worker key (`kw_wk_`) registers and connects a worker.
+    WorkerKeyRequired => ("worker_key_required", 403, "A worker key is required"),
+    /// Another instance holds this name in the workspace and is connected: give this one
+    /// another name (`keyward worker --name`), or stop the other.
+    WorkerNameInUse => ("worker_name_in_use", 409, "Worker name in use"),
+    /// The worker key connects only the workers it registered.
+    WorkerNotYours => ("worker_not_yours", 403, "This worker was registered with another key"),
     /// The server does not let people create organizations.
     OrgCreationDisabled => ("org_creation_disabled", 403, "Creating organizations is disabled"),
     InternalError => ("internal_error", 500, "Internal server error"),

@@ -25,6 +25,7 @@ mod secret;
 mod usage;
 mod verify;
 mod webhooks;
+mod workers;
 mod wire;
 
 pub use cli_login::{
@@ -40,6 +41,7 @@ pub use secret::{ApiKey, InvitationCode, OneTimeLink, ProviderToken};
 pub use usage::*;
 pub use verify::*;
 pub use webhooks::*;
+pub use workers::*;
 pub use wire::double_option;
 
 pub use keyward_core::expiry::KeyStatus;

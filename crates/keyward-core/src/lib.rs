@@ -11,6 +11,7 @@
 //! - [`email`]: people's email addresses, trimmed and lowercased.
 //! - [`external_id`]: the platform's identifiers of its customers, owners of `api` keys.
 //! - [`invite`]: one-time codes (invitations, password links, CLI logins, sessions).
+//! - [`worker`]: worker names, labels, and status from key and heartbeat age.
 //! - [`pkce`]: RFC 7636 verifiers and challenges and the loopback `state` of
 //!   `keyward auth login --web`.
 
@@ -28,6 +29,7 @@ pub mod permission;
 pub mod pkce;
 pub mod role;
 pub mod scope;
+pub mod worker;
 
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use email::Email;

@@ -21,6 +21,7 @@ pub mod store;
 pub mod usage;
 pub mod verify;
 pub mod webhooks;
+pub mod workers;
 
 pub use http::{openapi, router};
 

@@ -29,6 +29,8 @@ pub struct Inner {
     pub vault: crate::integrations::Vault,
     /// Webhook ingress and delivery: the HTTP client, this node's lease name.
     pub webhooks: crate::webhooks::Hub,
+    /// This node's open worker connections and their dispatcher's signal.
+    pub workers: crate::workers::Hub,
 }
 
 impl std::ops::Deref for AppState {
@@ -52,6 +54,8 @@ pub struct Policy {
     pub integrations: crate::integrations::Config,
     /// Webhook ingress: body limit, retry schedule, endpoints of keyward.yaml.
     pub webhooks: crate::webhooks::Config,
+    /// Workers: retention, forward timeout.
+    pub workers: crate::workers::Config,
 }
 
 impl Default for Policy {
@@ -62,6 +66,7 @@ impl Default for Policy {
             console: crate::people::Settings::default(),
             integrations: crate::integrations::Config::default(),
             webhooks: crate::webhooks::Config::default(),
+            workers: crate::workers::Config::default(),
         }
     }
 }
@@ -99,6 +104,7 @@ impl AppState {
             store: Arc::new(CoherentStore::new(store, caches.clone())),
             vault: crate::integrations::Vault::new(policy.integrations.clone()),
             webhooks: crate::webhooks::Hub::new(policy.webhooks.clone()),
+            workers: crate::workers::Hub::new(policy.workers.clone()),
             policy,
             keys: caches.keys,
             index: caches.index,

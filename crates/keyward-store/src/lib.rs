@@ -25,7 +25,7 @@ pub mod testing;
 
 pub use error::{Conflict, Result, StoreError};
 pub use model::*;
-pub use store::{ChangeFeed, FeedEvent, Store, WebhookStore};
+pub use store::{ChangeFeed, FeedEvent, Store, WebhookStore, WorkerStore};
 
 use std::sync::Arc;
 

@@ -11,10 +11,12 @@ mod cli_login;
 mod integrations;
 mod people;
 mod webhooks;
+mod workers;
 pub use cli_login::*;
 pub use integrations::*;
 pub use people::*;
 pub use webhooks::*;
+pub use workers::*;
 
 /// `limits_by` of limits that are the organization's defaults.
 pub const ORGANIZATION_DEFAULTS: &str = "organization";

@@ -448,6 +448,9 @@ pub trait Store: Send + Sync + 'static {
 
     /// Webhook endpoints, their events and deliveries.
     fn webhooks(&self) -> &dyn WebhookStore;
+
+    /// Workers: registrations, connections, heartbeats.
+    fn workers(&self) -> &dyn WorkerStore;
 }
 
 /// Webhook ingress's records: endpoints, the events they keep, and each event's
@@ -561,6 +564,100 @@ pub trait WebhookStore: Send + Sync {
     /// Deletes events (and their attempts) received before `before` that are not
     /// pending; how many.
     async fn purge_webhook_events(&self, before: DateTime<Utc>) -> Result<u64>;
+
+    /// For endpoints whose destination is workers (`workers`, `workers:LABEL`; the
+    /// deliverer of URLs never claims their events) in these `(org_id, workspace_id)`s:
+    /// each enabled endpoint's oldest pending event, if it is due by `now` and no event
+    /// of the endpoint is leased (a lease whose `lease_until` passed does not count).
+    /// At most `limit`, oldest first.
+    async fn worker_delivery_heads(
+        &self,
+        workspaces: &[(String, String)],
+        now: DateTime<Utc>,
+        limit: u32,
+    ) -> Result<Vec<WorkerHead>>;
+    /// Leases `event_id` for `owner` until `until` if it is still its endpoint's head
+    /// as [`WebhookStore::worker_delivery_heads`] defines it; `None` when not (another
+    /// claim took it or an earlier event came back). In one transaction that locks the
+    /// endpoint's row, so of two nodes claiming an endpoint's events at once, one
+    /// event is leased: never two of one endpoint.
+    async fn claim_worker_delivery(
+        &self,
+        event_id: &str,
+        owner: &str,
+        now: DateTime<Utc>,
+        until: DateTime<Utc>,
+    ) -> Result<Option<WebhookEvent>>;
+}
+
+/// Workers. A registration is written with its audit event when it creates a worker;
+/// heartbeats and connections are not audited.
+#[async_trait]
+pub trait WorkerStore: Send + Sync {
+    /// Inserts the worker, or writes over the one of the same name in the workspace
+    /// (host, OS, version, labels, key, interval, forwards, instance; `stopped_at`
+    /// cleared; `last_heartbeat_at` = `at`). `Conflict::InUse` when that worker has an
+    /// open connection (`connection` not NULL) of another instance whose last heartbeat
+    /// is after `busy_since`. `audit` is written only when it creates one.
+    async fn register_worker(
+        &self,
+        w: NewWorker,
+        busy_since: DateTime<Utc>,
+        audit: NewAuditEvent,
+    ) -> Result<Registered>;
+    /// NotFound when it belongs to another organization.
+    async fn get_worker(&self, org_id: &str, id: &str) -> Result<WorkerRecord>;
+    /// By id alone (the worker's own connection).
+    async fn find_worker(&self, id: &str) -> Result<WorkerRecord>;
+    /// Ordered by id.
+    async fn list_workers(&self, org_id: &str, f: WorkerFilter) -> Result<Vec<WorkerRecord>>;
+    /// The connection `connection` opened at `at`: sets it, `connected_since` and
+    /// `last_heartbeat_at` to `at`, clears `stopped_at`. Returns the connection it
+    /// replaced, if one was set. NotFound when the worker is gone.
+    async fn connect_worker(
+        &self,
+        id: &str,
+        connection: &str,
+        at: DateTime<Utc>,
+    ) -> Result<Option<String>>;
+    /// `last_heartbeat_at` = `at` if `connection` is still the worker's; false when it
+    /// is not (replaced, or the worker removed).
+    async fn heartbeat_worker(&self, id: &str, connection: &str, at: DateTime<Utc>)
+        -> Result<bool>;
+    /// Clears the connection if it is still `connection`; with `stopped`, also sets
+    /// `stopped_at` = `at` (a clean deregistration). False when it was not this one.
+    async fn disconnect_worker(
+        &self,
+        id: &str,
+        connection: &str,
+        at: DateTime<Utc>,
+        stopped: bool,
+    ) -> Result<bool>;
+    /// Deletes it, with `audit`. NotFound when it is not in `org_id`.
+    async fn remove_worker(
+        &self,
+        org_id: &str,
+        id: &str,
+        audit: NewAuditEvent,
+    ) -> Result<WorkerRecord>;
+    /// Deletes every worker whose last heartbeat is before `before` (at most `limit`),
+    /// each with an audit event made by `audit` from its record, in one transaction.
+    /// Returns those deleted.
+    async fn purge_workers(
+        &self,
+        before: DateTime<Utc>,
+        limit: u32,
+        audit: &(dyn Fn(&WorkerRecord) -> NewAuditEvent + Send + Sync),
+    ) -> Result<Vec<WorkerRecord>>;
+    /// Active (not revoked, not expired at `now`) worker keys of `owner_id` in the
+    /// workspace.
+    async fn count_active_worker_keys(
+        &self,
+        org_id: &str,
+        workspace_id: &str,
+        owner_id: &str,
+        now: DateTime<Utc>,
+    ) -> Result<u32>;
 }
 
 /// What a subscribed node hears from the database: what a committed change touched,

@@ -426,6 +426,7 @@ async fn run(cli: Cli, file: config::FileConfig) -> anyhow::Result<()> {
                 console: defaults.console.clone(),
                 integrations: defaults.integrations.clone(),
                 webhooks: defaults.webhooks.clone(),
+                workers: defaults.workers.clone(),
             };
             if policy.max_orgs_per_person == 0 {
                 anyhow::bail!(

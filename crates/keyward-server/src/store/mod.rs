@@ -746,4 +746,8 @@ impl Store for CoherentStore {
     fn webhooks(&self) -> &dyn keyward_store::WebhookStore {
         self.inner.webhooks()
     }
+
+    fn workers(&self) -> &dyn keyward_store::WorkerStore {
+        self.inner.workers()
+    }
 }

@@ -20,12 +20,13 @@ mod sessions;
 mod tenancy;
 mod usage;
 mod webhooks;
+mod workers;
 
 use backend::{Backend, SqlStore};
 
 use crate::error::Result;
 use crate::model::*;
-use crate::store::{ChangeFeed, FeedEvent, Store, WebhookStore};
+use crate::store::{ChangeFeed, FeedEvent, Store, WebhookStore, WorkerStore};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use keyward_core::{KeyHash, Owner, Quota, RateLimit, Role};
@@ -506,6 +507,10 @@ impl<B: Backend> Store for SqlStore<B> {
         self.reader.close().await;
     }
     fn webhooks(&self) -> &dyn WebhookStore {
+        self
+    }
+
+    fn workers(&self) -> &dyn WorkerStore {
         self
     }
 }

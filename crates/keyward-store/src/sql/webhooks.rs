@@ -651,6 +651,25 @@ impl<B: Backend> WebhookStore for SqlStore<B> {
         Ok(n)
     }
 
+    async fn worker_delivery_heads(
+        &self,
+        _workspaces: &[(String, String)],
+        _now: DateTime<Utc>,
+        _limit: u32,
+    ) -> Result<Vec<WorkerHead>> {
+        todo!("issue 17: store helper")
+    }
+
+    async fn claim_worker_delivery(
+        &self,
+        _event_id: &str,
+        _owner: &str,
+        _now: DateTime<Utc>,
+        _until: DateTime<Utc>,
+    ) -> Result<Option<WebhookEvent>> {
+        todo!("issue 17: store helper")
+    }
+
     async fn purge_webhook_events(&self, before: DateTime<Utc>) -> Result<u64> {
         // In batches, each its own transaction: a purge after a flood does not hold the
         // (SQLite) writer for long at a time.
