@@ -25,8 +25,8 @@ mod secret;
 mod usage;
 mod verify;
 mod webhooks;
-mod workers;
 mod wire;
+mod workers;
 
 pub use cli_login::{
     CliCallback, CliLoginQuery, CliTokenRequest, ACCESS_DENIED, CLI_CALLBACK_PATH, CLI_LOGIN_PAGE,
@@ -41,8 +41,8 @@ pub use secret::{ApiKey, InvitationCode, OneTimeLink, ProviderToken};
 pub use usage::*;
 pub use verify::*;
 pub use webhooks::*;
-pub use workers::*;
 pub use wire::double_option;
+pub use workers::*;
 
 pub use keyward_core::expiry::KeyStatus;
 pub use keyward_core::key::Environment;

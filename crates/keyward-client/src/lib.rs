@@ -25,6 +25,7 @@ mod integrations;
 mod organization;
 mod types;
 mod webhooks;
+mod workers;
 
 pub use error::{ApiError, Error, ErrorCode};
 /// The wire types themselves, under their own names (`api::CreateKeyRequest`, …).

@@ -30,6 +30,11 @@ pub use keyward_api::{
     WebhookEndpointCreated, WebhookEndpointQuery, WebhookEndpointStatus, WebhookProvider,
     WebhookSecretInput,
 };
+/// Workers: machines running `keyward worker`, and what they say on their WebSocket.
+pub use keyward_api::{
+    RegisterWorkerRequest, ServerMessage, TroubleshootingCheck, Worker, WorkerAck, WorkerDelivery,
+    WorkerDetail, WorkerKey, WorkerMessage, WorkerQuery, WorkerRegistration, WorkerStatus,
+};
 
 /// One entry's actor in the audit log.
 pub use keyward_api::Actor as AuditActor;

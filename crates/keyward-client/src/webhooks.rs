@@ -203,7 +203,7 @@ impl Client {
 }
 
 /// `segments` with the query's filters (none: no query string).
-fn query_url(client: &Client, segments: &[&str], query: &impl Serialize) -> Url {
+pub(crate) fn query_url(client: &Client, segments: &[&str], query: &impl Serialize) -> Url {
     let mut url = client.url(segments);
     let encoded = serde_urlencoded::to_string(query).expect("a query of strings and numbers");
     if !encoded.is_empty() {

@@ -113,7 +113,9 @@ pub fn missed_heartbeats(l: &Liveness, now: DateTime<Utc>) -> i64 {
 pub enum LabelError {
     #[error("a label must be 1 to {MAX_LABEL_CHARS} characters")]
     Length,
-    #[error("{0:?}: a label holds letters, digits, '.', '_' or '-', and starts with a letter or digit")]
+    #[error(
+        "{0:?}: a label holds letters, digits, '.', '_' or '-', and starts with a letter or digit"
+    )]
     Charset(String),
     #[error("at most {MAX_LABELS} labels")]
     TooMany,
@@ -126,8 +128,7 @@ pub fn parse_label(raw: &str) -> Result<String, LabelError> {
         return Err(LabelError::Length);
     }
     let ok = s.as_bytes()[0].is_ascii_alphanumeric()
-        && s
-            .bytes()
+        && s.bytes()
             .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'));
     if !ok {
         return Err(LabelError::Charset(s.to_owned()));
@@ -210,7 +211,10 @@ mod tests {
 
     #[test]
     fn labels_and_destinations() {
-        assert_eq!(parse_labels(&["GPU", "gpu", " linux "]).unwrap(), ["gpu", "linux"]);
+        assert_eq!(
+            parse_labels(&["GPU", "gpu", " linux "]).unwrap(),
+            ["gpu", "linux"]
+        );
         assert!(parse_label("-x").is_err());
         assert!(parse_label("a b").is_err());
         assert!(parse_label("").is_err());
@@ -220,7 +224,10 @@ mod tests {
             parse_workers_destination("workers:GPU"),
             Some(Ok(Some("gpu".into())))
         );
-        assert!(matches!(parse_workers_destination("workers:"), Some(Err(_))));
+        assert!(matches!(
+            parse_workers_destination("workers:"),
+            Some(Err(_))
+        ));
         assert_eq!(parse_workers_destination("workersx"), None);
         assert_eq!(parse_workers_destination("https://x.example/workers"), None);
     }

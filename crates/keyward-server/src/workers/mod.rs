@@ -12,9 +12,9 @@
 use keyward_api::{Worker, WorkerKey};
 use keyward_core::expiry::status_at as key_status_at;
 use keyward_core::worker::{self as rule, Liveness, WorkerStatus};
+use keyward_store::WorkerRecord;
 use std::collections::HashMap;
 use std::sync::Mutex;
-use keyward_store::WorkerRecord;
 use std::time::Duration;
 
 /// The `workers:` section of keyward.yaml.
