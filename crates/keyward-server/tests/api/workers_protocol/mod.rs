@@ -171,7 +171,7 @@ async fn only_a_worker_key_registers_and_what_it_sends_is_checked() {
         .expect(StatusCode::OK);
     assert_eq!(again["worker"]["id"], first["worker"]["id"]);
     // Audited once, when it appeared.
-    let audit = app.get("/v1/audit?limit=100", &app.owner_token).await;
+    let audit = app.get("/v1/audit-log?limit=100", &app.owner_token).await;
     let registered = audit.body["data"]
         .as_array()
         .unwrap()
@@ -292,13 +292,13 @@ async fn an_expired_key_closes_at_the_next_heartbeat_by_the_clock() {
         .post(
             "/v1/keys",
             &app.owner_token,
-            json!({"name": "short", "kind": "worker", "workspace": ws, "expires": "1d"}),
+            json!({"name": "short", "kind": "worker", "workspace": ws, "expires": "7d"}),
         )
         .await
         .expect(StatusCode::CREATED);
     let key = r["key"].as_str().unwrap().to_owned();
     let (_, mut socket) = connect(&app, &key, registration("a", "i1", &[], false)).await;
-    app.clock.advance(chrono::Duration::days(2));
+    app.clock.advance(chrono::Duration::days(8));
     say(&mut socket, &WorkerMessage::Heartbeat { in_flight: 0 }).await;
     assert_eq!(
         closed(&mut socket).await,
