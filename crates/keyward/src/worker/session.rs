@@ -139,7 +139,7 @@ pub async fn run(
             msg = ws.next() => {
                 last_word = Instant::now();
                 let msg = match msg {
-                    None => return lost("connection lost: Keyward closed the connection".into(), greeted),
+                    None => return lost("connection lost: the connection ended".into(), greeted),
                     Some(Err(e)) => return lost(format!("connection lost: {e}"), greeted),
                     Some(Ok(m)) => m,
                 };
@@ -194,7 +194,7 @@ fn lost(reason: String, greeted: bool) -> Ended {
 /// Keyward's close: a terminal code, or one to reconnect after.
 fn closed(frame: Option<CloseFrame>, greeted: bool) -> Ended {
     let Some(frame) = frame else {
-        return lost("Keyward closed the connection".into(), greeted);
+        return lost("connection lost: Keyward closed it".into(), greeted);
     };
     let code = u16::from(frame.code);
     if let Some(stop) = Stop::from_close(code) {
@@ -206,7 +206,7 @@ fn closed(frame: Option<CloseFrame>, greeted: bool) -> Ended {
         _ => frame.reason.to_string(),
     };
     lost(
-        format!("Keyward closed the connection ({code} {what})"),
+        format!("connection lost: Keyward closed it ({code} {what})"),
         greeted,
     )
 }
