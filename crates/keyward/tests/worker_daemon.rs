@@ -57,6 +57,8 @@ struct FakeState {
     /// Answers to give to the next registrations, before answering normally.
     scripted: Arc<Mutex<VecDeque<(u16, Value)>>>,
     last: Arc<Mutex<Option<Worker>>>,
+    /// Answer no heartbeat (a connection gone silent).
+    mute: Arc<std::sync::atomic::AtomicBool>,
 }
 
 struct Fake {
@@ -65,6 +67,7 @@ struct Fake {
     seen: UnboundedReceiver<Seen>,
     cmds: UnboundedSender<Cmd>,
     scripted: Arc<Mutex<VecDeque<(u16, Value)>>>,
+    mute: Arc<std::sync::atomic::AtomicBool>,
 }
 
 const FORWARD_TIMEOUT_SECS: u32 = 10;
@@ -147,7 +150,9 @@ async fn session(mut socket: WebSocket, st: FakeState, authorization: String) {
             m = socket.recv() => match m {
                 Some(Ok(Message::Text(t))) => {
                     let msg: WorkerMessage = serde_json::from_str(&t).unwrap();
-                    if matches!(msg, WorkerMessage::Heartbeat { .. }) {
+                    if matches!(msg, WorkerMessage::Heartbeat { .. })
+                        && !st.mute.load(std::sync::atomic::Ordering::SeqCst)
+                    {
                         let _ = socket.send(text(&ServerMessage::HeartbeatAck { at: Utc::now() })).await;
                     }
                     let _ = st.seen.send(Seen::Msg(msg, Instant::now()));
@@ -198,7 +203,9 @@ impl Fake {
         let (seen_tx, seen) = unbounded_channel();
         let (cmds, cmd_rx) = unbounded_channel();
         let scripted = Arc::new(Mutex::new(VecDeque::new()));
+        let mute = Arc::new(std::sync::atomic::AtomicBool::new(false));
         let state = FakeState {
+            mute: mute.clone(),
             registrations: reg_tx,
             seen: seen_tx,
             cmds: Arc::new(tokio::sync::Mutex::new(cmd_rx)),
@@ -215,6 +222,7 @@ impl Fake {
             seen,
             cmds,
             scripted,
+            mute,
         }
     }
 
@@ -671,6 +679,29 @@ async fn reconnects_by_itself_after_a_5xx_and_a_service_restart() {
     fake.close(4001, "token_revoked");
     let (code, log) = d.exit().await;
     assert_eq!(code, 10, "{log}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_connection_gone_silent_is_reopened() {
+    let mut fake = Fake::start().await;
+    fake.mute.store(true, std::sync::atomic::Ordering::SeqCst);
+    let mut d = Daemon::start(
+        &fake.url,
+        &worker_key(),
+        &["--name", "n", "--heartbeat", "1"],
+    );
+    let (_, first) = fake.registration().await;
+    fake.connected().await;
+    let started = Instant::now();
+    // 2 intervals + 5 s without a word from Keyward after its hello.
+    let line = d.logged("no word from Keyward for 7s").await;
+    assert!(started.elapsed() >= Duration::from_secs(6), "{line}");
+    fake.mute.store(false, std::sync::atomic::Ordering::SeqCst);
+    let (_, again) = fake.registration().await;
+    assert_eq!(again["instance"], first["instance"]);
+    fake.connected().await;
+    fake.close(4001, "token_revoked");
+    assert_eq!(d.exit().await.0, 10);
 }
 
 #[tokio::test(flavor = "multi_thread")]

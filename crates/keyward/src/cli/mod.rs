@@ -76,6 +76,7 @@ pub enum ClientCommand {
             URL in your config directory, readable only by you.",
         after_help = concat!("Examples:\n  \
             keyward login --token kw_pat_…\n  \
+            keyward login --token kw_wk_…                      # a worker key, for `keyward worker`\n  \
             keyward login --web                                # approve in the browser\n  \
             keyward login --server https://keys.example.com   # asks for the key\n  \
             echo \"$KEY\" | keyward login                        # reads the key from stdin\n\n", exit_codes!())
