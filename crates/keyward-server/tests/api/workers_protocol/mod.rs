@@ -484,3 +484,43 @@ async fn an_event_a_worker_held_when_it_vanished_goes_to_another_after_its_lease
     // A late acknowledgement of the old claim is not written over the new one.
     say(&mut b, &ack(&again, 200)).await;
 }
+
+#[tokio::test]
+async fn a_key_registers_at_most_fifty_workers() {
+    let app = TestApp::spawn().await;
+    let ws = workspace(&app, "production").await;
+    let (_, key) = worker_key(&app, &ws, "fleet").await;
+    for i in 0..keyward_core::worker::MAX_WORKERS_PER_KEY {
+        let r = app
+            .post(
+                "/v1/workers/register",
+                &key,
+                registration(&format!("w{i}"), "i1", &[], false),
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+    }
+    let r = app
+        .post(
+            "/v1/workers/register",
+            &key,
+            registration("one-more", "i1", &[], false),
+        )
+        .await;
+    assert_eq!(
+        (r.status, r.code()),
+        (StatusCode::CONFLICT, "worker_limit_reached"),
+        "{}",
+        r.body
+    );
+    assert_eq!(r.body["limit"]["max"], 50);
+    // Registering one of them again is an update, not a new worker.
+    let r = app
+        .post(
+            "/v1/workers/register",
+            &key,
+            registration("w0", "i2", &[], false),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+}
