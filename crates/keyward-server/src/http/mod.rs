@@ -19,6 +19,7 @@ pub mod usage;
 pub mod verify;
 pub mod webhooks;
 mod wire;
+pub mod workers;
 
 pub use shared::{actor_event, public_base, PageRequestExt, DEFAULT_PAGE, MAX_PAGE};
 pub use wire::IntoApi;
@@ -49,6 +50,7 @@ const MAX_BODY_BYTES: usize = 64 * 1024;
          (name = "service-accounts", description = "Non-human principals with explicit scopes"),
          (name = "integrations", description = "OAuth connections whose tokens Keyward keeps encrypted and refreshes"),
          (name = "webhooks", description = "Webhook endpoints that verify providers' webhooks and deliver them re-signed with Standard Webhooks"),
+         (name = "workers", description = "Workers: machines running `keyward worker` with a worker key"),
          (name = "meta", description = "Health and documentation"))
 )]
 struct ApiDoc;
@@ -135,6 +137,8 @@ fn api() -> OpenApiRouter<AppState> {
         .routes(routes!(webhooks::get_delivery))
         .routes(routes!(webhooks::replay_delivery))
         .routes(routes!(webhooks::replay_failed))
+        .routes(routes!(workers::list_workers))
+        .routes(routes!(workers::get_worker, workers::remove_worker))
         .routes(routes!(audit::list_audit))
         .routes(routes!(usage::key_usage))
         .routes(routes!(usage::list_owner_limits))

@@ -843,6 +843,60 @@ async fn every_operation_has_a_pinned_success_body() {
     )
     .await;
 
+    // Workers, registered through the store with a worker key (the worker's own
+    // endpoints are its daemon's, not people's); online.
+    let worker_ws = p
+        .app
+        .post("/v1/workspaces", &p.token, json!({"name": "fleet"}))
+        .await
+        .expect::<api::Resource>(S::CREATED)
+        .id;
+    let (_, worker_key) =
+        crate::workers::worker_key(&p.app, &worker_ws, "alice-macbook-worker").await;
+    let worker =
+        crate::workers::register(&p.app, &worker_ws, &worker_key, "alice-macbook", &["gpu"]).await;
+    let worker_times: &[&str] = &[
+        ".**.workspace_id",
+        ".**.registered_at",
+        ".**.connected_since",
+        ".**.last_heartbeat_at",
+    ];
+    p.pin::<api::ListResponse<api::Worker>>(
+        "list_workers",
+        M::GET,
+        "/v1/workers",
+        "/v1/workers",
+        None,
+        S::OK,
+        worker_times,
+    )
+    .await;
+    let worker_tpl = "/v1/workers/{id}";
+    let worker_path = format!("/v1/workers/{worker}");
+    // The findings name the key's random prefix and the times.
+    let mut detail_redacted = worker_times.to_vec();
+    detail_redacted.push(".troubleshooting[].finding");
+    p.pin::<api::WorkerDetail>(
+        "get_worker",
+        M::GET,
+        worker_tpl,
+        &worker_path,
+        None,
+        S::OK,
+        &detail_redacted,
+    )
+    .await;
+    p.pin::<()>(
+        "remove_worker",
+        M::DELETE,
+        worker_tpl,
+        &worker_path,
+        None,
+        S::NO_CONTENT,
+        &[],
+    )
+    .await;
+
     // A second organization: made, then deleted with its own first token.
     let (second, _) = p
         .pin::<api::CreatedOrg>(

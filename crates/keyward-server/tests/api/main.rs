@@ -19,3 +19,4 @@ mod tenancy;
 mod usage;
 mod validation;
 mod webhooks;
+mod workers;

@@ -90,6 +90,9 @@ enum Fixture {
     WebhookEndpoint,
     /// A failed delivery of such an endpoint (what arrived while it was disabled).
     WebhookDelivery,
+    /// A worker registered (through the store) with the owner's worker key of a fresh
+    /// workspace, connected.
+    Worker,
 }
 
 struct Row {
@@ -195,6 +198,8 @@ fn all_but(permission: &str) -> Vec<String> {
         "service_accounts",
         "limits",
         "integrations",
+        "webhooks",
+        "workers",
         "skills",
     ]
     .iter()

@@ -339,6 +339,16 @@ impl World {
                 );
                 call.workspace = Some(ws);
             }
+            Fixture::Worker => {
+                let ws = self.workspace(&owner).await;
+                let (_, key) = crate::workers::worker_key(&self.app, &ws, &self.fresh("wk")).await;
+                let name = self.fresh("worker");
+                let id =
+                    crate::workers::register_in(&self.app, &self.org_id, &ws, &key, &name, &[])
+                        .await;
+                set(&mut call, "id", &id);
+                call.workspace = Some(ws);
+            }
             Fixture::HostedCallback => {
                 let id = self.fresh("con");
                 let (code, state) = self.consent(&owner, &id, None, None).await;
