@@ -1,6 +1,6 @@
 //! The client commands: `keyward auth …`, `login`, `keys …`, `audit`, `owner-limits …`,
 //! `orgs …`, the organization's resources, the integrations vault (`integrations`,
-//! `connect`, `connections`), webhook ingress (`webhooks`), `completions`.
+//! `connect`, `connections`), webhook ingress (`webhooks`), workers (`workers`), `completions`.
 //!
 //! Each command resolves a key and a server ([`context`]), calls the API through the
 //! SDK (`keyward-client`), and prints either text for people ([`output`]) or JSON for
@@ -28,6 +28,7 @@ mod service_accounts;
 mod usage;
 mod verify;
 mod webhooks;
+mod workers;
 
 // Shared by the features: the connection and its failures, then the leaves.
 mod context;
@@ -164,6 +165,13 @@ pub enum ClientCommand {
         keyward webhooks replay wh_… --since 2h\n  \
         keyward webhooks rotate-secret wh_… --overlap 24h\n\n", exit_codes!()))]
     Webhooks(webhooks::WebhooksArgs),
+    /// Workers: the machines running `keyward worker`, their status, and what to check.
+    #[command(after_help = concat!("Examples:\n  \
+        keyward workers list\n  \
+        keyward workers list --status stale --workspace production\n  \
+        keyward workers show alice-macbook\n  \
+        keyward workers remove wkr_… --yes\n\n", exit_codes!()))]
+    Workers(workers::WorkersArgs),
     /// Print a shell completion script.
     #[command(
         long_about = "Print a shell completion script on stdout.",
@@ -223,6 +231,7 @@ const CLIENT_COMMANDS: &[&str] = &[
     "connect",
     "connections",
     "webhooks",
+    "workers",
     "completions",
 ];
 
@@ -255,6 +264,7 @@ pub fn run(command: ClientCommand, cli: fn() -> clap::Command) -> ExitCode {
         ClientCommand::Connect(args) => (args.conn.clone(), Job::Connect(Box::new(args))),
         ClientCommand::Connections(args) => (args.conn, Job::Connections(args.command)),
         ClientCommand::Webhooks(args) => (args.conn, Job::Webhooks(args.command)),
+        ClientCommand::Workers(args) => (args.conn, Job::Workers(args.command)),
     };
     let dotenv = dotenv::DotEnv::read_current_dir();
     if let (Some(problem), Some(path)) = (&dotenv.problem, &dotenv.path) {
@@ -290,6 +300,7 @@ pub fn run(command: ClientCommand, cli: fn() -> clap::Command) -> ExitCode {
             Job::Connect(args) => integrations::connect(&ctx, *args).await,
             Job::Connections(cmd) => integrations::connections(&ctx, cmd).await,
             Job::Webhooks(cmd) => webhooks::run(&ctx, cmd).await,
+            Job::Workers(cmd) => workers::run(&ctx, cmd).await,
         }
     });
     ctx.warn_deprecation();
@@ -316,6 +327,7 @@ enum Job {
     Connect(Box<integrations::ConnectArgs>),
     Connections(integrations::ConnectionsCommand),
     Webhooks(webhooks::WebhooksCommand),
+    Workers(workers::WorkersCommand),
 }
 
 // ---------------------------------------------------------------- groups of two features
