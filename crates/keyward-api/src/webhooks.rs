@@ -96,7 +96,9 @@ pub struct CreateWebhookEndpointRequest {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub workspace: Option<String>,
     /// Your app's URL (http or https) that receives each event, re-signed with
-    /// Standard Webhooks.
+    /// Standard Webhooks; or `workers` (`workers:LABEL`: those carrying the label): the
+    /// workers of the endpoint's `workspace` receive each event over their connection
+    /// and forward it (`keyward worker --forward-to URL`), in order, one at a time.
     pub destination: String,
     /// The provider's secrets: the Meta app secret, the Slack signing secret, the
     /// Telegram secret token, the Discord application's public key (64 hex), or a

@@ -165,14 +165,26 @@ impl Application {
         let flusher = tokio::spawn(background(state.clone(), self.settings.flush_interval));
         let refresher = tokio::spawn(integrations::refresh::run(state.clone()));
         let deliverer = tokio::spawn(webhooks::deliver::run(state.clone()));
+        let dispatcher = tokio::spawn(workers::dispatch::run(state.clone()));
         let app = http::router_with(self.state.clone(), self.settings.bench_floor)
             .into_make_service_with_connect_info::<SocketAddr>();
         axum::serve(self.listener, app)
             .with_graceful_shutdown(shutdown)
             .await?;
+        // Workers' WebSockets outlive the graceful shutdown (they are upgraded out of
+        // it): close them, so their daemons reconnect at once.
+        state
+            .workers
+            .close_all(
+                keyward_api::CLOSE_SERVICE_RESTART,
+                "service_restart",
+                Duration::from_secs(2),
+            )
+            .await;
         flusher.abort();
         refresher.abort();
         deliverer.abort();
+        dispatcher.abort();
         for task in followers {
             task.abort();
         }

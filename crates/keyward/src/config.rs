@@ -32,6 +32,20 @@ pub struct FileConfig {
     pub oauth: Option<OAuthConfig>,
     /// Webhook ingress: body limit, retry schedule, timeouts (`crate::hooks`).
     pub webhooks: Option<WebhooksConfig>,
+    /// Workers: retention, forward timeout (`crate::hooks::workers`).
+    pub workers: Option<WorkersConfig>,
+}
+
+/// `workers:` (read by `crate::hooks::workers`).
+#[derive(Debug, Default, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct WorkersConfig {
+    /// Workers not heard from for this long are removed (`14d`).
+    pub retention: Option<String>,
+    /// How long a worker may take to forward one event (`10s`).
+    pub forward_timeout: Option<String>,
+    /// Events one worker forwards at once, each of another endpoint (4).
+    pub max_in_flight: Option<usize>,
 }
 
 /// `webhooks:`: body limit, retry schedule, timeouts (read by `crate::hooks`).

@@ -141,9 +141,12 @@ fn endpoints(file: &FileConfig, allow_private: bool) -> anyhow::Result<Vec<Confi
         if w.org.trim().is_empty() {
             bail!("{at}.org must name the organization (its id, org_…)");
         }
-        let destination =
-            keyward_server::http::webhooks::check_destination(&w.destination, allow_private)
-                .map_err(|e| anyhow::anyhow!("{at}.destination: {e}"))?;
+        let destination = keyward_server::http::webhooks::check_destination(
+            &w.destination,
+            w.workspace.as_deref(),
+            allow_private,
+        )
+        .map_err(|e| anyhow::anyhow!("{at}.destination: {e}"))?;
         if let Some(s) = &w.signing_secret {
             keyward_webhooks::standard::Secret::parse(s.expose()).map_err(|e| {
                 anyhow::anyhow!("{at}.signing_secret must be a whsec_ secret ({e})")
@@ -190,4 +193,39 @@ fn endpoints(file: &FileConfig, allow_private: bool) -> anyhow::Result<Vec<Confi
         });
     }
     Ok(out)
+}
+
+/// The server's worker config from the `workers:` section.
+///
+/// ```yaml
+/// workers:
+///   retention: 14d          # workers not heard from for this long are removed (audited)
+///   forward_timeout: 10s    # one event's forward; its lease is this and 5 s more
+///   max_in_flight: 4        # events one worker forwards at once (each of another endpoint)
+/// ```
+pub fn workers(file: &FileConfig) -> anyhow::Result<keyward_server::workers::Config> {
+    let mut config = keyward_server::workers::Config::default();
+    let section = file.workers.clone().unwrap_or_default();
+    set(
+        &mut config.retention,
+        "workers.retention",
+        &section.retention,
+    )?;
+    set(
+        &mut config.forward_timeout,
+        "workers.forward_timeout",
+        &section.forward_timeout,
+    )?;
+    if config.forward_timeout < Duration::from_secs(1)
+        || config.forward_timeout > Duration::from_secs(600)
+    {
+        bail!("workers.forward_timeout must be between 1s and 10m");
+    }
+    if let Some(n) = section.max_in_flight {
+        if !(1..=100).contains(&n) {
+            bail!("workers.max_in_flight must be between 1 and 100");
+        }
+        config.max_in_flight = n;
+    }
+    Ok(config)
 }

@@ -437,10 +437,12 @@ async fn run(cli: Cli, file: config::FileConfig) -> anyhow::Result<()> {
             let data_dir = secrets::data_dir(cli.global.data_dir.clone(), &file);
             let integrations = secrets::config(&file, &data_dir)?;
             let webhooks = hooks::config(&file)?;
+            let workers = hooks::workers(&file)?;
             let policy = keyward_server::state::Policy {
                 console,
                 integrations,
                 webhooks,
+                workers,
                 ..policy
             };
             let (store, shown) = open_store(&cli.global, &file).await?;

@@ -449,9 +449,9 @@ fn create_form(
                     input id="webhook-name" type="text" name="name" value=(form.name) required maxlength="100";
                 }
                 div class="field" {
-                    label for="webhook-destination" { "Destination URL" }
-                    span class="hint" id="webhook-destination-hint" { "Your app's URL (http or https) that receives each event, re-signed with Standard Webhooks." }
-                    input id="webhook-destination" type="url" name="destination" value=(form.destination)
+                    label for="webhook-destination" { "Destination" }
+                    span class="hint" id="webhook-destination-hint" { "Your app's URL (http or https) that receives each event, re-signed with Standard Webhooks; or workers (workers:LABEL for those with a label) to have this workspace's workers forward it (keyward worker --forward-to URL)." }
+                    input id="webhook-destination" type="text" name="destination" value=(form.destination)
                         required placeholder="https://app.example.com/hooks/slack" aria-describedby="webhook-destination-hint";
                 }
                 div class="field" {

@@ -19,6 +19,7 @@ pub mod usage;
 pub mod verify;
 pub mod webhooks;
 mod wire;
+pub mod worker_connect;
 pub mod workers;
 
 pub use shared::{actor_event, public_base, PageRequestExt, DEFAULT_PAGE, MAX_PAGE};
@@ -50,7 +51,7 @@ const MAX_BODY_BYTES: usize = 64 * 1024;
          (name = "service-accounts", description = "Non-human principals with explicit scopes"),
          (name = "integrations", description = "OAuth connections whose tokens Keyward keeps encrypted and refreshes"),
          (name = "webhooks", description = "Webhook endpoints that verify providers' webhooks and deliver them re-signed with Standard Webhooks"),
-         (name = "workers", description = "Workers: machines running `keyward worker` with a worker key"),
+         (name = "workers", description = "Machines running `keyward worker`: registration, the Workers list, events forwarded to them"),
          (name = "meta", description = "Health and documentation"))
 )]
 struct ApiDoc;
@@ -137,6 +138,7 @@ fn api() -> OpenApiRouter<AppState> {
         .routes(routes!(webhooks::get_delivery))
         .routes(routes!(webhooks::replay_delivery))
         .routes(routes!(webhooks::replay_failed))
+        .routes(routes!(worker_connect::register))
         .routes(routes!(workers::list_workers))
         .routes(routes!(workers::get_worker, workers::remove_worker))
         .routes(routes!(audit::list_audit))
@@ -233,6 +235,11 @@ pub fn router_with(state: AppState, bench_floor: bool) -> Router {
             "/hooks/{id}",
             axum::routing::get(crate::webhooks::ingress::handshake)
                 .post(crate::webhooks::ingress::receive),
+        )
+        // A worker's WebSocket (`workers::connection`), authenticated by its key.
+        .route(
+            "/v1/workers/{id}/connect",
+            axum::routing::get(worker_connect::connect),
         )
         .merge(crate::console::router(state.clone()))
         .fallback(|| async { ApiError::NotFound("route") })

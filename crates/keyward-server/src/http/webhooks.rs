@@ -165,10 +165,15 @@ pub fn check_name(name: &str) -> Result<String> {
     crate::webhooks::check_name(name).map_err(|m| ApiError::validation("name", m))
 }
 
-/// An absolute http(s) URL with a host, no user or password, no fragment, and an
-/// allowed address ([`crate::webhooks::guard`]).
-pub fn check_destination(raw: &str, allow_private: bool) -> Result<String> {
-    crate::webhooks::check_destination(raw, allow_private)
+/// `workers` / `workers:LABEL` (an endpoint of a workspace), or an absolute http(s)
+/// URL with a host, no user or password, no fragment, and an allowed address
+/// ([`crate::webhooks::guard`]).
+pub fn check_destination(
+    raw: &str,
+    workspace: Option<&str>,
+    allow_private: bool,
+) -> Result<String> {
+    crate::webhooks::check_destination(raw, workspace, allow_private)
         .map_err(|m| ApiError::validation("destination", m))
 }
 
@@ -269,6 +274,7 @@ pub async fn create_endpoint(
     let name = check_name(&req.name)?;
     let destination = check_destination(
         &req.destination,
+        req.workspace.as_deref(),
         state.webhooks.config.allow_private_destinations,
     )?;
     if let Some(w) = &req.workspace {
@@ -427,7 +433,13 @@ pub async fn update(
     let destination = req
         .destination
         .as_deref()
-        .map(|d| check_destination(d, state.webhooks.config.allow_private_destinations))
+        .map(|d| {
+            check_destination(
+                d,
+                e.workspace_id.as_deref(),
+                state.webhooks.config.allow_private_destinations,
+            )
+        })
         .transpose()?;
     let sealed = if req.secrets.is_some() || req.verify_token.is_some() {
         let opened = open(state, &e)?;
@@ -763,6 +775,7 @@ pub async fn replay_delivery(
             other => delivery_not_found(other),
         })?;
     state.webhooks.wake();
+    state.workers.wake();
     Ok(Json(delivery_view(&event, None)))
 }
 
@@ -797,6 +810,7 @@ pub async fn replay_failed(
         .map_err(not_found)?;
     if replayed > 0 {
         state.webhooks.wake();
+        state.workers.wake();
     }
     Ok(Json(Replayed { replayed }))
 }

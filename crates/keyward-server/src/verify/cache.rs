@@ -75,6 +75,9 @@ pub struct KeyCache {
     max_keys: usize,
     /// Other nodes' changes may be missing (see the module docs).
     stale: AtomicBool,
+    /// Told (after the fact) of every invalidation, so what holds a key for long (a
+    /// worker's connection) looks at it again at once.
+    changes: tokio::sync::watch::Sender<u64>,
 }
 
 impl KeyCache {
@@ -87,7 +90,18 @@ impl KeyCache {
             max_missing,
             max_keys: max_keys.max(1),
             stale: AtomicBool::new(false),
+            changes: tokio::sync::watch::Sender::new(0),
         }
+    }
+
+    /// Changes whenever a record may have been dropped (after it was): a holder of a
+    /// key reads it again through [`Self::lookup`].
+    pub fn changes(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.changes.subscribe()
+    }
+
+    fn announce(&self) {
+        self.changes.send_modify(|g| *g = g.wrapping_add(1));
     }
 
     /// Before a record is added: when the cache holds `max_keys` records or more, evicts
@@ -178,6 +192,7 @@ impl KeyCache {
         if let Some((_, Entry::Missing { .. })) = self.entries.remove(hash) {
             self.missing.fetch_sub(1, Ordering::Relaxed);
         }
+        self.announce();
     }
 
     /// Forgets every record `touched` selects (an organization's, an owner's, a
@@ -189,6 +204,7 @@ impl KeyCache {
             Entry::Found(k) => !touched(&k.record),
             Entry::Missing { .. } => true,
         });
+        self.announce();
     }
 
     /// Forgets everything, with the same guarantee as [`Self::invalidate`].
@@ -202,6 +218,7 @@ impl KeyCache {
             false
         });
         self.missing.fetch_sub(removed, Ordering::Relaxed);
+        self.announce();
     }
 
     /// Stale: lookups bypass memory until `set_stale(false)`, which clears first.

@@ -151,6 +151,56 @@ fn signature(
         .join(" ")
 }
 
+/// The headers of a delivery of `event` (attempt `attempt`) from `endpoint`: Standard
+/// Webhooks' signed with every signing secret in use, and `x-keyward-*`. An error (in
+/// words fit for the attempt log) when no secret can sign: nothing is sent unsigned.
+pub(crate) fn delivery_headers(
+    state: &AppState,
+    endpoint: &WebhookEndpointRecord,
+    event: &WebhookEvent,
+    attempt: u32,
+) -> Result<Vec<(String, String)>, String> {
+    let opened = match secrets::open(state.vault.ring(), endpoint) {
+        Ok(o) => o,
+        Err(e) => {
+            tracing::error!(endpoint = %endpoint.id, error = %e, "cannot open a webhook endpoint's secrets");
+            return Err("the endpoint's signing secret cannot be opened".into());
+        }
+    };
+    let body = event.body.as_deref().unwrap_or_default();
+    let now = state.clock.now();
+    let timestamp = now.timestamp();
+    let signature = signature(&opened, &event.id, timestamp, body, now);
+    drop(opened);
+    if signature.is_empty() {
+        // Never send an unsigned delivery: the app could not tell it from a forgery.
+        return Err("the endpoint has no usable signing secret".into());
+    }
+    let mut headers = vec![
+        (
+            reqwest::header::CONTENT_TYPE.as_str().to_owned(),
+            event
+                .content_type
+                .clone()
+                .unwrap_or_else(|| "application/json".into()),
+        ),
+        (standard::ID_HEADER.to_owned(), event.id.clone()),
+        (standard::TIMESTAMP_HEADER.to_owned(), timestamp.to_string()),
+        (standard::SIGNATURE_HEADER.to_owned(), signature),
+        (HEADER_PROVIDER.to_owned(), endpoint.provider.clone()),
+        (HEADER_ENDPOINT.to_owned(), endpoint.id.clone()),
+        (HEADER_ATTEMPT.to_owned(), attempt.to_string()),
+    ];
+    if let Some(id) = event
+        .provider_event_id
+        .as_deref()
+        .filter(|id| reqwest::header::HeaderValue::from_str(id).is_ok())
+    {
+        headers.push((HEADER_EVENT_ID.to_owned(), id.to_owned()));
+    }
+    Ok(headers)
+}
+
 /// One attempt: (status code, error).
 async fn send(
     state: &AppState,
@@ -158,28 +208,10 @@ async fn send(
     event: &WebhookEvent,
     attempt: u32,
 ) -> (Option<u16>, Option<String>) {
-    let opened = match secrets::open(state.vault.ring(), endpoint) {
-        Ok(o) => o,
-        Err(e) => {
-            tracing::error!(endpoint = %endpoint.id, error = %e, "cannot open a webhook endpoint's secrets");
-            return (
-                None,
-                Some("the endpoint's signing secret cannot be opened".into()),
-            );
-        }
+    let headers = match delivery_headers(state, endpoint, event, attempt) {
+        Ok(h) => h,
+        Err(why) => return (None, Some(why)),
     };
-    let body = event.body.clone().unwrap_or_default();
-    let now = state.clock.now();
-    let timestamp = now.timestamp();
-    let signature = signature(&opened, &event.id, timestamp, &body, now);
-    drop(opened);
-    if signature.is_empty() {
-        // Never send an unsigned delivery: the app could not tell it from a forgery.
-        return (
-            None,
-            Some("the endpoint has no usable signing secret".into()),
-        );
-    }
     let allow_private = state.webhooks.config.allow_private_destinations;
     match url::Url::parse(&endpoint.destination) {
         Ok(url) => {
@@ -189,27 +221,11 @@ async fn send(
         }
         Err(_) => return (None, Some("the destination is not a URL".into())),
     }
-    let mut request = state
-        .webhooks
-        .client
-        .post(&endpoint.destination)
-        .header(
-            reqwest::header::CONTENT_TYPE,
-            event.content_type.as_deref().unwrap_or("application/json"),
-        )
-        .header(standard::ID_HEADER, &event.id)
-        .header(standard::TIMESTAMP_HEADER, timestamp.to_string())
-        .header(standard::SIGNATURE_HEADER, signature)
-        .header(HEADER_PROVIDER, &endpoint.provider)
-        .header(HEADER_ENDPOINT, &endpoint.id)
-        .header(HEADER_ATTEMPT, attempt.to_string());
-    if let Some(id) = event
-        .provider_event_id
-        .as_deref()
-        .and_then(|id| reqwest::header::HeaderValue::from_str(id).ok())
-    {
-        request = request.header(HEADER_EVENT_ID, id);
+    let mut request = state.webhooks.client.post(&endpoint.destination);
+    for (name, value) in &headers {
+        request = request.header(name.as_str(), value.as_str());
     }
+    let body = event.body.clone().unwrap_or_default();
     match request.body(body).send().await {
         Ok(response) => {
             let code = response.status().as_u16();
@@ -230,7 +246,6 @@ async fn attempt(
     owner: &str,
     deadline: tokio::time::Instant,
 ) {
-    let hub = &state.webhooks;
     let store = state.store.webhooks();
     let endpoint = match store.find_webhook_endpoint(&event.endpoint_id).await {
         Ok(e) => e,
@@ -259,6 +274,49 @@ async fn attempt(
         )
     };
     let latency_ms = started.elapsed().as_millis() as u64;
+    record(
+        state,
+        &endpoint,
+        &event,
+        owner,
+        Answer {
+            at,
+            status_code,
+            latency_ms,
+            error,
+        },
+    )
+    .await;
+}
+
+/// What one attempt got.
+pub(crate) struct Answer {
+    pub at: DateTime<Utc>,
+    pub status_code: Option<u16>,
+    pub latency_ms: u64,
+    pub error: Option<String>,
+}
+
+/// Writes attempt `event.attempts + 1` and what follows from it (delivered, retried on
+/// the schedule, failed) if `owner` still holds the event's lease; disables an endpoint
+/// that has failed for too long. The URL deliverer and workers' acknowledgements both
+/// end here.
+pub(crate) async fn record(
+    state: &AppState,
+    endpoint: &WebhookEndpointRecord,
+    event: &WebhookEvent,
+    owner: &str,
+    answer: Answer,
+) {
+    let hub = &state.webhooks;
+    let store = state.store.webhooks();
+    let number = event.attempts + 1;
+    let Answer {
+        at,
+        status_code,
+        latency_ms,
+        error,
+    } = answer;
     let schedule = &hub.config.schedule;
     let outcome = match &error {
         None => AttemptOutcome::Delivered,
@@ -297,7 +355,7 @@ async fn attempt(
             .unwrap_or(chrono::Duration::days(1));
         let now = state.clock.now();
         if since <= now - after {
-            disable(state, &endpoint, now - after, since).await;
+            disable(state, endpoint, now - after, since).await;
         }
     }
 }

@@ -412,6 +412,7 @@ pub async fn receive(
         EventInsert::Kept => {
             if e.enabled {
                 state.webhooks.wake();
+                state.workers.wake();
             }
             (event_id, false)
         }

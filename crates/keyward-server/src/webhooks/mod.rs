@@ -186,9 +186,38 @@ pub fn check_name(name: &str) -> Result<String, String> {
     Ok(name.to_owned())
 }
 
-/// A destination: an absolute http(s) URL with a host, no user or password, no
-/// fragment, and an allowed address ([`guard`]); normalized.
-pub fn check_destination(raw: &str, allow_private: bool) -> Result<String, String> {
+/// A destination: the workers of the endpoint's workspace (`workers`, or
+/// `workers:LABEL` for those carrying a label; the endpoint must name a workspace), or
+/// an absolute http(s) URL with a host, no user or password, no fragment, and an
+/// allowed address ([`guard`]); normalized.
+pub fn check_destination(
+    raw: &str,
+    workspace: Option<&str>,
+    allow_private: bool,
+) -> Result<String, String> {
+    if let Some(workers) = keyward_core::worker::parse_workers_destination(raw.trim()) {
+        let label = workers.map_err(|e| format!("workers:LABEL: {e}"))?;
+        if workspace.is_none() {
+            return Err(
+                "`workers` delivers to the workers of the endpoint's workspace: \
+                 name the workspace too"
+                    .into(),
+            );
+        }
+        return Ok(match label {
+            Some(l) => format!("{}:{l}", keyward_core::worker::WORKERS_DESTINATION),
+            None => keyward_core::worker::WORKERS_DESTINATION.to_owned(),
+        });
+    }
+    check_url(raw, allow_private)
+}
+
+/// Whether a (checked) destination is workers rather than a URL.
+pub fn is_workers_destination(destination: &str) -> bool {
+    keyward_core::worker::parse_workers_destination(destination).is_some()
+}
+
+fn check_url(raw: &str, allow_private: bool) -> Result<String, String> {
     if raw.len() > 2000 {
         return Err("must be at most 2000 characters".into());
     }

@@ -81,8 +81,9 @@ pub async fn apply(
         }
         // Checked like the API's, whoever built the list.
         let name = super::check_name(&c.name).map_err(|e| format!("{at}: name: {e}"))?;
-        let destination = super::check_destination(&c.destination, allow_private)
-            .map_err(|e| format!("{at}: destination: {e}"))?;
+        let destination =
+            super::check_destination(&c.destination, c.workspace.as_deref(), allow_private)
+                .map_err(|e| format!("{at}: destination: {e}"))?;
         if let Some(s) = &c.signing_secret {
             keyward_webhooks::standard::Secret::parse(s.expose())
                 .map_err(|e| format!("{at}: signing_secret must be a whsec_ secret ({e})"))?;

@@ -9,6 +9,9 @@
 //!   change to a key reaches every connection, which closes at once when its key no
 //!   longer works.
 
+pub mod connection;
+pub mod dispatch;
+
 use keyward_api::{Worker, WorkerKey};
 use keyward_core::expiry::status_at as key_status_at;
 use keyward_core::worker::{self as rule, Liveness, WorkerStatus};
@@ -100,11 +103,12 @@ pub(crate) enum Outgoing {
     Close(u16, String),
 }
 
-/// An event a worker holds.
+/// An event a worker holds (without its body).
 #[derive(Debug, Clone)]
 pub(crate) struct InFlight {
-    pub event_id: String,
-    pub endpoint_id: String,
+    pub event: keyward_store::WebhookEvent,
+    /// When it was handed over: the attempt's time.
+    pub at: chrono::DateTime<chrono::Utc>,
 }
 
 /// One open connection on this node.
@@ -148,6 +152,22 @@ impl Hub {
         let conns = self.conns.lock().unwrap_or_else(|e| e.into_inner());
         if let Some(local) = conns.get(worker_id) {
             let _ = local.tx.send(Outgoing::Close(code, reason.to_owned()));
+        }
+    }
+
+    /// Closes every connection on this node (the server is stopping: they reconnect,
+    /// to another node or to this one restarted), and waits up to `wait` for them to
+    /// have written that they closed.
+    pub async fn close_all(&self, code: u16, reason: &str, wait: std::time::Duration) {
+        {
+            let conns = self.conns.lock().unwrap_or_else(|e| e.into_inner());
+            for local in conns.values() {
+                let _ = local.tx.send(Outgoing::Close(code, reason.to_owned()));
+            }
+        }
+        let until = tokio::time::Instant::now() + wait;
+        while self.connected() > 0 && tokio::time::Instant::now() < until {
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
         }
     }
 
