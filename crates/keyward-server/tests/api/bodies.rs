@@ -843,18 +843,34 @@ async fn every_operation_has_a_pinned_success_body() {
     )
     .await;
 
-    // Workers, registered through the store with a worker key (the worker's own
-    // endpoints are its daemon's, not people's); online.
+    // Workers: one registered as its daemon does, with a worker key of a workspace.
     let worker_ws = p
         .app
         .post("/v1/workspaces", &p.token, json!({"name": "fleet"}))
         .await
         .expect::<api::Resource>(S::CREATED)
         .id;
-    let (_, worker_key) =
+    let (worker_raw, _) =
         crate::workers::worker_key(&p.app, &worker_ws, "alice-macbook-worker").await;
-    let worker =
-        crate::workers::register(&p.app, &worker_ws, &worker_key, "alice-macbook", &["gpu"]).await;
+    let (registered, _) = p
+        .pin_as::<api::WorkerRegistration>(
+            "register_worker",
+            M::POST,
+            "/v1/workers/register",
+            "/v1/workers/register",
+            Some(crate::workers::registration("alice-macbook")),
+            S::CREATED,
+            &[
+                ".connect_path",
+                ".**.workspace_id",
+                ".**.registered_at",
+                ".**.connected_since",
+                ".**.last_heartbeat_at",
+            ],
+            Some(Some(&worker_raw)),
+        )
+        .await;
+    let worker = registered.worker.id.clone();
     let worker_times: &[&str] = &[
         ".**.workspace_id",
         ".**.registered_at",

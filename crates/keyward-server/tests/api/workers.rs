@@ -48,6 +48,14 @@ fn event(org_id: &str, action: &str, target: &str) -> keyward_store::NewAuditEve
     }
 }
 
+/// A `POST /v1/workers/register` body for the worker `name`.
+pub fn registration(name: &str) -> Value {
+    json!({
+        "name": name, "host": format!("{name}.local"), "os": "linux x86_64",
+        "version": "1.2.3", "labels": ["gpu"], "instance": keyward_core::base62::random(12),
+    })
+}
+
 /// The connection id a test worker `id` holds.
 pub fn connection(id: &str) -> String {
     format!("test:{id}")
