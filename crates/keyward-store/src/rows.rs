@@ -765,3 +765,89 @@ impl TryFrom<WebhookAttemptRow> for WebhookAttempt {
         })
     }
 }
+
+/// A worker with what listings show of its key (`workers` joined with `api_keys`).
+#[derive(sqlx::FromRow)]
+pub(crate) struct WorkerRow {
+    id: String,
+    org_id: String,
+    workspace_id: String,
+    name: String,
+    host: String,
+    os: String,
+    version: String,
+    labels: String,
+    heartbeat_interval_secs: i64,
+    forwards: bool,
+    instance: String,
+    registered_at: i64,
+    connection: Option<String>,
+    connected_since: Option<i64>,
+    last_heartbeat_at: i64,
+    stopped_at: Option<i64>,
+    key_id: String,
+    key_name: String,
+    key_prefix: String,
+    key_owner_id: Option<String>,
+    key_enabled: bool,
+    key_expires_at: Option<i64>,
+    key_revoked_at: Option<i64>,
+}
+
+impl TryFrom<WorkerRow> for WorkerRecord {
+    type Error = StoreError;
+
+    fn try_from(r: WorkerRow) -> Result<Self> {
+        Ok(WorkerRecord {
+            labels: from_json("worker labels", &r.labels)?,
+            heartbeat_interval_secs: u32::try_from(r.heartbeat_interval_secs).map_err(|_| {
+                corrupt("heartbeat interval", &r.heartbeat_interval_secs.to_string())
+            })?,
+            id: r.id,
+            org_id: r.org_id,
+            workspace_id: r.workspace_id,
+            name: r.name,
+            host: r.host,
+            os: r.os,
+            version: r.version,
+            forwards: r.forwards,
+            instance: r.instance,
+            registered_at: from_ms(r.registered_at),
+            connection: r.connection,
+            connected_since: opt_ms(r.connected_since),
+            last_heartbeat_at: from_ms(r.last_heartbeat_at),
+            stopped_at: opt_ms(r.stopped_at),
+            key: WorkerKeyInfo {
+                id: r.key_id,
+                name: r.key_name,
+                prefix: r.key_prefix,
+                owner_id: r.key_owner_id,
+                enabled: r.key_enabled,
+                expires_at: opt_ms(r.key_expires_at),
+                revoked_at: opt_ms(r.key_revoked_at),
+            },
+        })
+    }
+}
+
+/// An endpoint's next event for its workers.
+#[derive(sqlx::FromRow)]
+pub(crate) struct WorkerHeadRow {
+    event_id: String,
+    endpoint_id: String,
+    org_id: String,
+    workspace_id: String,
+    destination: String,
+}
+
+impl From<WorkerHeadRow> for WorkerHead {
+    fn from(r: WorkerHeadRow) -> Self {
+        WorkerHead {
+            event_id: r.event_id,
+            endpoint_id: r.endpoint_id,
+            org_id: r.org_id,
+            workspace_id: r.workspace_id,
+            destination: r.destination,
+        }
+    }
+}

@@ -642,12 +642,13 @@ pub trait WorkerStore: Send + Sync {
     ) -> Result<WorkerRecord>;
     /// Deletes every worker whose last heartbeat is before `before` (at most `limit`),
     /// each with an audit event made by `audit` from its record, in one transaction.
-    /// Returns those deleted.
+    /// Returns those deleted. (`for<'r>` spelled out: `async_trait` would otherwise
+    /// name the elided lifetime after the method's, which no record it reads outlives.)
     async fn purge_workers(
         &self,
         before: DateTime<Utc>,
         limit: u32,
-        audit: &(dyn Fn(&WorkerRecord) -> NewAuditEvent + Send + Sync),
+        audit: &(dyn for<'r> Fn(&'r WorkerRecord) -> NewAuditEvent + Send + Sync),
     ) -> Result<Vec<WorkerRecord>>;
     /// Active (not revoked, not expired at `now`) worker keys of `owner_id` in the
     /// workspace.

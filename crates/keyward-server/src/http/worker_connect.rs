@@ -7,7 +7,7 @@ use crate::auth::Principal;
 use crate::errors::{ApiError, Result};
 use crate::extract::ApiJson;
 use crate::state::AppState;
-use axum::extract::ws::WebSocketUpgrade;
+use axum::extract::ws::{rejection::WebSocketUpgradeRejection, WebSocketUpgrade};
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::Response;
@@ -154,9 +154,14 @@ pub async fn connect(
     State(state): State<AppState>,
     principal: Principal,
     Path(id): Path<String>,
-    upgrade: WebSocketUpgrade,
+    upgrade: std::result::Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
 ) -> Result<Response> {
     worker_key(&principal)?;
+    let upgrade = upgrade.map_err(|e| {
+        ApiError::BadRequest(format!(
+            "this is a WebSocket: open it with an upgrade request ({e})"
+        ))
+    })?;
     let worker = match state
         .store
         .workers()

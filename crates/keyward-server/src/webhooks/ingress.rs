@@ -101,7 +101,7 @@ async fn refuse(
     }
     let now = state.clock.now();
     let refusal = NewRefusal {
-        id: keyward_core::ids::new_sortable_id("msg", now.timestamp_millis()),
+        id: keyward_core::ids::new_monotonic_id("msg", now.timestamp_millis()),
         org_id: e.org_id.clone(),
         endpoint_id: e.id.clone(),
         received_at: now,
@@ -378,7 +378,7 @@ pub async fn receive(
     }
 
     let (provider_event_id, dedup_key) = event_identity(provider, &headers, &body);
-    let event_id = keyward_core::ids::new_sortable_id("msg", now.timestamp_millis());
+    let event_id = keyward_core::ids::new_monotonic_id("msg", now.timestamp_millis());
     let content_type = headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())

@@ -20,3 +20,4 @@ mod usage;
 mod validation;
 mod webhooks;
 mod workers;
+mod workers_protocol;

@@ -128,7 +128,7 @@ const COUNTED_KEYS: &str = "SELECT COUNT(*) FROM api_keys WHERE org_id = $1 \
 /// Which worker keys count against `max_worker_keys` (`$1` org id, `$2` owner id, `$3`
 /// now): a person's worker keys that are neither revoked nor expired, grouped by
 /// workspace (the check adds its workspace to the condition).
-const COUNTED_WORKER_KEYS: &str = "FROM api_keys WHERE org_id = $1 AND kind = 'worker' \
+pub(crate) const COUNTED_WORKER_KEYS: &str = "FROM api_keys WHERE org_id = $1 AND kind = 'worker' \
      AND owner_id = $2 AND revoked_at IS NULL AND (expires_at IS NULL OR expires_at > $3)";
 
 /// Checks the organization's key limits for `k`; run inside the inserting transaction,

@@ -17,7 +17,7 @@ use super::change::exists;
 use crate::encode::json;
 use crate::error::{Conflict, Result, StoreError};
 use crate::model::*;
-use crate::rows::{WebhookAttemptRow, WebhookEndpointRow, WebhookEventRow};
+use crate::rows::{WebhookAttemptRow, WebhookEndpointRow, WebhookEventRow, WorkerHeadRow};
 use crate::store::WebhookStore;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -54,15 +54,51 @@ const TRIM_REFUSALS: &str = "DELETE FROM webhook_events \
     WHERE endpoint_id = $1 AND status = 'refused' AND id <= (SELECT id FROM webhook_events \
         WHERE endpoint_id = $1 AND status = 'refused' ORDER BY id DESC LIMIT 1 OFFSET $2)";
 
+/// An endpoint `p`'s destination is its workspace's workers (`workers`,
+/// `workers:LABEL`), compared case-sensitively on both backends (SQLite's `LIKE` is not).
+macro_rules! to_workers {
+    () => {
+        "(p.destination = 'workers' OR substr(p.destination, 1, 8) = 'workers:')"
+    };
+}
+const TO_WORKERS: &str = to_workers!();
+
+/// The event's endpoint does not deliver to workers: the URL deliverer leaves those
+/// events to the workers' deliverer (which takes them one at a time, in order).
+const NOT_TO_WORKERS: &str = concat!(
+    "NOT EXISTS (SELECT 1 FROM webhook_endpoints p ",
+    "WHERE p.id = webhook_events.endpoint_id AND ",
+    to_workers!(),
+    ")"
+);
+
 /// `$1` now: pending events due, that no one holds.
 const DUE: &str = "status = 'pending' AND next_attempt_at <= $1 \
     AND (lease_until IS NULL OR lease_until <= $1)";
 
 /// `$1` owner, `$2` until, `$3` event, `$4` now: re-checked on the row as it is when
 /// the statement gets it (after waiting for a racing claim's commit on PostgreSQL).
-const LEASE_EVENT: &str = "UPDATE webhook_events SET lease_owner = $1, lease_until = $2 \
-    WHERE id = $3 AND status = 'pending' AND next_attempt_at <= $4 \
-    AND (lease_until IS NULL OR lease_until <= $4)";
+/// Never an event of an endpoint that delivers to workers (one pointed at them since the
+/// candidates were read).
+const LEASE_EVENT: &str = concat!(
+    "UPDATE webhook_events SET lease_owner = $1, lease_until = $2 ",
+    "WHERE id = $3 AND status = 'pending' AND next_attempt_at <= $4 ",
+    "AND (lease_until IS NULL OR lease_until <= $4) ",
+    "AND NOT EXISTS (SELECT 1 FROM webhook_endpoints p ",
+    "WHERE p.id = webhook_events.endpoint_id AND ",
+    to_workers!(),
+    ")"
+);
+
+/// `$1` now, for the endpoint `p`: its oldest pending event `e` (event ids are
+/// time-ordered), if it is due and no event of the endpoint holds a lease that has not
+/// passed. A head that is not due (a retry later) keeps the events after it waiting:
+/// an endpoint's workers get its events in order.
+const WORKER_HEAD: &str = "e.id = (SELECT MIN(x.id) FROM webhook_events x \
+        WHERE x.endpoint_id = p.id AND x.status = 'pending') \
+    AND e.next_attempt_at <= $1 \
+    AND NOT EXISTS (SELECT 1 FROM webhook_events l \
+        WHERE l.endpoint_id = p.id AND l.lease_until IS NOT NULL AND l.lease_until > $1)";
 
 /// `$1` status, `$2` attempts, `$3` last status code, `$4` last error, `$5` next
 /// attempt, `$6` delivered at, `$7` event, `$8` owner: the outcome, written only by the
@@ -470,7 +506,8 @@ impl<B: Backend> WebhookStore for SqlStore<B> {
         // rows cannot deadlock.
         let mut tx = B::begin_write(&self.writer).await?;
         let sql = format!(
-            "SELECT id FROM webhook_events WHERE {DUE} ORDER BY next_attempt_at, id LIMIT $2"
+            "SELECT id FROM webhook_events WHERE {DUE} AND {NOT_TO_WORKERS} \
+             ORDER BY next_attempt_at, id LIMIT $2"
         );
         let mut candidates: Vec<(String,)> =
             B::fetch_all(&mut tx, &sql, args![now, i64::from(limit)]).await?;
@@ -653,21 +690,96 @@ impl<B: Backend> WebhookStore for SqlStore<B> {
 
     async fn worker_delivery_heads(
         &self,
-        _workspaces: &[(String, String)],
-        _now: DateTime<Utc>,
-        _limit: u32,
+        workspaces: &[(String, String)],
+        now: DateTime<Utc>,
+        limit: u32,
     ) -> Result<Vec<WorkerHead>> {
-        todo!("issue 17: store helper")
+        // Each pair as one text `org_id workspace_id` (ids never hold a space; a pair
+        // that does could match no endpoint, so it is left out), matched against the
+        // endpoint's, and every row checked against the pairs again.
+        let pairs: Vec<String> = workspaces
+            .iter()
+            .filter(|(o, w)| !o.contains(' ') && !w.contains(' '))
+            .map(|(o, w)| format!("{o} {w}"))
+            .collect();
+        if pairs.is_empty() || limit == 0 {
+            return Ok(vec![]);
+        }
+        // The organizations too, for their index.
+        let mut orgs: Vec<&str> = workspaces.iter().map(|(o, _)| o.as_str()).collect();
+        orgs.sort_unstable();
+        orgs.dedup();
+        let sql = format!(
+            "SELECT e.id AS event_id, e.endpoint_id, p.org_id, p.workspace_id, p.destination \
+             FROM webhook_endpoints p JOIN webhook_events e ON e.endpoint_id = p.id \
+             WHERE p.org_id IN ({}) AND p.enabled = TRUE AND {TO_WORKERS} \
+             AND p.workspace_id IS NOT NULL \
+             AND (p.org_id || ' ' || p.workspace_id) IN ({}) AND {WORKER_HEAD} \
+             ORDER BY e.id LIMIT $4",
+            B::json_elements("$2", None),
+            B::json_elements("$3", None)
+        );
+        let args = args![now, json(&orgs), json(&pairs), i64::from(limit)];
+        let rows: Vec<WorkerHeadRow> = self.read(&sql, args).await?;
+        Ok(rows
+            .into_iter()
+            .map(WorkerHead::from)
+            .filter(|h| {
+                workspaces
+                    .iter()
+                    .any(|(o, w)| *o == h.org_id && *w == h.workspace_id)
+            })
+            .collect())
     }
 
     async fn claim_worker_delivery(
         &self,
-        _event_id: &str,
-        _owner: &str,
-        _now: DateTime<Utc>,
-        _until: DateTime<Utc>,
+        event_id: &str,
+        owner: &str,
+        now: DateTime<Utc>,
+        until: DateTime<Utc>,
     ) -> Result<Option<WebhookEvent>> {
-        todo!("issue 17: store helper")
+        let mut tx = B::begin_write(&self.writer).await?;
+        // The event's row first, then its endpoint's: the order in which
+        // `finish_webhook_attempt` takes them (it writes the event, then the endpoint's
+        // failing streak), so a claim of an event whose lease passed while its holder
+        // is finishing waits for that finish instead of deadlocking with it (PostgreSQL;
+        // SQLite's single writer serializes both anyway).
+        let sql = format!(
+            "SELECT endpoint_id FROM webhook_events WHERE id = $1{}",
+            B::FOR_UPDATE
+        );
+        let event: Option<(String,)> = B::fetch_optional(&mut tx, &sql, args![event_id]).await?;
+        let Some((endpoint_id,)) = event else {
+            tx.commit().await?;
+            return Ok(None);
+        };
+        // Every claim of the endpoint's events queues on its row, so of claims racing
+        // for different events of one endpoint, the later ones see the first's lease.
+        let sql = format!(
+            "SELECT p.id FROM webhook_endpoints p WHERE p.id = $1{}",
+            B::FOR_UPDATE
+        );
+        if !exists::<B>(&mut tx, &sql, args![&endpoint_id]).await? {
+            tx.commit().await?;
+            return Ok(None);
+        }
+        // Re-checked under the locks, with what committed before them.
+        let sql = format!(
+            "UPDATE webhook_events SET lease_owner = $2, lease_until = $3 \
+             WHERE id = $4 AND status = 'pending' AND EXISTS (SELECT 1 \
+                FROM webhook_endpoints p JOIN webhook_events e ON e.endpoint_id = p.id \
+                WHERE e.id = $4 AND p.enabled = TRUE AND {TO_WORKERS} AND {WORKER_HEAD})"
+        );
+        if B::execute(&mut tx, &sql, args![now, owner, until, event_id]).await? != 1 {
+            tx.commit().await?;
+            return Ok(None);
+        }
+        let sql = format!("{EVENT_SELECT} WHERE id = $1");
+        let row: Option<WebhookEventRow> =
+            B::fetch_optional(&mut tx, &sql, args![event_id]).await?;
+        tx.commit().await?;
+        row.map(WebhookEvent::try_from).transpose()
     }
 
     async fn purge_webhook_events(&self, before: DateTime<Utc>) -> Result<u64> {

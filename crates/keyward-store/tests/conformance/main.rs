@@ -13,6 +13,7 @@ mod references;
 mod tenancy;
 mod usage;
 mod webhooks;
+mod workers;
 
 use chrono::{DateTime, Duration, Utc};
 use keyward_core::key::Environment;
@@ -124,6 +125,14 @@ conformance!(
     webhooks::webhook_replays_queue_finished_events_again,
     webhooks::webhook_purges_keep_pending_events_and_deletions_take_everything,
     webhooks::webhook_endpoint_secrets_are_rewrapped_by_rotation,
+    workers::worker_registrations_create_once_and_take_over_only_idle_names,
+    workers::racing_registrations_of_a_new_name_make_one_worker,
+    workers::only_a_workers_current_connection_heartbeats_and_disconnects,
+    workers::worker_listings_filter_by_workspace_and_label_and_page_by_id,
+    workers::removing_and_purging_workers_are_audited,
+    workers::only_active_worker_keys_of_the_person_in_the_workspace_count,
+    workers::workers_get_each_endpoints_events_one_at_a_time_in_order,
+    workers::concurrent_worker_claims_lease_one_event_per_endpoint,
     changes::changes_made_with_a_key_that_stopped_working_write_nothing,
     changes::changes_to_something_that_changed_meanwhile_are_refused,
     usage::last_used_never_moves_backwards,

@@ -31,7 +31,7 @@ fn secrets(kek: &str, byte: u8) -> EndpointSecrets {
     }
 }
 
-fn endpoint(org: &str, kek: &str) -> WebhookEndpointRecord {
+pub(crate) fn endpoint(org: &str, kek: &str) -> WebhookEndpointRecord {
     WebhookEndpointRecord {
         id: ids::new_id("wh"),
         org_id: org.into(),
@@ -50,7 +50,7 @@ fn endpoint(org: &str, kek: &str) -> WebhookEndpointRecord {
     }
 }
 
-async fn created(store: &dyn Store, e: WebhookEndpointRecord) -> WebhookEndpointRecord {
+pub(crate) async fn created(store: &dyn Store, e: WebhookEndpointRecord) -> WebhookEndpointRecord {
     let org = e.org_id.clone();
     store
         .webhooks()
@@ -80,7 +80,7 @@ fn new_event(e: &WebhookEndpointRecord, key: &str, received_at: DateTime<Utc>) -
 }
 
 /// Keeps a pending event received at `received_at`; its id.
-async fn kept(
+pub(crate) async fn kept(
     store: &dyn Store,
     e: &WebhookEndpointRecord,
     key: &str,
@@ -95,7 +95,12 @@ async fn kept(
     id
 }
 
-fn attempt(event_id: &str, n: u32, at: DateTime<Utc>, code: Option<u16>) -> WebhookAttempt {
+pub(crate) fn attempt(
+    event_id: &str,
+    n: u32,
+    at: DateTime<Utc>,
+    code: Option<u16>,
+) -> WebhookAttempt {
     WebhookAttempt {
         event_id: event_id.into(),
         attempt: n,
@@ -107,7 +112,7 @@ fn attempt(event_id: &str, n: u32, at: DateTime<Utc>, code: Option<u16>) -> Webh
 }
 
 /// Claims everything due at `now` for `owner`, for a minute.
-async fn claim(store: &dyn Store, owner: &str, now: DateTime<Utc>) -> Vec<WebhookEvent> {
+pub(crate) async fn claim(store: &dyn Store, owner: &str, now: DateTime<Utc>) -> Vec<WebhookEvent> {
     store
         .webhooks()
         .claim_webhook_deliveries(owner, now, now + Duration::minutes(1), 100)
@@ -138,7 +143,7 @@ async fn fail(store: &dyn Store, event_id: &str, n: u32, at: DateTime<Utc>) {
 }
 
 /// How many audit events of `org` are `action`.
-async fn count(store: &dyn Store, org: &str, action: &str) -> usize {
+pub(crate) async fn count(store: &dyn Store, org: &str, action: &str) -> usize {
     actions(store, org)
         .await
         .into_iter()
@@ -169,14 +174,14 @@ fn log(status: Option<DeliveryState>) -> DeliveryFilter {
     }
 }
 
-fn conflict<T: std::fmt::Debug>(r: Result<T>) -> Conflict {
+pub(crate) fn conflict<T: std::fmt::Debug>(r: Result<T>) -> Conflict {
     match r {
         Err(StoreError::Conflict(c)) => c,
         other => panic!("expected a conflict, got {other:?}"),
     }
 }
 
-fn not_found<T: std::fmt::Debug>(r: Result<T>) {
+pub(crate) fn not_found<T: std::fmt::Debug>(r: Result<T>) {
     assert!(matches!(r, Err(StoreError::NotFound)), "{r:?}");
 }
 
