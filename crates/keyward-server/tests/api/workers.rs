@@ -507,8 +507,8 @@ async fn removing_a_worker_is_audited_and_reaches_only_ones_own_organization() {
         .collect();
     assert_eq!(removed.len(), 1, "{audit}");
     let e = removed[0];
-    assert_eq!(e["target_type"], "worker");
-    assert_eq!(e["target_id"], id.as_str());
+    assert_eq!(e["target"]["type"], "worker", "{e}");
+    assert_eq!(e["target"]["id"], id.as_str(), "{e}");
     assert_eq!(e["details"]["name"], "alice-macbook");
     assert_eq!(e["details"]["workspace"], ws.as_str());
 }
