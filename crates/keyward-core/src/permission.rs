@@ -26,6 +26,7 @@ pub const RESOURCES: &[(&str, &str)] = &[
     ("limits", "Owner rate limits"),
     ("integrations", "Integrations"),
     ("webhooks", "Webhook endpoints and deliveries"),
+    ("workers", "Workers (machines running keyward worker)"),
     ("skills", "Skills"),
 ];
 

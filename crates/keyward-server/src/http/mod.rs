@@ -20,6 +20,7 @@ pub mod verify;
 pub mod webhooks;
 mod wire;
 pub mod worker_connect;
+pub mod workers;
 
 pub use shared::{actor_event, public_base, PageRequestExt, DEFAULT_PAGE, MAX_PAGE};
 pub use wire::IntoApi;
@@ -138,6 +139,8 @@ fn api() -> OpenApiRouter<AppState> {
         .routes(routes!(webhooks::replay_delivery))
         .routes(routes!(webhooks::replay_failed))
         .routes(routes!(worker_connect::register))
+        .routes(routes!(workers::list_workers))
+        .routes(routes!(workers::get_worker, workers::remove_worker))
         .routes(routes!(audit::list_audit))
         .routes(routes!(usage::key_usage))
         .routes(routes!(usage::list_owner_limits))

@@ -843,6 +843,63 @@ async fn every_operation_has_a_pinned_success_body() {
     )
     .await;
 
+    // Workers: one registered as its daemon does, with a worker key of a workspace.
+    let worker_ws = p
+        .app
+        .post("/v1/workspaces", &p.token, json!({"name": "fleet"}))
+        .await
+        .expect::<api::Resource>(S::CREATED)
+        .id;
+    let (worker_raw, _) =
+        crate::workers::worker_key(&p.app, &worker_ws, "alice-macbook-worker").await;
+    let (registered, _) = p
+        .pin_as::<api::WorkerRegistration>(
+            "register_worker",
+            M::POST,
+            "/v1/workers/register",
+            "/v1/workers/register",
+            Some(crate::workers::registration("alice-macbook")),
+            S::CREATED,
+            &[],
+            Some(Some(&worker_raw)),
+        )
+        .await;
+    let worker = registered.worker.id.clone();
+    p.pin::<api::ListResponse<api::Worker>>(
+        "list_workers",
+        M::GET,
+        "/v1/workers",
+        "/v1/workers",
+        None,
+        S::OK,
+        &[],
+    )
+    .await;
+    let worker_tpl = "/v1/workers/{id}";
+    let worker_path = format!("/v1/workers/{worker}");
+    // The findings name the key's random prefix and the times.
+
+    p.pin::<api::WorkerDetail>(
+        "get_worker",
+        M::GET,
+        worker_tpl,
+        &worker_path,
+        None,
+        S::OK,
+        &[".troubleshooting[].finding"],
+    )
+    .await;
+    p.pin::<()>(
+        "remove_worker",
+        M::DELETE,
+        worker_tpl,
+        &worker_path,
+        None,
+        S::NO_CONTENT,
+        &[],
+    )
+    .await;
+
     // A second organization: made, then deleted with its own first token.
     let (second, _) = p
         .pin::<api::CreatedOrg>(

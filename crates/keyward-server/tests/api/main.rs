@@ -19,4 +19,5 @@ mod tenancy;
 mod usage;
 mod validation;
 mod webhooks;
+mod workers;
 mod workers_protocol;

@@ -313,6 +313,10 @@ impl Failure {
                 api.detail.clone(),
                 Some("it is still being delivered: `keyward webhooks delivery ENDPOINT_ID DELIVERY_ID` shows its next attempt; replay it once it has failed".to_owned()),
             ),
+            ErrorCode::WorkerNotFound => (
+                api.detail.clone(),
+                Some("`keyward workers list` shows the workers your key reaches and their ids".to_owned()),
+            ),
             ErrorCode::InternalError => (
                 "the server had an internal error".to_owned(),
                 Some("try again; if it persists, the server's log has the details".to_owned()),

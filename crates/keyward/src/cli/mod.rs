@@ -1,7 +1,7 @@
 //! The client commands: `keyward auth …`, `login`, `keys …`, `audit`, `owner-limits …`,
 //! `orgs …`, the organization's resources, the integrations vault (`integrations`,
-//! `connect`, `connections`), webhook ingress (`webhooks`), the worker daemon
-//! (`worker`, in `crate::worker`), `completions`.
+//! `connect`, `connections`), webhook ingress (`webhooks`), workers (`workers`), the worker
+//! daemon (`worker`, in `crate::worker`), `completions`.
 //!
 //! Each command resolves a key and a server ([`context`]), calls the API through the
 //! SDK (`keyward-client`), and prints either text for people ([`output`]) or JSON for
@@ -31,6 +31,7 @@ mod service_accounts;
 mod usage;
 mod verify;
 mod webhooks;
+mod workers;
 
 // Shared by the features: the connection and its failures, then the leaves.
 pub(crate) mod context;
@@ -170,6 +171,13 @@ pub enum ClientCommand {
     Webhooks(webhooks::WebhooksArgs),
     // Its help (about, examples, its own exit codes) is on `crate::worker::WorkerArgs`.
     Worker(crate::worker::WorkerArgs),
+    /// Workers: the machines running `keyward worker`, their status, and what to check.
+    #[command(after_help = concat!("Examples:\n  \
+        keyward workers list\n  \
+        keyward workers list --status stale --workspace production\n  \
+        keyward workers show alice-macbook\n  \
+        keyward workers remove wkr_… --yes\n\n", exit_codes!()))]
+    Workers(workers::WorkersArgs),
     /// Print a shell completion script.
     #[command(
         long_about = "Print a shell completion script on stdout.",
@@ -230,6 +238,7 @@ const CLIENT_COMMANDS: &[&str] = &[
     "connections",
     "webhooks",
     "worker",
+    "workers",
     "completions",
 ];
 
@@ -263,6 +272,7 @@ pub fn run(command: ClientCommand, cli: fn() -> clap::Command) -> ExitCode {
         ClientCommand::Connections(args) => (args.conn, Job::Connections(args.command)),
         ClientCommand::Webhooks(args) => (args.conn, Job::Webhooks(args.command)),
         ClientCommand::Worker(args) => (args.conn.clone(), Job::Worker(Box::new(args))),
+        ClientCommand::Workers(args) => (args.conn, Job::Workers(args.command)),
     };
     let dotenv = dotenv::DotEnv::read_current_dir();
     if let (Some(problem), Some(path)) = (&dotenv.problem, &dotenv.path) {
@@ -299,6 +309,7 @@ pub fn run(command: ClientCommand, cli: fn() -> clap::Command) -> ExitCode {
             Job::Connections(cmd) => integrations::connections(&ctx, cmd).await,
             Job::Webhooks(cmd) => webhooks::run(&ctx, cmd).await,
             Job::Worker(args) => crate::worker::run(&ctx, *args).await,
+            Job::Workers(cmd) => workers::run(&ctx, cmd).await,
         }
     });
     ctx.warn_deprecation();
@@ -326,6 +337,7 @@ enum Job {
     Connections(integrations::ConnectionsCommand),
     Webhooks(webhooks::WebhooksCommand),
     Worker(Box<crate::worker::WorkerArgs>),
+    Workers(workers::WorkersCommand),
 }
 
 // ---------------------------------------------------------------- groups of two features

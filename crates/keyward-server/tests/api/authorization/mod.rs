@@ -90,6 +90,12 @@ enum Fixture {
     WebhookEndpoint,
     /// A failed delivery of such an endpoint (what arrived while it was disabled).
     WebhookDelivery,
+    /// A worker registered (through the store) with the owner's worker key of a fresh
+    /// workspace, connected.
+    Worker,
+    /// A registration to send with a worker key of a fresh workspace (the only key that
+    /// may: every other is refused `worker_key_required`).
+    WorkerRegistration,
 }
 
 struct Row {
@@ -134,6 +140,8 @@ struct Call {
     agent: Option<String>,
     /// The organization's id (for inviting members into it).
     org_id: String,
+    /// A worker key of the target's workspace, for endpoints only worker keys call.
+    worker_key: Option<String>,
 }
 
 struct World {
@@ -195,6 +203,8 @@ fn all_but(permission: &str) -> Vec<String> {
         "service_accounts",
         "limits",
         "integrations",
+        "webhooks",
+        "workers",
         "skills",
     ]
     .iter()
@@ -285,6 +295,26 @@ async fn every_endpoint_applies_grants_reach_and_scope() {
     let mut calls = 0;
     for row in &rows {
         let what = format!("{} {}", row.method, row.path);
+        if matches!(row.fixture, Fixture::WorkerRegistration) {
+            // Worker keys only: the owner's token (every permission) is refused, the
+            // workspace's worker key goes through.
+            let call = w.make(row).await;
+            let r = w.send(row, &call, Some(&owner)).await;
+            calls += 1;
+            if !(refused(&r) && r.code() == "worker_key_required") {
+                failures.push(format!(
+                    "{what}: the owner's token → {} {}",
+                    r.status,
+                    r.code()
+                ));
+            }
+            let r = w.send(row, &call, call.worker_key.as_deref()).await;
+            calls += 1;
+            if !r.status.is_success() {
+                failures.push(format!("{what}: a worker key → {} {}", r.status, r.body));
+            }
+            continue;
+        }
         if row.who == Who::Public {
             let call = w.make(row).await;
             let r = w.send(row, &call, None).await;

@@ -95,6 +95,10 @@ pub(super) fn table() -> Vec<Row> {
         row("GET", "/v1/webhook-endpoints/{id}/deliveries", Some("webhooks:read"), Anyone, Workspace, F::WebhookEndpoint),
         row("GET", "/v1/webhook-endpoints/{id}/deliveries/{delivery_id}", Some("webhooks:read"), Anyone, Workspace, F::WebhookDelivery),
         row("POST", "/v1/webhook-endpoints/{id}/deliveries/{delivery_id}/replay", Some("webhooks:write"), Admins, Workspace, F::WebhookDelivery),
+        row("POST", "/v1/workers/register", None, Anyone, Workspace, F::WorkerRegistration),
+        row("GET", "/v1/workers", Some("workers:read"), Anyone, Any, F::Nothing),
+        row("GET", "/v1/workers/{id}", Some("workers:read"), Anyone, Workspace, F::Worker),
+        row("DELETE", "/v1/workers/{id}", Some("workers:write"), Admins, Workspace, F::Worker),
         row("GET", "/healthz", None, Public, Any, F::Nothing),
     ]
 }

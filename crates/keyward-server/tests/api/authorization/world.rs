@@ -118,6 +118,7 @@ impl World {
             workspace: None,
             agent: None,
             org_id: self.org_id.clone(),
+            worker_key: None,
         };
         let set = |call: &mut Call, param: &str, value: &str| {
             call.path = call.path.replace(&format!("{{{param}}}"), value);
@@ -337,6 +338,23 @@ impl World {
                         .await,
                     &path,
                 );
+                call.workspace = Some(ws);
+            }
+            Fixture::Worker => {
+                let ws = self.workspace(&owner).await;
+                let (_, key) = crate::workers::worker_key(&self.app, &ws, &self.fresh("wk")).await;
+                let name = self.fresh("worker");
+                let id =
+                    crate::workers::register_in(&self.app, &self.org_id, &ws, &key, &name, &[])
+                        .await;
+                set(&mut call, "id", &id);
+                call.workspace = Some(ws);
+            }
+            Fixture::WorkerRegistration => {
+                let ws = self.workspace(&owner).await;
+                let (raw, _) = crate::workers::worker_key(&self.app, &ws, &self.fresh("wk")).await;
+                call.body = Some(crate::workers::registration(&self.fresh("worker")));
+                call.worker_key = Some(raw);
                 call.workspace = Some(ws);
             }
             Fixture::HostedCallback => {

@@ -44,6 +44,12 @@ const REDACTED: &[(&str, &str)] = &[
     (".**.next_attempt_at", "[time]"),
     (".**.delivered_at", "[time]"),
     (".**.failing_since", "[time]"),
+    (".**.workspace_id", "[id]"),
+    (".**.registered_at", "[time]"),
+    (".**.connected_since", "[time]"),
+    (".**.last_heartbeat_at", "[time]"),
+    (".**.stopped_at", "[time]"),
+    (".**.connect_path", "[path]"),
 ];
 
 pub struct Pins {
