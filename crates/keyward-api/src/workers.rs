@@ -22,7 +22,8 @@ pub use keyward_core::worker::WorkerStatus;
 /// key); another instance cannot take a name whose worker is connected.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
-#[serde(deny_unknown_fields)]
+// Unknown fields are ignored, not refused: a newer daemon still registers with an older
+// server during a rolling upgrade.
 pub struct RegisterWorkerRequest {
     /// Unique in the workspace; the daemon's default is the host name.
     #[cfg_attr(feature = "openapi", schema(value_type = String))]
@@ -172,6 +173,10 @@ pub struct WorkerAck {
     /// The claim of the [`WorkerDelivery`] acknowledged.
     pub claim: String,
     pub event_id: String,
+    /// The delivery's endpoint: lets another node (the worker reconnected elsewhere)
+    /// find the event and check the claim against its lease.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub endpoint_id: Option<String>,
     /// The local URL's answer; absent when none came.
     pub status_code: Option<u16>,
     pub latency_ms: u64,

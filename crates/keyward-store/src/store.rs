@@ -566,13 +566,15 @@ pub trait WebhookStore: Send + Sync {
     async fn purge_webhook_events(&self, before: DateTime<Utc>) -> Result<u64>;
 
     /// For endpoints whose destination is workers (`workers`, `workers:LABEL`; the
-    /// deliverer of URLs never claims their events) in these `(org_id, workspace_id)`s:
-    /// each enabled endpoint's oldest pending event, if it is due by `now` and no event
-    /// of the endpoint is leased (a lease whose `lease_until` passed does not count).
-    /// At most `limit`, oldest first.
+    /// deliverer of URLs never claims their events) matching one of these `(org_id,
+    /// workspace_id, destination)`s — what the caller's idle workers can take, so no
+    /// head that none of them could take crowds out one they could: each enabled
+    /// endpoint's oldest pending event, if it is due by `now` and no event of the
+    /// endpoint is leased (a lease whose `lease_until` passed does not count). At most
+    /// `limit`, oldest first.
     async fn worker_delivery_heads(
         &self,
-        workspaces: &[(String, String)],
+        selections: &[(String, String, String)],
         now: DateTime<Utc>,
         limit: u32,
     ) -> Result<Vec<WorkerHead>>;

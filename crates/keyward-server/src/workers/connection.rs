@@ -22,6 +22,7 @@ use crate::state::AppState;
 use crate::verify::CachedKey;
 use crate::webhooks::deliver::{self, Answer};
 use axum::extract::ws::{CloseFrame, Message, WebSocket};
+use futures_util::{SinkExt, StreamExt};
 use keyward_api::{
     ServerMessage, WorkerAck, WorkerMessage, CLOSE_KEY_DISABLED, CLOSE_KEY_EXPIRED,
     CLOSE_KEY_REVOKED, CLOSE_REPLACED, CLOSE_WORKER_REMOVED,
@@ -49,27 +50,81 @@ const CLOSE_PROTOCOL: u16 = 1008;
 /// Something went wrong on the server: the worker reconnects.
 const CLOSE_INTERNAL: u16 = 1011;
 
-pub async fn run(
-    state: AppState,
-    mut socket: WebSocket,
-    worker: WorkerRecord,
-    key: Arc<CachedKey>,
+/// Frames the connection's writer has waiting at most: a worker that stops reading is
+/// disconnected rather than buffered for.
+const WRITE_QUEUE: usize = 32;
+/// One frame's write may take this long.
+const WRITE_TIMEOUT: Duration = Duration::from_secs(10);
+/// Messages a worker may send: a burst, then a steady rate per second (heartbeats and
+/// acknowledgements need a few a second at most).
+const MESSAGE_BURST: f64 = 200.0;
+const MESSAGES_PER_SEC: f64 = 50.0;
+/// Acknowledgements of nothing it holds before the connection is closed.
+const BAD_ACKS: u32 = 20;
+
+/// What the writer task sends.
+enum Frame {
+    Text(String),
+    Close(u16, String),
+}
+
+/// The writer: the only one to write on the socket, so a worker that does not read
+/// blocks nothing but it. It ends on the first failed or too slow write.
+async fn write(
+    mut sink: futures_util::stream::SplitSink<WebSocket, Message>,
+    mut frames: tokio::sync::mpsc::Receiver<Frame>,
 ) {
+    while let Some(frame) = frames.recv().await {
+        let (message, last) = match frame {
+            Frame::Text(t) => (Message::Text(t.into()), false),
+            Frame::Close(code, reason) => (
+                Message::Close(Some(CloseFrame {
+                    code,
+                    reason: reason.into(),
+                })),
+                true,
+            ),
+        };
+        match tokio::time::timeout(WRITE_TIMEOUT, sink.send(message)).await {
+            Ok(Ok(())) if !last => {}
+            _ => break,
+        }
+    }
+    let _ = tokio::time::timeout(Duration::from_secs(1), sink.close()).await;
+}
+
+pub async fn run(state: AppState, socket: WebSocket, worker: WorkerRecord, key: Arc<CachedKey>) {
     let hub = &state.workers;
     let store = state.store.workers();
     let connection = format!("{}:{}", hub.node, keyward_core::base62::random(10));
     let id = worker.id.clone();
+    let (sink, mut stream) = socket.split();
+    let (out, frames) = tokio::sync::mpsc::channel(WRITE_QUEUE);
+    let writer = tokio::spawn(write(sink, frames));
+    let finish = |out: tokio::sync::mpsc::Sender<Frame>, code: u16, reason: String| async move {
+        let _ = tokio::time::timeout(Duration::from_secs(1), out.send(Frame::Close(code, reason)))
+            .await;
+    };
+    // Told of key changes from before the key is looked at, so none falls in between.
+    let mut changes = state.keys.changes();
+    if let Some(End::Close(code, reason)) = key_ended(&state, &key).await {
+        finish(out, code, reason).await;
+        let _ = writer.await;
+        return;
+    }
     let now = state.clock.now();
     if let Err(e) = store.connect_worker(&id, &connection, now).await {
         tracing::warn!(worker = %id, error = %e, "cannot record a worker's connection");
-        close(&mut socket, CLOSE_INTERNAL, "internal_error").await;
+        finish(out, CLOSE_INTERNAL, "internal_error".into()).await;
+        let _ = writer.await;
         return;
     }
     let record = match store.find_worker(&id).await {
         Ok(r) => r,
         Err(e) => {
             tracing::warn!(worker = %id, error = %e, "cannot read a worker");
-            close(&mut socket, CLOSE_INTERNAL, "internal_error").await;
+            finish(out, CLOSE_INTERNAL, "internal_error".into()).await;
+            let _ = writer.await;
             return;
         }
     };
@@ -100,9 +155,17 @@ pub async fn run(
         heartbeat_interval_secs: record.heartbeat_interval_secs,
         forward_timeout_secs: hub.config.forward_timeout.as_secs().max(1) as u32,
     };
-    let end = if send(&mut socket, &hello).await {
+    let end = if push(&out, &hello) {
         hub.wake();
-        serve(&state, &mut socket, &mut rx, &record, &connection, &key).await
+        let mut link = Link {
+            state: &state,
+            out: &out,
+            worker: &record,
+            connection: &connection,
+            key: &key,
+            bad_acks: 0,
+        };
+        link.serve(&mut stream, &mut rx, &mut changes).await
     } else {
         End::Gone
     };
@@ -122,107 +185,240 @@ pub async fn run(
     match end {
         End::Deregistered => {
             tracing::info!(worker = %id, "worker deregistered");
-            close(&mut socket, CLOSE_NORMAL, "deregistered").await;
+            finish(out, CLOSE_NORMAL, "deregistered".into()).await;
         }
         End::Close(code, reason) => {
             tracing::info!(worker = %id, code, %reason, "worker connection closed");
-            close(&mut socket, code, &reason).await;
+            finish(out, code, reason).await;
         }
-        End::Gone => tracing::info!(worker = %id, "worker connection lost"),
+        End::Gone => {
+            tracing::info!(worker = %id, "worker connection lost");
+            drop(out);
+        }
+    }
+    let _ = tokio::time::timeout(Duration::from_secs(2), writer).await;
+}
+
+/// Queues a message for the writer; false when the worker is not reading (its queue is
+/// full) or the writer ended.
+fn push(out: &tokio::sync::mpsc::Sender<Frame>, message: &ServerMessage) -> bool {
+    match serde_json::to_string(message) {
+        Ok(text) => out.try_send(Frame::Text(text)).is_ok(),
+        Err(_) => false,
     }
 }
 
-async fn serve(
-    state: &AppState,
-    socket: &mut WebSocket,
-    rx: &mut tokio::sync::mpsc::UnboundedReceiver<Outgoing>,
-    worker: &WorkerRecord,
-    connection: &str,
-    key: &CachedKey,
-) -> End {
-    let store = state.store.workers();
-    let interval = Duration::from_secs(u64::from(worker.heartbeat_interval_secs.max(1)));
-    let silence = interval * 3 + Duration::from_secs(10);
-    let mut changes = state.keys.changes();
-    let mut heard = Instant::now();
-    // A heartbeat is written at most twice an interval (by either clock): a worker that
-    // sends them in a loop gets answers, not database writes.
-    let mut written = (Instant::now(), state.clock.now());
-    let half = interval / 2;
-    loop {
-        tokio::select! {
-            msg = socket.recv() => {
-                let text = match msg {
-                    Some(Ok(Message::Text(t))) => t,
-                    Some(Ok(Message::Ping(_) | Message::Pong(_))) => {
-                        heard = Instant::now();
-                        continue;
-                    }
-                    Some(Ok(Message::Binary(_))) => {
-                        return End::Close(CLOSE_PROTOCOL, "invalid_message".into())
-                    }
-                    Some(Ok(Message::Close(_))) | Some(Err(_)) | None => return End::Gone,
-                };
-                heard = Instant::now();
-                let Ok(message) = serde_json::from_str::<WorkerMessage>(text.as_str()) else {
-                    return End::Close(CLOSE_PROTOCOL, "invalid_message".into());
-                };
-                match message {
-                    WorkerMessage::Heartbeat { .. } => {
-                        if let Some(end) = key_ended(state, key).await {
-                            return end;
-                        }
-                        let now = state.clock.now();
-                        let due = written.0.elapsed() >= half
-                            || (now - written.1).to_std().is_ok_and(|d| d >= half);
-                        if !due {
-                            if !send(socket, &ServerMessage::HeartbeatAck { at: now }).await {
-                                return End::Gone;
-                            }
+/// One connection being served.
+struct Link<'a> {
+    state: &'a AppState,
+    out: &'a tokio::sync::mpsc::Sender<Frame>,
+    worker: &'a WorkerRecord,
+    connection: &'a str,
+    key: &'a CachedKey,
+    bad_acks: u32,
+}
+
+impl Link<'_> {
+    async fn serve(
+        &mut self,
+        stream: &mut futures_util::stream::SplitStream<WebSocket>,
+        rx: &mut tokio::sync::mpsc::UnboundedReceiver<Outgoing>,
+        changes: &mut tokio::sync::watch::Receiver<u64>,
+    ) -> End {
+        let state = self.state;
+        let worker = self.worker;
+        let store = state.store.workers();
+        let interval = Duration::from_secs(u64::from(worker.heartbeat_interval_secs.max(1)));
+        let silence = interval * 3 + Duration::from_secs(10);
+        let mut heard = Instant::now();
+        // A heartbeat is written at most twice an interval (by either clock): a worker
+        // that sends them in a loop gets answers, not database writes.
+        let mut written = (Instant::now(), state.clock.now());
+        let half = interval / 2;
+        let mut budget = (MESSAGE_BURST, Instant::now());
+        loop {
+            tokio::select! {
+                msg = stream.next() => {
+                    let text = match msg {
+                        Some(Ok(Message::Text(t))) => t,
+                        Some(Ok(Message::Ping(_) | Message::Pong(_))) => {
+                            heard = Instant::now();
                             continue;
                         }
-                        written = (Instant::now(), now);
-                        match store.heartbeat_worker(&worker.id, connection, now).await {
-                            Ok(true) => {
-                                if !send(socket, &ServerMessage::HeartbeatAck { at: now }).await {
-                                    return End::Gone;
+                        Some(Ok(Message::Binary(_))) => {
+                            return End::Close(CLOSE_PROTOCOL, "invalid_message".into())
+                        }
+                        Some(Ok(Message::Close(_))) | Some(Err(_)) | None => return End::Gone,
+                    };
+                    heard = Instant::now();
+                    let refill = budget.1.elapsed().as_secs_f64() * MESSAGES_PER_SEC;
+                    budget = ((budget.0 + refill).min(MESSAGE_BURST) - 1.0, Instant::now());
+                    if budget.0 < 0.0 {
+                        return End::Close(CLOSE_PROTOCOL, "too_many_messages".into());
+                    }
+                    let Ok(message) = serde_json::from_str::<WorkerMessage>(text.as_str()) else {
+                        return End::Close(CLOSE_PROTOCOL, "invalid_message".into());
+                    };
+                    match message {
+                        WorkerMessage::Heartbeat { .. } => {
+                            if let Some(end) = key_ended(state, self.key).await {
+                                return end;
+                            }
+                            let now = state.clock.now();
+                            let due = written.0.elapsed() >= half
+                                || (now - written.1).to_std().is_ok_and(|d| d >= half);
+                            if due {
+                                written = (Instant::now(), now);
+                                match store.heartbeat_worker(&worker.id, self.connection, now).await {
+                                    Ok(true) => {}
+                                    Ok(false) => return gone_or_replaced(state, &worker.id).await,
+                                    Err(e) => {
+                                        tracing::warn!(worker = %worker.id, error = %e, "cannot record a heartbeat")
+                                    }
                                 }
                             }
-                            Ok(false) => return gone_or_replaced(state, &worker.id).await,
-                            Err(e) => {
-                                tracing::warn!(worker = %worker.id, error = %e, "cannot record a heartbeat")
+                            if !push(self.out, &ServerMessage::HeartbeatAck { at: now }) {
+                                return End::Gone;
                             }
                         }
+                        WorkerMessage::Ack(ack) => {
+                            if let Some(end) = self.acknowledge(ack).await {
+                                return end;
+                            }
+                        }
+                        WorkerMessage::Drain => {
+                            let mut conns =
+                                state.workers.conns.lock().unwrap_or_else(|e| e.into_inner());
+                            if let Some(local) = conns
+                                .get_mut(&worker.id)
+                                .filter(|l| l.connection == self.connection)
+                            {
+                                local.draining = true;
+                            }
+                        }
+                        WorkerMessage::Deregister => return End::Deregistered,
                     }
-                    WorkerMessage::Ack(ack) => acknowledge(state, &worker.id, connection, ack).await,
-                    WorkerMessage::Drain => {
-                        let mut conns = state.workers.conns.lock().unwrap_or_else(|e| e.into_inner());
-                        if let Some(local) = conns.get_mut(&worker.id).filter(|l| l.connection == connection) {
-                            local.draining = true;
+                }
+                out = rx.recv() => match out {
+                    Some(Outgoing::Message(m)) => {
+                        if !push(self.out, &m) {
+                            tracing::info!(worker = %worker.id, "the worker does not read: closing");
+                            return End::Gone;
                         }
                     }
-                    WorkerMessage::Deregister => return End::Deregistered,
-                }
-            }
-            out = rx.recv() => match out {
-                Some(Outgoing::Message(m)) => {
-                    if !send(socket, &m).await {
-                        return End::Gone;
+                    Some(Outgoing::Close(code, reason)) => return End::Close(code, reason),
+                    None => return End::Gone,
+                },
+                Ok(()) = changes.changed() => {
+                    if let Some(end) = key_ended(state, self.key).await {
+                        return end;
                     }
                 }
-                Some(Outgoing::Close(code, reason)) => return End::Close(code, reason),
-                None => return End::Gone,
-            },
-            Ok(()) = changes.changed() => {
-                if let Some(end) = key_ended(state, key).await {
-                    return end;
+                _ = self.out.closed() => return End::Gone,
+                _ = tokio::time::sleep_until(heard + silence) => {
+                    tracing::info!(worker = %worker.id, "no heartbeat for three intervals: closing");
+                    return End::Gone;
                 }
             }
-            _ = tokio::time::sleep_until(heard + silence) => {
-                tracing::info!(worker = %worker.id, "no heartbeat for three intervals: closing");
-                return End::Gone;
-            }
         }
+    }
+
+    /// Finishes the event an acknowledgement names, if this worker holds its lease (also
+    /// one leased on another node or before a restart: the database's lease decides).
+    /// Too many acknowledgements of nothing end the connection.
+    async fn acknowledge(&mut self, ack: WorkerAck) -> Option<End> {
+        let state = self.state;
+        let worker_id = self.worker.id.as_str();
+        let mine = ack.claim.len() <= 100
+            && ack.event_id.len() <= 64
+            && ack
+                .claim
+                .strip_prefix(worker_id)
+                .is_some_and(|rest| rest.starts_with(':'));
+        let held: Option<InFlight> = if mine {
+            let mut held = state.workers.held.lock().unwrap_or_else(|e| e.into_inner());
+            match held.get(&ack.claim) {
+                Some(h) if h.worker_id == worker_id && h.event.id == ack.event_id => {
+                    held.remove(&ack.claim)
+                }
+                _ => None,
+            }
+        } else {
+            None
+        };
+        let (event, at) = match held {
+            Some(h) => (h.event, h.at),
+            None => {
+                let leased = match (&ack.endpoint_id, mine) {
+                    (Some(endpoint), true) if endpoint.len() <= 64 => state
+                        .store
+                        .webhooks()
+                        .get_webhook_delivery(&self.worker.org_id, endpoint, &ack.event_id)
+                        .await
+                        .ok()
+                        .map(|(e, _)| e)
+                        .filter(|e| e.lease_owner.as_deref() == Some(ack.claim.as_str())),
+                    _ => None,
+                };
+                match leased {
+                    Some(e) => (e, state.clock.now()),
+                    None => {
+                        self.bad_acks += 1;
+                        tracing::debug!(worker = %worker_id, "acknowledgement of an event this worker does not hold");
+                        if self.bad_acks > BAD_ACKS {
+                            return Some(End::Close(
+                                CLOSE_PROTOCOL,
+                                "invalid_acknowledgements".into(),
+                            ));
+                        }
+                        return None;
+                    }
+                }
+            }
+        };
+        let endpoint = match state
+            .store
+            .webhooks()
+            .find_webhook_endpoint(&event.endpoint_id)
+            .await
+        {
+            Ok(e) => e,
+            Err(e) => {
+                tracing::warn!(event = %event.id, error = %e, "acknowledged event's endpoint is gone");
+                return None;
+            }
+        };
+        let delivered = ack.status_code.is_some_and(|c| (200..300).contains(&c));
+        let said = ack.error.map(|e| {
+            e.chars()
+                .filter(|c| !c.is_control())
+                .take(MAX_ERROR_CHARS)
+                .collect::<String>()
+        });
+        let error = match (delivered, ack.status_code) {
+            (true, _) => None,
+            (false, Some(code)) => Some(format!("HTTP {code} from the worker's local URL")),
+            (false, None) => Some(format!(
+                "the worker could not forward it: {}",
+                said.as_deref().unwrap_or("no answer")
+            )),
+        };
+        let lease_ms = state.workers.config.lease().as_millis() as u64;
+        deliver::record(
+            state,
+            &endpoint,
+            &event,
+            &ack.claim,
+            Answer {
+                at,
+                status_code: ack.status_code,
+                latency_ms: ack.latency_ms.min(lease_ms),
+                error,
+            },
+        )
+        .await;
+        state.workers.wake();
+        None
     }
 }
 
@@ -260,79 +456,3 @@ async fn gone_or_replaced(state: &AppState, id: &str) -> End {
 
 /// At most this much of what a worker says went wrong is kept.
 const MAX_ERROR_CHARS: usize = 200;
-
-async fn acknowledge(state: &AppState, worker_id: &str, connection: &str, ack: WorkerAck) {
-    let _ = connection;
-    // Only this worker's claims (also those of its earlier connections).
-    let held: Option<InFlight> = {
-        let mut held = state.workers.held.lock().unwrap_or_else(|e| e.into_inner());
-        match held.get(&ack.claim) {
-            Some(h) if h.worker_id == worker_id && h.event.id == ack.event_id => {
-                held.remove(&ack.claim)
-            }
-            _ => None,
-        }
-    };
-    let Some(held) = held else {
-        tracing::warn!(worker = %worker_id, event = %ack.event_id, "acknowledgement of an event this connection does not hold");
-        return;
-    };
-    let endpoint = match state
-        .store
-        .webhooks()
-        .find_webhook_endpoint(&held.event.endpoint_id)
-        .await
-    {
-        Ok(e) => e,
-        Err(e) => {
-            tracing::warn!(event = %held.event.id, error = %e, "acknowledged event's endpoint is gone");
-            return;
-        }
-    };
-    let delivered = ack.status_code.is_some_and(|c| (200..300).contains(&c));
-    let said = ack.error.map(|e| {
-        e.chars()
-            .filter(|c| !c.is_control())
-            .take(MAX_ERROR_CHARS)
-            .collect::<String>()
-    });
-    let error = match (delivered, ack.status_code) {
-        (true, _) => None,
-        (false, Some(code)) => Some(format!("HTTP {code} from the worker's local URL")),
-        (false, None) => Some(format!(
-            "the worker could not forward it: {}",
-            said.as_deref().unwrap_or("no answer")
-        )),
-    };
-    let lease_ms = state.workers.config.lease().as_millis() as u64;
-    deliver::record(
-        state,
-        &endpoint,
-        &held.event,
-        &ack.claim,
-        Answer {
-            at: held.at,
-            status_code: ack.status_code,
-            latency_ms: ack.latency_ms.min(lease_ms),
-            error,
-        },
-    )
-    .await;
-    state.workers.wake();
-}
-
-async fn send(socket: &mut WebSocket, message: &ServerMessage) -> bool {
-    let Ok(text) = serde_json::to_string(message) else {
-        return false;
-    };
-    socket.send(Message::Text(text.into())).await.is_ok()
-}
-
-async fn close(socket: &mut WebSocket, code: u16, reason: &str) {
-    let _ = socket
-        .send(Message::Close(Some(CloseFrame {
-            code,
-            reason: reason.to_owned().into(),
-        })))
-        .await;
-}

@@ -17,7 +17,7 @@ use crate::state::AppState;
 use crate::webhooks::deliver::{self, Answer};
 use base64::Engine as _;
 use keyward_api::{ServerMessage, WebhookProvider, WorkerDelivery};
-use keyward_core::worker::parse_workers_destination;
+use keyward_core::worker::{parse_workers_destination, WORKERS_DESTINATION};
 use keyward_store::{Actor, NewAuditEvent, WorkerRecord};
 use std::time::{Duration, Instant};
 
@@ -139,24 +139,31 @@ async fn round(state: &AppState) -> bool {
         busy
     };
     let load = |id: &str| busy.get(id).copied().unwrap_or(0);
-    let workspaces: Vec<(String, String)> = {
+    // What this node's idle workers can take: their workspace's `workers`, and
+    // `workers:LABEL` for each of their labels.
+    let selections: Vec<(String, String, String)> = {
         let conns = hub.conns.lock().unwrap_or_else(|e| e.into_inner());
-        let mut out: Vec<(String, String)> = Vec::new();
+        let mut out: std::collections::BTreeSet<(String, String, String)> = Default::default();
         for (id, local) in conns.iter() {
             if local.forwards && !local.draining && load(id) < max {
-                let pair = (local.org_id.clone(), local.workspace_id.clone());
-                if !out.contains(&pair) {
-                    out.push(pair);
+                let destinations = std::iter::once(WORKERS_DESTINATION.to_owned()).chain(
+                    local
+                        .labels
+                        .iter()
+                        .map(|l| format!("{WORKERS_DESTINATION}:{l}")),
+                );
+                for d in destinations {
+                    out.insert((local.org_id.clone(), local.workspace_id.clone(), d));
                 }
             }
         }
-        out
+        out.into_iter().collect()
     };
-    if workspaces.is_empty() {
+    if selections.is_empty() {
         return false;
     }
     let store = state.store.webhooks();
-    let heads = match store.worker_delivery_heads(&workspaces, now, HEADS).await {
+    let heads = match store.worker_delivery_heads(&selections, now, HEADS).await {
         Ok(h) => h,
         Err(e) => {
             tracing::warn!(error = %e, "cannot read the events due for workers");
@@ -188,7 +195,9 @@ async fn round(state: &AppState) -> bool {
         let Some((worker_id, connection)) = pick else {
             continue;
         };
-        let claim = format!("{connection}:{}", keyward_core::base62::random(8));
+        // The claim names the worker: an acknowledgement counts only from it, on whichever
+        // node it reconnected to (checked against the lease in the database).
+        let claim = format!("{worker_id}:{}", keyward_core::base62::random(16));
         let now = state.clock.now();
         let event = match store
             .claim_worker_delivery(&head.event_id, &claim, now, now + lease)

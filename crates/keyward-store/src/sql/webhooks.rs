@@ -690,23 +690,24 @@ impl<B: Backend> WebhookStore for SqlStore<B> {
 
     async fn worker_delivery_heads(
         &self,
-        workspaces: &[(String, String)],
+        selections: &[(String, String, String)],
         now: DateTime<Utc>,
         limit: u32,
     ) -> Result<Vec<WorkerHead>> {
-        // Each pair as one text `org_id workspace_id` (ids never hold a space; a pair
-        // that does could match no endpoint, so it is left out), matched against the
-        // endpoint's, and every row checked against the pairs again.
-        let pairs: Vec<String> = workspaces
+        // Each selection as one text `org_id workspace_id destination` (ids and
+        // destinations never hold a space; one that does could match no endpoint, so it
+        // is left out), matched against the endpoint's, and every row checked against
+        // the selections again.
+        let keys: Vec<String> = selections
             .iter()
-            .filter(|(o, w)| !o.contains(' ') && !w.contains(' '))
-            .map(|(o, w)| format!("{o} {w}"))
+            .filter(|(o, w, d)| !o.contains(' ') && !w.contains(' ') && !d.contains(' '))
+            .map(|(o, w, d)| format!("{o} {w} {d}"))
             .collect();
-        if pairs.is_empty() || limit == 0 {
+        if keys.is_empty() || limit == 0 {
             return Ok(vec![]);
         }
         // The organizations too, for their index.
-        let mut orgs: Vec<&str> = workspaces.iter().map(|(o, _)| o.as_str()).collect();
+        let mut orgs: Vec<&str> = selections.iter().map(|(o, _, _)| o.as_str()).collect();
         orgs.sort_unstable();
         orgs.dedup();
         let sql = format!(
@@ -714,20 +715,21 @@ impl<B: Backend> WebhookStore for SqlStore<B> {
              FROM webhook_endpoints p JOIN webhook_events e ON e.endpoint_id = p.id \
              WHERE p.org_id IN ({}) AND p.enabled = TRUE AND {TO_WORKERS} \
              AND p.workspace_id IS NOT NULL \
-             AND (p.org_id || ' ' || p.workspace_id) IN ({}) AND {WORKER_HEAD} \
+             AND (p.org_id || ' ' || p.workspace_id || ' ' || p.destination) IN ({}) \
+             AND {WORKER_HEAD} \
              ORDER BY e.id LIMIT $4",
             B::json_elements("$2", None),
             B::json_elements("$3", None)
         );
-        let args = args![now, json(&orgs), json(&pairs), i64::from(limit)];
+        let args = args![now, json(&orgs), json(&keys), i64::from(limit)];
         let rows: Vec<WorkerHeadRow> = self.read(&sql, args).await?;
         Ok(rows
             .into_iter()
             .map(WorkerHead::from)
             .filter(|h| {
-                workspaces
+                selections
                     .iter()
-                    .any(|(o, w)| *o == h.org_id && *w == h.workspace_id)
+                    .any(|(o, w, d)| *o == h.org_id && *w == h.workspace_id && *d == h.destination)
             })
             .collect())
     }

@@ -53,7 +53,14 @@ struct Existing {
     connection: Option<String>,
     instance: String,
     last_heartbeat_at: i64,
+    heartbeat_interval_secs: i64,
+    stopped_at: Option<i64>,
+    key_id: String,
 }
+
+/// Not offline by the status rule: not stopped, and heard from within five of its
+/// intervals (`$1` now, unix ms).
+const LIVE: &str = "stopped_at IS NULL AND last_heartbeat_at > $1 - heartbeat_interval_secs * 5000";
 
 /// Attempts a registration makes at most: a row it could neither insert nor find was
 /// inserted and deleted between its statements.
@@ -103,20 +110,36 @@ impl<B: Backend> WorkerStore for SqlStore<B> {
         let labels = stored_labels(&w.labels);
         let mut tx = B::begin_write(&self.writer).await?;
         let find = format!(
-            "SELECT id, connection, instance, last_heartbeat_at FROM workers \
+            "SELECT id, connection, instance, last_heartbeat_at, heartbeat_interval_secs, \
+             stopped_at, key_id FROM workers \
              WHERE org_id = $1 AND workspace_id = $2 AND name = $3{}",
             B::FOR_UPDATE
         );
+        let owner_sql = "SELECT owner_id FROM api_keys WHERE id = $1";
+        let owner: Option<(Option<String>,)> =
+            B::fetch_optional(&mut tx, owner_sql, args![&w.key_id]).await?;
+        let new_owner = owner.and_then(|(o,)| o);
+        let now = ms(w.at);
         for _ in 0..REGISTER_TRIES {
             let existing: Option<Existing> =
                 B::fetch_optional(&mut tx, &find, args![&w.org_id, &w.workspace_id, &w.name])
                     .await?;
             if let Some(e) = existing {
-                // Another run of the daemon holds it and is alive: not taken over.
+                // Another run of the daemon holds it and is alive (by its own interval,
+                // or the caller's, whichever is longer): not taken over.
+                let its_own = now - e.heartbeat_interval_secs.max(1) * 2000;
                 if e.connection.is_some()
                     && e.instance != w.instance
-                    && e.last_heartbeat_at > ms(busy_since)
+                    && e.last_heartbeat_at > ms(busy_since).min(its_own)
                 {
+                    return Err(StoreError::Conflict(Conflict::InUse));
+                }
+                // Another person's worker that is not offline stays theirs.
+                let offline = e.stopped_at.is_some()
+                    || e.last_heartbeat_at <= now - e.heartbeat_interval_secs.max(1) * 5000;
+                let theirs: Option<(Option<String>,)> =
+                    B::fetch_optional(&mut tx, owner_sql, args![&e.key_id]).await?;
+                if theirs.and_then(|(o,)| o) != new_owner && !offline {
                     return Err(StoreError::Conflict(Conflict::InUse));
                 }
                 let args = args![
@@ -132,34 +155,69 @@ impl<B: Backend> WorkerStore for SqlStore<B> {
                     &e.id,
                 ];
                 B::execute(&mut tx, UPDATE_REGISTRATION, args).await?;
+                if e.key_id != w.key_id {
+                    // Now another key's (a rotation, or another person's machine).
+                    let mut rekeyed = audit.clone();
+                    rekeyed.target_id = e.id.clone();
+                    rekeyed.details["previous_key_id"] = e.key_id.clone().into();
+                    rekeyed.details["key_id"] = w.key_id.clone().into();
+                    insert_audit::<B>(&mut tx, &rekeyed).await?;
+                }
                 let record = fetch_worker::<B>(&mut tx, &e.id).await?;
                 tx.commit().await?;
                 return Ok(Registered::Updated(record));
             }
-            // A new row: within the limits (a leaked key cannot fill the table).
-            for (limit, max, sql, arg) in [
-                (
-                    "workers per key",
-                    MAX_WORKERS_PER_KEY,
-                    "SELECT COUNT(*) AS n FROM workers WHERE key_id = $1",
-                    &w.key_id,
-                ),
+            // A new row: within the limits (a leaked key cannot fill the table). What is
+            // offline does not count against them, but makes room: the key's (or the
+            // workspace's) longest-silent offline worker goes, audited, so ephemeral
+            // machines with fresh names (CI runners, pods) never hit the wall.
+            for (limit, max, column, value) in [
+                ("workers per key", MAX_WORKERS_PER_KEY, "key_id", &w.key_id),
                 (
                     "workers per workspace",
                     MAX_WORKERS_PER_WORKSPACE,
-                    "SELECT COUNT(*) AS n FROM workers WHERE workspace_id = $1",
+                    "workspace_id",
                     &w.workspace_id,
                 ),
             ] {
-                let row: Option<(i64,)> = B::fetch_optional(&mut tx, sql, args![arg]).await?;
-                let current = row.map_or(0, |(n,)| n);
-                if current >= i64::from(max) {
+                let sql = format!("SELECT COUNT(*) AS n FROM workers WHERE {column} = $2");
+                let row: Option<(i64,)> =
+                    B::fetch_optional(&mut tx, &sql, args![now, value]).await?;
+                let total = row.map_or(0, |(n,)| n);
+                if total < i64::from(max) {
+                    continue;
+                }
+                let sql = format!(
+                    "SELECT id FROM workers WHERE {column} = $2 AND NOT ({LIVE}) \
+                     ORDER BY last_heartbeat_at LIMIT 1"
+                );
+                let oldest: Option<(String,)> =
+                    B::fetch_optional(&mut tx, &sql, args![now, value]).await?;
+                let Some((evicted,)) = oldest else {
+                    let sql =
+                        format!("SELECT COUNT(*) AS n FROM workers WHERE {column} = $2 AND {LIVE}");
+                    let live: Option<(i64,)> =
+                        B::fetch_optional(&mut tx, &sql, args![now, value]).await?;
                     return Err(StoreError::LimitReached {
                         limit,
                         max,
-                        current: current as u32,
+                        current: live.map_or(0, |(n,)| n) as u32,
                     });
-                }
+                };
+                B::execute(
+                    &mut tx,
+                    "DELETE FROM workers WHERE id = $1",
+                    args![&evicted],
+                )
+                .await?;
+                let mut removal = audit.clone();
+                removal.action = "worker.remove".into();
+                removal.target_id = evicted;
+                removal.details = serde_json::json!({
+                    "reason": format!("offline; made room for a new worker ({limit} limit)"),
+                    "automatic": true,
+                });
+                insert_audit::<B>(&mut tx, &removal).await?;
             }
             let args = args![
                 &w.id,

@@ -81,7 +81,8 @@ pub async fn worker_registrations_create_once_and_take_over_only_idle_names(stor
         .await
         .unwrap());
 
-    // The same name again, with a new key, labels and run: written over, not audited.
+    // The same name again, with a new key, labels and run: written over; the new key is
+    // audited (a worker moving to another key leaves a trace).
     let again = NewWorker {
         id: ids::new_id("wkr"),
         key_id: k2.id.clone(),
@@ -103,7 +104,7 @@ pub async fn worker_registrations_create_once_and_take_over_only_idle_names(stor
     assert_eq!(updated.last_heartbeat_at, at(10));
     assert_eq!(updated.stopped_at, None, "a registration clears the stop");
     assert_eq!(updated.connected_since, Some(at(1)), "kept");
-    assert_eq!(count(store.as_ref(), &org.id, "worker.register").await, 1);
+    assert_eq!(count(store.as_ref(), &org.id, "worker.register").await, 2);
 
     // Connected by run-2 and heartbeating at 20: another run is refused while the last
     // heartbeat is after `busy_since`…
@@ -128,17 +129,25 @@ pub async fn worker_registrations_create_once_and_take_over_only_idle_names(stor
     };
     let r = register(store.as_ref(), same_run, at(19)).await.unwrap();
     assert!(matches!(r, Registered::Updated(_)));
-    // …nor another run once the heartbeat is older than `busy_since` (at 31 now).
-    let r = register(store.as_ref(), other_run(), at(31)).await.unwrap();
+    // …nor is another run held by a `busy_since` shorter than the worker's own two
+    // intervals (heard from at 31, the re-registration, every 15 s: busy until 61)…
+    let r = register(store.as_ref(), other_run(), at(29)).await;
+    assert_eq!(conflict(r), Conflict::InUse);
+    // …but it takes over once both are past.
+    let late = NewWorker {
+        at: at(62),
+        ..registration(&org.id, &ws, &k1.id, "alpha", "run-3")
+    };
+    let r = register(store.as_ref(), late, at(31)).await.unwrap();
     assert_eq!(r.record().instance, "run-3");
     assert_eq!(r.record().connection.as_deref(), Some("node-a:2"), "kept");
     // Without a connection, any run takes it over, however fresh its heartbeat.
     assert!(w
-        .disconnect_worker(&made.id, "node-a:2", at(40), false)
+        .disconnect_worker(&made.id, "node-a:2", at(70), false)
         .await
         .unwrap());
     let idle = NewWorker {
-        at: at(41),
+        at: at(71),
         ..registration(&org.id, &ws, &k1.id, "alpha", "run-4")
     };
     let r = register(store.as_ref(), idle, at(0)).await.unwrap();
@@ -151,7 +160,8 @@ pub async fn worker_registrations_create_once_and_take_over_only_idle_names(stor
     let elsewhere = registration(&org.id, &ws2, &k3.id, "alpha", "run-1");
     let r = register(store.as_ref(), elsewhere, at(0)).await.unwrap();
     assert!(matches!(r, Registered::Created(ref c) if c.id != made.id));
-    assert_eq!(count(store.as_ref(), &org.id, "worker.register").await, 2);
+    // Two made, and two moves to another key (k1 → k2, then back to k1).
+    assert_eq!(count(store.as_ref(), &org.id, "worker.register").await, 4);
 }
 
 pub async fn racing_registrations_of_a_new_name_make_one_worker(store: Arc<dyn Store>) {
@@ -530,11 +540,18 @@ async fn endpoint_to(
     .await
 }
 
-async fn heads(store: &dyn Store, pairs: &[(&str, &str)], now: DateTime<Utc>) -> Vec<String> {
-    let pairs: Vec<(String, String)> = pairs
+/// What workers of these workspaces (with the label `gpu`) can take.
+fn selections(pairs: &[(&str, &str)]) -> Vec<(String, String, String)> {
+    pairs
         .iter()
-        .map(|(o, w)| (o.to_string(), w.to_string()))
-        .collect();
+        .flat_map(|(o, w)| {
+            ["workers", "workers:gpu"].map(|d| (o.to_string(), w.to_string(), d.to_owned()))
+        })
+        .collect()
+}
+
+async fn heads(store: &dyn Store, pairs: &[(&str, &str)], now: DateTime<Utc>) -> Vec<String> {
+    let pairs = selections(pairs);
     store
         .webhooks()
         .worker_delivery_heads(&pairs, now, 100)
@@ -577,6 +594,22 @@ pub async fn workers_get_each_endpoints_events_one_at_a_time_in_order(store: Arc
     kept(s, &off, "d1", at(7)).await;
     let now = at(60);
 
+    // Only what the selection can take: without the label, `workers:gpu`'s head is not
+    // offered (it would crowd out heads the caller's workers can take).
+    let unlabelled: Vec<String> = s
+        .webhooks()
+        .worker_delivery_heads(
+            &[(o.to_owned(), ws1.to_owned(), "workers".to_owned())],
+            now,
+            100,
+        )
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|h| h.event_id)
+        .collect();
+    assert_eq!(unlabelled, vec![a1.clone()]);
+
     // The URL deliverer takes only its own endpoint's event.
     let urls: Vec<String> = claim(s, "url-node", now)
         .await
@@ -615,7 +648,7 @@ pub async fn workers_get_each_endpoints_events_one_at_a_time_in_order(store: Arc
     );
     let limited = s
         .webhooks()
-        .worker_delivery_heads(&[(o.to_owned(), ws1.to_owned())], now, 1)
+        .worker_delivery_heads(&selections(&[(o, ws1)]), now, 1)
         .await
         .unwrap();
     assert_eq!(limited.len(), 1);

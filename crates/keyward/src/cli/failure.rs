@@ -19,6 +19,7 @@
 //! | 14 | a person removed the worker (Settings → Workers; close code 4004) |
 //! | 15 | another machine runs a worker of this name (`worker_name_in_use`) |
 //! | 16 | another connection of the same worker took over (close code 4005) |
+//! | 17 | the worker key's (or workspace's) workers are at their limit, none offline (`worker_limit_reached`) |
 //! | 130 | a second SIGINT or SIGTERM while it was draining |
 
 use super::output::{self, Color, Style};
@@ -42,6 +43,8 @@ pub const EXIT_NOT_A_WORKER_KEY: u8 = 13;
 pub const EXIT_WORKER_REMOVED: u8 = 14;
 pub const EXIT_WORKER_NAME_IN_USE: u8 = 15;
 pub const EXIT_WORKER_REPLACED: u8 = 16;
+/// `keyward worker`: the key's (or workspace's) workers are at their limit, none offline.
+pub const EXIT_WORKER_LIMIT: u8 = 17;
 pub const EXIT_INTERRUPTED: u8 = 130;
 
 #[derive(Debug, Serialize)]

@@ -1,6 +1,6 @@
 //! How long to wait before reconnecting: exponential backoff with full jitter (1 s
 //! doubling, at most 30 s, a random part of that), reset once a connection was
-//! greeted or lasted. A leaf: [`delay`] is pure, [`Backoff`] adds the randomness.
+//! greeted and lasted. A leaf: [`delay`] is pure, [`Backoff`] adds the randomness.
 
 use std::hash::{BuildHasher, Hasher};
 use std::time::Duration;

@@ -96,7 +96,10 @@ pub async fn run(mut cfg: Config, log: Log) -> Result<Stopped, Stop> {
             Ended::Stop(s) => return Err(s),
             Ended::Interrupted => continue,
             Ended::Lost { reason, greeted } => {
-                if greeted || started.elapsed() > backoff::STABLE_AFTER {
+                // Only a connection that lasted resets the wait: one greeted and closed
+                // at once (a server that refuses something of it) backs off like any
+                // failure instead of looping.
+                if greeted && started.elapsed() > backoff::STABLE_AFTER {
                     backoff.reset();
                 }
                 if *stop.borrow() {

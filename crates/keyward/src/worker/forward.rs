@@ -19,6 +19,15 @@ pub fn parse_url(raw: &str) -> Result<Url, String> {
             "{raw:?} is not an http(s) URL; use e.g. http://localhost:3000/hooks"
         ));
     }
+    // It is logged (registration, failed forwards): a password in it would be too.
+    if !url.username().is_empty() || url.password().is_some() {
+        return Err(format!(
+            "--forward-to must not hold a user name or password ({}://…@{}); \
+             let the app check the Standard Webhooks signature instead",
+            url.scheme(),
+            url.host_str().unwrap_or_default()
+        ));
+    }
     Ok(url)
 }
 
@@ -32,6 +41,9 @@ impl Forwarder {
     pub fn new(url: Url) -> Result<Self, String> {
         let http = reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
+            // The local app is reached directly, never through a proxy of the
+            // environment (HTTP_PROXY would carry signed events off the machine).
+            .no_proxy()
             .connect_timeout(Duration::from_secs(10))
             .build()
             .map_err(|e| format!("cannot set up the HTTP client: {e}"))?;
@@ -55,6 +67,7 @@ impl Forwarder {
         WorkerAck {
             claim: d.claim.clone(),
             event_id: d.event_id.clone(),
+            endpoint_id: Some(d.endpoint_id.clone()),
             status_code,
             latency_ms,
             error,
@@ -154,6 +167,7 @@ impl Forwards {
                 None => WorkerAck {
                     claim: d.claim.clone(),
                     event_id: d.event_id.clone(),
+                    endpoint_id: Some(d.endpoint_id.clone()),
                     status_code: None,
                     latency_ms: 0,
                     error: Some("this worker does not forward events (no --forward-to)".into()),

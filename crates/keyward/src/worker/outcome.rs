@@ -4,8 +4,8 @@
 
 use crate::cli::failure::{
     EXIT_AUTH, EXIT_ERROR, EXIT_NOT_A_WORKER_KEY, EXIT_WORKER_KEY_DISABLED,
-    EXIT_WORKER_KEY_EXPIRED, EXIT_WORKER_KEY_REVOKED, EXIT_WORKER_NAME_IN_USE, EXIT_WORKER_REMOVED,
-    EXIT_WORKER_REPLACED,
+    EXIT_WORKER_KEY_EXPIRED, EXIT_WORKER_KEY_REVOKED, EXIT_WORKER_LIMIT, EXIT_WORKER_NAME_IN_USE,
+    EXIT_WORKER_REMOVED, EXIT_WORKER_REPLACED,
 };
 use keyward_client::api::{
     CLOSE_KEY_DISABLED, CLOSE_KEY_EXPIRED, CLOSE_KEY_REVOKED, CLOSE_REPLACED, CLOSE_WORKER_REMOVED,
@@ -25,6 +25,8 @@ pub enum Stop {
     Removed,
     NameInUse(String),
     Replaced,
+    /// The key registered as many workers as it may, none of them offline.
+    LimitReached(String),
     /// Another refusal of the key (unknown key, …): exit 3.
     Auth {
         code: String,
@@ -47,6 +49,7 @@ impl Stop {
             Stop::Removed => EXIT_WORKER_REMOVED,
             Stop::NameInUse(_) => EXIT_WORKER_NAME_IN_USE,
             Stop::Replaced => EXIT_WORKER_REPLACED,
+            Stop::LimitReached(_) => EXIT_WORKER_LIMIT,
             Stop::Auth { .. } => EXIT_AUTH,
             Stop::Refused { .. } => EXIT_ERROR,
         }
@@ -62,6 +65,7 @@ impl Stop {
             Stop::Removed => "worker_removed",
             Stop::NameInUse(_) => "worker_name_in_use",
             Stop::Replaced => "worker_replaced",
+            Stop::LimitReached(_) => "worker_limit_reached",
             Stop::Auth { code, .. } | Stop::Refused { code, .. } => code,
         }
     }
@@ -80,6 +84,9 @@ impl Stop {
                 "another machine runs a worker named {name:?} in this workspace; use --name to pick another name"
             ),
             Stop::Replaced => "another connection of this worker took over (the same worker started again elsewhere); this one stops".to_owned(),
+            Stop::LimitReached(detail) => format!(
+                "Keyward has as many workers of this key (or workspace) as it allows, all running: {detail}; remove some with `keyward workers remove`, or use another worker key"
+            ),
             Stop::Auth { detail, .. } => format!(
                 "Keyward refused the key: {detail}; check it with `keyward auth status`, or {NEW_KEY}"
             ),
@@ -109,6 +116,10 @@ impl Stop {
             ErrorCode::TokenDisabled => Stop::KeyDisabled,
             ErrorCode::WorkerKeyRequired => Stop::NotAWorkerKey,
             ErrorCode::WorkerNameInUse => Stop::NameInUse(name.to_owned()),
+            ErrorCode::WorkerLimitReached => Stop::LimitReached(api.detail.clone()),
+            // The worker was registered again with another key meanwhile: registering
+            // again (the retry) makes it this key's.
+            ErrorCode::WorkerNotYours => return None,
             code if api.is_auth() => Stop::Auth {
                 code: code.as_str().to_owned(),
                 detail: api.detail.clone(),
@@ -147,6 +158,8 @@ mod tests {
         assert_eq!(reg("token_disabled", 401), Some(12));
         assert_eq!(reg("worker_key_required", 403), Some(13));
         assert_eq!(reg("worker_name_in_use", 409), Some(15));
+        assert_eq!(reg("worker_limit_reached", 409), Some(17));
+        assert_eq!(reg("worker_not_yours", 403), None);
         assert_eq!(reg("unknown_token", 401), Some(3));
         assert_eq!(reg("validation_failed", 422), Some(1));
         assert_eq!(reg("internal_error", 500), None);

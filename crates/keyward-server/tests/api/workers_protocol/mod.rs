@@ -349,6 +349,7 @@ fn ack(d: &keyward_api::WorkerDelivery, status: u16) -> WorkerMessage {
     WorkerMessage::Ack(WorkerAck {
         claim: d.claim.clone(),
         event_id: d.event_id.clone(),
+        endpoint_id: Some(d.endpoint_id.clone()),
         status_code: Some(status),
         latency_ms: 3,
         error: None,
@@ -714,4 +715,53 @@ async fn two_nodes_hand_each_event_once_and_in_order() {
     for tx in stops {
         let _ = tx.send(());
     }
+}
+
+#[tokio::test]
+async fn an_acknowledgement_sent_on_the_next_connection_counts_and_another_workers_does_not() {
+    let app = TestApp::spawn_live(|s| {
+        s.policy.webhooks.poll_interval = Duration::from_millis(20);
+    })
+    .await;
+    let ws = workspace(&app, "production").await;
+    let (ingress, secret) = workers_endpoint(&app, &ws, "workers").await;
+    let key = worker_key(&app, &ws, "a").await.1;
+    let (_, mut a) = connect(&app, &key, registration("a", "i1", &[], true)).await;
+    let id = send(&app, &ingress, &secret, 0).await;
+    let Some(ServerMessage::Event(held)) = next(&mut a).await else {
+        panic!("an event")
+    };
+    // Another worker cannot acknowledge it, whatever it claims.
+    let other = worker_key(&app, &ws, "b").await.1;
+    let (_, mut b) = connect(&app, &other, registration("b", "i2", &[], false)).await;
+    say(&mut b, &ack(&held, 200)).await;
+    // The worker's connection drops; it reconnects and acknowledges there.
+    drop(a);
+    let (_, mut again) = connect(&app, &key, registration("a", "i1", &[], true)).await;
+    say(&mut again, &ack(&held, 200)).await;
+    let endpoint = ingress.rsplit('/').next().unwrap();
+    let until = std::time::Instant::now() + Duration::from_secs(5);
+    loop {
+        let d = app
+            .get(
+                &format!("/v1/webhook-endpoints/{endpoint}/deliveries/{id}"),
+                &app.owner_token,
+            )
+            .await;
+        if d.body["status"] == "delivered" {
+            assert_eq!(d.body["attempts"], 1, "{}", d.body);
+            break;
+        }
+        assert!(std::time::Instant::now() < until, "{}", d.body);
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    // And a flood of acknowledgements of nothing ends a connection.
+    for _ in 0..30 {
+        let _ = b
+            .send(Message::Text(
+                serde_json::to_string(&ack(&held, 200)).unwrap().into(),
+            ))
+            .await;
+    }
+    assert_eq!(closed(&mut b).await.0, 1008);
 }
