@@ -173,6 +173,9 @@ error_codes! {
     /// another name (`keyward worker --name`), or stop the other.
     WorkerNameInUse => ("worker_name_in_use", 409, "Worker name in use"),
     /// The worker key connects only the workers it registered.
+    /// A worker key registers at most 50 workers, a workspace holds at most 1000:
+    /// remove some (they are also removed after 14 days without a heartbeat).
+    WorkerLimitReached => ("worker_limit_reached", 409, "Worker limit reached"),
     WorkerNotYours => ("worker_not_yours", 403, "This worker was registered with another key"),
     /// The server does not let people create organizations.
     OrgCreationDisabled => ("org_creation_disabled", 403, "Creating organizations is disabled"),

@@ -14,6 +14,10 @@ pub const OFFLINE_AFTER_MISSED: i64 = 5;
 pub const DEFAULT_HEARTBEAT_SECS: u32 = 15;
 /// The heartbeat intervals a worker may ask for.
 pub const HEARTBEAT_SECS: std::ops::RangeInclusive<u32> = 1..=300;
+/// Workers one key may register (each a name in its workspace).
+pub const MAX_WORKERS_PER_KEY: u32 = 50;
+/// Workers one workspace may hold.
+pub const MAX_WORKERS_PER_WORKSPACE: u32 = 1000;
 /// Labels one worker may carry.
 pub const MAX_LABELS: usize = 20;
 pub const MAX_LABEL_CHARS: usize = 64;

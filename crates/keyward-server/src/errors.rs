@@ -138,6 +138,10 @@ impl ApiError {
                 limit: "webhook endpoints",
                 ..
             } => ErrorCode::WebhookEndpointLimitReached,
+            ApiError::LimitReached {
+                limit: "workers per key" | "workers per workspace",
+                ..
+            } => ErrorCode::WorkerLimitReached,
             ApiError::LimitReached { .. } => ErrorCode::KeyLimitReached,
             ApiError::InvalidJson(_) => ErrorCode::InvalidJson,
             ApiError::BadRequest(_) => ErrorCode::BadRequest,

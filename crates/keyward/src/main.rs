@@ -12,6 +12,7 @@ mod config;
 mod dev;
 mod hooks;
 mod secrets;
+mod worker;
 
 use anyhow::Context;
 use clap::{Args, CommandFactory, FromArgMatches, Parser, Subcommand};

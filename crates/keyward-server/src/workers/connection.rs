@@ -28,7 +28,6 @@ use keyward_api::{
 };
 use keyward_core::expiry::{status_at, KeyStatus};
 use keyward_store::{StoreError, WorkerRecord};
-use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::time::Instant;
@@ -86,7 +85,6 @@ pub async fn run(
                 labels: record.labels.clone(),
                 forwards: record.forwards,
                 draining: false,
-                in_flight: HashMap::new(),
                 tx,
             },
         );
@@ -147,6 +145,10 @@ async fn serve(
     let silence = interval * 3 + Duration::from_secs(10);
     let mut changes = state.keys.changes();
     let mut heard = Instant::now();
+    // A heartbeat is written at most twice an interval (by either clock): a worker that
+    // sends them in a loop gets answers, not database writes.
+    let mut written = (Instant::now(), state.clock.now());
+    let half = interval / 2;
     loop {
         tokio::select! {
             msg = socket.recv() => {
@@ -171,6 +173,15 @@ async fn serve(
                             return end;
                         }
                         let now = state.clock.now();
+                        let due = written.0.elapsed() >= half
+                            || (now - written.1).to_std().is_ok_and(|d| d >= half);
+                        if !due {
+                            if !send(socket, &ServerMessage::HeartbeatAck { at: now }).await {
+                                return End::Gone;
+                            }
+                            continue;
+                        }
+                        written = (Instant::now(), now);
                         match store.heartbeat_worker(&worker.id, connection, now).await {
                             Ok(true) => {
                                 if !send(socket, &ServerMessage::HeartbeatAck { at: now }).await {
@@ -251,18 +262,18 @@ async fn gone_or_replaced(state: &AppState, id: &str) -> End {
 const MAX_ERROR_CHARS: usize = 200;
 
 async fn acknowledge(state: &AppState, worker_id: &str, connection: &str, ack: WorkerAck) {
+    let _ = connection;
+    // Only this worker's claims (also those of its earlier connections).
     let held: Option<InFlight> = {
-        let mut conns = state
-            .workers
-            .conns
-            .lock()
-            .unwrap_or_else(|e| e.into_inner());
-        conns
-            .get_mut(worker_id)
-            .filter(|l| l.connection == connection)
-            .and_then(|l| l.in_flight.remove(&ack.claim))
+        let mut held = state.workers.held.lock().unwrap_or_else(|e| e.into_inner());
+        match held.get(&ack.claim) {
+            Some(h) if h.worker_id == worker_id && h.event.id == ack.event_id => {
+                held.remove(&ack.claim)
+            }
+            _ => None,
+        }
     };
-    let Some(held) = held.filter(|h| h.event.id == ack.event_id) else {
+    let Some(held) = held else {
         tracing::warn!(worker = %worker_id, event = %ack.event_id, "acknowledgement of an event this connection does not hold");
         return;
     };

@@ -128,13 +128,22 @@ async fn round(state: &AppState) -> bool {
     let lease =
         chrono::Duration::from_std(hub.config.lease()).unwrap_or(chrono::Duration::seconds(15));
     let now = state.clock.now();
+    // What a worker held past its lease is another's now (or again claimable).
+    let busy = {
+        let mut held = hub.held.lock().unwrap_or_else(|e| e.into_inner());
+        held.retain(|_, f| f.at + lease > now);
+        let mut busy: std::collections::HashMap<String, usize> = Default::default();
+        for f in held.values() {
+            *busy.entry(f.worker_id.clone()).or_default() += 1;
+        }
+        busy
+    };
+    let load = |id: &str| busy.get(id).copied().unwrap_or(0);
     let workspaces: Vec<(String, String)> = {
-        let mut conns = hub.conns.lock().unwrap_or_else(|e| e.into_inner());
+        let conns = hub.conns.lock().unwrap_or_else(|e| e.into_inner());
         let mut out: Vec<(String, String)> = Vec::new();
-        for local in conns.values_mut() {
-            // What a worker held past its lease is another's now (or again claimable).
-            local.in_flight.retain(|_, f| f.at + lease > now);
-            if local.forwards && !local.draining && local.in_flight.len() < max {
+        for (id, local) in conns.iter() {
+            if local.forwards && !local.draining && load(id) < max {
                 let pair = (local.org_id.clone(), local.workspace_id.clone());
                 if !out.contains(&pair) {
                     out.push(pair);
@@ -155,6 +164,7 @@ async fn round(state: &AppState) -> bool {
         }
     };
     let mut handed = false;
+    let mut busy = busy;
     for head in heads {
         let Some(Ok(label)) = parse_workers_destination(&head.destination) else {
             continue;
@@ -164,15 +174,15 @@ async fn round(state: &AppState) -> bool {
             let conns = hub.conns.lock().unwrap_or_else(|e| e.into_inner());
             conns
                 .iter()
-                .filter(|(_, l)| {
+                .filter(|(id, l)| {
                     l.forwards
                         && !l.draining
-                        && l.in_flight.len() < max
+                        && busy.get(id.as_str()).copied().unwrap_or(0) < max
                         && l.org_id == head.org_id
                         && l.workspace_id == head.workspace_id
                         && label.as_ref().is_none_or(|label| l.labels.contains(label))
                 })
-                .min_by_key(|(_, l)| l.in_flight.len())
+                .min_by_key(|(id, _)| busy.get(id.as_str()).copied().unwrap_or(0))
                 .map(|(id, l)| (id.clone(), l.connection.clone()))
         };
         let Some((worker_id, connection)) = pick else {
@@ -235,30 +245,32 @@ async fn round(state: &AppState) -> bool {
             body: None,
             ..event.clone()
         };
+        // Held before it is sent: an acknowledgement cannot come before it is known.
+        hub.held.lock().unwrap_or_else(|e| e.into_inner()).insert(
+            claim.clone(),
+            InFlight {
+                worker_id: worker_id.clone(),
+                event: held,
+                at: now,
+            },
+        );
         let sent = {
-            let mut conns = hub.conns.lock().unwrap_or_else(|e| e.into_inner());
-            match conns
-                .get_mut(&worker_id)
+            let conns = hub.conns.lock().unwrap_or_else(|e| e.into_inner());
+            conns
+                .get(&worker_id)
                 .filter(|l| l.connection == connection)
-            {
-                Some(local) => {
-                    local.in_flight.insert(
-                        claim.clone(),
-                        InFlight {
-                            event: held,
-                            at: now,
-                        },
-                    );
-                    local.tx.send(Outgoing::Message(message)).is_ok()
-                }
-                None => false,
-            }
+                .is_some_and(|l| l.tx.send(Outgoing::Message(message)).is_ok())
         };
         if sent {
             handed = true;
+            *busy.entry(worker_id.clone()).or_default() += 1;
             tracing::debug!(event = %event.id, worker = %worker_id, "event handed to a worker");
         } else {
             // The worker went meanwhile: nobody has it, so the next may take it now.
+            hub.held
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .remove(&claim);
             let _ = store.release_webhook_lease(&event.id, &claim).await;
         }
     }

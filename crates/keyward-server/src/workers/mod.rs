@@ -103,9 +103,11 @@ pub(crate) enum Outgoing {
     Close(u16, String),
 }
 
-/// An event a worker holds (without its body).
+/// An event a worker holds (without its body), by claim in [`Hub::held`]: kept across
+/// the worker's reconnections, so an acknowledgement sent on its next connection counts.
 #[derive(Debug, Clone)]
 pub(crate) struct InFlight {
+    pub worker_id: String,
     pub event: keyward_store::WebhookEvent,
     /// When it was handed over: the attempt's time.
     pub at: chrono::DateTime<chrono::Utc>,
@@ -120,8 +122,6 @@ pub(crate) struct Local {
     pub labels: Vec<String>,
     pub forwards: bool,
     pub draining: bool,
-    /// By claim (the lease owner).
-    pub in_flight: HashMap<String, InFlight>,
     pub tx: tokio::sync::mpsc::UnboundedSender<Outgoing>,
 }
 
@@ -131,6 +131,9 @@ pub struct Hub {
     /// This node's name in connection ids and leases (random per process).
     pub node: String,
     pub(crate) conns: Mutex<HashMap<String, Local>>,
+    /// What workers hold, by claim (the lease owner); dropped once acknowledged or when
+    /// the lease ran out.
+    pub(crate) held: Mutex<HashMap<String, InFlight>>,
     /// Wakes the dispatcher: a worker connected or acknowledged, an event arrived.
     pub(crate) wake: tokio::sync::Notify,
 }
@@ -141,6 +144,7 @@ impl Hub {
             config,
             node: keyward_core::base62::random(8),
             conns: Mutex::new(HashMap::new()),
+            held: Mutex::new(HashMap::new()),
             wake: tokio::sync::Notify::new(),
         }
     }

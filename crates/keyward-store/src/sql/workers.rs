@@ -21,6 +21,7 @@ use crate::rows::WorkerRow;
 use crate::store::WorkerStore;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
+use keyward_core::worker::{MAX_WORKERS_PER_KEY, MAX_WORKERS_PER_WORKSPACE};
 
 /// A worker with its key (`w`, `k`).
 const WORKER_SELECT: &str = "SELECT w.id, w.org_id, w.workspace_id, w.name, w.host, w.os, \
@@ -134,6 +135,31 @@ impl<B: Backend> WorkerStore for SqlStore<B> {
                 let record = fetch_worker::<B>(&mut tx, &e.id).await?;
                 tx.commit().await?;
                 return Ok(Registered::Updated(record));
+            }
+            // A new row: within the limits (a leaked key cannot fill the table).
+            for (limit, max, sql, arg) in [
+                (
+                    "workers per key",
+                    MAX_WORKERS_PER_KEY,
+                    "SELECT COUNT(*) AS n FROM workers WHERE key_id = $1",
+                    &w.key_id,
+                ),
+                (
+                    "workers per workspace",
+                    MAX_WORKERS_PER_WORKSPACE,
+                    "SELECT COUNT(*) AS n FROM workers WHERE workspace_id = $1",
+                    &w.workspace_id,
+                ),
+            ] {
+                let row: Option<(i64,)> = B::fetch_optional(&mut tx, sql, args![arg]).await?;
+                let current = row.map_or(0, |(n,)| n);
+                if current >= i64::from(max) {
+                    return Err(StoreError::LimitReached {
+                        limit,
+                        max,
+                        current: current as u32,
+                    });
+                }
             }
             let args = args![
                 &w.id,

@@ -208,6 +208,9 @@ pub async fn login(ctx: &Context, args: LoginArgs) -> CmdResult {
             me.org.name
         );
         println!("Key saved to {} (readable only by you).", path.display());
+        if me.key.kind == KeyKind::Worker {
+            println!("This is a worker key: start the worker with `keyward worker` (see `keyward worker --help`).");
+        }
     }
     saved.finish(ctx);
     Ok(())

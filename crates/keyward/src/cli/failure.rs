@@ -7,6 +7,19 @@
 //! | 1 | error (server, network, not found, conflict, invalid value) |
 //! | 2 | usage: bad flags or arguments, a confirmation that could not be asked |
 //! | 3 | not authenticated (no key, invalid, expired or revoked) or forbidden (401/403) |
+//!
+//! `keyward worker` alone (a daemon, so a supervisor can tell why it stopped):
+//!
+//! | code | meaning |
+//! |------|---------|
+//! | 10 | its key was revoked (`token_revoked`, close code 4001) |
+//! | 11 | its key expired (`token_expired`, 4002) |
+//! | 12 | its key is disabled (`token_disabled`, 4003) |
+//! | 13 | the key is not a worker key (`kw_wk_`), checked offline or `worker_key_required` |
+//! | 14 | a person removed the worker (Settings → Workers; close code 4004) |
+//! | 15 | another machine runs a worker of this name (`worker_name_in_use`) |
+//! | 16 | another connection of the same worker took over (close code 4005) |
+//! | 130 | a second SIGINT or SIGTERM while it was draining |
 
 use super::output::{self, Color, Style};
 use super::resolved::Resolved;
@@ -21,6 +34,15 @@ pub type CmdResult = Result<(), Failure>;
 pub const EXIT_ERROR: u8 = 1;
 pub const EXIT_USAGE: u8 = 2;
 pub const EXIT_AUTH: u8 = 3;
+// `keyward worker` only.
+pub const EXIT_WORKER_KEY_REVOKED: u8 = 10;
+pub const EXIT_WORKER_KEY_EXPIRED: u8 = 11;
+pub const EXIT_WORKER_KEY_DISABLED: u8 = 12;
+pub const EXIT_NOT_A_WORKER_KEY: u8 = 13;
+pub const EXIT_WORKER_REMOVED: u8 = 14;
+pub const EXIT_WORKER_NAME_IN_USE: u8 = 15;
+pub const EXIT_WORKER_REPLACED: u8 = 16;
+pub const EXIT_INTERRUPTED: u8 = 130;
 
 #[derive(Debug, Serialize)]
 pub struct Failure {

@@ -1,6 +1,7 @@
 //! The client commands: `keyward auth …`, `login`, `keys …`, `audit`, `owner-limits …`,
 //! `orgs …`, the organization's resources, the integrations vault (`integrations`,
-//! `connect`, `connections`), webhook ingress (`webhooks`), workers (`workers`), `completions`.
+//! `connect`, `connections`), webhook ingress (`webhooks`), workers (`workers`), the worker
+//! daemon (`worker`, in `crate::worker`), `completions`.
 //!
 //! Each command resolves a key and a server ([`context`]), calls the API through the
 //! SDK (`keyward-client`), and prints either text for people ([`output`]) or JSON for
@@ -9,7 +10,9 @@
 //!
 //! Dependencies point one way: this file -> features -> `lookup` -> `context` ->
 //! `failure` -> the leaves (`resolved`, `output`, `text`, `parse`, `credentials`,
-//! `dotenv`, `loopback`); `once` and `prompt` sit on `failure`. `.ci/import-cycles` checks it.
+//! `dotenv`, `loopback`); `once` and `prompt` sit on `failure`. `crate::worker` is a
+//! feature outside this directory: it uses `context`, `failure`, `output` and
+//! `loopback`, never this file. `.ci/import-cycles` checks it.
 
 // Features: one per API feature (the server's `http/<feature>.rs`), each with its
 // flags, its commands and its own rendering. They use the modules below, never each
@@ -31,12 +34,12 @@ mod webhooks;
 mod workers;
 
 // Shared by the features: the connection and its failures, then the leaves.
-mod context;
+pub(crate) mod context;
 mod credentials;
 pub mod dotenv;
-mod failure;
+pub(crate) mod failure;
 mod lookup;
-mod loopback;
+pub(crate) mod loopback;
 pub mod once;
 pub mod output;
 mod parse;
@@ -74,6 +77,7 @@ pub enum ClientCommand {
             URL in your config directory, readable only by you.",
         after_help = concat!("Examples:\n  \
             keyward login --token kw_pat_…\n  \
+            keyward login --token kw_wk_…                      # a worker key, for `keyward worker`\n  \
             keyward login --web                                # approve in the browser\n  \
             keyward login --server https://keys.example.com   # asks for the key\n  \
             echo \"$KEY\" | keyward login                        # reads the key from stdin\n\n", exit_codes!())
@@ -165,6 +169,8 @@ pub enum ClientCommand {
         keyward webhooks replay wh_… --since 2h\n  \
         keyward webhooks rotate-secret wh_… --overlap 24h\n\n", exit_codes!()))]
     Webhooks(webhooks::WebhooksArgs),
+    // Its help (about, examples, its own exit codes) is on `crate::worker::WorkerArgs`.
+    Worker(crate::worker::WorkerArgs),
     /// Workers: the machines running `keyward worker`, their status, and what to check.
     #[command(after_help = concat!("Examples:\n  \
         keyward workers list\n  \
@@ -231,6 +237,7 @@ const CLIENT_COMMANDS: &[&str] = &[
     "connect",
     "connections",
     "webhooks",
+    "worker",
     "workers",
     "completions",
 ];
@@ -264,6 +271,7 @@ pub fn run(command: ClientCommand, cli: fn() -> clap::Command) -> ExitCode {
         ClientCommand::Connect(args) => (args.conn.clone(), Job::Connect(Box::new(args))),
         ClientCommand::Connections(args) => (args.conn, Job::Connections(args.command)),
         ClientCommand::Webhooks(args) => (args.conn, Job::Webhooks(args.command)),
+        ClientCommand::Worker(args) => (args.conn.clone(), Job::Worker(Box::new(args))),
         ClientCommand::Workers(args) => (args.conn, Job::Workers(args.command)),
     };
     let dotenv = dotenv::DotEnv::read_current_dir();
@@ -300,6 +308,7 @@ pub fn run(command: ClientCommand, cli: fn() -> clap::Command) -> ExitCode {
             Job::Connect(args) => integrations::connect(&ctx, *args).await,
             Job::Connections(cmd) => integrations::connections(&ctx, cmd).await,
             Job::Webhooks(cmd) => webhooks::run(&ctx, cmd).await,
+            Job::Worker(args) => crate::worker::run(&ctx, *args).await,
             Job::Workers(cmd) => workers::run(&ctx, cmd).await,
         }
     });
@@ -327,6 +336,7 @@ enum Job {
     Connect(Box<integrations::ConnectArgs>),
     Connections(integrations::ConnectionsCommand),
     Webhooks(webhooks::WebhooksCommand),
+    Worker(Box<crate::worker::WorkerArgs>),
     Workers(workers::WorkersCommand),
 }
 

@@ -88,7 +88,7 @@ async fn a_worker_goes_online_stale_offline_by_the_clock_and_is_removed_after_re
         );
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
-    let audit = live.get("/v1/audit?limit=100").await;
+    let audit = live.get("/v1/audit-log?limit=100").await;
     let removed: Vec<&Value> = audit["data"]
         .as_array()
         .unwrap()

@@ -171,7 +171,7 @@ async fn only_a_worker_key_registers_and_what_it_sends_is_checked() {
         .expect(StatusCode::OK);
     assert_eq!(again["worker"]["id"], first["worker"]["id"]);
     // Audited once, when it appeared.
-    let audit = app.get("/v1/audit?limit=100", &app.owner_token).await;
+    let audit = app.get("/v1/audit-log?limit=100", &app.owner_token).await;
     let registered = audit.body["data"]
         .as_array()
         .unwrap()
@@ -292,13 +292,13 @@ async fn an_expired_key_closes_at_the_next_heartbeat_by_the_clock() {
         .post(
             "/v1/keys",
             &app.owner_token,
-            json!({"name": "short", "kind": "worker", "workspace": ws, "expires": "1d"}),
+            json!({"name": "short", "kind": "worker", "workspace": ws, "expires": "7d"}),
         )
         .await
         .expect(StatusCode::CREATED);
     let key = r["key"].as_str().unwrap().to_owned();
     let (_, mut socket) = connect(&app, &key, registration("a", "i1", &[], false)).await;
-    app.clock.advance(chrono::Duration::days(2));
+    app.clock.advance(chrono::Duration::days(8));
     say(&mut socket, &WorkerMessage::Heartbeat { in_flight: 0 }).await;
     assert_eq!(
         closed(&mut socket).await,
@@ -483,4 +483,235 @@ async fn an_event_a_worker_held_when_it_vanished_goes_to_another_after_its_lease
     assert_ne!(again.claim, held.claim);
     // A late acknowledgement of the old claim is not written over the new one.
     say(&mut b, &ack(&again, 200)).await;
+}
+
+#[tokio::test]
+async fn a_key_registers_at_most_fifty_workers() {
+    let app = TestApp::spawn().await;
+    let ws = workspace(&app, "production").await;
+    let (_, key) = worker_key(&app, &ws, "fleet").await;
+    for i in 0..keyward_core::worker::MAX_WORKERS_PER_KEY {
+        let r = app
+            .post(
+                "/v1/workers/register",
+                &key,
+                registration(&format!("w{i}"), "i1", &[], false),
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+    }
+    let r = app
+        .post(
+            "/v1/workers/register",
+            &key,
+            registration("one-more", "i1", &[], false),
+        )
+        .await;
+    assert_eq!(
+        (r.status, r.code()),
+        (StatusCode::CONFLICT, "worker_limit_reached"),
+        "{}",
+        r.body
+    );
+    assert_eq!(r.body["limit"]["max"], 50);
+    // Registering one of them again is an update, not a new worker.
+    let r = app
+        .post(
+            "/v1/workers/register",
+            &key,
+            registration("w0", "i2", &[], false),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+}
+
+/// Two nodes on one PostgreSQL database, a worker connected to each: every event is
+/// handed out once, in order, one at a time across both nodes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn two_nodes_hand_each_event_once_and_in_order() {
+    use keyward_core::ManualClock;
+    use keyward_server::{Application, Settings};
+    use std::sync::{Arc, Mutex};
+    let Some(base) = keyward_store::testing::postgres_url_or_skip() else {
+        return;
+    };
+    let schema = keyward_store::testing::PgScratch::create(&base)
+        .await
+        .unwrap();
+    let setup = keyward_store::connect(schema.url()).await.unwrap();
+    setup.migrate().await.unwrap();
+    let clock = Arc::new(ManualClock::new(chrono::Utc::now()));
+    let follow = Arc::downgrade(&clock);
+    tokio::spawn(async move {
+        while let Some(c) = follow.upgrade() {
+            c.set(chrono::Utc::now());
+            drop(c);
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    });
+    let (token, _) =
+        keyward_server::bootstrap::bootstrap(setup.as_ref(), clock.as_ref(), "acme", "o@x.io")
+            .await
+            .unwrap();
+    let owner = token.expose_secret().to_owned();
+    let ring = keyward_server::integrations::Config::ephemeral();
+    let mut bases = vec![];
+    let mut stops = vec![];
+    for _ in 0..2 {
+        let store = keyward_store::connect(schema.url()).await.unwrap();
+        let mut settings = Settings {
+            listen: "127.0.0.1:0".parse().unwrap(),
+            policy: keyward_server::state::Policy {
+                integrations: ring.clone(),
+                ..Default::default()
+            },
+            ..Settings::default()
+        };
+        settings.policy.webhooks.poll_interval = Duration::from_millis(20);
+        let app = Application::build(
+            settings,
+            store,
+            clock.clone() as Arc<dyn keyward_core::Clock>,
+        )
+        .await
+        .unwrap();
+        bases.push(format!("http://{}", app.local_addr()));
+        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+        stops.push(tx);
+        tokio::spawn(app.run_until_stopped(async {
+            let _ = rx.await;
+        }));
+    }
+    let http = reqwest::Client::new();
+    let call = |method: reqwest::Method, base: &str, path: &str, token: &str, body: Value| {
+        http.request(method, format!("{base}{path}"))
+            .bearer_auth(token)
+            .json(&body)
+            .send()
+    };
+    let ws: Value = call(
+        reqwest::Method::POST,
+        &bases[0],
+        "/v1/workspaces",
+        &owner,
+        json!({"name": "p"}),
+    )
+    .await
+    .unwrap()
+    .json()
+    .await
+    .unwrap();
+    let ws = ws["id"].as_str().unwrap().to_owned();
+    let secret = Secret::generate();
+    let endpoint: Value = call(
+        reqwest::Method::POST,
+        &bases[0],
+        "/v1/webhook-endpoints",
+        &owner,
+        json!({"provider": "standard", "name": "w", "workspace": ws, "destination": "workers",
+            "secrets": [secret.expose_whsec().as_str()]}),
+    )
+    .await
+    .unwrap()
+    .json()
+    .await
+    .unwrap();
+    let endpoint_id = endpoint["endpoint"]["id"].as_str().unwrap().to_owned();
+    let seen: Arc<Mutex<Vec<(usize, String)>>> = Default::default();
+    let in_flight = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let overlapped = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    for (n, base) in bases.iter().enumerate() {
+        let key: Value = call(
+            reqwest::Method::POST,
+            base,
+            "/v1/keys",
+            &owner,
+            json!({"name": format!("k{n}"), "kind": "worker", "workspace": ws}),
+        )
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+        let key = key["key"].as_str().unwrap().to_owned();
+        let reg: Value = call(
+            reqwest::Method::POST,
+            base,
+            "/v1/workers/register",
+            &key,
+            registration(&format!("w{n}"), &format!("i{n}"), &[], true),
+        )
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+        let url = format!(
+            "{}{}",
+            base.replacen("http", "ws", 1),
+            reg["connect_path"].as_str().unwrap()
+        );
+        let mut request = url.into_client_request().unwrap();
+        request
+            .headers_mut()
+            .insert("authorization", format!("Bearer {key}").parse().unwrap());
+        let (mut socket, _) = tokio_tungstenite::connect_async(request).await.unwrap();
+        let (seen, in_flight, overlapped) = (seen.clone(), in_flight.clone(), overlapped.clone());
+        tokio::spawn(async move {
+            while let Some(Ok(frame)) = socket.next().await {
+                let Message::Text(t) = frame else { continue };
+                if let Ok(ServerMessage::Event(d)) = serde_json::from_str(t.as_str()) {
+                    if in_flight.fetch_add(1, std::sync::atomic::Ordering::SeqCst) > 0 {
+                        overlapped.store(true, std::sync::atomic::Ordering::SeqCst);
+                    }
+                    seen.lock().unwrap().push((n, d.event_id.clone()));
+                    tokio::time::sleep(Duration::from_millis(5)).await;
+                    in_flight.fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
+                    say(&mut socket, &ack(&d, 200)).await;
+                }
+            }
+        });
+    }
+    let mut ids = vec![];
+    for i in 0..40 {
+        let ingress = format!("{}/hooks/{endpoint_id}", bases[i % 2]);
+        let body = format!(r#"{{"n":{i}}}"#);
+        let r = http
+            .post(&ingress)
+            .headers(standard_headers(
+                &secret,
+                &format!("msg_in{i}"),
+                clock.now().timestamp(),
+                body.as_bytes(),
+            ))
+            .body(body)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200);
+        let v: Value = r.json().await.unwrap();
+        ids.push(v["id"].as_str().unwrap().to_owned());
+    }
+    let until = std::time::Instant::now() + Duration::from_secs(30);
+    while seen.lock().unwrap().len() < 40 {
+        assert!(
+            std::time::Instant::now() < until,
+            "{:?}",
+            seen.lock().unwrap()
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let seen = seen.lock().unwrap().clone();
+    let order: Vec<String> = seen.iter().map(|(_, id)| id.clone()).collect();
+    let mut sorted = ids.clone();
+    sorted.sort();
+    assert_eq!(order, sorted, "each once, in order");
+    assert!(
+        !overlapped.load(std::sync::atomic::Ordering::SeqCst),
+        "never two at once"
+    );
+    for tx in stops {
+        let _ = tx.send(());
+    }
 }
