@@ -3,9 +3,8 @@
 //! them: the empty list says how to start a worker, names that match nothing, flags
 //! that are wrong, a removal that cannot be confirmed, and a key without `workers:read`.
 //!
-//! (Workers registered by a daemon — `show` and `remove` of a real one — need the
-//! worker's own endpoint, `POST /v1/workers/register`; the server's API tests cover
-//! them on workers registered through the store.)
+//! `show` and `remove` act on a worker registered as its daemon registers, with
+//! `POST /v1/workers/register` and a worker key (`tests/workers/` runs real daemons).
 
 mod support;
 
@@ -68,7 +67,7 @@ fn wrong_names_flags_and_unconfirmed_removals_are_refused() {
     );
     let status = cli(&user, &["workers", "list", "--status", "asleep"]);
     assert_eq!(status.code, 2, "{}", status.stderr);
-    let label = cli(&user, &["workers", "list", "--label", "-bad"]);
+    let label = cli(&user, &["workers", "list", "--label=-bad"]);
     assert_ne!(label.code, 0, "{}", label.stderr);
     assert!(label.stderr.contains("label"), "{}", label.stderr);
     let workspace = cli(&user, &["workers", "list", "--workspace", "nowhere"]);
@@ -102,4 +101,143 @@ fn a_key_without_workers_read_is_refused() {
         &["--name", "reader", "--permission", "workers:read"],
     );
     cli(&user, &["workers", "list", "--token", &reader]).ok();
+}
+
+/// Registers the worker `name` with the worker key `key`, as `keyward worker` does.
+fn register(server: &Server, key: &str, name: &str) -> serde_json::Value {
+    let body = serde_json::json!({
+        "name": name, "host": format!("{name}.local"), "os": "linux x86_64",
+        "version": "0.1.0", "labels": ["gpu"], "instance": format!("cli-{name}"),
+    });
+    let url = format!("{}/v1/workers/register", server.url);
+    let key = key.to_owned();
+    tokio::runtime::Runtime::new()
+        .unwrap()
+        .block_on(async move {
+            let r = reqwest::Client::new()
+                .post(url)
+                .bearer_auth(key)
+                .json(&body)
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(r.status(), 201);
+            r.json().await.unwrap()
+        })
+}
+
+#[test]
+fn a_registered_worker_is_listed_shown_with_its_checks_and_removed() {
+    let (server, user) = start();
+    for ws in ["production", "staging"] {
+        cli(&user, &["workspaces", "create", ws]).ok();
+    }
+    let (prod_key, _) = create_key(
+        &user,
+        &server,
+        &[
+            "--name",
+            "prod-worker",
+            "--kind",
+            "worker",
+            "--workspace",
+            "production",
+        ],
+    );
+    let (staging_key, _) = create_key(
+        &user,
+        &server,
+        &[
+            "--name",
+            "staging-worker",
+            "--kind",
+            "worker",
+            "--workspace",
+            "staging",
+        ],
+    );
+    let prod = register(&server, &prod_key, "build-box");
+    let id = prod["worker"]["id"].as_str().unwrap().to_owned();
+    register(&server, &staging_key, "build-box");
+
+    let list = cli(&user, &["workers", "list"]).ok();
+    assert!(list.stdout.contains("NAME"), "{}", list.stdout);
+    assert!(list.stdout.contains(&id), "{}", list.stdout);
+    assert!(list.stdout.contains("online"), "{}", list.stdout);
+    assert!(list.stdout.contains("kw_wk_"), "{}", list.stdout);
+    assert!(list.stdout.contains("gpu"), "{}", list.stdout);
+    let json = cli(
+        &user,
+        &["workers", "list", "--workspace", "production", "--json"],
+    )
+    .ok()
+    .json();
+    assert_eq!(json["data"].as_array().unwrap().len(), 1, "{json}");
+    assert_eq!(json["data"][0]["id"], id.as_str());
+
+    // The name is in two workspaces: ambiguous without --workspace.
+    let ambiguous = cli(&user, &["workers", "show", "build-box"]);
+    assert_eq!(ambiguous.code, 1, "{}", ambiguous.stderr);
+    assert!(
+        ambiguous.stderr.contains("--workspace"),
+        "{}",
+        ambiguous.stderr
+    );
+    let show = cli(
+        &user,
+        &["workers", "show", "build-box", "--workspace", "production"],
+    )
+    .ok();
+    for text in [
+        "build-box.local",
+        "linux x86_64",
+        "Last heartbeat",
+        "prod-worker (kw_wk_",
+        "SYMPTOM",
+        "Worker was connected and stopped",
+        "Heartbeats arrive",
+        "1 of 25 active worker keys",
+        "✓",
+    ] {
+        assert!(show.stdout.contains(text), "{text}: {}", show.stdout);
+    }
+    let detail = cli(&user, &["workers", "show", &id, "--json"]).ok().json();
+    assert_eq!(detail["troubleshooting"].as_array().unwrap().len(), 5);
+    assert_eq!(detail["worker_key_limit"], 25);
+
+    // Without --yes and without a terminal to ask on: refused, nothing removed.
+    let kept = cli(
+        &user,
+        &[
+            "workers",
+            "remove",
+            "build-box",
+            "--workspace",
+            "production",
+        ],
+    );
+    assert_eq!(kept.code, 2, "{}", kept.stderr);
+    assert_eq!(
+        cli(&user, &["workers", "list", "--json"]).ok().json()["data"]
+            .as_array()
+            .unwrap()
+            .len(),
+        2
+    );
+    let removed = cli(&user, &["workers", "remove", &id, "--yes"]).ok();
+    assert!(
+        removed.stdout.contains("Removed worker") || removed.stderr.contains("Removed worker"),
+        "{}{}",
+        removed.stdout,
+        removed.stderr
+    );
+    let after = cli(&user, &["workers", "list", "--json"]).ok().json();
+    assert_eq!(after["data"].as_array().unwrap().len(), 1, "{after}");
+    let gone = cli(&user, &["workers", "show", &id]);
+    assert_eq!(gone.code, 1, "{}", gone.stderr);
+    assert!(
+        gone.stderr.contains("keyward workers list"),
+        "{}",
+        gone.stderr
+    );
 }

@@ -19,6 +19,7 @@ pub const SECTIONS: &[(&str, &str)] = &[
     ("/console/settings", "Settings"),
     ("/console/integrations", "Integrations"),
     ("/console/settings/webhooks", "Webhooks"),
+    ("/console/settings/workers", "Workers"),
     ("/console/audit", "Audit Log"),
     ("/console/usage", "Usage"),
     ("/console/sessions", "Sessions"),
@@ -247,6 +248,10 @@ mod tests {
         assert_eq!(
             section_of("/console/settings/webhooks/wh_1"),
             "/console/settings/webhooks"
+        );
+        assert_eq!(
+            section_of("/console/settings/workers/wkr_1"),
+            "/console/settings/workers"
         );
         assert_eq!(section_of("/console/settingsx"), "");
     }

@@ -31,6 +31,7 @@ mod tokens;
 mod usage;
 pub mod visitor;
 mod webhooks;
+mod workers;
 
 pub use failure::{Failure, PageResult};
 pub use visitor::Signed;
@@ -123,6 +124,9 @@ pub fn router(state: AppState) -> Router<AppState> {
             "/settings/webhooks/{id}/deliveries/{delivery}/replay",
             post(webhooks::replay_one),
         )
+        .route("/settings/workers", get(workers::list))
+        .route("/settings/workers/{id}", get(workers::show))
+        .route("/settings/workers/{id}/remove", post(workers::remove))
         .route("/audit", get(audit::list))
         .route("/usage", get(usage::pick))
         .route("/usage/{key_id}", get(usage::key))

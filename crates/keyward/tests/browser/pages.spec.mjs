@@ -2,7 +2,8 @@
 // serious or critical violation on any (light and dark), and each is photographed at 1280
 // and 390 pixels wide — Members (with a one-time link shown), a member's page, Join,
 // Channels, Workspaces and Agents, Settings, Integrations (two configured, one pending
-// connection), Webhooks (one disabled endpoint) with its delivery log, the Audit Log and
+// connection), Webhooks (one disabled endpoint) with its delivery log, Workers (empty, then one
+// registered, shown and removed), the Audit Log and
 // Usage with its chart.
 // One server; the data is made through the API with the owner's printed token.
 
@@ -125,6 +126,7 @@ const PAGES = [
   ['/console/integrations', 'Integrations', 'integrations'],
   ['/console/settings/webhooks', 'Webhooks', 'webhooks'],
   [() => `/console/settings/webhooks/${webhookId}`, 'Deliveries of support bot', 'webhook-deliveries'],
+  ['/console/settings/workers', 'Workers', 'workers-empty'],
   ['/console/audit', 'Audit Log', 'audit'],
   ['/console/usage', 'Usage', 'usage-keys'],
   [() => `/console/usage/${keyId}`, 'Usage of acme production', 'usage-chart'],
@@ -146,6 +148,47 @@ test('accessibility and screenshots of every page, light and dark', async () => 
     }
     await page.context().close();
   }
+});
+
+test('Settings → Workers: the empty state, then a worker with its troubleshooting table, removed', async () => {
+  const page = await owner();
+  await page.goto('/console/settings');
+  await page.getByRole('navigation', { name: 'Console' }).getByRole('link', { name: 'Workers', exact: true }).click();
+  assert.equal(await h1(page), 'Workers');
+  const main = page.locator('main');
+  assert.match(await main.innerText(), /No workers yet/);
+  assert.match(await main.innerText(), /keyward login --token <worker key>\s+keyward worker/);
+
+  // A worker registers as its daemon does, with a worker key of production.
+  const workspaces = await api('GET', '/v1/workspaces');
+  const production = workspaces.find((w) => w.name === 'production');
+  const key = await api('POST', '/v1/keys', { name: 'build-box-worker', kind: 'worker', workspace: production.id });
+  const r = await fetch(`${s.url}/v1/workers/register`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${key.key}`, 'content-type': 'application/json' },
+    body: JSON.stringify({ name: 'build-box', host: 'build-box.local', os: 'linux x86_64', version: '0.1.0', labels: ['gpu'], instance: 'browser1' }),
+  });
+  assert.equal(r.status, 201, await r.text());
+  await page.reload();
+  const row = main.getByRole('row', { name: /build-box/ });
+  assert.match(await row.innerText(), /online/);
+  assert.match(await row.innerText(), /gpu/);
+  assert.match(await row.innerText(), /kw_wk_/);
+
+  await row.getByRole('link', { name: 'build-box', exact: true }).click();
+  assert.equal(await h1(page), 'Worker build-box');
+  const checks = page.getByRole('table').filter({ hasText: 'What Keyward sees' });
+  assert.equal(await checks.getByRole('row').count(), 6, 'a header and the five lines of the product page');
+  assert.match(await checks.innerText(), /1 of 25 active worker keys/);
+  await checkA11y(page, 'worker detail');
+  await screenshot(page, 'worker-detail');
+
+  await page.getByText('Remove…').click();
+  await submitAndWait(page, page.getByRole('button', { name: 'Remove build-box', exact: true }));
+  assert.equal(await h1(page), 'Workers');
+  assert.match(await main.innerText(), /The worker is removed/);
+  assert.match(await main.innerText(), /No workers yet/);
+  await page.context().close();
 });
 
 test('the Integrations page lists the integrations, their Connect forms and the pending connection', async () => {

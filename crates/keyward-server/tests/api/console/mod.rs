@@ -11,6 +11,7 @@ mod pages;
 mod service_accounts;
 mod signin;
 mod webhooks;
+mod workers;
 
 use crate::common::TestApp;
 use keyward_server::people::links;
