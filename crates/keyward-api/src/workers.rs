@@ -22,8 +22,7 @@ pub use keyward_core::worker::WorkerStatus;
 /// key); another instance cannot take a name whose worker is connected.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
-// Unknown fields are ignored, not refused: a newer daemon still registers with an older
-// server during a rolling upgrade.
+#[serde(deny_unknown_fields)]
 pub struct RegisterWorkerRequest {
     /// Unique in the workspace; the daemon's default is the host name.
     #[cfg_attr(feature = "openapi", schema(value_type = String))]

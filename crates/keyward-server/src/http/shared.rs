@@ -101,3 +101,15 @@ pub fn public_base(state: &crate::state::AppState, headers: &axum::http::HeaderM
     };
     format!("{scheme}://{}", host.unwrap_or("localhost"))
 }
+
+/// A store error as the API answers it, with `NotFound` as `code` (what is not found:
+/// a webhook endpoint, a delivery, a worker) and `detail`.
+pub fn or_missing(
+    code: keyward_api::ErrorCode,
+    detail: &'static str,
+) -> impl Fn(keyward_store::StoreError) -> ApiError {
+    move |e| match e {
+        keyward_store::StoreError::NotFound => ApiError::Refused(code.clone(), detail.into()),
+        other => other.into(),
+    }
+}

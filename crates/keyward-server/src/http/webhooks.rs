@@ -8,7 +8,9 @@
 //! organization. Every change is in the audit log; the ingress (`/hooks/{id}`) is in
 //! `webhooks/ingress.rs`.
 
-use super::shared::{actor_event, page_limit, public_base, workspace_target, workspaces_within};
+use super::shared::{
+    actor_event, or_missing, page_limit, public_base, workspace_target, workspaces_within,
+};
 use crate::auth::Principal;
 use crate::authz::{Action, Target};
 use crate::errors::{ApiError, Result};
@@ -41,23 +43,17 @@ const MAX_SIGNING_SECRETS: usize = 3;
 const MAX_OVERLAP_SECS: u64 = 7 * 24 * 3600;
 
 fn not_found(e: StoreError) -> ApiError {
-    match e {
-        StoreError::NotFound => ApiError::Refused(
-            ErrorCode::WebhookEndpointNotFound,
-            "no webhook endpoint with this id in this organization".into(),
-        ),
-        other => other.into(),
-    }
+    or_missing(
+        ErrorCode::WebhookEndpointNotFound,
+        "no webhook endpoint with this id in this organization",
+    )(e)
 }
 
 fn delivery_not_found(e: StoreError) -> ApiError {
-    match e {
-        StoreError::NotFound => ApiError::Refused(
-            ErrorCode::DeliveryNotFound,
-            "no delivery with this id for this endpoint".into(),
-        ),
-        other => other.into(),
-    }
+    or_missing(
+        ErrorCode::DeliveryNotFound,
+        "no delivery with this id for this endpoint",
+    )(e)
 }
 
 /// An endpoint the caller may act on with `permission`, or not found.

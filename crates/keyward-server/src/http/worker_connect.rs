@@ -5,7 +5,7 @@
 use super::shared::actor_event;
 use crate::auth::Principal;
 use crate::errors::{ApiError, Result};
-use crate::extract::ApiJson;
+use crate::extract::{ApiJson, ApiQuery};
 use crate::state::AppState;
 use axum::extract::ws::{rejection::WebSocketUpgradeRejection, WebSocketUpgrade};
 use axum::extract::{Path, State};
@@ -32,16 +32,17 @@ fn worker_key(principal: &Principal) -> Result<String> {
     }
 }
 
-/// Printable text of 1 to `max` characters.
+/// Text a person reads in listings (host, OS, version): the rules of names (no control
+/// characters, nothing that reorders or hides text), at most `max` characters.
 fn text(field: &str, raw: &str, max: usize) -> Result<String> {
-    let s = raw.trim();
-    if s.is_empty() || s.chars().count() > max || s.chars().any(char::is_control) {
+    let name = keyward_core::Name::parse(raw).map_err(|e| ApiError::validation(field, e))?;
+    if name.as_str().chars().count() > max {
         return Err(ApiError::validation(
             field,
-            format!("must be 1 to {max} characters without control characters"),
+            format!("must be at most {max} characters"),
         ));
     }
-    Ok(s.to_owned())
+    Ok(name.as_str().to_owned())
 }
 
 #[utoipa::path(post, path = "/v1/workers/register", operation_id = "register_worker", tag = "workers",
@@ -56,7 +57,7 @@ pub async fn register(
     ApiJson(req): ApiJson<RegisterWorkerRequest>,
 ) -> Result<(StatusCode, Json<WorkerRegistration>)> {
     let workspace_id = worker_key(&principal)?;
-    let host = text("host", &req.host, 255)?;
+    let host = text("host", &req.host, 100)?;
     let os = text("os", &req.os, 100)?;
     let version = text("version", &req.version, 100)?;
     let labels = rule::parse_labels(&req.labels).map_err(|e| ApiError::validation("labels", e))?;
@@ -141,11 +142,23 @@ pub async fn register(
         status,
         Json(WorkerRegistration {
             worker: crate::workers::api(&record, now),
-            connect_path: format!("/v1/workers/{}/connect", record.id),
+            // The run is named in it: a connection of another run (one the name was taken
+            // from) is refused, and that daemon registers again.
+            connect_path: format!(
+                "/v1/workers/{}/connect?instance={}",
+                record.id, record.instance
+            ),
             heartbeat_interval_secs: record.heartbeat_interval_secs,
             forward_timeout_secs: state.workers.config.forward_timeout.as_secs().max(1) as u32,
         }),
     ))
+}
+
+/// What `connect_path` carries.
+#[derive(Debug, serde::Deserialize)]
+pub struct ConnectQuery {
+    /// The daemon run that registered (absent: any run of the key).
+    instance: Option<String>,
 }
 
 /// `GET /v1/workers/{id}/connect`: the worker's WebSocket (not in the OpenAPI document:
@@ -154,6 +167,7 @@ pub async fn connect(
     State(state): State<AppState>,
     principal: Principal,
     Path(id): Path<String>,
+    ApiQuery(query): ApiQuery<ConnectQuery>,
     upgrade: std::result::Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
 ) -> Result<Response> {
     worker_key(&principal)?;
@@ -177,7 +191,11 @@ pub async fn connect(
         }
         Err(e) => return Err(e.into()),
     };
-    if worker.key.id != principal.key.id {
+    let another_run = query
+        .instance
+        .as_deref()
+        .is_some_and(|i| i != worker.instance);
+    if worker.key.id != principal.key.id || another_run {
         return Err(ApiError::Refused(
             ErrorCode::WorkerNotYours,
             "this worker was registered with another key: register it again with this one".into(),

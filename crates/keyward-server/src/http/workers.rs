@@ -35,13 +35,10 @@ const BATCH: u32 = 100;
 const MAX_SCANNED: usize = 10_000;
 
 fn not_found(e: StoreError) -> ApiError {
-    match e {
-        StoreError::NotFound => ApiError::Refused(
-            ErrorCode::WorkerNotFound,
-            "no worker with this id in this organization".into(),
-        ),
-        other => other.into(),
-    }
+    super::shared::or_missing(
+        ErrorCode::WorkerNotFound,
+        "no worker with this id in this organization",
+    )(e)
 }
 
 /// A worker the caller may act on with `permission`, or not found (another
@@ -359,7 +356,36 @@ pub async fn get_worker(
         ),
         None => None,
     };
-    let troubleshooting = troubleshooting(&r, &worker, owner_active, limit, now);
+    let mut troubleshooting = troubleshooting(&r, &worker, owner_active, limit, now);
+    // Which other workers revoking this key would stop too (one key may run several).
+    let same_key: Vec<String> = state
+        .store
+        .workers()
+        .list_workers(
+            principal.org_id(),
+            keyward_store::WorkerFilter {
+                workspaces: Some(vec![r.workspace_id.clone()]),
+                limit: keyward_core::worker::MAX_WORKERS_PER_WORKSPACE,
+                ..Default::default()
+            },
+        )
+        .await?
+        .into_iter()
+        .filter(|o| o.key.id == r.key.id && o.id != r.id)
+        .map(|o| o.name)
+        .collect();
+    if let Some(line) = troubleshooting
+        .iter_mut()
+        .find(|c| c.symptom == "Revoke affected the wrong worker")
+    {
+        line.finding.push_str(&match same_key.as_slice() {
+            [] => " No other worker runs with it.".to_owned(),
+            names => format!(
+                " It also runs {}: revoking it stops them too; give each machine a key of its own.",
+                names.join(", ")
+            ),
+        });
+    }
     Ok(Json(WorkerDetail {
         worker,
         owner_active_worker_keys: owner_active,
@@ -378,7 +404,20 @@ pub async fn remove_worker(
     principal: Principal,
     Path(id): Path<String>,
 ) -> Result<StatusCode> {
-    let w = visible(&state, &principal, &id, "workers:write", Action::Write).await?;
+    // An admin's (workspace reach), or the person's own: a member removes the workers
+    // of their own worker keys.
+    let w = match visible(&state, &principal, &id, "workers:write", Action::Write).await {
+        Ok(w) => w,
+        Err(refused) => {
+            let w = visible(&state, &principal, &id, "workers:write", Action::Read).await?;
+            let own = matches!(&principal.key.owner, Some(keyward_core::Owner::User { id, .. })
+                if w.key.owner_id.as_deref() == Some(id.as_str()));
+            if !own {
+                return Err(refused);
+            }
+            w
+        }
+    };
     remove(&state, &principal, &w).await?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -393,7 +432,7 @@ pub async fn remove(state: &AppState, principal: &Principal, w: &WorkerRecord) -
         "worker",
         &w.id,
         serde_json::json!({
-            "name": w.name, "workspace": w.workspace_id, "host": w.host, "key": w.key.id,
+            "name": w.name, "workspace_id": w.workspace_id, "host": w.host, "key_id": w.key.id,
         }),
     );
     state

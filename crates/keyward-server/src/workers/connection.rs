@@ -49,6 +49,8 @@ const CLOSE_NORMAL: u16 = 1000;
 const CLOSE_PROTOCOL: u16 = 1008;
 /// Something went wrong on the server: the worker reconnects.
 const CLOSE_INTERNAL: u16 = 1011;
+/// Try again later (RFC 6455's 1013): the worker registers again and reconnects.
+const CLOSE_TRY_AGAIN: u16 = 1013;
 
 /// Frames the connection's writer has waiting at most: a worker that stops reading is
 /// disconnected rather than buffered for.
@@ -120,6 +122,16 @@ pub async fn run(state: AppState, socket: WebSocket, worker: WorkerRecord, key: 
         return;
     }
     let record = match store.find_worker(&id).await {
+        // Registered again by another key or run between the upgrade's check and
+        // this connection: let it go; that daemon registers again (1013, try later).
+        Ok(r) if r.key.id != key.record.id || r.instance != worker.instance => {
+            let _ = store
+                .disconnect_worker(&id, &connection, state.clock.now(), false)
+                .await;
+            finish(out, CLOSE_TRY_AGAIN, "worker_not_yours".into()).await;
+            let _ = writer.await;
+            return;
+        }
         Ok(r) => r,
         Err(e) => {
             tracing::warn!(worker = %id, error = %e, "cannot read a worker");
@@ -391,7 +403,11 @@ impl Link<'_> {
         let delivered = ack.status_code.is_some_and(|c| (200..300).contains(&c));
         let said = ack.error.map(|e| {
             e.chars()
-                .filter(|c| !c.is_control())
+                .filter(|c| {
+                    !c.is_control()
+                        && !keyward_oauth::is_bidi_control(*c)
+                        && !matches!(c, '\u{200B}'..='\u{200D}' | '\u{2060}' | '\u{FEFF}')
+                })
                 .take(MAX_ERROR_CHARS)
                 .collect::<String>()
         });

@@ -358,7 +358,9 @@ async fn the_troubleshooting_table_follows_the_workers_state() {
     let prefix = d["key"]["prefix"].as_str().unwrap().to_owned();
     assert_eq!(
         line(&d, "Revoke affected the wrong worker")["finding"],
-        format!("The key alice-macbook-worker ({prefix}…) is active.")
+        format!(
+            "The key alice-macbook-worker ({prefix}…) is active. No other worker runs with it."
+        )
     );
     assert_eq!(
         line(&d, "Create fails")["finding"],
@@ -510,7 +512,7 @@ async fn removing_a_worker_is_audited_and_reaches_only_ones_own_organization() {
     assert_eq!(e["target"]["type"], "worker", "{e}");
     assert_eq!(e["target"]["id"], id.as_str(), "{e}");
     assert_eq!(e["details"]["name"], "alice-macbook");
-    assert_eq!(e["details"]["workspace"], ws.as_str());
+    assert_eq!(e["details"]["workspace_id"], ws.as_str());
 }
 
 #[tokio::test]

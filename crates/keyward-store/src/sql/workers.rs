@@ -60,7 +60,9 @@ struct Existing {
 
 /// Not offline by the status rule: not stopped, and heard from within five of its
 /// intervals (`$1` now, unix ms).
-const LIVE: &str = "stopped_at IS NULL AND last_heartbeat_at > $1 - heartbeat_interval_secs * 5000";
+fn live(now: &str) -> String {
+    format!("stopped_at IS NULL AND last_heartbeat_at > {now} - heartbeat_interval_secs * 5000")
+}
 
 /// Attempts a registration makes at most: a row it could neither insert nor find was
 /// inserted and deleted between its statements.
@@ -168,36 +170,50 @@ impl<B: Backend> WorkerStore for SqlStore<B> {
                 return Ok(Registered::Updated(record));
             }
             // A new row: within the limits (a leaked key cannot fill the table). What is
-            // offline does not count against them, but makes room: the key's (or the
-            // workspace's) longest-silent offline worker goes, audited, so ephemeral
-            // machines with fresh names (CI runners, pods) never hit the wall.
-            for (limit, max, column, value) in [
-                ("workers per key", MAX_WORKERS_PER_KEY, "key_id", &w.key_id),
+            // offline still counts, but the registering person's own longest-silent
+            // offline worker (of this key, or of any of their keys in the workspace)
+            // makes room, audited, so ephemeral machines with fresh names (CI runners,
+            // pods) never hit the wall; nobody else's worker is ever evicted.
+            for (limit, max, scope, value) in [
+                (
+                    "workers per key",
+                    MAX_WORKERS_PER_KEY,
+                    "key_id = $1",
+                    &w.key_id,
+                ),
                 (
                     "workers per workspace",
                     MAX_WORKERS_PER_WORKSPACE,
-                    "workspace_id",
+                    "workspace_id = $1",
                     &w.workspace_id,
                 ),
             ] {
-                let sql = format!("SELECT COUNT(*) AS n FROM workers WHERE {column} = $2");
-                let row: Option<(i64,)> =
-                    B::fetch_optional(&mut tx, &sql, args![now, value]).await?;
+                let sql = format!("SELECT COUNT(*) AS n FROM workers WHERE {scope}");
+                let row: Option<(i64,)> = B::fetch_optional(&mut tx, &sql, args![value]).await?;
                 let total = row.map_or(0, |(n,)| n);
                 if total < i64::from(max) {
                     continue;
                 }
                 let sql = format!(
-                    "SELECT id FROM workers WHERE {column} = $2 AND NOT ({LIVE}) \
-                     ORDER BY last_heartbeat_at LIMIT 1"
+                    "SELECT id, name, host FROM workers WHERE {scope} AND NOT ({}) \
+                     AND workspace_id = $3 \
+                     AND key_id IN (SELECT id FROM api_keys WHERE owner_id = $4) \
+                     ORDER BY last_heartbeat_at, registered_at, id LIMIT 1",
+                    live("$2")
                 );
-                let oldest: Option<(String,)> =
-                    B::fetch_optional(&mut tx, &sql, args![now, value]).await?;
-                let Some((evicted,)) = oldest else {
-                    let sql =
-                        format!("SELECT COUNT(*) AS n FROM workers WHERE {column} = $2 AND {LIVE}");
+                let oldest: Option<(String, String, String)> = B::fetch_optional(
+                    &mut tx,
+                    &sql,
+                    args![value, now, &w.workspace_id, new_owner.as_deref()],
+                )
+                .await?;
+                let Some((evicted, name, host)) = oldest else {
+                    let sql = format!(
+                        "SELECT COUNT(*) AS n FROM workers WHERE {scope} AND {}",
+                        live("$2")
+                    );
                     let live: Option<(i64,)> =
-                        B::fetch_optional(&mut tx, &sql, args![now, value]).await?;
+                        B::fetch_optional(&mut tx, &sql, args![value, now]).await?;
                     return Err(StoreError::LimitReached {
                         limit,
                         max,
@@ -214,7 +230,10 @@ impl<B: Backend> WorkerStore for SqlStore<B> {
                 removal.action = "worker.remove".into();
                 removal.target_id = evicted;
                 removal.details = serde_json::json!({
-                    "reason": format!("offline; made room for a new worker ({limit} limit)"),
+                    "name": name,
+                    "workspace_id": w.workspace_id,
+                    "host": host,
+                    "reason": format!("offline; made room for the same person's new worker {:?} ({limit} limit)", w.name),
                     "automatic": true,
                 });
                 insert_audit::<B>(&mut tx, &removal).await?;

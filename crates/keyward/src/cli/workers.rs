@@ -290,10 +290,16 @@ async fn find(s: &Session<'_>, r: &WorkerRef) -> Result<WorkerDetail, Failure> {
         ..Default::default()
     };
     let (all, _) = collect(s, query, usize::MAX).await?;
-    let matches: Vec<&Worker> = all
-        .iter()
-        .filter(|w| w.name.eq_ignore_ascii_case(wanted))
-        .collect();
+    // The name as written first (names are unique per workspace as written), then
+    // without regard to case.
+    let exact: Vec<&Worker> = all.iter().filter(|w| w.name == wanted).collect();
+    let matches: Vec<&Worker> = if exact.is_empty() {
+        all.iter()
+            .filter(|w| w.name.eq_ignore_ascii_case(wanted))
+            .collect()
+    } else {
+        exact
+    };
     match matches.as_slice() {
         [one] => s.client.worker(&one.id).await.map_err(|e| s.fail(e)),
         [] => Err(Failure::new(
@@ -306,7 +312,7 @@ async fn find(s: &Session<'_>, r: &WorkerRef) -> Result<WorkerDetail, Failure> {
             EXIT_ERROR,
             "ambiguous",
             format!(
-                "{} workers are named {wanted:?}, in several workspaces: {}",
+                "{} workers are named {wanted:?} (in several workspaces, or in other cases): {}",
                 many.len(),
                 many.iter()
                     .map(|w| format!("{} (workspace {})", w.id, w.workspace_id))

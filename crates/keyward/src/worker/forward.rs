@@ -96,8 +96,16 @@ impl Forwarder {
             .await
             .map_err(|e| describe(&e))?;
         let status = response.status().as_u16();
-        // Read the answer (within the same timeout) so the connection can be reused.
-        let _ = response.bytes().await;
+        // The answer's body is not kept: a few KB of it are read (so a short answer
+        // leaves the connection reusable), the rest dropped with the connection.
+        let mut response = response;
+        let mut read = 0usize;
+        while read < 16 * 1024 {
+            match response.chunk().await {
+                Ok(Some(chunk)) => read += chunk.len(),
+                _ => break,
+            }
+        }
         Ok(status)
     }
 }

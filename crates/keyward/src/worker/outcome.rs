@@ -81,7 +81,7 @@ impl Stop {
             Stop::NotAWorkerKey => "this is not a worker key (kw_wk_…): create one in Settings → API Keys or with `keyward keys create --kind worker --workspace W`, then `keyward login --token <key>`".to_owned(),
             Stop::Removed => "this worker was removed from Settings → Workers; start it again to register anew".to_owned(),
             Stop::NameInUse(name) => format!(
-                "another machine runs a worker named {name:?} in this workspace; use --name to pick another name"
+                "a worker named {name:?} in this workspace is connected from another process; use --name to pick another name (if this machine just lost its network or crashed, Keyward lets the name go after two of its heartbeats: start it again then)"
             ),
             Stop::Replaced => "another connection of this worker took over (the same worker started again elsewhere); this one stops".to_owned(),
             Stop::LimitReached(detail) => format!(

@@ -524,6 +524,40 @@ async fn a_key_registers_at_most_fifty_workers() {
         )
         .await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    // Once they are offline (five heartbeats of 5 s missed), the longest silent one
+    // makes room for a new name (ephemeral machines), audited.
+    app.clock.advance(chrono::Duration::seconds(30));
+    let r = app
+        .post(
+            "/v1/workers/register",
+            &key,
+            registration("one-more", "i1", &[], false),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+    let list = app.get("/v1/workers?limit=100", &app.owner_token).await;
+    let names: Vec<&str> = list.body["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|w| w["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names.len(), 50, "{names:?}");
+    assert!(names.contains(&"one-more"), "{names:?}");
+    let gone: Vec<String> = (0..50)
+        .map(|i| format!("w{i}"))
+        .filter(|n| !names.contains(&n.as_str()))
+        .collect();
+    assert_eq!(gone.len(), 1, "{names:?}");
+    let audit = app.get("/v1/audit-log?limit=100", &app.owner_token).await;
+    let evicted = audit.body["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["action"] == "worker.remove")
+        .cloned()
+        .expect("the eviction is audited");
+    assert_eq!(evicted["details"]["name"], gone[0].as_str(), "{evicted}");
 }
 
 /// Two nodes on one PostgreSQL database, a worker connected to each: every event is
@@ -764,4 +798,51 @@ async fn an_acknowledgement_sent_on_the_next_connection_counts_and_another_worke
             .await;
     }
     assert_eq!(closed(&mut b).await.0, 1008);
+}
+
+#[tokio::test]
+async fn a_run_the_name_was_taken_from_cannot_connect_and_members_remove_only_their_own() {
+    let app = TestApp::spawn().await;
+    let ws = workspace(&app, "production").await;
+    let (_, key) = worker_key(&app, &ws, "a").await;
+    // Run i1 registers; run i2 takes the name over (i1 is not connected).
+    let first: Value = app
+        .post(
+            "/v1/workers/register",
+            &key,
+            registration("mac", "i1", &[], false),
+        )
+        .await
+        .expect(StatusCode::CREATED);
+    let (id, _socket) = connect(&app, &key, registration("mac", "i2", &[], false)).await;
+    // i1's connect path names its run: refused, so that daemon registers again.
+    let stale = first["connect_path"].as_str().unwrap();
+    assert!(stale.contains("instance=i1"), "{stale}");
+    let err = open(&app, &key, stale).await.unwrap_err();
+    assert!(err.to_string().contains("403"), "{err}");
+
+    // A member runs a worker with their own key: they may remove it, not another's.
+    let (member, _) = app.join("dev@company.com", "member", &[]).await;
+    let mine: Value = app
+        .post(
+            "/v1/keys",
+            &member,
+            json!({"name": "dev-laptop", "kind": "worker", "workspace": ws}),
+        )
+        .await
+        .expect(StatusCode::CREATED);
+    let mine = mine["key"].as_str().unwrap().to_owned();
+    let own: Value = app
+        .post(
+            "/v1/workers/register",
+            &mine,
+            registration("dev-laptop", "i9", &[], false),
+        )
+        .await
+        .expect(StatusCode::CREATED);
+    let own_id = own["worker"]["id"].as_str().unwrap();
+    let r = app.delete(&format!("/v1/workers/{id}"), &member).await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN, "{}", r.body);
+    let r = app.delete(&format!("/v1/workers/{own_id}"), &member).await;
+    assert_eq!(r.status, StatusCode::NO_CONTENT, "{}", r.body);
 }
