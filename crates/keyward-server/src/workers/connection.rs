@@ -57,8 +57,8 @@ const CLOSE_TRY_AGAIN: u16 = 1013;
 const WRITE_QUEUE: usize = 32;
 /// One frame's write may take this long.
 const WRITE_TIMEOUT: Duration = Duration::from_secs(10);
-/// Messages a worker may send: a burst, then a steady rate per second (heartbeats and
-/// acknowledgements need a few a second at most).
+/// Messages other than acknowledgements a worker may send: a burst, then a steady rate
+/// per second (heartbeats need one an interval).
 const MESSAGE_BURST: f64 = 200.0;
 const MESSAGES_PER_SEC: f64 = 50.0;
 /// Acknowledgements of nothing it holds before the connection is closed.
@@ -263,14 +263,18 @@ impl Link<'_> {
                         Some(Ok(Message::Close(_))) | Some(Err(_)) | None => return End::Gone,
                     };
                     heard = Instant::now();
-                    let refill = budget.1.elapsed().as_secs_f64() * MESSAGES_PER_SEC;
-                    budget = ((budget.0 + refill).min(MESSAGE_BURST) - 1.0, Instant::now());
-                    if budget.0 < 0.0 {
-                        return End::Close(CLOSE_PROTOCOL, "too_many_messages".into());
-                    }
                     let Ok(message) = serde_json::from_str::<WorkerMessage>(text.as_str()) else {
                         return End::Close(CLOSE_PROTOCOL, "invalid_message".into());
                     };
+                    // Acknowledgements are as many as the events sent (and those of
+                    // nothing are counted apart); everything else has a budget.
+                    if !matches!(message, WorkerMessage::Ack(_)) {
+                        let refill = budget.1.elapsed().as_secs_f64() * MESSAGES_PER_SEC;
+                        budget = ((budget.0 + refill).min(MESSAGE_BURST) - 1.0, Instant::now());
+                        if budget.0 < 0.0 {
+                            return End::Close(CLOSE_PROTOCOL, "too_many_messages".into());
+                        }
+                    }
                     match message {
                         WorkerMessage::Heartbeat { .. } => {
                             if let Some(end) = key_ended(state, self.key).await {

@@ -711,8 +711,12 @@ impl<B: Backend> WebhookStore for SqlStore<B> {
         orgs.sort_unstable();
         orgs.dedup();
         let sql = format!(
+            // Each endpoint's head found through the pending index, then the event by
+            // its key: one lookup per endpoint, whatever the backlog behind the head.
             "SELECT e.id AS event_id, e.endpoint_id, p.org_id, p.workspace_id, p.destination \
-             FROM webhook_endpoints p JOIN webhook_events e ON e.endpoint_id = p.id \
+             FROM webhook_endpoints p JOIN webhook_events e ON e.id = \
+             (SELECT MIN(x.id) FROM webhook_events x \
+              WHERE x.endpoint_id = p.id AND x.status = 'pending') \
              WHERE p.org_id IN ({}) AND p.enabled = TRUE AND {TO_WORKERS} \
              AND p.workspace_id IS NOT NULL \
              AND (p.org_id || ' ' || p.workspace_id || ' ' || p.destination) IN ({}) \

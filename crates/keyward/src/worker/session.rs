@@ -85,8 +85,12 @@ pub async fn run(
         }
         Err(_) => return Ended::Stop(Stop::NotAWorkerKey),
     }
-    let connecting =
-        tokio::time::timeout(CONNECT_TIMEOUT, tokio_tungstenite::connect_async(request));
+    // No Nagle: an acknowledgement is a small frame that must not wait for the server's
+    // delayed ACK (40 ms a frame otherwise).
+    let connecting = tokio::time::timeout(
+        CONNECT_TIMEOUT,
+        tokio_tungstenite::connect_async_with_config(request, None, true),
+    );
     let mut ws = tokio::select! {
         r = connecting => match r {
             Ok(Ok((ws, _))) => ws,
