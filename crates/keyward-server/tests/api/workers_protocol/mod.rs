@@ -846,3 +846,59 @@ async fn a_run_the_name_was_taken_from_cannot_connect_and_members_remove_only_th
     let r = app.delete(&format!("/v1/workers/{own_id}"), &member).await;
     assert_eq!(r.status, StatusCode::NO_CONTENT, "{}", r.body);
 }
+
+/// A fast worker acknowledges as many events as it is sent: more than the message
+/// budget allows for other messages, without being cut off (bench/workers.sh found
+/// acknowledgements counted against it); a flood of heartbeats is cut off.
+#[tokio::test]
+async fn acknowledgements_are_not_limited_but_a_flood_of_heartbeats_is() {
+    let app = TestApp::spawn_live(|s| {
+        s.policy.webhooks.poll_interval = Duration::from_millis(20);
+    })
+    .await;
+    let ws = workspace(&app, "production").await;
+    let (ingress, secret) = workers_endpoint(&app, &ws, "workers").await;
+    let n = 260;
+    for i in 0..n {
+        send(&app, &ingress, &secret, i).await;
+    }
+    let key = worker_key(&app, &ws, "fast").await.1;
+    let (_, mut fast) = connect(&app, &key, registration("fast", "i1", &[], true)).await;
+    for _ in 0..n {
+        let Some(ServerMessage::Event(d)) = next(&mut fast).await else {
+            panic!("an event")
+        };
+        say(&mut fast, &ack(&d, 200)).await;
+    }
+    say(&mut fast, &WorkerMessage::Heartbeat { in_flight: 0 }).await;
+    assert!(
+        matches!(
+            next(&mut fast).await,
+            Some(ServerMessage::HeartbeatAck { .. })
+        ),
+        "still connected after {n} acknowledgements"
+    );
+    // Heartbeats in a loop: past the burst, closed.
+    let key = worker_key(&app, &ws, "noisy").await.1;
+    let (_, mut noisy) = connect(&app, &key, registration("noisy", "i2", &[], false)).await;
+    for _ in 0..400 {
+        if noisy
+            .send(Message::Text(
+                serde_json::to_string(&WorkerMessage::Heartbeat { in_flight: 0 })
+                    .unwrap()
+                    .into(),
+            ))
+            .await
+            .is_err()
+        {
+            break;
+        }
+    }
+    // Closed by the server: with its reason, or (the worker still sending into a socket
+    // the server shut) reset.
+    let (code, reason) = closed(&mut noisy).await;
+    assert!(
+        (code, reason.as_str()) == (1008, "too_many_messages") || code == 1006,
+        "{code} {reason}"
+    );
+}
