@@ -599,8 +599,12 @@ pub trait WorkerStore: Send + Sync {
     /// Inserts the worker, or writes over the one of the same name in the workspace
     /// (host, OS, version, labels, key, interval, forwards, instance; `stopped_at`
     /// cleared; `last_heartbeat_at` = `at`). `Conflict::InUse` when that worker has an
-    /// open connection (`connection` not NULL) of another instance whose last heartbeat
-    /// is after `busy_since`. `audit` is written only when it creates one.
+    /// open connection of another instance heard from after `busy_since` or within two
+    /// of its own intervals, or when it is another person's and not offline.
+    /// `audit` is written when it creates one, and (as the target worker's) when the
+    /// worker moves to another key. A new row past [`keyward_core::worker`]'s limits
+    /// evicts the same person's longest-silent offline worker (audited as
+    /// `worker.remove`), else `StoreError::LimitReached`.
     async fn register_worker(
         &self,
         w: NewWorker,

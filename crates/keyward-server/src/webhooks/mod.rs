@@ -212,11 +212,6 @@ pub fn check_destination(
     check_url(raw, allow_private)
 }
 
-/// Whether a (checked) destination is workers rather than a URL.
-pub fn is_workers_destination(destination: &str) -> bool {
-    keyward_core::worker::parse_workers_destination(destination).is_some()
-}
-
 fn check_url(raw: &str, allow_private: bool) -> Result<String, String> {
     if raw.len() > 2000 {
         return Err("must be at most 2000 characters".into());
