@@ -400,8 +400,16 @@ impl<B: Backend> WebhookStore for SqlStore<B> {
         audit: NewAuditEvent,
     ) -> Result<()> {
         let mut tx = self.begin_change(&audit).await?;
-        // Locked first: an event the ingress inserts meanwhile waits for the deletion
-        // (and then finds its endpoint gone) instead of outliving it.
+        // Its events first, then the endpoint: the order in which a delivery's finish
+        // and a worker's claim take them (event, then endpoint), so a deletion racing
+        // an attempt's record waits for it instead of deadlocking with it (PostgreSQL).
+        let sql = format!(
+            "SELECT id FROM webhook_events WHERE endpoint_id = $1 AND org_id = $2{}",
+            B::FOR_UPDATE
+        );
+        let _: Vec<(String,)> = B::fetch_all(&mut tx, &sql, args![id, org_id]).await?;
+        // Then the endpoint: an event the ingress inserts meanwhile waits for the
+        // deletion (and then finds its endpoint gone) instead of outliving it.
         endpoint_in_org::<B>(&mut tx, org_id, id, true).await?;
         // The foreign keys cascade too (SQLite's are switched on at connect); deleted
         // explicitly so the deletion does not depend on it.
